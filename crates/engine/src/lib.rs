@@ -1,0 +1,875 @@
+//! # vnetsim-engine: the data plane
+//!
+//! Walks one flow hop by hop over a compiled [`Fabric`]: NSG outbound at the
+//! source, route lookup in the forwarding subnet, peering crossings,
+//! gateways, Azure Firewall (DNAT, network rules with SNAT or not,
+//! application rules that proxy), appliances, NSG inbound, delivery; then the
+//! reply from where the request landed back to the address it saw as
+//! source, checking that every stateful device the request crossed is
+//! crossed by the reply (R8).
+//!
+//! The walk touches compiled, integer-indexed tables only. It records hops
+//! into a caller-provided [`Scratch`] whose buffers are reused, so a walk
+//! allocates nothing once the scratch has warmed up. Names appear only when
+//! a [`Trace`] is rendered (see `render`).
+
+pub mod render;
+
+use vnetsim_fabric::classify::Key;
+use vnetsim_fabric::firewall::prefix_match;
+use vnetsim_fabric::security::{Access, PLATFORM_IP};
+use vnetsim_fabric::{
+    Endpoint, Fabric, FirewallId, GatewayId, NicId, Owner, PeId, PublicOwner, RouteSetId, SubnetId, Target, VnetId,
+};
+
+/// R8.4: a walk of more than this many hops is a loop.
+pub const MAX_HOPS: usize = 32;
+
+pub const TCP: u8 = 6;
+pub const UDP: u8 = 17;
+pub const ICMP: u8 = 1;
+
+/// A flow's 5-tuple (addresses host order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Flow {
+    pub src: u32,
+    pub dst: u32,
+    pub proto: u8,
+    pub sport: u16,
+    pub dport: u16,
+}
+
+impl Flow {
+    #[inline]
+    fn key(&self) -> Key {
+        Key { proto: self.proto, src: self.src, dst: self.dst, sport: self.sport, dport: self.dport }
+    }
+    #[inline]
+    pub fn reversed(&self) -> Flow {
+        Flow { src: self.dst, dst: self.src, proto: self.proto, sport: self.dport, dport: self.sport }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Forward,
+    Allow,
+    Deny,
+    Deliver,
+    Drop,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouteRef {
+    pub set: RouteSetId,
+    pub index: u32,
+}
+
+/// The rule that decided at a hop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleRef {
+    Nsg { table: u32, inbound: bool, from_internet: bool, index: u32 },
+    /// Allowed by the connection's flow record (R5.4), no rule evaluated.
+    NsgFlowRecord,
+    FirewallNetwork { fw: FirewallId, index: u32 },
+    FirewallApplication { fw: FirewallId, index: u32 },
+    FirewallDnat { fw: FirewallId, index: u32 },
+    FirewallDefaultDeny(FirewallId),
+    FirewallSession(FirewallId),
+    Route(RouteRef),
+}
+
+/// An address rewrite at a hop: (before, after).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Nat {
+    pub src: Option<(u32, u32)>,
+    pub dst: Option<(u32, u32)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hop {
+    pub node: Endpoint,
+    pub action: Action,
+    pub route: Option<RouteRef>,
+    pub rule: Option<RuleRef>,
+    pub nat: Option<Nat>,
+}
+
+/// Why a leg ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    Delivered,
+    /// Next hop `None` (system or user route).
+    RouteNone,
+    NoRoute,
+    /// Next hop VirtualNetworkGateway with no gateway (R2.8).
+    NoGateway,
+    /// The gateway has no on-premises prefix for the destination (U25).
+    GatewayNoSite,
+    /// The site's gateway does not advertise the destination (R7.1).
+    NotAdvertisedToSite,
+    ApplianceUnresolved,
+    IpForwardingDisabled,
+    NsgDeny,
+    FirewallDeny,
+    FirewallDefaultDeny,
+    /// A reply the firewall never saw the request of (R6.6).
+    FirewallNoSession,
+    /// A DNAT-less packet to a firewall public IP, or a packet addressed to the firewall itself.
+    AddressedToFirewall,
+    /// Peering ingress refused forwarded traffic (R-PEER-04).
+    ForwardedTrafficNotAllowed,
+    /// Nothing owns the destination inside the VNet (U4).
+    NoOwner,
+    Loop,
+    /// Internet traffic toward an address that is not public.
+    NotReachableFromInternet,
+    /// A packet with a private source leaving to the Internet cannot be answered.
+    PrivateSourceToInternet,
+    PublicNetworkAccessDisabled,
+    /// Private Endpoints accept TCP (and UDP where the service does) only (R4.6).
+    EndpointProtocol,
+    /// Private Endpoints never originate traffic (R4.5).
+    EndpointNeverOriginates,
+    /// The reply reached an endpoint other than the request's source.
+    ReplyMisdelivered,
+    /// The reply skipped a stateful device that carried the request (R8.3).
+    BypassedStatefulDevice,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Delivered,
+    Dropped,
+}
+
+/// One direction of a trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Leg {
+    pub verdict: Verdict,
+    pub delivered_to: Option<Endpoint>,
+    pub dropped_at: Option<Endpoint>,
+    pub rule: Option<RuleRef>,
+    pub reason: Reason,
+    /// The packet as the last node saw it (after every rewrite).
+    pub seen: Flow,
+    /// Range of this leg's hops in the scratch buffer.
+    pub hops: (u32, u32),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    Reachable,
+    Unreachable,
+    NoReturn,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Reachable => "reachable",
+            Outcome::Unreachable => "unreachable",
+            Outcome::NoReturn => "no-return",
+        }
+    }
+}
+
+/// A round trip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trace {
+    pub flow: Flow,
+    pub ingress: Endpoint,
+    pub outcome: Outcome,
+    pub forward: Leg,
+    pub ret: Option<Leg>,
+    pub symmetric: bool,
+    /// The stateful device the reply bypassed, when that made the flow `no-return`.
+    pub bypassed: Option<FirewallId>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Session {
+    fw: FirewallId,
+    /// The flow as it reached the firewall.
+    orig: Flow,
+    /// The flow as it left the firewall.
+    xlat: Flow,
+    crossed_by_reply: bool,
+}
+
+const MAX_SESSIONS: usize = 8;
+const MAX_POINTS: usize = 8;
+
+/// Reusable per-thread buffers: a walk allocates nothing once these have grown.
+#[derive(Clone, Debug)]
+pub struct Scratch {
+    pub hops: Vec<Hop>,
+    sessions: [Option<Session>; MAX_SESSIONS],
+    nsessions: usize,
+    /// NSG enforcement points the request passed (their flow records admit the reply, R5.4).
+    points: [Option<Endpoint>; MAX_POINTS],
+    npoints: usize,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch::new()
+    }
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        Scratch {
+            hops: Vec::with_capacity(8 * MAX_HOPS),
+            sessions: [None; MAX_SESSIONS],
+            nsessions: 0,
+            points: [None; MAX_POINTS],
+            npoints: 0,
+        }
+    }
+    pub fn leg_hops(&self, leg: &Leg) -> &[Hop] {
+        &self.hops[leg.hops.0 as usize..leg.hops.1 as usize]
+    }
+    fn reset(&mut self) {
+        self.hops.clear();
+        self.sessions = [None; MAX_SESSIONS];
+        self.nsessions = 0;
+        self.points = [None; MAX_POINTS];
+        self.npoints = 0;
+    }
+    fn add_point(&mut self, e: Endpoint) {
+        if self.npoints < MAX_POINTS {
+            self.points[self.npoints] = Some(e);
+            self.npoints += 1;
+        }
+    }
+    fn has_point(&self, e: Endpoint) -> bool {
+        self.points[..self.npoints].iter().any(|p| *p == Some(e))
+    }
+}
+
+/// The per-leg walker.
+struct Walk<'a> {
+    f: &'a Fabric,
+    s: &'a mut Scratch,
+    pkt: Flow,
+    fqdn: Option<&'a str>,
+    reply: bool,
+    internet_sourced: bool,
+    lookups: usize,
+    /// The VNet whose subnet handed the packet to the Internet next hop directly.
+    internet_exit_vnet: Option<VnetId>,
+}
+
+enum End {
+    Delivered(Endpoint),
+    Dropped(Endpoint, Reason, Option<RuleRef>),
+}
+
+impl<'a> Walk<'a> {
+    #[inline]
+    fn hop(&mut self, node: Endpoint, action: Action) {
+        self.s.hops.push(Hop { node, action, route: None, rule: None, nat: None });
+    }
+    #[inline]
+    fn hop_rule(&mut self, node: Endpoint, action: Action, rule: Option<RuleRef>) {
+        self.s.hops.push(Hop { node, action, route: None, rule, nat: None });
+    }
+    #[inline]
+    fn drop_here(&mut self, node: Endpoint, reason: Reason, rule: Option<RuleRef>) -> End {
+        self.hop_rule(node, Action::Drop, rule);
+        End::Dropped(node, reason, rule)
+    }
+
+    /// Evaluates one NSG point. `Ok(rule)` allow, `Err(rule)` deny.
+    fn nsg(&mut self, table: Option<vnetsim_fabric::NsgTableId>, point: Endpoint, inbound: bool) -> Result<Option<RuleRef>, RuleRef> {
+        let Some(t) = table else { return Ok(None) };
+        if self.reply && self.s.has_point(point) {
+            return Ok(Some(RuleRef::NsgFlowRecord));
+        }
+        let nt = &self.f.nsg_tables[t.ix()];
+        let from_internet = inbound && self.internet_sourced && nt.inbound_from_internet.is_some();
+        let rt = if inbound { nt.inbound_for(self.internet_sourced) } else { &nt.outbound };
+        let (access, index) = rt.decide(&self.pkt.key());
+        let rule = RuleRef::Nsg { table: t.0, inbound, from_internet, index };
+        if !self.reply {
+            self.s.add_point(point);
+        }
+        match access {
+            Access::Allow => Ok(Some(rule)),
+            Access::Deny => Err(rule),
+        }
+    }
+
+    /// Outbound NSGs of a NIC: the NIC's, then its subnet's (R5.3).
+    fn nsg_out(&mut self, n: NicId) -> Result<(), End> {
+        let nic = &self.f.nics[n.ix()];
+        let sub = nic.subnet;
+        let stable = self.f.subnets[sub.ix()].nsg_table;
+        match self.nsg(nic.nsg_table, Endpoint::Nic(n), false) {
+            Ok(r) => self.hop_rule(Endpoint::Nic(n), Action::Forward, r),
+            Err(r) => return Err(self.drop_here(Endpoint::Nic(n), Reason::NsgDeny, Some(r))),
+        }
+        if stable.is_some() {
+            match self.nsg(stable, Endpoint::Subnet(sub), false) {
+                Ok(r) => self.hop_rule(Endpoint::Subnet(sub), Action::Allow, r),
+                Err(r) => return Err(self.drop_here(Endpoint::Subnet(sub), Reason::NsgDeny, Some(r))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Inbound NSGs of a NIC: its subnet's, then the NIC's (R5.3). Leaves the NIC's rule for the caller's hop.
+    fn nsg_in(&mut self, n: NicId) -> Result<Option<RuleRef>, End> {
+        let nic = &self.f.nics[n.ix()];
+        let sub = nic.subnet;
+        let stable = self.f.subnets[sub.ix()].nsg_table;
+        let ntable = nic.nsg_table;
+        if stable.is_some() {
+            match self.nsg(stable, Endpoint::Subnet(sub), true) {
+                Ok(r) => self.hop_rule(Endpoint::Subnet(sub), Action::Allow, r),
+                Err(r) => return Err(self.drop_here(Endpoint::Subnet(sub), Reason::NsgDeny, Some(r))),
+            }
+        }
+        match self.nsg(ntable, Endpoint::Nic(n), true) {
+            Ok(r) => Ok(r),
+            Err(r) => Err(self.drop_here(Endpoint::Nic(n), Reason::NsgDeny, Some(r))),
+        }
+    }
+
+    fn deliver_nic(&mut self, n: NicId) -> End {
+        match self.nsg_in(n) {
+            Ok(rule) => {
+                self.hop_rule(Endpoint::Nic(n), Action::Deliver, rule);
+                End::Delivered(Endpoint::Nic(n))
+            }
+            Err(e) => e,
+        }
+    }
+
+    fn deliver_pe(&mut self, p: PeId) -> End {
+        let pe = &self.f.pes[p.ix()];
+        let svc = &self.f.services[pe.service.ix()];
+        let node = Endpoint::Pe(p);
+        let ok = self.pkt.proto == TCP || (self.pkt.proto == UDP && svc.accepts_udp);
+        if !ok {
+            return self.drop_here(node, Reason::EndpointProtocol, None);
+        }
+        let sub = &self.f.subnets[pe.subnet.ix()];
+        // R4.4: the subnet's NSG applies only with NSG network policies.
+        if sub.pe_policies.nsg() && sub.nsg_table.is_some() {
+            let st = sub.nsg_table;
+            match self.nsg(st, Endpoint::Subnet(pe.subnet), true) {
+                Ok(r) => self.hop_rule(Endpoint::Subnet(pe.subnet), Action::Allow, r),
+                Err(r) => return self.drop_here(Endpoint::Subnet(pe.subnet), Reason::NsgDeny, Some(r)),
+            }
+        }
+        self.hop(node, Action::Deliver);
+        End::Delivered(node)
+    }
+
+    /// Crossing from VNet `from` into `to` by peering (R-PEER-04).
+    fn may_enter(&self, from: VnetId, to: VnetId, from_gateway: bool) -> bool {
+        if from == to || from_gateway {
+            return true;
+        }
+        if self.f.vnets[from.ix()].in_space(self.pkt.src) {
+            return true;
+        }
+        self.f.vnets[to.ix()].peer(from).map(|p| p.allow_forwarded_traffic).unwrap_or(false)
+    }
+
+    /// Delivery to whatever owns the destination inside VNet `v`.
+    fn deliver_in_vnet(&mut self, v: VnetId, at: Endpoint) -> Result<End, SubnetId> {
+        match self.f.vnets[v.ix()].owner(self.pkt.dst) {
+            Some(Owner::Nic(n)) => Ok(self.deliver_nic(n)),
+            Some(Owner::Pe(p)) => Ok(self.deliver_pe(p)),
+            Some(Owner::Firewall(fw)) | Some(Owner::FirewallInstance(fw)) => {
+                if self.reply {
+                    self.firewall_reply(fw)
+                } else {
+                    Ok(self.drop_here(Endpoint::Firewall(fw), Reason::AddressedToFirewall, None))
+                }
+            }
+            None => Ok(self.drop_here(at, Reason::NoOwner, None)),
+        }
+    }
+
+    /// A reply reaching a firewall: it passes only on a session the request created.
+    fn firewall_reply(&mut self, fw: FirewallId) -> Result<End, SubnetId> {
+        let node = Endpoint::Firewall(fw);
+        let p = self.pkt;
+        for i in 0..self.s.nsessions {
+            let Some(sess) = self.s.sessions[i] else { continue };
+            if sess.fw == fw && sess.xlat.reversed() == p {
+                let back = sess.orig.reversed();
+                let nat = Nat {
+                    src: (back.src != p.src).then_some((p.src, back.src)),
+                    dst: (back.dst != p.dst).then_some((p.dst, back.dst)),
+                };
+                self.s.sessions[i].as_mut().unwrap().crossed_by_reply = true;
+                self.s.hops.push(Hop {
+                    node,
+                    action: Action::Allow,
+                    route: None,
+                    rule: Some(RuleRef::FirewallSession(fw)),
+                    nat: (nat.src.is_some() || nat.dst.is_some()).then_some(nat),
+                });
+                self.pkt = back;
+                return Err(self.f.firewalls[fw.ix()].subnet);
+            }
+        }
+        Ok(self.drop_here(node, Reason::FirewallNoSession, None))
+    }
+
+    fn add_session(&mut self, fw: FirewallId, orig: Flow, xlat: Flow) {
+        if self.s.nsessions < MAX_SESSIONS {
+            self.s.sessions[self.s.nsessions] = Some(Session { fw, orig, xlat, crossed_by_reply: false });
+            self.s.nsessions += 1;
+        }
+    }
+
+    /// A request reaching a firewall through a route (R6.1, R6.3, R6.4).
+    fn firewall_request(&mut self, fw: FirewallId) -> Result<End, SubnetId> {
+        if self.reply {
+            return self.firewall_reply(fw);
+        }
+        let node = Endpoint::Firewall(fw);
+        let f = &self.f.firewalls[fw.ix()];
+        let orig = self.pkt;
+        let key = orig.key();
+        let mut out = orig;
+        let rule;
+        if let Some((access, i)) = f.network_decision(&key) {
+            rule = RuleRef::FirewallNetwork { fw, index: i };
+            if access == Access::Deny {
+                return Ok(self.drop_here(node, Reason::FirewallDeny, Some(rule)));
+            }
+            if !f.is_private_destination(orig.dst) {
+                // R6.3: SNAT, to a public IP when the firewall's egress is the Internet.
+                let rs = self.f.route_set(f.subnet);
+                let egress_internet = rs
+                    .lookup(orig.dst)
+                    .map(|i| rs.routes[i as usize].target == Target::Internet)
+                    .unwrap_or(false);
+                out.src = match (egress_internet, f.snat_public()) {
+                    (true, Some(p)) => p,
+                    _ => f.snat_private(),
+                };
+            }
+        } else {
+            let mut hit = None;
+            if orig.proto == TCP {
+                if let Some(name) = self.fqdn {
+                    for (i, a) in f.application.iter().enumerate() {
+                        if prefix_match(&a.source, orig.src)
+                            && a.ports.contains(&orig.dport)
+                            && a.fqdns.iter().any(|p| p.matches(name))
+                        {
+                            hit = Some((i as u32, a.access));
+                            break;
+                        }
+                    }
+                }
+            }
+            match hit {
+                None => return Ok(self.drop_here(node, Reason::FirewallDefaultDeny, Some(RuleRef::FirewallDefaultDeny(fw)))),
+                Some((i, access)) => {
+                    rule = RuleRef::FirewallApplication { fw, index: i };
+                    if access == Access::Deny {
+                        return Ok(self.drop_here(node, Reason::FirewallDeny, Some(rule)));
+                    }
+                    // R6.4: proxied; the destination sees a firewall instance address.
+                    out.src = f.snat_private();
+                }
+            }
+        }
+        self.add_session(fw, orig, out);
+        let nat = (out.src != orig.src).then_some(Nat { src: Some((orig.src, out.src)), dst: None });
+        self.s.hops.push(Hop { node, action: Action::Allow, route: None, rule: Some(rule), nat });
+        self.pkt = out;
+        Err(f.subnet)
+    }
+
+    /// Internet traffic reaching a firewall public IP (R6.2).
+    fn firewall_dnat(&mut self, fw: FirewallId) -> Result<End, SubnetId> {
+        if self.reply {
+            return self.firewall_reply(fw);
+        }
+        let node = Endpoint::Firewall(fw);
+        let f = &self.f.firewalls[fw.ix()];
+        let p = self.pkt;
+        let hit = f.dnat.iter().position(|r| {
+            let proto_ok = match &r.protocols {
+                vnetsim_fabric::classify::Protocols::Any => true,
+                vnetsim_fabric::classify::Protocols::Set(s) => s.contains(&p.proto),
+            };
+            proto_ok
+                && r.destination.contains(&p.dst)
+                && r.ports.iter().any(|&(lo, hi)| lo <= p.dport && p.dport <= hi)
+                && prefix_match(&r.source, p.src)
+        });
+        let Some(i) = hit else {
+            return Ok(self.drop_here(node, Reason::FirewallDefaultDeny, Some(RuleRef::FirewallDefaultDeny(fw))));
+        };
+        let r = &f.dnat[i];
+        let translated = Flow { src: p.src, dst: r.to_ip, proto: p.proto, sport: p.sport, dport: r.to_port };
+        // An explicit network Deny for the translated flow overrides DNAT's implied allow.
+        if let Some((Access::Deny, j)) = f.network_decision(&translated.key()) {
+            return Ok(self.drop_here(node, Reason::FirewallDeny, Some(RuleRef::FirewallNetwork { fw, index: j })));
+        }
+        let out = Flow { src: f.snat_private(), ..translated };
+        self.add_session(fw, p, out);
+        self.s.hops.push(Hop {
+            node,
+            action: Action::Allow,
+            route: None,
+            rule: Some(RuleRef::FirewallDnat { fw, index: i as u32 }),
+            nat: Some(Nat { src: Some((p.src, out.src)), dst: Some((p.dst, out.dst)) }),
+        });
+        self.pkt = out;
+        self.internet_sourced = false;
+        Err(f.subnet)
+    }
+
+    /// A packet handed to a gateway toward on-premises (R7.3, R-GW-05).
+    fn gateway_egress(&mut self, g: GatewayId) -> End {
+        self.hop(Endpoint::Gateway(g), Action::Forward);
+        match self.f.gateways[g.ix()].site_for(self.pkt.dst) {
+            Some(site) => {
+                self.hop(Endpoint::Site(site), Action::Deliver);
+                End::Delivered(Endpoint::Site(site))
+            }
+            None => End::Dropped(Endpoint::Gateway(g), Reason::GatewayNoSite, None),
+        }
+    }
+
+    /// Traffic leaving to the Internet (or to a public endpoint on it).
+    fn to_internet(&mut self, from_vnet: Option<VnetId>) -> Result<End, SubnetId> {
+        let dst = self.pkt.dst;
+        match self.f.public_owner(dst) {
+            Some(PublicOwner::Service(s)) => {
+                let node = Endpoint::Service(s);
+                if !self.f.services[s.ix()].public_network_access {
+                    return Ok(self.drop_here(node, Reason::PublicNetworkAccessDisabled, None));
+                }
+                self.hop(node, Action::Deliver);
+                return Ok(End::Delivered(node));
+            }
+            Some(PublicOwner::Firewall(fw)) => return self.firewall_dnat(fw),
+            Some(PublicOwner::Nic(n)) => {
+                let private = self.f.nics[n.ix()].ip;
+                if !self.reply {
+                    self.internet_sourced = true;
+                }
+                self.s.hops.push(Hop {
+                    node: Endpoint::Internet,
+                    action: Action::Forward,
+                    route: None,
+                    rule: None,
+                    nat: Some(Nat { src: None, dst: Some((dst, private)) }),
+                });
+                self.pkt.dst = private;
+                return Ok(self.deliver_nic(n));
+            }
+            None => {}
+        }
+        if self.reply {
+            // The platform's outbound SNAT (instance public IP or default outbound access) brings
+            // a reply back to the private source that went out directly.
+            if let Some(v) = self.internet_exit_vnet {
+                if let Some(Owner::Nic(n)) = self.f.vnets[v.ix()].owner(dst) {
+                    return Ok(self.deliver_nic(n));
+                }
+            }
+            return Ok(self.drop_here(Endpoint::Internet, Reason::NotReachableFromInternet, None));
+        }
+        if !is_public(dst) {
+            return Ok(self.drop_here(Endpoint::Internet, Reason::NotReachableFromInternet, None));
+        }
+        if !is_public(self.pkt.src) && from_vnet.map(|v| !self.f.vnets[v.ix()].in_space(self.pkt.src)).unwrap_or(true) {
+            // A private source not owned by the VNet sending it out (e.g. a firewall told never to SNAT).
+            self.internet_exit_vnet = None;
+        } else {
+            self.internet_exit_vnet = from_vnet;
+        }
+        self.hop(Endpoint::Internet, Action::Deliver);
+        Ok(End::Delivered(Endpoint::Internet))
+    }
+
+    /// Routes from `subnet` until the packet is delivered or dropped.
+    fn route_from(&mut self, mut subnet: SubnetId, mut from_gateway: bool) -> End {
+        loop {
+            self.lookups += 1;
+            let here = self.s.hops.last().map(|h| h.node).unwrap_or(Endpoint::Subnet(subnet));
+            if self.lookups > MAX_HOPS {
+                return self.drop_here(here, Reason::Loop, None);
+            }
+            let sn = &self.f.subnets[subnet.ix()];
+            let vnet = sn.vnet;
+            let rs_id = sn.route_set;
+            let rs = &self.f.route_sets[rs_id.ix()];
+            let Some(idx) = rs.lookup(self.pkt.dst) else {
+                return End::Dropped(here, Reason::NoRoute, None);
+            };
+            let rref = RouteRef { set: rs_id, index: idx };
+            if let Some(h) = self.s.hops.last_mut() {
+                h.route = Some(rref);
+            }
+            let route = &rs.routes[idx as usize];
+            let user_rule = (route.source == vnetsim_fabric::RouteSource::User).then_some(RuleRef::Route(rref));
+            let next = match route.target {
+                Target::Drop => {
+                    if let Some(h) = self.s.hops.last_mut() {
+                        h.action = Action::Drop;
+                        h.rule = user_rule.or(h.rule);
+                    }
+                    return End::Dropped(here, Reason::RouteNone, user_rule);
+                }
+                Target::NoGateway => return End::Dropped(here, Reason::NoGateway, user_rule),
+                Target::ApplianceUnresolved => return End::Dropped(here, Reason::ApplianceUnresolved, user_rule),
+                Target::Internet => self.to_internet(Some(vnet)),
+                Target::Gateway(g) => Ok(self.gateway_egress(g)),
+                Target::Vnet(w) => {
+                    if !self.may_enter(vnet, w, from_gateway) {
+                        return End::Dropped(here, Reason::ForwardedTrafficNotAllowed, None);
+                    }
+                    self.deliver_in_vnet(w, Endpoint::Subnet(subnet))
+                }
+                Target::Pe(p) => {
+                    let pv = self.f.subnets[self.f.pes[p.ix()].subnet.ix()].vnet;
+                    if !self.may_enter(vnet, pv, from_gateway) {
+                        return End::Dropped(here, Reason::ForwardedTrafficNotAllowed, None);
+                    }
+                    Ok(self.deliver_pe(p))
+                }
+                Target::Firewall(fw) => {
+                    let fv = self.f.firewalls[fw.ix()].vnet;
+                    if !self.may_enter(vnet, fv, from_gateway) {
+                        return End::Dropped(here, Reason::ForwardedTrafficNotAllowed, None);
+                    }
+                    self.firewall_request(fw)
+                }
+                Target::ApplianceNoForwarding(n) => {
+                    return self.drop_here(Endpoint::Nic(n), Reason::IpForwardingDisabled, None);
+                }
+                Target::Appliance(n) => {
+                    let nv = self.f.subnets[self.f.nics[n.ix()].subnet.ix()].vnet;
+                    if !self.may_enter(vnet, nv, from_gateway) {
+                        return End::Dropped(here, Reason::ForwardedTrafficNotAllowed, None);
+                    }
+                    // R-NVA-02 / R-NSG-11: the appliance's NSGs see the transit packet both ways.
+                    match self.nsg_in(n) {
+                        Ok(_) => {}
+                        Err(e) => return e,
+                    }
+                    if let Err(e) = self.nsg_out(n) {
+                        return e;
+                    }
+                    Err(self.f.nics[n.ix()].subnet)
+                }
+            };
+            match next {
+                Ok(end) => return end,
+                Err(s) => {
+                    subnet = s;
+                    from_gateway = false;
+                }
+            }
+        }
+    }
+
+    /// Starts a leg at an endpoint.
+    fn start(&mut self, at: Endpoint) -> End {
+        match at {
+            Endpoint::Nic(n) => {
+                if self.pkt.dst == PLATFORM_IP {
+                    // R-PLAT-02/03: handled at the host, no routes, no NSG.
+                    self.hop(at, Action::Forward);
+                    self.hop(Endpoint::Platform, Action::Deliver);
+                    return End::Delivered(Endpoint::Platform);
+                }
+                if let Err(e) = self.nsg_out(n) {
+                    return e;
+                }
+                self.route_from(self.f.nics[n.ix()].subnet, false)
+            }
+            Endpoint::Subnet(s) => {
+                self.hop(at, Action::Forward);
+                self.route_from(s, false)
+            }
+            Endpoint::Firewall(fw) => {
+                self.hop(at, Action::Forward);
+                self.route_from(self.f.firewalls[fw.ix()].subnet, false)
+            }
+            Endpoint::Pe(_) if !self.reply => self.drop_here(at, Reason::EndpointNeverOriginates, None),
+            Endpoint::Pe(p) => self.pe_reply(p),
+            Endpoint::Site(site) => {
+                self.hop(at, Action::Forward);
+                let dst = self.pkt.dst;
+                let g = self.f.sites[site.ix()].gateways.iter().copied().find(|g| self.f.gateways[g.ix()].advertises(dst));
+                let Some(g) = g else {
+                    if let Some(h) = self.s.hops.last_mut() {
+                        h.action = Action::Drop;
+                    }
+                    return End::Dropped(at, Reason::NotAdvertisedToSite, None);
+                };
+                self.hop(Endpoint::Gateway(g), Action::Forward);
+                match self.f.gateways[g.ix()].subnet {
+                    Some(gs) => self.route_from(gs, true),
+                    None => End::Dropped(Endpoint::Gateway(g), Reason::NoRoute, None),
+                }
+            }
+            Endpoint::Internet | Endpoint::Service(_) | Endpoint::Gateway(_) => {
+                self.hop(at, Action::Forward);
+                if !self.reply {
+                    self.internet_sourced = true;
+                }
+                match self.to_internet(None) {
+                    Ok(end) => end,
+                    Err(s) => self.route_from(s, false),
+                }
+            }
+            Endpoint::Platform => {
+                self.hop(at, Action::Forward);
+                match self.f.private_owner(self.pkt.dst) {
+                    Some((_, Owner::Nic(n))) => self.deliver_nic(n),
+                    Some((_, Owner::Pe(p))) => self.deliver_pe(p),
+                    _ => End::Dropped(at, Reason::NoOwner, None),
+                }
+            }
+        }
+    }
+
+    /// R4.5 / R-PE-08: how a Private Endpoint's reply travels.
+    fn pe_reply(&mut self, p: PeId) -> End {
+        let at = Endpoint::Pe(p);
+        self.hop(at, Action::Forward);
+        let pe = &self.f.pes[p.ix()];
+        let sub = &self.f.subnets[pe.subnet.ix()];
+        let dst = self.pkt.dst;
+        let to_firewall = self.s.sessions[..self.s.nsessions]
+            .iter()
+            .flatten()
+            .any(|s| s.xlat.src == dst && self.f.firewalls[s.fw.ix()].owns(dst));
+        let udr_matches = sub.pe_policies.route_tables() && {
+            let rs = self.f.route_set(pe.subnet);
+            rs.lookup(dst).map(|i| rs.routes[i as usize].source == vnetsim_fabric::RouteSource::User).unwrap_or(false)
+        };
+        if to_firewall || udr_matches {
+            return self.route_from(pe.subnet, false);
+        }
+        // Otherwise straight back to the source, whatever the firewall in between.
+        self.straight_to_source()
+    }
+
+    fn straight_to_source(&mut self) -> End {
+        let dst = self.pkt.dst;
+        if let Some((_, o)) = self.f.private_owner(dst) {
+            return match o {
+                Owner::Nic(n) => self.deliver_nic(n),
+                Owner::Pe(p) => self.deliver_pe(p),
+                Owner::Firewall(fw) | Owner::FirewallInstance(fw) => match self.firewall_reply(fw) {
+                    Ok(e) => e,
+                    Err(s) => self.route_from(s, false),
+                },
+            };
+        }
+        if let Some(site) = self.f.site_of(dst) {
+            if let Some(&g) = self.f.sites[site.ix()].gateways.first() {
+                return self.gateway_egress(g);
+            }
+        }
+        End::Dropped(Endpoint::Internet, Reason::NoRoute, None)
+    }
+}
+
+fn is_public(ip: u32) -> bool {
+    let special: [(u32, u8); 9] = [
+        (0x0A00_0000, 8),
+        (0xAC10_0000, 12),
+        (0xC0A8_0000, 16),
+        (0x6440_0000, 10),
+        (0x0000_0000, 8),
+        (0x7F00_0000, 8),
+        (0xA9FE_0000, 16),
+        (0xE000_0000, 4),
+        (0xF000_0000, 4),
+    ];
+    !special.iter().any(|&(a, l)| ip >> (32 - l) == a >> (32 - l))
+}
+
+fn leg_of(end: End, start: usize, s: &Scratch, seen: Flow) -> Leg {
+    let hops = (start as u32, s.hops.len() as u32);
+    match end {
+        End::Delivered(e) => Leg {
+            verdict: Verdict::Delivered,
+            delivered_to: Some(e),
+            dropped_at: None,
+            rule: s.hops[start..].iter().rev().find_map(|h| h.rule),
+            reason: Reason::Delivered,
+            seen,
+            hops,
+        },
+        End::Dropped(at, reason, rule) => Leg {
+            verdict: Verdict::Dropped,
+            delivered_to: None,
+            dropped_at: Some(at),
+            rule,
+            reason,
+            seen,
+            hops,
+        },
+    }
+}
+
+/// Walks one flow both ways. `fqdn` (lower case) is what application rules match.
+pub fn trace(f: &Fabric, flow: Flow, ingress: Endpoint, fqdn: Option<&str>, s: &mut Scratch) -> Trace {
+    s.reset();
+    let mut w = Walk { f, s, pkt: flow, fqdn, reply: false, internet_sourced: false, lookups: 0, internet_exit_vnet: None };
+    let end = w.start(ingress);
+    let seen = w.pkt;
+    let exit_vnet = w.internet_exit_vnet;
+    let forward = leg_of(end, 0, s, seen);
+    let Some(delivered) = forward.delivered_to else {
+        return Trace { flow, ingress, outcome: Outcome::Unreachable, forward, ret: None, symmetric: true, bypassed: None };
+    };
+    // R8.2: the reply, from where the request landed, to the address it saw as source.
+    let start = s.hops.len();
+    let reply = seen.reversed();
+    let mut w = Walk { f, s, pkt: reply, fqdn, reply: true, internet_sourced: false, lookups: 0, internet_exit_vnet: exit_vnet };
+    let end = w.start(delivered);
+    let rseen = w.pkt;
+    let mut ret = leg_of(end, start, s, rseen);
+    if ret.verdict == Verdict::Delivered && ret.delivered_to != Some(ingress) && !(ingress == Endpoint::Internet && ret.delivered_to == Some(Endpoint::Internet)) {
+        // Sites and the Internet are reached by address, anything else must be the source itself.
+        let same_site = matches!((ingress, ret.delivered_to), (Endpoint::Site(a), Some(Endpoint::Site(b))) if a == b);
+        if !same_site {
+            ret.verdict = Verdict::Dropped;
+            ret.dropped_at = ret.delivered_to;
+            ret.delivered_to = None;
+            ret.reason = Reason::ReplyMisdelivered;
+        }
+    }
+    if ret.verdict == Verdict::Dropped {
+        return Trace { flow, ingress, outcome: Outcome::NoReturn, forward, ret: Some(ret), symmetric: false, bypassed: None };
+    }
+    // R8.3: every stateful device of the request must see the reply.
+    let bypassed = s.sessions[..s.nsessions].iter().flatten().find(|x| !x.crossed_by_reply).map(|x| x.fw);
+    match bypassed {
+        Some(fw) => Trace { flow, ingress, outcome: Outcome::NoReturn, forward, ret: Some(ret), symmetric: false, bypassed: Some(fw) },
+        None => Trace { flow, ingress, outcome: Outcome::Reachable, forward, ret: Some(ret), symmetric: true, bypassed: None },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_public;
+    #[test]
+    fn public_excludes_private_and_special_ranges() {
+        assert!(is_public(0x0808_0808)); // 8.8.8.8
+        assert!(!is_public(0x0A01_0203));
+        assert!(!is_public(0xAC1F_0064)); // 172.31.0.100
+        assert!(!is_public(0x6440_0001)); // 100.64.0.1
+    }
+}

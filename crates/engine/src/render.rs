@@ -1,0 +1,278 @@
+//! Names for what the walk recorded by id: JSON (the contract's keys) and
+//! a readable hop-by-hop rendering. Never on the per-packet path.
+
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+
+use serde_json::{json, Map, Value};
+use vnetsim_fabric::{Endpoint, Fabric, RouteSource};
+
+use crate::{Action, Flow, Hop, Leg, Nat, Outcome, Reason, RouteRef, RuleRef, Scratch, Trace, Verdict};
+
+pub fn ip(a: u32) -> String {
+    Ipv4Addr::from(a).to_string()
+}
+
+pub fn protocol_name(p: u8) -> String {
+    match p {
+        6 => "Tcp".into(),
+        17 => "Udp".into(),
+        1 => "Icmp".into(),
+        50 => "Esp".into(),
+        51 => "Ah".into(),
+        n => n.to_string(),
+    }
+}
+
+pub fn action_name(a: Action) -> &'static str {
+    match a {
+        Action::Forward => "forward",
+        Action::Allow => "allow",
+        Action::Deny => "deny",
+        Action::Deliver => "deliver",
+        Action::Drop => "drop",
+    }
+}
+
+/// The deciding rule as outputs name it: `NSG/RULE`, `COLLECTION/RULE`, a route name, `FIREWALL/DefaultDeny`.
+pub fn rule_name(f: &Fabric, r: RuleRef) -> String {
+    match r {
+        RuleRef::Nsg { table, inbound, from_internet, index } => {
+            let t = &f.nsg_tables[table as usize];
+            let rt = match (inbound, from_internet) {
+                (true, true) => t.inbound_from_internet.as_ref().unwrap_or(&t.inbound),
+                (true, false) => &t.inbound,
+                (false, _) => &t.outbound,
+            };
+            let rule = rt.rules.get(index as usize).map(|r| r.name.as_str()).unwrap_or("DenyAll");
+            format!("{}/{}", f.nsg_names[t.nsg.ix()], rule)
+        }
+        RuleRef::NsgFlowRecord => "flow-record".into(),
+        RuleRef::FirewallNetwork { fw, index } => f.firewalls[fw.ix()].network_rules[index as usize].0.clone(),
+        RuleRef::FirewallApplication { fw, index } => f.firewalls[fw.ix()].application[index as usize].name.clone(),
+        RuleRef::FirewallDnat { fw, index } => format!("dnatRules/{}", f.firewalls[fw.ix()].dnat[index as usize].name),
+        RuleRef::FirewallDefaultDeny(fw) => format!("{}/DefaultDeny", f.firewalls[fw.ix()].name),
+        RuleRef::FirewallSession(fw) => format!("{}/session", f.firewalls[fw.ix()].name),
+        RuleRef::Route(rr) => route_of(f, rr).name.clone().unwrap_or_else(|| "System Route".into()),
+    }
+}
+
+fn route_of(f: &Fabric, r: RouteRef) -> &vnetsim_fabric::EffectiveRoute {
+    &f.route_sets[r.set.ix()].routes[r.index as usize]
+}
+
+pub fn route_json(f: &Fabric, r: RouteRef) -> Value {
+    let route = route_of(f, r);
+    let mut m = Map::new();
+    m.insert("addressPrefix".into(), json!(route.prefix.to_string()));
+    m.insert("nextHopType".into(), json!(route.next_hop_type.as_str()));
+    m.insert("nextHopIpAddress".into(), json!(route.next_hop_ip.map(|a| a.to_string())));
+    m.insert("source".into(), json!(route.source.as_str()));
+    m.insert(
+        "routeTable".into(),
+        match (route.source, route.route_table) {
+            (RouteSource::User, Some(rt)) => json!(f.route_tables[rt.ix()].name),
+            _ => json!("System Route"),
+        },
+    );
+    if let Some(n) = &route.name {
+        m.insert("name".into(), json!(n));
+    }
+    Value::Object(m)
+}
+
+fn nat_json(n: &Nat) -> Value {
+    let mut m = Map::new();
+    if let Some((a, b)) = n.src {
+        m.insert("src".into(), json!([ip(a), ip(b)]));
+    }
+    if let Some((a, b)) = n.dst {
+        m.insert("dst".into(), json!([ip(a), ip(b)]));
+    }
+    Value::Object(m)
+}
+
+fn hop_json(f: &Fabric, h: &Hop) -> Value {
+    let mut m = Map::new();
+    m.insert("node".into(), json!(f.endpoint_id(h.node)));
+    m.insert("action".into(), json!(action_name(h.action)));
+    if let Some(r) = h.route {
+        m.insert("route".into(), route_json(f, r));
+    }
+    if let Some(r) = h.rule {
+        m.insert("rule".into(), json!(rule_name(f, r)));
+    }
+    if let Some(n) = &h.nat {
+        m.insert("nat".into(), nat_json(n));
+    }
+    Value::Object(m)
+}
+
+/// A sentence for why a leg ended.
+pub fn reason_text(f: &Fabric, leg: &Leg) -> String {
+    let at = leg.dropped_at.map(|e| f.endpoint_id(e)).unwrap_or_default();
+    let rule = leg.rule.map(|r| rule_name(f, r)).unwrap_or_default();
+    match leg.reason {
+        Reason::Delivered => match leg.delivered_to {
+            Some(Endpoint::Pe(p)) => format!("delivered to Private Endpoint {}", f.pes[p.ix()].name),
+            Some(Endpoint::Nic(n)) => format!("delivered to NIC {}", f.nics[n.ix()].name),
+            Some(Endpoint::Site(s)) => format!("delivered to on-premises site {}", f.sites[s.ix()].name),
+            Some(Endpoint::Service(s)) => format!("delivered to service {} (public endpoint)", f.services[s.ix()].name),
+            Some(Endpoint::Internet) => "delivered to the Internet".into(),
+            Some(Endpoint::Platform) => "delivered to the platform (168.63.129.16), not routed, no NSG".into(),
+            Some(e) => format!("delivered to {}", f.endpoint_id(e)),
+            None => "delivered".into(),
+        },
+        Reason::RouteNone => {
+            if rule.is_empty() {
+                format!("dropped at {at}: the chosen system route has next hop None")
+            } else {
+                format!("dropped at {at}: user route {rule} has next hop None")
+            }
+        }
+        Reason::NoRoute => format!("dropped at {at}: no route to the destination"),
+        Reason::NoGateway => format!("dropped at {at}: next hop VirtualNetworkGateway but no gateway serves this VNet"),
+        Reason::GatewayNoSite => format!("dropped at {at}: the gateway has no on-premises prefix for the destination"),
+        Reason::NotAdvertisedToSite => {
+            format!("dropped at {at}: the site's gateway does not advertise the destination (not in the hub or a transit spoke)")
+        }
+        Reason::ApplianceUnresolved => {
+            format!("dropped at {at}: next hop VirtualAppliance {rule} points at an address that is no firewall and no IP-forwarding NIC")
+        }
+        Reason::IpForwardingDisabled => format!("dropped at {at}: the appliance NIC does not have IP forwarding enabled"),
+        Reason::NsgDeny => format!("dropped at {at} by NSG rule {rule}"),
+        Reason::FirewallDeny => format!("dropped at {at} by firewall rule {rule}"),
+        Reason::FirewallDefaultDeny => format!("dropped at {at}: no firewall rule matched (default deny)"),
+        Reason::FirewallNoSession => format!("dropped at {at}: stateful firewall has no session for this reply"),
+        Reason::AddressedToFirewall => format!("dropped at {at}: packet addressed to the firewall itself"),
+        Reason::ForwardedTrafficNotAllowed => {
+            format!("dropped at {at}: peering does not allow forwarded traffic (source outside the sending VNet)")
+        }
+        Reason::NoOwner => format!("dropped at {at}: nothing owns the destination address"),
+        Reason::Loop => format!("dropped at {at}: forwarding loop (more than {} hops)", crate::MAX_HOPS),
+        Reason::NotReachableFromInternet => format!("dropped at {at}: the destination is not reachable from the Internet"),
+        Reason::PrivateSourceToInternet => format!("dropped at {at}: private source address cannot cross the Internet"),
+        Reason::PublicNetworkAccessDisabled => format!("dropped at {at}: the service's public network access is disabled"),
+        Reason::EndpointProtocol => format!("dropped at {at}: the Private Endpoint does not accept this protocol"),
+        Reason::EndpointNeverOriginates => format!("dropped at {at}: a Private Endpoint never originates traffic"),
+        Reason::ReplyMisdelivered => format!("the reply reached {at}, not the request's source"),
+        Reason::BypassedStatefulDevice => "the reply bypassed a stateful device".into(),
+    }
+}
+
+fn leg_json(f: &Fabric, s: &Scratch, leg: &Leg) -> Value {
+    let hops: Vec<Value> = s.leg_hops(leg).iter().map(|h| hop_json(f, h)).collect();
+    let delivered = leg.verdict == Verdict::Delivered;
+    json!({
+        "verdict": if delivered { "delivered" } else { "dropped" },
+        "deliveredTo": leg.delivered_to.map(|e| f.endpoint_id(e)),
+        "droppedAt": leg.dropped_at.map(|e| f.endpoint_id(e)),
+        "rule": leg.rule.map(|r| rule_name(f, r)),
+        "reason": reason_text(f, leg),
+        "srcSeen": delivered.then(|| ip(leg.seen.src)),
+        "dstSeen": delivered.then(|| ip(leg.seen.dst)),
+        "hops": hops,
+    })
+}
+
+pub fn flow_json(flow: &Flow, fqdn: Option<&str>) -> Value {
+    json!({
+        "src": ip(flow.src), "dst": ip(flow.dst), "protocol": protocol_name(flow.proto),
+        "srcPort": flow.sport, "dstPort": flow.dport, "fqdn": fqdn,
+    })
+}
+
+/// Why the round trip has its outcome.
+pub fn outcome_reason(f: &Fabric, t: &Trace) -> String {
+    match t.outcome {
+        Outcome::Reachable => reason_text(f, &t.forward),
+        Outcome::Unreachable => reason_text(f, &t.forward),
+        Outcome::NoReturn => match (t.bypassed, &t.ret) {
+            (Some(fw), _) => format!(
+                "the reply bypasses stateful firewall {}, which carried the request: it drops the rest of the connection (asymmetric)",
+                f.firewalls[fw.ix()].name
+            ),
+            (None, Some(r)) => format!("reply {}", reason_text(f, r)),
+            _ => "no reply".into(),
+        },
+    }
+}
+
+pub fn trace_json(f: &Fabric, s: &Scratch, t: &Trace, fqdn: Option<&str>) -> Value {
+    json!({
+        "flow": flow_json(&t.flow, fqdn),
+        "ingress": f.endpoint_id(t.ingress),
+        "outcome": t.outcome.as_str(),
+        "reason": outcome_reason(f, t),
+        "bypassed": t.bypassed.map(|fw| format!("firewall:{}", f.firewalls[fw.ix()].name)),
+        "forward": leg_json(f, s, &t.forward),
+        "return": t.ret.as_ref().map(|r| leg_json(f, s, r)),
+        "symmetric": t.symmetric,
+    })
+}
+
+/// The hop nodes of a leg joined by ` > `.
+pub fn path(f: &Fabric, s: &Scratch, leg: &Leg) -> String {
+    let v: Vec<String> = s.leg_hops(leg).iter().map(|h| f.endpoint_id(h.node)).collect();
+    v.join(" > ")
+}
+
+fn hops_text(f: &Fabric, s: &Scratch, leg: &Leg, out: &mut String) {
+    for (i, h) in s.leg_hops(leg).iter().enumerate() {
+        let mut extra = Vec::new();
+        if let Some(r) = h.route {
+            let route = route_of(f, r);
+            let nh = match route.next_hop_ip {
+                Some(a) => format!("{} {}", route.next_hop_type.as_str(), a),
+                None => route.next_hop_type.as_str().to_string(),
+            };
+            let by = match (&route.name, route.route_table) {
+                (Some(n), Some(rt)) => format!("User {}/{}", f.route_tables[rt.ix()].name, n),
+                _ => route.source.as_str().to_string(),
+            };
+            extra.push(format!("route {} -> {} ({})", route.prefix, nh, by));
+        }
+        if let Some(r) = h.rule {
+            extra.push(format!("rule {}", rule_name(f, r)));
+        }
+        if let Some(n) = &h.nat {
+            if let Some((a, b)) = n.src {
+                extra.push(format!("src {} -> {}", ip(a), ip(b)));
+            }
+            if let Some((a, b)) = n.dst {
+                extra.push(format!("dst {} -> {}", ip(a), ip(b)));
+            }
+        }
+        let _ = writeln!(out, "  {:>2}  {:<40} {:<8} {}", i + 1, f.endpoint_id(h.node), action_name(h.action), extra.join("; "));
+    }
+}
+
+pub fn trace_text(f: &Fabric, s: &Scratch, t: &Trace, fqdn: Option<&str>) -> String {
+    let mut out = String::new();
+    let fl = &t.flow;
+    let _ = writeln!(
+        out,
+        "flow     {} {}:{} -> {}:{}{}  from {}",
+        protocol_name(fl.proto),
+        ip(fl.src),
+        fl.sport,
+        ip(fl.dst),
+        fl.dport,
+        fqdn.map(|q| format!(" ({q})")).unwrap_or_default(),
+        f.endpoint_id(t.ingress)
+    );
+    let _ = writeln!(out, "outcome  {}{}", t.outcome.as_str(), if t.symmetric { "" } else { " (asymmetric)" });
+    let _ = writeln!(out, "reason   {}", outcome_reason(f, t));
+    let fw = &t.forward;
+    let _ = write!(out, "\nforward  {}", reason_text(f, fw));
+    if fw.verdict == Verdict::Delivered {
+        let _ = write!(out, "  [source seen {}, destination seen {}]", ip(fw.seen.src), ip(fw.seen.dst));
+    }
+    out.push('\n');
+    hops_text(f, s, fw, &mut out);
+    if let Some(r) = &t.ret {
+        let _ = writeln!(out, "\nreturn   {}", reason_text(f, r));
+        hops_text(f, s, r, &mut out);
+    }
+    out
+}

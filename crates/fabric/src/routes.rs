@@ -1,0 +1,298 @@
+//! Effective routes of a subnet (R2, R3, R4): system routes, gateway routes,
+//! user routes and Private Endpoint /32s, with Azure's selection and states.
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+use crate::prefix::{contains, contains_ip, reserved_private};
+use crate::{GatewayId, NicId, PeId, FirewallId, RouteTableId, VnetId};
+
+/// Where a route came from, as effective-route outputs spell it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RouteSource {
+    Default,
+    VirtualNetworkGateway,
+    User,
+}
+
+impl RouteSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteSource::Default => "Default",
+            RouteSource::VirtualNetworkGateway => "VirtualNetworkGateway",
+            RouteSource::User => "User",
+        }
+    }
+    /// R2.6: User beats VirtualNetworkGateway beats Default.
+    fn precedence(self) -> u8 {
+        match self {
+            RouteSource::Default => 1,
+            RouteSource::VirtualNetworkGateway => 2,
+            RouteSource::User => 3,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RouteState {
+    Active,
+    Invalid,
+}
+
+impl RouteState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteState::Active => "Active",
+            RouteState::Invalid => "Invalid",
+        }
+    }
+}
+
+/// The next hop type as effective routes print it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NextHopType {
+    VnetLocal,
+    VNetPeering,
+    VirtualNetworkGateway,
+    Internet,
+    None,
+    VirtualAppliance,
+    InterfaceEndpoint,
+}
+
+impl NextHopType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NextHopType::VnetLocal => "VnetLocal",
+            NextHopType::VNetPeering => "VNetPeering",
+            NextHopType::VirtualNetworkGateway => "VirtualNetworkGateway",
+            NextHopType::Internet => "Internet",
+            NextHopType::None => "None",
+            NextHopType::VirtualAppliance => "VirtualAppliance",
+            NextHopType::InterfaceEndpoint => "InterfaceEndpoint",
+        }
+    }
+}
+
+/// What a route resolves to in the compiled fabric (decided once, at compile time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// Deliver inside this VNet (own space or, over peering, a peer's).
+    Vnet(VnetId),
+    /// A Private Endpoint's /32.
+    Pe(PeId),
+    /// A virtual network gateway (the VNet's own or, with gateway transit, the hub's).
+    Gateway(GatewayId),
+    /// Next hop VirtualNetworkGateway with no gateway to use (R2.8).
+    NoGateway,
+    Internet,
+    /// Next hop None.
+    Drop,
+    /// VirtualAppliance resolved to an Azure Firewall.
+    Firewall(FirewallId),
+    /// VirtualAppliance resolved to a NIC with IP forwarding.
+    Appliance(NicId),
+    /// VirtualAppliance resolved to a NIC without IP forwarding (R-NVA-01).
+    ApplianceNoForwarding(NicId),
+    /// VirtualAppliance address owned by nothing reachable.
+    ApplianceUnresolved,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct EffectiveRoute {
+    pub source: RouteSource,
+    pub state: RouteState,
+    pub prefix: Ipv4Net,
+    pub next_hop_type: NextHopType,
+    pub next_hop_ip: Option<Ipv4Addr>,
+    /// User route name (None for system and gateway routes).
+    pub name: Option<String>,
+    pub route_table: Option<RouteTableId>,
+    pub target: Target,
+}
+
+/// Everything about a subnet that its effective routes depend on.
+pub(crate) struct RouteInputs<'a> {
+    pub own_space: &'a [Ipv4Net],
+    /// Connected peers: (vnet, its address space).
+    pub peers: Vec<(VnetId, &'a [Ipv4Net])>,
+    /// Gateway routes reaching this subnet's VNet (own gateways, or the hub's through transit).
+    pub gateway_routes: Vec<(Ipv4Net, GatewayId)>,
+    /// Private Endpoints whose /32 this subnet gets: (id, address, whether route-table
+    /// policies are on in the endpoint's subnet, prefix length of the endpoint VNet's space holding it).
+    pub endpoints: Vec<(PeId, u32, bool, u8)>,
+    pub route_table: Option<(RouteTableId, bool, Vec<UserRoute>)>,
+    pub vnet: VnetId,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct UserRoute {
+    pub name: String,
+    pub prefix: Ipv4Net,
+    pub next_hop_type: NextHopType,
+    pub next_hop_ip: Option<Ipv4Addr>,
+    pub target: Target,
+}
+
+fn sys(prefix: Ipv4Net, nh: NextHopType, target: Target) -> EffectiveRoute {
+    EffectiveRoute {
+        source: RouteSource::Default,
+        state: RouteState::Active,
+        prefix,
+        next_hop_type: nh,
+        next_hop_ip: None,
+        name: None,
+        route_table: None,
+        target,
+    }
+}
+
+/// Compiles the effective route list of one subnet, in display order.
+pub(crate) fn effective_routes(inp: &RouteInputs) -> Vec<EffectiveRoute> {
+    let mut out: Vec<EffectiveRoute> = Vec::new();
+    let mut pre_invalid: Vec<bool> = Vec::new();
+    let push = |out: &mut Vec<EffectiveRoute>, pi: &mut Vec<bool>, r: EffectiveRoute, inv: bool| {
+        out.push(r);
+        pi.push(inv);
+    };
+    // R2.1: the VNet's own space, then connected peers.
+    for a in inp.own_space {
+        push(&mut out, &mut pre_invalid, sys(*a, NextHopType::VnetLocal, Target::Vnet(inp.vnet)), false);
+    }
+    for (w, space) in &inp.peers {
+        for a in space.iter() {
+            push(&mut out, &mut pre_invalid, sys(*a, NextHopType::VNetPeering, Target::Vnet(*w)), false);
+        }
+    }
+    let system_spaces: Vec<Ipv4Net> =
+        inp.own_space.iter().copied().chain(inp.peers.iter().flat_map(|(_, s)| s.iter().copied())).collect();
+
+    // R2.3/R2.4: gateway routes unless the route table disables propagation.
+    let propagate = !matches!(&inp.route_table, Some((_, true, _)));
+    let mut bgp_default = false;
+    if propagate {
+        for (prefix, g) in &inp.gateway_routes {
+            if out.iter().any(|r| r.source == RouteSource::VirtualNetworkGateway && r.prefix == *prefix) {
+                continue;
+            }
+            // R2.7: the VNet's own and peered spaces beat gateway routes inside them.
+            let inv = system_spaces.iter().any(|s| contains(s, prefix));
+            if prefix.prefix_len() == 0 {
+                bgp_default = true;
+            }
+            push(
+                &mut out,
+                &mut pre_invalid,
+                EffectiveRoute {
+                    source: RouteSource::VirtualNetworkGateway,
+                    state: RouteState::Active,
+                    prefix: *prefix,
+                    next_hop_type: NextHopType::VirtualNetworkGateway,
+                    next_hop_ip: None,
+                    name: None,
+                    route_table: None,
+                    target: Target::Gateway(*g),
+                },
+                inv,
+            );
+        }
+    }
+    push(&mut out, &mut pre_invalid, sys("0.0.0.0/0".parse().unwrap(), NextHopType::Internet, Target::Internet), false);
+
+    let user: &[UserRoute] = match &inp.route_table {
+        Some((_, _, routes)) => routes,
+        None => &[],
+    };
+    // R2.2: a 0.0.0.0/0 user route (or, per U2, a gateway-learned default) removes the None routes.
+    let default_override = user.iter().any(|u| u.prefix.prefix_len() == 0) || bgp_default;
+    if !default_override {
+        for r in reserved_private() {
+            // R2.1/R-RT-03: absent when the VNet's or a peer's space equals or contains it.
+            if system_spaces.iter().any(|s| contains(s, &r)) {
+                continue;
+            }
+            push(&mut out, &mut pre_invalid, sys(r, NextHopType::None, Target::Drop), false);
+        }
+    }
+    // R4.1/R4.3: Private Endpoint /32s and their invalidation.
+    for &(pe, ip, policies, space_len) in &inp.endpoints {
+        let p = Ipv4Net::new(ip.into(), 32).unwrap();
+        let inv = policies
+            && user.iter().any(|u| contains_ip(&u.prefix, ip) && u.prefix.prefix_len() >= space_len);
+        push(&mut out, &mut pre_invalid, sys(p, NextHopType::InterfaceEndpoint, Target::Pe(pe)), inv);
+    }
+    // R2.5: user routes.
+    if let Some((rt, _, routes)) = &inp.route_table {
+        for u in routes {
+            push(
+                &mut out,
+                &mut pre_invalid,
+                EffectiveRoute {
+                    source: RouteSource::User,
+                    state: RouteState::Active,
+                    prefix: u.prefix,
+                    next_hop_type: u.next_hop_type,
+                    next_hop_ip: u.next_hop_ip,
+                    name: Some(u.name.clone()),
+                    route_table: Some(*rt),
+                    target: u.target,
+                },
+                false,
+            );
+        }
+    }
+    // R2.6: among routes of the same prefix, the highest source precedence stays Active.
+    let n = out.len();
+    for i in 0..n {
+        if pre_invalid[i] {
+            out[i].state = RouteState::Invalid;
+            continue;
+        }
+        let best = (0..n)
+            .filter(|&j| !pre_invalid[j] && out[j].prefix == out[i].prefix)
+            .max_by_key(|&j| (out[j].source.precedence(), std::cmp::Reverse(j)))
+            .unwrap();
+        out[i].state = if best == i { RouteState::Active } else { RouteState::Invalid };
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Ipv4Net {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn lone_vnet_has_the_six_system_routes() {
+        // Vector 1 (R2.1).
+        let space = [p("10.1.0.0/16")];
+        let inp = RouteInputs {
+            own_space: &space,
+            peers: vec![],
+            gateway_routes: vec![],
+            endpoints: vec![],
+            route_table: None,
+            vnet: VnetId(0),
+        };
+        let r = effective_routes(&inp);
+        let got: Vec<(String, &str, &str)> =
+            r.iter().map(|r| (r.prefix.to_string(), r.next_hop_type.as_str(), r.state.as_str())).collect();
+        let want = [
+            ("10.1.0.0/16", "VnetLocal"),
+            ("0.0.0.0/0", "Internet"),
+            ("10.0.0.0/8", "None"),
+            ("172.16.0.0/12", "None"),
+            ("192.168.0.0/16", "None"),
+            ("100.64.0.0/10", "None"),
+        ];
+        assert_eq!(got.len(), want.len());
+        for (p, nh) in want {
+            assert!(got.contains(&(p.to_string(), nh, "Active")), "missing {p} {nh}: {got:?}");
+        }
+        assert!(r.iter().all(|r| r.source == RouteSource::Default));
+    }
+}

@@ -1,0 +1,253 @@
+//! NSGs compiled per association (R5): the user rules plus Azure's default
+//! rules, service tags and ASGs expanded for the subnet the NSG sits on,
+//! each direction compiled into a first-match classifier.
+
+use ipnet::Ipv4Net;
+use vnetsim_model as m;
+
+use crate::classify::{Classifier, Key, Protocols, Rule};
+use crate::prefix::{aggregate, net, p};
+use crate::NsgId;
+
+/// The platform's virtual IP (R1.2).
+pub const PLATFORM_IP: u32 = 0xA83F_8110; // 168.63.129.16
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Access {
+    Allow,
+    Deny,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Allow => "Allow",
+            Access::Deny => "Deny",
+        }
+    }
+}
+
+/// One rule as effective security rules show it: addresses expanded.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ExpandedRule {
+    pub name: String,
+    pub default: bool,
+    pub priority: u32,
+    pub access: Access,
+    pub protocol: &'static str,
+    pub source: Vec<String>,
+    pub destination: Vec<String>,
+    pub source_ports: Vec<(u16, u16)>,
+    pub destination_ports: Vec<(u16, u16)>,
+    pub expanded_source: Vec<Ipv4Net>,
+    pub expanded_destination: Vec<Ipv4Net>,
+    proto_num: Option<u8>,
+}
+
+/// One direction of one NSG association: rules in evaluation order and their classifier.
+#[derive(Clone, Debug)]
+pub struct RuleTable {
+    pub rules: Vec<ExpandedRule>,
+    pub classifier: Classifier,
+}
+
+impl RuleTable {
+    fn new(rules: Vec<ExpandedRule>) -> RuleTable {
+        let crules: Vec<Rule> = rules.iter().map(to_classifier_rule).collect();
+        RuleTable { classifier: Classifier::build(&crules), rules }
+    }
+    /// First matching rule (every table ends with a deny-all, so there always is one).
+    #[inline]
+    pub fn decide(&self, key: &Key) -> (Access, u32) {
+        match self.classifier.classify(key) {
+            Some(i) => (self.rules[i as usize].access, i),
+            None => (Access::Deny, u32::MAX),
+        }
+    }
+}
+
+fn to_classifier_rule(r: &ExpandedRule) -> Rule {
+    Rule {
+        protocols: match r.proto_num {
+            None => Protocols::Any,
+            Some(n) => Protocols::Set(vec![n]),
+        },
+        src: r.expanded_source.iter().map(net).collect(),
+        dst: r.expanded_destination.iter().map(net).collect(),
+        sport: r.source_ports.clone(),
+        dport: r.destination_ports.clone(),
+    }
+}
+
+/// An NSG compiled for one association.
+#[derive(Clone, Debug)]
+pub struct NsgTable {
+    pub nsg: NsgId,
+    pub inbound: RuleTable,
+    /// R5.7: inbound rules as Internet-sourced traffic meets them (the
+    /// `VirtualNetwork` tag without its user-route part); `None` when identical.
+    pub inbound_from_internet: Option<RuleTable>,
+    pub outbound: RuleTable,
+}
+
+impl NsgTable {
+    #[inline]
+    pub fn inbound_for(&self, internet_sourced: bool) -> &RuleTable {
+        match (&self.inbound_from_internet, internet_sourced) {
+            (Some(t), true) => t,
+            _ => &self.inbound,
+        }
+    }
+}
+
+/// Address sets the tags expand to for one association.
+pub(crate) struct TagSets {
+    pub virtual_network: Vec<Ipv4Net>,
+    pub virtual_network_without_udr: Vec<Ipv4Net>,
+    pub internet: Vec<Ipv4Net>,
+}
+
+fn any() -> Vec<Ipv4Net> {
+    vec![p("0.0.0.0/0")]
+}
+
+fn expand(
+    specs: &[m::Sp<m::AddressSpec>],
+    tags: &TagSets,
+    narrow_vnet: bool,
+    asg: &dyn Fn(&str) -> Vec<Ipv4Net>,
+) -> (Vec<String>, Vec<Ipv4Net>) {
+    let mut shown = Vec::new();
+    let mut nets = Vec::new();
+    for s in specs {
+        match &s.value {
+            m::AddressSpec::Any => {
+                shown.push("*".to_string());
+                nets.extend(any());
+            }
+            m::AddressSpec::Prefix(x) => {
+                shown.push(if x.prefix_len() == 32 { x.addr().to_string() } else { x.to_string() });
+                nets.push(*x);
+            }
+            m::AddressSpec::Tag(t) => {
+                shown.push(t.name().to_string());
+                match t {
+                    m::ServiceTag::VirtualNetwork => nets.extend(if narrow_vnet {
+                        tags.virtual_network_without_udr.iter().copied()
+                    } else {
+                        tags.virtual_network.iter().copied()
+                    }),
+                    m::ServiceTag::AzureLoadBalancer => nets.push(p("168.63.129.16/32")),
+                    m::ServiceTag::Internet => nets.extend(tags.internet.iter().copied()),
+                }
+            }
+            m::AddressSpec::Asg(name) => {
+                shown.push(format!("asg:{name}"));
+                nets.extend(asg(name));
+            }
+        }
+    }
+    (shown, aggregate(&nets))
+}
+
+fn proto(p: m::NsgProtocol) -> (&'static str, Option<u8>) {
+    let name = match p {
+        m::NsgProtocol::Tcp => "Tcp",
+        m::NsgProtocol::Udp => "Udp",
+        m::NsgProtocol::Icmp => "Icmp",
+        m::NsgProtocol::Esp => "Esp",
+        m::NsgProtocol::Ah => "Ah",
+        m::NsgProtocol::Any => "All",
+    };
+    (name, p.number())
+}
+
+fn default_rules(dir: m::Direction) -> Vec<(&'static str, u32, Access, m::ServiceTag, Option<m::ServiceTag>, Option<m::ServiceTag>)> {
+    use m::ServiceTag::*;
+    // (name, priority, access, which tag pattern): source tag, destination tag (None = any)
+    match dir {
+        m::Direction::Inbound => vec![
+            ("AllowVnetInBound", 65000, Access::Allow, VirtualNetwork, Some(VirtualNetwork), Some(VirtualNetwork)),
+            ("AllowAzureLoadBalancerInBound", 65001, Access::Allow, AzureLoadBalancer, Some(AzureLoadBalancer), None),
+            ("DenyAllInBound", 65500, Access::Deny, Internet, None, None),
+        ],
+        m::Direction::Outbound => vec![
+            ("AllowVnetOutBound", 65000, Access::Allow, VirtualNetwork, Some(VirtualNetwork), Some(VirtualNetwork)),
+            ("AllowInternetOutBound", 65001, Access::Allow, Internet, None, Some(Internet)),
+            ("DenyAllOutBound", 65500, Access::Deny, Internet, None, None),
+        ],
+    }
+}
+
+fn build_dir(
+    nsg: &m::Nsg,
+    dir: m::Direction,
+    tags: &TagSets,
+    narrow: bool,
+    asg: &dyn Fn(&str) -> Vec<Ipv4Net>,
+) -> Vec<ExpandedRule> {
+    let mut user: Vec<&m::SecurityRule> = nsg.rules.iter().filter(|r| r.direction == dir).collect();
+    user.sort_by_key(|r| r.priority.value);
+    let mut out = Vec::new();
+    for r in user {
+        let (src_shown, src) = expand(&r.source, tags, narrow, asg);
+        let (dst_shown, dst) = expand(&r.destination, tags, narrow, asg);
+        let (pname, pnum) = proto(r.protocol);
+        out.push(ExpandedRule {
+            name: r.name.value.clone(),
+            default: false,
+            priority: r.priority.value,
+            access: match r.access {
+                m::Access::Allow => Access::Allow,
+                m::Access::Deny => Access::Deny,
+            },
+            protocol: pname,
+            source: src_shown,
+            destination: dst_shown,
+            source_ports: r.source_ports.iter().map(|p| (p.lo, p.hi)).collect(),
+            destination_ports: r.destination_ports.iter().map(|p| (p.lo, p.hi)).collect(),
+            expanded_source: src,
+            expanded_destination: dst,
+            proto_num: pnum,
+        });
+    }
+    for (name, prio, access, _, s, d) in default_rules(dir) {
+        let exp = |t: Option<m::ServiceTag>| -> (Vec<String>, Vec<Ipv4Net>) {
+            match t {
+                None => (vec!["*".into()], any()),
+                Some(t) => expand(&[m::Sp::new(m::AddressSpec::Tag(t), m::Loc::default())], tags, narrow, asg),
+            }
+        };
+        let (ss, se) = exp(s);
+        let (ds, de) = exp(d);
+        out.push(ExpandedRule {
+            name: name.to_string(),
+            default: true,
+            priority: prio,
+            access,
+            protocol: "All",
+            source: ss,
+            destination: ds,
+            source_ports: vec![(0, 65535)],
+            destination_ports: vec![(0, 65535)],
+            expanded_source: se,
+            expanded_destination: de,
+            proto_num: None,
+        });
+    }
+    out
+}
+
+/// Compiles one NSG for one association.
+pub(crate) fn compile_nsg(id: NsgId, nsg: &m::Nsg, tags: &TagSets, asg: &dyn Fn(&str) -> Vec<Ipv4Net>) -> NsgTable {
+    let inbound_rules = build_dir(nsg, m::Direction::Inbound, tags, false, asg);
+    let narrow_rules = build_dir(nsg, m::Direction::Inbound, tags, true, asg);
+    let inbound_from_internet =
+        if narrow_rules == inbound_rules { None } else { Some(RuleTable::new(narrow_rules)) };
+    NsgTable {
+        nsg: id,
+        inbound: RuleTable::new(inbound_rules),
+        inbound_from_internet,
+        outbound: RuleTable::new(build_dir(nsg, m::Direction::Outbound, tags, false, asg)),
+    }
+}

@@ -1,0 +1,116 @@
+//! Network Watcher's questions answered from the compiled tables: effective
+//! routes, next hop, effective security rules and IP flow verify.
+
+use std::net::Ipv4Addr;
+
+use crate::classify::Key;
+use crate::routes::{EffectiveRoute, NextHopType, RouteSource};
+use crate::security::{Access, NsgTable};
+use crate::{Fabric, NicId, SubnetId};
+
+pub fn effective_routes(f: &Fabric, s: SubnetId) -> &[EffectiveRoute] {
+    &f.route_set(s).routes
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NextHop {
+    pub next_hop_type: NextHopType,
+    pub next_hop_ip: Option<Ipv4Addr>,
+    /// The route table name when a user route won, else `System Route`.
+    pub route_table_id: String,
+    pub route: Option<EffectiveRoute>,
+}
+
+/// Next hop from a subnet toward `dst` (one hop, from the subnet's table).
+pub fn next_hop(f: &Fabric, s: SubnetId, dst: Ipv4Addr) -> NextHop {
+    let rs = f.route_set(s);
+    match rs.lookup(u32::from(dst)) {
+        Some(i) => {
+            let r = &rs.routes[i as usize];
+            NextHop {
+                next_hop_type: r.next_hop_type,
+                next_hop_ip: r.next_hop_ip,
+                route_table_id: match (r.source, r.route_table) {
+                    (RouteSource::User, Some(rt)) => f.route_tables[rt.ix()].name.clone(),
+                    _ => "System Route".to_string(),
+                },
+                route: Some(r.clone()),
+            }
+        }
+        None => NextHop {
+            next_hop_type: NextHopType::None,
+            next_hop_ip: None,
+            route_table_id: "System Route".to_string(),
+            route: None,
+        },
+    }
+}
+
+/// Which resource an NSG is associated with, in effective-rules output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Association {
+    Subnet(SubnetId),
+    NetworkInterface(NicId),
+}
+
+/// The NSGs that apply to a NIC: the subnet's, then the NIC's (R5.3, R-NW-05).
+pub fn effective_rules(f: &Fabric, nic: NicId) -> Vec<(Association, &str, &NsgTable)> {
+    let n = &f.nics[nic.ix()];
+    let s = &f.subnets[n.subnet.ix()];
+    let mut out = Vec::new();
+    if let (Some(t), Some(id)) = (s.nsg_table, s.nsg) {
+        out.push((Association::Subnet(n.subnet), f.nsg_names[id.ix()].as_str(), &f.nsg_tables[t.ix()]));
+    }
+    if let (Some(t), Some(id)) = (n.nsg_table, n.nsg) {
+        out.push((Association::NetworkInterface(nic), f.nsg_names[id.ix()].as_str(), &f.nsg_tables[t.ix()]));
+    }
+    out
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub access: Access,
+    /// `NSGNAME/RULENAME`; `None` when no NSG applies.
+    pub rule_name: Option<String>,
+}
+
+/// IP flow verify (R5.6): what the NSGs of a NIC say, from the rules only.
+/// Inbound: subnet NSG then NIC NSG; outbound: NIC then subnet. The first
+/// deny decides; when all allow, the allow of the last NSG evaluated is named (U13).
+pub fn flow_verify(
+    f: &Fabric,
+    nic: NicId,
+    dir: Direction,
+    proto: u8,
+    local: (Ipv4Addr, u16),
+    remote: (Ipv4Addr, u16),
+) -> Verdict {
+    let mut nsgs = effective_rules(f, nic);
+    let key = match dir {
+        Direction::Inbound => Key { proto, src: remote.0.into(), dst: local.0.into(), sport: remote.1, dport: local.1 },
+        Direction::Outbound => {
+            nsgs.reverse();
+            Key { proto, src: local.0.into(), dst: remote.0.into(), sport: local.1, dport: remote.1 }
+        }
+    };
+    let mut last = None;
+    for (_, name, t) in nsgs {
+        let table = match dir {
+            Direction::Inbound => &t.inbound,
+            Direction::Outbound => &t.outbound,
+        };
+        let (access, i) = table.decide(&key);
+        let rule = format!("{name}/{}", table.rules.get(i as usize).map(|r| r.name.as_str()).unwrap_or("DenyAll"));
+        if access == Access::Deny {
+            return Verdict { access, rule_name: Some(rule) };
+        }
+        last = Some(rule);
+    }
+    Verdict { access: Access::Allow, rule_name: last }
+}

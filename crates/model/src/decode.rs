@@ -1,0 +1,816 @@
+//! From the located tree to typed structures. Strict: unknown keys, wrong
+//! types and bad enum values are reported with their location and the
+//! expected form; decoding goes on so that every problem is reported at once.
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+use crate::diag::Diagnostics;
+use crate::node::{Loc, Node, NodeKind};
+use crate::types::*;
+
+/// Features named by Azure that topology format v1 does not model: input that
+/// names them is rejected with this explanation, never silently ignored.
+const NOT_IN_V1: &[(&str, &str)] = &[
+    ("natGateways", "NAT gateways"),
+    ("natGateway", "NAT gateways"),
+    ("loadBalancers", "load balancers"),
+    ("loadBalancer", "load balancers"),
+    ("serviceEndpoints", "service endpoints"),
+    ("virtualHubs", "Virtual WAN hubs"),
+    ("virtualWans", "Virtual WAN"),
+    ("routeServers", "Route Server"),
+    ("ipv6AddressSpace", "IPv6 address spaces"),
+    ("addressPrefixes", "multiple subnet prefixes"),
+];
+
+struct Obj<'a> {
+    entries: &'a [(String, Loc, Node)],
+    loc: Loc,
+}
+
+impl<'a> Obj<'a> {
+    fn get(&self, key: &str) -> Option<&'a Node> {
+        self.entries.iter().find(|(k, _, _)| k == key).map(|(_, _, n)| n).filter(|n| !n.is_null())
+    }
+}
+
+fn obj<'a>(d: &mut Diagnostics, node: &'a Node, what: &str, allowed: &[&str]) -> Option<Obj<'a>> {
+    let NodeKind::Map(entries) = &node.kind else {
+        d.error(node.loc, format!("expected {what} (a mapping), found {}", node.describe()));
+        return None;
+    };
+    for (k, kloc, _) in entries {
+        if allowed.contains(&k.as_str()) {
+            continue;
+        }
+        if let Some((_, feature)) = NOT_IN_V1.iter().find(|(n, _)| n == k) {
+            d.error(*kloc, format!("'{k}': {feature} are not in topology format version 1"));
+        } else {
+            let near = allowed.iter().find(|a| a.eq_ignore_ascii_case(k));
+            let hint = match near {
+                Some(a) => format!(" (did you mean '{a}'?)"),
+                None => String::new(),
+            };
+            d.error(
+                *kloc,
+                format!("unknown key '{k}' in {what}{hint}; expected one of: {}", allowed.join(", ")),
+            );
+        }
+    }
+    Some(Obj { entries, loc: node.loc })
+}
+
+fn require<'a>(d: &mut Diagnostics, o: &Obj<'a>, key: &str, what: &str) -> Option<&'a Node> {
+    let n = o.get(key);
+    if n.is_none() {
+        d.error(o.loc, format!("{what} is missing the required key '{key}'"));
+    }
+    n
+}
+
+fn scalar<'a>(d: &mut Diagnostics, node: &'a Node, expected: &str) -> Option<&'a str> {
+    match &node.kind {
+        NodeKind::Scalar { text, .. } => Some(text.as_str()),
+        _ => {
+            d.error(node.loc, format!("expected {expected}, found {}", node.describe()));
+            None
+        }
+    }
+}
+
+fn string(d: &mut Diagnostics, node: &Node, expected: &str) -> Option<Sp<String>> {
+    let s = scalar(d, node, expected)?;
+    if s.is_empty() {
+        d.error(node.loc, format!("expected {expected}, found an empty string"));
+        return None;
+    }
+    Some(Sp::new(s.to_string(), node.loc))
+}
+
+fn boolean(d: &mut Diagnostics, node: Option<&Node>, default: bool) -> bool {
+    let Some(node) = node else { return default };
+    match &node.kind {
+        NodeKind::Scalar { text, quoted: false } => match text.as_str() {
+            "true" | "True" | "TRUE" => true,
+            "false" | "False" | "FALSE" => false,
+            _ => {
+                d.error(node.loc, format!("expected true or false, found '{text}'"));
+                default
+            }
+        },
+        _ => {
+            d.error(node.loc, format!("expected true or false, found {}", node.describe()));
+            default
+        }
+    }
+}
+
+fn uint(d: &mut Diagnostics, node: &Node, expected: &str, max: u64) -> Option<Sp<u32>> {
+    let s = scalar(d, node, expected)?;
+    match s.trim().parse::<u64>() {
+        Ok(v) if v <= max => Some(Sp::new(v as u32, node.loc)),
+        _ => {
+            d.error(node.loc, format!("expected {expected}, found '{s}'"));
+            None
+        }
+    }
+}
+
+fn enumerated<T: Copy>(d: &mut Diagnostics, node: &Node, what: &str, table: &[(&str, T)]) -> Option<T> {
+    let s = scalar(d, node, what)?;
+    if let Some((_, v)) = table.iter().find(|(n, _)| n.eq_ignore_ascii_case(s)) {
+        return Some(*v);
+    }
+    let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
+    d.error(node.loc, format!("invalid {what} '{s}'; expected one of: {}", names.join(", ")));
+    None
+}
+
+fn ipv4(d: &mut Diagnostics, node: &Node, what: &str) -> Option<Sp<Ipv4Addr>> {
+    let s = scalar(d, node, what)?;
+    match s.trim().parse::<Ipv4Addr>() {
+        Ok(a) => Some(Sp::new(a, node.loc)),
+        Err(_) => {
+            d.error(node.loc, format!("expected {what} (an IPv4 address like 10.1.0.4), found '{s}'"));
+            None
+        }
+    }
+}
+
+/// Parses `a.b.c.d/len` (or, when `allow_ip`, a bare address as /32), rejecting host bits.
+pub(crate) fn parse_prefix(s: &str, allow_ip: bool) -> Result<Ipv4Net, String> {
+    let s = s.trim();
+    if !s.contains('/') {
+        if allow_ip {
+            if let Ok(a) = s.parse::<Ipv4Addr>() {
+                return Ok(Ipv4Net::new(a, 32).expect("/32 is valid"));
+            }
+        }
+        return Err(format!("expected a CIDR prefix like 10.1.0.0/16, found '{s}'"));
+    }
+    let net: Ipv4Net = s.parse().map_err(|_| format!("expected a CIDR prefix like 10.1.0.0/16, found '{s}'"))?;
+    if net.trunc() != net {
+        return Err(format!("'{s}' has host bits set (did you mean {}?)", net.trunc()));
+    }
+    Ok(net)
+}
+
+fn prefix(d: &mut Diagnostics, node: &Node, allow_ip: bool) -> Option<Sp<Ipv4Net>> {
+    let s = scalar(d, node, "a CIDR prefix")?;
+    match parse_prefix(s, allow_ip) {
+        Ok(p) => Some(Sp::new(p, node.loc)),
+        Err(m) => {
+            d.error(node.loc, m);
+            None
+        }
+    }
+}
+
+/// A list, or (where the format allows "one value or a list") a single value.
+fn items<'a>(d: &mut Diagnostics, node: Option<&'a Node>, what: &str, single_ok: bool) -> Vec<&'a Node> {
+    let Some(node) = node else { return Vec::new() };
+    match &node.kind {
+        NodeKind::Seq(v) => v.iter().collect(),
+        NodeKind::Scalar { .. } if single_ok => vec![node],
+        _ => {
+            d.error(node.loc, format!("expected {what} (a list), found {}", node.describe()));
+            Vec::new()
+        }
+    }
+}
+
+fn ports(d: &mut Diagnostics, node: Option<&Node>) -> Vec<PortRange> {
+    let Some(node) = node else { return vec![PortRange::ANY] };
+    let mut out = Vec::new();
+    for n in items(d, Some(node), "port ranges", true) {
+        let Some(s) = scalar(d, n, "a port, 'LOW-HIGH' or '*'") else { continue };
+        let s = s.trim();
+        if s == "*" {
+            out.push(PortRange::ANY);
+            continue;
+        }
+        let parsed = match s.split_once('-') {
+            Some((a, b)) => a.trim().parse::<u16>().ok().zip(b.trim().parse::<u16>().ok()),
+            None => s.parse::<u16>().ok().map(|p| (p, p)),
+        };
+        match parsed {
+            Some((lo, hi)) if lo <= hi => out.push(PortRange { lo, hi }),
+            _ => d.error(n.loc, format!("expected a port (0-65535), 'LOW-HIGH' or '*', found '{s}'")),
+        }
+    }
+    if out.is_empty() {
+        d.error(node.loc, "expected at least one port range");
+    }
+    out
+}
+
+fn nsg_address(d: &mut Diagnostics, node: &Node) -> Option<Sp<AddressSpec>> {
+    let s = scalar(d, node, "an address ('*', a prefix, an IP, a service tag or asg:NAME)")?.trim();
+    let spec = if s == "*" || s == "0.0.0.0/0" {
+        AddressSpec::Any
+    } else if let Some(name) = s.strip_prefix("asg:") {
+        AddressSpec::Asg(name.to_string())
+    } else if s.starts_with(|c: char| c.is_ascii_digit()) {
+        match parse_prefix(s, true) {
+            Ok(p) => AddressSpec::Prefix(p),
+            Err(m) => {
+                d.error(node.loc, m);
+                return None;
+            }
+        }
+    } else if let Some(tag) = ServiceTag::parse(s) {
+        AddressSpec::Tag(tag)
+    } else {
+        d.error(
+            node.loc,
+            format!(
+                "unknown address '{s}': expected '*', a prefix, an IP, asg:NAME or a service tag \
+                 with address data in v1 (VirtualNetwork, AzureLoadBalancer, Internet)"
+            ),
+        );
+        return None;
+    };
+    Some(Sp::new(spec, node.loc))
+}
+
+fn fw_addresses(d: &mut Diagnostics, node: Option<&Node>, default_any: bool) -> Vec<FwAddress> {
+    let Some(node) = node else {
+        return if default_any { vec![FwAddress::Any] } else { Vec::new() };
+    };
+    let mut out = Vec::new();
+    for n in items(d, Some(node), "addresses", true) {
+        let Some(s) = scalar(d, n, "'*', a prefix or an IP") else { continue };
+        if s.trim() == "*" {
+            out.push(FwAddress::Any);
+        } else {
+            match parse_prefix(s, true) {
+                Ok(p) if p.prefix_len() == 0 => out.push(FwAddress::Any),
+                Ok(p) => out.push(FwAddress::Prefix(p)),
+                Err(m) => d.error(n.loc, m),
+            }
+        }
+    }
+    out
+}
+
+fn fw_protocols(d: &mut Diagnostics, node: Option<&Node>, o: &Obj, what: &str) -> Vec<FwProtocol> {
+    if node.is_none() {
+        d.error(o.loc, format!("{what} is missing the required key 'protocols'"));
+    }
+    items(d, node, "protocols", true)
+        .into_iter()
+        .filter_map(|n| enumerated(d, n, "firewall protocol", &FwProtocol::ALL))
+        .collect()
+}
+
+fn names(d: &mut Diagnostics, node: Option<&Node>, what: &str) -> Vec<Sp<String>> {
+    items(d, node, what, true).into_iter().filter_map(|n| string(d, n, what)).collect()
+}
+
+/// Decodes a whole document. Returns the (possibly partial) topology; errors are in `d`.
+pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
+    let mut t = Topology::default();
+    let Some(o) = obj(
+        d,
+        root,
+        "the topology",
+        &[
+            "version", "name", "sites", "vnets", "peerings", "routeTables", "applicationSecurityGroups", "nsgs",
+            "nics", "gateways", "firewalls", "services", "privateEndpoints",
+        ],
+    ) else {
+        return t;
+    };
+    match o.get("version") {
+        None => d.error(o.loc, "the topology is missing the required key 'version' (expected version: 1)"),
+        Some(n) => {
+            if let Some(v) = uint(d, n, "the format version 1", u32::MAX as u64) {
+                if v.value != 1 {
+                    d.error(n.loc, format!("unsupported topology format version {}; expected 1", v.value));
+                }
+                t.version = v.value;
+            }
+        }
+    }
+    t.name = o.get("name").and_then(|n| scalar(d, n, "a name").map(str::to_string)).unwrap_or_default();
+
+    for n in items(d, o.get("sites"), "sites", false) {
+        if let Some(s) = site(d, n) {
+            t.sites.push(s);
+        }
+    }
+    for n in items(d, o.get("vnets"), "vnets", false) {
+        if let Some(v) = vnet(d, n) {
+            t.vnets.push(v);
+        }
+    }
+    for n in items(d, o.get("peerings"), "peerings", false) {
+        if let Some(p) = peering(d, n) {
+            t.peerings.push(p);
+        }
+    }
+    for n in items(d, o.get("routeTables"), "routeTables", false) {
+        if let Some(r) = route_table(d, n) {
+            t.route_tables.push(r);
+        }
+    }
+    t.application_security_groups = names(d, o.get("applicationSecurityGroups"), "an application security group name");
+    for n in items(d, o.get("nsgs"), "nsgs", false) {
+        if let Some(x) = nsg(d, n) {
+            t.nsgs.push(x);
+        }
+    }
+    for n in items(d, o.get("nics"), "nics", false) {
+        if let Some(x) = nic(d, n) {
+            t.nics.push(x);
+        }
+    }
+    for n in items(d, o.get("gateways"), "gateways", false) {
+        if let Some(x) = gateway(d, n) {
+            t.gateways.push(x);
+        }
+    }
+    for n in items(d, o.get("firewalls"), "firewalls", false) {
+        if let Some(x) = firewall(d, n) {
+            t.firewalls.push(x);
+        }
+    }
+    for n in items(d, o.get("services"), "services", false) {
+        if let Some(x) = service(d, n) {
+            t.services.push(x);
+        }
+    }
+    for n in items(d, o.get("privateEndpoints"), "privateEndpoints", false) {
+        if let Some(x) = private_endpoint(d, n) {
+            t.private_endpoints.push(x);
+        }
+    }
+    t
+}
+
+fn named(d: &mut Diagnostics, o: &Obj, what: &str) -> Option<Sp<String>> {
+    require(d, o, "name", what).and_then(|n| string(d, n, "a name"))
+}
+
+fn site(d: &mut Diagnostics, n: &Node) -> Option<Site> {
+    let o = obj(d, n, "a site", &["name", "addressPrefixes", "bgp"])?;
+    let name = named(d, &o, "a site")?;
+    let req_node = require(d, &o, "addressPrefixes", "a site");
+    let address_prefixes: Vec<_> = items(d, req_node, "addressPrefixes", false)
+        .into_iter()
+        .filter_map(|p| prefix(d, p, false))
+        .collect();
+    let bgp = match o.get("bgp") {
+        None => None,
+        Some(b) => {
+            let bo = obj(d, b, "a site's bgp settings", &["asn", "advertisedPrefixes"])?;
+            let asn = require(d, &bo, "asn", "bgp").and_then(|a| uint(d, a, "an ASN", u32::MAX as u64))?;
+            let advertised_prefixes = bo.get("advertisedPrefixes").map(|p| {
+                items(d, Some(p), "advertisedPrefixes", false).into_iter().filter_map(|p| prefix(d, p, false)).collect()
+            });
+            Some(SiteBgp { asn, advertised_prefixes })
+        }
+    };
+    Some(Site { name, address_prefixes, bgp })
+}
+
+fn vnet(d: &mut Diagnostics, n: &Node) -> Option<Vnet> {
+    let o = obj(d, n, "a vnet", &["name", "addressSpace", "subnets"])?;
+    let name = named(d, &o, "a vnet")?;
+    let req_node = require(d, &o, "addressSpace", "a vnet");
+    let address_space = items(d, req_node, "addressSpace", true)
+        .into_iter()
+        .filter_map(|p| prefix(d, p, false))
+        .collect();
+    let mut subnets = Vec::new();
+    for s in items(d, o.get("subnets"), "subnets", false) {
+        let Some(so) = obj(
+            d,
+            s,
+            "a subnet",
+            &["name", "addressPrefix", "nsg", "routeTable", "privateEndpointNetworkPolicies"],
+        ) else {
+            continue;
+        };
+        let Some(sname) = named(d, &so, "a subnet") else { continue };
+        let Some(address_prefix) = require(d, &so, "addressPrefix", "a subnet").and_then(|p| prefix(d, p, false))
+        else {
+            continue;
+        };
+        let nsg = so.get("nsg").and_then(|x| string(d, x, "an NSG name"));
+        let route_table = so.get("routeTable").and_then(|x| string(d, x, "a route table name"));
+        let policies = so
+            .get("privateEndpointNetworkPolicies")
+            .and_then(|x| enumerated(d, x, "privateEndpointNetworkPolicies", &PeNetworkPolicies::ALL))
+            .unwrap_or_default();
+        subnets.push(Subnet { name: sname, address_prefix, nsg, route_table, private_endpoint_network_policies: policies });
+    }
+    Some(Vnet { name, address_space, subnets })
+}
+
+fn peering(d: &mut Diagnostics, n: &Node) -> Option<Peering> {
+    let o = obj(
+        d,
+        n,
+        "a peering",
+        &["from", "to", "allowVirtualNetworkAccess", "allowForwardedTraffic", "allowGatewayTransit", "useRemoteGateways"],
+    )?;
+    let from = require(d, &o, "from", "a peering").and_then(|x| string(d, x, "a vnet name"));
+    let to = require(d, &o, "to", "a peering").and_then(|x| string(d, x, "a vnet name"));
+    let p = Peering {
+        loc: o.loc,
+        from: from?,
+        to: to?,
+        allow_virtual_network_access: boolean(d, o.get("allowVirtualNetworkAccess"), true),
+        allow_forwarded_traffic: boolean(d, o.get("allowForwardedTraffic"), false),
+        allow_gateway_transit: boolean(d, o.get("allowGatewayTransit"), false),
+        use_remote_gateways: boolean(d, o.get("useRemoteGateways"), false),
+    };
+    Some(p)
+}
+
+fn route_table(d: &mut Diagnostics, n: &Node) -> Option<RouteTable> {
+    let o = obj(d, n, "a route table", &["name", "disableBgpRoutePropagation", "routes"])?;
+    let name = named(d, &o, "a route table")?;
+    let disable = boolean(d, o.get("disableBgpRoutePropagation"), false);
+    let mut routes = Vec::new();
+    for r in items(d, o.get("routes"), "routes", false) {
+        let Some(ro) = obj(d, r, "a route", &["name", "addressPrefix", "nextHopType", "nextHopIpAddress"]) else {
+            continue;
+        };
+        let rname = named(d, &ro, "a route");
+        let ap = require(d, &ro, "addressPrefix", "a route").and_then(|p| {
+            let s = scalar(d, p, "a CIDR prefix or a service tag")?;
+            if s.trim().starts_with(|c: char| c.is_ascii_digit()) {
+                match parse_prefix(s, false) {
+                    Ok(x) => Some(Sp::new(RoutePrefix::Prefix(x), p.loc)),
+                    Err(m) => {
+                        d.error(p.loc, m);
+                        None
+                    }
+                }
+            } else {
+                Some(Sp::new(RoutePrefix::ServiceTag(s.trim().to_string()), p.loc))
+            }
+        });
+        let nht = require(d, &ro, "nextHopType", "a route").and_then(|x| {
+            enumerated(d, x, "nextHopType", &NextHopType::ALL).map(|v| Sp::new(v, x.loc))
+        });
+        let ip = ro.get("nextHopIpAddress").and_then(|x| ipv4(d, x, "a next hop IP address"));
+        if let (Some(name), Some(address_prefix), Some(next_hop_type)) = (rname, ap, nht) {
+            routes.push(Route { name, address_prefix, next_hop_type, next_hop_ip_address: ip });
+        }
+    }
+    Some(RouteTable { name, disable_bgp_route_propagation: disable, routes })
+}
+
+fn nsg(d: &mut Diagnostics, n: &Node) -> Option<Nsg> {
+    let o = obj(d, n, "an NSG", &["name", "rules"])?;
+    let name = named(d, &o, "an NSG")?;
+    let mut rules = Vec::new();
+    for r in items(d, o.get("rules"), "rules", false) {
+        let Some(ro) = obj(
+            d,
+            r,
+            "a security rule",
+            &[
+                "name", "priority", "direction", "access", "protocol", "source", "sourcePorts", "destination",
+                "destinationPorts", "description",
+            ],
+        ) else {
+            continue;
+        };
+        let rname = named(d, &ro, "a security rule");
+        let priority = require(d, &ro, "priority", "a security rule")
+            .and_then(|x| uint(d, x, "a priority (100..4096)", u32::MAX as u64));
+        let direction = require(d, &ro, "direction", "a security rule").and_then(|x| {
+            enumerated(d, x, "direction", &[("Inbound", Direction::Inbound), ("Outbound", Direction::Outbound)])
+        });
+        let access = require(d, &ro, "access", "a security rule")
+            .and_then(|x| enumerated(d, x, "access", &[("Allow", Access::Allow), ("Deny", Access::Deny)]));
+        let protocol = require(d, &ro, "protocol", "a security rule")
+            .and_then(|x| enumerated(d, x, "protocol", &NsgProtocol::ALL));
+        let req_node = require(d, &ro, "source", "a security rule");
+        let source: Vec<_> = items(d, req_node, "source", true)
+            .into_iter()
+            .filter_map(|x| nsg_address(d, x))
+            .collect();
+        let req_node = require(d, &ro, "destination", "a security rule");
+        let destination: Vec<_> = items(d, req_node, "destination", true)
+            .into_iter()
+            .filter_map(|x| nsg_address(d, x))
+            .collect();
+        let source_ports = ports(d, ro.get("sourcePorts"));
+        let destination_ports = ports(d, ro.get("destinationPorts"));
+        if let (Some(name), Some(priority), Some(direction), Some(access), Some(protocol)) =
+            (rname, priority, direction, access, protocol)
+        {
+            rules.push(SecurityRule {
+                name,
+                priority,
+                direction,
+                access,
+                protocol,
+                source,
+                source_ports,
+                destination,
+                destination_ports,
+            });
+        }
+    }
+    Some(Nsg { name, rules })
+}
+
+fn nic(d: &mut Diagnostics, n: &Node) -> Option<Nic> {
+    let o = obj(
+        d,
+        n,
+        "a NIC",
+        &[
+            "name", "subnet", "privateIpAddress", "publicIpAddress", "nsg", "applicationSecurityGroups",
+            "enableIpForwarding",
+        ],
+    )?;
+    let name = named(d, &o, "a NIC");
+    let subnet = require(d, &o, "subnet", "a NIC").and_then(|x| string(d, x, "a subnet reference VNET/SUBNET"));
+    let ip = require(d, &o, "privateIpAddress", "a NIC").and_then(|x| ipv4(d, x, "a private IP address"));
+    let public_ip_address = o.get("publicIpAddress").and_then(|x| ipv4(d, x, "a public IP address"));
+    let nsg = o.get("nsg").and_then(|x| string(d, x, "an NSG name"));
+    let asgs = names(d, o.get("applicationSecurityGroups"), "an application security group name");
+    let fwd = boolean(d, o.get("enableIpForwarding"), false);
+    Some(Nic {
+        name: name?,
+        subnet: subnet?,
+        private_ip_address: ip?,
+        public_ip_address,
+        nsg,
+        application_security_groups: asgs,
+        enable_ip_forwarding: fwd,
+    })
+}
+
+fn gateway(d: &mut Diagnostics, n: &Node) -> Option<Gateway> {
+    let o = obj(d, n, "a gateway", &["name", "vnet", "type", "bgp", "connections"])?;
+    let name = named(d, &o, "a gateway");
+    let vnet = require(d, &o, "vnet", "a gateway").and_then(|x| string(d, x, "a vnet name"));
+    let gateway_type = match o.get("type") {
+        Some(x) => enumerated(d, x, "gateway type", &[("Vpn", GatewayType::Vpn), ("ExpressRoute", GatewayType::ExpressRoute)]),
+        None => Some(GatewayType::Vpn),
+    };
+    let bgp_asn = o.get("bgp").and_then(|b| {
+        let bo = obj(d, b, "gateway bgp settings", &["asn"])?;
+        match bo.get("asn") {
+            Some(a) => uint(d, a, "an ASN", u32::MAX as u64).map(|v| v.value),
+            None => Some(65515),
+        }
+    });
+    let mut connections = Vec::new();
+    for c in items(d, o.get("connections"), "connections", false) {
+        let Some(co) = obj(d, c, "a gateway connection", &["site"]) else { continue };
+        if let Some(s) = require(d, &co, "site", "a gateway connection").and_then(|x| string(d, x, "a site name")) {
+            connections.push(s);
+        }
+    }
+    Some(Gateway { name: name?, vnet: vnet?, gateway_type: gateway_type?, bgp_asn, connections })
+}
+
+fn app_protocol(d: &mut Diagnostics, n: &Node) -> Option<AppProtocol> {
+    let s = scalar(d, n, "an application protocol like 'Https:443'")?.trim();
+    let (k, p) = match s.split_once(':') {
+        Some((k, p)) => (k, p.trim().parse::<u16>().ok()),
+        None => (s, None),
+    };
+    let kind = match k.to_ascii_lowercase().as_str() {
+        "http" => AppProtocolKind::Http,
+        "https" => AppProtocolKind::Https,
+        "mssql" => AppProtocolKind::Mssql,
+        _ => {
+            d.error(n.loc, format!("invalid application protocol '{s}'; expected Http:PORT, Https:PORT or Mssql:PORT"));
+            return None;
+        }
+    };
+    let port = match (p, s.contains(':')) {
+        (Some(p), _) => p,
+        (None, false) => match kind {
+            AppProtocolKind::Http => 80,
+            AppProtocolKind::Https => 443,
+            AppProtocolKind::Mssql => 1433,
+        },
+        (None, true) => {
+            d.error(n.loc, format!("invalid port in application protocol '{s}'"));
+            return None;
+        }
+    };
+    Some(AppProtocol { kind, port })
+}
+
+fn collection_header(d: &mut Diagnostics, co: &Obj, what: &str) -> Option<(Sp<String>, Sp<u32>, Access)> {
+    let name = named(d, co, what);
+    let priority = require(d, co, "priority", what).and_then(|x| uint(d, x, "a priority (100..65000)", 65000));
+    let action = require(d, co, "action", what)
+        .and_then(|x| enumerated(d, x, "action", &[("Allow", Access::Allow), ("Deny", Access::Deny)]));
+    Some((name?, priority?, action?))
+}
+
+fn firewall(d: &mut Diagnostics, n: &Node) -> Option<Firewall> {
+    let o = obj(
+        d,
+        n,
+        "a firewall",
+        &[
+            "name", "vnet", "privateIpAddress", "snatIpAddresses", "publicIpAddresses", "privateRanges", "dnatRules",
+            "networkRuleCollections", "applicationRuleCollections",
+        ],
+    )?;
+    let name = named(d, &o, "a firewall");
+    let vnet = require(d, &o, "vnet", "a firewall").and_then(|x| string(d, x, "a vnet name"));
+    let pip = require(d, &o, "privateIpAddress", "a firewall").and_then(|x| ipv4(d, x, "a private IP address"));
+    let snat: Vec<_> = items(d, o.get("snatIpAddresses"), "snatIpAddresses", true)
+        .into_iter()
+        .filter_map(|x| ipv4(d, x, "an IP address"))
+        .collect();
+    let public: Vec<_> = items(d, o.get("publicIpAddresses"), "publicIpAddresses", true)
+        .into_iter()
+        .filter_map(|x| ipv4(d, x, "an IP address"))
+        .collect();
+    let private_ranges = match o.get("privateRanges") {
+        None => vec![PrivateRange::IanaPrivateRanges],
+        Some(pr) => items(d, Some(pr), "privateRanges", true)
+            .into_iter()
+            .filter_map(|x| {
+                let s = scalar(d, x, "'IANAPrivateRanges' or a prefix")?;
+                if s.trim().eq_ignore_ascii_case("IANAPrivateRanges") {
+                    Some(PrivateRange::IanaPrivateRanges)
+                } else {
+                    match parse_prefix(s, true) {
+                        Ok(p) => Some(PrivateRange::Prefix(p)),
+                        Err(m) => {
+                            d.error(x.loc, format!("{m} (or 'IANAPrivateRanges')"));
+                            None
+                        }
+                    }
+                }
+            })
+            .collect(),
+    };
+    let mut dnat_rules = Vec::new();
+    for r in items(d, o.get("dnatRules"), "dnatRules", false) {
+        let Some(ro) = obj(
+            d,
+            r,
+            "a DNAT rule",
+            &["name", "protocols", "source", "destination", "destinationPorts", "translatedAddress", "translatedPort"],
+        ) else {
+            continue;
+        };
+        let rname = named(d, &ro, "a DNAT rule");
+        let protocols = fw_protocols(d, ro.get("protocols"), &ro, "a DNAT rule");
+        let source = fw_addresses(d, ro.get("source"), true);
+        let req_node = require(d, &ro, "destination", "a DNAT rule");
+        let destination: Vec<_> = items(d, req_node, "destination", true)
+            .into_iter()
+            .filter_map(|x| ipv4(d, x, "a firewall public IP address"))
+            .collect();
+        let req_node = require(d, &ro, "destinationPorts", "a DNAT rule");
+        let destination_ports = ports(d, req_node);
+        let ta = require(d, &ro, "translatedAddress", "a DNAT rule").and_then(|x| ipv4(d, x, "an IP address"));
+        let tp = match ro.get("translatedPort") {
+            Some(x) => uint(d, x, "a port", 65535).map(|v| v.value as u16),
+            None => destination_ports.first().map(|p| p.lo),
+        };
+        if let (Some(name), Some(translated_address), Some(translated_port)) = (rname, ta, tp) {
+            dnat_rules.push(DnatRule {
+                name,
+                protocols,
+                source,
+                destination,
+                destination_ports,
+                translated_address,
+                translated_port,
+            });
+        }
+    }
+    let mut network_rule_collections = Vec::new();
+    for c in items(d, o.get("networkRuleCollections"), "networkRuleCollections", false) {
+        let Some(co) = obj(d, c, "a network rule collection", &["name", "priority", "action", "rules"]) else {
+            continue;
+        };
+        let header = collection_header(d, &co, "a network rule collection");
+        let mut rules = Vec::new();
+        for r in items(d, co.get("rules"), "rules", false) {
+            let Some(ro) = obj(
+                d,
+                r,
+                "a network rule",
+                &["name", "protocols", "source", "destination", "destinationPorts", "destinationFqdns"],
+            ) else {
+                continue;
+            };
+            if let Some(x) = ro.get("destinationFqdns") {
+                d.error(
+                    x.loc,
+                    "'destinationFqdns' in network rules needs the firewall's DNS proxy, which is not in \
+                     topology format version 1; use application rules or destination prefixes",
+                );
+            }
+            let rname = named(d, &ro, "a network rule");
+            let protocols = fw_protocols(d, ro.get("protocols"), &ro, "a network rule");
+            let source = fw_addresses(d, ro.get("source"), true);
+            let req_node = require(d, &ro, "destination", "a network rule");
+            let destination = fw_addresses(d, req_node, false);
+            let req_node = require(d, &ro, "destinationPorts", "a network rule");
+            let destination_ports = ports(d, req_node);
+            if let Some(name) = rname {
+                rules.push(NetworkRule { name, protocols, source, destination, destination_ports });
+            }
+        }
+        if let Some((name, priority, action)) = header {
+            network_rule_collections.push(NetworkRuleCollection { name, priority, action, rules });
+        }
+    }
+    let mut application_rule_collections = Vec::new();
+    for c in items(d, o.get("applicationRuleCollections"), "applicationRuleCollections", false) {
+        let Some(co) = obj(d, c, "an application rule collection", &["name", "priority", "action", "rules"]) else {
+            continue;
+        };
+        let header = collection_header(d, &co, "an application rule collection");
+        let mut rules = Vec::new();
+        for r in items(d, co.get("rules"), "rules", false) {
+            let Some(ro) = obj(d, r, "an application rule", &["name", "source", "protocols", "targetFqdns"]) else {
+                continue;
+            };
+            let rname = named(d, &ro, "an application rule");
+            let source = fw_addresses(d, ro.get("source"), true);
+            let req_node = require(d, &ro, "protocols", "an application rule");
+            let protocols: Vec<_> = items(d, req_node, "protocols", true)
+                .into_iter()
+                .filter_map(|x| app_protocol(d, x))
+                .collect();
+            let req_node = require(d, &ro, "targetFqdns", "an application rule");
+            let target_fqdns: Vec<Sp<String>> = names(d, req_node, "a target FQDN");
+            for f in &target_fqdns {
+                if let Err(m) = check_fqdn_pattern(&f.value) {
+                    d.error(f.loc, m);
+                }
+            }
+            if let Some(name) = rname {
+                rules.push(ApplicationRule { name, source, protocols, target_fqdns });
+            }
+        }
+        if let Some((name, priority, action)) = header {
+            application_rule_collections.push(ApplicationRuleCollection { name, priority, action, rules });
+        }
+    }
+    Some(Firewall {
+        name: name?,
+        vnet: vnet?,
+        private_ip_address: pip?,
+        snat_ip_addresses: snat,
+        public_ip_addresses: public,
+        private_ranges,
+        dnat_rules,
+        network_rule_collections,
+        application_rule_collections,
+    })
+}
+
+/// Azure Firewall target FQDNs: `*` may only stand at the left (`*`, `*.x`, `*x`).
+pub fn check_fqdn_pattern(p: &str) -> Result<(), String> {
+    let rest = p.strip_prefix('*').unwrap_or(p);
+    if rest.contains('*') {
+        return Err(format!(
+            "invalid target FQDN '{p}': a wildcard is allowed only as the left-most part ('*.contoso.com')"
+        ));
+    }
+    Ok(())
+}
+
+fn service(d: &mut Diagnostics, n: &Node) -> Option<Service> {
+    let o = obj(
+        d,
+        n,
+        "a service",
+        &["name", "kind", "fqdn", "publicIpAddress", "publicNetworkAccess", "acceptsUdp"],
+    )?;
+    let name = named(d, &o, "a service")?;
+    let kind = o.get("kind").and_then(|x| scalar(d, x, "a kind").map(str::to_string)).unwrap_or_default();
+    let fqdn = o.get("fqdn").and_then(|x| scalar(d, x, "an FQDN").map(|s| s.trim().to_ascii_lowercase()));
+    let public_ip_address = o.get("publicIpAddress").and_then(|x| ipv4(d, x, "a public IP address"));
+    let pna = match o.get("publicNetworkAccess") {
+        Some(x) => enumerated(d, x, "publicNetworkAccess", &[("Enabled", true), ("Disabled", false)]).unwrap_or(true),
+        None => true,
+    };
+    let accepts_udp = boolean(d, o.get("acceptsUdp"), false);
+    Some(Service { name, kind, fqdn, public_ip_address, public_network_access: pna, accepts_udp })
+}
+
+fn private_endpoint(d: &mut Diagnostics, n: &Node) -> Option<PrivateEndpoint> {
+    let o = obj(d, n, "a private endpoint", &["name", "subnet", "privateIpAddress", "service"])?;
+    let name = named(d, &o, "a private endpoint");
+    let subnet = require(d, &o, "subnet", "a private endpoint").and_then(|x| string(d, x, "a subnet reference VNET/SUBNET"));
+    let ip = require(d, &o, "privateIpAddress", "a private endpoint").and_then(|x| ipv4(d, x, "a private IP address"));
+    let svc = require(d, &o, "service", "a private endpoint").and_then(|x| string(d, x, "a service name"));
+    Some(PrivateEndpoint { name: name?, subnet: subnet?, private_ip_address: ip?, service: svc? })
+}

@@ -1,0 +1,413 @@
+//! The topology as the user wrote it (topology format version 1), typed.
+//! Names and enum spellings are Azure's. Every item keeps its location.
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+use crate::node::Loc;
+
+/// A value with the place it was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sp<T> {
+    pub value: T,
+    pub loc: Loc,
+}
+
+impl<T> Sp<T> {
+    pub fn new(value: T, loc: Loc) -> Self {
+        Sp { value, loc }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Topology {
+    pub version: u32,
+    pub name: String,
+    pub sites: Vec<Site>,
+    pub vnets: Vec<Vnet>,
+    pub peerings: Vec<Peering>,
+    pub route_tables: Vec<RouteTable>,
+    pub application_security_groups: Vec<Sp<String>>,
+    pub nsgs: Vec<Nsg>,
+    pub nics: Vec<Nic>,
+    pub gateways: Vec<Gateway>,
+    pub firewalls: Vec<Firewall>,
+    pub services: Vec<Service>,
+    pub private_endpoints: Vec<PrivateEndpoint>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Site {
+    pub name: Sp<String>,
+    pub address_prefixes: Vec<Sp<Ipv4Net>>,
+    pub bgp: Option<SiteBgp>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SiteBgp {
+    pub asn: Sp<u32>,
+    /// `None` means "default: the site's addressPrefixes".
+    pub advertised_prefixes: Option<Vec<Sp<Ipv4Net>>>,
+}
+
+impl Site {
+    /// Prefixes the site advertises over BGP (default: its address prefixes).
+    pub fn advertised(&self) -> Vec<Ipv4Net> {
+        match &self.bgp {
+            Some(SiteBgp { advertised_prefixes: Some(p), .. }) => p.iter().map(|p| p.value).collect(),
+            _ => self.address_prefixes.iter().map(|p| p.value).collect(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Vnet {
+    pub name: Sp<String>,
+    pub address_space: Vec<Sp<Ipv4Net>>,
+    pub subnets: Vec<Subnet>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PeNetworkPolicies {
+    #[default]
+    Disabled,
+    Enabled,
+    NetworkSecurityGroupEnabled,
+    RouteTableEnabled,
+}
+
+impl PeNetworkPolicies {
+    pub const ALL: [(&'static str, PeNetworkPolicies); 4] = [
+        ("Disabled", PeNetworkPolicies::Disabled),
+        ("Enabled", PeNetworkPolicies::Enabled),
+        ("NetworkSecurityGroupEnabled", PeNetworkPolicies::NetworkSecurityGroupEnabled),
+        ("RouteTableEnabled", PeNetworkPolicies::RouteTableEnabled),
+    ];
+    /// R4.3: user routes may invalidate the endpoint /32.
+    pub fn route_tables(self) -> bool {
+        matches!(self, PeNetworkPolicies::Enabled | PeNetworkPolicies::RouteTableEnabled)
+    }
+    /// R4.4: the subnet's NSG applies to traffic into the endpoint.
+    pub fn nsg(self) -> bool {
+        matches!(self, PeNetworkPolicies::Enabled | PeNetworkPolicies::NetworkSecurityGroupEnabled)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Subnet {
+    pub name: Sp<String>,
+    pub address_prefix: Sp<Ipv4Net>,
+    pub nsg: Option<Sp<String>>,
+    pub route_table: Option<Sp<String>>,
+    pub private_endpoint_network_policies: PeNetworkPolicies,
+}
+
+#[derive(Clone, Debug)]
+pub struct Peering {
+    pub loc: Loc,
+    pub from: Sp<String>,
+    pub to: Sp<String>,
+    pub allow_virtual_network_access: bool,
+    pub allow_forwarded_traffic: bool,
+    pub allow_gateway_transit: bool,
+    pub use_remote_gateways: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct RouteTable {
+    pub name: Sp<String>,
+    pub disable_bgp_route_propagation: bool,
+    pub routes: Vec<Route>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NextHopType {
+    VirtualAppliance,
+    VirtualNetworkGateway,
+    VnetLocal,
+    Internet,
+    None,
+}
+
+impl NextHopType {
+    pub const ALL: [(&'static str, NextHopType); 5] = [
+        ("VirtualAppliance", NextHopType::VirtualAppliance),
+        ("VirtualNetworkGateway", NextHopType::VirtualNetworkGateway),
+        ("VnetLocal", NextHopType::VnetLocal),
+        ("Internet", NextHopType::Internet),
+        ("None", NextHopType::None),
+    ];
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RoutePrefix {
+    Prefix(Ipv4Net),
+    /// A service tag used as a route prefix; no address data for tags is bundled in v1.
+    ServiceTag(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub name: Sp<String>,
+    pub address_prefix: Sp<RoutePrefix>,
+    pub next_hop_type: Sp<NextHopType>,
+    pub next_hop_ip_address: Option<Sp<Ipv4Addr>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Access {
+    Allow,
+    Deny,
+}
+
+/// NSG rule protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NsgProtocol {
+    Tcp,
+    Udp,
+    Icmp,
+    Esp,
+    Ah,
+    Any,
+}
+
+impl NsgProtocol {
+    pub const ALL: [(&'static str, NsgProtocol); 6] = [
+        ("Tcp", NsgProtocol::Tcp),
+        ("Udp", NsgProtocol::Udp),
+        ("Icmp", NsgProtocol::Icmp),
+        ("Esp", NsgProtocol::Esp),
+        ("Ah", NsgProtocol::Ah),
+        ("*", NsgProtocol::Any),
+    ];
+    /// IP protocol number, `None` for any.
+    pub fn number(self) -> Option<u8> {
+        match self {
+            NsgProtocol::Tcp => Some(6),
+            NsgProtocol::Udp => Some(17),
+            NsgProtocol::Icmp => Some(1),
+            NsgProtocol::Esp => Some(50),
+            NsgProtocol::Ah => Some(51),
+            NsgProtocol::Any => None,
+        }
+    }
+}
+
+/// Service tags with address data in v1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ServiceTag {
+    VirtualNetwork,
+    AzureLoadBalancer,
+    Internet,
+}
+
+impl ServiceTag {
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceTag::VirtualNetwork => "VirtualNetwork",
+            ServiceTag::AzureLoadBalancer => "AzureLoadBalancer",
+            ServiceTag::Internet => "Internet",
+        }
+    }
+    /// Accepts Azure's spellings, case-insensitively, and the classic ones.
+    pub fn parse(s: &str) -> Option<ServiceTag> {
+        match s.to_ascii_lowercase().as_str() {
+            "virtualnetwork" | "virtual_network" => Some(ServiceTag::VirtualNetwork),
+            "azureloadbalancer" | "azure_loadbalancer" => Some(ServiceTag::AzureLoadBalancer),
+            "internet" => Some(ServiceTag::Internet),
+            _ => None,
+        }
+    }
+}
+
+/// One NSG address item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AddressSpec {
+    Any,
+    Prefix(Ipv4Net),
+    Tag(ServiceTag),
+    Asg(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PortRange {
+    pub lo: u16,
+    pub hi: u16,
+}
+
+impl PortRange {
+    pub const ANY: PortRange = PortRange { lo: 0, hi: 65535 };
+}
+
+#[derive(Clone, Debug)]
+pub struct SecurityRule {
+    pub name: Sp<String>,
+    pub priority: Sp<u32>,
+    pub direction: Direction,
+    pub access: Access,
+    pub protocol: NsgProtocol,
+    pub source: Vec<Sp<AddressSpec>>,
+    pub source_ports: Vec<PortRange>,
+    pub destination: Vec<Sp<AddressSpec>>,
+    pub destination_ports: Vec<PortRange>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Nsg {
+    pub name: Sp<String>,
+    pub rules: Vec<SecurityRule>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Nic {
+    pub name: Sp<String>,
+    pub subnet: Sp<String>,
+    pub private_ip_address: Sp<Ipv4Addr>,
+    pub public_ip_address: Option<Sp<Ipv4Addr>>,
+    pub nsg: Option<Sp<String>>,
+    pub application_security_groups: Vec<Sp<String>>,
+    pub enable_ip_forwarding: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GatewayType {
+    Vpn,
+    ExpressRoute,
+}
+
+#[derive(Clone, Debug)]
+pub struct Gateway {
+    pub name: Sp<String>,
+    pub vnet: Sp<String>,
+    pub gateway_type: GatewayType,
+    pub bgp_asn: Option<u32>,
+    pub connections: Vec<Sp<String>>,
+}
+
+/// Firewall network-rule and DNAT protocols.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FwProtocol {
+    Tcp,
+    Udp,
+    Icmp,
+    Any,
+}
+
+impl FwProtocol {
+    pub const ALL: [(&'static str, FwProtocol); 4] = [
+        ("TCP", FwProtocol::Tcp),
+        ("UDP", FwProtocol::Udp),
+        ("ICMP", FwProtocol::Icmp),
+        ("Any", FwProtocol::Any),
+    ];
+}
+
+/// A firewall rule address: `*` or a prefix/IP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FwAddress {
+    Any,
+    Prefix(Ipv4Net),
+}
+
+#[derive(Clone, Debug)]
+pub struct DnatRule {
+    pub name: Sp<String>,
+    pub protocols: Vec<FwProtocol>,
+    pub source: Vec<FwAddress>,
+    pub destination: Vec<Sp<Ipv4Addr>>,
+    pub destination_ports: Vec<PortRange>,
+    pub translated_address: Sp<Ipv4Addr>,
+    pub translated_port: u16,
+}
+
+#[derive(Clone, Debug)]
+pub struct NetworkRule {
+    pub name: Sp<String>,
+    pub protocols: Vec<FwProtocol>,
+    pub source: Vec<FwAddress>,
+    pub destination: Vec<FwAddress>,
+    pub destination_ports: Vec<PortRange>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NetworkRuleCollection {
+    pub name: Sp<String>,
+    pub priority: Sp<u32>,
+    pub action: Access,
+    pub rules: Vec<NetworkRule>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AppProtocolKind {
+    Http,
+    Https,
+    Mssql,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AppProtocol {
+    pub kind: AppProtocolKind,
+    pub port: u16,
+}
+
+#[derive(Clone, Debug)]
+pub struct ApplicationRule {
+    pub name: Sp<String>,
+    pub source: Vec<FwAddress>,
+    pub protocols: Vec<AppProtocol>,
+    pub target_fqdns: Vec<Sp<String>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ApplicationRuleCollection {
+    pub name: Sp<String>,
+    pub priority: Sp<u32>,
+    pub action: Access,
+    pub rules: Vec<ApplicationRule>,
+}
+
+/// One entry of the firewall's SNAT `privateRanges`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrivateRange {
+    IanaPrivateRanges,
+    Prefix(Ipv4Net),
+}
+
+#[derive(Clone, Debug)]
+pub struct Firewall {
+    pub name: Sp<String>,
+    pub vnet: Sp<String>,
+    pub private_ip_address: Sp<Ipv4Addr>,
+    pub snat_ip_addresses: Vec<Sp<Ipv4Addr>>,
+    pub public_ip_addresses: Vec<Sp<Ipv4Addr>>,
+    pub private_ranges: Vec<PrivateRange>,
+    pub dnat_rules: Vec<DnatRule>,
+    pub network_rule_collections: Vec<NetworkRuleCollection>,
+    pub application_rule_collections: Vec<ApplicationRuleCollection>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Service {
+    pub name: Sp<String>,
+    pub kind: String,
+    pub fqdn: Option<String>,
+    pub public_ip_address: Option<Sp<Ipv4Addr>>,
+    pub public_network_access: bool,
+    /// Whether the service answers UDP through its endpoints (R4.6; default TCP only).
+    pub accepts_udp: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct PrivateEndpoint {
+    pub name: Sp<String>,
+    pub subnet: Sp<String>,
+    pub private_ip_address: Sp<Ipv4Addr>,
+    pub service: Sp<String>,
+}
