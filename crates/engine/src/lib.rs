@@ -562,17 +562,19 @@ impl<'a> Walk<'a> {
                 if !self.reply {
                     self.internet_sourced = true;
                 }
-                self.s.hops.push(Hop {
-                    node: Endpoint::Internet,
-                    action: Action::Forward,
-                    route: None,
-                    rule: None,
-                    nat: Some(Nat { src: None, dst: Some((dst, private)) }),
-                });
+                let nat = Some(Nat { src: None, dst: Some((dst, private)) });
+                match self.s.hops.last_mut() {
+                    Some(h) if h.node == Endpoint::Internet => h.nat = nat,
+                    _ => self.s.hops.push(Hop { node: Endpoint::Internet, action: Action::Forward, route: None, rule: None, nat }),
+                }
                 self.pkt.dst = private;
                 return Ok(self.deliver_nic(n));
             }
             None => {}
+        }
+        if self.reply && is_public(dst) {
+            self.hop(Endpoint::Internet, Action::Deliver);
+            return Ok(End::Delivered(Endpoint::Internet));
         }
         if self.reply {
             // The platform's outbound SNAT (instance public IP or default outbound access) brings

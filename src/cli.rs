@@ -1,0 +1,311 @@
+//! Commands and their arguments (see the CLI contract).
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use vnetsim_engine as engine;
+use vnetsim_fabric::{self as fabric, Endpoint, Fabric, Owner, PublicOwner};
+
+#[derive(Parser, Debug)]
+#[command(name = "vnetsim", version, about = "Packet-level simulator of the Azure virtual network data plane")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone, Copy)]
+pub struct Output {
+    /// Machine output (JSON, camelCase keys).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Output format: text or json.
+    #[arg(long, value_enum, global = true)]
+    pub format: Option<Format>,
+}
+
+impl Output {
+    pub fn json(&self) -> bool {
+        self.json || matches!(self.format, Some(Format::Json))
+    }
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Parse and validate a topology; print every problem found.
+    Validate { topology: PathBuf },
+    /// Effective routes of a subnet or of a NIC's subnet (Network Watcher: effective routes).
+    Routes {
+        topology: PathBuf,
+        /// VNET/SUBNET
+        #[arg(long, conflicts_with = "nic", required_unless_present = "nic")]
+        subnet: Option<String>,
+        #[arg(long)]
+        nic: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Next hop from a NIC toward an address (Network Watcher: next hop).
+    NextHop {
+        topology: PathBuf,
+        #[arg(long, required_unless_present = "subnet")]
+        nic: Option<String>,
+        /// VNET/SUBNET, instead of a NIC.
+        #[arg(long, conflicts_with = "nic")]
+        subnet: Option<String>,
+        #[arg(long)]
+        dst: Ipv4Addr,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Effective security rules of a NIC, service tags and ASGs expanded.
+    Rules {
+        topology: PathBuf,
+        #[arg(long)]
+        nic: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// What the NSGs of a NIC say about one flow (Network Watcher: IP flow verify).
+    FlowVerify {
+        topology: PathBuf,
+        #[arg(long)]
+        nic: String,
+        /// Inbound or Outbound
+        #[arg(long)]
+        direction: String,
+        /// TCP or UDP (ICMP too, which IP flow verify itself does not take)
+        #[arg(long, default_value = "TCP")]
+        protocol: String,
+        /// IP:PORT on the NIC's side
+        #[arg(long)]
+        local: String,
+        /// IP:PORT on the other side
+        #[arg(long)]
+        remote: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// One flow through the fabric, forward and back.
+    Trace(TraceArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TraceArgs {
+    pub topology: PathBuf,
+    #[arg(long)]
+    pub src: Ipv4Addr,
+    #[arg(long)]
+    pub dst: Ipv4Addr,
+    /// Tcp, Udp or Icmp
+    #[arg(long, default_value = "Tcp")]
+    pub protocol: String,
+    #[arg(long, default_value_t = 50000)]
+    pub src_port: u16,
+    #[arg(long, default_value_t = 443)]
+    pub dst_port: u16,
+    /// Where the flow enters: nic:NAME, site:NAME, internet, subnet:V/S ... (default: the owner of --src)
+    #[arg(long)]
+    pub from: Option<String>,
+    /// The name the client asked for (TLS SNI or HTTP Host), matched by application rules.
+    #[arg(long)]
+    pub fqdn: Option<String>,
+    #[command(flatten)]
+    pub out: Output,
+}
+
+pub fn load(path: &Path) -> Result<Fabric, String> {
+    let v = vnetsim_model::load(path).map_err(|d| d.to_string())?;
+    if !v.warnings.items.is_empty() {
+        eprint!("{}", v.warnings);
+    }
+    Ok(fabric::compile(&v))
+}
+
+pub fn parse_protocol(s: &str) -> Result<u8, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "tcp" => Ok(engine::TCP),
+        "udp" => Ok(engine::UDP),
+        "icmp" => Ok(engine::ICMP),
+        _ => s.parse::<u8>().map_err(|_| format!("error: invalid protocol '{s}'; expected Tcp, Udp or Icmp")),
+    }
+}
+
+fn names<T>(items: &[T], f: impl Fn(&T) -> &str) -> String {
+    let v: Vec<&str> = items.iter().map(f).collect();
+    if v.is_empty() {
+        "none are defined".into()
+    } else {
+        format!("defined: {}", v.join(", "))
+    }
+}
+
+pub fn find_nic(f: &Fabric, name: &str) -> Result<fabric::NicId, String> {
+    f.find_nic(name).ok_or_else(|| format!("error: unknown NIC '{name}' ({})", names(&f.nics, |n| &n.name)))
+}
+
+pub fn find_subnet(f: &Fabric, path: &str) -> Result<fabric::SubnetId, String> {
+    f.find_subnet(path).ok_or_else(|| {
+        let all: Vec<String> = (0..f.subnets.len()).map(|i| f.subnet_path(fabric::SubnetId(i as u32))).collect();
+        format!("error: unknown subnet '{path}' (expected VNET/SUBNET; defined: {})", all.join(", "))
+    })
+}
+
+/// Parses an endpoint id (`nic:NAME`, `pe:NAME`, `site:NAME`, `service:NAME`, `subnet:V/S`, `firewall:NAME`, `internet`, `platform`).
+pub fn parse_endpoint(f: &Fabric, s: &str) -> Result<Endpoint, String> {
+    let bad = || format!("error: unknown endpoint '{s}'");
+    let (kind, name) = s.split_once(':').unwrap_or((s, ""));
+    match kind {
+        "internet" => Ok(Endpoint::Internet),
+        "platform" => Ok(Endpoint::Platform),
+        "nic" => find_nic(f, name).map(Endpoint::Nic),
+        "pe" => f.find_pe(name).map(Endpoint::Pe).ok_or_else(bad),
+        "site" => f.find_site(name).map(Endpoint::Site).ok_or_else(bad),
+        "service" => f.find_service(name).map(Endpoint::Service).ok_or_else(bad),
+        "subnet" => find_subnet(f, name).map(Endpoint::Subnet),
+        "firewall" => f.firewalls.iter().position(|x| x.name == name).map(|i| Endpoint::Firewall(fabric::FirewallId(i as u32))).ok_or_else(bad),
+        _ => Err(format!(
+            "error: invalid endpoint '{s}'; expected nic:NAME, pe:NAME, site:NAME, service:NAME, subnet:VNET/SUBNET, firewall:NAME, internet or platform"
+        )),
+    }
+}
+
+/// The FQDN a flow carries when none is given: the destination endpoint's or service's.
+pub fn default_fqdn(f: &Fabric, dst: u32) -> Option<String> {
+    if let Some((_, Owner::Pe(p))) = f.private_owner(dst) {
+        return f.services[f.pes[p.ix()].service.ix()].fqdn.clone();
+    }
+    if let Some(PublicOwner::Service(s)) = f.public_owner(dst) {
+        return f.services[s.ix()].fqdn.clone();
+    }
+    None
+}
+
+fn print_json(v: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(v).expect("serialisable"));
+}
+
+pub fn run(cli: Cli) -> Result<u8, String> {
+    match cli.command {
+        Command::Validate { topology } => {
+            let v = vnetsim_model::load(&topology).map_err(|d| d.to_string())?;
+            eprint!("{}", v.warnings);
+            let t = v.topology();
+            println!(
+                "{}: valid ({} vnets, {} subnets, {} NICs, {} private endpoints, {} NSGs, {} route tables, {} firewalls, {} gateways, {} warnings)",
+                topology.display(),
+                t.vnets.len(),
+                t.vnets.iter().map(|v| v.subnets.len()).sum::<usize>(),
+                t.nics.len(),
+                t.private_endpoints.len(),
+                t.nsgs.len(),
+                t.route_tables.len(),
+                t.firewalls.len(),
+                t.gateways.len(),
+                v.warnings.items.len()
+            );
+            Ok(0)
+        }
+        Command::Routes { topology, subnet, nic, out } => {
+            let f = load(&topology)?;
+            let s = match (subnet, nic) {
+                (Some(s), _) => find_subnet(&f, &s)?,
+                (None, Some(n)) => f.nics[find_nic(&f, &n)?.ix()].subnet,
+                _ => unreachable!("clap requires one"),
+            };
+            if out.json() {
+                print_json(&crate::watcher::routes_json(&f, s));
+            } else {
+                print!("{}", crate::watcher::routes_text(&f, s));
+            }
+            Ok(0)
+        }
+        Command::NextHop { topology, nic, subnet, dst, out } => {
+            let f = load(&topology)?;
+            let s = match (subnet, nic) {
+                (Some(s), _) => find_subnet(&f, &s)?,
+                (None, Some(n)) => f.nics[find_nic(&f, &n)?.ix()].subnet,
+                _ => unreachable!("clap requires one"),
+            };
+            let nh = fabric::watcher::next_hop(&f, s, dst);
+            let v = serde_json::json!({
+                "nextHopType": nh.next_hop_type.as_str(),
+                "nextHopIpAddress": nh.next_hop_ip.map(|a| a.to_string()),
+                "routeTableId": nh.route_table_id,
+            });
+            if out.json() {
+                print_json(&v);
+            } else {
+                println!("next hop type    {}", nh.next_hop_type.as_str());
+                println!("next hop address {}", nh.next_hop_ip.map(|a| a.to_string()).unwrap_or_else(|| "-".into()));
+                println!("route table      {}", nh.route_table_id);
+                if let Some(r) = &nh.route {
+                    println!("route            {} ({}{})", r.prefix, r.source.as_str(), r.name.as_ref().map(|n| format!(" {n}")).unwrap_or_default());
+                }
+            }
+            Ok(0)
+        }
+        Command::Rules { topology, nic, out } => {
+            let f = load(&topology)?;
+            let n = find_nic(&f, &nic)?;
+            if out.json() {
+                print_json(&crate::watcher::rules_json(&f, n));
+            } else {
+                print!("{}", crate::watcher::rules_text(&f, n));
+            }
+            Ok(0)
+        }
+        Command::FlowVerify { topology, nic, direction, protocol, local, remote, out } => {
+            let f = load(&topology)?;
+            let n = find_nic(&f, &nic)?;
+            let dir = match direction.to_ascii_lowercase().as_str() {
+                "inbound" => fabric::watcher::Direction::Inbound,
+                "outbound" => fabric::watcher::Direction::Outbound,
+                _ => return Err(format!("error: invalid --direction '{direction}'; expected Inbound or Outbound")),
+            };
+            let proto = parse_protocol(&protocol)?;
+            let l = parse_ip_port(&local, "--local")?;
+            let r = parse_ip_port(&remote, "--remote")?;
+            let v = fabric::watcher::flow_verify(&f, n, dir, proto, l, r);
+            if out.json() {
+                print_json(&serde_json::json!({ "access": v.access.as_str(), "ruleName": v.rule_name }));
+            } else {
+                println!("access    {}", v.access.as_str());
+                println!("rule      {}", v.rule_name.as_deref().unwrap_or("(no NSG applies)"));
+            }
+            Ok(0)
+        }
+        Command::Trace(a) => {
+            let f = load(&a.topology)?;
+            let proto = parse_protocol(&a.protocol)?;
+            let (sport, dport) = if proto == engine::ICMP { (0, 0) } else { (a.src_port, a.dst_port) };
+            let flow = engine::Flow { src: a.src.into(), dst: a.dst.into(), proto, sport, dport };
+            let ingress = match &a.from {
+                Some(e) => parse_endpoint(&f, e)?,
+                None => f.endpoint_of_source(flow.src),
+            };
+            let fqdn = a.fqdn.map(|s| s.to_ascii_lowercase()).or_else(|| default_fqdn(&f, flow.dst));
+            let mut scratch = engine::Scratch::new();
+            let t = engine::trace(&f, flow, ingress, fqdn.as_deref(), &mut scratch);
+            if a.out.json() {
+                print_json(&engine::render::trace_json(&f, &scratch, &t, fqdn.as_deref()));
+            } else {
+                print!("{}", engine::render::trace_text(&f, &scratch, &t, fqdn.as_deref()));
+            }
+            Ok(0)
+        }
+    }
+}
+
+pub fn parse_ip_port(s: &str, what: &str) -> Result<(Ipv4Addr, u16), String> {
+    let (a, p) = s.rsplit_once(':').ok_or_else(|| format!("error: {what} expects IP:PORT, found '{s}'"))?;
+    let a: Ipv4Addr = a.parse().map_err(|_| format!("error: {what} expects IP:PORT, found '{s}'"))?;
+    let p: u16 = if p == "*" { 0 } else { p.parse().map_err(|_| format!("error: {what} expects IP:PORT, found '{s}'"))? };
+    Ok((a, p))
+}

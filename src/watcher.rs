@@ -1,0 +1,142 @@
+//! Renderings of the Network Watcher answers (effective routes and rules).
+
+use std::fmt::Write as _;
+
+use serde_json::{json, Value};
+use vnetsim_fabric::security::{ExpandedRule, RuleTable};
+use vnetsim_fabric::watcher::{effective_routes, effective_rules, Association};
+use vnetsim_fabric::{EffectiveRoute, Fabric, NicId, RouteSource, SubnetId};
+
+fn route_row(f: &Fabric, r: &EffectiveRoute) -> Value {
+    json!({
+        "name": r.name,
+        "source": r.source.as_str(),
+        "state": r.state.as_str(),
+        "addressPrefix": [r.prefix.to_string()],
+        "nextHopType": r.next_hop_type.as_str(),
+        "nextHopIpAddress": r.next_hop_ip.map(|a| vec![a.to_string()]).unwrap_or_default(),
+        "routeTable": match (r.source, r.route_table) {
+            (RouteSource::User, Some(rt)) => Some(f.route_tables[rt.ix()].name.clone()),
+            _ => None,
+        },
+    })
+}
+
+pub fn routes_json(f: &Fabric, s: SubnetId) -> Value {
+    let rows: Vec<Value> = effective_routes(f, s).iter().map(|r| route_row(f, r)).collect();
+    json!({ "subnet": f.subnet_path(s), "value": rows })
+}
+
+pub fn routes_text(f: &Fabric, s: SubnetId) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Effective routes of {}", f.subnet_path(s));
+    let _ = writeln!(
+        out,
+        "{:<22} {:<8} {:<18} {:<22} {:<15} {}",
+        "Source", "State", "Address Prefix", "Next Hop Type", "Next Hop IP", "Name"
+    );
+    for r in effective_routes(f, s) {
+        let name = match (&r.name, r.route_table) {
+            (Some(n), Some(rt)) => format!("{}/{}", f.route_tables[rt.ix()].name, n),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<22} {:<8} {:<18} {:<22} {:<15} {}",
+            r.source.as_str(),
+            r.state.as_str(),
+            r.prefix.to_string(),
+            r.next_hop_type.as_str(),
+            r.next_hop_ip.map(|a| a.to_string()).unwrap_or_default(),
+            name
+        );
+    }
+    out
+}
+
+fn ports(p: &[(u16, u16)]) -> Vec<String> {
+    p.iter().map(|(a, b)| format!("{a}-{b}")).collect()
+}
+
+fn rule_json(r: &ExpandedRule, dir: &str) -> Value {
+    let prefix = if r.default { "defaultSecurityRules" } else { "securityRules" };
+    json!({
+        "name": format!("{prefix}/{}", r.name),
+        "protocol": r.protocol,
+        "sourcePortRanges": ports(&r.source_ports),
+        "destinationPortRanges": ports(&r.destination_ports),
+        "sourceAddressPrefixes": r.source,
+        "expandedSourceAddressPrefix": r.expanded_source.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        "destinationAddressPrefixes": r.destination,
+        "expandedDestinationAddressPrefix": r.expanded_destination.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        "access": r.access.as_str(),
+        "priority": r.priority,
+        "direction": dir,
+    })
+}
+
+fn assoc(f: &Fabric, a: Association) -> Value {
+    match a {
+        Association::Subnet(s) => json!({ "subnet": f.subnet_path(s) }),
+        Association::NetworkInterface(n) => json!({ "networkInterface": f.nics[n.ix()].name }),
+    }
+}
+
+pub fn rules_json(f: &Fabric, n: NicId) -> Value {
+    let blocks: Vec<Value> = effective_rules(f, n)
+        .into_iter()
+        .map(|(a, name, t)| {
+            let mut rules: Vec<Value> = t.inbound.rules.iter().map(|r| rule_json(r, "Inbound")).collect();
+            rules.extend(t.outbound.rules.iter().map(|r| rule_json(r, "Outbound")));
+            json!({ "networkSecurityGroup": name, "association": assoc(f, a), "effectiveSecurityRules": rules })
+        })
+        .collect();
+    json!({ "networkInterface": f.nics[n.ix()].name, "value": blocks })
+}
+
+fn short(v: &[ipnet::Ipv4Net]) -> String {
+    let s: Vec<String> = v.iter().map(|p| p.to_string()).collect();
+    if s.len() > 6 {
+        format!("{} ... ({} prefixes)", s[..6].join(","), s.len())
+    } else {
+        s.join(",")
+    }
+}
+
+fn table_text(out: &mut String, dir: &str, t: &RuleTable) {
+    for r in &t.rules {
+        let _ = writeln!(
+            out,
+            "  {:<9} {:>5} {:<34} {:<6} {:<5} src {} [{}] ports {} -> dst {} [{}] ports {}",
+            dir,
+            r.priority,
+            r.name,
+            r.access.as_str(),
+            r.protocol,
+            r.source.join(","),
+            short(&r.expanded_source),
+            ports(&r.source_ports).join(","),
+            r.destination.join(","),
+            short(&r.expanded_destination),
+            ports(&r.destination_ports).join(","),
+        );
+    }
+}
+
+pub fn rules_text(f: &Fabric, n: NicId) -> String {
+    let mut out = String::new();
+    let blocks = effective_rules(f, n);
+    if blocks.is_empty() {
+        let _ = writeln!(out, "No NSG applies to NIC {} (all traffic allowed).", f.nics[n.ix()].name);
+    }
+    for (a, name, t) in blocks {
+        let at = match a {
+            Association::Subnet(s) => format!("subnet {}", f.subnet_path(s)),
+            Association::NetworkInterface(n) => format!("network interface {}", f.nics[n.ix()].name),
+        };
+        let _ = writeln!(out, "NSG {name} (associated with {at})");
+        table_text(&mut out, "Inbound", &t.inbound);
+        table_text(&mut out, "Outbound", &t.outbound);
+    }
+    out
+}
