@@ -94,6 +94,33 @@ pub enum Command {
     },
     /// One flow through the fabric, forward and back.
     Trace(TraceArgs),
+    /// Every source x every destination x every port, each a full round trip.
+    Sweep(crate::flows::SweepArgs),
+    /// The same sweep on two topologies: the flows whose outcome, path or source seen changed.
+    Diff(crate::flows::DiffArgs),
+    /// Reachability assertions against a topology; exit 1 on any failure.
+    Check(crate::flows::CheckArgs),
+    /// Write a synthetic hub-and-spoke fabric (deterministic for a seed).
+    Generate(GenerateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// VNets, the hub included
+    #[arg(long, default_value_t = 200)]
+    pub vnets: u32,
+    #[arg(long, default_value_t = 10)]
+    pub subnets_per_vnet: u32,
+    /// User rules per spoke NSG
+    #[arg(long, default_value_t = 20)]
+    pub rules: u32,
+    #[arg(long, default_value_t = 100)]
+    pub private_endpoints: u32,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output file (default: standard output)
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -278,6 +305,24 @@ pub fn run(cli: Cli) -> Result<u8, String> {
             } else {
                 println!("access    {}", v.access.as_str());
                 println!("rule      {}", v.rule_name.as_deref().unwrap_or("(no NSG applies)"));
+            }
+            Ok(0)
+        }
+        Command::Sweep(a) => crate::flows::run_sweep(a),
+        Command::Diff(a) => crate::flows::run_diff(a),
+        Command::Check(a) => crate::flows::run_check(a),
+        Command::Generate(a) => {
+            let p = vnetsim_model::generate::Params {
+                vnets: a.vnets,
+                subnets_per_vnet: a.subnets_per_vnet,
+                rules_per_nsg: a.rules,
+                private_endpoints: a.private_endpoints,
+                seed: a.seed,
+            };
+            let text = vnetsim_model::generate::generate(&p).map_err(|e| format!("error: {e}"))?;
+            match &a.output {
+                Some(path) => std::fs::write(path, text).map_err(|e| format!("error: cannot write {}: {e}", path.display()))?,
+                None => print!("{text}"),
             }
             Ok(0)
         }

@@ -2,6 +2,7 @@
 //! done by the crates under `crates/` (see ARCHITECTURE.md).
 
 mod cli;
+mod flows;
 mod watcher;
 
 use std::process::ExitCode;

@@ -14,6 +14,7 @@
 //! a [`Trace`] is rendered (see `render`).
 
 pub mod render;
+pub mod sweep;
 
 use vnetsim_fabric::classify::Key;
 use vnetsim_fabric::firewall::prefix_match;

@@ -27,8 +27,8 @@ pub mod routes;
 pub mod security;
 pub mod watcher;
 
-#[path = "lpm_shim.rs"]
-pub mod lpm;
+/// The compiled longest-prefix-match structure every route set uses.
+pub use vnetsim_lpm as lpm;
 #[path = "classify_shim.rs"]
 pub mod classify;
 

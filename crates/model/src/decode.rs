@@ -25,18 +25,18 @@ const NOT_IN_V1: &[(&str, &str)] = &[
     ("addressPrefixes", "multiple subnet prefixes"),
 ];
 
-struct Obj<'a> {
+pub(crate) struct Obj<'a> {
     entries: &'a [(String, Loc, Node)],
     loc: Loc,
 }
 
 impl<'a> Obj<'a> {
-    fn get(&self, key: &str) -> Option<&'a Node> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'a Node> {
         self.entries.iter().find(|(k, _, _)| k == key).map(|(_, _, n)| n).filter(|n| !n.is_null())
     }
 }
 
-fn obj<'a>(d: &mut Diagnostics, node: &'a Node, what: &str, allowed: &[&str]) -> Option<Obj<'a>> {
+pub(crate) fn obj<'a>(d: &mut Diagnostics, node: &'a Node, what: &str, allowed: &[&str]) -> Option<Obj<'a>> {
     let NodeKind::Map(entries) = &node.kind else {
         d.error(node.loc, format!("expected {what} (a mapping), found {}", node.describe()));
         return None;
@@ -62,7 +62,7 @@ fn obj<'a>(d: &mut Diagnostics, node: &'a Node, what: &str, allowed: &[&str]) ->
     Some(Obj { entries, loc: node.loc })
 }
 
-fn require<'a>(d: &mut Diagnostics, o: &Obj<'a>, key: &str, what: &str) -> Option<&'a Node> {
+pub(crate) fn require<'a>(d: &mut Diagnostics, o: &Obj<'a>, key: &str, what: &str) -> Option<&'a Node> {
     let n = o.get(key);
     if n.is_none() {
         d.error(o.loc, format!("{what} is missing the required key '{key}'"));
@@ -70,7 +70,7 @@ fn require<'a>(d: &mut Diagnostics, o: &Obj<'a>, key: &str, what: &str) -> Optio
     n
 }
 
-fn scalar<'a>(d: &mut Diagnostics, node: &'a Node, expected: &str) -> Option<&'a str> {
+pub(crate) fn scalar<'a>(d: &mut Diagnostics, node: &'a Node, expected: &str) -> Option<&'a str> {
     match &node.kind {
         NodeKind::Scalar { text, .. } => Some(text.as_str()),
         _ => {
@@ -80,7 +80,7 @@ fn scalar<'a>(d: &mut Diagnostics, node: &'a Node, expected: &str) -> Option<&'a
     }
 }
 
-fn string(d: &mut Diagnostics, node: &Node, expected: &str) -> Option<Sp<String>> {
+pub(crate) fn string(d: &mut Diagnostics, node: &Node, expected: &str) -> Option<Sp<String>> {
     let s = scalar(d, node, expected)?;
     if s.is_empty() {
         d.error(node.loc, format!("expected {expected}, found an empty string"));
@@ -107,7 +107,7 @@ fn boolean(d: &mut Diagnostics, node: Option<&Node>, default: bool) -> bool {
     }
 }
 
-fn uint(d: &mut Diagnostics, node: &Node, expected: &str, max: u64) -> Option<Sp<u32>> {
+pub(crate) fn uint(d: &mut Diagnostics, node: &Node, expected: &str, max: u64) -> Option<Sp<u32>> {
     let s = scalar(d, node, expected)?;
     match s.trim().parse::<u64>() {
         Ok(v) if v <= max => Some(Sp::new(v as u32, node.loc)),
@@ -118,7 +118,7 @@ fn uint(d: &mut Diagnostics, node: &Node, expected: &str, max: u64) -> Option<Sp
     }
 }
 
-fn enumerated<T: Copy>(d: &mut Diagnostics, node: &Node, what: &str, table: &[(&str, T)]) -> Option<T> {
+pub(crate) fn enumerated<T: Copy>(d: &mut Diagnostics, node: &Node, what: &str, table: &[(&str, T)]) -> Option<T> {
     let s = scalar(d, node, what)?;
     if let Some((_, v)) = table.iter().find(|(n, _)| n.eq_ignore_ascii_case(s)) {
         return Some(*v);
@@ -128,7 +128,7 @@ fn enumerated<T: Copy>(d: &mut Diagnostics, node: &Node, what: &str, table: &[(&
     None
 }
 
-fn ipv4(d: &mut Diagnostics, node: &Node, what: &str) -> Option<Sp<Ipv4Addr>> {
+pub(crate) fn ipv4(d: &mut Diagnostics, node: &Node, what: &str) -> Option<Sp<Ipv4Addr>> {
     let s = scalar(d, node, what)?;
     match s.trim().parse::<Ipv4Addr>() {
         Ok(a) => Some(Sp::new(a, node.loc)),
@@ -169,7 +169,7 @@ fn prefix(d: &mut Diagnostics, node: &Node, allow_ip: bool) -> Option<Sp<Ipv4Net
 }
 
 /// A list, or (where the format allows "one value or a list") a single value.
-fn items<'a>(d: &mut Diagnostics, node: Option<&'a Node>, what: &str, single_ok: bool) -> Vec<&'a Node> {
+pub(crate) fn items<'a>(d: &mut Diagnostics, node: Option<&'a Node>, what: &str, single_ok: bool) -> Vec<&'a Node> {
     let Some(node) = node else { return Vec::new() };
     match &node.kind {
         NodeKind::Seq(v) => v.iter().collect(),

@@ -16,8 +16,10 @@
 //! The model knows nothing of packets or routes; `vnetsim-fabric` compiles
 //! a [`Validated`] topology into the data plane.
 
+pub mod assertions;
 pub mod decode;
 pub mod diag;
+pub mod generate;
 pub mod node;
 pub mod types;
 pub mod validate;

@@ -1,0 +1,276 @@
+//! Flow-matrix sweeps: selectors to probes, the matrix of sources ×
+//! destinations × ports, and its evaluation in parallel over the immutable
+//! fabric. Results come back in matrix order whatever the thread count.
+
+use rayon::prelude::*;
+use vnetsim_fabric::{Endpoint, Fabric, Owner, PublicOwner};
+
+use crate::{trace, Flow, Scratch, Trace, ICMP, TCP, UDP};
+
+/// The address a sweep uses for "the Internet" (TEST-NET-3, documentation space).
+pub const INTERNET_PROBE: u32 = 0xCB00_710A; // 203.0.113.10
+
+/// One endpoint of the matrix: what it is and the address that stands for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Probe {
+    pub label: String,
+    pub endpoint: Endpoint,
+    pub addr: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Port {
+    pub proto: u8,
+    pub port: u16,
+}
+
+impl Port {
+    pub fn label(&self) -> String {
+        match self.proto {
+            TCP => format!("tcp/{}", self.port),
+            UDP => format!("udp/{}", self.port),
+            ICMP => "icmp".into(),
+            p => format!("{p}/{}", self.port),
+        }
+    }
+}
+
+/// Parses `tcp/443,tcp/1433,udp/53,icmp` (ranges `tcp/8000-8003` too).
+pub fn parse_ports(s: &str) -> Result<Vec<Port>, String> {
+    let mut out = Vec::new();
+    for item in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
+        if item.eq_ignore_ascii_case("icmp") {
+            out.push(Port { proto: ICMP, port: 0 });
+            continue;
+        }
+        let (p, n) = item.split_once('/').ok_or_else(|| format!("invalid port '{item}'; expected tcp/N, udp/N or icmp"))?;
+        let proto = match p.to_ascii_lowercase().as_str() {
+            "tcp" => TCP,
+            "udp" => UDP,
+            _ => return Err(format!("invalid protocol in '{item}'; expected tcp, udp or icmp")),
+        };
+        let (lo, hi) = match n.split_once('-') {
+            Some((a, b)) => (a.parse::<u16>(), b.parse::<u16>()),
+            None => (n.parse::<u16>(), n.parse::<u16>()),
+        };
+        let (Ok(lo), Ok(hi)) = (lo, hi) else { return Err(format!("invalid port number in '{item}'")) };
+        if lo > hi || hi - lo > 1024 {
+            return Err(format!("invalid port range in '{item}' (at most 1025 ports)"));
+        }
+        for port in lo..=hi {
+            out.push(Port { proto, port });
+        }
+    }
+    if out.is_empty() {
+        return Err("no ports given".into());
+    }
+    Ok(out)
+}
+
+fn nic_probe(f: &Fabric, i: usize) -> Probe {
+    let e = Endpoint::Nic(vnetsim_fabric::NicId(i as u32));
+    Probe { label: f.endpoint_id(e), endpoint: e, addr: f.nics[i].ip }
+}
+
+fn pe_probe(f: &Fabric, i: usize) -> Probe {
+    let e = Endpoint::Pe(vnetsim_fabric::PeId(i as u32));
+    Probe { label: f.endpoint_id(e), endpoint: e, addr: f.pes[i].ip }
+}
+
+/// The address a site stands for: the tenth address of its first prefix.
+pub fn site_probe(f: &Fabric, i: usize) -> Probe {
+    let e = Endpoint::Site(vnetsim_fabric::SiteId(i as u32));
+    let p = f.sites[i].prefixes.first().map(|p| u32::from(p.network()) + 10).unwrap_or(0);
+    Probe { label: f.endpoint_id(e), endpoint: e, addr: p }
+}
+
+/// A subnet stands for its first usable address (Azure keeps the first four).
+fn subnet_probe(f: &Fabric, s: vnetsim_fabric::SubnetId) -> Probe {
+    let sn = &f.subnets[s.ix()];
+    let addr = u32::from(sn.prefix.network()) + 4;
+    let endpoint = match f.vnets[sn.vnet.ix()].owner(addr) {
+        Some(Owner::Nic(n)) => Endpoint::Nic(n),
+        Some(Owner::Pe(p)) => Endpoint::Pe(p),
+        _ => Endpoint::Subnet(s),
+    };
+    Probe { label: f.subnet_id(s), endpoint, addr }
+}
+
+fn internet_probe() -> Probe {
+    Probe { label: "internet".into(), endpoint: Endpoint::Internet, addr: INTERNET_PROBE }
+}
+
+/// Which side of the matrix a selector fills: sources leave out endpoints that never originate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Source,
+    Destination,
+}
+
+/// Resolves selectors (`all`, `vnet:`, `subnet:`, `nic:`, `pe:`, `site:`, `internet`) to probes, deduplicated, in order.
+pub fn resolve(f: &Fabric, selectors: &[String], side: Side) -> Result<Vec<Probe>, String> {
+    let mut out: Vec<Probe> = Vec::new();
+    let push = |p: Probe, out: &mut Vec<Probe>| {
+        if !out.iter().any(|q| q.label == p.label) {
+            out.push(p);
+        }
+    };
+    let defaults = ["all".to_string()];
+    let sels = if selectors.is_empty() { &defaults[..] } else { selectors };
+    for sel in sels {
+        let (kind, name) = sel.split_once(':').unwrap_or((sel.as_str(), ""));
+        match kind {
+            "all" => {
+                for i in 0..f.nics.len() {
+                    push(nic_probe(f, i), &mut out);
+                }
+                if side == Side::Destination {
+                    for i in 0..f.pes.len() {
+                        push(pe_probe(f, i), &mut out);
+                    }
+                }
+                for i in 0..f.sites.len() {
+                    push(site_probe(f, i), &mut out);
+                }
+                push(internet_probe(), &mut out);
+            }
+            "internet" => push(internet_probe(), &mut out),
+            "vnet" => {
+                let v = f.find_vnet(name).ok_or_else(|| format!("unknown vnet '{name}' in selector '{sel}'"))?;
+                let before = out.len();
+                for (i, n) in f.nics.iter().enumerate() {
+                    if f.subnets[n.subnet.ix()].vnet == v {
+                        push(nic_probe(f, i), &mut out);
+                    }
+                }
+                if side == Side::Destination {
+                    for (i, p) in f.pes.iter().enumerate() {
+                        if f.subnets[p.subnet.ix()].vnet == v {
+                            push(pe_probe(f, i), &mut out);
+                        }
+                    }
+                }
+                if out.len() == before {
+                    for &s in &f.vnets[v.ix()].subnets {
+                        push(subnet_probe(f, s), &mut out);
+                    }
+                }
+            }
+            "subnet" => {
+                let s = f.find_subnet(name).ok_or_else(|| format!("unknown subnet '{name}' in selector '{sel}'"))?;
+                push(subnet_probe(f, s), &mut out);
+            }
+            "nic" => {
+                let n = f.find_nic(name).ok_or_else(|| format!("unknown NIC '{name}' in selector '{sel}'"))?;
+                push(nic_probe(f, n.ix()), &mut out);
+            }
+            "pe" => {
+                let p = f.find_pe(name).ok_or_else(|| format!("unknown private endpoint '{name}' in selector '{sel}'"))?;
+                push(pe_probe(f, p.ix()), &mut out);
+            }
+            "site" => {
+                let s = f.find_site(name).ok_or_else(|| format!("unknown site '{name}' in selector '{sel}'"))?;
+                push(site_probe(f, s.ix()), &mut out);
+            }
+            _ => {
+                return Err(format!(
+                    "invalid selector '{sel}'; expected all, vnet:NAME, subnet:VNET/SUBNET, nic:NAME, pe:NAME, site:NAME or internet"
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The destination address for a pair: from the Internet, a NIC is reached at its public IP.
+pub fn destination_addr(f: &Fabric, src: &Probe, dst: &Probe) -> u32 {
+    if src.endpoint == Endpoint::Internet {
+        if let Endpoint::Nic(n) = dst.endpoint {
+            if let Some(p) = f.nics[n.ix()].public_ip {
+                return p;
+            }
+        }
+    }
+    dst.addr
+}
+
+/// The FQDN a flow carries: the destination endpoint's or service's.
+pub fn fqdn_for<'f>(f: &'f Fabric, dst: u32) -> Option<&'f str> {
+    if let Some((_, Owner::Pe(p))) = f.private_owner(dst) {
+        return f.services[f.pes[p.ix()].service.ix()].fqdn.as_deref();
+    }
+    if let Some(PublicOwner::Service(s)) = f.public_owner(dst) {
+        return f.services[s.ix()].fqdn.as_deref();
+    }
+    None
+}
+
+/// One cell of the matrix: indices into sources, destinations and ports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cell {
+    pub src: u32,
+    pub dst: u32,
+    pub port: u32,
+}
+
+/// Sources × destinations × ports in source-major order, leaving out a probe talking to itself.
+pub fn cells(sources: &[Probe], dests: &[Probe], ports: &[Port]) -> Vec<Cell> {
+    let mut v = Vec::with_capacity(sources.len() * dests.len() * ports.len());
+    for (i, s) in sources.iter().enumerate() {
+        for (j, d) in dests.iter().enumerate() {
+            if s.label == d.label {
+                continue;
+            }
+            for k in 0..ports.len() {
+                v.push(Cell { src: i as u32, dst: j as u32, port: k as u32 });
+            }
+        }
+    }
+    v
+}
+
+/// The matrix, ready to run.
+pub struct Matrix {
+    pub sources: Vec<Probe>,
+    pub dests: Vec<Probe>,
+    pub ports: Vec<Port>,
+    pub cells: Vec<Cell>,
+}
+
+impl Matrix {
+    pub fn new(sources: Vec<Probe>, dests: Vec<Probe>, ports: Vec<Port>) -> Matrix {
+        let cells = cells(&sources, &dests, &ports);
+        Matrix { sources, dests, ports, cells }
+    }
+    pub fn flow(&self, f: &Fabric, c: Cell) -> Flow {
+        let s = &self.sources[c.src as usize];
+        let d = &self.dests[c.dst as usize];
+        let p = self.ports[c.port as usize];
+        Flow { src: s.addr, dst: destination_addr(f, s, d), proto: p.proto, sport: if p.proto == ICMP { 0 } else { 50000 }, dport: p.port }
+    }
+}
+
+/// Evaluates every cell (a full round-trip trace each) on the current rayon pool and maps each
+/// result with `map`; results are in cell order. `progress` is called with the number of cells done per batch.
+pub fn run<R, M>(f: &Fabric, m: &Matrix, map: M, progress: &(dyn Fn(u64) + Sync)) -> Vec<R>
+where
+    R: Send,
+    M: Fn(&Fabric, &Scratch, &Trace, Cell, Option<&str>) -> R + Sync,
+{
+    const BATCH: usize = 1024;
+    m.cells
+        .par_chunks(BATCH)
+        .map_init(Scratch::new, |scratch, chunk| {
+            let mut out = Vec::with_capacity(chunk.len());
+            for &c in chunk {
+                let flow = m.flow(f, c);
+                let fqdn = fqdn_for(f, flow.dst);
+                let t = trace(f, flow, m.sources[c.src as usize].endpoint, fqdn, scratch);
+                out.push(map(f, scratch, &t, c, fqdn));
+            }
+            progress(chunk.len() as u64);
+            out
+        })
+        .flatten_iter()
+        .collect()
+}

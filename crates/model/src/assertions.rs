@@ -1,0 +1,188 @@
+//! The assertion file of `vnetsim check`: reachability expectations a team
+//! keeps next to its network's infrastructure code and runs in CI.
+//!
+//! ```yaml
+//! assertions:
+//!   - name: on-premises reaches the app on 443 through the firewall
+//!     from: site:home                 # selector(s): all, vnet:, subnet:, nic:, pe:, site:, internet
+//!     to: nic:vm-app-nic
+//!     ports: tcp/443                  # default tcp/443
+//!     expect:
+//!       outcome: reachable            # reachable | unreachable | no-return
+//!       deliveredTo: nic:vm-app-nic
+//!       srcSeen: 192.168.1.10         # an address, or 'unchanged' / 'rewritten'
+//!       crosses: [firewall:afw-hub]   # nodes every flow's forward path must contain
+//!       avoids: [internet]            # nodes it must not contain
+//!       rule: net-allow/onprem-to-spokes
+//!   - name: one exact flow
+//!     flow: { src: 10.1.1.4, dst: 8.8.8.8, protocol: Udp, dstPort: 53 }
+//!     expect: { outcome: reachable, srcSeen: 20.10.10.10 }
+//! ```
+
+use std::net::Ipv4Addr;
+
+use crate::decode::{enumerated, ipv4, items, obj, require, scalar, string, uint};
+use crate::diag::Diagnostics;
+use crate::node::{self, Loc};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpectedOutcome {
+    Reachable,
+    Unreachable,
+    NoReturn,
+}
+
+impl ExpectedOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExpectedOutcome::Reachable => "reachable",
+            ExpectedOutcome::Unreachable => "unreachable",
+            ExpectedOutcome::NoReturn => "no-return",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SrcSeen {
+    Address(Ipv4Addr),
+    Unchanged,
+    Rewritten,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Expect {
+    pub outcome: Option<ExpectedOutcome>,
+    pub delivered_to: Option<String>,
+    pub dropped_at: Option<String>,
+    pub src_seen: Option<SrcSeen>,
+    pub rule: Option<String>,
+    pub crosses: Vec<String>,
+    pub avoids: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ExactFlow {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub protocol: String,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub fqdn: Option<String>,
+    pub from: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Subject {
+    Matrix { from: Vec<String>, to: Vec<String>, ports: String },
+    Flow(ExactFlow),
+}
+
+#[derive(Clone, Debug)]
+pub struct Assertion {
+    pub name: String,
+    pub loc: Loc,
+    pub subject: Subject,
+    pub expect: Expect,
+}
+
+fn strings(d: &mut Diagnostics, n: Option<&node::Node>, what: &str) -> Vec<String> {
+    items(d, n, what, true).into_iter().filter_map(|x| string(d, x, what).map(|s| s.value)).collect()
+}
+
+/// Parses an assertion file; every problem is reported with its location.
+pub fn parse(file: &str, text: &str) -> Result<Vec<Assertion>, Diagnostics> {
+    let mut d = Diagnostics::new(file);
+    let root = match node::parse(text) {
+        Ok(r) => r,
+        Err(e) => {
+            d.error(e.loc, format!("syntax error: {}", e.message));
+            return Err(d);
+        }
+    };
+    let mut out = Vec::new();
+    if let Some(o) = obj(&mut d, &root, "an assertion file", &["assertions"]) {
+        let list = require(&mut d, &o, "assertions", "an assertion file");
+        for (i, n) in items(&mut d, list, "assertions", false).into_iter().enumerate() {
+            let Some(a) = obj(&mut d, n, "an assertion", &["name", "from", "to", "ports", "flow", "expect"]) else { continue };
+            let name = a.get("name").and_then(|x| scalar(&mut d, x, "a name").map(str::to_string)).unwrap_or_else(|| format!("assertion {}", i + 1));
+            let subject = match a.get("flow") {
+                Some(fl) => {
+                    if a.get("from").is_some() || a.get("to").is_some() {
+                        d.error(n.loc, "an assertion has either 'flow' or 'from'/'to', not both");
+                    }
+                    let Some(fo) = obj(&mut d, fl, "a flow", &["src", "dst", "protocol", "srcPort", "dstPort", "fqdn", "from"]) else { continue };
+                    let src = require(&mut d, &fo, "src", "a flow").and_then(|x| ipv4(&mut d, x, "a source address"));
+                    let dst = require(&mut d, &fo, "dst", "a flow").and_then(|x| ipv4(&mut d, x, "a destination address"));
+                    let protocol = fo
+                        .get("protocol")
+                        .and_then(|x| enumerated(&mut d, x, "protocol", &[("Tcp", "Tcp"), ("Udp", "Udp"), ("Icmp", "Icmp")]))
+                        .unwrap_or("Tcp");
+                    let sp = fo.get("srcPort").and_then(|x| uint(&mut d, x, "a port", 65535)).map(|v| v.value as u16).unwrap_or(50000);
+                    let dp = fo.get("dstPort").and_then(|x| uint(&mut d, x, "a port", 65535)).map(|v| v.value as u16).unwrap_or(443);
+                    let fqdn = fo.get("fqdn").and_then(|x| scalar(&mut d, x, "an FQDN").map(|s| s.to_ascii_lowercase()));
+                    let from = fo.get("from").and_then(|x| scalar(&mut d, x, "an endpoint").map(str::to_string));
+                    let (Some(src), Some(dst)) = (src, dst) else { continue };
+                    Subject::Flow(ExactFlow {
+                        src: src.value,
+                        dst: dst.value,
+                        protocol: protocol.to_string(),
+                        src_port: sp,
+                        dst_port: dp,
+                        fqdn,
+                        from,
+                    })
+                }
+                None => {
+                    let from = strings(&mut d, a.get("from"), "a selector");
+                    let to = strings(&mut d, a.get("to"), "a selector");
+                    if from.is_empty() || to.is_empty() {
+                        d.error(n.loc, "an assertion needs 'from' and 'to' selectors, or a 'flow'");
+                    }
+                    let ports = a.get("ports").and_then(|x| scalar(&mut d, x, "ports like tcp/443,udp/53").map(str::to_string)).unwrap_or_else(|| "tcp/443".into());
+                    Subject::Matrix { from, to, ports }
+                }
+            };
+            let mut expect = Expect::default();
+            match a.get("expect") {
+                None => d.error(n.loc, "an assertion needs an 'expect' mapping"),
+                Some(e) => {
+                    if let Some(eo) = obj(&mut d, e, "expectations", &["outcome", "deliveredTo", "droppedAt", "srcSeen", "rule", "crosses", "avoids"]) {
+                        expect.outcome = eo.get("outcome").and_then(|x| {
+                            enumerated(
+                                &mut d,
+                                x,
+                                "outcome",
+                                &[("reachable", ExpectedOutcome::Reachable), ("unreachable", ExpectedOutcome::Unreachable), ("no-return", ExpectedOutcome::NoReturn)],
+                            )
+                        });
+                        expect.delivered_to = eo.get("deliveredTo").and_then(|x| string(&mut d, x, "an endpoint id").map(|s| s.value));
+                        expect.dropped_at = eo.get("droppedAt").and_then(|x| string(&mut d, x, "an endpoint id").map(|s| s.value));
+                        expect.rule = eo.get("rule").and_then(|x| string(&mut d, x, "a rule name").map(|s| s.value));
+                        expect.src_seen = eo.get("srcSeen").and_then(|x| {
+                            let s = scalar(&mut d, x, "an address, 'unchanged' or 'rewritten'")?;
+                            match s {
+                                "unchanged" => Some(SrcSeen::Unchanged),
+                                "rewritten" => Some(SrcSeen::Rewritten),
+                                _ => match s.parse() {
+                                    Ok(a) => Some(SrcSeen::Address(a)),
+                                    Err(_) => {
+                                        d.error(x.loc, format!("expected an address, 'unchanged' or 'rewritten', found '{s}'"));
+                                        None
+                                    }
+                                },
+                            }
+                        });
+                        expect.crosses = strings(&mut d, eo.get("crosses"), "a node id");
+                        expect.avoids = strings(&mut d, eo.get("avoids"), "a node id");
+                    }
+                }
+            }
+            out.push(Assertion { name, loc: n.loc, subject, expect });
+        }
+    }
+    if d.has_errors() {
+        d.sort();
+        return Err(d);
+    }
+    Ok(out)
+}

@@ -1,0 +1,402 @@
+//! Where vnetsim results go.
+//!
+//! This crate knows nothing of the fabric or the engine. It takes flat
+//! [`FlowRow`]s (one per simulated flow, the columns of the `sweep` output
+//! contract) and writes them out:
+//!
+//! * [`RowWriter`]: a streaming writer for CSV (header row, empty cell for a
+//!   missing value), JSON lines (one compact object per line, camelCase keys in
+//!   a fixed order, `null` for a missing value) and Parquet (one column per
+//!   field; behind the default cargo feature `parquet`). The format follows the
+//!   file extension, see [`OutputFormat::from_path`]. Output is deterministic:
+//!   the same rows give the same bytes.
+//!
+//!   Parquet schema: one column per field, named as in [`COLUMNS`]; strings
+//!   are UTF-8 and nullable exactly where the field is an `Option`; ports are
+//!   `UInt16` (Parquet INT32 annotated INTEGER(16, unsigned)); `symmetric` is a
+//!   boolean; Snappy compression. Row groups close every 65,536 rows or 64 MiB,
+//!   whichever comes first. Without the `parquet` feature, asking for Parquet
+//!   is an [`Error::Unsupported`].
+//!
+//!   CSV cannot tell an empty string from a missing value: `Some("")` in an
+//!   optional column reads back as `None`. JSON lines and Parquet keep the
+//!   difference.
+//! * [`read_rows`] (and [`read_csv`], [`read_jsonl`], [`read_parquet`]) read
+//!   those files back.
+//! * [`summary::Summary`]: counts by outcome, top deciding rules, top drop
+//!   points and rewritten sources, as aligned text or as JSON.
+//! * [`heatmap::Heatmap`]: a sources × destinations SVG matrix coloured by
+//!   outcome.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use vnetsim_report::{FlowRow, OutputFormat, RowWriter};
+//!
+//! # fn rows() -> Vec<FlowRow> { Vec::new() }
+//! let path = Path::new("sweep.csv");
+//! let mut w = RowWriter::create(path, OutputFormat::from_path(path)?)?;
+//! for r in rows() {
+//!     w.write(&r)?;
+//! }
+//! w.finish()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub mod heatmap;
+#[cfg(feature = "parquet")]
+mod parquet_io;
+pub mod summary;
+
+/// One simulated flow, flat: the columns of the `sweep` output.
+///
+/// Serialized with camelCase names (`srcPort`, `deliveredTo`, ...), in the
+/// order of the fields below; see [`COLUMNS`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowRow {
+    /// Source address as sent.
+    pub src: String,
+    /// Destination address as sent.
+    pub dst: String,
+    /// `Tcp`, `Udp` or `Icmp`.
+    pub protocol: String,
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// The name the client asked for (TLS SNI or HTTP Host), if any.
+    pub fqdn: Option<String>,
+    /// Endpoint id where the flow entered: `nic:NAME`, `pe:NAME`, `site:NAME`, `internet`, ...
+    pub ingress: String,
+    /// `reachable`, `unreachable` or `no-return`.
+    pub outcome: String,
+    /// Endpoint id the request was delivered to.
+    pub delivered_to: Option<String>,
+    /// Endpoint id of the node that dropped.
+    pub dropped_at: Option<String>,
+    /// The deciding rule (`NSG/RULE`, `COLLECTION/RULE`, a route name, a default action).
+    pub rule: Option<String>,
+    /// Human-readable reason for the outcome.
+    pub reason: String,
+    /// Source address as the destination sees it, after every rewrite.
+    pub src_seen: Option<String>,
+    /// Destination address as the destination sees it, after every rewrite.
+    pub dst_seen: Option<String>,
+    /// Forward hop nodes joined by ` > `.
+    pub path: String,
+    /// Reply hop nodes joined by ` > ` (may be empty).
+    pub return_path: String,
+    /// Whether the reply crossed every stateful device the request crossed.
+    pub symmetric: bool,
+}
+
+/// Column names, in the order every format writes them.
+pub const COLUMNS: [&str; 17] = [
+    "src",
+    "dst",
+    "protocol",
+    "srcPort",
+    "dstPort",
+    "fqdn",
+    "ingress",
+    "outcome",
+    "deliveredTo",
+    "droppedAt",
+    "rule",
+    "reason",
+    "srcSeen",
+    "dstSeen",
+    "path",
+    "returnPath",
+    "symmetric",
+];
+
+/// The file formats rows can be written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OutputFormat {
+    /// Comma-separated values with a header row; a missing value is an empty cell.
+    Csv,
+    /// JSON lines: one compact object per line, `null` for a missing value.
+    Jsonl,
+    /// Apache Parquet (needs the `parquet` feature, on by default).
+    Parquet,
+}
+
+impl OutputFormat {
+    /// The format named by a file's extension (case-insensitive): `.csv`,
+    /// `.jsonl` or `.ndjson`, `.parquet`.
+    pub fn from_path(path: &Path) -> Result<Self, String> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("csv") => Ok(Self::Csv),
+            Some("jsonl") | Some("ndjson") => Ok(Self::Jsonl),
+            Some("parquet") => Ok(Self::Parquet),
+            Some(other) => Err(format!(
+                "{}: unknown output format `.{other}`; expected .csv, .jsonl (or .ndjson) or .parquet",
+                path.display()
+            )),
+            None => Err(format!(
+                "{}: no file extension to tell the output format; expected .csv, .jsonl (or .ndjson) or .parquet",
+                path.display()
+            )),
+        }
+    }
+
+    /// The usual file extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::Jsonl => "jsonl",
+            Self::Parquet => "parquet",
+        }
+    }
+}
+
+impl fmt::Display for OutputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Csv => "CSV",
+            Self::Jsonl => "JSON lines",
+            Self::Parquet => "Parquet",
+        })
+    }
+}
+
+/// Why writing (or reading) rows failed.
+#[derive(Debug)]
+pub enum Error {
+    Io(io::Error),
+    Csv(csv::Error),
+    Json(serde_json::Error),
+    #[cfg(feature = "parquet")]
+    Parquet(parquet::errors::ParquetError),
+    #[cfg(feature = "parquet")]
+    Arrow(arrow_schema::ArrowError),
+    /// The format is known but this build cannot write it (feature off).
+    Unsupported(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "{e}"),
+            Error::Csv(e) => write!(f, "CSV: {e}"),
+            Error::Json(e) => write!(f, "JSON: {e}"),
+            #[cfg(feature = "parquet")]
+            Error::Parquet(e) => write!(f, "Parquet: {e}"),
+            #[cfg(feature = "parquet")]
+            Error::Arrow(e) => write!(f, "Arrow: {e}"),
+            Error::Unsupported(s) => f.write_str(s),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            Error::Csv(e) => Some(e),
+            Error::Json(e) => Some(e),
+            #[cfg(feature = "parquet")]
+            Error::Parquet(e) => Some(e),
+            #[cfg(feature = "parquet")]
+            Error::Arrow(e) => Some(e),
+            Error::Unsupported(_) => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+impl From<csv::Error> for Error {
+    fn from(e: csv::Error) -> Self {
+        Error::Csv(e)
+    }
+}
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::Json(e)
+    }
+}
+#[cfg(feature = "parquet")]
+impl From<parquet::errors::ParquetError> for Error {
+    fn from(e: parquet::errors::ParquetError) -> Self {
+        Error::Parquet(e)
+    }
+}
+#[cfg(feature = "parquet")]
+impl From<arrow_schema::ArrowError> for Error {
+    fn from(e: arrow_schema::ArrowError) -> Self {
+        Error::Arrow(e)
+    }
+}
+
+/// A sink for bytes: a file, or anything else that can be written to.
+type Sink = Box<dyn Write + Send>;
+
+/// A streaming row writer: rows go out as they come, memory stays bounded.
+///
+/// Call [`RowWriter::finish`] at the end: it flushes buffers and, for
+/// Parquet, writes the footer without which the file is unreadable.
+pub struct RowWriter {
+    inner: Inner,
+    rows: u64,
+}
+
+enum Inner {
+    Csv(Box<csv::Writer<Sink>>),
+    Jsonl(BufWriter<Sink>, Vec<u8>),
+    #[cfg(feature = "parquet")]
+    Parquet(Box<parquet_io::ParquetRowWriter<BufWriter<Sink>>>),
+}
+
+impl RowWriter {
+    /// Creates (or truncates) the file at `path` and writes rows to it in `format`.
+    pub fn create(path: &Path, format: OutputFormat) -> Result<Self, Error> {
+        check_supported(format)?;
+        let file = File::create(path)?;
+        Self::new(Box::new(file), format)
+    }
+
+    /// Writes rows in `format` to any byte sink (buffered internally).
+    pub fn new(sink: Box<dyn Write + Send>, format: OutputFormat) -> Result<Self, Error> {
+        check_supported(format)?;
+        let inner = match format {
+            OutputFormat::Csv => Inner::Csv(Box::new(
+                csv::WriterBuilder::new()
+                    .has_headers(true)
+                    .buffer_capacity(64 * 1024)
+                    .from_writer(sink),
+            )),
+            OutputFormat::Jsonl => Inner::Jsonl(
+                BufWriter::with_capacity(64 * 1024, sink),
+                Vec::with_capacity(512),
+            ),
+            #[cfg(feature = "parquet")]
+            OutputFormat::Parquet => Inner::Parquet(Box::new(parquet_io::ParquetRowWriter::new(
+                BufWriter::new(sink),
+            )?)),
+            #[cfg(not(feature = "parquet"))]
+            OutputFormat::Parquet => unreachable!("checked above"),
+        };
+        Ok(Self { inner, rows: 0 })
+    }
+
+    /// How many rows have been written so far.
+    pub fn rows_written(&self) -> u64 {
+        self.rows
+    }
+
+    /// Writes one row.
+    pub fn write(&mut self, row: &FlowRow) -> Result<(), Error> {
+        match &mut self.inner {
+            Inner::Csv(w) => w.serialize(row)?,
+            Inner::Jsonl(w, buf) => {
+                buf.clear();
+                serde_json::to_writer(&mut *buf, row)?;
+                buf.push(b'\n');
+                w.write_all(buf)?;
+            }
+            #[cfg(feature = "parquet")]
+            Inner::Parquet(w) => w.write(row)?,
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Flushes everything and closes the output. For CSV with no rows
+    /// written, the file still gets its header row.
+    pub fn finish(self) -> Result<(), Error> {
+        match self.inner {
+            Inner::Csv(mut w) => {
+                if self.rows == 0 {
+                    w.write_record(COLUMNS)?;
+                }
+                w.flush()?;
+            }
+            Inner::Jsonl(mut w, _) => w.flush()?,
+            #[cfg(feature = "parquet")]
+            Inner::Parquet(w) => w.finish()?,
+        }
+        Ok(())
+    }
+}
+
+fn check_supported(format: OutputFormat) -> Result<(), Error> {
+    #[cfg(not(feature = "parquet"))]
+    if format == OutputFormat::Parquet {
+        return Err(Error::Unsupported(
+            "Parquet output is not available in this build (cargo feature `parquet` is off)".into(),
+        ));
+    }
+    let _ = format;
+    Ok(())
+}
+
+/// Reads rows written by [`RowWriter`] back, in the format named by the
+/// file's extension.
+pub fn read_rows(path: &Path) -> Result<Vec<FlowRow>, String> {
+    match OutputFormat::from_path(path)? {
+        OutputFormat::Csv => read_csv(path),
+        OutputFormat::Jsonl => read_jsonl(path),
+        OutputFormat::Parquet => read_parquet(path),
+    }
+}
+
+/// Reads a CSV written by [`RowWriter`]. An empty cell in an optional
+/// column reads back as `None`.
+pub fn read_csv(path: &Path) -> Result<Vec<FlowRow>, String> {
+    let mut r = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    r.deserialize()
+        .map(|row| row.map_err(|e| format!("{}: {e}", path.display())))
+        .collect()
+}
+
+/// Reads a JSON lines file written by [`RowWriter`] (blank lines are skipped).
+pub fn read_jsonl(path: &Path) -> Result<Vec<FlowRow>, String> {
+    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut rows = Vec::new();
+    for (i, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row = serde_json::from_str(&line)
+            .map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// Reads a Parquet file written by [`RowWriter`] back into rows.
+#[cfg(feature = "parquet")]
+pub fn read_parquet(path: &Path) -> Result<Vec<FlowRow>, String> {
+    parquet_io::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Reads a Parquet file written by [`RowWriter`] back into rows.
+#[cfg(not(feature = "parquet"))]
+pub fn read_parquet(path: &Path) -> Result<Vec<FlowRow>, String> {
+    Err(format!(
+        "{}: Parquet input is not available in this build (cargo feature `parquet` is off)",
+        path.display()
+    ))
+}
+
+/// Row counts of each row group of a Parquet file, in file order (a check
+/// that large outputs are split into bounded row groups).
+#[cfg(feature = "parquet")]
+pub fn parquet_row_groups(path: &Path) -> Result<Vec<i64>, String> {
+    parquet_io::row_group_sizes(path).map_err(|e| format!("{}: {e}", path.display()))
+}
