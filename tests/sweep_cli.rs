@@ -1,0 +1,208 @@
+//! Sweeps, diff and check through the real binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn lab() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("traces/hub-spoke-lab.yaml")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("vnetsim-sweep-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_vnetsim")).args(args).output().unwrap();
+    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
+}
+
+fn ok(args: &[&str]) -> String {
+    let (c, out, err) = run(args);
+    assert_eq!(c, 0, "{args:?}: {err}");
+    out
+}
+
+fn jsonl(p: &Path) -> Vec<Value> {
+    std::fs::read_to_string(p).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+const PORTS: &str = "tcp/443,tcp/22,udp/53,icmp";
+
+#[test]
+fn row_count_is_sources_times_destinations_times_ports() {
+    let l = lab();
+    let out = tmp("count.jsonl");
+    // Disjoint selectors: 2 sources (a site and the Internet) x 2 destinations (the workload VNet's
+    // NIC and endpoint) x 4 ports.
+    ok(&["sweep", l.to_str().unwrap(), "--from", "site:home", "--from", "internet", "--to", "vnet:vnet-workload", "--ports", PORTS, "--out", out.to_str().unwrap()]);
+    assert_eq!(jsonl(&out).len(), 2 * 2 * 4);
+    // `all` on both sides: 3 NICs + 1 site + the Internet as sources, plus the endpoint as a
+    // destination; a probe never talks to itself, so (5 x 6 - 5) pairs x 4 ports.
+    let out = tmp("all.jsonl");
+    ok(&["sweep", l.to_str().unwrap(), "--ports", PORTS, "--out", out.to_str().unwrap()]);
+    assert_eq!(jsonl(&out).len(), (5 * 6 - 5) * 4);
+}
+
+#[test]
+fn every_sweep_cell_agrees_with_a_single_trace() {
+    let l = lab();
+    let out = tmp("agree.jsonl");
+    ok(&["sweep", l.to_str().unwrap(), "--ports", PORTS, "--out", out.to_str().unwrap()]);
+    for r in jsonl(&out) {
+        let proto = r["protocol"].as_str().unwrap();
+        let mut args = vec![
+            "trace".to_string(), l.to_str().unwrap().into(), "--src".into(), r["src"].as_str().unwrap().into(),
+            "--dst".into(), r["dst"].as_str().unwrap().into(), "--protocol".into(), proto.into(),
+            "--from".into(), r["ingress"].as_str().unwrap().into(), "--json".into(),
+        ];
+        if proto != "Icmp" {
+            args.push("--dst-port".into());
+            args.push(r["dstPort"].to_string());
+        }
+        let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        let t: Value = serde_json::from_str(&ok(&a)).unwrap();
+        assert_eq!(t["outcome"], r["outcome"], "{r}");
+        assert_eq!(t["forward"]["deliveredTo"], r["deliveredTo"], "{r}");
+        assert_eq!(t["forward"]["srcSeen"], r["srcSeen"], "{r}");
+        let nodes: Vec<&str> = t["forward"]["hops"].as_array().unwrap().iter().map(|h| h["node"].as_str().unwrap()).collect();
+        assert_eq!(nodes.join(" > "), r["path"].as_str().unwrap(), "{r}");
+    }
+}
+
+#[test]
+fn output_bytes_identical_at_one_and_two_threads() {
+    let l = lab();
+    for ext in ["jsonl", "csv", "parquet"] {
+        let a = tmp(&format!("t1.{ext}"));
+        let b = tmp(&format!("t2.{ext}"));
+        let ha = tmp(&format!("t1-{ext}.svg"));
+        let hb = tmp(&format!("t2-{ext}.svg"));
+        ok(&["sweep", l.to_str().unwrap(), "--ports", PORTS, "--threads", "1", "--out", a.to_str().unwrap(), "--heatmap", ha.to_str().unwrap()]);
+        ok(&["sweep", l.to_str().unwrap(), "--ports", PORTS, "--threads", "2", "--out", b.to_str().unwrap(), "--heatmap", hb.to_str().unwrap()]);
+        assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap(), "{ext}");
+        assert_eq!(std::fs::read(&ha).unwrap(), std::fs::read(&hb).unwrap());
+    }
+    // And the summary on stdout.
+    let s1 = ok(&["sweep", l.to_str().unwrap(), "--ports", PORTS, "--threads", "1", "--json"]);
+    let s2 = ok(&["sweep", l.to_str().unwrap(), "--ports", PORTS, "--threads", "2", "--json"]);
+    assert_eq!(s1, s2);
+}
+
+#[test]
+fn parquet_output_reads_back_equal_to_jsonl() {
+    let l = lab();
+    let p = tmp("rows.parquet");
+    let j = tmp("rows.jsonl");
+    ok(&["sweep", l.to_str().unwrap(), "--ports", PORTS, "--out", p.to_str().unwrap()]);
+    ok(&["sweep", l.to_str().unwrap(), "--ports", PORTS, "--out", j.to_str().unwrap()]);
+    let from_parquet = vnetsim_report::read_parquet(&p).unwrap();
+    let from_jsonl = vnetsim_report::read_jsonl(&j).unwrap();
+    assert_eq!(from_parquet.len(), 100);
+    assert_eq!(from_parquet, from_jsonl);
+}
+
+#[test]
+fn diff_of_one_udr_lists_exactly_the_flows_that_change() {
+    // Removing the hub tools subnet's 0.0.0.0/0 user route (rt-hub) changes only what that
+    // route carried: the tools VM's traffic to the Internet (R2.2, R2.6). Its routes to the
+    // peered spokes (VNetPeering) and on-premises (VirtualNetworkGateway) are longer than /0,
+    // and the Private Endpoint's /32 is longer still.
+    let l = lab();
+    let text = std::fs::read_to_string(&l).unwrap();
+    let changed = text.replace(
+        "{ name: snet-tools, addressPrefix: 10.0.2.0/24, nsg: nsg-tools, routeTable: rt-hub }",
+        "{ name: snet-tools, addressPrefix: 10.0.2.0/24, nsg: nsg-tools }",
+    );
+    assert_ne!(text, changed);
+    let new = tmp("lab-no-rt-hub.yaml");
+    std::fs::write(&new, changed).unwrap();
+    let (code, out, err) = run(&["diff", l.to_str().unwrap(), new.to_str().unwrap(), "--ports", "tcp/443", "--json", "--fail-on-change"]);
+    assert_eq!(code, 1, "--fail-on-change exits 1: {err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let c = v["changed"].as_array().unwrap();
+    assert_eq!(c.len(), 1, "{out}");
+    assert_eq!(c[0]["from"], "nic:vm-tools-nic");
+    assert_eq!(c[0]["to"], "internet");
+    assert!(c[0]["old"]["path"].as_str().unwrap().contains("firewall:afw-hub"));
+    assert!(!c[0]["new"]["path"].as_str().unwrap().contains("firewall:afw-hub"));
+    // Identical topologies: nothing changes, exit 0 even with --fail-on-change.
+    let (code, out, _) = run(&["diff", l.to_str().unwrap(), l.to_str().unwrap(), "--ports", PORTS, "--fail-on-change"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("100 flows compared, 0 changed"), "{out}");
+}
+
+#[test]
+fn check_passes_and_fails() {
+    let l = lab();
+    let pass = tmp("pass.yaml");
+    std::fs::write(
+        &pass,
+        r#"assertions:
+  - name: on-premises reaches the app VM through the firewall, source kept
+    from: site:home
+    to: nic:vm-app-nic
+    ports: tcp/443
+    expect: { outcome: reachable, deliveredTo: nic:vm-app-nic, srcSeen: unchanged, crosses: [firewall:afw-hub, gateway:vgw-hub] }
+  - name: shared spoke reaches the endpoint through the application rule, proxied
+    flow: { src: 10.2.1.4, dst: 10.1.2.5, dstPort: 443 }
+    expect: { outcome: reachable, srcSeen: 10.0.1.5, rule: web/app-service }
+  - name: hub VM reaches the endpoint without the firewall
+    from: nic:vm-tools-nic
+    to: pe:pe-app
+    expect: { outcome: reachable, avoids: [firewall:afw-hub] }
+  - name: SSH to the shared spoke is blocked by the firewall
+    from: nic:vm-app-nic
+    to: nic:vm-shared-nic
+    ports: tcp/22
+    expect: { outcome: unreachable, droppedAt: firewall:afw-hub, rule: net-deny/no-ssh-to-shared }
+"#,
+    )
+    .unwrap();
+    let (code, out, err) = run(&["check", l.to_str().unwrap(), pass.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("PASS")).count(), 4, "{out}");
+    let fail = tmp("fail.yaml");
+    std::fs::write(
+        &fail,
+        r#"assertions:
+  - name: on-premises reaches the endpoint (it does not, the reply bypasses the firewall)
+    from: site:home
+    to: pe:pe-app
+    expect: { outcome: reachable }
+  - name: the app VM is reached on 443 from home
+    from: site:home
+    to: nic:vm-app-nic
+    expect: { outcome: reachable }
+"#,
+    )
+    .unwrap();
+    let (code, out, _) = run(&["check", l.to_str().unwrap(), fail.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAIL on-premises reaches the endpoint"), "{out}");
+    assert!(out.contains("outcome no-return (expected reachable)"), "{out}");
+    assert!(out.contains("PASS the app VM"), "{out}");
+    assert!(out.trim_end().ends_with("1 passed, 1 failed"), "{out}");
+    // A bad assertion file is bad input: exit 2 with the place.
+    let bad = tmp("bad.yaml");
+    std::fs::write(&bad, "assertions:\n  - name: x\n    from: site:home\n    to: nic:vm-app-nic\n    expect: { outcome: sometimes }\n").unwrap();
+    let (code, _, err) = run(&["check", l.to_str().unwrap(), bad.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.yaml:5:") && err.contains("invalid outcome 'sometimes'"), "{err}");
+}
+
+#[test]
+fn generated_fabric_is_deterministic_and_sweepable() {
+    let a = tmp("gen-a.yaml");
+    let b = tmp("gen-b.yaml");
+    ok(&["generate", "--vnets", "6", "--subnets-per-vnet", "2", "--rules", "10", "--private-endpoints", "5", "--seed", "3", "-o", a.to_str().unwrap()]);
+    ok(&["generate", "--vnets", "6", "--subnets-per-vnet", "2", "--rules", "10", "--private-endpoints", "5", "--seed", "3", "-o", b.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    let out = tmp("gen.jsonl");
+    ok(&["sweep", a.to_str().unwrap(), "--from", "vnet:spoke1", "--to", "vnet:spoke2", "--ports", "tcp/443", "--out", out.to_str().unwrap()]);
+    // spoke1 has 2 NICs; spoke2 has 2 NICs and (5 endpoints over 5 spokes) 1 endpoint.
+    assert_eq!(jsonl(&out).len(), 2 * 3);
+}
