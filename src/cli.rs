@@ -102,6 +102,10 @@ pub enum Command {
     Check(crate::flows::CheckArgs),
     /// Write a synthetic hub-and-spoke fabric (deterministic for a seed).
     Generate(GenerateArgs),
+    /// Push pcap/pcapng captures through the fabric: every packet's path, verdict and rewrite.
+    Replay(crate::replay::ReplayArgs),
+    /// Write a capture of a topology's traffic (one conversation per sweep cell; deterministic).
+    Synth(crate::replay::SynthArgs),
 }
 
 #[derive(Args, Debug)]
@@ -311,6 +315,8 @@ pub fn run(cli: Cli) -> Result<u8, String> {
         Command::Sweep(a) => crate::flows::run_sweep(a),
         Command::Diff(a) => crate::flows::run_diff(a),
         Command::Check(a) => crate::flows::run_check(a),
+        Command::Replay(a) => crate::replay::run_replay(a),
+        Command::Synth(a) => crate::replay::run_synth(a),
         Command::Generate(a) => {
             let p = vnetsim_model::generate::Params {
                 vnets: a.vnets,

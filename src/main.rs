@@ -3,6 +3,7 @@
 
 mod cli;
 mod flows;
+mod replay;
 mod watcher;
 
 use std::process::ExitCode;

@@ -14,6 +14,7 @@
 //! a [`Trace`] is rendered (see `render`).
 
 pub mod render;
+pub mod replay;
 pub mod sweep;
 
 use vnetsim_fabric::classify::Key;
@@ -260,6 +261,8 @@ struct Walk<'a> {
     lookups: usize,
     /// The VNet whose subnet handed the packet to the Internet next hop directly.
     internet_exit_vnet: Option<VnetId>,
+    /// A TCP packet seen mid-stream (no SYN) with no connection state.
+    midstream: bool,
 }
 
 enum End {
@@ -436,6 +439,10 @@ impl<'a> Walk<'a> {
             return self.firewall_reply(fw);
         }
         let node = Endpoint::Firewall(fw);
+        if self.midstream {
+            // R-FW-11: a TCP packet that is no SYN and matches no session is dropped.
+            return Ok(self.drop_here(node, Reason::FirewallNoSession, None));
+        }
         let f = &self.f.firewalls[fw.ix()];
         let orig = self.pkt;
         let key = orig.key();
@@ -448,15 +455,7 @@ impl<'a> Walk<'a> {
             }
             if !f.is_private_destination(orig.dst) {
                 // R6.3: SNAT, to a public IP when the firewall's egress is the Internet.
-                let rs = self.f.route_set(f.subnet);
-                let egress_internet = rs
-                    .lookup(orig.dst)
-                    .map(|i| rs.routes[i as usize].target == Target::Internet)
-                    .unwrap_or(false);
-                out.src = match (egress_internet, f.snat_public()) {
-                    (true, Some(p)) => p,
-                    _ => f.snat_private(),
-                };
+                out.src = self.firewall_source(fw, orig.dst);
             }
         } else {
             let mut hit = None;
@@ -480,8 +479,10 @@ impl<'a> Walk<'a> {
                     if access == Access::Deny {
                         return Ok(self.drop_here(node, Reason::FirewallDeny, Some(rule)));
                     }
-                    // R6.4: proxied; the destination sees a firewall instance address.
-                    out.src = f.snat_private();
+                    // R6.4 / R-FW-10: proxied, whatever the destination; the new connection
+                    // leaves from a firewall instance address, or from its public IP when the
+                    // firewall's egress toward the destination is the Internet.
+                    out.src = self.firewall_source(fw, orig.dst);
                 }
             }
         }
@@ -490,6 +491,18 @@ impl<'a> Walk<'a> {
         self.s.hops.push(Hop { node, action: Action::Allow, route: None, rule: Some(rule), nat });
         self.pkt = out;
         Err(f.subnet)
+    }
+
+    /// The address a firewall's own connection toward `dst` leaves from: its public IP when
+    /// AzureFirewallSubnet routes `dst` to the Internet, else an instance address (R-FW-09).
+    fn firewall_source(&self, fw: FirewallId, dst: u32) -> u32 {
+        let f = &self.f.firewalls[fw.ix()];
+        let rs = self.f.route_set(f.subnet);
+        let egress_internet = rs.lookup(dst).map(|i| rs.routes[i as usize].target == Target::Internet).unwrap_or(false);
+        match (egress_internet, f.snat_public()) {
+            (true, Some(p)) => p,
+            _ => f.snat_private(),
+        }
     }
 
     /// Internet traffic reaching a firewall public IP (R6.2).
@@ -828,8 +841,15 @@ fn leg_of(end: End, start: usize, s: &Scratch, seen: Flow) -> Leg {
 
 /// Walks one flow both ways. `fqdn` (lower case) is what application rules match.
 pub fn trace(f: &Fabric, flow: Flow, ingress: Endpoint, fqdn: Option<&str>, s: &mut Scratch) -> Trace {
+    trace_with(f, flow, ingress, fqdn, false, s)
+}
+
+/// [`trace`] for a packet that may be seen mid-stream: with `midstream`, the
+/// request is a TCP packet without SYN for which no device holds state, so
+/// stateful firewalls drop it (R-FW-11); NSGs evaluate it as a new flow.
+pub fn trace_with(f: &Fabric, flow: Flow, ingress: Endpoint, fqdn: Option<&str>, midstream: bool, s: &mut Scratch) -> Trace {
     s.reset();
-    let mut w = Walk { f, s, pkt: flow, fqdn, reply: false, internet_sourced: false, lookups: 0, internet_exit_vnet: None };
+    let mut w = Walk { f, s, pkt: flow, fqdn, reply: false, internet_sourced: false, lookups: 0, internet_exit_vnet: None, midstream };
     let end = w.start(ingress);
     let seen = w.pkt;
     let exit_vnet = w.internet_exit_vnet;
@@ -840,7 +860,7 @@ pub fn trace(f: &Fabric, flow: Flow, ingress: Endpoint, fqdn: Option<&str>, s: &
     // R8.2: the reply, from where the request landed, to the address it saw as source.
     let start = s.hops.len();
     let reply = seen.reversed();
-    let mut w = Walk { f, s, pkt: reply, fqdn, reply: true, internet_sourced: false, lookups: 0, internet_exit_vnet: exit_vnet };
+    let mut w = Walk { f, s, pkt: reply, fqdn, reply: true, internet_sourced: false, lookups: 0, internet_exit_vnet: exit_vnet, midstream: false };
     let end = w.start(delivered);
     let rseen = w.pkt;
     let mut ret = leg_of(end, start, s, rseen);

@@ -1,0 +1,341 @@
+//! `replay` (captures through the fabric) and `synth` (captures of a topology's traffic).
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+use vnetsim_engine::render::{ip, protocol_name, rule_name};
+use vnetsim_engine::replay::{build_table, walk_flows, FlowTable};
+use vnetsim_engine::sweep::{self, Matrix, Side};
+use vnetsim_engine::{Flow, Verdict, ICMP};
+use vnetsim_fabric::{Endpoint, Fabric};
+use vnetsim_report::summary::Summary;
+use vnetsim_report::FlowRow;
+use vnetsim_traffic::{ipv4_offset, linktype, rewrite_ipv4_at, CaptureReader, PacketKind, PcapWriter, Rewrite};
+
+use crate::cli::{load, parse_endpoint, Output};
+use crate::flows::{row, write_rows, Selectors};
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Per {
+    Flow,
+    Packet,
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    pub topology: PathBuf,
+    /// pcap or pcapng files, replayed in the order given
+    #[arg(required = true)]
+    pub captures: Vec<PathBuf>,
+    /// Rows per flow (.csv, .jsonl, .parquet) or per packet (.csv, .jsonl)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "flow")]
+    pub per: Per,
+    /// Every packet enters here instead of at the endpoint owning its source address
+    #[arg(long)]
+    pub from: Option<String>,
+    /// For each delivery endpoint, a pcap of the packets as it receives them
+    #[arg(long)]
+    pub pcap_out: Option<PathBuf>,
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    #[command(flatten)]
+    pub out_fmt: Output,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PacketRow<'a> {
+    index: u64,
+    ts_ns: u64,
+    src: String,
+    dst: String,
+    protocol: String,
+    src_port: u16,
+    dst_port: u16,
+    direction: &'static str,
+    flow: u32,
+    verdict: &'static str,
+    delivered_to: Option<&'a str>,
+    dropped_at: Option<&'a str>,
+    rule: Option<&'a str>,
+    src_seen: Option<String>,
+    dst_seen: Option<String>,
+    outcome: &'a str,
+}
+
+/// What each direction of a flow does to its packets.
+struct Fate {
+    row: FlowRow,
+    fwd: Option<(Endpoint, Flow)>,
+    ret: Option<(Endpoint, Flow)>,
+    ret_dropped_at: Option<String>,
+    ret_rule: Option<String>,
+}
+
+fn endpoint_file(f: &Fabric, e: Endpoint) -> String {
+    let id = f.endpoint_id(e);
+    let s: String = id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect();
+    format!("{s}.pcap")
+}
+
+fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    let b = indicatif::ProgressBar::with_draw_target(
+        Some(len),
+        if std::io::stderr().is_terminal() { indicatif::ProgressDrawTarget::stderr() } else { indicatif::ProgressDrawTarget::hidden() },
+    );
+    b.set_style(indicatif::ProgressStyle::with_template(&format!("{{elapsed_precise}} [{{wide_bar}}] {{pos}}/{{len}} {what} ({{per_sec}})")).expect("template"));
+    b
+}
+
+pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
+    let f = load(&a.topology)?;
+    let from = a.from.as_deref().map(|e| parse_endpoint(&f, e)).transpose()?;
+    if a.per == Per::Packet {
+        if let Some(p) = &a.out {
+            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+            if ext != "jsonl" && ext != "csv" && ext != "ndjson" {
+                return Err(format!("error: --per packet writes .jsonl or .csv, not {}", p.display()));
+            }
+        }
+    }
+    let paths: Vec<&Path> = a.captures.iter().map(|p| p.as_path()).collect();
+    let total: u64 = paths.iter().map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).sum();
+    let started = Instant::now();
+    let b = bar(total / 100, "packets (estimated)");
+    let table: FlowTable = build_table(&f, &paths, from, &|n| b.inc(n)).map_err(|e| format!("error: {e}"))?;
+    b.finish_and_clear();
+    let pool = {
+        let mut bld = rayon::ThreadPoolBuilder::new();
+        if let Some(n) = a.threads {
+            bld = bld.num_threads(n.max(1));
+        }
+        bld.build().map_err(|e| format!("error: {e}"))?
+    };
+    let fates: Vec<Fate> = pool.install(|| {
+        walk_flows(&f, &table, |f, s, t, _, fqdn| {
+            let fwd = (t.forward.verdict == Verdict::Delivered).then(|| (t.forward.delivered_to.unwrap(), t.forward.seen));
+            let ret = t.ret.filter(|r| r.verdict == Verdict::Delivered).map(|r| (r.delivered_to.unwrap(), r.seen));
+            Fate {
+                row: row(f, s, t, fqdn),
+                fwd,
+                ret,
+                ret_dropped_at: t.ret.and_then(|r| r.dropped_at).map(|e| f.endpoint_id(e)),
+                ret_rule: t.ret.and_then(|r| r.rule).map(|r| rule_name(f, r)),
+            }
+        })
+    });
+    let walked = started.elapsed().as_secs_f64();
+
+    if a.per == Per::Flow {
+        if let Some(p) = &a.out {
+            let rows: Vec<FlowRow> = fates.iter().map(|x| x.row.clone()).collect();
+            write_rows(p, &rows)?;
+        }
+    }
+    let second_pass = a.pcap_out.is_some() || (a.per == Per::Packet && a.out.is_some());
+    if second_pass {
+        second(&f, &a, &paths, &table, &fates)?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+
+    let mut sum = Summary::default();
+    for x in &fates {
+        sum.add(&x.row);
+    }
+    let st = &table.stats;
+    let r = &st.read;
+    let malformed: Vec<(&str, u64)> = vnetsim_traffic::MalformedKind::ALL.iter().map(|k| (k.name(), r.malformed_of(*k))).filter(|(_, n)| *n > 0).collect();
+    if a.out_fmt.json() {
+        let v = serde_json::json!({
+            "captures": st.captures,
+            "packets": r.packets,
+            "bytes": r.wire_bytes,
+            "ipv4Packets": r.ipv4,
+            "modelledPackets": st.modelled_packets,
+            "flows": table.flows.len(),
+            "unmodelled": { "ipv6": r.ipv6, "nonIp": r.non_ip, "unsupportedLinkType": r.unsupported_link_type, "orphanFragments": st.orphan_fragments },
+            "malformed": malformed.iter().map(|(k, n)| (k.to_string(), serde_json::json!(n))).collect::<serde_json::Map<_, _>>(),
+            "corruptRecords": r.corrupt_records,
+            "truncatedRecords": r.truncated_records,
+            "summary": sum.to_json_top(a.top),
+        });
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+    } else {
+        println!("{} capture(s): {} packets, {} bytes, {} IPv4 packets in {} flows", st.captures, r.packets, r.wire_bytes, st.modelled_packets, table.flows.len());
+        println!(
+            "not modelled: {} IPv6, {} non-IP, {} unsupported link type, {} fragments without their first",
+            r.ipv6, r.non_ip, r.unsupported_link_type, st.orphan_fragments
+        );
+        let m: Vec<String> = malformed.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        println!(
+            "malformed: {}; corrupt records: {}; truncated records: {}",
+            if m.is_empty() { "none".to_string() } else { m.join(", ") },
+            r.corrupt_records,
+            r.truncated_records
+        );
+        println!("\nper flow:");
+        print!("{}", sum.render_text(a.top));
+    }
+    eprintln!(
+        "replayed {} packets ({} bytes) in {:.3} s: {:.0} packets/s, {:.1} MB/s ({} flows walked in {:.3} s)",
+        r.packets,
+        r.wire_bytes,
+        seconds,
+        r.packets as f64 / seconds.max(1e-9),
+        r.wire_bytes as f64 / seconds.max(1e-9) / 1e6,
+        table.flows.len(),
+        walked
+    );
+    Ok(0)
+}
+
+/// Pass two: per-packet rows and rewritten captures per delivery endpoint.
+fn second(f: &Fabric, a: &ReplayArgs, paths: &[&Path], table: &FlowTable, fates: &[Fate]) -> Result<(), String> {
+    let mut rows_out: Option<Box<dyn FnMut(&PacketRow) -> Result<(), String>>> = None;
+    if let (Per::Packet, Some(p)) = (a.per, &a.out) {
+        let file = std::fs::File::create(p).map_err(|e| format!("error: cannot write {}: {e}", p.display()))?;
+        let csv = p.extension().and_then(|e| e.to_str()).map(|e| e.eq_ignore_ascii_case("csv")).unwrap_or(false);
+        let pd = p.display().to_string();
+        if csv {
+            let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
+            rows_out = Some(Box::new(move |r: &PacketRow| w.serialize(r).and_then(|_| w.flush().map_err(Into::into)).map_err(|e| format!("error: cannot write {pd}: {e}"))));
+        } else {
+            let mut w = std::io::BufWriter::new(file);
+            rows_out = Some(Box::new(move |r: &PacketRow| {
+                serde_json::to_writer(&mut w, r).map_err(|e| e.to_string()).and_then(|_| w.write_all(b"\n").map_err(|e| e.to_string())).map_err(|e| format!("error: cannot write {pd}: {e}"))
+            }));
+        }
+    }
+    if let Some(d) = &a.pcap_out {
+        std::fs::create_dir_all(d).map_err(|e| format!("error: cannot create {}: {e}", d.display()))?;
+    }
+    let mut writers: BTreeMap<String, PcapWriter<std::io::BufWriter<std::fs::File>>> = BTreeMap::new();
+    let mut buf: Vec<u8> = Vec::with_capacity(65536);
+    let mut index = 0u64;
+    for path in paths {
+        let mut r = CaptureReader::open(path).map_err(|e| format!("error: {}: {e}", path.display()))?;
+        while let Some(pkt) = r.next_packet() {
+            index += 1;
+            let PacketKind::Ipv4(p) = pkt.info.kind else { continue };
+            let Some(pl) = table.place(&p) else { continue };
+            let fate = &fates[pl.flow as usize];
+            let dir = if pl.reply { fate.ret } else { fate.fwd };
+            if let Some(out) = rows_out.as_mut() {
+                let fr = &fate.row;
+                let (dropped, rule) = if pl.reply {
+                    (fate.ret_dropped_at.as_deref().or(if fate.fwd.is_none() { fr.dropped_at.as_deref() } else { None }), fate.ret_rule.as_deref())
+                } else {
+                    (if fate.fwd.is_none() { fr.dropped_at.as_deref() } else { None }, fr.rule.as_deref())
+                };
+                out(&PacketRow {
+                    index,
+                    ts_ns: pkt.info.ts_ns,
+                    src: ip(p.src),
+                    dst: ip(p.dst),
+                    protocol: protocol_name(p.proto),
+                    src_port: if p.proto == ICMP { 0 } else { p.sport },
+                    dst_port: if p.proto == ICMP { 0 } else { p.dport },
+                    direction: if pl.reply { "reply" } else { "request" },
+                    flow: pl.flow,
+                    verdict: if dir.is_some() { "delivered" } else { "dropped" },
+                    delivered_to: dir.map(|_| if pl.reply { fr.ingress.as_str() } else { fr.delivered_to.as_deref().unwrap_or("") }),
+                    dropped_at: if dir.is_some() { None } else { dropped },
+                    rule,
+                    src_seen: dir.map(|(_, s)| ip(s.src)),
+                    dst_seen: dir.map(|(_, s)| ip(s.dst)),
+                    outcome: &fr.outcome,
+                })?;
+            }
+            if let (Some(d), Some((endpoint, seen))) = (&a.pcap_out, dir) {
+                let Some(off) = ipv4_offset(pkt.link_type, pkt.data) else { continue };
+                buf.clear();
+                buf.extend_from_slice(&pkt.data[off..]);
+                let ports = p.proto != ICMP;
+                let rw = Rewrite {
+                    src: Some(seen.src),
+                    dst: Some(seen.dst),
+                    sport: ports.then_some(seen.sport),
+                    dport: ports.then_some(seen.dport),
+                };
+                if rewrite_ipv4_at(&mut buf, 0, &rw).is_err() {
+                    continue;
+                }
+                let name = endpoint_file(f, endpoint);
+                if !writers.contains_key(&name) {
+                    let w = PcapWriter::create(d.join(&name), linktype::RAW).map_err(|e| format!("error: cannot write {}: {e}", d.join(&name).display()))?;
+                    writers.insert(name.clone(), w);
+                }
+                let w = writers.get_mut(&name).expect("inserted");
+                let wire = pkt.info.wire_len.saturating_sub(off as u32).max(buf.len() as u32);
+                w.write_packet(pkt.info.ts_ns, &buf, wire).map_err(|e| format!("error: {name}: {e}"))?;
+            }
+        }
+    }
+    for (name, mut w) in writers {
+        w.flush().map_err(|e| format!("error: {name}: {e}"))?;
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct SynthArgs {
+    pub topology: PathBuf,
+    #[command(flatten)]
+    pub sel: Selectors,
+    /// Output capture (pcap)
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// Write exactly this many packets, cycling over the flows (for benchmarks)
+    #[arg(long)]
+    pub packets: Option<u64>,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// Writes a capture of a topology's traffic: one conversation per sweep cell.
+pub fn run_synth(a: SynthArgs) -> Result<u8, String> {
+    let f = load(&a.topology)?;
+    let sources = sweep::resolve(&f, &a.sel.from, Side::Source).map_err(|e| format!("error: {e}"))?;
+    let dests = sweep::resolve(&f, &a.sel.to, Side::Destination).map_err(|e| format!("error: {e}"))?;
+    let ports = sweep::parse_ports(&a.sel.ports).map_err(|e| format!("error: --ports: {e}"))?;
+    let m = Matrix::new(sources, dests, ports);
+    let flows: Vec<vnetsim_traffic::synth::SynthFlow> = m
+        .cells
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let fl = m.flow(&f, *c);
+            vnetsim_traffic::synth::SynthFlow {
+                src: fl.src,
+                dst: fl.dst,
+                proto: fl.proto,
+                sport: if fl.proto == ICMP { 0 } else { 40000 + (i % 20000) as u16 },
+                dport: fl.dport,
+                fqdn: sweep::fqdn_for(&f, fl.dst).map(str::to_string),
+                reply: true,
+                packets: 2,
+            }
+        })
+        .collect();
+    let (packets, bytes) = match a.packets {
+        Some(n) => {
+            let s = vnetsim_traffic::synth::write_large(&a.output, &flows, n, a.seed).map_err(|e| format!("error: cannot write {}: {e}", a.output.display()))?;
+            (s.packets, s.bytes)
+        }
+        None => {
+            let cfg = vnetsim_traffic::synth::SynthConfig { seed: a.seed, ..Default::default() };
+            let s = vnetsim_traffic::synth::write_flows_to_path(&a.output, &flows, &cfg).map_err(|e| format!("error: cannot write {}: {e}", a.output.display()))?;
+            (s.packets, s.bytes)
+        }
+    };
+    println!("{}: {} flows, {} packets, {} bytes", a.output.display(), flows.len(), packets, bytes);
+    Ok(0)
+}
