@@ -106,6 +106,9 @@ pub enum Command {
     Replay(crate::replay::ReplayArgs),
     /// Write a capture of a topology's traffic (one conversation per sweep cell; deterministic).
     Synth(crate::replay::SynthArgs),
+    /// Throughput of the data plane: FIB, NSG classifier, whole walk.
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCmd),
 }
 
 #[derive(Args, Debug)]
@@ -317,6 +320,7 @@ pub fn run(cli: Cli) -> Result<u8, String> {
         Command::Check(a) => crate::flows::run_check(a),
         Command::Replay(a) => crate::replay::run_replay(a),
         Command::Synth(a) => crate::replay::run_synth(a),
+        Command::Bench(c) => crate::bench::run(c),
         Command::Generate(a) => {
             let p = vnetsim_model::generate::Params {
                 vnets: a.vnets,

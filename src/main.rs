@@ -1,6 +1,7 @@
 //! The `vnetsim` command line: argument parsing and wiring only. The work is
 //! done by the crates under `crates/` (see ARCHITECTURE.md).
 
+mod bench;
 mod cli;
 mod flows;
 mod replay;

@@ -238,6 +238,20 @@ pub struct Matrix {
 }
 
 impl Matrix {
+    /// The FQDN each destination carries (looked up once per destination, not per flow).
+    pub fn fqdns<'f>(&self, f: &'f Fabric) -> Vec<(Option<&'f str>, Option<&'f str>)> {
+        // (from the Internet, from elsewhere): the Internet reaches NICs at their public IP.
+        self.dests
+            .iter()
+            .map(|d| {
+                let inet = Probe { label: String::new(), endpoint: Endpoint::Internet, addr: INTERNET_PROBE };
+                (fqdn_for(f, destination_addr(f, &inet, d)), fqdn_for(f, d.addr))
+            })
+            .collect()
+    }
+}
+
+impl Matrix {
     pub fn new(sources: Vec<Probe>, dests: Vec<Probe>, ports: Vec<Port>) -> Matrix {
         let cells = cells(&sources, &dests, &ports);
         Matrix { sources, dests, ports, cells }
@@ -258,14 +272,17 @@ where
     M: Fn(&Fabric, &Scratch, &Trace, Cell, Option<&str>) -> R + Sync,
 {
     const BATCH: usize = 1024;
+    let fq = m.fqdns(f);
     m.cells
         .par_chunks(BATCH)
         .map_init(Scratch::new, |scratch, chunk| {
             let mut out = Vec::with_capacity(chunk.len());
             for &c in chunk {
                 let flow = m.flow(f, c);
-                let fqdn = fqdn_for(f, flow.dst);
-                let t = trace(f, flow, m.sources[c.src as usize].endpoint, fqdn, scratch);
+                let src = m.sources[c.src as usize].endpoint;
+                let q = fq[c.dst as usize];
+                let fqdn = if src == Endpoint::Internet { q.0 } else { q.1 };
+                let t = trace(f, flow, src, fqdn, scratch);
                 out.push(map(f, scratch, &t, c, fqdn));
             }
             progress(chunk.len() as u64);

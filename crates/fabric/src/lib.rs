@@ -265,8 +265,9 @@ pub struct Fabric {
     pub nsg_tables: Vec<NsgTable>,
     public: Fib,
     site_prefixes: Fib,
-    /// Every NIC and endpoint address (first wins where VNets overlap), for finding the endpoint owning a source.
-    private: Vec<Fib>,
+    /// Every NIC, endpoint and firewall address (the first VNet wins where spaces overlap), for
+    /// finding the endpoint owning a source.
+    private: Fib,
 }
 
 /// Where a flow enters the fabric.
@@ -299,19 +300,20 @@ impl Fabric {
     }
     /// Owner of a private address in any VNet (the first VNet that has it).
     pub fn private_owner(&self, ip: u32) -> Option<(VnetId, Owner)> {
-        for (i, v) in self.vnets.iter().enumerate() {
-            if let Some(o) = v.owner(ip) {
-                return Some((VnetId(i as u32), o));
-            }
-        }
-        None
+        let o = Owner::decode(self.private.lookup(ip)?);
+        let vnet = match o {
+            Owner::Nic(n) => self.subnets[self.nics[n.ix()].subnet.ix()].vnet,
+            Owner::Pe(p) => self.subnets[self.pes[p.ix()].subnet.ix()].vnet,
+            Owner::Firewall(f) | Owner::FirewallInstance(f) => self.firewalls[f.ix()].vnet,
+        };
+        Some((vnet, o))
     }
     /// The endpoint that owns a source address (R: trace `--from` default).
     pub fn endpoint_of_source(&self, ip: u32) -> Endpoint {
         if ip == security::PLATFORM_IP {
             return Endpoint::Platform;
         }
-        if let Some((_, o)) = self.private.iter().find_map(|f| f.lookup(ip)).map(|v| ((), Owner::decode(v))) {
+        if let Some(o) = self.private.lookup(ip).map(Owner::decode) {
             return match o {
                 Owner::Nic(n) => Endpoint::Nic(n),
                 Owner::Pe(p) => Endpoint::Pe(p),
@@ -619,10 +621,13 @@ pub fn compile(v: &m::Validated) -> Fabric {
     }
     site_list.reverse();
     let site_prefixes = fib_of(site_list.into_iter());
-    let private: Vec<Fib> = owner_lists
-        .iter()
-        .map(|l| fib_of(l.iter().copied().filter(|(_, v)| !matches!(Owner::decode(*v), Owner::FirewallInstance(_)))))
-        .collect();
+    // Later entries win in a FIB build, so VNets go in reverse: the first declared owner wins.
+    let private = fib_of(
+        owner_lists
+            .iter()
+            .rev()
+            .flat_map(|l| l.iter().copied()),
+    );
 
     // Per-subnet effective routes, deduplicated into route sets.
     let route_tables: Vec<RouteTableInfo> = t
