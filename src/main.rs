@@ -1,6 +1,28 @@
 //! The `vnetsim` command line: argument parsing and wiring only. The work is
 //! done by the crates under `crates/` (see ARCHITECTURE.md).
 
+/// Standard output that ends the process quietly when the reader goes away
+/// (`vnetsim ... | head`), instead of panicking on the broken pipe.
+macro_rules! print {
+    ($($t:tt)*) => { $crate::stdout_write(format_args!($($t)*)) };
+}
+macro_rules! println {
+    () => { $crate::stdout_write(format_args!("\n")) };
+    ($($t:tt)*) => { $crate::stdout_write(format_args!("{}\n", format_args!($($t)*))) };
+}
+
+pub fn stdout_write(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(2);
+    }
+}
+
 mod bench;
 mod cli;
 mod flows;

@@ -206,3 +206,23 @@ fn generated_fabric_is_deterministic_and_sweepable() {
     // spoke1 has 2 NICs; spoke2 has 2 NICs and (5 endpoints over 5 spokes) 1 endpoint.
     assert_eq!(jsonl(&out).len(), 2 * 3);
 }
+
+#[test]
+fn a_closed_pipe_ends_the_process_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vnetsim"))
+        .args(["generate", "--vnets", "400", "--rules", "50"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    // The reader is gone now; the rest of the output hits a closed pipe.
+    let out = child.wait_with_output().unwrap();
+    assert!(first.starts_with("# Generated"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0));
+}
