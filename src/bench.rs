@@ -61,8 +61,9 @@ pub fn run(cmd: BenchCmd) -> Result<u8, String> {
             Ok(0)
         }
         BenchCmd::Acl { rules, keys, rounds } => {
-            let _ = (rules, keys, rounds);
-            Err("error: bench acl: classifier not integrated yet".into()) // ACL-PENDING
+            let r = vnetsim_classify::bench::run(&rules, &keys, rounds).map_err(|e| format!("error: {e}"))?;
+            println!("{r}");
+            Ok(0)
         }
         BenchCmd::Walk(a) => walk(a),
     }

@@ -29,8 +29,8 @@ pub mod watcher;
 
 /// The compiled longest-prefix-match structure every route set uses.
 pub use vnetsim_lpm as lpm;
-#[path = "classify_shim.rs"]
-pub mod classify;
+/// The compiled first-match classifier NSG tables and firewall network rules use.
+pub use vnetsim_classify as classify;
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
