@@ -1,6 +1,7 @@
 //! Sweep, diff and check: flow matrices evaluated in parallel, as rows.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasherDefault;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -9,6 +10,7 @@ use clap::Args;
 use vnetsim_engine::render::{ip, outcome_reason, path, protocol_name, rule_name};
 use vnetsim_engine::sweep::{self, Matrix, Side};
 use vnetsim_engine::{Outcome, Scratch, Trace, Verdict};
+
 use vnetsim_fabric::Fabric;
 use vnetsim_report::heatmap::{CellOutcome, Heatmap};
 use vnetsim_report::summary::Summary;
@@ -52,6 +54,13 @@ pub struct SweepArgs {
 
 /// One trace as a flat row (the contract's columns).
 pub fn row(f: &Fabric, s: &Scratch, t: &Trace, fqdn: Option<&str>) -> FlowRow {
+    let p = path(f, s, &t.forward);
+    let rp = t.ret.as_ref().map(|r| path(f, s, r)).unwrap_or_default();
+    row_with(f, t, fqdn, p, rp)
+}
+
+/// [`row`] with the paths given (empty for a representative of aggregated flows).
+pub fn row_with(f: &Fabric, t: &Trace, fqdn: Option<&str>, path: String, return_path: String) -> FlowRow {
     let fw = &t.forward;
     let delivered = fw.verdict == Verdict::Delivered;
     let (dropped_at, rule) = match (t.outcome, &t.ret) {
@@ -74,8 +83,8 @@ pub fn row(f: &Fabric, s: &Scratch, t: &Trace, fqdn: Option<&str>) -> FlowRow {
         reason: outcome_reason(f, t),
         src_seen: delivered.then(|| ip(fw.seen.src)),
         dst_seen: delivered.then(|| ip(fw.seen.dst)),
-        path: path(f, s, fw),
-        return_path: t.ret.as_ref().map(|r| path(f, s, r)).unwrap_or_default(),
+        path,
+        return_path,
         symmetric: t.symmetric,
     }
 }
@@ -97,8 +106,7 @@ fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool, String> {
     b.build().map_err(|e| format!("error: cannot start worker threads: {e}"))
 }
 
-/// Runs a sweep; shows a progress bar on a terminal when it takes more than a second.
-pub fn sweep(f: &Fabric, sel: &Selectors) -> Result<Swept, String> {
+fn prepare(f: &Fabric, sel: &Selectors) -> Result<(Matrix, indicatif::ProgressBar, rayon::ThreadPool), String> {
     let sources = sweep::resolve(f, &sel.from, Side::Source).map_err(|e| format!("error: {e}"))?;
     let dests = sweep::resolve(f, &sel.to, Side::Destination).map_err(|e| format!("error: {e}"))?;
     let ports = sweep::parse_ports(&sel.ports).map_err(|e| format!("error: --ports: {e}"))?;
@@ -110,20 +118,76 @@ pub fn sweep(f: &Fabric, sel: &Selectors) -> Result<Swept, String> {
     bar.set_style(
         indicatif::ProgressStyle::with_template("{elapsed_precise} [{wide_bar}] {pos}/{len} flows ({per_sec})").expect("template"),
     );
-    let started = Instant::now();
+    Ok((matrix, bar, pool(sel.threads)?))
+}
+
+/// Progress per batch; the bar starts drawing once the sweep has taken a second.
+fn progress_fn(bar: &indicatif::ProgressBar, started: Instant) -> impl Fn(u64) + Sync + '_ {
     let shown = std::sync::atomic::AtomicBool::new(false);
-    let progress = |n: u64| {
+    move |n: u64| {
         bar.inc(n);
         if !shown.load(std::sync::atomic::Ordering::Relaxed) && started.elapsed().as_secs_f64() > 1.0 {
             shown.store(true, std::sync::atomic::Ordering::Relaxed);
             bar.enable_steady_tick(std::time::Duration::from_millis(200));
         }
-    };
-    let pool = pool(sel.threads)?;
+    }
+}
+
+/// Runs a sweep keeping every row; shows a progress bar on a terminal when it takes more than a second.
+pub fn sweep(f: &Fabric, sel: &Selectors) -> Result<Swept, String> {
+    let (matrix, bar, pool) = prepare(f, sel)?;
+    let started = Instant::now();
+    let progress = progress_fn(&bar, started);
     let rows = pool.install(|| sweep::run(f, &matrix, |f, s, t, _, fqdn| row(f, s, t, fqdn), &progress));
     let seconds = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
     Ok(Swept { matrix, rows, seconds })
+}
+
+/// A sweep that keeps only what its summary and heat map need: per distinct
+/// [`vnetsim_engine::TraceKey`] a count, and per cell its outcome. Names are rendered once per key.
+pub struct SweptSummary {
+    pub matrix: Matrix,
+    pub summary: Summary,
+    pub outcomes: Vec<Outcome>,
+    pub seconds: f64,
+}
+
+type KeyCounts = HashMap<vnetsim_engine::TraceKey, (u64, vnetsim_engine::sweep::Cell), BuildHasherDefault<vnetsim_engine::replay::FxHasher>>;
+
+pub fn sweep_summary(f: &Fabric, sel: &Selectors) -> Result<SweptSummary, String> {
+    let (matrix, bar, pool) = prepare(f, sel)?;
+    let started = Instant::now();
+    let progress = progress_fn(&bar, started);
+    let chunks: Vec<(KeyCounts, Vec<Outcome>)> = pool.install(|| {
+        sweep::fold_chunks(
+            f,
+            &matrix,
+            |n| (KeyCounts::with_capacity_and_hasher(n, Default::default()), Vec::with_capacity(n)),
+            |acc, _, _, t, c, _| {
+                acc.0.entry(t.key()).or_insert((0, c)).0 += 1;
+                acc.1.push(t.outcome);
+            },
+            &progress,
+        )
+    });
+    let mut counts: KeyCounts = KeyCounts::default();
+    let mut outcomes = Vec::with_capacity(matrix.cells.len());
+    for (k, o) in chunks {
+        for (key, (n, c)) in k {
+            counts.entry(key).and_modify(|e| e.0 += n).or_insert((n, c));
+        }
+        outcomes.extend(o);
+    }
+    let mut summary = Summary::default();
+    let mut s = Scratch::new();
+    for (n, c) in counts.values() {
+        let t = sweep::trace_cell(f, &matrix, *c, &mut s);
+        summary.add_n(&row_with(f, &t, None, String::new(), String::new()), *n);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    Ok(SweptSummary { matrix, summary, outcomes, seconds })
 }
 
 fn cell_outcome(o: &str) -> CellOutcome {
@@ -144,12 +208,12 @@ pub fn write_rows(path: &Path, rows: &[FlowRow]) -> Result<(), String> {
     Ok(())
 }
 
-pub fn write_heatmap(path: &Path, title: &str, s: &Swept) -> Result<(), String> {
-    let rows: Vec<String> = s.matrix.sources.iter().map(|p| p.label.clone()).collect();
-    let cols: Vec<String> = s.matrix.dests.iter().map(|p| p.label.clone()).collect();
+pub fn write_heatmap(path: &Path, title: &str, m: &Matrix, outcomes: &[Outcome]) -> Result<(), String> {
+    let rows: Vec<String> = m.sources.iter().map(|p| p.label.clone()).collect();
+    let cols: Vec<String> = m.dests.iter().map(|p| p.label.clone()).collect();
     let mut h = Heatmap::new(title, rows, cols);
-    for (c, r) in s.matrix.cells.iter().zip(&s.rows) {
-        h.add(c.src as usize, c.dst as usize, cell_outcome(&r.outcome));
+    for (c, o) in m.cells.iter().zip(outcomes) {
+        h.add(c.src as usize, c.dst as usize, cell_outcome(o.as_str()));
     }
     let file = std::fs::File::create(path).map_err(|e| format!("error: cannot write {}: {e}", path.display()))?;
     let mut w = std::io::BufWriter::new(file);
@@ -159,35 +223,49 @@ pub fn write_heatmap(path: &Path, title: &str, s: &Swept) -> Result<(), String> 
 
 pub fn run_sweep(a: SweepArgs) -> Result<u8, String> {
     let f = load(&a.topology)?;
-    let s = sweep(&f, &a.sel)?;
-    if let Some(p) = &a.out {
-        write_rows(p, &s.rows)?;
-    }
+    let (matrix, sum, outcomes, n, seconds) = match &a.out {
+        Some(p) => {
+            let s = sweep(&f, &a.sel)?;
+            write_rows(p, &s.rows)?;
+            let mut sum = Summary::default();
+            for r in &s.rows {
+                sum.add(r);
+            }
+            let outcomes: Vec<Outcome> = s
+                .rows
+                .iter()
+                .map(|r| match r.outcome.as_str() {
+                    "reachable" => Outcome::Reachable,
+                    "unreachable" => Outcome::Unreachable,
+                    _ => Outcome::NoReturn,
+                })
+                .collect();
+            let n = s.rows.len();
+            (s.matrix, sum, outcomes, n, s.seconds)
+        }
+        None => {
+            let s = sweep_summary(&f, &a.sel)?;
+            let n = s.outcomes.len();
+            (s.matrix, s.summary, s.outcomes, n, s.seconds)
+        }
+    };
     if let Some(p) = &a.heatmap {
-        write_heatmap(p, &format!("{}: reachability, {}", if f.name.is_empty() { "fabric" } else { &f.name }, a.sel.ports), &s)?;
-    }
-    let mut sum = Summary::default();
-    for r in &s.rows {
-        sum.add(r);
+        let title = format!("{}: reachability, {}", if f.name.is_empty() { "fabric" } else { &f.name }, a.sel.ports);
+        write_heatmap(p, &title, &matrix, &outcomes)?;
     }
     if a.out_fmt.json() {
         println!("{}", serde_json::to_string_pretty(&sum.to_json()).expect("json"));
     } else {
         println!(
             "{} sources x {} destinations x {} ports = {} flows",
-            s.matrix.sources.len(),
-            s.matrix.dests.len(),
-            s.matrix.ports.len(),
-            s.rows.len()
+            matrix.sources.len(),
+            matrix.dests.len(),
+            matrix.ports.len(),
+            n
         );
         print!("{}", sum.render_text(a.top));
     }
-    eprintln!(
-        "swept {} flows in {:.3} s ({:.0} flows/s)",
-        s.rows.len(),
-        s.seconds,
-        s.rows.len() as f64 / s.seconds.max(1e-9)
-    );
+    eprintln!("swept {} flows in {:.3} s ({:.0} flows/s)", n, seconds, n as f64 / seconds.max(1e-9));
     Ok(0)
 }
 

@@ -1,6 +1,7 @@
 //! `replay` (captures through the fabric) and `synth` (captures of a topology's traffic).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasherDefault;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -119,19 +120,42 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
         }
         bld.build().map_err(|e| format!("error: {e}"))?
     };
-    let fates: Vec<Fate> = pool.install(|| {
-        walk_flows(&f, &table, |f, s, t, _, fqdn| {
-            let fwd = (t.forward.verdict == Verdict::Delivered).then(|| (t.forward.delivered_to.unwrap(), t.forward.seen));
-            let ret = t.ret.filter(|r| r.verdict == Verdict::Delivered).map(|r| (r.delivered_to.unwrap(), r.seen));
-            Fate {
-                row: row(f, s, t, fqdn),
-                fwd,
-                ret,
-                ret_dropped_at: t.ret.and_then(|r| r.dropped_at).map(|e| f.endpoint_id(e)),
-                ret_rule: t.ret.and_then(|r| r.rule).map(|r| rule_name(f, r)),
-            }
-        })
-    });
+    let rows_needed = a.out.is_some() || a.pcap_out.is_some();
+    let mut sum = Summary::default();
+    let mut fates: Vec<Fate> = Vec::new();
+    if rows_needed {
+        fates = pool.install(|| {
+            walk_flows(&f, &table, |f, s, t, _, fqdn| {
+                let fwd = (t.forward.verdict == Verdict::Delivered).then(|| (t.forward.delivered_to.unwrap(), t.forward.seen));
+                let ret = t.ret.filter(|r| r.verdict == Verdict::Delivered).map(|r| (r.delivered_to.unwrap(), r.seen));
+                Fate {
+                    row: row(f, s, t, fqdn),
+                    fwd,
+                    ret,
+                    ret_dropped_at: t.ret.and_then(|r| r.dropped_at).map(|e| f.endpoint_id(e)),
+                    ret_rule: t.ret.and_then(|r| r.rule).map(|r| rule_name(f, r)),
+                }
+            })
+        });
+        for x in &fates {
+            sum.add(&x.row);
+        }
+    } else {
+        // Summary only: count flows per distinct key, render one representative per key.
+        let keys: Vec<vnetsim_engine::TraceKey> = pool.install(|| walk_flows(&f, &table, |_, _, t, _, _| t.key()));
+        let mut counts: HashMap<vnetsim_engine::TraceKey, (u64, usize), BuildHasherDefault<vnetsim_engine::replay::FxHasher>> =
+            HashMap::with_capacity_and_hasher(1024, Default::default());
+        for (i, k) in keys.iter().enumerate() {
+            counts.entry(*k).or_insert((0, i)).0 += 1;
+        }
+        let mut s = vnetsim_engine::Scratch::new();
+        for (n, i) in counts.values() {
+            let r = &table.flows[*i];
+            let q = vnetsim_engine::replay::flow_fqdn(&f, r);
+            let t = vnetsim_engine::trace_with(&f, r.flow, r.ingress, q, r.midstream, &mut s);
+            sum.add_n(&crate::flows::row_with(&f, &t, q, String::new(), String::new()), *n);
+        }
+    }
     let walked = started.elapsed().as_secs_f64();
 
     if a.per == Per::Flow {
@@ -146,10 +170,6 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
     }
     let seconds = started.elapsed().as_secs_f64();
 
-    let mut sum = Summary::default();
-    for x in &fates {
-        sum.add(&x.row);
-    }
     let st = &table.stats;
     let r = &st.read;
     let malformed: Vec<(&str, u64)> = vnetsim_traffic::MalformedKind::ALL.iter().map(|k| (k.name(), r.malformed_of(*k))).filter(|(_, n)| *n > 0).collect();

@@ -61,14 +61,14 @@ pub enum Action {
     Drop,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RouteRef {
     pub set: RouteSetId,
     pub index: u32,
 }
 
 /// The rule that decided at a hop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RuleRef {
     Nsg { table: u32, inbound: bool, from_internet: bool, index: u32 },
     /// Allowed by the connection's flow record (R5.4), no rule evaluated.
@@ -98,7 +98,7 @@ pub struct Hop {
 }
 
 /// Why a leg ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Reason {
     Delivered,
     /// Next hop `None` (system or user route).
@@ -139,7 +139,7 @@ pub enum Reason {
     BypassedStatefulDevice,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Verdict {
     Delivered,
     Dropped,
@@ -159,11 +159,25 @@ pub struct Leg {
     pub hops: (u32, u32),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Outcome {
     Reachable,
     Unreachable,
     NoReturn,
+}
+
+impl Trace {
+    pub fn key(&self) -> TraceKey {
+        let delivered = self.forward.verdict == Verdict::Delivered;
+        TraceKey {
+            outcome: self.outcome,
+            forward: self.forward.key(),
+            ret: self.ret.map(|r| r.key()),
+            bypassed: self.bypassed,
+            symmetric: self.symmetric,
+            rewritten: (delivered && self.forward.seen.src != self.flow.src).then_some(self.forward.seen.src),
+        }
+    }
 }
 
 impl Outcome {
@@ -174,6 +188,34 @@ impl Outcome {
             Outcome::NoReturn => "no-return",
         }
     }
+}
+
+/// What a report says about one leg, as ids: equal keys render to equal text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LegKey {
+    pub verdict: Verdict,
+    pub reason: Reason,
+    pub delivered_to: Option<Endpoint>,
+    pub dropped_at: Option<Endpoint>,
+    pub rule: Option<RuleRef>,
+}
+
+impl Leg {
+    pub fn key(&self) -> LegKey {
+        LegKey { verdict: self.verdict, reason: self.reason, delivered_to: self.delivered_to, dropped_at: self.dropped_at, rule: self.rule }
+    }
+}
+
+/// Everything a summary reports about a round trip except the addresses and the path, as ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TraceKey {
+    pub outcome: Outcome,
+    pub forward: LegKey,
+    pub ret: Option<LegKey>,
+    pub bypassed: Option<FirewallId>,
+    pub symmetric: bool,
+    /// The source the destination saw, when it differs from the flow's.
+    pub rewritten: Option<u32>,
 }
 
 /// A round trip.

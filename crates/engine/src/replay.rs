@@ -23,7 +23,11 @@ pub struct FxHasher(u64);
 impl Hasher for FxHasher {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.write_u64(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        for b in chunks.remainder() {
             self.write_u64(*b as u64);
         }
     }
@@ -33,6 +37,22 @@ impl Hasher for FxHasher {
     }
     #[inline]
     fn write_u32(&mut self, v: u32) {
+        self.write_u64(v as u64)
+    }
+    #[inline]
+    fn write_u8(&mut self, v: u8) {
+        self.write_u64(v as u64)
+    }
+    #[inline]
+    fn write_u16(&mut self, v: u16) {
+        self.write_u64(v as u64)
+    }
+    #[inline]
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64)
+    }
+    #[inline]
+    fn write_isize(&mut self, v: isize) {
         self.write_u64(v as u64)
     }
     #[inline]
@@ -159,6 +179,12 @@ impl FlowTable {
 /// Pass one over every capture, in the order given.
 pub fn build_table(f: &Fabric, captures: &[&Path], from: Option<Endpoint>, progress: &dyn Fn(u64)) -> Result<FlowTable, String> {
     let mut t = FlowTable::default();
+    // Size the table for a guess of one flow per 16 packets of ~300 bytes, capped, so
+    // large captures do not spend their time growing it.
+    let bytes: u64 = captures.iter().map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).sum();
+    let guess = ((bytes / 300 / 16) as usize).clamp(1024, 4 << 20);
+    t.map.reserve(guess);
+    t.flows.reserve(guess);
     for path in captures {
         let mut r = CaptureReader::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut since = 0u64;

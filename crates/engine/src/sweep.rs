@@ -264,30 +264,49 @@ impl Matrix {
     }
 }
 
-/// Evaluates every cell (a full round-trip trace each) on the current rayon pool and maps each
-/// result with `map`; results are in cell order. `progress` is called with the number of cells done per batch.
-pub fn run<R, M>(f: &Fabric, m: &Matrix, map: M, progress: &(dyn Fn(u64) + Sync)) -> Vec<R>
+/// Evaluates every cell (a full round-trip trace each) on the current rayon pool, folding the
+/// cells of each chunk into an accumulator; accumulators come back in matrix order.
+pub fn fold_chunks<A, I, M>(f: &Fabric, m: &Matrix, init: I, each: M, progress: &(dyn Fn(u64) + Sync)) -> Vec<A>
 where
-    R: Send,
-    M: Fn(&Fabric, &Scratch, &Trace, Cell, Option<&str>) -> R + Sync,
+    A: Send,
+    I: Fn(usize) -> A + Sync,
+    M: Fn(&mut A, &Fabric, &Scratch, &Trace, Cell, Option<&str>) + Sync,
 {
     const BATCH: usize = 1024;
     let fq = m.fqdns(f);
     m.cells
         .par_chunks(BATCH)
         .map_init(Scratch::new, |scratch, chunk| {
-            let mut out = Vec::with_capacity(chunk.len());
+            let mut acc = init(chunk.len());
             for &c in chunk {
                 let flow = m.flow(f, c);
                 let src = m.sources[c.src as usize].endpoint;
                 let q = fq[c.dst as usize];
                 let fqdn = if src == Endpoint::Internet { q.0 } else { q.1 };
                 let t = trace(f, flow, src, fqdn, scratch);
-                out.push(map(f, scratch, &t, c, fqdn));
+                each(&mut acc, f, scratch, &t, c, fqdn);
             }
             progress(chunk.len() as u64);
-            out
+            acc
         })
-        .flatten_iter()
         .collect()
+}
+
+/// Evaluates every cell and maps each result with `map`; results are in cell order.
+pub fn run<R, M>(f: &Fabric, m: &Matrix, map: M, progress: &(dyn Fn(u64) + Sync)) -> Vec<R>
+where
+    R: Send,
+    M: Fn(&Fabric, &Scratch, &Trace, Cell, Option<&str>) -> R + Sync,
+{
+    fold_chunks(f, m, Vec::with_capacity, |v: &mut Vec<R>, f, s, t, c, q| v.push(map(f, s, t, c, q)), progress)
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Traces one cell (to render a representative of an aggregated key).
+pub fn trace_cell(f: &Fabric, m: &Matrix, c: Cell, s: &mut Scratch) -> Trace {
+    let flow = m.flow(f, c);
+    let src = m.sources[c.src as usize].endpoint;
+    trace(f, flow, src, fqdn_for(f, flow.dst), s)
 }

@@ -22,12 +22,12 @@ pub struct OutcomeTally {
 }
 
 impl OutcomeTally {
-    fn add(&mut self, outcome: &str) {
+    fn add_n(&mut self, outcome: &str, n: u64) {
         match outcome {
-            "reachable" => self.reachable += 1,
-            "unreachable" => self.unreachable += 1,
-            "no-return" => self.no_return += 1,
-            _ => self.other += 1,
+            "reachable" => self.reachable += n,
+            "unreachable" => self.unreachable += n,
+            "no-return" => self.no_return += n,
+            _ => self.other += n,
         }
     }
 
@@ -106,37 +106,47 @@ impl Summary {
 
     /// Counts one flow.
     pub fn add(&mut self, r: &FlowRow) {
-        self.flows += 1;
-        self.outcomes.add(&r.outcome);
+        self.add_n(r, 1)
+    }
+
+    /// Counts `n` flows that share everything the summary looks at with `r`
+    /// (outcome, rule, drop point, reason, source and source seen, symmetry):
+    /// callers aggregating many flows can render one representative row.
+    pub fn add_n(&mut self, r: &FlowRow, n: u64) {
+        if n == 0 {
+            return;
+        }
+        self.flows += n;
+        self.outcomes.add_n(&r.outcome, n);
         if !matches!(
             r.outcome.as_str(),
             "reachable" | "unreachable" | "no-return"
         ) {
-            bump(&mut self.other_outcomes, &r.outcome, 1);
+            bump(&mut self.other_outcomes, &r.outcome, n);
         }
         if !r.symmetric {
-            self.asymmetric += 1;
+            self.asymmetric += n;
         }
         if let Some(rule) = &r.rule {
             match self.rules.get_mut(rule.as_str()) {
-                Some(t) => t.add(&r.outcome),
+                Some(t) => t.add_n(&r.outcome, n),
                 None => {
                     let mut t = OutcomeTally::default();
-                    t.add(&r.outcome);
+                    t.add_n(&r.outcome, n);
                     self.rules.insert(rule.clone(), t);
                 }
             }
         }
         if let Some(d) = &r.dropped_at {
-            bump(&mut self.drop_points, d, 1);
+            bump(&mut self.drop_points, d, n);
         }
         if !r.reason.is_empty() {
-            bump(&mut self.reasons, &r.reason, 1);
+            bump(&mut self.reasons, &r.reason, n);
         }
         if let Some(seen) = &r.src_seen {
             if *seen != r.src {
-                self.rewritten += 1;
-                bump(&mut self.seen_as, seen, 1);
+                self.rewritten += n;
+                bump(&mut self.seen_as, seen, n);
             }
         }
     }

@@ -280,3 +280,34 @@ fn empty_summary_renders() {
     assert!(t.contains("total"), "{t}");
     assert_eq!(s.to_json()["flows"], 0);
 }
+
+#[test]
+fn add_n_counts_like_adding_n_times() {
+    let r = vnetsim_report::FlowRow {
+        src: "10.0.0.4".into(),
+        dst: "10.1.0.4".into(),
+        protocol: "Tcp".into(),
+        src_port: 50000,
+        dst_port: 443,
+        fqdn: None,
+        ingress: "nic:a".into(),
+        outcome: "no-return".into(),
+        delivered_to: Some("nic:b".into()),
+        dropped_at: Some("firewall:fw".into()),
+        rule: Some("c/r".into()),
+        reason: "why".into(),
+        src_seen: Some("10.0.1.5".into()),
+        dst_seen: Some("10.1.0.4".into()),
+        path: "nic:a > firewall:fw > nic:b".into(),
+        return_path: String::new(),
+        symmetric: false,
+    };
+    let mut once = vnetsim_report::summary::Summary::default();
+    for _ in 0..7 {
+        once.add(&r);
+    }
+    let mut n = vnetsim_report::summary::Summary::default();
+    n.add_n(&r, 7);
+    assert_eq!(once, n);
+    assert_eq!(n.flows(), 7);
+}
