@@ -226,3 +226,19 @@ fn a_closed_pipe_ends_the_process_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn aggregated_summary_equals_the_summary_of_every_row() {
+    // Without --out the summary is built from one representative per distinct outcome key;
+    // it must equal the summary of all rows.
+    let l = lab();
+    let csv = tmp("summary-rows.csv");
+    let fast = ok(&["sweep", l.to_str().unwrap(), "--ports", PORTS, "--json"]);
+    let full = ok(&["sweep", l.to_str().unwrap(), "--ports", PORTS, "--json", "--out", csv.to_str().unwrap()]);
+    assert_eq!(fast, full);
+    let cap = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("traces/hub-spoke-lab.pcap");
+    let rows = tmp("summary-replay.jsonl");
+    let fast = ok(&["replay", l.to_str().unwrap(), cap.to_str().unwrap(), "--json"]);
+    let full = ok(&["replay", l.to_str().unwrap(), cap.to_str().unwrap(), "--json", "--out", rows.to_str().unwrap()]);
+    assert_eq!(fast, full);
+}
