@@ -127,34 +127,28 @@ impl FlowTable {
         self.map.get(&r).map(|&i| Placement { flow: i, reply: true })
     }
 
+    fn observe_decoded(&mut self, f: &Fabric, from: Option<Endpoint>, d: &Decoded) {
+        let pl = self.place_or_insert(f, from, &d.flow, d.ts_ns);
+        let rec = &mut self.flows[pl.flow as usize];
+        if pl.reply {
+            rec.reply_packets += 1;
+            rec.reply_bytes += d.wire_len as u64;
+        } else {
+            rec.request_packets += 1;
+            rec.request_bytes += d.wire_len as u64;
+            if !rec.hint_checked && d.flow.l4_payload_len > 0 {
+                rec.hint_checked = true;
+                rec.fqdn = d.hint.as_deref().map(str::to_string);
+            }
+        }
+        self.stats.modelled_packets += 1;
+        self.stats.modelled_bytes += d.wire_len as u64;
+    }
+
     /// Pass one over a packet: counts it into its flow, creating the flow when new.
     #[inline]
     pub fn observe(&mut self, f: &Fabric, from: Option<Endpoint>, p: &Ipv4Flow, data: &[u8], wire_len: u32, ts_ns: u64) -> Placement {
-        let (k, r) = key(p);
-        let pl = if let Some(&i) = self.map.get(&k) {
-            Placement { flow: i, reply: false }
-        } else if let Some(&i) = self.map.get(&r) {
-            Placement { flow: i, reply: true }
-        } else {
-            let i = self.flows.len() as u32;
-            let syn_only = p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
-            let (sport, dport) = if p.proto == ICMP { (0, 0) } else { (p.sport, p.dport) };
-            let flow = Flow { src: p.src, dst: p.dst, proto: p.proto, sport, dport };
-            self.flows.push(FlowRecord {
-                flow,
-                ingress: from.unwrap_or_else(|| f.endpoint_of_source(p.src)),
-                midstream: p.proto == TCP && !syn_only,
-                fqdn: None,
-                hint_checked: false,
-                first_ts_ns: ts_ns,
-                request_packets: 0,
-                request_bytes: 0,
-                reply_packets: 0,
-                reply_bytes: 0,
-            });
-            self.map.insert(k, i);
-            Placement { flow: i, reply: false }
-        };
+        let pl = self.place_or_insert(f, from, p, ts_ns);
         let rec = &mut self.flows[pl.flow as usize];
         if pl.reply {
             rec.reply_packets += 1;
@@ -174,9 +168,61 @@ impl FlowTable {
         self.stats.modelled_bytes += wire_len as u64;
         pl
     }
+
+    #[inline]
+    fn place_or_insert(&mut self, f: &Fabric, from: Option<Endpoint>, p: &Ipv4Flow, ts_ns: u64) -> Placement {
+        let (k, r) = key(p);
+        if let Some(&i) = self.map.get(&k) {
+            return Placement { flow: i, reply: false };
+        }
+        if let Some(&i) = self.map.get(&r) {
+            return Placement { flow: i, reply: true };
+        }
+        let i = self.flows.len() as u32;
+        let syn_only = p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
+        let (sport, dport) = if p.proto == ICMP { (0, 0) } else { (p.sport, p.dport) };
+        let flow = Flow { src: p.src, dst: p.dst, proto: p.proto, sport, dport };
+        self.flows.push(FlowRecord {
+            flow,
+            ingress: from.unwrap_or_else(|| f.endpoint_of_source(p.src)),
+            midstream: p.proto == TCP && !syn_only,
+            fqdn: None,
+            hint_checked: false,
+            first_ts_ns: ts_ns,
+            request_packets: 0,
+            request_bytes: 0,
+            reply_packets: 0,
+            reply_bytes: 0,
+        });
+        self.map.insert(k, i);
+        Placement { flow: i, reply: false }
+    }
 }
 
-/// Pass one over every capture, in the order given.
+/// One decoded packet of pass one, as the reader thread hands it over.
+#[derive(Clone, Debug)]
+struct Decoded {
+    flow: Ipv4Flow,
+    wire_len: u32,
+    ts_ns: u64,
+    /// TLS SNI or HTTP Host when this packet carries one (found by the reader).
+    hint: Option<Box<str>>,
+}
+
+/// What the reader thread sends: batches in capture order, then each capture's statistics.
+enum Batch {
+    Packets(Vec<Decoded>, u64),
+    Done(Box<ReadStats>),
+    Failed(String),
+}
+
+const BATCH: usize = 4096;
+/// Batches in flight between the reader and the flow table: bounds memory whatever the file size.
+const IN_FLIGHT: usize = 8;
+
+/// Pass one over every capture, in the order given: a reader thread decodes packets and
+/// extracts L7 hints, and sends batches over a bounded channel to this thread, which keeps
+/// the flow table (a hash lookup per packet). Packets keep capture order.
 pub fn build_table(f: &Fabric, captures: &[&Path], from: Option<Endpoint>, progress: &dyn Fn(u64)) -> Result<FlowTable, String> {
     let mut t = FlowTable::default();
     // Size the table for a guess of one flow per 16 packets of ~300 bytes, capped, so
@@ -185,28 +231,73 @@ pub fn build_table(f: &Fabric, captures: &[&Path], from: Option<Endpoint>, progr
     let guess = ((bytes / 300 / 16) as usize).clamp(1024, 4 << 20);
     t.map.reserve(guess);
     t.flows.reserve(guess);
-    for path in captures {
-        let mut r = CaptureReader::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut since = 0u64;
-        while let Some(pkt) = r.next_packet() {
-            if let PacketKind::Ipv4(p) = pkt.info.kind {
-                if p.frag == vnetsim_traffic::Fragment::LaterOrphan {
-                    t.stats.orphan_fragments += 1;
-                    continue;
+    let paths: Vec<std::path::PathBuf> = captures.iter().map(|p| p.to_path_buf()).collect();
+    let (tx, rx) = crossbeam_channel::bounded::<Batch>(IN_FLIGHT);
+    std::thread::scope(|scope| {
+        scope.spawn(move || read_captures(&paths, &tx));
+        // Owned here, so an early return drops it and a reader blocked on a full channel ends.
+        let rx = rx;
+        for msg in rx.iter() {
+            match msg {
+                Batch::Packets(v, seen) => {
+                    for d in &v {
+                        if d.flow.frag == vnetsim_traffic::Fragment::LaterOrphan {
+                            t.stats.orphan_fragments += 1;
+                            continue;
+                        }
+                        t.observe_decoded(f, from, d);
+                    }
+                    progress(seen);
                 }
-                t.observe(f, from, &p, pkt.data, pkt.info.wire_len, pkt.info.ts_ns);
-            }
-            since += 1;
-            if since == 65536 {
-                progress(since);
-                since = 0;
+                Batch::Done(stats) => {
+                    t.stats.read.merge(&stats);
+                    t.stats.captures += 1;
+                }
+                Batch::Failed(e) => return Err(e),
             }
         }
-        progress(since);
-        t.stats.read.merge(r.stats());
-        t.stats.captures += 1;
-    }
+        Ok(())
+    })?;
     Ok(t)
+}
+
+/// The reader stage: decode, keep IPv4, look for a name in payloads, batch.
+fn read_captures(paths: &[std::path::PathBuf], tx: &crossbeam_channel::Sender<Batch>) {
+    for path in paths {
+        let mut r = match CaptureReader::open(path) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.send(Batch::Failed(format!("{}: {e}", path.display())));
+                return;
+            }
+        };
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut seen = 0u64;
+        while let Some(pkt) = r.next_packet() {
+            seen += 1;
+            if let PacketKind::Ipv4(p) = pkt.info.kind {
+                let hint = if p.l4_payload_len > 0 && p.proto == TCP {
+                    let payload = p.l4_payload(pkt.data);
+                    tls_sni(payload).or_else(|| http_host(payload)).map(|n| n.to_ascii_lowercase().into_boxed_str())
+                } else {
+                    None
+                };
+                batch.push(Decoded { flow: p, wire_len: pkt.info.wire_len, ts_ns: pkt.info.ts_ns, hint });
+            }
+            if seen as usize % BATCH == 0 {
+                if tx.send(Batch::Packets(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)), seen)).is_err() {
+                    return;
+                }
+                seen = 0;
+            }
+        }
+        if tx.send(Batch::Packets(batch, seen)).is_err() {
+            return;
+        }
+        if tx.send(Batch::Done(Box::new(r.stats().clone()))).is_err() {
+            return;
+        }
+    }
 }
 
 /// The FQDN a flow is matched with: its L7 hint, else the destination's.
