@@ -6,7 +6,17 @@ use vnetsim_engine::sweep::{self, Matrix, Side};
 use vnetsim_engine::{trace, Scratch};
 use vnetsim_fabric::compile;
 
-fn flows(text: &str, from: &[String]) -> (vnetsim_fabric::Fabric, Vec<(vnetsim_engine::Flow, vnetsim_fabric::Endpoint, Option<String>)>) {
+fn flows(
+    text: &str,
+    from: &[String],
+) -> (
+    vnetsim_fabric::Fabric,
+    Vec<(
+        vnetsim_engine::Flow,
+        vnetsim_fabric::Endpoint,
+        Option<String>,
+    )>,
+) {
     let f = compile(&vnetsim_model::load_str("bench.yaml", text).expect("valid"));
     let m = Matrix::new(
         sweep::resolve(&f, from, Side::Source).unwrap(),
@@ -18,7 +28,11 @@ fn flows(text: &str, from: &[String]) -> (vnetsim_fabric::Fabric, Vec<(vnetsim_e
         .iter()
         .map(|c| {
             let fl = m.flow(&f, *c);
-            (fl, m.sources[c.src as usize].endpoint, sweep::fqdn_for(&f, fl.dst).map(str::to_string))
+            (
+                fl,
+                m.sources[c.src as usize].endpoint,
+                sweep::fqdn_for(&f, fl.dst).map(str::to_string),
+            )
         })
         .collect();
     (f, v)
@@ -35,7 +49,14 @@ fn bench(c: &mut Criterion) {
     })
     .unwrap();
     let mut g = c.benchmark_group("walk");
-    for (name, text, from) in [("lab", &lab, vec![]), ("generated-200-vnets", &gen, vec!["vnet:spoke1".to_string(), "vnet:spoke2".to_string()])] {
+    for (name, text, from) in [
+        ("lab", &lab, vec![]),
+        (
+            "generated-200-vnets",
+            &gen,
+            vec!["vnet:spoke1".to_string(), "vnet:spoke2".to_string()],
+        ),
+    ] {
         let (f, v) = flows(text, &from);
         let n = v.len().min(20_000);
         g.throughput(Throughput::Elements(n as u64));

@@ -55,13 +55,23 @@ const BATCH: u64 = 256;
 
 pub fn run(cmd: BenchCmd) -> Result<u8, String> {
     match cmd {
-        BenchCmd::Lpm { routes, keys, rounds } => {
-            let r = vnetsim_lpm::bench::run(&routes, &keys, rounds).map_err(|e| format!("error: {e}"))?;
+        BenchCmd::Lpm {
+            routes,
+            keys,
+            rounds,
+        } => {
+            let r = vnetsim_lpm::bench::run(&routes, &keys, rounds)
+                .map_err(|e| format!("error: {e}"))?;
             println!("{r}");
             Ok(0)
         }
-        BenchCmd::Acl { rules, keys, rounds } => {
-            let r = vnetsim_classify::bench::run(&rules, &keys, rounds).map_err(|e| format!("error: {e}"))?;
+        BenchCmd::Acl {
+            rules,
+            keys,
+            rounds,
+        } => {
+            let r = vnetsim_classify::bench::run(&rules, &keys, rounds)
+                .map_err(|e| format!("error: {e}"))?;
             println!("{r}");
             Ok(0)
         }
@@ -86,7 +96,11 @@ fn walk(a: WalkArgs) -> Result<u8, String> {
         .iter()
         .map(|c| {
             let fl = m.flow(&f, *c);
-            (fl, m.sources[c.src as usize].endpoint, sweep::fqdn_for(&f, fl.dst))
+            (
+                fl,
+                m.sources[c.src as usize].endpoint,
+                sweep::fqdn_for(&f, fl.dst),
+            )
         })
         .collect();
     println!(
@@ -99,10 +113,17 @@ fn walk(a: WalkArgs) -> Result<u8, String> {
         f.nsg_tables.len(),
         compile_s
     );
-    println!("matrix: {} distinct flows, cycled to {} round trips per run", flows.len(), a.flows);
+    println!(
+        "matrix: {} distinct flows, cycled to {} round trips per run",
+        flows.len(),
+        a.flows
+    );
     let mut base = None;
     for &n in &a.threads {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build().map_err(|e| format!("error: {e}"))?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build()
+            .map_err(|e| format!("error: {e}"))?;
         let per_thread = a.flows / n as u64;
         let start = Instant::now();
         let hists: Vec<hdrhistogram::Histogram<u64>> = pool.install(|| {
@@ -110,7 +131,9 @@ fn walk(a: WalkArgs) -> Result<u8, String> {
             (0..n)
                 .into_par_iter()
                 .map(|t| {
-                    let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram");
+                    let mut h =
+                        hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
+                            .expect("histogram");
                     let mut s = Scratch::new();
                     let mut i = (t * 7919) % flows.len();
                     let mut done = 0u64;

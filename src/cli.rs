@@ -8,7 +8,11 @@ use vnetsim_engine as engine;
 use vnetsim_fabric::{self as fabric, Endpoint, Fabric, Owner, PublicOwner};
 
 #[derive(Parser, Debug)]
-#[command(name = "vnetsim", version, about = "Packet-level simulator of the Azure virtual network data plane")]
+#[command(
+    name = "vnetsim",
+    version,
+    about = "Packet-level simulator of the Azure virtual network data plane"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -167,7 +171,9 @@ pub fn parse_protocol(s: &str) -> Result<u8, String> {
         "tcp" => Ok(engine::TCP),
         "udp" => Ok(engine::UDP),
         "icmp" => Ok(engine::ICMP),
-        _ => s.parse::<u8>().map_err(|_| format!("error: invalid protocol '{s}'; expected Tcp, Udp or Icmp")),
+        _ => s
+            .parse::<u8>()
+            .map_err(|_| format!("error: invalid protocol '{s}'; expected Tcp, Udp or Icmp")),
     }
 }
 
@@ -181,13 +187,23 @@ fn names<T>(items: &[T], f: impl Fn(&T) -> &str) -> String {
 }
 
 pub fn find_nic(f: &Fabric, name: &str) -> Result<fabric::NicId, String> {
-    f.find_nic(name).ok_or_else(|| format!("error: unknown NIC '{name}' ({})", names(&f.nics, |n| &n.name)))
+    f.find_nic(name).ok_or_else(|| {
+        format!(
+            "error: unknown NIC '{name}' ({})",
+            names(&f.nics, |n| &n.name)
+        )
+    })
 }
 
 pub fn find_subnet(f: &Fabric, path: &str) -> Result<fabric::SubnetId, String> {
     f.find_subnet(path).ok_or_else(|| {
-        let all: Vec<String> = (0..f.subnets.len()).map(|i| f.subnet_path(fabric::SubnetId(i as u32))).collect();
-        format!("error: unknown subnet '{path}' (expected VNET/SUBNET; defined: {})", all.join(", "))
+        let all: Vec<String> = (0..f.subnets.len())
+            .map(|i| f.subnet_path(fabric::SubnetId(i as u32)))
+            .collect();
+        format!(
+            "error: unknown subnet '{path}' (expected VNET/SUBNET; defined: {})",
+            all.join(", ")
+        )
     })
 }
 
@@ -246,7 +262,12 @@ pub fn run(cli: Cli) -> Result<u8, String> {
             );
             Ok(0)
         }
-        Command::Routes { topology, subnet, nic, out } => {
+        Command::Routes {
+            topology,
+            subnet,
+            nic,
+            out,
+        } => {
             let f = load(&topology)?;
             let s = match (subnet, nic) {
                 (Some(s), _) => find_subnet(&f, &s)?,
@@ -260,7 +281,13 @@ pub fn run(cli: Cli) -> Result<u8, String> {
             }
             Ok(0)
         }
-        Command::NextHop { topology, nic, subnet, dst, out } => {
+        Command::NextHop {
+            topology,
+            nic,
+            subnet,
+            dst,
+            out,
+        } => {
             let f = load(&topology)?;
             let s = match (subnet, nic) {
                 (Some(s), _) => find_subnet(&f, &s)?,
@@ -277,10 +304,20 @@ pub fn run(cli: Cli) -> Result<u8, String> {
                 print_json(&v);
             } else {
                 println!("next hop type    {}", nh.next_hop_type.as_str());
-                println!("next hop address {}", nh.next_hop_ip.map(|a| a.to_string()).unwrap_or_else(|| "-".into()));
+                println!(
+                    "next hop address {}",
+                    nh.next_hop_ip
+                        .map(|a| a.to_string())
+                        .unwrap_or_else(|| "-".into())
+                );
                 println!("route table      {}", nh.route_table_id);
                 if let Some(r) = &nh.route {
-                    println!("route            {} ({}{})", r.prefix, r.source.as_str(), r.name.as_ref().map(|n| format!(" {n}")).unwrap_or_default());
+                    println!(
+                        "route            {} ({}{})",
+                        r.prefix,
+                        r.source.as_str(),
+                        r.name.as_ref().map(|n| format!(" {n}")).unwrap_or_default()
+                    );
                 }
             }
             Ok(0)
@@ -295,23 +332,39 @@ pub fn run(cli: Cli) -> Result<u8, String> {
             }
             Ok(0)
         }
-        Command::FlowVerify { topology, nic, direction, protocol, local, remote, out } => {
+        Command::FlowVerify {
+            topology,
+            nic,
+            direction,
+            protocol,
+            local,
+            remote,
+            out,
+        } => {
             let f = load(&topology)?;
             let n = find_nic(&f, &nic)?;
-            let dir = match direction.to_ascii_lowercase().as_str() {
-                "inbound" => fabric::watcher::Direction::Inbound,
-                "outbound" => fabric::watcher::Direction::Outbound,
-                _ => return Err(format!("error: invalid --direction '{direction}'; expected Inbound or Outbound")),
-            };
+            let dir =
+                match direction.to_ascii_lowercase().as_str() {
+                    "inbound" => fabric::watcher::Direction::Inbound,
+                    "outbound" => fabric::watcher::Direction::Outbound,
+                    _ => return Err(format!(
+                        "error: invalid --direction '{direction}'; expected Inbound or Outbound"
+                    )),
+                };
             let proto = parse_protocol(&protocol)?;
             let l = parse_ip_port(&local, "--local")?;
             let r = parse_ip_port(&remote, "--remote")?;
             let v = fabric::watcher::flow_verify(&f, n, dir, proto, l, r);
             if out.json() {
-                print_json(&serde_json::json!({ "access": v.access.as_str(), "ruleName": v.rule_name }));
+                print_json(
+                    &serde_json::json!({ "access": v.access.as_str(), "ruleName": v.rule_name }),
+                );
             } else {
                 println!("access    {}", v.access.as_str());
-                println!("rule      {}", v.rule_name.as_deref().unwrap_or("(no NSG applies)"));
+                println!(
+                    "rule      {}",
+                    v.rule_name.as_deref().unwrap_or("(no NSG applies)")
+                );
             }
             Ok(0)
         }
@@ -331,7 +384,8 @@ pub fn run(cli: Cli) -> Result<u8, String> {
             };
             let text = vnetsim_model::generate::generate(&p).map_err(|e| format!("error: {e}"))?;
             match &a.output {
-                Some(path) => std::fs::write(path, text).map_err(|e| format!("error: cannot write {}: {e}", path.display()))?,
+                Some(path) => std::fs::write(path, text)
+                    .map_err(|e| format!("error: cannot write {}: {e}", path.display()))?,
                 None => print!("{text}"),
             }
             Ok(0)
@@ -339,19 +393,40 @@ pub fn run(cli: Cli) -> Result<u8, String> {
         Command::Trace(a) => {
             let f = load(&a.topology)?;
             let proto = parse_protocol(&a.protocol)?;
-            let (sport, dport) = if proto == engine::ICMP { (0, 0) } else { (a.src_port, a.dst_port) };
-            let flow = engine::Flow { src: a.src.into(), dst: a.dst.into(), proto, sport, dport };
+            let (sport, dport) = if proto == engine::ICMP {
+                (0, 0)
+            } else {
+                (a.src_port, a.dst_port)
+            };
+            let flow = engine::Flow {
+                src: a.src.into(),
+                dst: a.dst.into(),
+                proto,
+                sport,
+                dport,
+            };
             let ingress = match &a.from {
                 Some(e) => parse_endpoint(&f, e)?,
                 None => f.endpoint_of_source(flow.src),
             };
-            let fqdn = a.fqdn.map(|s| s.to_ascii_lowercase()).or_else(|| default_fqdn(&f, flow.dst));
+            let fqdn = a
+                .fqdn
+                .map(|s| s.to_ascii_lowercase())
+                .or_else(|| default_fqdn(&f, flow.dst));
             let mut scratch = engine::Scratch::new();
             let t = engine::trace(&f, flow, ingress, fqdn.as_deref(), &mut scratch);
             if a.out.json() {
-                print_json(&engine::render::trace_json(&f, &scratch, &t, fqdn.as_deref()));
+                print_json(&engine::render::trace_json(
+                    &f,
+                    &scratch,
+                    &t,
+                    fqdn.as_deref(),
+                ));
             } else {
-                print!("{}", engine::render::trace_text(&f, &scratch, &t, fqdn.as_deref()));
+                print!(
+                    "{}",
+                    engine::render::trace_text(&f, &scratch, &t, fqdn.as_deref())
+                );
             }
             Ok(0)
         }
@@ -359,8 +434,17 @@ pub fn run(cli: Cli) -> Result<u8, String> {
 }
 
 pub fn parse_ip_port(s: &str, what: &str) -> Result<(Ipv4Addr, u16), String> {
-    let (a, p) = s.rsplit_once(':').ok_or_else(|| format!("error: {what} expects IP:PORT, found '{s}'"))?;
-    let a: Ipv4Addr = a.parse().map_err(|_| format!("error: {what} expects IP:PORT, found '{s}'"))?;
-    let p: u16 = if p == "*" { 0 } else { p.parse().map_err(|_| format!("error: {what} expects IP:PORT, found '{s}'"))? };
+    let (a, p) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("error: {what} expects IP:PORT, found '{s}'"))?;
+    let a: Ipv4Addr = a
+        .parse()
+        .map_err(|_| format!("error: {what} expects IP:PORT, found '{s}'"))?;
+    let p: u16 = if p == "*" {
+        0
+    } else {
+        p.parse()
+            .map_err(|_| format!("error: {what} expects IP:PORT, found '{s}'"))?
+    };
     Ok((a, p))
 }

@@ -60,7 +60,13 @@ pub fn row(f: &Fabric, s: &Scratch, t: &Trace, fqdn: Option<&str>) -> FlowRow {
 }
 
 /// [`row`] with the paths given (empty for a representative of aggregated flows).
-pub fn row_with(f: &Fabric, t: &Trace, fqdn: Option<&str>, path: String, return_path: String) -> FlowRow {
+pub fn row_with(
+    f: &Fabric,
+    t: &Trace,
+    fqdn: Option<&str>,
+    path: String,
+    return_path: String,
+) -> FlowRow {
     let fw = &t.forward;
     let delivered = fw.verdict == Verdict::Delivered;
     let (dropped_at, rule) = match (t.outcome, &t.ret) {
@@ -103,20 +109,31 @@ fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool, String> {
         }
         b = b.num_threads(n);
     }
-    b.build().map_err(|e| format!("error: cannot start worker threads: {e}"))
+    b.build()
+        .map_err(|e| format!("error: cannot start worker threads: {e}"))
 }
 
-fn prepare(f: &Fabric, sel: &Selectors) -> Result<(Matrix, indicatif::ProgressBar, rayon::ThreadPool), String> {
+fn prepare(
+    f: &Fabric,
+    sel: &Selectors,
+) -> Result<(Matrix, indicatif::ProgressBar, rayon::ThreadPool), String> {
     let sources = sweep::resolve(f, &sel.from, Side::Source).map_err(|e| format!("error: {e}"))?;
     let dests = sweep::resolve(f, &sel.to, Side::Destination).map_err(|e| format!("error: {e}"))?;
     let ports = sweep::parse_ports(&sel.ports).map_err(|e| format!("error: --ports: {e}"))?;
     let matrix = Matrix::new(sources, dests, ports);
     let bar = indicatif::ProgressBar::with_draw_target(
         Some(matrix.cells.len() as u64),
-        if std::io::stderr().is_terminal() { indicatif::ProgressDrawTarget::stderr() } else { indicatif::ProgressDrawTarget::hidden() },
+        if std::io::stderr().is_terminal() {
+            indicatif::ProgressDrawTarget::stderr()
+        } else {
+            indicatif::ProgressDrawTarget::hidden()
+        },
     );
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{elapsed_precise} [{wide_bar}] {pos}/{len} flows ({per_sec})").expect("template"),
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{wide_bar}] {pos}/{len} flows ({per_sec})",
+        )
+        .expect("template"),
     );
     Ok((matrix, bar, pool(sel.threads)?))
 }
@@ -126,7 +143,9 @@ fn progress_fn(bar: &indicatif::ProgressBar, started: Instant) -> impl Fn(u64) +
     let shown = std::sync::atomic::AtomicBool::new(false);
     move |n: u64| {
         bar.inc(n);
-        if !shown.load(std::sync::atomic::Ordering::Relaxed) && started.elapsed().as_secs_f64() > 1.0 {
+        if !shown.load(std::sync::atomic::Ordering::Relaxed)
+            && started.elapsed().as_secs_f64() > 1.0
+        {
             shown.store(true, std::sync::atomic::Ordering::Relaxed);
             bar.enable_steady_tick(std::time::Duration::from_millis(200));
         }
@@ -138,10 +157,15 @@ pub fn sweep(f: &Fabric, sel: &Selectors) -> Result<Swept, String> {
     let (matrix, bar, pool) = prepare(f, sel)?;
     let started = Instant::now();
     let progress = progress_fn(&bar, started);
-    let rows = pool.install(|| sweep::run(f, &matrix, |f, s, t, _, fqdn| row(f, s, t, fqdn), &progress));
+    let rows =
+        pool.install(|| sweep::run(f, &matrix, |f, s, t, _, fqdn| row(f, s, t, fqdn), &progress));
     let seconds = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    Ok(Swept { matrix, rows, seconds })
+    Ok(Swept {
+        matrix,
+        rows,
+        seconds,
+    })
 }
 
 /// A sweep that keeps only what its summary and heat map need: per distinct
@@ -153,7 +177,11 @@ pub struct SweptSummary {
     pub seconds: f64,
 }
 
-type KeyCounts = HashMap<vnetsim_engine::TraceKey, (u64, vnetsim_engine::sweep::Cell), BuildHasherDefault<vnetsim_engine::replay::FxHasher>>;
+type KeyCounts = HashMap<
+    vnetsim_engine::TraceKey,
+    (u64, vnetsim_engine::sweep::Cell),
+    BuildHasherDefault<vnetsim_engine::replay::FxHasher>,
+>;
 
 pub fn sweep_summary(f: &Fabric, sel: &Selectors) -> Result<SweptSummary, String> {
     let (matrix, bar, pool) = prepare(f, sel)?;
@@ -163,7 +191,12 @@ pub fn sweep_summary(f: &Fabric, sel: &Selectors) -> Result<SweptSummary, String
         sweep::fold_chunks(
             f,
             &matrix,
-            |n| (KeyCounts::with_capacity_and_hasher(n, Default::default()), Vec::with_capacity(n)),
+            |n| {
+                (
+                    KeyCounts::with_capacity_and_hasher(n, Default::default()),
+                    Vec::with_capacity(n),
+                )
+            },
             |acc, _, _, t, c, _| {
                 acc.0.entry(t.key()).or_insert((0, c)).0 += 1;
                 acc.1.push(t.outcome);
@@ -187,7 +220,12 @@ pub fn sweep_summary(f: &Fabric, sel: &Selectors) -> Result<SweptSummary, String
     }
     let seconds = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    Ok(SweptSummary { matrix, summary, outcomes, seconds })
+    Ok(SweptSummary {
+        matrix,
+        summary,
+        outcomes,
+        seconds,
+    })
 }
 
 fn cell_outcome(o: &str) -> CellOutcome {
@@ -200,24 +238,34 @@ fn cell_outcome(o: &str) -> CellOutcome {
 
 pub fn write_rows(path: &Path, rows: &[FlowRow]) -> Result<(), String> {
     let fmt = OutputFormat::from_path(path).map_err(|e| format!("error: --out: {e}"))?;
-    let mut w = RowWriter::create(path, fmt).map_err(|e| format!("error: cannot write {}: {e}", path.display()))?;
+    let mut w = RowWriter::create(path, fmt)
+        .map_err(|e| format!("error: cannot write {}: {e}", path.display()))?;
     for r in rows {
-        w.write(r).map_err(|e| format!("error: cannot write {}: {e}", path.display()))?;
+        w.write(r)
+            .map_err(|e| format!("error: cannot write {}: {e}", path.display()))?;
     }
-    w.finish().map_err(|e| format!("error: cannot write {}: {e}", path.display()))?;
+    w.finish()
+        .map_err(|e| format!("error: cannot write {}: {e}", path.display()))?;
     Ok(())
 }
 
-pub fn write_heatmap(path: &Path, title: &str, m: &Matrix, outcomes: &[Outcome]) -> Result<(), String> {
+pub fn write_heatmap(
+    path: &Path,
+    title: &str,
+    m: &Matrix,
+    outcomes: &[Outcome],
+) -> Result<(), String> {
     let rows: Vec<String> = m.sources.iter().map(|p| p.label.clone()).collect();
     let cols: Vec<String> = m.dests.iter().map(|p| p.label.clone()).collect();
     let mut h = Heatmap::new(title, rows, cols);
     for (c, o) in m.cells.iter().zip(outcomes) {
         h.add(c.src as usize, c.dst as usize, cell_outcome(o.as_str()));
     }
-    let file = std::fs::File::create(path).map_err(|e| format!("error: cannot write {}: {e}", path.display()))?;
+    let file = std::fs::File::create(path)
+        .map_err(|e| format!("error: cannot write {}: {e}", path.display()))?;
     let mut w = std::io::BufWriter::new(file);
-    h.write_svg(&mut w).map_err(|e| format!("error: cannot write {}: {e}", path.display()))?;
+    h.write_svg(&mut w)
+        .map_err(|e| format!("error: cannot write {}: {e}", path.display()))?;
     Ok(())
 }
 
@@ -250,11 +298,18 @@ pub fn run_sweep(a: SweepArgs) -> Result<u8, String> {
         }
     };
     if let Some(p) = &a.heatmap {
-        let title = format!("{}: reachability, {}", if f.name.is_empty() { "fabric" } else { &f.name }, a.sel.ports);
+        let title = format!(
+            "{}: reachability, {}",
+            if f.name.is_empty() { "fabric" } else { &f.name },
+            a.sel.ports
+        );
         write_heatmap(p, &title, &matrix, &outcomes)?;
     }
     if a.out_fmt.json() {
-        println!("{}", serde_json::to_string_pretty(&sum.to_json()).expect("json"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&sum.to_json()).expect("json")
+        );
     } else {
         println!(
             "{} sources x {} destinations x {} ports = {} flows",
@@ -265,7 +320,12 @@ pub fn run_sweep(a: SweepArgs) -> Result<u8, String> {
         );
         print!("{}", sum.render_text(a.top));
     }
-    eprintln!("swept {} flows in {:.3} s ({:.0} flows/s)", n, seconds, n as f64 / seconds.max(1e-9));
+    eprintln!(
+        "swept {} flows in {:.3} s ({:.0} flows/s)",
+        n,
+        seconds,
+        n as f64 / seconds.max(1e-9)
+    );
     Ok(0)
 }
 
@@ -288,7 +348,12 @@ pub struct DiffArgs {
 type Key = (String, String, String, u16);
 
 fn key(r: &FlowRow, src_label: &str, dst_label: &str) -> Key {
-    (src_label.to_string(), dst_label.to_string(), r.protocol.clone(), r.dst_port)
+    (
+        src_label.to_string(),
+        dst_label.to_string(),
+        r.protocol.clone(),
+        r.dst_port,
+    )
 }
 
 pub fn run_diff(a: DiffArgs) -> Result<u8, String> {
@@ -301,14 +366,24 @@ pub fn run_diff(a: DiffArgs) -> Result<u8, String> {
             .cells
             .iter()
             .zip(&s.rows)
-            .map(|(c, r)| (key(r, &s.matrix.sources[c.src as usize].label, &s.matrix.dests[c.dst as usize].label), r.clone()))
+            .map(|(c, r)| {
+                (
+                    key(
+                        r,
+                        &s.matrix.sources[c.src as usize].label,
+                        &s.matrix.dests[c.dst as usize].label,
+                    ),
+                    r.clone(),
+                )
+            })
             .collect()
     };
     let (io, inew) = (index(&so), index(&sn));
     let mut changes = Vec::new();
     for (k, b) in &inew {
         match io.get(k) {
-            Some(a0) if a0.outcome == b.outcome && a0.path == b.path && a0.src_seen == b.src_seen => {}
+            Some(a0)
+                if a0.outcome == b.outcome && a0.path == b.path && a0.src_seen == b.src_seen => {}
             other => changes.push((k.clone(), other.cloned(), Some(b.clone()))),
         }
     }
@@ -345,7 +420,13 @@ pub fn run_diff(a: DiffArgs) -> Result<u8, String> {
         std::fs::write(p, text).map_err(|e| format!("error: cannot write {}: {e}", p.display()))?;
     }
     if a.out_fmt.json() {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "flows": inew.len(), "changed": items })).expect("json"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "flows": inew.len(), "changed": items })
+            )
+            .expect("json")
+        );
     } else {
         println!("{} flows compared, {} changed", inew.len(), changes.len());
         for (k, a0, b) in &changes {
@@ -364,7 +445,11 @@ pub fn run_diff(a: DiffArgs) -> Result<u8, String> {
             show("new", b);
         }
     }
-    Ok(if a.fail_on_change && !changes.is_empty() { 1 } else { 0 })
+    Ok(if a.fail_on_change && !changes.is_empty() {
+        1
+    } else {
+        0
+    })
 }
 
 #[derive(Args, Debug)]
@@ -378,28 +463,50 @@ pub struct CheckArgs {
 }
 
 pub fn run_check(a: CheckArgs) -> Result<u8, String> {
-    use vnetsim_model::assertions::{self, Subject, SrcSeen};
+    use vnetsim_model::assertions::{self, SrcSeen, Subject};
     let f = load(&a.topology)?;
-    let text = std::fs::read_to_string(&a.assertions).map_err(|e| format!("{}:1:1: error: cannot read: {e}", a.assertions.display()))?;
-    let list = assertions::parse(&a.assertions.display().to_string(), &text).map_err(|d| d.to_string())?;
+    let text = std::fs::read_to_string(&a.assertions)
+        .map_err(|e| format!("{}:1:1: error: cannot read: {e}", a.assertions.display()))?;
+    let list =
+        assertions::parse(&a.assertions.display().to_string(), &text).map_err(|d| d.to_string())?;
     let mut results = Vec::new();
     let mut failed = 0;
     for asr in &list {
         let rows: Vec<FlowRow> = match &asr.subject {
             Subject::Matrix { from, to, ports } => {
-                let sel = Selectors { from: from.clone(), to: to.clone(), ports: ports.clone(), threads: a.threads };
-                let s = sweep(&f, &sel).map_err(|e| format!("{}:{}: {e}", a.assertions.display(), asr.loc))?;
+                let sel = Selectors {
+                    from: from.clone(),
+                    to: to.clone(),
+                    ports: ports.clone(),
+                    threads: a.threads,
+                };
+                let s = sweep(&f, &sel)
+                    .map_err(|e| format!("{}:{}: {e}", a.assertions.display(), asr.loc))?;
                 s.rows
             }
             Subject::Flow(fl) => {
                 let proto = crate::cli::parse_protocol(&fl.protocol)?;
-                let (sp, dp) = if proto == vnetsim_engine::ICMP { (0, 0) } else { (fl.src_port, fl.dst_port) };
-                let flow = vnetsim_engine::Flow { src: fl.src.into(), dst: fl.dst.into(), proto, sport: sp, dport: dp };
+                let (sp, dp) = if proto == vnetsim_engine::ICMP {
+                    (0, 0)
+                } else {
+                    (fl.src_port, fl.dst_port)
+                };
+                let flow = vnetsim_engine::Flow {
+                    src: fl.src.into(),
+                    dst: fl.dst.into(),
+                    proto,
+                    sport: sp,
+                    dport: dp,
+                };
                 let ingress = match &fl.from {
-                    Some(e) => crate::cli::parse_endpoint(&f, e).map_err(|e| format!("{}:{}: {e}", a.assertions.display(), asr.loc))?,
+                    Some(e) => crate::cli::parse_endpoint(&f, e)
+                        .map_err(|e| format!("{}:{}: {e}", a.assertions.display(), asr.loc))?,
                     None => f.endpoint_of_source(flow.src),
                 };
-                let fqdn = fl.fqdn.clone().or_else(|| crate::cli::default_fqdn(&f, flow.dst));
+                let fqdn = fl
+                    .fqdn
+                    .clone()
+                    .or_else(|| crate::cli::default_fqdn(&f, flow.dst));
                 let mut s = Scratch::new();
                 let t = vnetsim_engine::trace(&f, flow, ingress, fqdn.as_deref(), &mut s);
                 vec![row(&f, &s, &t, fqdn.as_deref())]
@@ -411,25 +518,45 @@ pub fn run_check(a: CheckArgs) -> Result<u8, String> {
             problems.push("the selectors match no flow".into());
         }
         for r in &rows {
-            let who = format!("{} -> {} {}/{}", r.src, r.dst, r.protocol.to_ascii_lowercase(), r.dst_port);
+            let who = format!(
+                "{} -> {} {}/{}",
+                r.src,
+                r.dst,
+                r.protocol.to_ascii_lowercase(),
+                r.dst_port
+            );
             if let Some(o) = e.outcome {
                 if r.outcome != o.as_str() {
-                    problems.push(format!("{who}: outcome {} (expected {}): {}", r.outcome, o.as_str(), r.reason));
+                    problems.push(format!(
+                        "{who}: outcome {} (expected {}): {}",
+                        r.outcome,
+                        o.as_str(),
+                        r.reason
+                    ));
                 }
             }
             if let Some(d) = &e.delivered_to {
                 if r.delivered_to.as_deref() != Some(d.as_str()) {
-                    problems.push(format!("{who}: delivered to {} (expected {d})", r.delivered_to.as_deref().unwrap_or("nothing")));
+                    problems.push(format!(
+                        "{who}: delivered to {} (expected {d})",
+                        r.delivered_to.as_deref().unwrap_or("nothing")
+                    ));
                 }
             }
             if let Some(d) = &e.dropped_at {
                 if r.dropped_at.as_deref() != Some(d.as_str()) {
-                    problems.push(format!("{who}: dropped at {} (expected {d})", r.dropped_at.as_deref().unwrap_or("nowhere")));
+                    problems.push(format!(
+                        "{who}: dropped at {} (expected {d})",
+                        r.dropped_at.as_deref().unwrap_or("nowhere")
+                    ));
                 }
             }
             if let Some(x) = &e.rule {
                 if r.rule.as_deref() != Some(x.as_str()) {
-                    problems.push(format!("{who}: deciding rule {} (expected {x})", r.rule.as_deref().unwrap_or("none")));
+                    problems.push(format!(
+                        "{who}: deciding rule {} (expected {x})",
+                        r.rule.as_deref().unwrap_or("none")
+                    ));
                 }
             }
             if let Some(x) = &e.src_seen {
@@ -445,7 +572,10 @@ pub fn run_check(a: CheckArgs) -> Result<u8, String> {
                         SrcSeen::Unchanged => "unchanged".into(),
                         SrcSeen::Rewritten => "rewritten".into(),
                     };
-                    problems.push(format!("{who}: source seen {} (expected {want})", seen.unwrap_or("none (not delivered)")));
+                    problems.push(format!(
+                        "{who}: source seen {} (expected {want})",
+                        seen.unwrap_or("none (not delivered)")
+                    ));
                 }
             }
             let nodes: Vec<&str> = r.path.split(" > ").collect();
@@ -474,7 +604,13 @@ pub fn run_check(a: CheckArgs) -> Result<u8, String> {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "passed": list.len() - failed, "failed": failed, "assertions": v })).expect("json"));
     } else {
         for (asr, n, pass, p) in &results {
-            println!("{} {} ({} flow{})", if *pass { "PASS" } else { "FAIL" }, asr.name, n, if *n == 1 { "" } else { "s" });
+            println!(
+                "{} {} ({} flow{})",
+                if *pass { "PASS" } else { "FAIL" },
+                asr.name,
+                n,
+                if *n == 1 { "" } else { "s" }
+            );
             for x in p.iter().take(20) {
                 println!("       {x}");
             }

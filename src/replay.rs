@@ -15,7 +15,9 @@ use vnetsim_engine::{Flow, Verdict, ICMP};
 use vnetsim_fabric::{Endpoint, Fabric};
 use vnetsim_report::summary::Summary;
 use vnetsim_report::FlowRow;
-use vnetsim_traffic::{ipv4_offset, linktype, rewrite_ipv4_at, CaptureReader, PacketKind, PcapWriter, Rewrite};
+use vnetsim_traffic::{
+    ipv4_offset, linktype, rewrite_ipv4_at, CaptureReader, PacketKind, PcapWriter, Rewrite,
+};
 
 use crate::cli::{load, parse_endpoint, Output};
 use crate::flows::{row, write_rows, Selectors};
@@ -83,35 +85,68 @@ struct Fate {
 
 fn endpoint_file(f: &Fabric, e: Endpoint) -> String {
     let id = f.endpoint_id(e);
-    let s: String = id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect();
+    let s: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     format!("{s}.pcap")
 }
 
 fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
     let b = indicatif::ProgressBar::with_draw_target(
         Some(len),
-        if std::io::stderr().is_terminal() { indicatif::ProgressDrawTarget::stderr() } else { indicatif::ProgressDrawTarget::hidden() },
+        if std::io::stderr().is_terminal() {
+            indicatif::ProgressDrawTarget::stderr()
+        } else {
+            indicatif::ProgressDrawTarget::hidden()
+        },
     );
-    b.set_style(indicatif::ProgressStyle::with_template(&format!("{{elapsed_precise}} [{{wide_bar}}] {{pos}}/{{len}} {what} ({{per_sec}})")).expect("template"));
+    b.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{elapsed_precise}} [{{wide_bar}}] {{pos}}/{{len}} {what} ({{per_sec}})"
+        ))
+        .expect("template"),
+    );
     b
 }
 
 pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
     let f = load(&a.topology)?;
-    let from = a.from.as_deref().map(|e| parse_endpoint(&f, e)).transpose()?;
+    let from = a
+        .from
+        .as_deref()
+        .map(|e| parse_endpoint(&f, e))
+        .transpose()?;
     if a.per == Per::Packet {
         if let Some(p) = &a.out {
-            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+            let ext = p
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("")
+                .to_ascii_lowercase();
             if ext != "jsonl" && ext != "csv" && ext != "ndjson" {
-                return Err(format!("error: --per packet writes .jsonl or .csv, not {}", p.display()));
+                return Err(format!(
+                    "error: --per packet writes .jsonl or .csv, not {}",
+                    p.display()
+                ));
             }
         }
     }
     let paths: Vec<&Path> = a.captures.iter().map(|p| p.as_path()).collect();
-    let total: u64 = paths.iter().map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).sum();
+    let total: u64 = paths
+        .iter()
+        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum();
     let started = Instant::now();
     let b = bar(total / 100, "packets (estimated)");
-    let table: FlowTable = build_table(&f, &paths, from, &|n| b.inc(n)).map_err(|e| format!("error: {e}"))?;
+    let table: FlowTable =
+        build_table(&f, &paths, from, &|n| b.inc(n)).map_err(|e| format!("error: {e}"))?;
     b.finish_and_clear();
     let pool = {
         let mut bld = rayon::ThreadPoolBuilder::new();
@@ -126,8 +161,12 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
     if rows_needed {
         fates = pool.install(|| {
             walk_flows(&f, &table, |f, s, t, _, fqdn| {
-                let fwd = (t.forward.verdict == Verdict::Delivered).then(|| (t.forward.delivered_to.unwrap(), t.forward.seen));
-                let ret = t.ret.filter(|r| r.verdict == Verdict::Delivered).map(|r| (r.delivered_to.unwrap(), r.seen));
+                let fwd = (t.forward.verdict == Verdict::Delivered)
+                    .then(|| (t.forward.delivered_to.unwrap(), t.forward.seen));
+                let ret = t
+                    .ret
+                    .filter(|r| r.verdict == Verdict::Delivered)
+                    .map(|r| (r.delivered_to.unwrap(), r.seen));
                 Fate {
                     row: row(f, s, t, fqdn),
                     fwd,
@@ -142,9 +181,13 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
         }
     } else {
         // Summary only: count flows per distinct key, render one representative per key.
-        let keys: Vec<vnetsim_engine::TraceKey> = pool.install(|| walk_flows(&f, &table, |_, _, t, _, _| t.key()));
-        let mut counts: HashMap<vnetsim_engine::TraceKey, (u64, usize), BuildHasherDefault<vnetsim_engine::replay::FxHasher>> =
-            HashMap::with_capacity_and_hasher(1024, Default::default());
+        let keys: Vec<vnetsim_engine::TraceKey> =
+            pool.install(|| walk_flows(&f, &table, |_, _, t, _, _| t.key()));
+        let mut counts: HashMap<
+            vnetsim_engine::TraceKey,
+            (u64, usize),
+            BuildHasherDefault<vnetsim_engine::replay::FxHasher>,
+        > = HashMap::with_capacity_and_hasher(1024, Default::default());
         for (i, k) in keys.iter().enumerate() {
             counts.entry(*k).or_insert((0, i)).0 += 1;
         }
@@ -153,7 +196,10 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
             let r = &table.flows[*i];
             let q = vnetsim_engine::replay::flow_fqdn(&f, r);
             let t = vnetsim_engine::trace_with(&f, r.flow, r.ingress, q, r.midstream, &mut s);
-            sum.add_n(&crate::flows::row_with(&f, &t, q, String::new(), String::new()), *n);
+            sum.add_n(
+                &crate::flows::row_with(&f, &t, q, String::new(), String::new()),
+                *n,
+            );
         }
     }
     let walked = started.elapsed().as_secs_f64();
@@ -172,7 +218,11 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
 
     let st = &table.stats;
     let r = &st.read;
-    let malformed: Vec<(&str, u64)> = vnetsim_traffic::MalformedKind::ALL.iter().map(|k| (k.name(), r.malformed_of(*k))).filter(|(_, n)| *n > 0).collect();
+    let malformed: Vec<(&str, u64)> = vnetsim_traffic::MalformedKind::ALL
+        .iter()
+        .map(|k| (k.name(), r.malformed_of(*k)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
     if a.out_fmt.json() {
         let v = serde_json::json!({
             "captures": st.captures,
@@ -189,7 +239,14 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
         });
         println!("{}", serde_json::to_string_pretty(&v).expect("json"));
     } else {
-        println!("{} capture(s): {} packets, {} bytes, {} IPv4 packets in {} flows", st.captures, r.packets, r.wire_bytes, st.modelled_packets, table.flows.len());
+        println!(
+            "{} capture(s): {} packets, {} bytes, {} IPv4 packets in {} flows",
+            st.captures,
+            r.packets,
+            r.wire_bytes,
+            st.modelled_packets,
+            table.flows.len()
+        );
         println!(
             "not modelled: {} IPv6, {} non-IP, {} unsupported link type, {} fragments without their first",
             r.ipv6, r.non_ip, r.unsupported_link_type, st.orphan_fragments
@@ -197,7 +254,11 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
         let m: Vec<String> = malformed.iter().map(|(k, n)| format!("{n} {k}")).collect();
         println!(
             "malformed: {}; corrupt records: {}; truncated records: {}",
-            if m.is_empty() { "none".to_string() } else { m.join(", ") },
+            if m.is_empty() {
+                "none".to_string()
+            } else {
+                m.join(", ")
+            },
             r.corrupt_records,
             r.truncated_records
         );
@@ -218,42 +279,79 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
 }
 
 /// Pass two: per-packet rows and rewritten captures per delivery endpoint.
-fn second(f: &Fabric, a: &ReplayArgs, paths: &[&Path], table: &FlowTable, fates: &[Fate]) -> Result<(), String> {
+fn second(
+    f: &Fabric,
+    a: &ReplayArgs,
+    paths: &[&Path],
+    table: &FlowTable,
+    fates: &[Fate],
+) -> Result<(), String> {
     let mut rows_out: Option<Box<dyn FnMut(&PacketRow) -> Result<(), String>>> = None;
     if let (Per::Packet, Some(p)) = (a.per, &a.out) {
-        let file = std::fs::File::create(p).map_err(|e| format!("error: cannot write {}: {e}", p.display()))?;
-        let csv = p.extension().and_then(|e| e.to_str()).map(|e| e.eq_ignore_ascii_case("csv")).unwrap_or(false);
+        let file = std::fs::File::create(p)
+            .map_err(|e| format!("error: cannot write {}: {e}", p.display()))?;
+        let csv = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.eq_ignore_ascii_case("csv"))
+            .unwrap_or(false);
         let pd = p.display().to_string();
         if csv {
             let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
-            rows_out = Some(Box::new(move |r: &PacketRow| w.serialize(r).and_then(|_| w.flush().map_err(Into::into)).map_err(|e| format!("error: cannot write {pd}: {e}"))));
+            rows_out = Some(Box::new(move |r: &PacketRow| {
+                w.serialize(r)
+                    .and_then(|_| w.flush().map_err(Into::into))
+                    .map_err(|e| format!("error: cannot write {pd}: {e}"))
+            }));
         } else {
             let mut w = std::io::BufWriter::new(file);
             rows_out = Some(Box::new(move |r: &PacketRow| {
-                serde_json::to_writer(&mut w, r).map_err(|e| e.to_string()).and_then(|_| w.write_all(b"\n").map_err(|e| e.to_string())).map_err(|e| format!("error: cannot write {pd}: {e}"))
+                serde_json::to_writer(&mut w, r)
+                    .map_err(|e| e.to_string())
+                    .and_then(|_| w.write_all(b"\n").map_err(|e| e.to_string()))
+                    .map_err(|e| format!("error: cannot write {pd}: {e}"))
             }));
         }
     }
     if let Some(d) = &a.pcap_out {
-        std::fs::create_dir_all(d).map_err(|e| format!("error: cannot create {}: {e}", d.display()))?;
+        std::fs::create_dir_all(d)
+            .map_err(|e| format!("error: cannot create {}: {e}", d.display()))?;
     }
-    let mut writers: BTreeMap<String, PcapWriter<std::io::BufWriter<std::fs::File>>> = BTreeMap::new();
+    let mut writers: BTreeMap<String, PcapWriter<std::io::BufWriter<std::fs::File>>> =
+        BTreeMap::new();
     let mut buf: Vec<u8> = Vec::with_capacity(65536);
     let mut index = 0u64;
     for path in paths {
-        let mut r = CaptureReader::open(path).map_err(|e| format!("error: {}: {e}", path.display()))?;
+        let mut r =
+            CaptureReader::open(path).map_err(|e| format!("error: {}: {e}", path.display()))?;
         while let Some(pkt) = r.next_packet() {
             index += 1;
-            let PacketKind::Ipv4(p) = pkt.info.kind else { continue };
+            let PacketKind::Ipv4(p) = pkt.info.kind else {
+                continue;
+            };
             let Some(pl) = table.place(&p) else { continue };
             let fate = &fates[pl.flow as usize];
             let dir = if pl.reply { fate.ret } else { fate.fwd };
             if let Some(out) = rows_out.as_mut() {
                 let fr = &fate.row;
                 let (dropped, rule) = if pl.reply {
-                    (fate.ret_dropped_at.as_deref().or(if fate.fwd.is_none() { fr.dropped_at.as_deref() } else { None }), fate.ret_rule.as_deref())
+                    (
+                        fate.ret_dropped_at.as_deref().or(if fate.fwd.is_none() {
+                            fr.dropped_at.as_deref()
+                        } else {
+                            None
+                        }),
+                        fate.ret_rule.as_deref(),
+                    )
                 } else {
-                    (if fate.fwd.is_none() { fr.dropped_at.as_deref() } else { None }, fr.rule.as_deref())
+                    (
+                        if fate.fwd.is_none() {
+                            fr.dropped_at.as_deref()
+                        } else {
+                            None
+                        },
+                        fr.rule.as_deref(),
+                    )
                 };
                 out(&PacketRow {
                     index,
@@ -265,8 +363,18 @@ fn second(f: &Fabric, a: &ReplayArgs, paths: &[&Path], table: &FlowTable, fates:
                     dst_port: if p.proto == ICMP { 0 } else { p.dport },
                     direction: if pl.reply { "reply" } else { "request" },
                     flow: pl.flow,
-                    verdict: if dir.is_some() { "delivered" } else { "dropped" },
-                    delivered_to: dir.map(|_| if pl.reply { fr.ingress.as_str() } else { fr.delivered_to.as_deref().unwrap_or("") }),
+                    verdict: if dir.is_some() {
+                        "delivered"
+                    } else {
+                        "dropped"
+                    },
+                    delivered_to: dir.map(|_| {
+                        if pl.reply {
+                            fr.ingress.as_str()
+                        } else {
+                            fr.delivered_to.as_deref().unwrap_or("")
+                        }
+                    }),
                     dropped_at: if dir.is_some() { None } else { dropped },
                     rule,
                     src_seen: dir.map(|(_, s)| ip(s.src)),
@@ -275,7 +383,9 @@ fn second(f: &Fabric, a: &ReplayArgs, paths: &[&Path], table: &FlowTable, fates:
                 })?;
             }
             if let (Some(d), Some((endpoint, seen))) = (&a.pcap_out, dir) {
-                let Some(off) = ipv4_offset(pkt.link_type, pkt.data) else { continue };
+                let Some(off) = ipv4_offset(pkt.link_type, pkt.data) else {
+                    continue;
+                };
                 buf.clear();
                 buf.extend_from_slice(&pkt.data[off..]);
                 let ports = p.proto != ICMP;
@@ -290,12 +400,19 @@ fn second(f: &Fabric, a: &ReplayArgs, paths: &[&Path], table: &FlowTable, fates:
                 }
                 let name = endpoint_file(f, endpoint);
                 if !writers.contains_key(&name) {
-                    let w = PcapWriter::create(d.join(&name), linktype::RAW).map_err(|e| format!("error: cannot write {}: {e}", d.join(&name).display()))?;
+                    let w = PcapWriter::create(d.join(&name), linktype::RAW).map_err(|e| {
+                        format!("error: cannot write {}: {e}", d.join(&name).display())
+                    })?;
                     writers.insert(name.clone(), w);
                 }
                 let w = writers.get_mut(&name).expect("inserted");
-                let wire = pkt.info.wire_len.saturating_sub(off as u32).max(buf.len() as u32);
-                w.write_packet(pkt.info.ts_ns, &buf, wire).map_err(|e| format!("error: {name}: {e}"))?;
+                let wire = pkt
+                    .info
+                    .wire_len
+                    .saturating_sub(off as u32)
+                    .max(buf.len() as u32);
+                w.write_packet(pkt.info.ts_ns, &buf, wire)
+                    .map_err(|e| format!("error: {name}: {e}"))?;
             }
         }
     }
@@ -323,8 +440,10 @@ pub struct SynthArgs {
 /// Writes a capture of a topology's traffic: one conversation per sweep cell.
 pub fn run_synth(a: SynthArgs) -> Result<u8, String> {
     let f = load(&a.topology)?;
-    let sources = sweep::resolve(&f, &a.sel.from, Side::Source).map_err(|e| format!("error: {e}"))?;
-    let dests = sweep::resolve(&f, &a.sel.to, Side::Destination).map_err(|e| format!("error: {e}"))?;
+    let sources =
+        sweep::resolve(&f, &a.sel.from, Side::Source).map_err(|e| format!("error: {e}"))?;
+    let dests =
+        sweep::resolve(&f, &a.sel.to, Side::Destination).map_err(|e| format!("error: {e}"))?;
     let ports = sweep::parse_ports(&a.sel.ports).map_err(|e| format!("error: --ports: {e}"))?;
     let m = Matrix::new(sources, dests, ports);
     let flows: Vec<vnetsim_traffic::synth::SynthFlow> = m
@@ -337,7 +456,11 @@ pub fn run_synth(a: SynthArgs) -> Result<u8, String> {
                 src: fl.src,
                 dst: fl.dst,
                 proto: fl.proto,
-                sport: if fl.proto == ICMP { 0 } else { 40000 + (i % 20000) as u16 },
+                sport: if fl.proto == ICMP {
+                    0
+                } else {
+                    40000 + (i % 20000) as u16
+                },
                 dport: fl.dport,
                 fqdn: sweep::fqdn_for(&f, fl.dst).map(str::to_string),
                 reply: true,
@@ -347,15 +470,26 @@ pub fn run_synth(a: SynthArgs) -> Result<u8, String> {
         .collect();
     let (packets, bytes) = match a.packets {
         Some(n) => {
-            let s = vnetsim_traffic::synth::write_large(&a.output, &flows, n, a.seed).map_err(|e| format!("error: cannot write {}: {e}", a.output.display()))?;
+            let s = vnetsim_traffic::synth::write_large(&a.output, &flows, n, a.seed)
+                .map_err(|e| format!("error: cannot write {}: {e}", a.output.display()))?;
             (s.packets, s.bytes)
         }
         None => {
-            let cfg = vnetsim_traffic::synth::SynthConfig { seed: a.seed, ..Default::default() };
-            let s = vnetsim_traffic::synth::write_flows_to_path(&a.output, &flows, &cfg).map_err(|e| format!("error: cannot write {}: {e}", a.output.display()))?;
+            let cfg = vnetsim_traffic::synth::SynthConfig {
+                seed: a.seed,
+                ..Default::default()
+            };
+            let s = vnetsim_traffic::synth::write_flows_to_path(&a.output, &flows, &cfg)
+                .map_err(|e| format!("error: cannot write {}: {e}", a.output.display()))?;
             (s.packets, s.bytes)
         }
     };
-    println!("{}: {} flows, {} packets, {} bytes", a.output.display(), flows.len(), packets, bytes);
+    println!(
+        "{}: {} flows, {} packets, {} bytes",
+        a.output.display(),
+        flows.len(),
+        packets,
+        bytes
+    );
     Ok(0)
 }

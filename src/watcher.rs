@@ -23,7 +23,10 @@ fn route_row(f: &Fabric, r: &EffectiveRoute) -> Value {
 }
 
 pub fn routes_json(f: &Fabric, s: SubnetId) -> Value {
-    let rows: Vec<Value> = effective_routes(f, s).iter().map(|r| route_row(f, r)).collect();
+    let rows: Vec<Value> = effective_routes(f, s)
+        .iter()
+        .map(|r| route_row(f, r))
+        .collect();
     json!({ "subnet": f.subnet_path(s), "value": rows })
 }
 
@@ -59,7 +62,11 @@ fn ports(p: &[(u16, u16)]) -> Vec<String> {
 }
 
 fn rule_json(r: &ExpandedRule, dir: &str) -> Value {
-    let prefix = if r.default { "defaultSecurityRules" } else { "securityRules" };
+    let prefix = if r.default {
+        "defaultSecurityRules"
+    } else {
+        "securityRules"
+    };
     json!({
         "name": format!("{prefix}/{}", r.name),
         "protocol": r.protocol,
@@ -127,12 +134,18 @@ pub fn rules_text(f: &Fabric, n: NicId) -> String {
     let mut out = String::new();
     let blocks = effective_rules(f, n);
     if blocks.is_empty() {
-        let _ = writeln!(out, "No NSG applies to NIC {} (all traffic allowed).", f.nics[n.ix()].name);
+        let _ = writeln!(
+            out,
+            "No NSG applies to NIC {} (all traffic allowed).",
+            f.nics[n.ix()].name
+        );
     }
     for (a, name, t) in blocks {
         let at = match a {
             Association::Subnet(s) => format!("subnet {}", f.subnet_path(s)),
-            Association::NetworkInterface(n) => format!("network interface {}", f.nics[n.ix()].name),
+            Association::NetworkInterface(n) => {
+                format!("network interface {}", f.nics[n.ix()].name)
+            }
         };
         let _ = writeln!(out, "NSG {name} (associated with {at})");
         table_text(&mut out, "Inbound", &t.inbound);

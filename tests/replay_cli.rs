@@ -6,7 +6,9 @@ use std::process::Command;
 
 use serde_json::Value;
 use vnetsim_traffic::synth::{write_flows_to_path, SynthConfig, SynthFlow};
-use vnetsim_traffic::{ipv4_header_checksum, ipv4_l4_checksum, CaptureReader, PacketKind, PcapWriter};
+use vnetsim_traffic::{
+    ipv4_header_checksum, ipv4_l4_checksum, CaptureReader, PacketKind, PcapWriter,
+};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -19,13 +21,24 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 fn ok(args: &[&str]) -> String {
-    let o = Command::new(env!("CARGO_BIN_EXE_vnetsim")).args(args).output().unwrap();
-    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(env!("CARGO_BIN_EXE_vnetsim"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8_lossy(&o.stdout).into()
 }
 
 fn jsonl(p: &Path) -> Vec<Value> {
-    std::fs::read_to_string(p).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn ip(s: &str) -> u32 {
@@ -37,17 +50,35 @@ fn lab_capture_replay_equals_trace_per_flow() {
     let lab = root().join("traces/hub-spoke-lab.yaml");
     let cap = root().join("traces/hub-spoke-lab.pcap");
     let out = tmp("lab-flows.jsonl");
-    ok(&["replay", lab.to_str().unwrap(), cap.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    ok(&[
+        "replay",
+        lab.to_str().unwrap(),
+        cap.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let rows = jsonl(&out);
     assert_eq!(rows.len(), 100, "one row per flow of the capture");
     for r in &rows {
         let proto = r["protocol"].as_str().unwrap();
         let mut args = vec![
-            "trace".to_string(), lab.to_str().unwrap().into(), "--src".into(), r["src"].as_str().unwrap().into(),
-            "--dst".into(), r["dst"].as_str().unwrap().into(), "--protocol".into(), proto.into(), "--json".into(),
+            "trace".to_string(),
+            lab.to_str().unwrap().into(),
+            "--src".into(),
+            r["src"].as_str().unwrap().into(),
+            "--dst".into(),
+            r["dst"].as_str().unwrap().into(),
+            "--protocol".into(),
+            proto.into(),
+            "--json".into(),
         ];
         if proto != "Icmp" {
-            args.extend(["--src-port".to_string(), r["srcPort"].to_string(), "--dst-port".into(), r["dstPort"].to_string()]);
+            args.extend([
+                "--src-port".to_string(),
+                r["srcPort"].to_string(),
+                "--dst-port".into(),
+                r["dstPort"].to_string(),
+            ]);
         }
         if let Some(q) = r["fqdn"].as_str() {
             args.extend(["--fqdn".to_string(), q.to_string()]);
@@ -78,11 +109,19 @@ fn pcap_out_shows_the_rewritten_sources_with_valid_checksums() {
     let lab = root().join("traces/hub-spoke-lab.yaml");
     let cap = root().join("traces/hub-spoke-lab.pcap");
     let dir = tmp("pcap-out");
-    ok(&["replay", lab.to_str().unwrap(), cap.to_str().unwrap(), "--pcap-out", dir.to_str().unwrap()]);
+    ok(&[
+        "replay",
+        lab.to_str().unwrap(),
+        cap.to_str().unwrap(),
+        "--pcap-out",
+        dir.to_str().unwrap(),
+    ]);
     let pe = read_ipv4(&dir.join("pe_pe-app.pcap"));
     // R6.4: the shared spoke's flow to the endpoint is proxied by the application rule, so the
     // endpoint receives it from a firewall instance address, never from 10.2.1.4.
-    assert!(pe.iter().any(|(s, d, _)| *s == ip("10.0.1.5") && *d == ip("10.1.2.5")));
+    assert!(pe
+        .iter()
+        .any(|(s, d, _)| *s == ip("10.0.1.5") && *d == ip("10.1.2.5")));
     assert!(!pe.iter().any(|(s, _, _)| *s == ip("10.2.1.4")));
     // The hub VM reaches it directly (R4.2), source kept.
     assert!(pe.iter().any(|(s, _, _)| *s == ip("10.0.2.4")));
@@ -96,7 +135,11 @@ fn pcap_out_shows_the_rewritten_sources_with_valid_checksums() {
         let proto = pkt[9];
         if proto == 6 || proto == 17 {
             let total = u16::from_be_bytes([pkt[2], pkt[3]]) as usize;
-            assert_eq!(ipv4_l4_checksum(*src, *dst, proto, &pkt[ihl..total.min(pkt.len())]), 0, "L4 checksum");
+            assert_eq!(
+                ipv4_l4_checksum(*src, *dst, proto, &pkt[ihl..total.min(pkt.len())]),
+                0,
+                "L4 checksum"
+            );
         }
     }
 }
@@ -106,18 +149,45 @@ fn per_packet_rows_cover_every_packet_in_both_directions() {
     let lab = root().join("traces/hub-spoke-lab.yaml");
     let cap = root().join("traces/hub-spoke-lab.pcap");
     let out = tmp("lab-packets.jsonl");
-    ok(&["replay", lab.to_str().unwrap(), cap.to_str().unwrap(), "--per", "packet", "--out", out.to_str().unwrap()]);
+    ok(&[
+        "replay",
+        lab.to_str().unwrap(),
+        cap.to_str().unwrap(),
+        "--per",
+        "packet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let rows = jsonl(&out);
-    assert_eq!(rows.len(), vnetsim_traffic::read_stats(&cap).unwrap().ipv4 as usize);
-    assert!(rows.iter().any(|r| r["direction"] == "reply" && r["verdict"] == "delivered"));
-    assert!(rows.iter().any(|r| r["direction"] == "request" && r["verdict"] == "dropped"));
+    assert_eq!(
+        rows.len(),
+        vnetsim_traffic::read_stats(&cap).unwrap().ipv4 as usize
+    );
+    assert!(rows
+        .iter()
+        .any(|r| r["direction"] == "reply" && r["verdict"] == "delivered"));
+    assert!(rows
+        .iter()
+        .any(|r| r["direction"] == "request" && r["verdict"] == "dropped"));
     // Packets of one flow share its index and its outcome.
     let first = &rows[0];
-    assert!(rows.iter().filter(|r| r["flow"] == first["flow"]).all(|r| r["outcome"] == first["outcome"]));
+    assert!(rows
+        .iter()
+        .filter(|r| r["flow"] == first["flow"])
+        .all(|r| r["outcome"] == first["outcome"]));
 }
 
 fn flow(src: &str, dst: &str, dport: u16, fqdn: Option<&str>) -> SynthFlow {
-    SynthFlow { src: ip(src), dst: ip(dst), proto: 6, sport: 41000, dport, fqdn: fqdn.map(str::to_string), reply: true, packets: 2 }
+    SynthFlow {
+        src: ip(src),
+        dst: ip(dst),
+        proto: 6,
+        sport: 41000,
+        dport,
+        fqdn: fqdn.map(str::to_string),
+        reply: true,
+        packets: 2,
+    }
 }
 
 #[test]
@@ -128,12 +198,26 @@ fn tls_sni_drives_application_rules() {
     let cap = tmp("sni.pcap");
     write_flows_to_path(
         &cap,
-        &[flow("10.1.1.4", "93.184.216.34", 443, Some("learn.microsoft.com")), flow("10.1.1.4", "93.184.216.35", 443, None)],
+        &[
+            flow(
+                "10.1.1.4",
+                "93.184.216.34",
+                443,
+                Some("learn.microsoft.com"),
+            ),
+            flow("10.1.1.4", "93.184.216.35", 443, None),
+        ],
         &SynthConfig::default(),
     )
     .unwrap();
     let out = tmp("sni.jsonl");
-    ok(&["replay", lab.to_str().unwrap(), cap.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    ok(&[
+        "replay",
+        lab.to_str().unwrap(),
+        cap.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let rows = jsonl(&out);
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0]["fqdn"], "learn.microsoft.com");
@@ -151,7 +235,12 @@ fn mid_stream_tcp_without_state_is_dropped_by_the_firewall() {
     // conversation with its SYN passes the firewall's network rule.
     let lab = root().join("traces/hub-spoke-lab.yaml");
     let full = tmp("full.pcap");
-    write_flows_to_path(&full, &[flow("192.168.0.10", "10.1.1.4", 443, None)], &SynthConfig::default()).unwrap();
+    write_flows_to_path(
+        &full,
+        &[flow("192.168.0.10", "10.1.1.4", 443, None)],
+        &SynthConfig::default(),
+    )
+    .unwrap();
     let cut = tmp("midstream.pcap");
     {
         let mut r = CaptureReader::open(&full).unwrap();
@@ -162,15 +251,28 @@ fn mid_stream_tcp_without_state_is_dropped_by_the_firewall() {
                 first = false; // drop the SYN
                 continue;
             }
-            w.write_packet(p.info.ts_ns, p.data, p.info.wire_len).unwrap();
+            w.write_packet(p.info.ts_ns, p.data, p.info.wire_len)
+                .unwrap();
         }
         w.flush().unwrap();
     }
     let out = tmp("full.jsonl");
-    ok(&["replay", lab.to_str().unwrap(), full.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    ok(&[
+        "replay",
+        lab.to_str().unwrap(),
+        full.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(jsonl(&out)[0]["outcome"], "reachable");
     let out = tmp("cut.jsonl");
-    ok(&["replay", lab.to_str().unwrap(), cut.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    ok(&[
+        "replay",
+        lab.to_str().unwrap(),
+        cut.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let rows = jsonl(&out);
     // The first packet seen is now the server's SYN-ACK: a reply with no request, walked from the
     // VM's side toward the site, through its 0.0.0.0/0 route into the firewall, which drops it.

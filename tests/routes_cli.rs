@@ -7,11 +7,16 @@ use std::process::Command;
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn vnetsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_vnetsim")).args(args).output().expect("run vnetsim");
+    let out = Command::new(env!("CARGO_BIN_EXE_vnetsim"))
+        .args(args)
+        .output()
+        .expect("run vnetsim");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -39,7 +44,13 @@ fn rows(v: &Value) -> Vec<Row> {
                 x["state"].as_str().unwrap().to_string(),
                 x["addressPrefix"][0].as_str().unwrap().to_string(),
                 x["nextHopType"].as_str().unwrap().to_string(),
-                x["nextHopIpAddress"].as_array().unwrap().first().and_then(|a| a.as_str()).unwrap_or("").to_string(),
+                x["nextHopIpAddress"]
+                    .as_array()
+                    .unwrap()
+                    .first()
+                    .and_then(|a| a.as_str())
+                    .unwrap_or("")
+                    .to_string(),
             )
         })
         .collect();
@@ -48,27 +59,63 @@ fn rows(v: &Value) -> Vec<Row> {
 }
 
 fn row(src: &str, state: &str, prefix: &str, nh: &str, ip: &str) -> Row {
-    (src.into(), state.into(), prefix.into(), nh.into(), ip.into())
+    (
+        src.into(),
+        state.into(),
+        prefix.into(),
+        nh.into(),
+        ip.into(),
+    )
 }
 
 #[test]
 fn r3_routing_example_subnet1_route_for_route() {
     let t = fixture("routing-example.yaml");
-    let got = rows(&json(&["routes", t.to_str().unwrap(), "--subnet", "VNet1/Subnet1", "--json"]));
+    let got = rows(&json(&[
+        "routes",
+        t.to_str().unwrap(),
+        "--subnet",
+        "VNet1/Subnet1",
+        "--json",
+    ]));
     // The table of R3, rows 1..11. The gateway route (row 8) is labelled
     // VirtualNetworkGateway, as effective-route outputs do (R3 accepts either).
     let mut want = vec![
         row("Default", "Invalid", "10.0.0.0/16", "VnetLocal", ""),
-        row("User", "Active", "10.0.0.0/16", "VirtualAppliance", "10.0.100.4"),
+        row(
+            "User",
+            "Active",
+            "10.0.0.0/16",
+            "VirtualAppliance",
+            "10.0.100.4",
+        ),
         row("User", "Active", "10.0.0.0/24", "VnetLocal", ""),
         row("Default", "Invalid", "10.1.0.0/16", "VNetPeering", ""),
         row("Default", "Invalid", "10.2.0.0/16", "VNetPeering", ""),
         row("User", "Active", "10.1.0.0/16", "None", ""),
         row("User", "Active", "10.2.0.0/16", "None", ""),
-        row("VirtualNetworkGateway", "Invalid", "10.10.0.0/16", "VirtualNetworkGateway", ""),
-        row("User", "Active", "10.10.0.0/16", "VirtualAppliance", "10.0.100.4"),
+        row(
+            "VirtualNetworkGateway",
+            "Invalid",
+            "10.10.0.0/16",
+            "VirtualNetworkGateway",
+            "",
+        ),
+        row(
+            "User",
+            "Active",
+            "10.10.0.0/16",
+            "VirtualAppliance",
+            "10.0.100.4",
+        ),
         row("Default", "Invalid", "0.0.0.0/0", "Internet", ""),
-        row("User", "Active", "0.0.0.0/0", "VirtualAppliance", "10.0.100.4"),
+        row(
+            "User",
+            "Active",
+            "0.0.0.0/0",
+            "VirtualAppliance",
+            "10.0.100.4",
+        ),
     ];
     want.sort();
     assert_eq!(got, want);
@@ -77,12 +124,24 @@ fn r3_routing_example_subnet1_route_for_route() {
 #[test]
 fn r3_routing_example_subnet2_all_active() {
     let t = fixture("routing-example.yaml");
-    let got = rows(&json(&["routes", t.to_str().unwrap(), "--subnet", "VNet1/Subnet2", "--json"]));
+    let got = rows(&json(&[
+        "routes",
+        t.to_str().unwrap(),
+        "--subnet",
+        "VNet1/Subnet2",
+        "--json",
+    ]));
     let mut want = vec![
         row("Default", "Active", "10.0.0.0/16", "VnetLocal", ""),
         row("Default", "Active", "10.1.0.0/16", "VNetPeering", ""),
         row("Default", "Active", "10.2.0.0/16", "VNetPeering", ""),
-        row("VirtualNetworkGateway", "Active", "10.10.0.0/16", "VirtualNetworkGateway", ""),
+        row(
+            "VirtualNetworkGateway",
+            "Active",
+            "10.10.0.0/16",
+            "VirtualNetworkGateway",
+            "",
+        ),
         row("Default", "Active", "0.0.0.0/0", "Internet", ""),
         // VNet space does not contain 10.0.0.0/8, so its None route stays (R3 note).
         row("Default", "Active", "10.0.0.0/8", "None", ""),
@@ -121,7 +180,15 @@ fn next_hop_names_the_route_table_or_system_route() {
     assert_eq!(v["nextHopType"], "VirtualNetworkGateway");
     assert_eq!(v["routeTableId"], "System Route");
     // Subnet2 toward an unknown private address: None (TV-10).
-    let v = json(&["next-hop", t, "--nic", "s2", "--dst", "192.168.5.5", "--json"]);
+    let v = json(&[
+        "next-hop",
+        t,
+        "--nic",
+        "s2",
+        "--dst",
+        "192.168.5.5",
+        "--json",
+    ]);
     assert_eq!(v["nextHopType"], "None");
     assert_eq!(v["routeTableId"], "System Route");
 }
@@ -131,13 +198,21 @@ fn routes_text_table_shows_states() {
     let t = fixture("routing-example.yaml");
     let (code, out, _) = vnetsim(&["routes", t.to_str().unwrap(), "--subnet", "VNet1/Subnet1"]);
     assert_eq!(code, 0);
-    assert!(out.contains("Source") && out.contains("Next Hop Type"), "{out}");
-    let line = out.lines().find(|l| l.contains("10.1.0.0/16") && l.contains("VNetPeering")).expect("peering row");
+    assert!(
+        out.contains("Source") && out.contains("Next Hop Type"),
+        "{out}"
+    );
+    let line = out
+        .lines()
+        .find(|l| l.contains("10.1.0.0/16") && l.contains("VNetPeering"))
+        .expect("peering row");
     assert!(line.contains("Invalid"), "{line}");
 }
 
 fn pe_topology(policies: &str) -> PathBuf {
-    let text = std::fs::read_to_string(fixture("pe-peering.yaml")).unwrap().replace("POLICIES", policies);
+    let text = std::fs::read_to_string(fixture("pe-peering.yaml"))
+        .unwrap()
+        .replace("POLICIES", policies);
     let dir = std::env::temp_dir().join(format!("vnetsim-routes-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join(format!("pe-{policies}.yaml"));
@@ -146,24 +221,62 @@ fn pe_topology(policies: &str) -> PathBuf {
 }
 
 fn pe_row(v: &Value) -> Option<(String, String)> {
-    v["value"].as_array().unwrap().iter().find(|r| r["addressPrefix"][0] == "10.1.1.10/32").map(|r| {
-        (r["state"].as_str().unwrap().to_string(), r["nextHopType"].as_str().unwrap().to_string())
-    })
+    v["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["addressPrefix"][0] == "10.1.1.10/32")
+        .map(|r| {
+            (
+                r["state"].as_str().unwrap().to_string(),
+                r["nextHopType"].as_str().unwrap().to_string(),
+            )
+        })
 }
 
 #[test]
 fn private_endpoint_route_active_with_policies_off() {
     // R4.1/R4.2: in the peered VNet the /32 is Active and beats the /16 user route.
     let t = pe_topology("Disabled");
-    let v = json(&["routes", t.to_str().unwrap(), "--subnet", "B/work", "--json"]);
-    assert_eq!(pe_row(&v), Some(("Active".into(), "InterfaceEndpoint".into())));
-    let nh = json(&["next-hop", t.to_str().unwrap(), "--nic", "vm-b", "--dst", "10.1.1.10", "--json"]);
+    let v = json(&[
+        "routes",
+        t.to_str().unwrap(),
+        "--subnet",
+        "B/work",
+        "--json",
+    ]);
+    assert_eq!(
+        pe_row(&v),
+        Some(("Active".into(), "InterfaceEndpoint".into()))
+    );
+    let nh = json(&[
+        "next-hop",
+        t.to_str().unwrap(),
+        "--nic",
+        "vm-b",
+        "--dst",
+        "10.1.1.10",
+        "--json",
+    ]);
     assert_eq!(nh["nextHopType"], "InterfaceEndpoint");
     assert_eq!(nh["routeTableId"], "System Route");
     // The trace goes straight to the endpoint, no firewall hop (vector 13).
-    let tr = json(&["trace", t.to_str().unwrap(), "--src", "10.2.1.4", "--dst", "10.1.1.10", "--json"]);
+    let tr = json(&[
+        "trace",
+        t.to_str().unwrap(),
+        "--src",
+        "10.2.1.4",
+        "--dst",
+        "10.1.1.10",
+        "--json",
+    ]);
     assert_eq!(tr["forward"]["deliveredTo"], "pe:pe1");
-    let nodes: Vec<&str> = tr["forward"]["hops"].as_array().unwrap().iter().map(|h| h["node"].as_str().unwrap()).collect();
+    let nodes: Vec<&str> = tr["forward"]["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["node"].as_str().unwrap())
+        .collect();
     assert!(!nodes.contains(&"firewall:fw"), "{nodes:?}");
 }
 
@@ -173,14 +286,44 @@ fn private_endpoint_route_invalid_with_route_table_policies() {
     // is at least as long as A's /16 space, so the /32 is Invalid and the firewall is used.
     for policies in ["RouteTableEnabled", "Enabled"] {
         let t = pe_topology(policies);
-        let v = json(&["routes", t.to_str().unwrap(), "--subnet", "B/work", "--json"]);
-        assert_eq!(pe_row(&v), Some(("Invalid".into(), "InterfaceEndpoint".into())), "{policies}");
-        let nh = json(&["next-hop", t.to_str().unwrap(), "--nic", "vm-b", "--dst", "10.1.1.10", "--json"]);
+        let v = json(&[
+            "routes",
+            t.to_str().unwrap(),
+            "--subnet",
+            "B/work",
+            "--json",
+        ]);
+        assert_eq!(
+            pe_row(&v),
+            Some(("Invalid".into(), "InterfaceEndpoint".into())),
+            "{policies}"
+        );
+        let nh = json(&[
+            "next-hop",
+            t.to_str().unwrap(),
+            "--nic",
+            "vm-b",
+            "--dst",
+            "10.1.1.10",
+            "--json",
+        ]);
         assert_eq!(nh["nextHopType"], "VirtualAppliance", "{policies}");
         assert_eq!(nh["nextHopIpAddress"], "10.2.0.4");
-        let tr = json(&["trace", t.to_str().unwrap(), "--src", "10.2.1.4", "--dst", "10.1.1.10", "--json"]);
-        let nodes: Vec<&str> =
-            tr["forward"]["hops"].as_array().unwrap().iter().map(|h| h["node"].as_str().unwrap()).collect();
+        let tr = json(&[
+            "trace",
+            t.to_str().unwrap(),
+            "--src",
+            "10.2.1.4",
+            "--dst",
+            "10.1.1.10",
+            "--json",
+        ]);
+        let nodes: Vec<&str> = tr["forward"]["hops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["node"].as_str().unwrap())
+            .collect();
         assert!(nodes.contains(&"firewall:fw"), "{policies}: {nodes:?}");
         assert_eq!(tr["forward"]["deliveredTo"], "pe:pe1");
     }
@@ -191,10 +334,19 @@ fn private_endpoint_route_absent_beyond_direct_peering() {
     // R4.1: C is peered with B only, so it gets no /32 for A's endpoint.
     for policies in ["Disabled", "Enabled"] {
         let t = pe_topology(policies);
-        let v = json(&["routes", t.to_str().unwrap(), "--subnet", "C/work", "--json"]);
+        let v = json(&[
+            "routes",
+            t.to_str().unwrap(),
+            "--subnet",
+            "C/work",
+            "--json",
+        ]);
         assert_eq!(pe_row(&v), None, "{policies}");
         // And A's own subnet has it, Active (no user route there).
         let v = json(&["routes", t.to_str().unwrap(), "--subnet", "A/pe", "--json"]);
-        assert_eq!(pe_row(&v), Some(("Active".into(), "InterfaceEndpoint".into())));
+        assert_eq!(
+            pe_row(&v),
+            Some(("Active".into(), "InterfaceEndpoint".into()))
+        );
     }
 }

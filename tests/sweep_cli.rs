@@ -16,8 +16,15 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_vnetsim")).args(args).output().unwrap();
-    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
+    let o = Command::new(env!("CARGO_BIN_EXE_vnetsim"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into(),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
 }
 
 fn ok(args: &[&str]) -> String {
@@ -27,7 +34,11 @@ fn ok(args: &[&str]) -> String {
 }
 
 fn jsonl(p: &Path) -> Vec<Value> {
-    std::fs::read_to_string(p).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 const PORTS: &str = "tcp/443,tcp/22,udp/53,icmp";
@@ -38,12 +49,32 @@ fn row_count_is_sources_times_destinations_times_ports() {
     let out = tmp("count.jsonl");
     // Disjoint selectors: 2 sources (a site and the Internet) x 2 destinations (the workload VNet's
     // NIC and endpoint) x 4 ports.
-    ok(&["sweep", l.to_str().unwrap(), "--from", "site:home", "--from", "internet", "--to", "vnet:vnet-workload", "--ports", PORTS, "--out", out.to_str().unwrap()]);
+    ok(&[
+        "sweep",
+        l.to_str().unwrap(),
+        "--from",
+        "site:home",
+        "--from",
+        "internet",
+        "--to",
+        "vnet:vnet-workload",
+        "--ports",
+        PORTS,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(jsonl(&out).len(), 2 * 2 * 4);
     // `all` on both sides: 3 NICs + 1 site + the Internet as sources, plus the endpoint as a
     // destination; a probe never talks to itself, so (5 x 6 - 5) pairs x 4 ports.
     let out = tmp("all.jsonl");
-    ok(&["sweep", l.to_str().unwrap(), "--ports", PORTS, "--out", out.to_str().unwrap()]);
+    ok(&[
+        "sweep",
+        l.to_str().unwrap(),
+        "--ports",
+        PORTS,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(jsonl(&out).len(), (5 * 6 - 5) * 4);
 }
 
@@ -51,13 +82,28 @@ fn row_count_is_sources_times_destinations_times_ports() {
 fn every_sweep_cell_agrees_with_a_single_trace() {
     let l = lab();
     let out = tmp("agree.jsonl");
-    ok(&["sweep", l.to_str().unwrap(), "--ports", PORTS, "--out", out.to_str().unwrap()]);
+    ok(&[
+        "sweep",
+        l.to_str().unwrap(),
+        "--ports",
+        PORTS,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     for r in jsonl(&out) {
         let proto = r["protocol"].as_str().unwrap();
         let mut args = vec![
-            "trace".to_string(), l.to_str().unwrap().into(), "--src".into(), r["src"].as_str().unwrap().into(),
-            "--dst".into(), r["dst"].as_str().unwrap().into(), "--protocol".into(), proto.into(),
-            "--from".into(), r["ingress"].as_str().unwrap().into(), "--json".into(),
+            "trace".to_string(),
+            l.to_str().unwrap().into(),
+            "--src".into(),
+            r["src"].as_str().unwrap().into(),
+            "--dst".into(),
+            r["dst"].as_str().unwrap().into(),
+            "--protocol".into(),
+            proto.into(),
+            "--from".into(),
+            r["ingress"].as_str().unwrap().into(),
+            "--json".into(),
         ];
         if proto != "Icmp" {
             args.push("--dst-port".into());
@@ -68,7 +114,12 @@ fn every_sweep_cell_agrees_with_a_single_trace() {
         assert_eq!(t["outcome"], r["outcome"], "{r}");
         assert_eq!(t["forward"]["deliveredTo"], r["deliveredTo"], "{r}");
         assert_eq!(t["forward"]["srcSeen"], r["srcSeen"], "{r}");
-        let nodes: Vec<&str> = t["forward"]["hops"].as_array().unwrap().iter().map(|h| h["node"].as_str().unwrap()).collect();
+        let nodes: Vec<&str> = t["forward"]["hops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["node"].as_str().unwrap())
+            .collect();
         assert_eq!(nodes.join(" > "), r["path"].as_str().unwrap(), "{r}");
     }
 }
@@ -81,14 +132,56 @@ fn output_bytes_identical_at_one_and_two_threads() {
         let b = tmp(&format!("t2.{ext}"));
         let ha = tmp(&format!("t1-{ext}.svg"));
         let hb = tmp(&format!("t2-{ext}.svg"));
-        ok(&["sweep", l.to_str().unwrap(), "--ports", PORTS, "--threads", "1", "--out", a.to_str().unwrap(), "--heatmap", ha.to_str().unwrap()]);
-        ok(&["sweep", l.to_str().unwrap(), "--ports", PORTS, "--threads", "2", "--out", b.to_str().unwrap(), "--heatmap", hb.to_str().unwrap()]);
-        assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap(), "{ext}");
+        ok(&[
+            "sweep",
+            l.to_str().unwrap(),
+            "--ports",
+            PORTS,
+            "--threads",
+            "1",
+            "--out",
+            a.to_str().unwrap(),
+            "--heatmap",
+            ha.to_str().unwrap(),
+        ]);
+        ok(&[
+            "sweep",
+            l.to_str().unwrap(),
+            "--ports",
+            PORTS,
+            "--threads",
+            "2",
+            "--out",
+            b.to_str().unwrap(),
+            "--heatmap",
+            hb.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            std::fs::read(&a).unwrap(),
+            std::fs::read(&b).unwrap(),
+            "{ext}"
+        );
         assert_eq!(std::fs::read(&ha).unwrap(), std::fs::read(&hb).unwrap());
     }
     // And the summary on stdout.
-    let s1 = ok(&["sweep", l.to_str().unwrap(), "--ports", PORTS, "--threads", "1", "--json"]);
-    let s2 = ok(&["sweep", l.to_str().unwrap(), "--ports", PORTS, "--threads", "2", "--json"]);
+    let s1 = ok(&[
+        "sweep",
+        l.to_str().unwrap(),
+        "--ports",
+        PORTS,
+        "--threads",
+        "1",
+        "--json",
+    ]);
+    let s2 = ok(&[
+        "sweep",
+        l.to_str().unwrap(),
+        "--ports",
+        PORTS,
+        "--threads",
+        "2",
+        "--json",
+    ]);
     assert_eq!(s1, s2);
 }
 
@@ -97,8 +190,22 @@ fn parquet_output_reads_back_equal_to_jsonl() {
     let l = lab();
     let p = tmp("rows.parquet");
     let j = tmp("rows.jsonl");
-    ok(&["sweep", l.to_str().unwrap(), "--ports", PORTS, "--out", p.to_str().unwrap()]);
-    ok(&["sweep", l.to_str().unwrap(), "--ports", PORTS, "--out", j.to_str().unwrap()]);
+    ok(&[
+        "sweep",
+        l.to_str().unwrap(),
+        "--ports",
+        PORTS,
+        "--out",
+        p.to_str().unwrap(),
+    ]);
+    ok(&[
+        "sweep",
+        l.to_str().unwrap(),
+        "--ports",
+        PORTS,
+        "--out",
+        j.to_str().unwrap(),
+    ]);
     let from_parquet = vnetsim_report::read_parquet(&p).unwrap();
     let from_jsonl = vnetsim_report::read_jsonl(&j).unwrap();
     assert_eq!(from_parquet.len(), 100);
@@ -120,17 +227,38 @@ fn diff_of_one_udr_lists_exactly_the_flows_that_change() {
     assert_ne!(text, changed);
     let new = tmp("lab-no-rt-hub.yaml");
     std::fs::write(&new, changed).unwrap();
-    let (code, out, err) = run(&["diff", l.to_str().unwrap(), new.to_str().unwrap(), "--ports", "tcp/443", "--json", "--fail-on-change"]);
+    let (code, out, err) = run(&[
+        "diff",
+        l.to_str().unwrap(),
+        new.to_str().unwrap(),
+        "--ports",
+        "tcp/443",
+        "--json",
+        "--fail-on-change",
+    ]);
     assert_eq!(code, 1, "--fail-on-change exits 1: {err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     let c = v["changed"].as_array().unwrap();
     assert_eq!(c.len(), 1, "{out}");
     assert_eq!(c[0]["from"], "nic:vm-tools-nic");
     assert_eq!(c[0]["to"], "internet");
-    assert!(c[0]["old"]["path"].as_str().unwrap().contains("firewall:afw-hub"));
-    assert!(!c[0]["new"]["path"].as_str().unwrap().contains("firewall:afw-hub"));
+    assert!(c[0]["old"]["path"]
+        .as_str()
+        .unwrap()
+        .contains("firewall:afw-hub"));
+    assert!(!c[0]["new"]["path"]
+        .as_str()
+        .unwrap()
+        .contains("firewall:afw-hub"));
     // Identical topologies: nothing changes, exit 0 even with --fail-on-change.
-    let (code, out, _) = run(&["diff", l.to_str().unwrap(), l.to_str().unwrap(), "--ports", PORTS, "--fail-on-change"]);
+    let (code, out, _) = run(&[
+        "diff",
+        l.to_str().unwrap(),
+        l.to_str().unwrap(),
+        "--ports",
+        PORTS,
+        "--fail-on-change",
+    ]);
     assert_eq!(code, 0);
     assert!(out.starts_with("100 flows compared, 0 changed"), "{out}");
 }
@@ -164,7 +292,11 @@ fn check_passes_and_fails() {
     .unwrap();
     let (code, out, err) = run(&["check", l.to_str().unwrap(), pass.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
-    assert_eq!(out.lines().filter(|l| l.starts_with("PASS")).count(), 4, "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("PASS")).count(),
+        4,
+        "{out}"
+    );
     let fail = tmp("fail.yaml");
     std::fs::write(
         &fail,
@@ -182,8 +314,14 @@ fn check_passes_and_fails() {
     .unwrap();
     let (code, out, _) = run(&["check", l.to_str().unwrap(), fail.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("FAIL on-premises reaches the endpoint"), "{out}");
-    assert!(out.contains("outcome no-return (expected reachable)"), "{out}");
+    assert!(
+        out.contains("FAIL on-premises reaches the endpoint"),
+        "{out}"
+    );
+    assert!(
+        out.contains("outcome no-return (expected reachable)"),
+        "{out}"
+    );
     assert!(out.contains("PASS the app VM"), "{out}");
     assert!(out.trim_end().ends_with("1 passed, 1 failed"), "{out}");
     // A bad assertion file is bad input: exit 2 with the place.
@@ -191,18 +329,60 @@ fn check_passes_and_fails() {
     std::fs::write(&bad, "assertions:\n  - name: x\n    from: site:home\n    to: nic:vm-app-nic\n    expect: { outcome: sometimes }\n").unwrap();
     let (code, _, err) = run(&["check", l.to_str().unwrap(), bad.to_str().unwrap()]);
     assert_eq!(code, 2);
-    assert!(err.contains("bad.yaml:5:") && err.contains("invalid outcome 'sometimes'"), "{err}");
+    assert!(
+        err.contains("bad.yaml:5:") && err.contains("invalid outcome 'sometimes'"),
+        "{err}"
+    );
 }
 
 #[test]
 fn generated_fabric_is_deterministic_and_sweepable() {
     let a = tmp("gen-a.yaml");
     let b = tmp("gen-b.yaml");
-    ok(&["generate", "--vnets", "6", "--subnets-per-vnet", "2", "--rules", "10", "--private-endpoints", "5", "--seed", "3", "-o", a.to_str().unwrap()]);
-    ok(&["generate", "--vnets", "6", "--subnets-per-vnet", "2", "--rules", "10", "--private-endpoints", "5", "--seed", "3", "-o", b.to_str().unwrap()]);
+    ok(&[
+        "generate",
+        "--vnets",
+        "6",
+        "--subnets-per-vnet",
+        "2",
+        "--rules",
+        "10",
+        "--private-endpoints",
+        "5",
+        "--seed",
+        "3",
+        "-o",
+        a.to_str().unwrap(),
+    ]);
+    ok(&[
+        "generate",
+        "--vnets",
+        "6",
+        "--subnets-per-vnet",
+        "2",
+        "--rules",
+        "10",
+        "--private-endpoints",
+        "5",
+        "--seed",
+        "3",
+        "-o",
+        b.to_str().unwrap(),
+    ]);
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     let out = tmp("gen.jsonl");
-    ok(&["sweep", a.to_str().unwrap(), "--from", "vnet:spoke1", "--to", "vnet:spoke2", "--ports", "tcp/443", "--out", out.to_str().unwrap()]);
+    ok(&[
+        "sweep",
+        a.to_str().unwrap(),
+        "--from",
+        "vnet:spoke1",
+        "--to",
+        "vnet:spoke2",
+        "--ports",
+        "tcp/443",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     // spoke1 has 2 NICs; spoke2 has 2 NICs and (5 endpoints over 5 spokes) 1 endpoint.
     assert_eq!(jsonl(&out).len(), 2 * 3);
 }
@@ -218,7 +398,9 @@ fn a_closed_pipe_ends_the_process_quietly() {
         .spawn()
         .unwrap();
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
     // The reader is gone now; the rest of the output hits a closed pipe.
     let out = child.wait_with_output().unwrap();
     assert!(first.starts_with("# Generated"));
@@ -234,11 +416,31 @@ fn aggregated_summary_equals_the_summary_of_every_row() {
     let l = lab();
     let csv = tmp("summary-rows.csv");
     let fast = ok(&["sweep", l.to_str().unwrap(), "--ports", PORTS, "--json"]);
-    let full = ok(&["sweep", l.to_str().unwrap(), "--ports", PORTS, "--json", "--out", csv.to_str().unwrap()]);
+    let full = ok(&[
+        "sweep",
+        l.to_str().unwrap(),
+        "--ports",
+        PORTS,
+        "--json",
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
     assert_eq!(fast, full);
     let cap = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("traces/hub-spoke-lab.pcap");
     let rows = tmp("summary-replay.jsonl");
-    let fast = ok(&["replay", l.to_str().unwrap(), cap.to_str().unwrap(), "--json"]);
-    let full = ok(&["replay", l.to_str().unwrap(), cap.to_str().unwrap(), "--json", "--out", rows.to_str().unwrap()]);
+    let fast = ok(&[
+        "replay",
+        l.to_str().unwrap(),
+        cap.to_str().unwrap(),
+        "--json",
+    ]);
+    let full = ok(&[
+        "replay",
+        l.to_str().unwrap(),
+        cap.to_str().unwrap(),
+        "--json",
+        "--out",
+        rows.to_str().unwrap(),
+    ]);
     assert_eq!(fast, full);
 }

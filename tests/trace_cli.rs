@@ -7,7 +7,9 @@ use std::process::Command;
 use serde_json::Value;
 
 fn fixture(name: &str, subst: &[(&str, &str)]) -> PathBuf {
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     if subst.is_empty() {
         return src;
     }
@@ -17,7 +19,15 @@ fn fixture(name: &str, subst: &[(&str, &str)]) -> PathBuf {
     }
     let d = std::env::temp_dir().join(format!("vnetsim-trace-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
-    let tag: String = subst.iter().map(|(_, v)| v.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>()).collect::<Vec<_>>().join("-");
+    let tag: String = subst
+        .iter()
+        .map(|(_, v)| {
+            v.chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("-");
     let p = d.join(format!("{name}-{}.yaml", &tag[..tag.len().min(60)]));
     std::fs::write(&p, text).unwrap();
     p
@@ -28,8 +38,15 @@ fn lab() -> PathBuf {
 }
 
 fn json(args: &[&str]) -> Value {
-    let o = Command::new(env!("CARGO_BIN_EXE_vnetsim")).args(args).output().unwrap();
-    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(env!("CARGO_BIN_EXE_vnetsim"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
@@ -41,7 +58,12 @@ fn trace(topo: &PathBuf, extra: &[&str]) -> Value {
 }
 
 fn nodes(leg: &Value) -> Vec<String> {
-    leg["hops"].as_array().unwrap().iter().map(|h| h["node"].as_str().unwrap().to_string()).collect()
+    leg["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["node"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -80,13 +102,38 @@ fn network_rule_to_private_destination_keeps_source_and_reply_bypasses() {
 #[test]
 fn virtualnetwork_tag_narrow_denies_widened_allows() {
     let narrow = fixture("spokes-tag.yaml", &[("ROUTES", "[]")]);
-    let v = trace(&narrow, &["--src", "10.32.1.4", "--dst", "10.31.1.4", "--dst-port", "22"]);
+    let v = trace(
+        &narrow,
+        &[
+            "--src",
+            "10.32.1.4",
+            "--dst",
+            "10.31.1.4",
+            "--dst-port",
+            "22",
+        ],
+    );
     assert_eq!(v["outcome"], "unreachable");
     assert_eq!(v["forward"]["rule"], "nsg-a/DenyAllInBound");
     let wide = fixture("spokes-tag.yaml", &[("ROUTES", "[{ name: d, addressPrefix: 0.0.0.0/0, nextHopType: VirtualAppliance, nextHopIpAddress: 10.0.1.4 }]")]);
-    let v = trace(&wide, &["--src", "10.32.1.4", "--dst", "10.31.1.4", "--dst-port", "22"]);
+    let v = trace(
+        &wide,
+        &[
+            "--src",
+            "10.32.1.4",
+            "--dst",
+            "10.31.1.4",
+            "--dst-port",
+            "22",
+        ],
+    );
     assert_eq!(v["outcome"], "reachable");
-    let rules: Vec<&str> = v["forward"]["hops"].as_array().unwrap().iter().filter_map(|h| h["rule"].as_str()).collect();
+    let rules: Vec<&str> = v["forward"]["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["rule"].as_str())
+        .collect();
     assert!(rules.contains(&"nsg-a/AllowVnetInBound"), "{rules:?}");
 }
 
@@ -95,13 +142,34 @@ fn flow_verify_allows_an_internet_source_that_trace_drops() {
     let l = lab();
     // R5.6: the rules alone; the tools subnet's 0.0.0.0/0 route widened VirtualNetwork.
     let v = json(&[
-        "flow-verify", l.to_str().unwrap(), "--nic", "vm-tools-nic", "--direction", "Inbound", "--protocol", "TCP",
-        "--local", "10.0.2.4:22", "--remote", "203.0.113.50:50000", "--json",
+        "flow-verify",
+        l.to_str().unwrap(),
+        "--nic",
+        "vm-tools-nic",
+        "--direction",
+        "Inbound",
+        "--protocol",
+        "TCP",
+        "--local",
+        "10.0.2.4:22",
+        "--remote",
+        "203.0.113.50:50000",
+        "--json",
     ]);
     assert_eq!(v["access"], "Allow");
     assert_eq!(v["ruleName"], "nsg-tools/AllowVnetInBound");
     // R5.7: the fabric does not let Internet traffic match the user-route part of the tag.
-    let v = trace(&l, &["--src", "203.0.113.50", "--dst", "20.30.40.50", "--dst-port", "22"]);
+    let v = trace(
+        &l,
+        &[
+            "--src",
+            "203.0.113.50",
+            "--dst",
+            "20.30.40.50",
+            "--dst-port",
+            "22",
+        ],
+    );
     assert_eq!(v["outcome"], "unreachable");
     assert_eq!(v["forward"]["rule"], "nsg-tools/DenyAllInBound");
     assert_eq!(v["forward"]["droppedAt"], "subnet:vnet-hub/snet-tools");
@@ -110,23 +178,57 @@ fn flow_verify_allows_an_internet_source_that_trace_drops() {
 #[test]
 fn subnet_and_nic_nsg_are_both_required() {
     let allow80 = "[{ name: allow-80, priority: 100, direction: Inbound, access: Allow, protocol: Tcp, source: '*', destination: '*', destinationPorts: '80' }]";
-    let args = ["--src", "203.0.113.7", "--dst", "20.0.0.4", "--dst-port", "80"];
-    let t = fixture("nsg-pair.yaml", &[("SUBNET_RULES", allow80), ("NIC_RULES", "[]")]);
+    let args = [
+        "--src",
+        "203.0.113.7",
+        "--dst",
+        "20.0.0.4",
+        "--dst-port",
+        "80",
+    ];
+    let t = fixture(
+        "nsg-pair.yaml",
+        &[("SUBNET_RULES", allow80), ("NIC_RULES", "[]")],
+    );
     let v = trace(&t, &args);
-    assert_eq!((v["forward"]["droppedAt"].as_str(), v["forward"]["rule"].as_str()), (Some("nic:vm"), Some("nsg-nic/DenyAllInBound")));
-    let t = fixture("nsg-pair.yaml", &[("SUBNET_RULES", "[]"), ("NIC_RULES", allow80)]);
+    assert_eq!(
+        (
+            v["forward"]["droppedAt"].as_str(),
+            v["forward"]["rule"].as_str()
+        ),
+        (Some("nic:vm"), Some("nsg-nic/DenyAllInBound"))
+    );
+    let t = fixture(
+        "nsg-pair.yaml",
+        &[("SUBNET_RULES", "[]"), ("NIC_RULES", allow80)],
+    );
     let v = trace(&t, &args);
-    assert_eq!((v["forward"]["droppedAt"].as_str(), v["forward"]["rule"].as_str()), (Some("subnet:v/s"), Some("nsg-subnet/DenyAllInBound")));
-    let t = fixture("nsg-pair.yaml", &[("SUBNET_RULES", allow80), ("NIC_RULES", allow80)]);
+    assert_eq!(
+        (
+            v["forward"]["droppedAt"].as_str(),
+            v["forward"]["rule"].as_str()
+        ),
+        (Some("subnet:v/s"), Some("nsg-subnet/DenyAllInBound"))
+    );
+    let t = fixture(
+        "nsg-pair.yaml",
+        &[("SUBNET_RULES", allow80), ("NIC_RULES", allow80)],
+    );
     let v = trace(&t, &args);
     assert_eq!(v["outcome"], "reachable");
     assert_eq!(v["forward"]["deliveredTo"], "nic:vm");
-    assert_eq!(v["forward"]["dstSeen"], "10.1.0.4", "NSGs see the private destination");
+    assert_eq!(
+        v["forward"]["dstSeen"], "10.1.0.4",
+        "NSGs see the private destination"
+    );
 }
 
 #[test]
 fn firewall_default_deny() {
-    let v = trace(&lab(), &["--src", "10.1.1.4", "--dst", "1.1.1.1", "--dst-port", "80"]);
+    let v = trace(
+        &lab(),
+        &["--src", "10.1.1.4", "--dst", "1.1.1.1", "--dst-port", "80"],
+    );
     assert_eq!(v["outcome"], "unreachable");
     assert_eq!(v["forward"]["droppedAt"], "firewall:afw-hub");
     assert_eq!(v["forward"]["rule"], "afw-hub/DefaultDeny");
@@ -134,13 +236,28 @@ fn firewall_default_deny() {
 
 #[test]
 fn dnat_inbound() {
-    let v = trace(&lab(), &["--src", "203.0.113.9", "--dst", "20.10.10.10", "--dst-port", "3389"]);
+    let v = trace(
+        &lab(),
+        &[
+            "--src",
+            "203.0.113.9",
+            "--dst",
+            "20.10.10.10",
+            "--dst-port",
+            "3389",
+        ],
+    );
     assert_eq!(v["outcome"], "reachable");
     assert_eq!(v["ingress"], "internet");
     assert_eq!(v["forward"]["deliveredTo"], "nic:vm-app-nic");
     assert_eq!(v["forward"]["dstSeen"], "10.1.1.4");
     assert_eq!(v["forward"]["srcSeen"], "10.0.1.5"); // R6.2
-    let fw = v["forward"]["hops"].as_array().unwrap().iter().find(|h| h["node"] == "firewall:afw-hub").unwrap();
+    let fw = v["forward"]["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["node"] == "firewall:afw-hub")
+        .unwrap();
     assert_eq!(fw["rule"], "dnatRules/rdp-to-app");
     assert_eq!(fw["nat"]["dst"][1], "10.1.1.4");
     assert!(nodes(&v["return"]).contains(&"firewall:afw-hub".to_string()));
@@ -152,6 +269,10 @@ fn routing_loop_is_detected() {
     let t = fixture("loop.yaml", &[]);
     let v = trace(&t, &["--src", "10.1.1.4", "--dst", "10.9.0.1"]);
     assert_eq!(v["outcome"], "unreachable");
-    assert!(v["forward"]["reason"].as_str().unwrap().contains("loop"), "{}", v["forward"]["reason"]);
+    assert!(
+        v["forward"]["reason"].as_str().unwrap().contains("loop"),
+        "{}",
+        v["forward"]["reason"]
+    );
     assert!(nodes(&v["forward"]).len() > 8);
 }

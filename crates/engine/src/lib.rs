@@ -21,7 +21,8 @@ use vnetsim_fabric::classify::Key;
 use vnetsim_fabric::firewall::prefix_match;
 use vnetsim_fabric::security::{Access, PLATFORM_IP};
 use vnetsim_fabric::{
-    Endpoint, Fabric, FirewallId, GatewayId, NicId, Owner, PeId, PublicOwner, RouteSetId, SubnetId, Target, VnetId,
+    Endpoint, Fabric, FirewallId, GatewayId, NicId, Owner, PeId, PublicOwner, RouteSetId, SubnetId,
+    Target, VnetId,
 };
 
 /// R8.4: a walk of more than this many hops is a loop.
@@ -44,11 +45,23 @@ pub struct Flow {
 impl Flow {
     #[inline]
     fn key(&self) -> Key {
-        Key { proto: self.proto, src: self.src, dst: self.dst, sport: self.sport, dport: self.dport }
+        Key {
+            proto: self.proto,
+            src: self.src,
+            dst: self.dst,
+            sport: self.sport,
+            dport: self.dport,
+        }
     }
     #[inline]
     pub fn reversed(&self) -> Flow {
-        Flow { src: self.dst, dst: self.src, proto: self.proto, sport: self.dport, dport: self.sport }
+        Flow {
+            src: self.dst,
+            dst: self.src,
+            proto: self.proto,
+            sport: self.dport,
+            dport: self.sport,
+        }
     }
 }
 
@@ -70,12 +83,26 @@ pub struct RouteRef {
 /// The rule that decided at a hop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RuleRef {
-    Nsg { table: u32, inbound: bool, from_internet: bool, index: u32 },
+    Nsg {
+        table: u32,
+        inbound: bool,
+        from_internet: bool,
+        index: u32,
+    },
     /// Allowed by the connection's flow record (R5.4), no rule evaluated.
     NsgFlowRecord,
-    FirewallNetwork { fw: FirewallId, index: u32 },
-    FirewallApplication { fw: FirewallId, index: u32 },
-    FirewallDnat { fw: FirewallId, index: u32 },
+    FirewallNetwork {
+        fw: FirewallId,
+        index: u32,
+    },
+    FirewallApplication {
+        fw: FirewallId,
+        index: u32,
+    },
+    FirewallDnat {
+        fw: FirewallId,
+        index: u32,
+    },
     FirewallDefaultDeny(FirewallId),
     FirewallSession(FirewallId),
     Route(RouteRef),
@@ -175,7 +202,8 @@ impl Trace {
             ret: self.ret.map(|r| r.key()),
             bypassed: self.bypassed,
             symmetric: self.symmetric,
-            rewritten: (delivered && self.forward.seen.src != self.flow.src).then_some(self.forward.seen.src),
+            rewritten: (delivered && self.forward.seen.src != self.flow.src)
+                .then_some(self.forward.seen.src),
         }
     }
 }
@@ -202,7 +230,13 @@ pub struct LegKey {
 
 impl Leg {
     pub fn key(&self) -> LegKey {
-        LegKey { verdict: self.verdict, reason: self.reason, delivered_to: self.delivered_to, dropped_at: self.dropped_at, rule: self.rule }
+        LegKey {
+            verdict: self.verdict,
+            reason: self.reason,
+            delivered_to: self.delivered_to,
+            dropped_at: self.dropped_at,
+            rule: self.rule,
+        }
     }
 }
 
@@ -315,11 +349,23 @@ enum End {
 impl<'a> Walk<'a> {
     #[inline]
     fn hop(&mut self, node: Endpoint, action: Action) {
-        self.s.hops.push(Hop { node, action, route: None, rule: None, nat: None });
+        self.s.hops.push(Hop {
+            node,
+            action,
+            route: None,
+            rule: None,
+            nat: None,
+        });
     }
     #[inline]
     fn hop_rule(&mut self, node: Endpoint, action: Action, rule: Option<RuleRef>) {
-        self.s.hops.push(Hop { node, action, route: None, rule, nat: None });
+        self.s.hops.push(Hop {
+            node,
+            action,
+            route: None,
+            rule,
+            nat: None,
+        });
     }
     #[inline]
     fn drop_here(&mut self, node: Endpoint, reason: Reason, rule: Option<RuleRef>) -> End {
@@ -328,16 +374,30 @@ impl<'a> Walk<'a> {
     }
 
     /// Evaluates one NSG point. `Ok(rule)` allow, `Err(rule)` deny.
-    fn nsg(&mut self, table: Option<vnetsim_fabric::NsgTableId>, point: Endpoint, inbound: bool) -> Result<Option<RuleRef>, RuleRef> {
+    fn nsg(
+        &mut self,
+        table: Option<vnetsim_fabric::NsgTableId>,
+        point: Endpoint,
+        inbound: bool,
+    ) -> Result<Option<RuleRef>, RuleRef> {
         let Some(t) = table else { return Ok(None) };
         if self.reply && self.s.has_point(point) {
             return Ok(Some(RuleRef::NsgFlowRecord));
         }
         let nt = &self.f.nsg_tables[t.ix()];
         let from_internet = inbound && self.internet_sourced && nt.inbound_from_internet.is_some();
-        let rt = if inbound { nt.inbound_for(self.internet_sourced) } else { &nt.outbound };
+        let rt = if inbound {
+            nt.inbound_for(self.internet_sourced)
+        } else {
+            &nt.outbound
+        };
         let (access, index) = rt.decide(&self.pkt.key());
-        let rule = RuleRef::Nsg { table: t.0, inbound, from_internet, index };
+        let rule = RuleRef::Nsg {
+            table: t.0,
+            inbound,
+            from_internet,
+            index,
+        };
         if !self.reply {
             self.s.add_point(point);
         }
@@ -359,7 +419,9 @@ impl<'a> Walk<'a> {
         if stable.is_some() {
             match self.nsg(stable, Endpoint::Subnet(sub), false) {
                 Ok(r) => self.hop_rule(Endpoint::Subnet(sub), Action::Allow, r),
-                Err(r) => return Err(self.drop_here(Endpoint::Subnet(sub), Reason::NsgDeny, Some(r))),
+                Err(r) => {
+                    return Err(self.drop_here(Endpoint::Subnet(sub), Reason::NsgDeny, Some(r)))
+                }
             }
         }
         Ok(())
@@ -374,7 +436,9 @@ impl<'a> Walk<'a> {
         if stable.is_some() {
             match self.nsg(stable, Endpoint::Subnet(sub), true) {
                 Ok(r) => self.hop_rule(Endpoint::Subnet(sub), Action::Allow, r),
-                Err(r) => return Err(self.drop_here(Endpoint::Subnet(sub), Reason::NsgDeny, Some(r))),
+                Err(r) => {
+                    return Err(self.drop_here(Endpoint::Subnet(sub), Reason::NsgDeny, Some(r)))
+                }
             }
         }
         match self.nsg(ntable, Endpoint::Nic(n), true) {
@@ -407,7 +471,9 @@ impl<'a> Walk<'a> {
             let st = sub.nsg_table;
             match self.nsg(st, Endpoint::Subnet(pe.subnet), true) {
                 Ok(r) => self.hop_rule(Endpoint::Subnet(pe.subnet), Action::Allow, r),
-                Err(r) => return self.drop_here(Endpoint::Subnet(pe.subnet), Reason::NsgDeny, Some(r)),
+                Err(r) => {
+                    return self.drop_here(Endpoint::Subnet(pe.subnet), Reason::NsgDeny, Some(r))
+                }
             }
         }
         self.hop(node, Action::Deliver);
@@ -422,7 +488,10 @@ impl<'a> Walk<'a> {
         if self.f.vnets[from.ix()].in_space(self.pkt.src) {
             return true;
         }
-        self.f.vnets[to.ix()].peer(from).map(|p| p.allow_forwarded_traffic).unwrap_or(false)
+        self.f.vnets[to.ix()]
+            .peer(from)
+            .map(|p| p.allow_forwarded_traffic)
+            .unwrap_or(false)
     }
 
     /// Delivery to whatever owns the destination inside VNet `v`.
@@ -446,7 +515,9 @@ impl<'a> Walk<'a> {
         let node = Endpoint::Firewall(fw);
         let p = self.pkt;
         for i in 0..self.s.nsessions {
-            let Some(sess) = self.s.sessions[i] else { continue };
+            let Some(sess) = self.s.sessions[i] else {
+                continue;
+            };
             if sess.fw == fw && sess.xlat.reversed() == p {
                 let back = sess.orig.reversed();
                 let nat = Nat {
@@ -470,7 +541,12 @@ impl<'a> Walk<'a> {
 
     fn add_session(&mut self, fw: FirewallId, orig: Flow, xlat: Flow) {
         if self.s.nsessions < MAX_SESSIONS {
-            self.s.sessions[self.s.nsessions] = Some(Session { fw, orig, xlat, crossed_by_reply: false });
+            self.s.sessions[self.s.nsessions] = Some(Session {
+                fw,
+                orig,
+                xlat,
+                crossed_by_reply: false,
+            });
             self.s.nsessions += 1;
         }
     }
@@ -515,7 +591,13 @@ impl<'a> Walk<'a> {
                 }
             }
             match hit {
-                None => return Ok(self.drop_here(node, Reason::FirewallDefaultDeny, Some(RuleRef::FirewallDefaultDeny(fw)))),
+                None => {
+                    return Ok(self.drop_here(
+                        node,
+                        Reason::FirewallDefaultDeny,
+                        Some(RuleRef::FirewallDefaultDeny(fw)),
+                    ))
+                }
                 Some((i, access)) => {
                     rule = RuleRef::FirewallApplication { fw, index: i };
                     if access == Access::Deny {
@@ -529,8 +611,17 @@ impl<'a> Walk<'a> {
             }
         }
         self.add_session(fw, orig, out);
-        let nat = (out.src != orig.src).then_some(Nat { src: Some((orig.src, out.src)), dst: None });
-        self.s.hops.push(Hop { node, action: Action::Allow, route: None, rule: Some(rule), nat });
+        let nat = (out.src != orig.src).then_some(Nat {
+            src: Some((orig.src, out.src)),
+            dst: None,
+        });
+        self.s.hops.push(Hop {
+            node,
+            action: Action::Allow,
+            route: None,
+            rule: Some(rule),
+            nat,
+        });
         self.pkt = out;
         Err(f.subnet)
     }
@@ -540,7 +631,10 @@ impl<'a> Walk<'a> {
     fn firewall_source(&self, fw: FirewallId, dst: u32) -> u32 {
         let f = &self.f.firewalls[fw.ix()];
         let rs = self.f.route_set(f.subnet);
-        let egress_internet = rs.lookup(dst).map(|i| rs.routes[i as usize].target == Target::Internet).unwrap_or(false);
+        let egress_internet = rs
+            .lookup(dst)
+            .map(|i| rs.routes[i as usize].target == Target::Internet)
+            .unwrap_or(false);
         match (egress_internet, f.snat_public()) {
             (true, Some(p)) => p,
             _ => f.snat_private(),
@@ -562,26 +656,51 @@ impl<'a> Walk<'a> {
             };
             proto_ok
                 && r.destination.contains(&p.dst)
-                && r.ports.iter().any(|&(lo, hi)| lo <= p.dport && p.dport <= hi)
+                && r.ports
+                    .iter()
+                    .any(|&(lo, hi)| lo <= p.dport && p.dport <= hi)
                 && prefix_match(&r.source, p.src)
         });
         let Some(i) = hit else {
-            return Ok(self.drop_here(node, Reason::FirewallDefaultDeny, Some(RuleRef::FirewallDefaultDeny(fw))));
+            return Ok(self.drop_here(
+                node,
+                Reason::FirewallDefaultDeny,
+                Some(RuleRef::FirewallDefaultDeny(fw)),
+            ));
         };
         let r = &f.dnat[i];
-        let translated = Flow { src: p.src, dst: r.to_ip, proto: p.proto, sport: p.sport, dport: r.to_port };
+        let translated = Flow {
+            src: p.src,
+            dst: r.to_ip,
+            proto: p.proto,
+            sport: p.sport,
+            dport: r.to_port,
+        };
         // An explicit network Deny for the translated flow overrides DNAT's implied allow.
         if let Some((Access::Deny, j)) = f.network_decision(&translated.key()) {
-            return Ok(self.drop_here(node, Reason::FirewallDeny, Some(RuleRef::FirewallNetwork { fw, index: j })));
+            return Ok(self.drop_here(
+                node,
+                Reason::FirewallDeny,
+                Some(RuleRef::FirewallNetwork { fw, index: j }),
+            ));
         }
-        let out = Flow { src: f.snat_private(), ..translated };
+        let out = Flow {
+            src: f.snat_private(),
+            ..translated
+        };
         self.add_session(fw, p, out);
         self.s.hops.push(Hop {
             node,
             action: Action::Allow,
             route: None,
-            rule: Some(RuleRef::FirewallDnat { fw, index: i as u32 }),
-            nat: Some(Nat { src: Some((p.src, out.src)), dst: Some((p.dst, out.dst)) }),
+            rule: Some(RuleRef::FirewallDnat {
+                fw,
+                index: i as u32,
+            }),
+            nat: Some(Nat {
+                src: Some((p.src, out.src)),
+                dst: Some((p.dst, out.dst)),
+            }),
         });
         self.pkt = out;
         self.internet_sourced = false;
@@ -618,10 +737,19 @@ impl<'a> Walk<'a> {
                 if !self.reply {
                     self.internet_sourced = true;
                 }
-                let nat = Some(Nat { src: None, dst: Some((dst, private)) });
+                let nat = Some(Nat {
+                    src: None,
+                    dst: Some((dst, private)),
+                });
                 match self.s.hops.last_mut() {
                     Some(h) if h.node == Endpoint::Internet => h.nat = nat,
-                    _ => self.s.hops.push(Hop { node: Endpoint::Internet, action: Action::Forward, route: None, rule: None, nat }),
+                    _ => self.s.hops.push(Hop {
+                        node: Endpoint::Internet,
+                        action: Action::Forward,
+                        route: None,
+                        rule: None,
+                        nat,
+                    }),
                 }
                 self.pkt.dst = private;
                 return Ok(self.deliver_nic(n));
@@ -645,7 +773,11 @@ impl<'a> Walk<'a> {
         if !is_public(dst) {
             return Ok(self.drop_here(Endpoint::Internet, Reason::NotReachableFromInternet, None));
         }
-        if !is_public(self.pkt.src) && from_vnet.map(|v| !self.f.vnets[v.ix()].in_space(self.pkt.src)).unwrap_or(true) {
+        if !is_public(self.pkt.src)
+            && from_vnet
+                .map(|v| !self.f.vnets[v.ix()].in_space(self.pkt.src))
+                .unwrap_or(true)
+        {
             // A private source not owned by the VNet sending it out (e.g. a firewall told never to SNAT).
             self.internet_exit_vnet = None;
         } else {
@@ -659,7 +791,12 @@ impl<'a> Walk<'a> {
     fn route_from(&mut self, mut subnet: SubnetId, mut from_gateway: bool) -> End {
         loop {
             self.lookups += 1;
-            let here = self.s.hops.last().map(|h| h.node).unwrap_or(Endpoint::Subnet(subnet));
+            let here = self
+                .s
+                .hops
+                .last()
+                .map(|h| h.node)
+                .unwrap_or(Endpoint::Subnet(subnet));
             if self.lookups > MAX_HOPS {
                 return self.drop_here(here, Reason::Loop, None);
             }
@@ -670,12 +807,16 @@ impl<'a> Walk<'a> {
             let Some(idx) = rs.lookup(self.pkt.dst) else {
                 return End::Dropped(here, Reason::NoRoute, None);
             };
-            let rref = RouteRef { set: rs_id, index: idx };
+            let rref = RouteRef {
+                set: rs_id,
+                index: idx,
+            };
             if let Some(h) = self.s.hops.last_mut() {
                 h.route = Some(rref);
             }
             let route = &rs.routes[idx as usize];
-            let user_rule = (route.source == vnetsim_fabric::RouteSource::User).then_some(RuleRef::Route(rref));
+            let user_rule =
+                (route.source == vnetsim_fabric::RouteSource::User).then_some(RuleRef::Route(rref));
             let next = match route.target {
                 Target::Drop => {
                     if let Some(h) = self.s.hops.last_mut() {
@@ -685,7 +826,9 @@ impl<'a> Walk<'a> {
                     return End::Dropped(here, Reason::RouteNone, user_rule);
                 }
                 Target::NoGateway => return End::Dropped(here, Reason::NoGateway, user_rule),
-                Target::ApplianceUnresolved => return End::Dropped(here, Reason::ApplianceUnresolved, user_rule),
+                Target::ApplianceUnresolved => {
+                    return End::Dropped(here, Reason::ApplianceUnresolved, user_rule)
+                }
                 Target::Internet => self.to_internet(Some(vnet)),
                 Target::Gateway(g) => Ok(self.gateway_egress(g)),
                 Target::Vnet(w) => {
@@ -760,12 +903,18 @@ impl<'a> Walk<'a> {
                 self.hop(at, Action::Forward);
                 self.route_from(self.f.firewalls[fw.ix()].subnet, false)
             }
-            Endpoint::Pe(_) if !self.reply => self.drop_here(at, Reason::EndpointNeverOriginates, None),
+            Endpoint::Pe(_) if !self.reply => {
+                self.drop_here(at, Reason::EndpointNeverOriginates, None)
+            }
             Endpoint::Pe(p) => self.pe_reply(p),
             Endpoint::Site(site) => {
                 self.hop(at, Action::Forward);
                 let dst = self.pkt.dst;
-                let g = self.f.sites[site.ix()].gateways.iter().copied().find(|g| self.f.gateways[g.ix()].advertises(dst));
+                let g = self.f.sites[site.ix()]
+                    .gateways
+                    .iter()
+                    .copied()
+                    .find(|g| self.f.gateways[g.ix()].advertises(dst));
                 let Some(g) = g else {
                     if let Some(h) = self.s.hops.last_mut() {
                         h.action = Action::Drop;
@@ -812,7 +961,9 @@ impl<'a> Walk<'a> {
             .any(|s| s.xlat.src == dst && self.f.firewalls[s.fw.ix()].owns(dst));
         let udr_matches = sub.pe_policies.route_tables() && {
             let rs = self.f.route_set(pe.subnet);
-            rs.lookup(dst).map(|i| rs.routes[i as usize].source == vnetsim_fabric::RouteSource::User).unwrap_or(false)
+            rs.lookup(dst)
+                .map(|i| rs.routes[i as usize].source == vnetsim_fabric::RouteSource::User)
+                .unwrap_or(false)
         };
         if to_firewall || udr_matches {
             return self.route_from(pe.subnet, false);
@@ -827,10 +978,12 @@ impl<'a> Walk<'a> {
             return match o {
                 Owner::Nic(n) => self.deliver_nic(n),
                 Owner::Pe(p) => self.deliver_pe(p),
-                Owner::Firewall(fw) | Owner::FirewallInstance(fw) => match self.firewall_reply(fw) {
-                    Ok(e) => e,
-                    Err(s) => self.route_from(s, false),
-                },
+                Owner::Firewall(fw) | Owner::FirewallInstance(fw) => {
+                    match self.firewall_reply(fw) {
+                        Ok(e) => e,
+                        Err(s) => self.route_from(s, false),
+                    }
+                }
             };
         }
         if let Some(site) = self.f.site_of(dst) {
@@ -854,7 +1007,9 @@ fn is_public(ip: u32) -> bool {
         (0xE000_0000, 4),
         (0xF000_0000, 4),
     ];
-    !special.iter().any(|&(a, l)| ip >> (32 - l) == a >> (32 - l))
+    !special
+        .iter()
+        .any(|&(a, l)| ip >> (32 - l) == a >> (32 - l))
 }
 
 fn leg_of(end: End, start: usize, s: &Scratch, seen: Flow) -> Leg {
@@ -882,31 +1037,75 @@ fn leg_of(end: End, start: usize, s: &Scratch, seen: Flow) -> Leg {
 }
 
 /// Walks one flow both ways. `fqdn` (lower case) is what application rules match.
-pub fn trace(f: &Fabric, flow: Flow, ingress: Endpoint, fqdn: Option<&str>, s: &mut Scratch) -> Trace {
+pub fn trace(
+    f: &Fabric,
+    flow: Flow,
+    ingress: Endpoint,
+    fqdn: Option<&str>,
+    s: &mut Scratch,
+) -> Trace {
     trace_with(f, flow, ingress, fqdn, false, s)
 }
 
 /// [`trace`] for a packet that may be seen mid-stream: with `midstream`, the
 /// request is a TCP packet without SYN for which no device holds state, so
 /// stateful firewalls drop it (R-FW-11); NSGs evaluate it as a new flow.
-pub fn trace_with(f: &Fabric, flow: Flow, ingress: Endpoint, fqdn: Option<&str>, midstream: bool, s: &mut Scratch) -> Trace {
+pub fn trace_with(
+    f: &Fabric,
+    flow: Flow,
+    ingress: Endpoint,
+    fqdn: Option<&str>,
+    midstream: bool,
+    s: &mut Scratch,
+) -> Trace {
     s.reset();
-    let mut w = Walk { f, s, pkt: flow, fqdn, reply: false, internet_sourced: false, lookups: 0, internet_exit_vnet: None, midstream };
+    let mut w = Walk {
+        f,
+        s,
+        pkt: flow,
+        fqdn,
+        reply: false,
+        internet_sourced: false,
+        lookups: 0,
+        internet_exit_vnet: None,
+        midstream,
+    };
     let end = w.start(ingress);
     let seen = w.pkt;
     let exit_vnet = w.internet_exit_vnet;
     let forward = leg_of(end, 0, s, seen);
     let Some(delivered) = forward.delivered_to else {
-        return Trace { flow, ingress, outcome: Outcome::Unreachable, forward, ret: None, symmetric: true, bypassed: None };
+        return Trace {
+            flow,
+            ingress,
+            outcome: Outcome::Unreachable,
+            forward,
+            ret: None,
+            symmetric: true,
+            bypassed: None,
+        };
     };
     // R8.2: the reply, from where the request landed, to the address it saw as source.
     let start = s.hops.len();
     let reply = seen.reversed();
-    let mut w = Walk { f, s, pkt: reply, fqdn, reply: true, internet_sourced: false, lookups: 0, internet_exit_vnet: exit_vnet, midstream: false };
+    let mut w = Walk {
+        f,
+        s,
+        pkt: reply,
+        fqdn,
+        reply: true,
+        internet_sourced: false,
+        lookups: 0,
+        internet_exit_vnet: exit_vnet,
+        midstream: false,
+    };
     let end = w.start(delivered);
     let rseen = w.pkt;
     let mut ret = leg_of(end, start, s, rseen);
-    if ret.verdict == Verdict::Delivered && ret.delivered_to != Some(ingress) && !(ingress == Endpoint::Internet && ret.delivered_to == Some(Endpoint::Internet)) {
+    if ret.verdict == Verdict::Delivered
+        && ret.delivered_to != Some(ingress)
+        && !(ingress == Endpoint::Internet && ret.delivered_to == Some(Endpoint::Internet))
+    {
         // Sites and the Internet are reached by address, anything else must be the source itself.
         let same_site = matches!((ingress, ret.delivered_to), (Endpoint::Site(a), Some(Endpoint::Site(b))) if a == b);
         if !same_site {
@@ -917,13 +1116,41 @@ pub fn trace_with(f: &Fabric, flow: Flow, ingress: Endpoint, fqdn: Option<&str>,
         }
     }
     if ret.verdict == Verdict::Dropped {
-        return Trace { flow, ingress, outcome: Outcome::NoReturn, forward, ret: Some(ret), symmetric: false, bypassed: None };
+        return Trace {
+            flow,
+            ingress,
+            outcome: Outcome::NoReturn,
+            forward,
+            ret: Some(ret),
+            symmetric: false,
+            bypassed: None,
+        };
     }
     // R8.3: every stateful device of the request must see the reply.
-    let bypassed = s.sessions[..s.nsessions].iter().flatten().find(|x| !x.crossed_by_reply).map(|x| x.fw);
+    let bypassed = s.sessions[..s.nsessions]
+        .iter()
+        .flatten()
+        .find(|x| !x.crossed_by_reply)
+        .map(|x| x.fw);
     match bypassed {
-        Some(fw) => Trace { flow, ingress, outcome: Outcome::NoReturn, forward, ret: Some(ret), symmetric: false, bypassed: Some(fw) },
-        None => Trace { flow, ingress, outcome: Outcome::Reachable, forward, ret: Some(ret), symmetric: true, bypassed: None },
+        Some(fw) => Trace {
+            flow,
+            ingress,
+            outcome: Outcome::NoReturn,
+            forward,
+            ret: Some(ret),
+            symmetric: false,
+            bypassed: Some(fw),
+        },
+        None => Trace {
+            flow,
+            ingress,
+            outcome: Outcome::Reachable,
+            forward,
+            ret: Some(ret),
+            symmetric: true,
+            bypassed: None,
+        },
     }
 }
 

@@ -7,7 +7,9 @@ use std::net::Ipv4Addr;
 use serde_json::{json, Map, Value};
 use vnetsim_fabric::{Endpoint, Fabric, RouteSource};
 
-use crate::{Action, Flow, Hop, Leg, Nat, Outcome, Reason, RouteRef, RuleRef, Scratch, Trace, Verdict};
+use crate::{
+    Action, Flow, Hop, Leg, Nat, Outcome, Reason, RouteRef, RuleRef, Scratch, Trace, Verdict,
+};
 
 pub fn ip(a: u32) -> String {
     Ipv4Addr::from(a).to_string()
@@ -37,23 +39,43 @@ pub fn action_name(a: Action) -> &'static str {
 /// The deciding rule as outputs name it: `NSG/RULE`, `COLLECTION/RULE`, a route name, `FIREWALL/DefaultDeny`.
 pub fn rule_name(f: &Fabric, r: RuleRef) -> String {
     match r {
-        RuleRef::Nsg { table, inbound, from_internet, index } => {
+        RuleRef::Nsg {
+            table,
+            inbound,
+            from_internet,
+            index,
+        } => {
             let t = &f.nsg_tables[table as usize];
             let rt = match (inbound, from_internet) {
                 (true, true) => t.inbound_from_internet.as_ref().unwrap_or(&t.inbound),
                 (true, false) => &t.inbound,
                 (false, _) => &t.outbound,
             };
-            let rule = rt.rules.get(index as usize).map(|r| r.name.as_str()).unwrap_or("DenyAll");
+            let rule = rt
+                .rules
+                .get(index as usize)
+                .map(|r| r.name.as_str())
+                .unwrap_or("DenyAll");
             format!("{}/{}", f.nsg_names[t.nsg.ix()], rule)
         }
         RuleRef::NsgFlowRecord => "flow-record".into(),
-        RuleRef::FirewallNetwork { fw, index } => f.firewalls[fw.ix()].network_rules[index as usize].0.clone(),
-        RuleRef::FirewallApplication { fw, index } => f.firewalls[fw.ix()].application[index as usize].name.clone(),
-        RuleRef::FirewallDnat { fw, index } => format!("dnatRules/{}", f.firewalls[fw.ix()].dnat[index as usize].name),
+        RuleRef::FirewallNetwork { fw, index } => {
+            f.firewalls[fw.ix()].network_rules[index as usize].0.clone()
+        }
+        RuleRef::FirewallApplication { fw, index } => f.firewalls[fw.ix()].application
+            [index as usize]
+            .name
+            .clone(),
+        RuleRef::FirewallDnat { fw, index } => format!(
+            "dnatRules/{}",
+            f.firewalls[fw.ix()].dnat[index as usize].name
+        ),
         RuleRef::FirewallDefaultDeny(fw) => format!("{}/DefaultDeny", f.firewalls[fw.ix()].name),
         RuleRef::FirewallSession(fw) => format!("{}/session", f.firewalls[fw.ix()].name),
-        RuleRef::Route(rr) => route_of(f, rr).name.clone().unwrap_or_else(|| "System Route".into()),
+        RuleRef::Route(rr) => route_of(f, rr)
+            .name
+            .clone()
+            .unwrap_or_else(|| "System Route".into()),
     }
 }
 
@@ -66,7 +88,10 @@ pub fn route_json(f: &Fabric, r: RouteRef) -> Value {
     let mut m = Map::new();
     m.insert("addressPrefix".into(), json!(route.prefix.to_string()));
     m.insert("nextHopType".into(), json!(route.next_hop_type.as_str()));
-    m.insert("nextHopIpAddress".into(), json!(route.next_hop_ip.map(|a| a.to_string())));
+    m.insert(
+        "nextHopIpAddress".into(),
+        json!(route.next_hop_ip.map(|a| a.to_string())),
+    );
     m.insert("source".into(), json!(route.source.as_str()));
     m.insert(
         "routeTable".into(),
@@ -114,12 +139,21 @@ pub fn reason_text(f: &Fabric, leg: &Leg) -> String {
     let rule = leg.rule.map(|r| rule_name(f, r)).unwrap_or_default();
     match leg.reason {
         Reason::Delivered => match leg.delivered_to {
-            Some(Endpoint::Pe(p)) => format!("delivered to Private Endpoint {}", f.pes[p.ix()].name),
+            Some(Endpoint::Pe(p)) => {
+                format!("delivered to Private Endpoint {}", f.pes[p.ix()].name)
+            }
             Some(Endpoint::Nic(n)) => format!("delivered to NIC {}", f.nics[n.ix()].name),
-            Some(Endpoint::Site(s)) => format!("delivered to on-premises site {}", f.sites[s.ix()].name),
-            Some(Endpoint::Service(s)) => format!("delivered to service {} (public endpoint)", f.services[s.ix()].name),
+            Some(Endpoint::Site(s)) => {
+                format!("delivered to on-premises site {}", f.sites[s.ix()].name)
+            }
+            Some(Endpoint::Service(s)) => format!(
+                "delivered to service {} (public endpoint)",
+                f.services[s.ix()].name
+            ),
             Some(Endpoint::Internet) => "delivered to the Internet".into(),
-            Some(Endpoint::Platform) => "delivered to the platform (168.63.129.16), not routed, no NSG".into(),
+            Some(Endpoint::Platform) => {
+                "delivered to the platform (168.63.129.16), not routed, no NSG".into()
+            }
             Some(e) => format!("delivered to {}", f.endpoint_id(e)),
             None => "delivered".into(),
         },
@@ -131,30 +165,55 @@ pub fn reason_text(f: &Fabric, leg: &Leg) -> String {
             }
         }
         Reason::NoRoute => format!("dropped at {at}: no route to the destination"),
-        Reason::NoGateway => format!("dropped at {at}: next hop VirtualNetworkGateway but no gateway serves this VNet"),
-        Reason::GatewayNoSite => format!("dropped at {at}: the gateway has no on-premises prefix for the destination"),
+        Reason::NoGateway => format!(
+            "dropped at {at}: next hop VirtualNetworkGateway but no gateway serves this VNet"
+        ),
+        Reason::GatewayNoSite => {
+            format!("dropped at {at}: the gateway has no on-premises prefix for the destination")
+        }
         Reason::NotAdvertisedToSite => {
             format!("dropped at {at}: the site's gateway does not advertise the destination (not in the hub or a transit spoke)")
         }
         Reason::ApplianceUnresolved => {
             format!("dropped at {at}: next hop VirtualAppliance {rule} points at an address that is no firewall and no IP-forwarding NIC")
         }
-        Reason::IpForwardingDisabled => format!("dropped at {at}: the appliance NIC does not have IP forwarding enabled"),
+        Reason::IpForwardingDisabled => {
+            format!("dropped at {at}: the appliance NIC does not have IP forwarding enabled")
+        }
         Reason::NsgDeny => format!("dropped at {at} by NSG rule {rule}"),
         Reason::FirewallDeny => format!("dropped at {at} by firewall rule {rule}"),
-        Reason::FirewallDefaultDeny => format!("dropped at {at}: no firewall rule matched (default deny)"),
-        Reason::FirewallNoSession => format!("dropped at {at}: stateful firewall has no session for this reply"),
-        Reason::AddressedToFirewall => format!("dropped at {at}: packet addressed to the firewall itself"),
+        Reason::FirewallDefaultDeny => {
+            format!("dropped at {at}: no firewall rule matched (default deny)")
+        }
+        Reason::FirewallNoSession => {
+            format!("dropped at {at}: stateful firewall has no session for this reply")
+        }
+        Reason::AddressedToFirewall => {
+            format!("dropped at {at}: packet addressed to the firewall itself")
+        }
         Reason::ForwardedTrafficNotAllowed => {
             format!("dropped at {at}: peering does not allow forwarded traffic (source outside the sending VNet)")
         }
         Reason::NoOwner => format!("dropped at {at}: nothing owns the destination address"),
-        Reason::Loop => format!("dropped at {at}: forwarding loop (more than {} hops)", crate::MAX_HOPS),
-        Reason::NotReachableFromInternet => format!("dropped at {at}: the destination is not reachable from the Internet"),
-        Reason::PrivateSourceToInternet => format!("dropped at {at}: private source address cannot cross the Internet"),
-        Reason::PublicNetworkAccessDisabled => format!("dropped at {at}: the service's public network access is disabled"),
-        Reason::EndpointProtocol => format!("dropped at {at}: the Private Endpoint does not accept this protocol"),
-        Reason::EndpointNeverOriginates => format!("dropped at {at}: a Private Endpoint never originates traffic"),
+        Reason::Loop => format!(
+            "dropped at {at}: forwarding loop (more than {} hops)",
+            crate::MAX_HOPS
+        ),
+        Reason::NotReachableFromInternet => {
+            format!("dropped at {at}: the destination is not reachable from the Internet")
+        }
+        Reason::PrivateSourceToInternet => {
+            format!("dropped at {at}: private source address cannot cross the Internet")
+        }
+        Reason::PublicNetworkAccessDisabled => {
+            format!("dropped at {at}: the service's public network access is disabled")
+        }
+        Reason::EndpointProtocol => {
+            format!("dropped at {at}: the Private Endpoint does not accept this protocol")
+        }
+        Reason::EndpointNeverOriginates => {
+            format!("dropped at {at}: a Private Endpoint never originates traffic")
+        }
         Reason::ReplyMisdelivered => format!("the reply reached {at}, not the request's source"),
         Reason::BypassedStatefulDevice => "the reply bypassed a stateful device".into(),
     }
@@ -213,7 +272,11 @@ pub fn trace_json(f: &Fabric, s: &Scratch, t: &Trace, fqdn: Option<&str>) -> Val
 
 /// The hop nodes of a leg joined by ` > `.
 pub fn path(f: &Fabric, s: &Scratch, leg: &Leg) -> String {
-    let v: Vec<String> = s.leg_hops(leg).iter().map(|h| f.endpoint_id(h.node)).collect();
+    let v: Vec<String> = s
+        .leg_hops(leg)
+        .iter()
+        .map(|h| f.endpoint_id(h.node))
+        .collect();
     v.join(" > ")
 }
 
@@ -243,7 +306,14 @@ fn hops_text(f: &Fabric, s: &Scratch, leg: &Leg, out: &mut String) {
                 extra.push(format!("dst {} -> {}", ip(a), ip(b)));
             }
         }
-        let _ = writeln!(out, "  {:>2}  {:<40} {:<8} {}", i + 1, f.endpoint_id(h.node), action_name(h.action), extra.join("; "));
+        let _ = writeln!(
+            out,
+            "  {:>2}  {:<40} {:<8} {}",
+            i + 1,
+            f.endpoint_id(h.node),
+            action_name(h.action),
+            extra.join("; ")
+        );
     }
 }
 
@@ -261,12 +331,22 @@ pub fn trace_text(f: &Fabric, s: &Scratch, t: &Trace, fqdn: Option<&str>) -> Str
         fqdn.map(|q| format!(" ({q})")).unwrap_or_default(),
         f.endpoint_id(t.ingress)
     );
-    let _ = writeln!(out, "outcome  {}{}", t.outcome.as_str(), if t.symmetric { "" } else { " (asymmetric)" });
+    let _ = writeln!(
+        out,
+        "outcome  {}{}",
+        t.outcome.as_str(),
+        if t.symmetric { "" } else { " (asymmetric)" }
+    );
     let _ = writeln!(out, "reason   {}", outcome_reason(f, t));
     let fw = &t.forward;
     let _ = write!(out, "\nforward  {}", reason_text(f, fw));
     if fw.verdict == Verdict::Delivered {
-        let _ = write!(out, "  [source seen {}, destination seen {}]", ip(fw.seen.src), ip(fw.seen.dst));
+        let _ = write!(
+            out,
+            "  [source seen {}, destination seen {}]",
+            ip(fw.seen.src),
+            ip(fw.seen.dst)
+        );
     }
     out.push('\n');
     hops_text(f, s, fw, &mut out);

@@ -12,7 +12,9 @@ use std::path::Path;
 
 use rayon::prelude::*;
 use vnetsim_fabric::{Endpoint, Fabric};
-use vnetsim_traffic::{http_host, tcp_flags, tls_sni, CaptureReader, Ipv4Flow, PacketKind, ReadStats};
+use vnetsim_traffic::{
+    http_host, tcp_flags, tls_sni, CaptureReader, Ipv4Flow, PacketKind, ReadStats,
+};
 
 use crate::{trace_with, Flow, Scratch, Trace, ICMP, TCP};
 
@@ -70,8 +72,15 @@ struct Key(u32, u32, u32, u8);
 fn key(p: &Ipv4Flow) -> (Key, Key) {
     // ICMP: the traffic crate puts the echo identifier in sport and type/code in dport;
     // requests and replies share the identifier, so key on it both ways.
-    let (sp, dp) = if p.proto == ICMP { (p.sport, p.sport) } else { (p.sport, p.dport) };
-    (Key(p.src, p.dst, (sp as u32) << 16 | dp as u32, p.proto), Key(p.dst, p.src, (dp as u32) << 16 | sp as u32, p.proto))
+    let (sp, dp) = if p.proto == ICMP {
+        (p.sport, p.sport)
+    } else {
+        (p.sport, p.dport)
+    };
+    (
+        Key(p.src, p.dst, (sp as u32) << 16 | dp as u32, p.proto),
+        Key(p.dst, p.src, (dp as u32) << 16 | sp as u32, p.proto),
+    )
 }
 
 /// One flow of the capture, in the direction of its first packet.
@@ -122,9 +131,15 @@ impl FlowTable {
     pub fn place(&self, p: &Ipv4Flow) -> Option<Placement> {
         let (k, r) = key(p);
         if let Some(&i) = self.map.get(&k) {
-            return Some(Placement { flow: i, reply: false });
+            return Some(Placement {
+                flow: i,
+                reply: false,
+            });
         }
-        self.map.get(&r).map(|&i| Placement { flow: i, reply: true })
+        self.map.get(&r).map(|&i| Placement {
+            flow: i,
+            reply: true,
+        })
     }
 
     fn observe_decoded(&mut self, f: &Fabric, from: Option<Endpoint>, d: &Decoded) {
@@ -147,7 +162,15 @@ impl FlowTable {
 
     /// Pass one over a packet: counts it into its flow, creating the flow when new.
     #[inline]
-    pub fn observe(&mut self, f: &Fabric, from: Option<Endpoint>, p: &Ipv4Flow, data: &[u8], wire_len: u32, ts_ns: u64) -> Placement {
+    pub fn observe(
+        &mut self,
+        f: &Fabric,
+        from: Option<Endpoint>,
+        p: &Ipv4Flow,
+        data: &[u8],
+        wire_len: u32,
+        ts_ns: u64,
+    ) -> Placement {
         let pl = self.place_or_insert(f, from, p, ts_ns);
         let rec = &mut self.flows[pl.flow as usize];
         if pl.reply {
@@ -170,18 +193,40 @@ impl FlowTable {
     }
 
     #[inline]
-    fn place_or_insert(&mut self, f: &Fabric, from: Option<Endpoint>, p: &Ipv4Flow, ts_ns: u64) -> Placement {
+    fn place_or_insert(
+        &mut self,
+        f: &Fabric,
+        from: Option<Endpoint>,
+        p: &Ipv4Flow,
+        ts_ns: u64,
+    ) -> Placement {
         let (k, r) = key(p);
         if let Some(&i) = self.map.get(&k) {
-            return Placement { flow: i, reply: false };
+            return Placement {
+                flow: i,
+                reply: false,
+            };
         }
         if let Some(&i) = self.map.get(&r) {
-            return Placement { flow: i, reply: true };
+            return Placement {
+                flow: i,
+                reply: true,
+            };
         }
         let i = self.flows.len() as u32;
         let syn_only = p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
-        let (sport, dport) = if p.proto == ICMP { (0, 0) } else { (p.sport, p.dport) };
-        let flow = Flow { src: p.src, dst: p.dst, proto: p.proto, sport, dport };
+        let (sport, dport) = if p.proto == ICMP {
+            (0, 0)
+        } else {
+            (p.sport, p.dport)
+        };
+        let flow = Flow {
+            src: p.src,
+            dst: p.dst,
+            proto: p.proto,
+            sport,
+            dport,
+        };
         self.flows.push(FlowRecord {
             flow,
             ingress: from.unwrap_or_else(|| f.endpoint_of_source(p.src)),
@@ -195,7 +240,10 @@ impl FlowTable {
             reply_bytes: 0,
         });
         self.map.insert(k, i);
-        Placement { flow: i, reply: false }
+        Placement {
+            flow: i,
+            reply: false,
+        }
     }
 }
 
@@ -223,11 +271,19 @@ const IN_FLIGHT: usize = 8;
 /// Pass one over every capture, in the order given: a reader thread decodes packets and
 /// extracts L7 hints, and sends batches over a bounded channel to this thread, which keeps
 /// the flow table (a hash lookup per packet). Packets keep capture order.
-pub fn build_table(f: &Fabric, captures: &[&Path], from: Option<Endpoint>, progress: &dyn Fn(u64)) -> Result<FlowTable, String> {
+pub fn build_table(
+    f: &Fabric,
+    captures: &[&Path],
+    from: Option<Endpoint>,
+    progress: &dyn Fn(u64),
+) -> Result<FlowTable, String> {
     let mut t = FlowTable::default();
     // Size the table for a guess of one flow per 16 packets of ~300 bytes, capped, so
     // large captures do not spend their time growing it.
-    let bytes: u64 = captures.iter().map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).sum();
+    let bytes: u64 = captures
+        .iter()
+        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum();
     let guess = ((bytes / 300 / 16) as usize).clamp(1024, 4 << 20);
     t.map.reserve(guess);
     t.flows.reserve(guess);
@@ -278,14 +334,27 @@ fn read_captures(paths: &[std::path::PathBuf], tx: &crossbeam_channel::Sender<Ba
             if let PacketKind::Ipv4(p) = pkt.info.kind {
                 let hint = if p.l4_payload_len > 0 && p.proto == TCP {
                     let payload = p.l4_payload(pkt.data);
-                    tls_sni(payload).or_else(|| http_host(payload)).map(|n| n.to_ascii_lowercase().into_boxed_str())
+                    tls_sni(payload)
+                        .or_else(|| http_host(payload))
+                        .map(|n| n.to_ascii_lowercase().into_boxed_str())
                 } else {
                     None
                 };
-                batch.push(Decoded { flow: p, wire_len: pkt.info.wire_len, ts_ns: pkt.info.ts_ns, hint });
+                batch.push(Decoded {
+                    flow: p,
+                    wire_len: pkt.info.wire_len,
+                    ts_ns: pkt.info.ts_ns,
+                    hint,
+                });
             }
             if seen as usize % BATCH == 0 {
-                if tx.send(Batch::Packets(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)), seen)).is_err() {
+                if tx
+                    .send(Batch::Packets(
+                        std::mem::replace(&mut batch, Vec::with_capacity(BATCH)),
+                        seen,
+                    ))
+                    .is_err()
+                {
                     return;
                 }
                 seen = 0;
@@ -302,7 +371,9 @@ fn read_captures(paths: &[std::path::PathBuf], tx: &crossbeam_channel::Sender<Ba
 
 /// The FQDN a flow is matched with: its L7 hint, else the destination's.
 pub fn flow_fqdn<'a>(f: &'a Fabric, r: &'a FlowRecord) -> Option<&'a str> {
-    r.fqdn.as_deref().or_else(|| crate::sweep::fqdn_for(f, r.flow.dst))
+    r.fqdn
+        .as_deref()
+        .or_else(|| crate::sweep::fqdn_for(f, r.flow.dst))
 }
 
 /// Walks every distinct flow in parallel; results in flow order, mapped by `map`.

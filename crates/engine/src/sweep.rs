@@ -40,22 +40,35 @@ pub fn parse_ports(s: &str) -> Result<Vec<Port>, String> {
     let mut out = Vec::new();
     for item in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
         if item.eq_ignore_ascii_case("icmp") {
-            out.push(Port { proto: ICMP, port: 0 });
+            out.push(Port {
+                proto: ICMP,
+                port: 0,
+            });
             continue;
         }
-        let (p, n) = item.split_once('/').ok_or_else(|| format!("invalid port '{item}'; expected tcp/N, udp/N or icmp"))?;
+        let (p, n) = item
+            .split_once('/')
+            .ok_or_else(|| format!("invalid port '{item}'; expected tcp/N, udp/N or icmp"))?;
         let proto = match p.to_ascii_lowercase().as_str() {
             "tcp" => TCP,
             "udp" => UDP,
-            _ => return Err(format!("invalid protocol in '{item}'; expected tcp, udp or icmp")),
+            _ => {
+                return Err(format!(
+                    "invalid protocol in '{item}'; expected tcp, udp or icmp"
+                ))
+            }
         };
         let (lo, hi) = match n.split_once('-') {
             Some((a, b)) => (a.parse::<u16>(), b.parse::<u16>()),
             None => (n.parse::<u16>(), n.parse::<u16>()),
         };
-        let (Ok(lo), Ok(hi)) = (lo, hi) else { return Err(format!("invalid port number in '{item}'")) };
+        let (Ok(lo), Ok(hi)) = (lo, hi) else {
+            return Err(format!("invalid port number in '{item}'"));
+        };
         if lo > hi || hi - lo > 1024 {
-            return Err(format!("invalid port range in '{item}' (at most 1025 ports)"));
+            return Err(format!(
+                "invalid port range in '{item}' (at most 1025 ports)"
+            ));
         }
         for port in lo..=hi {
             out.push(Port { proto, port });
@@ -69,19 +82,35 @@ pub fn parse_ports(s: &str) -> Result<Vec<Port>, String> {
 
 fn nic_probe(f: &Fabric, i: usize) -> Probe {
     let e = Endpoint::Nic(vnetsim_fabric::NicId(i as u32));
-    Probe { label: f.endpoint_id(e), endpoint: e, addr: f.nics[i].ip }
+    Probe {
+        label: f.endpoint_id(e),
+        endpoint: e,
+        addr: f.nics[i].ip,
+    }
 }
 
 fn pe_probe(f: &Fabric, i: usize) -> Probe {
     let e = Endpoint::Pe(vnetsim_fabric::PeId(i as u32));
-    Probe { label: f.endpoint_id(e), endpoint: e, addr: f.pes[i].ip }
+    Probe {
+        label: f.endpoint_id(e),
+        endpoint: e,
+        addr: f.pes[i].ip,
+    }
 }
 
 /// The address a site stands for: the tenth address of its first prefix.
 pub fn site_probe(f: &Fabric, i: usize) -> Probe {
     let e = Endpoint::Site(vnetsim_fabric::SiteId(i as u32));
-    let p = f.sites[i].prefixes.first().map(|p| u32::from(p.network()) + 10).unwrap_or(0);
-    Probe { label: f.endpoint_id(e), endpoint: e, addr: p }
+    let p = f.sites[i]
+        .prefixes
+        .first()
+        .map(|p| u32::from(p.network()) + 10)
+        .unwrap_or(0);
+    Probe {
+        label: f.endpoint_id(e),
+        endpoint: e,
+        addr: p,
+    }
 }
 
 /// A subnet stands for its first usable address (Azure keeps the first four).
@@ -93,11 +122,19 @@ fn subnet_probe(f: &Fabric, s: vnetsim_fabric::SubnetId) -> Probe {
         Some(Owner::Pe(p)) => Endpoint::Pe(p),
         _ => Endpoint::Subnet(s),
     };
-    Probe { label: f.subnet_id(s), endpoint, addr }
+    Probe {
+        label: f.subnet_id(s),
+        endpoint,
+        addr,
+    }
 }
 
 fn internet_probe() -> Probe {
-    Probe { label: "internet".into(), endpoint: Endpoint::Internet, addr: INTERNET_PROBE }
+    Probe {
+        label: "internet".into(),
+        endpoint: Endpoint::Internet,
+        addr: INTERNET_PROBE,
+    }
 }
 
 /// Which side of the matrix a selector fills: sources leave out endpoints that never originate.
@@ -116,7 +153,11 @@ pub fn resolve(f: &Fabric, selectors: &[String], side: Side) -> Result<Vec<Probe
         }
     };
     let defaults = ["all".to_string()];
-    let sels = if selectors.is_empty() { &defaults[..] } else { selectors };
+    let sels = if selectors.is_empty() {
+        &defaults[..]
+    } else {
+        selectors
+    };
     for sel in sels {
         let (kind, name) = sel.split_once(':').unwrap_or((sel.as_str(), ""));
         match kind {
@@ -222,7 +263,11 @@ pub fn cells(sources: &[Probe], dests: &[Probe], ports: &[Port]) -> Vec<Cell> {
                 continue;
             }
             for k in 0..ports.len() {
-                v.push(Cell { src: i as u32, dst: j as u32, port: k as u32 });
+                v.push(Cell {
+                    src: i as u32,
+                    dst: j as u32,
+                    port: k as u32,
+                });
             }
         }
     }
@@ -244,8 +289,15 @@ impl Matrix {
         self.dests
             .iter()
             .map(|d| {
-                let inet = Probe { label: String::new(), endpoint: Endpoint::Internet, addr: INTERNET_PROBE };
-                (fqdn_for(f, destination_addr(f, &inet, d)), fqdn_for(f, d.addr))
+                let inet = Probe {
+                    label: String::new(),
+                    endpoint: Endpoint::Internet,
+                    addr: INTERNET_PROBE,
+                };
+                (
+                    fqdn_for(f, destination_addr(f, &inet, d)),
+                    fqdn_for(f, d.addr),
+                )
             })
             .collect()
     }
@@ -254,19 +306,36 @@ impl Matrix {
 impl Matrix {
     pub fn new(sources: Vec<Probe>, dests: Vec<Probe>, ports: Vec<Port>) -> Matrix {
         let cells = cells(&sources, &dests, &ports);
-        Matrix { sources, dests, ports, cells }
+        Matrix {
+            sources,
+            dests,
+            ports,
+            cells,
+        }
     }
     pub fn flow(&self, f: &Fabric, c: Cell) -> Flow {
         let s = &self.sources[c.src as usize];
         let d = &self.dests[c.dst as usize];
         let p = self.ports[c.port as usize];
-        Flow { src: s.addr, dst: destination_addr(f, s, d), proto: p.proto, sport: if p.proto == ICMP { 0 } else { 50000 }, dport: p.port }
+        Flow {
+            src: s.addr,
+            dst: destination_addr(f, s, d),
+            proto: p.proto,
+            sport: if p.proto == ICMP { 0 } else { 50000 },
+            dport: p.port,
+        }
     }
 }
 
 /// Evaluates every cell (a full round-trip trace each) on the current rayon pool, folding the
 /// cells of each chunk into an accumulator; accumulators come back in matrix order.
-pub fn fold_chunks<A, I, M>(f: &Fabric, m: &Matrix, init: I, each: M, progress: &(dyn Fn(u64) + Sync)) -> Vec<A>
+pub fn fold_chunks<A, I, M>(
+    f: &Fabric,
+    m: &Matrix,
+    init: I,
+    each: M,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Vec<A>
 where
     A: Send,
     I: Fn(usize) -> A + Sync,
@@ -298,10 +367,16 @@ where
     R: Send,
     M: Fn(&Fabric, &Scratch, &Trace, Cell, Option<&str>) -> R + Sync,
 {
-    fold_chunks(f, m, Vec::with_capacity, |v: &mut Vec<R>, f, s, t, c, q| v.push(map(f, s, t, c, q)), progress)
-        .into_iter()
-        .flatten()
-        .collect()
+    fold_chunks(
+        f,
+        m,
+        Vec::with_capacity,
+        |v: &mut Vec<R>, f, s, t, c, q| v.push(map(f, s, t, c, q)),
+        progress,
+    )
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Traces one cell (to render a representative of an aggregated key).

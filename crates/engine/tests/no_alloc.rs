@@ -52,8 +52,20 @@ fn warmed_up_walks_do_not_allocate() {
     // DNAT, default deny), peering, Private Endpoint, Internet, NSG drops.
     let flows: Vec<(Flow, Option<&str>)> = [
         ("192.168.1.10", "10.1.1.4", TCP, 443, None),
-        ("192.168.1.10", "10.1.2.5", TCP, 443, Some("app-flask.azurewebsites.net")),
-        ("10.2.1.4", "10.1.2.5", TCP, 443, Some("app-flask.azurewebsites.net")),
+        (
+            "192.168.1.10",
+            "10.1.2.5",
+            TCP,
+            443,
+            Some("app-flask.azurewebsites.net"),
+        ),
+        (
+            "10.2.1.4",
+            "10.1.2.5",
+            TCP,
+            443,
+            Some("app-flask.azurewebsites.net"),
+        ),
         ("10.0.2.4", "10.1.2.5", TCP, 443, None),
         ("10.1.1.4", "8.8.8.8", UDP, 53, None),
         ("203.0.113.9", "20.10.10.10", TCP, 3389, None),
@@ -63,9 +75,23 @@ fn warmed_up_walks_do_not_allocate() {
         ("10.1.1.4", "10.2.1.4", ICMP, 0, None),
     ]
     .iter()
-    .map(|&(s, d, p, port, q)| (Flow { src: ip(s), dst: ip(d), proto: p, sport: 50000, dport: port }, q))
+    .map(|&(s, d, p, port, q)| {
+        (
+            Flow {
+                src: ip(s),
+                dst: ip(d),
+                proto: p,
+                sport: 50000,
+                dport: port,
+            },
+            q,
+        )
+    })
     .collect();
-    let ingress: Vec<_> = flows.iter().map(|(fl, _)| f.endpoint_of_source(fl.src)).collect();
+    let ingress: Vec<_> = flows
+        .iter()
+        .map(|(fl, _)| f.endpoint_of_source(fl.src))
+        .collect();
     let mut scratch = Scratch::new();
     let mut outcomes = Vec::with_capacity(flows.len());
     for ((fl, q), i) in flows.iter().zip(&ingress) {
@@ -83,5 +109,10 @@ fn warmed_up_walks_do_not_allocate() {
     COUNTING.with(|c| c.set(false));
     let allocations = COUNT.with(|n| n.get());
     assert_eq!(again, 1000 * flows.len(), "walks must be deterministic");
-    assert_eq!(allocations, 0, "the walk allocated {allocations} times in {} walks", 1000 * flows.len());
+    assert_eq!(
+        allocations,
+        0,
+        "the walk allocated {allocations} times in {} walks",
+        1000 * flows.len()
+    );
 }

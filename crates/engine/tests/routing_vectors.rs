@@ -28,7 +28,14 @@ fn v01_lone_vnet_system_routes() {
         ("100.64.0.0/10", "None"),
     ]
     .iter()
-    .map(|(p, n)| ("Default".to_string(), "Active".to_string(), p.to_string(), n.to_string()))
+    .map(|(p, n)| {
+        (
+            "Default".to_string(),
+            "Active".to_string(),
+            p.to_string(),
+            n.to_string(),
+        )
+    })
     .collect();
     want.sort();
     assert_eq!(got, want);
@@ -53,8 +60,14 @@ fn v02_one_way_peering_gives_no_route_both_ways_does() {
     assert_eq!(state(&f, "A/a", "10.2.0.0/16", "VNetPeering"), None);
     assert_eq!(state(&f, "B/b", "10.1.0.0/16", "VNetPeering"), None);
     let f = fabric(&two("[{ from: A, to: B }, { from: B, to: A }]"));
-    assert_eq!(state(&f, "A/a", "10.2.0.0/16", "VNetPeering").as_deref(), Some("Active"));
-    assert_eq!(state(&f, "B/b", "10.1.0.0/16", "VNetPeering").as_deref(), Some("Active"));
+    assert_eq!(
+        state(&f, "A/a", "10.2.0.0/16", "VNetPeering").as_deref(),
+        Some("Active")
+    );
+    assert_eq!(
+        state(&f, "B/b", "10.1.0.0/16", "VNetPeering").as_deref(),
+        Some("Active")
+    );
 }
 
 #[test]
@@ -73,8 +86,14 @@ peerings:
   - { from: C, to: B }
 "#,
     );
-    assert!(routes(&f, "A/a").iter().all(|r| r.2 != "10.3.0.0/16"), "A must have no route to C");
-    assert_eq!(state(&f, "B/b", "10.3.0.0/16", "VNetPeering").as_deref(), Some("Active"));
+    assert!(
+        routes(&f, "A/a").iter().all(|r| r.2 != "10.3.0.0/16"),
+        "A must have no route to C"
+    );
+    assert_eq!(
+        state(&f, "B/b", "10.3.0.0/16", "VNetPeering").as_deref(),
+        Some("Active")
+    );
     // A's packets to C fall to 10.0.0.0/8 None.
     let w = walk(&f, "10.1.0.4", "10.3.0.4", TCP, 443);
     assert_eq!(w.t.forward.reason, Reason::RouteNone);
@@ -85,7 +104,9 @@ fn v04_routing_example_both_subnets() {
     let f = fabric(include_str!("../../../tests/fixtures/routing-example.yaml"));
     let s1 = routes(&f, "VNet1/Subnet1");
     assert_eq!(s1.len(), 11, "{s1:?}");
-    let has = |src: &str, st: &str, p: &str, nh: &str| s1.contains(&(src.into(), st.into(), p.into(), nh.into()));
+    let has = |src: &str, st: &str, p: &str, nh: &str| {
+        s1.contains(&(src.into(), st.into(), p.into(), nh.into()))
+    };
     assert!(has("Default", "Invalid", "10.0.0.0/16", "VnetLocal"));
     assert!(has("User", "Active", "10.0.0.0/16", "VirtualAppliance"));
     assert!(has("User", "Active", "10.0.0.0/24", "VnetLocal"));
@@ -93,7 +114,12 @@ fn v04_routing_example_both_subnets() {
     assert!(has("Default", "Invalid", "10.2.0.0/16", "VNetPeering"));
     assert!(has("User", "Active", "10.1.0.0/16", "None"));
     assert!(has("User", "Active", "10.2.0.0/16", "None"));
-    assert!(has("VirtualNetworkGateway", "Invalid", "10.10.0.0/16", "VirtualNetworkGateway"));
+    assert!(has(
+        "VirtualNetworkGateway",
+        "Invalid",
+        "10.10.0.0/16",
+        "VirtualNetworkGateway"
+    ));
     assert!(has("User", "Active", "10.10.0.0/16", "VirtualAppliance"));
     assert!(has("Default", "Invalid", "0.0.0.0/0", "Internet"));
     assert!(has("User", "Active", "0.0.0.0/0", "VirtualAppliance"));
@@ -119,8 +145,14 @@ routeTables:
     );
     let r = routes(&f, "A/a");
     assert!(r.iter().all(|x| x.3 != "None"), "{r:?}");
-    assert_eq!(state(&f, "A/a", "0.0.0.0/0", "Internet").as_deref(), Some("Invalid"));
-    assert_eq!(state(&f, "A/a", "0.0.0.0/0", "VirtualAppliance").as_deref(), Some("Active"));
+    assert_eq!(
+        state(&f, "A/a", "0.0.0.0/0", "Internet").as_deref(),
+        Some("Invalid")
+    );
+    assert_eq!(
+        state(&f, "A/a", "0.0.0.0/0", "VirtualAppliance").as_deref(),
+        Some("Active")
+    );
 }
 
 fn hub_spoke(spoke_flag: &str, hub_flag: &str, spoke_rt: &str) -> String {
@@ -176,7 +208,12 @@ fn v06_gateway_routes_in_every_hub_subnet() {
         let r = routes(&f, s);
         for p in ["192.168.0.0/16", "172.16.50.0/24"] {
             assert!(
-                r.contains(&("VirtualNetworkGateway".into(), "Active".into(), p.into(), "VirtualNetworkGateway".into())),
+                r.contains(&(
+                    "VirtualNetworkGateway".into(),
+                    "Active".into(),
+                    p.into(),
+                    "VirtualNetworkGateway".into()
+                )),
                 "{s} lacks {p}: {r:?}"
             );
         }
@@ -185,26 +222,72 @@ fn v06_gateway_routes_in_every_hub_subnet() {
 
 #[test]
 fn v07_gateway_transit_needs_both_flags() {
-    let both = fabric(&hub_spoke(", useRemoteGateways: true", ", allowGatewayTransit: true", ""));
-    assert_eq!(state(&both, "spoke/work", "192.168.0.0/16", "VirtualNetworkGateway").as_deref(), Some("Active"));
-    assert_eq!(state(&both, "spoke/work", "172.16.50.0/24", "VirtualNetworkGateway").as_deref(), Some("Active"));
-    for (s, h) in [(", useRemoteGateways: true", ""), ("", ", allowGatewayTransit: true"), ("", "")] {
+    let both = fabric(&hub_spoke(
+        ", useRemoteGateways: true",
+        ", allowGatewayTransit: true",
+        "",
+    ));
+    assert_eq!(
+        state(
+            &both,
+            "spoke/work",
+            "192.168.0.0/16",
+            "VirtualNetworkGateway"
+        )
+        .as_deref(),
+        Some("Active")
+    );
+    assert_eq!(
+        state(
+            &both,
+            "spoke/work",
+            "172.16.50.0/24",
+            "VirtualNetworkGateway"
+        )
+        .as_deref(),
+        Some("Active")
+    );
+    for (s, h) in [
+        (", useRemoteGateways: true", ""),
+        ("", ", allowGatewayTransit: true"),
+        ("", ""),
+    ] {
         let f = fabric(&hub_spoke(s, h, ""));
-        assert_eq!(state(&f, "spoke/work", "192.168.0.0/16", "VirtualNetworkGateway"), None, "flags {s} {h}");
+        assert_eq!(
+            state(&f, "spoke/work", "192.168.0.0/16", "VirtualNetworkGateway"),
+            None,
+            "flags {s} {h}"
+        );
     }
 }
 
 #[test]
 fn v08_propagation_disabled_keeps_site_routes_out() {
     // R2.4: no site routes; 192.168.1.1 takes the system None, or the spoke's 0.0.0.0/0 UDR.
-    let f = fabric(&hub_spoke(", useRemoteGateways: true", ", allowGatewayTransit: true", ", routeTable: rt-nobgp"));
-    assert!(routes(&f, "spoke/work").iter().all(|r| r.0 != "VirtualNetworkGateway"));
+    let f = fabric(&hub_spoke(
+        ", useRemoteGateways: true",
+        ", allowGatewayTransit: true",
+        ", routeTable: rt-nobgp",
+    ));
+    assert!(routes(&f, "spoke/work")
+        .iter()
+        .all(|r| r.0 != "VirtualNetworkGateway"));
     let w = walk(&f, "10.1.1.4", "192.168.1.1", TCP, 443);
     assert_eq!(w.t.forward.reason, Reason::RouteNone);
-    let f = fabric(&hub_spoke(", useRemoteGateways: true", ", allowGatewayTransit: true", ", routeTable: rt-nobgp-default"));
-    assert!(routes(&f, "spoke/work").iter().all(|r| r.0 != "VirtualNetworkGateway"));
+    let f = fabric(&hub_spoke(
+        ", useRemoteGateways: true",
+        ", allowGatewayTransit: true",
+        ", routeTable: rt-nobgp-default",
+    ));
+    assert!(routes(&f, "spoke/work")
+        .iter()
+        .all(|r| r.0 != "VirtualNetworkGateway"));
     let w = walk(&f, "10.1.1.4", "192.168.1.1", TCP, 443);
-    assert!(w.forward_nodes(&f).contains(&"firewall:fw".to_string()), "{:?}", w.forward_nodes(&f));
+    assert!(
+        w.forward_nodes(&f).contains(&"firewall:fw".to_string()),
+        "{:?}",
+        w.forward_nodes(&f)
+    );
 }
 
 #[test]
@@ -227,11 +310,27 @@ nics:
   - { name: vmb, subnet: B/b, privateIpAddress: 10.2.0.4 }
 "#,
     );
-    assert_eq!(state(&f, "A/a", "10.2.0.0/16", "VNetPeering").as_deref(), Some("Invalid"));
-    assert_eq!(state(&f, "A/a", "10.2.0.0/16", "VirtualAppliance").as_deref(), Some("Active"));
+    assert_eq!(
+        state(&f, "A/a", "10.2.0.0/16", "VNetPeering").as_deref(),
+        Some("Invalid")
+    );
+    assert_eq!(
+        state(&f, "A/a", "10.2.0.0/16", "VirtualAppliance").as_deref(),
+        Some("Active")
+    );
     let w = walk(&f, "10.1.0.4", "10.2.0.4", TCP, 443);
-    assert_eq!(w.forward_nodes(&f)[1], "nic:nva", "chosen route goes to the appliance");
-    assert_eq!(w.t.forward.delivered_to.map(|e| f.endpoint_id(e)).as_deref(), Some("nic:vmb"));
+    assert_eq!(
+        w.forward_nodes(&f)[1],
+        "nic:nva",
+        "chosen route goes to the appliance"
+    );
+    assert_eq!(
+        w.t.forward
+            .delivered_to
+            .map(|e| f.endpoint_id(e))
+            .as_deref(),
+        Some("nic:vmb")
+    );
 }
 
 #[test]
@@ -255,10 +354,22 @@ gateways:
   - { name: gw, vnet: A, bgp: { asn: 65515 }, connections: [{ site: s }] }
 "#,
     );
-    assert_eq!(state(&f, "A/a", "10.2.5.0/24", "VirtualNetworkGateway").as_deref(), Some("Invalid"));
+    assert_eq!(
+        state(&f, "A/a", "10.2.5.0/24", "VirtualNetworkGateway").as_deref(),
+        Some("Invalid")
+    );
     let w = walk(&f, "10.1.0.4", "10.2.5.9", TCP, 443);
-    assert_eq!(w.t.forward.delivered_to.map(|e| f.endpoint_id(e)).as_deref(), Some("nic:vmb"));
-    assert!(!w.forward_nodes(&f).iter().any(|n| n.starts_with("gateway:")));
+    assert_eq!(
+        w.t.forward
+            .delivered_to
+            .map(|e| f.endpoint_id(e))
+            .as_deref(),
+        Some("nic:vmb")
+    );
+    assert!(!w
+        .forward_nodes(&f)
+        .iter()
+        .any(|n| n.starts_with("gateway:")));
 }
 
 #[test]
@@ -279,7 +390,10 @@ nics: [{ name: vm, subnet: A/a, privateIpAddress: 10.1.0.4 }]
     assert_eq!(w.t.outcome, Outcome::Unreachable);
     assert_eq!(w.t.forward.verdict, Verdict::Dropped);
     assert_eq!(w.t.forward.reason, Reason::RouteNone);
-    let rule = w.t.forward.rule.map(|r| vnetsim_engine::render::rule_name(&f, r));
+    let rule =
+        w.t.forward
+            .rule
+            .map(|r| vnetsim_engine::render::rule_name(&f, r));
     assert_eq!(rule.as_deref(), Some("blackhole"));
 }
 
@@ -327,24 +441,51 @@ fn udr(prefix: &str) -> String {
 
 fn crosses_firewall(f: &vnetsim_fabric::Fabric) -> bool {
     let w = walk(f, "10.2.1.4", "10.1.1.10", TCP, 443);
-    assert_eq!(w.t.forward.delivered_to.map(|e| f.endpoint_id(e)).as_deref(), Some("pe:pe1"));
+    assert_eq!(
+        w.t.forward
+            .delivered_to
+            .map(|e| f.endpoint_id(e))
+            .as_deref(),
+        Some("pe:pe1")
+    );
     w.forward_nodes(f).contains(&"firewall:fw".to_string())
 }
 
 #[test]
 fn v12_endpoint_route_in_own_and_directly_peered_vnets_only() {
     let f = fabric(&pe("Disabled", "[]"));
-    assert_eq!(state(&f, "A/pe", "10.1.1.10/32", "InterfaceEndpoint").as_deref(), Some("Active"));
-    assert_eq!(state(&f, "B/b", "10.1.1.10/32", "InterfaceEndpoint").as_deref(), Some("Active"));
-    assert_eq!(state(&f, "B/AzureFirewallSubnet", "10.1.1.10/32", "InterfaceEndpoint").as_deref(), Some("Active"));
+    assert_eq!(
+        state(&f, "A/pe", "10.1.1.10/32", "InterfaceEndpoint").as_deref(),
+        Some("Active")
+    );
+    assert_eq!(
+        state(&f, "B/b", "10.1.1.10/32", "InterfaceEndpoint").as_deref(),
+        Some("Active")
+    );
+    assert_eq!(
+        state(
+            &f,
+            "B/AzureFirewallSubnet",
+            "10.1.1.10/32",
+            "InterfaceEndpoint"
+        )
+        .as_deref(),
+        Some("Active")
+    );
     assert_eq!(state(&f, "C/c", "10.1.1.10/32", "InterfaceEndpoint"), None);
 }
 
 #[test]
 fn v13_policies_disabled_endpoint_route_beats_broader_udr() {
     let f = fabric(&pe("Disabled", &udr("10.1.0.0/16")));
-    assert_eq!(state(&f, "B/b", "10.1.1.10/32", "InterfaceEndpoint").as_deref(), Some("Active"));
-    assert_eq!(state(&f, "B/b", "10.1.0.0/16", "VirtualAppliance").as_deref(), Some("Active"));
+    assert_eq!(
+        state(&f, "B/b", "10.1.1.10/32", "InterfaceEndpoint").as_deref(),
+        Some("Active")
+    );
+    assert_eq!(
+        state(&f, "B/b", "10.1.0.0/16", "VirtualAppliance").as_deref(),
+        Some("Active")
+    );
     assert!(!crosses_firewall(&f));
 }
 
@@ -352,36 +493,58 @@ fn v13_policies_disabled_endpoint_route_beats_broader_udr() {
 fn v14_policies_enabled_vnet_sized_udr_invalidates_endpoint_route() {
     for p in ["Enabled", "RouteTableEnabled"] {
         let f = fabric(&pe(p, &udr("10.1.0.0/16")));
-        assert_eq!(state(&f, "B/b", "10.1.1.10/32", "InterfaceEndpoint").as_deref(), Some("Invalid"), "{p}");
+        assert_eq!(
+            state(&f, "B/b", "10.1.1.10/32", "InterfaceEndpoint").as_deref(),
+            Some("Invalid"),
+            "{p}"
+        );
         assert!(crosses_firewall(&f), "{p}");
     }
     // NetworkSecurityGroupEnabled does not turn route-table policies on.
     let f = fabric(&pe("NetworkSecurityGroupEnabled", &udr("10.1.0.0/16")));
-    assert_eq!(state(&f, "B/b", "10.1.1.10/32", "InterfaceEndpoint").as_deref(), Some("Active"));
+    assert_eq!(
+        state(&f, "B/b", "10.1.1.10/32", "InterfaceEndpoint").as_deref(),
+        Some("Active")
+    );
 }
 
 #[test]
 fn v15_default_udr_never_invalidates_endpoint_route() {
     let f = fabric(&pe("Enabled", &udr("0.0.0.0/0")));
-    assert_eq!(state(&f, "B/b", "10.1.1.10/32", "InterfaceEndpoint").as_deref(), Some("Active"));
+    assert_eq!(
+        state(&f, "B/b", "10.1.1.10/32", "InterfaceEndpoint").as_deref(),
+        Some("Active")
+    );
     assert!(!crosses_firewall(&f));
 }
 
 #[test]
 fn v16_subnet_sized_udr_invalidates_broader_than_vnet_does_not() {
     let f = fabric(&pe("Enabled", &udr("10.1.1.0/24")));
-    assert_eq!(state(&f, "B/b", "10.1.1.10/32", "InterfaceEndpoint").as_deref(), Some("Invalid"));
+    assert_eq!(
+        state(&f, "B/b", "10.1.1.10/32", "InterfaceEndpoint").as_deref(),
+        Some("Invalid")
+    );
     assert!(crosses_firewall(&f));
     let f = fabric(&pe("Enabled", &udr("10.0.0.0/8")));
-    assert_eq!(state(&f, "B/b", "10.1.1.10/32", "InterfaceEndpoint").as_deref(), Some("Active"));
+    assert_eq!(
+        state(&f, "B/b", "10.1.1.10/32", "InterfaceEndpoint").as_deref(),
+        Some("Active")
+    );
     assert!(!crosses_firewall(&f));
 }
 
 #[test]
 fn v17_exact_host_udr_beats_endpoint_route_even_with_policies_disabled() {
     let f = fabric(&pe("Disabled", &udr("10.1.1.10/32")));
-    assert_eq!(state(&f, "B/b", "10.1.1.10/32", "InterfaceEndpoint").as_deref(), Some("Invalid"));
-    assert_eq!(state(&f, "B/b", "10.1.1.10/32", "VirtualAppliance").as_deref(), Some("Active"));
+    assert_eq!(
+        state(&f, "B/b", "10.1.1.10/32", "InterfaceEndpoint").as_deref(),
+        Some("Invalid")
+    );
+    assert_eq!(
+        state(&f, "B/b", "10.1.1.10/32", "VirtualAppliance").as_deref(),
+        Some("Active")
+    );
     assert!(crosses_firewall(&f));
 }
 

@@ -22,17 +22,43 @@ fn seen_src(w: &Walked) -> String {
     std::net::Ipv4Addr::from(w.t.forward.seen.src).to_string()
 }
 fn from_internet(f: &Fabric, src: &str, dst: &str, dport: u16) -> Walked {
-    walk_from(f, Flow { src: ip(src), dst: ip(dst), proto: TCP, sport: 50000, dport }, Endpoint::Internet, None)
+    walk_from(
+        f,
+        Flow {
+            src: ip(src),
+            dst: ip(dst),
+            proto: TCP,
+            sport: 50000,
+            dport,
+        },
+        Endpoint::Internet,
+        None,
+    )
 }
 
 /// One VNet, one subnet `s` (NSG `sub` unless empty), NICs a (10.1.0.4, NSG `nic` unless empty,
 /// public 20.0.0.4) and b (10.1.0.5).
 fn one_subnet(sub_rules: Option<&str>, nic_rules: Option<&str>) -> Fabric {
-    let mut y = String::from("version: 1\nvnets:\n  - name: v\n    addressSpace: [10.1.0.0/16]\n    subnets:\n");
-    y += &format!("      - {{ name: s, addressPrefix: 10.1.0.0/24{} }}\n", if sub_rules.is_some() { ", nsg: sub" } else { "" });
+    let mut y = String::from(
+        "version: 1\nvnets:\n  - name: v\n    addressSpace: [10.1.0.0/16]\n    subnets:\n",
+    );
+    y += &format!(
+        "      - {{ name: s, addressPrefix: 10.1.0.0/24{} }}\n",
+        if sub_rules.is_some() {
+            ", nsg: sub"
+        } else {
+            ""
+        }
+    );
     y += "nsgs:\n";
-    y += &format!("  - {{ name: sub, rules: {} }}\n", sub_rules.unwrap_or("[]"));
-    y += &format!("  - {{ name: nic, rules: {} }}\n", nic_rules.unwrap_or("[]"));
+    y += &format!(
+        "  - {{ name: sub, rules: {} }}\n",
+        sub_rules.unwrap_or("[]")
+    );
+    y += &format!(
+        "  - {{ name: nic, rules: {} }}\n",
+        nic_rules.unwrap_or("[]")
+    );
     y += &format!(
         "nics:\n  - {{ name: a, subnet: v/s, privateIpAddress: 10.1.0.4, publicIpAddress: 20.0.0.4{} }}\n  - {{ name: b, subnet: v/s, privateIpAddress: 10.1.0.5 }}\n",
         if nic_rules.is_some() { ", nsg: nic" } else { "" }
@@ -40,7 +66,16 @@ fn one_subnet(sub_rules: Option<&str>, nic_rules: Option<&str>) -> Fabric {
     fabric(&y)
 }
 
-fn r(name: &str, prio: u32, dir: &str, access: &str, proto: &str, src: &str, dst: &str, ports: &str) -> String {
+fn r(
+    name: &str,
+    prio: u32,
+    dir: &str,
+    access: &str,
+    proto: &str,
+    src: &str,
+    dst: &str,
+    ports: &str,
+) -> String {
     format!("{{ name: {name}, priority: {prio}, direction: {dir}, access: {access}, protocol: '{proto}', source: '{src}', destination: '{dst}', destinationPorts: '{ports}' }}")
 }
 
@@ -49,8 +84,16 @@ fn v19_default_rules_allow_the_vnet_and_deny_the_internet() {
     let f = one_subnet(Some("[]"), None);
     let w = walk(&f, "10.1.0.5", "10.1.0.4", TCP, 22);
     assert_eq!(w.t.outcome, Outcome::Reachable); // R5.2 AllowVnetInBound
-    let nsg_rules: Vec<String> = w.s.leg_hops(&w.t.forward).iter().filter_map(|h| h.rule).map(|r| rule_name(&f, r)).collect();
-    assert!(nsg_rules.contains(&"sub/AllowVnetInBound".to_string()), "{nsg_rules:?}");
+    let nsg_rules: Vec<String> =
+        w.s.leg_hops(&w.t.forward)
+            .iter()
+            .filter_map(|h| h.rule)
+            .map(|r| rule_name(&f, r))
+            .collect();
+    assert!(
+        nsg_rules.contains(&"sub/AllowVnetInBound".to_string()),
+        "{nsg_rules:?}"
+    );
     let w = from_internet(&f, "203.0.113.7", "20.0.0.4", 22);
     assert_eq!(w.t.outcome, Outcome::Unreachable);
     assert_eq!(rule(&f, &w).as_deref(), Some("sub/DenyAllInBound"));
@@ -58,7 +101,10 @@ fn v19_default_rules_allow_the_vnet_and_deny_the_internet() {
 
 #[test]
 fn v20_subnet_and_nic_nsg_both_required_inbound() {
-    let allow80 = format!("[{}]", r("allow-80", 100, "Inbound", "Allow", "Tcp", "*", "*", "80"));
+    let allow80 = format!(
+        "[{}]",
+        r("allow-80", 100, "Inbound", "Allow", "Tcp", "*", "*", "80")
+    );
     // Subnet allows, NIC does not: dropped at the NIC by its DenyAllInBound (R5.3).
     let f = one_subnet(Some(&allow80), Some("[]"));
     let w = from_internet(&f, "203.0.113.7", "20.0.0.4", 80);
@@ -71,15 +117,45 @@ fn v20_subnet_and_nic_nsg_both_required_inbound() {
     assert_eq!(rule(&f, &w).as_deref(), Some("sub/DenyAllInBound"));
     // Both allow: delivered. Neither NSG: delivered.
     let f = one_subnet(Some(&allow80), Some(&allow80));
-    assert_eq!(delivered(&f, &from_internet(&f, "203.0.113.7", "20.0.0.4", 80)).as_deref(), Some("nic:a"));
+    assert_eq!(
+        delivered(&f, &from_internet(&f, "203.0.113.7", "20.0.0.4", 80)).as_deref(),
+        Some("nic:a")
+    );
     let f = one_subnet(None, None);
-    assert_eq!(delivered(&f, &from_internet(&f, "203.0.113.7", "20.0.0.4", 80)).as_deref(), Some("nic:a"));
+    assert_eq!(
+        delivered(&f, &from_internet(&f, "203.0.113.7", "20.0.0.4", 80)).as_deref(),
+        Some("nic:a")
+    );
 }
 
 #[test]
 fn v21_outbound_nic_nsg_is_evaluated_first() {
-    let allow = format!("[{}]", r("allow-443-out", 100, "Outbound", "Allow", "Tcp", "*", "Internet", "443"));
-    let deny = format!("[{}]", r("deny-443-out", 100, "Outbound", "Deny", "Tcp", "*", "Internet", "443"));
+    let allow = format!(
+        "[{}]",
+        r(
+            "allow-443-out",
+            100,
+            "Outbound",
+            "Allow",
+            "Tcp",
+            "*",
+            "Internet",
+            "443"
+        )
+    );
+    let deny = format!(
+        "[{}]",
+        r(
+            "deny-443-out",
+            100,
+            "Outbound",
+            "Deny",
+            "Tcp",
+            "*",
+            "Internet",
+            "443"
+        )
+    );
     let f = one_subnet(Some(&allow), Some(&deny));
     let w = walk(&f, "10.1.0.4", "93.184.216.34", TCP, 443);
     assert_eq!(dropped(&f, &w).as_deref(), Some("nic:a"));
@@ -90,7 +166,16 @@ fn v21_outbound_nic_nsg_is_evaluated_first() {
 fn v22_replies_pass_on_the_flow_record() {
     let b_rules = format!(
         "[{}, {}]",
-        r("allow-ssh-from-a", 200, "Inbound", "Allow", "Tcp", "10.1.0.4", "*", "22"),
+        r(
+            "allow-ssh-from-a",
+            200,
+            "Inbound",
+            "Allow",
+            "Tcp",
+            "10.1.0.4",
+            "*",
+            "22"
+        ),
         r("deny-all-out", 100, "Outbound", "Deny", "*", "*", "*", "*")
     );
     let y = format!(
@@ -98,7 +183,11 @@ fn v22_replies_pass_on_the_flow_record() {
     );
     let f = fabric(&y);
     let w = walk(&f, "10.1.0.4", "10.1.0.5", TCP, 22);
-    assert_eq!(w.t.outcome, Outcome::Reachable, "R5.4: the reply passes B's outbound deny");
+    assert_eq!(
+        w.t.outcome,
+        Outcome::Reachable,
+        "R5.4: the reply passes B's outbound deny"
+    );
     // A new flow from B is denied by the same rule.
     let w = walk(&f, "10.1.0.5", "10.1.0.4", TCP, 22);
     assert_eq!(rule(&f, &w).as_deref(), Some("nb/deny-all-out"));
@@ -107,7 +196,11 @@ fn v22_replies_pass_on_the_flow_record() {
 /// Spokes A (10.31/16) and S (10.32/16), each peered only with the hub, whose firewall forwards
 /// between them without SNAT. S's subnet sends 0.0.0.0/0 to the firewall; A's route table is given.
 fn spokes(a_routes: Option<&str>) -> Fabric {
-    let a_rt = if a_routes.is_some() { ", routeTable: rt-a" } else { "" };
+    let a_rt = if a_routes.is_some() {
+        ", routeTable: rt-a"
+    } else {
+        ""
+    };
     let y = format!(
         r#"
 version: 1
@@ -161,10 +254,22 @@ fn v23_virtualnetwork_tag_narrow_vs_widened_by_default_udr() {
     let f = spokes(Some(A_DEFAULT));
     let w = walk(&f, "10.32.1.4", "10.31.1.4", TCP, 22);
     assert_eq!(delivered(&f, &w).as_deref(), Some("nic:vm-a"));
-    let hops: Vec<String> = w.s.leg_hops(&w.t.forward).iter().filter_map(|h| h.rule).map(|r| rule_name(&f, r)).collect();
-    assert!(hops.contains(&"nsg-a/AllowVnetInBound".to_string()), "{hops:?}");
+    let hops: Vec<String> =
+        w.s.leg_hops(&w.t.forward)
+            .iter()
+            .filter_map(|h| h.rule)
+            .map(|r| rule_name(&f, r))
+            .collect();
+    assert!(
+        hops.contains(&"nsg-a/AllowVnetInBound".to_string()),
+        "{hops:?}"
+    );
     assert_eq!(w.t.outcome, Outcome::Reachable);
-    assert_eq!(seen_src(&w), "10.32.1.4", "R6.3: private destination, source kept");
+    assert_eq!(
+        seen_src(&w),
+        "10.32.1.4",
+        "R6.3: private destination, source kept"
+    );
 }
 
 #[test]
@@ -172,15 +277,32 @@ fn v24_a_udr_for_the_peer_range_alone_widens_the_tag() {
     let f = spokes(Some("[{ name: s, addressPrefix: 10.32.0.0/16, nextHopType: VirtualAppliance, nextHopIpAddress: 10.0.1.4 }]"));
     let w = walk(&f, "10.32.1.4", "10.31.1.4", TCP, 22);
     assert_eq!(delivered(&f, &w).as_deref(), Some("nic:vm-a"));
-    let v = flow_verify(&f, f.find_nic("vm-a").unwrap(), Direction::Inbound, TCP, (ip("10.31.1.4").into(), 22), (ip("10.32.1.4").into(), 50000));
-    assert_eq!((v.access, v.rule_name.as_deref()), (Access::Allow, Some("nsg-a/AllowVnetInBound")));
+    let v = flow_verify(
+        &f,
+        f.find_nic("vm-a").unwrap(),
+        Direction::Inbound,
+        TCP,
+        (ip("10.31.1.4").into(), 22),
+        (ip("10.32.1.4").into(), 50000),
+    );
+    assert_eq!(
+        (v.access, v.rule_name.as_deref()),
+        (Access::Allow, Some("nsg-a/AllowVnetInBound"))
+    );
 }
 
 #[test]
 fn v26_flow_verify_allows_what_the_fabric_drops_from_the_internet() {
     let f = spokes(Some(A_DEFAULT));
     let nic = f.find_nic("vm-a").unwrap();
-    let v = flow_verify(&f, nic, Direction::Inbound, TCP, (ip("10.31.1.4").into(), 22), (ip("203.0.113.50").into(), 50000));
+    let v = flow_verify(
+        &f,
+        nic,
+        Direction::Inbound,
+        TCP,
+        (ip("10.31.1.4").into(), 22),
+        (ip("203.0.113.50").into(), 50000),
+    );
     assert_eq!(v.access, Access::Allow); // R5.6
     assert_eq!(v.rule_name.as_deref(), Some("nsg-a/AllowVnetInBound"));
     let w = from_internet(&f, "203.0.113.50", "20.0.0.31", 22);
@@ -235,8 +357,16 @@ fn v25_site_prefixes_join_a_transit_spokes_virtualnetwork_tag() {
     let w = walk(&f, "192.168.1.10", "10.1.1.4", TCP, 22);
     assert_eq!(w.t.ingress, Endpoint::Site(f.find_site("home").unwrap()));
     assert_eq!(delivered(&f, &w).as_deref(), Some("nic:vm"));
-    let hops: Vec<String> = w.s.leg_hops(&w.t.forward).iter().filter_map(|h| h.rule).map(|r| rule_name(&f, r)).collect();
-    assert!(hops.contains(&"nsg-spoke/AllowVnetInBound".to_string()), "{hops:?}");
+    let hops: Vec<String> =
+        w.s.leg_hops(&w.t.forward)
+            .iter()
+            .filter_map(|h| h.rule)
+            .map(|r| rule_name(&f, r))
+            .collect();
+    assert!(
+        hops.contains(&"nsg-spoke/AllowVnetInBound".to_string()),
+        "{hops:?}"
+    );
     assert_eq!(w.t.outcome, Outcome::Reachable);
 }
 
@@ -250,11 +380,23 @@ fn v38_site_cannot_reach_a_spoke_that_does_not_use_the_gateway() {
 
 #[test]
 fn v39_gateway_subnet_route_table_steers_site_traffic_through_the_firewall() {
-    let f = hub_with_site(", useRemoteGateways: true", ", routeTable: rt-gw", NET_ALLOW);
+    let f = hub_with_site(
+        ", useRemoteGateways: true",
+        ", routeTable: rt-gw",
+        NET_ALLOW,
+    );
     let w = walk(&f, "192.168.1.10", "10.1.1.4", TCP, 22);
     let n = w.forward_nodes(&f);
-    let pos = |x: &str| n.iter().position(|y| y == x).unwrap_or_else(|| panic!("{x} not in {n:?}"));
-    assert!(pos("site:home") < pos("gateway:gw") && pos("gateway:gw") < pos("firewall:fw") && pos("firewall:fw") < pos("nic:vm"));
+    let pos = |x: &str| {
+        n.iter()
+            .position(|y| y == x)
+            .unwrap_or_else(|| panic!("{x} not in {n:?}"))
+    };
+    assert!(
+        pos("site:home") < pos("gateway:gw")
+            && pos("gateway:gw") < pos("firewall:fw")
+            && pos("firewall:fw") < pos("nic:vm")
+    );
     assert_eq!(delivered(&f, &w).as_deref(), Some("nic:vm"));
 }
 
@@ -262,9 +404,17 @@ fn v39_gateway_subnet_route_table_steers_site_traffic_through_the_firewall() {
 fn v35_site_to_endpoint_through_firewall_network_rule_is_no_return() {
     // GatewaySubnet's /16 to the firewall; the endpoint subnet has route-table policies so the
     // /32 is Invalid there... policies Disabled here, so use an exact /32 route instead (R4.2).
-    let f = hub_with_site(", useRemoteGateways: true", ", routeTable: rt-gw", &(NET_ALLOW.to_string() + APP_ALLOW));
+    let f = hub_with_site(
+        ", useRemoteGateways: true",
+        ", routeTable: rt-gw",
+        &(NET_ALLOW.to_string() + APP_ALLOW),
+    );
     let gw_rt_has_pe = state(&f, "hub/GatewaySubnet", "10.1.4.5/32", "InterfaceEndpoint");
-    assert_eq!(gw_rt_has_pe.as_deref(), Some("Active"), "policies Disabled: the /32 wins in GatewaySubnet");
+    assert_eq!(
+        gw_rt_has_pe.as_deref(),
+        Some("Active"),
+        "policies Disabled: the /32 wins in GatewaySubnet"
+    );
     // Direct to the endpoint, firewall bypassed, symmetric (no stateful device crossed).
     let w = walk(&f, "192.168.1.10", "10.1.4.5", TCP, 443);
     assert!(!w.forward_nodes(&f).contains(&"firewall:fw".to_string()));
@@ -317,10 +467,21 @@ fn v35_endpoint_reply_bypasses_firewall_after_network_rule_but_not_after_proxy()
     assert_eq!(w.t.outcome, Outcome::NoReturn); // R4.5, R8.3
     assert_eq!(w.t.bypassed, Some(vnetsim_fabric::FirewallId(0)));
     assert!(!w.return_nodes(&f).contains(&"firewall:fw".to_string()));
-    assert!(w.return_nodes(&f).contains(&"gateway:gw".to_string()), "{:?}", w.return_nodes(&f));
+    assert!(
+        w.return_nodes(&f).contains(&"gateway:gw".to_string()),
+        "{:?}",
+        w.return_nodes(&f)
+    );
     // Through the application rule the endpoint sees a firewall address and answers it.
     let f = pe_through_firewall(APP_ALLOW);
-    let w = walk_fqdn(&f, "192.168.1.10", "10.1.4.5", TCP, 443, Some("acct.blob.core.windows.net"));
+    let w = walk_fqdn(
+        &f,
+        "192.168.1.10",
+        "10.1.4.5",
+        TCP,
+        443,
+        Some("acct.blob.core.windows.net"),
+    );
     assert_eq!(w.t.outcome, Outcome::Reachable);
     assert_eq!(seen_src(&w), "10.0.1.5"); // R6.4 instance address
     assert!(w.return_nodes(&f).contains(&"firewall:fw".to_string()));
@@ -329,9 +490,12 @@ fn v35_endpoint_reply_bypasses_firewall_after_network_rule_but_not_after_proxy()
 
 #[test]
 fn v18_endpoint_subnet_nsg_applies_only_with_nsg_policies() {
-    for (policies, expect_drop) in
-        [("Disabled", false), ("RouteTableEnabled", false), ("NetworkSecurityGroupEnabled", true), ("Enabled", true)]
-    {
+    for (policies, expect_drop) in [
+        ("Disabled", false),
+        ("RouteTableEnabled", false),
+        ("NetworkSecurityGroupEnabled", true),
+        ("Enabled", true),
+    ] {
         let y = format!(
             r#"
 version: 1
@@ -351,7 +515,11 @@ privateEndpoints: [{{ name: pe1, subnet: v/pe, privateIpAddress: 10.1.4.5, servi
         let f = fabric(&y);
         let w = walk(&f, "10.1.1.4", "10.1.4.5", TCP, 443);
         if expect_drop {
-            assert_eq!(rule(&f, &w).as_deref(), Some("nsg-pe/deny-443"), "{policies}");
+            assert_eq!(
+                rule(&f, &w).as_deref(),
+                Some("nsg-pe/deny-443"),
+                "{policies}"
+            );
         } else {
             assert_eq!(delivered(&f, &w).as_deref(), Some("pe:pe1"), "{policies}");
         }
@@ -373,7 +541,10 @@ nics:
         r("web-443", 100, "Inbound", "Allow", "Tcp", "Internet", "asg:web", "443")
     );
     let f = fabric(&y);
-    assert_eq!(delivered(&f, &from_internet(&f, "203.0.113.7", "20.0.0.4", 443)).as_deref(), Some("nic:web1"));
+    assert_eq!(
+        delivered(&f, &from_internet(&f, "203.0.113.7", "20.0.0.4", 443)).as_deref(),
+        Some("nic:web1")
+    );
     let w = from_internet(&f, "203.0.113.7", "20.0.0.5", 443);
     assert_eq!(rule(&f, &w).as_deref(), Some("n/DenyAllInBound"));
 }
@@ -389,7 +560,19 @@ fn v28_platform_address_reaches_any_nic() {
     // VirtualNetwork tag (R1.2, R5.5); first match by priority (R5.1) names AllowVnetInBound
     // (65000), before AllowAzureLoadBalancerInBound (65001).
     assert_eq!(rule(&f, &w).as_deref(), Some("nic/AllowVnetInBound"));
-    let deny_tag = format!("[{}]", r("Deny-VNet-In", 4000, "Inbound", "Deny", "*", "VirtualNetwork", "*", "*"));
+    let deny_tag = format!(
+        "[{}]",
+        r(
+            "Deny-VNet-In",
+            4000,
+            "Inbound",
+            "Deny",
+            "*",
+            "VirtualNetwork",
+            "*",
+            "*"
+        )
+    );
     let f = one_subnet(None, Some(&deny_tag));
     let w = walk(&f, "168.63.129.16", "10.1.0.4", TCP, 80);
     // Reference TV-71: denying VirtualNetwork also blocks the platform's probes.
@@ -439,9 +622,24 @@ fn v29_network_rules_come_before_application_rules_and_collections_by_priority()
         "    networkRuleCollections:\n      - { name: net, priority: 200, action: Allow, rules: [{ name: Allow-web, protocols: [TCP], source: ['*'], destination: ['*'], destinationPorts: ['80', '443'] }] }\n    applicationRuleCollections:\n      - { name: app, priority: 100, action: Deny, rules: [{ name: Deny-google, source: ['*'], protocols: ['Http:80', 'Https:443'], targetFqdns: ['*.google.com', 'google.com'] }] }\n",
         "[IANAPrivateRanges]",
     );
-    let w = walk_fqdn(&f, "10.0.2.4", "142.250.1.1", TCP, 443, Some("www.google.com"));
-    assert_eq!(w.t.forward.verdict, Verdict::Delivered, "R6.5: the network rule allows first");
-    assert!(w.s.leg_hops(&w.t.forward).iter().any(|h| h.rule.map(|r| rule_name(&f, r)).as_deref() == Some("net/Allow-web")));
+    let w = walk_fqdn(
+        &f,
+        "10.0.2.4",
+        "142.250.1.1",
+        TCP,
+        443,
+        Some("www.google.com"),
+    );
+    assert_eq!(
+        w.t.forward.verdict,
+        Verdict::Delivered,
+        "R6.5: the network rule allows first"
+    );
+    assert!(w
+        .s
+        .leg_hops(&w.t.forward)
+        .iter()
+        .any(|h| h.rule.map(|r| rule_name(&f, r)).as_deref() == Some("net/Allow-web")));
     let f = fw_lab(
         "    networkRuleCollections:\n      - { name: Allow-collection, priority: 200, action: Allow, rules: [{ name: Allow-SSH, protocols: [TCP], source: ['*'], destination: ['*'], destinationPorts: ['22'] }] }\n      - { name: Deny-collection, priority: 100, action: Deny, rules: [{ name: Deny-SSH, protocols: [TCP], source: ['*'], destination: ['*'], destinationPorts: ['22'] }] }\n",
         "[IANAPrivateRanges]",
@@ -475,7 +673,10 @@ fn v31_private_ranges_never_and_always() {
     let w = walk(&f, "10.0.2.4", "10.0.3.4", TCP, 443);
     assert_eq!(delivered(&f, &w).as_deref(), Some("nic:vm2"));
     let s = seen_src(&w);
-    assert!(s == "10.0.1.5" || s == "10.0.1.6", "R6.3: always SNAT, to a firewall address: {s}");
+    assert!(
+        s == "10.0.1.5" || s == "10.0.1.6",
+        "R6.3: always SNAT, to a firewall address: {s}"
+    );
 }
 
 #[test]
@@ -485,17 +686,43 @@ fn v32_application_rule_wildcards_ports_and_proxy() {
         "[IANAPrivateRanges]",
     );
     // Toward a private destination the proxy leaves from an instance address (R6.4).
-    let w = walk_fqdn(&f, "10.0.2.4", "10.0.3.4", TCP, 443, Some("app1.azurewebsites.net"));
+    let w = walk_fqdn(
+        &f,
+        "10.0.2.4",
+        "10.0.3.4",
+        TCP,
+        443,
+        Some("app1.azurewebsites.net"),
+    );
     assert_eq!(w.t.outcome, Outcome::Reachable);
     assert!(w.forward_nodes(&f).contains(&"firewall:fw".to_string()));
-    let app: Vec<String> = w.s.leg_hops(&w.t.forward).iter().filter_map(|h| h.rule).map(|r| rule_name(&f, r)).collect();
+    let app: Vec<String> =
+        w.s.leg_hops(&w.t.forward)
+            .iter()
+            .filter_map(|h| h.rule)
+            .map(|r| rule_name(&f, r))
+            .collect();
     assert!(app.contains(&"web/apps".to_string()), "{app:?}");
     let s = seen_src(&w);
     assert!(s == "10.0.1.5" || s == "10.0.1.6", "{s}");
     // The bare name does not match the wildcard; plain HTTP on 80 is not allowed by it.
-    let w = walk_fqdn(&f, "10.0.2.4", "10.0.3.4", TCP, 443, Some("azurewebsites.net"));
+    let w = walk_fqdn(
+        &f,
+        "10.0.2.4",
+        "10.0.3.4",
+        TCP,
+        443,
+        Some("azurewebsites.net"),
+    );
     assert_eq!(rule(&f, &w).as_deref(), Some("fw/DefaultDeny"));
-    let w = walk_fqdn(&f, "10.0.2.4", "10.0.3.4", TCP, 80, Some("app1.azurewebsites.net"));
+    let w = walk_fqdn(
+        &f,
+        "10.0.2.4",
+        "10.0.3.4",
+        TCP,
+        80,
+        Some("app1.azurewebsites.net"),
+    );
     assert_eq!(rule(&f, &w).as_deref(), Some("fw/DefaultDeny"));
 }
 
@@ -517,10 +744,19 @@ fn v34_dnat_inbound() {
     let w = from_internet(&f, "198.51.100.9", "20.0.0.1", 3389);
     assert_eq!(delivered(&f, &w).as_deref(), Some("nic:vm2"));
     let s = seen_src(&w);
-    assert!(s == "10.0.1.5" || s == "10.0.1.6", "R6.2: the VM sees a firewall address: {s}");
-    assert_eq!(std::net::Ipv4Addr::from(w.t.forward.seen.dst).to_string(), "10.0.3.4");
+    assert!(
+        s == "10.0.1.5" || s == "10.0.1.6",
+        "R6.2: the VM sees a firewall address: {s}"
+    );
+    assert_eq!(
+        std::net::Ipv4Addr::from(w.t.forward.seen.dst).to_string(),
+        "10.0.3.4"
+    );
     assert_eq!(w.t.outcome, Outcome::Reachable);
-    assert!(w.return_nodes(&f).contains(&"firewall:fw".to_string()), "the reply returns through the firewall");
+    assert!(
+        w.return_nodes(&f).contains(&"firewall:fw".to_string()),
+        "the reply returns through the firewall"
+    );
     // Another port has no DNAT rule: dropped at the firewall.
     let w = from_internet(&f, "198.51.100.9", "20.0.0.1", 22);
     assert_eq!(dropped(&f, &w).as_deref(), Some("firewall:fw"));
@@ -609,7 +845,11 @@ nics:
     let f = fabric(&y.replace("FWD", "true"));
     let w = walk(&f, "10.0.0.4", "10.0.1.4", ICMP, 0);
     assert_eq!(w.forward_nodes(&f), ["nic:pub", "nic:nva", "nic:priv"]);
-    assert_eq!(w.t.outcome, Outcome::Reachable, "a plain router is not stateful; the reply goes direct");
+    assert_eq!(
+        w.t.outcome,
+        Outcome::Reachable,
+        "a plain router is not stateful; the reply goes direct"
+    );
     assert_eq!(w.return_nodes(&f), ["nic:priv", "nic:pub"]);
     let f = fabric(&y.replace("FWD", "false"));
     let w = walk(&f, "10.0.0.4", "10.0.1.4", ICMP, 0);

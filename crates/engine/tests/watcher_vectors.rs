@@ -23,9 +23,15 @@ fn tv13_tv14_next_hop_internet_and_none() {
     let f = fabric(T_B);
     let s = f.find_subnet("v/s").unwrap();
     let nh = next_hop(&f, s, a("13.107.21.200"));
-    assert_eq!((nh.next_hop_type.as_str(), nh.route_table_id.as_str()), ("Internet", "System Route"));
+    assert_eq!(
+        (nh.next_hop_type.as_str(), nh.route_table_id.as_str()),
+        ("Internet", "System Route")
+    );
     let nh = next_hop(&f, s, a("172.31.0.100"));
-    assert_eq!((nh.next_hop_type.as_str(), nh.route_table_id.as_str()), ("None", "System Route"));
+    assert_eq!(
+        (nh.next_hop_type.as_str(), nh.route_table_id.as_str()),
+        ("None", "System Route")
+    );
 }
 
 #[test]
@@ -33,15 +39,36 @@ fn tv15_tv16_tv17_ip_flow_verify() {
     let f = fabric(T_B);
     let n = f.find_nic("myVm").unwrap();
     // TV-15: 13.107.21.200 is in the Internet tag.
-    let v = flow_verify(&f, n, Direction::Outbound, 6, (a("10.0.0.4"), 60000), (a("13.107.21.200"), 80));
+    let v = flow_verify(
+        &f,
+        n,
+        Direction::Outbound,
+        6,
+        (a("10.0.0.4"), 60000),
+        (a("13.107.21.200"), 80),
+    );
     assert_eq!(v.access, Access::Allow);
     assert_eq!(v.rule_name.as_deref(), Some("n/AllowInternetOutBound"));
     // TV-16: 172.31.0.100 is neither VirtualNetwork nor Internet.
-    let v = flow_verify(&f, n, Direction::Outbound, 6, (a("10.0.0.4"), 60000), (a("172.31.0.100"), 80));
+    let v = flow_verify(
+        &f,
+        n,
+        Direction::Outbound,
+        6,
+        (a("10.0.0.4"), 60000),
+        (a("172.31.0.100"), 80),
+    );
     assert_eq!(v.access, Access::Deny);
     assert_eq!(v.rule_name.as_deref(), Some("n/DenyAllOutBound"));
     // TV-17: inbound from it.
-    let v = flow_verify(&f, n, Direction::Inbound, 6, (a("10.0.0.4"), 80), (a("172.31.0.100"), 60000));
+    let v = flow_verify(
+        &f,
+        n,
+        Direction::Inbound,
+        6,
+        (a("10.0.0.4"), 80),
+        (a("172.31.0.100"), 60000),
+    );
     assert_eq!(v.access, Access::Deny);
     assert_eq!(v.rule_name.as_deref(), Some("n/DenyAllInBound"));
 }

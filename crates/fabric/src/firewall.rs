@@ -58,7 +58,10 @@ impl FqdnPattern {
         match self {
             FqdnPattern::Any => !name.is_empty(),
             FqdnPattern::Exact(e) => e == name,
-            FqdnPattern::Suffix(s) => name.len() > s.len() && name.ends_with(s.as_str()) || (!s.starts_with('.') && name == s),
+            FqdnPattern::Suffix(s) => {
+                name.len() > s.len() && name.ends_with(s.as_str())
+                    || (!s.starts_with('.') && name == s)
+            }
         }
     }
 }
@@ -94,7 +97,9 @@ impl Firewall {
     }
     #[inline]
     pub fn network_decision(&self, key: &Key) -> Option<(Access, u32)> {
-        self.network.classify(key).map(|i| (self.network_rules[i as usize].1, i))
+        self.network
+            .classify(key)
+            .map(|i| (self.network_rules[i as usize].1, i))
     }
     pub fn owns(&self, ip: u32) -> bool {
         ip == self.private_ip || self.snat_ips.contains(&ip) || self.public_ips.contains(&ip)
@@ -134,7 +139,12 @@ pub(crate) fn compile(f: &m::Firewall, vnet: VnetId, subnet: SubnetId) -> Firewa
             m::PrivateRange::Prefix(p) => ranges.push(*p),
         }
     }
-    let private_ranges = Fib::build(&ranges.iter().map(|p| (net(p).0, net(p).1, 1)).collect::<Vec<_>>());
+    let private_ranges = Fib::build(
+        &ranges
+            .iter()
+            .map(|p| (net(p).0, net(p).1, 1))
+            .collect::<Vec<_>>(),
+    );
     let dnat = f
         .dnat_rules
         .iter()
@@ -154,7 +164,11 @@ pub(crate) fn compile(f: &m::Firewall, vnet: VnetId, subnet: SubnetId) -> Firewa
     let mut rules = Vec::new();
     let mut meta = Vec::new();
     for c in colls {
-        let access = if c.action == m::Access::Allow { Access::Allow } else { Access::Deny };
+        let access = if c.action == m::Access::Allow {
+            Access::Allow
+        } else {
+            Access::Deny
+        };
         for r in &c.rules {
             rules.push(Rule {
                 protocols: protocols(&r.protocols),
@@ -166,18 +180,27 @@ pub(crate) fn compile(f: &m::Firewall, vnet: VnetId, subnet: SubnetId) -> Firewa
             meta.push((format!("{}/{}", c.name.value, r.name.value), access));
         }
     }
-    let mut acolls: Vec<&m::ApplicationRuleCollection> = f.application_rule_collections.iter().collect();
+    let mut acolls: Vec<&m::ApplicationRuleCollection> =
+        f.application_rule_collections.iter().collect();
     acolls.sort_by_key(|c| c.priority.value);
     let mut application = Vec::new();
     for c in acolls {
-        let access = if c.action == m::Access::Allow { Access::Allow } else { Access::Deny };
+        let access = if c.action == m::Access::Allow {
+            Access::Allow
+        } else {
+            Access::Deny
+        };
         for r in &c.rules {
             application.push(AppRule {
                 name: format!("{}/{}", c.name.value, r.name.value),
                 access,
                 source: addrs(&r.source),
                 ports: r.protocols.iter().map(|p| p.port).collect(),
-                fqdns: r.target_fqdns.iter().map(|f| FqdnPattern::parse(&f.value)).collect(),
+                fqdns: r
+                    .target_fqdns
+                    .iter()
+                    .map(|f| FqdnPattern::parse(&f.value))
+                    .collect(),
             });
         }
     }
@@ -186,8 +209,16 @@ pub(crate) fn compile(f: &m::Firewall, vnet: VnetId, subnet: SubnetId) -> Firewa
         vnet,
         subnet,
         private_ip: u32::from(f.private_ip_address.value),
-        snat_ips: f.snat_ip_addresses.iter().map(|a| u32::from(a.value)).collect(),
-        public_ips: f.public_ip_addresses.iter().map(|a| u32::from(a.value)).collect(),
+        snat_ips: f
+            .snat_ip_addresses
+            .iter()
+            .map(|a| u32::from(a.value))
+            .collect(),
+        public_ips: f
+            .public_ip_addresses
+            .iter()
+            .map(|a| u32::from(a.value))
+            .collect(),
         private_ranges,
         dnat,
         network: Classifier::build(&rules),

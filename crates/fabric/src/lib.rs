@@ -27,10 +27,10 @@ pub mod routes;
 pub mod security;
 pub mod watcher;
 
-/// The compiled longest-prefix-match structure every route set uses.
-pub use vnetsim_lpm as lpm;
 /// The compiled first-match classifier NSG tables and firewall network rules use.
 pub use vnetsim_classify as classify;
+/// The compiled longest-prefix-match structure every route set uses.
+pub use vnetsim_lpm as lpm;
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -53,7 +53,20 @@ macro_rules! ids {
         }
     )*};
 }
-ids!(VnetId, SubnetId, NicId, PeId, ServiceId, SiteId, GatewayId, FirewallId, RouteTableId, RouteSetId, NsgId, NsgTableId);
+ids!(
+    VnetId,
+    SubnetId,
+    NicId,
+    PeId,
+    ServiceId,
+    SiteId,
+    GatewayId,
+    FirewallId,
+    RouteTableId,
+    RouteSetId,
+    NsgId,
+    NsgTableId
+);
 
 /// Who owns a private address inside one VNet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -363,19 +376,34 @@ impl Fabric {
             .map(|i| SubnetId(i as u32))
     }
     pub fn find_nic(&self, name: &str) -> Option<NicId> {
-        self.nics.iter().position(|n| n.name == name).map(|i| NicId(i as u32))
+        self.nics
+            .iter()
+            .position(|n| n.name == name)
+            .map(|i| NicId(i as u32))
     }
     pub fn find_pe(&self, name: &str) -> Option<PeId> {
-        self.pes.iter().position(|n| n.name == name).map(|i| PeId(i as u32))
+        self.pes
+            .iter()
+            .position(|n| n.name == name)
+            .map(|i| PeId(i as u32))
     }
     pub fn find_site(&self, name: &str) -> Option<SiteId> {
-        self.sites.iter().position(|n| n.name == name).map(|i| SiteId(i as u32))
+        self.sites
+            .iter()
+            .position(|n| n.name == name)
+            .map(|i| SiteId(i as u32))
     }
     pub fn find_vnet(&self, name: &str) -> Option<VnetId> {
-        self.vnets.iter().position(|n| n.name == name).map(|i| VnetId(i as u32))
+        self.vnets
+            .iter()
+            .position(|n| n.name == name)
+            .map(|i| VnetId(i as u32))
     }
     pub fn find_service(&self, name: &str) -> Option<ServiceId> {
-        self.services.iter().position(|n| n.name == name).map(|i| ServiceId(i as u32))
+        self.services
+            .iter()
+            .position(|n| n.name == name)
+            .map(|i| ServiceId(i as u32))
     }
     /// Total bytes of the compiled FIBs of all distinct route sets.
     pub fn fib_bytes(&self) -> usize {
@@ -399,12 +427,36 @@ fn host(a: u32) -> Ipv4Net {
 /// Compiles a validated topology.
 pub fn compile(v: &m::Validated) -> Fabric {
     let t = v.topology();
-    let vnet_ix: HashMap<&str, usize> = t.vnets.iter().enumerate().map(|(i, v)| (v.name.value.as_str(), i)).collect();
-    let rt_ix: HashMap<&str, usize> =
-        t.route_tables.iter().enumerate().map(|(i, r)| (r.name.value.as_str(), i)).collect();
-    let nsg_ix: HashMap<&str, usize> = t.nsgs.iter().enumerate().map(|(i, r)| (r.name.value.as_str(), i)).collect();
-    let site_ix: HashMap<&str, usize> = t.sites.iter().enumerate().map(|(i, r)| (r.name.value.as_str(), i)).collect();
-    let svc_ix: HashMap<&str, usize> = t.services.iter().enumerate().map(|(i, r)| (r.name.value.as_str(), i)).collect();
+    let vnet_ix: HashMap<&str, usize> = t
+        .vnets
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.name.value.as_str(), i))
+        .collect();
+    let rt_ix: HashMap<&str, usize> = t
+        .route_tables
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.name.value.as_str(), i))
+        .collect();
+    let nsg_ix: HashMap<&str, usize> = t
+        .nsgs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.name.value.as_str(), i))
+        .collect();
+    let site_ix: HashMap<&str, usize> = t
+        .sites
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.name.value.as_str(), i))
+        .collect();
+    let svc_ix: HashMap<&str, usize> = t
+        .services
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.name.value.as_str(), i))
+        .collect();
 
     // Subnets in declaration order.
     let mut subnets: Vec<Subnet> = Vec::new();
@@ -429,8 +481,14 @@ pub fn compile(v: &m::Validated) -> Fabric {
                 vnet: VnetId(vi as u32),
                 prefix: s.address_prefix.value,
                 route_set: RouteSetId(0),
-                route_table: s.route_table.as_ref().map(|r| RouteTableId(rt_ix[r.value.as_str()] as u32)),
-                nsg: s.nsg.as_ref().map(|n| NsgId(nsg_ix[n.value.as_str()] as u32)),
+                route_table: s
+                    .route_table
+                    .as_ref()
+                    .map(|r| RouteTableId(rt_ix[r.value.as_str()] as u32)),
+                nsg: s
+                    .nsg
+                    .as_ref()
+                    .map(|n| NsgId(nsg_ix[n.value.as_str()] as u32)),
                 nsg_table: None,
                 pe_policies: s.private_endpoint_network_policies,
                 is_gateway_subnet: s.name.value == m::GATEWAY_SUBNET,
@@ -454,7 +512,10 @@ pub fn compile(v: &m::Validated) -> Fabric {
     // Also records each VNet's own object flags: (allowVirtualNetworkAccess, useRemoteGateways, allowGatewayTransit).
     let mut own_flags: HashMap<(usize, usize), &m::Peering> = HashMap::new();
     for p in &t.peerings {
-        own_flags.insert((vnet_ix[p.from.value.as_str()], vnet_ix[p.to.value.as_str()]), p);
+        own_flags.insert(
+            (vnet_ix[p.from.value.as_str()], vnet_ix[p.to.value.as_str()]),
+            p,
+        );
     }
     let mut connected: Vec<Vec<usize>> = vec![Vec::new(); vnets.len()];
     for p in &t.peerings {
@@ -462,7 +523,10 @@ pub fn compile(v: &m::Validated) -> Fabric {
         let b = vnet_ix[p.to.value.as_str()];
         if own_flags.contains_key(&(b, a)) && !connected[a].contains(&b) {
             connected[a].push(b);
-            vnets[a].peers.push(PeerLink { vnet: VnetId(b as u32), allow_forwarded_traffic: p.allow_forwarded_traffic });
+            vnets[a].peers.push(PeerLink {
+                vnet: VnetId(b as u32),
+                allow_forwarded_traffic: p.allow_forwarded_traffic,
+            });
         }
     }
 
@@ -470,7 +534,11 @@ pub fn compile(v: &m::Validated) -> Fabric {
     let mut sites: Vec<Site> = t
         .sites
         .iter()
-        .map(|s| Site { name: s.name.value.clone(), prefixes: s.address_prefixes.iter().map(|p| p.value).collect(), gateways: Vec::new() })
+        .map(|s| Site {
+            name: s.name.value.clone(),
+            prefixes: s.address_prefixes.iter().map(|p| p.value).collect(),
+            gateways: Vec::new(),
+        })
         .collect();
     let mut gateways: Vec<Gateway> = Vec::new();
     let mut gw_of_vnet: Vec<Vec<GatewayId>> = vec![Vec::new(); vnets.len()];
@@ -483,7 +551,8 @@ pub fn compile(v: &m::Validated) -> Fabric {
             let si = site_ix[c.value.as_str()];
             sites[si].gateways.push(id);
             let site = &t.sites[si];
-            let mut prefixes: Vec<Ipv4Net> = site.address_prefixes.iter().map(|p| p.value).collect();
+            let mut prefixes: Vec<Ipv4Net> =
+                site.address_prefixes.iter().map(|p| p.value).collect();
             // R2.3: with BGP at both ends, the advertised prefixes too.
             if site.bgp.is_some() && g.bgp_asn.is_some() {
                 prefixes.extend(site.advertised());
@@ -553,7 +622,10 @@ pub fn compile(v: &m::Validated) -> Fabric {
             subnet: SubnetId(subnet_ix[&n.subnet.value] as u32),
             ip: ip(n.private_ip_address.value),
             public_ip: n.public_ip_address.as_ref().map(|a| ip(a.value)),
-            nsg: n.nsg.as_ref().map(|x| NsgId(nsg_ix[x.value.as_str()] as u32)),
+            nsg: n
+                .nsg
+                .as_ref()
+                .map(|x| NsgId(nsg_ix[x.value.as_str()] as u32)),
             nsg_table: None,
             ip_forwarding: n.enable_ip_forwarding,
         })
@@ -573,17 +645,23 @@ pub fn compile(v: &m::Validated) -> Fabric {
         .iter()
         .map(|f| {
             let vi = vnet_ix[f.vnet.value.as_str()];
-            firewall::compile(f, VnetId(vi as u32), vnets[vi].firewall_subnet.expect("validated"))
+            firewall::compile(
+                f,
+                VnetId(vi as u32),
+                vnets[vi].firewall_subnet.expect("validated"),
+            )
         })
         .collect();
 
     // Address owners per VNet.
     let mut owner_lists: Vec<Vec<(Ipv4Net, u32)>> = vec![Vec::new(); vnets.len()];
     for (i, n) in nics.iter().enumerate() {
-        owner_lists[subnets[n.subnet.ix()].vnet.ix()].push((host(n.ip), Owner::Nic(NicId(i as u32)).encode()));
+        owner_lists[subnets[n.subnet.ix()].vnet.ix()]
+            .push((host(n.ip), Owner::Nic(NicId(i as u32)).encode()));
     }
     for (i, p) in pes.iter().enumerate() {
-        owner_lists[subnets[p.subnet.ix()].vnet.ix()].push((host(p.ip), Owner::Pe(PeId(i as u32)).encode()));
+        owner_lists[subnets[p.subnet.ix()].vnet.ix()]
+            .push((host(p.ip), Owner::Pe(PeId(i as u32)).encode()));
     }
     for (i, f) in firewalls.iter().enumerate() {
         let id = FirewallId(i as u32);
@@ -603,7 +681,10 @@ pub fn compile(v: &m::Validated) -> Fabric {
     }
     for (i, f) in firewalls.iter().enumerate() {
         for p in &f.public_ips {
-            public_list.push((host(*p), PublicOwner::Firewall(FirewallId(i as u32)).encode()));
+            public_list.push((
+                host(*p),
+                PublicOwner::Firewall(FirewallId(i as u32)).encode(),
+            ));
         }
     }
     for (i, s) in services.iter().enumerate() {
@@ -622,18 +703,16 @@ pub fn compile(v: &m::Validated) -> Fabric {
     site_list.reverse();
     let site_prefixes = fib_of(site_list.into_iter());
     // Later entries win in a FIB build, so VNets go in reverse: the first declared owner wins.
-    let private = fib_of(
-        owner_lists
-            .iter()
-            .rev()
-            .flat_map(|l| l.iter().copied()),
-    );
+    let private = fib_of(owner_lists.iter().rev().flat_map(|l| l.iter().copied()));
 
     // Per-subnet effective routes, deduplicated into route sets.
     let route_tables: Vec<RouteTableInfo> = t
         .route_tables
         .iter()
-        .map(|r| RouteTableInfo { name: r.name.value.clone(), disable_bgp_route_propagation: r.disable_bgp_route_propagation })
+        .map(|r| RouteTableInfo {
+            name: r.name.value.clone(),
+            disable_bgp_route_propagation: r.disable_bgp_route_propagation,
+        })
         .collect();
     let gateway_routes_of = |vi: usize| -> Vec<(Ipv4Net, GatewayId)> {
         let mut out = Vec::new();
@@ -651,7 +730,10 @@ pub fn compile(v: &m::Validated) -> Fabric {
         out
     };
     let udr_gateway_of = |vi: usize| -> Option<GatewayId> {
-        let own = gw_of_vnet[vi].iter().copied().find(|g| t.gateways[g.ix()].gateway_type == m::GatewayType::Vpn);
+        let own = gw_of_vnet[vi]
+            .iter()
+            .copied()
+            .find(|g| t.gateways[g.ix()].gateway_type == m::GatewayType::Vpn);
         own.or_else(|| transit_hub[vi].and_then(|h| gw_of_vnet[h].first().copied()))
     };
     let resolve_appliance = |vi: usize, a: u32| -> Target {
@@ -679,8 +761,10 @@ pub fn compile(v: &m::Validated) -> Fabric {
     let mut route_sets: Vec<RouteSet> = Vec::new();
     for si in 0..subnets.len() {
         let vi = subnets[si].vnet.ix();
-        let peers: Vec<(VnetId, &[Ipv4Net])> =
-            connected[vi].iter().map(|&w| (VnetId(w as u32), vnets[w].address_space.as_slice())).collect();
+        let peers: Vec<(VnetId, &[Ipv4Net])> = connected[vi]
+            .iter()
+            .map(|&w| (VnetId(w as u32), vnets[w].address_space.as_slice()))
+            .collect();
         let mut endpoints = Vec::new();
         for (pi, p) in pes.iter().enumerate() {
             let pv = subnets[p.subnet.ix()].vnet.ix();
@@ -701,21 +785,34 @@ pub fn compile(v: &m::Validated) -> Fabric {
                 .routes
                 .iter()
                 .filter_map(|r| {
-                    let m::RoutePrefix::Prefix(prefix) = r.address_prefix.value else { return None };
+                    let m::RoutePrefix::Prefix(prefix) = r.address_prefix.value else {
+                        return None;
+                    };
                     let nh_ip = r.next_hop_ip_address.as_ref().map(|a| a.value);
                     let (nht, target) = match r.next_hop_type.value {
-                        m::NextHopType::VirtualAppliance => {
-                            (NextHopType::VirtualAppliance, resolve_appliance(vi, ip(nh_ip.expect("validated"))))
-                        }
+                        m::NextHopType::VirtualAppliance => (
+                            NextHopType::VirtualAppliance,
+                            resolve_appliance(vi, ip(nh_ip.expect("validated"))),
+                        ),
                         m::NextHopType::VirtualNetworkGateway => (
                             NextHopType::VirtualNetworkGateway,
-                            udr_gateway_of(vi).map(Target::Gateway).unwrap_or(Target::NoGateway),
+                            udr_gateway_of(vi)
+                                .map(Target::Gateway)
+                                .unwrap_or(Target::NoGateway),
                         ),
-                        m::NextHopType::VnetLocal => (NextHopType::VnetLocal, Target::Vnet(VnetId(vi as u32))),
+                        m::NextHopType::VnetLocal => {
+                            (NextHopType::VnetLocal, Target::Vnet(VnetId(vi as u32)))
+                        }
                         m::NextHopType::Internet => (NextHopType::Internet, Target::Internet),
                         m::NextHopType::None => (NextHopType::None, Target::Drop),
                     };
-                    Some(routes::UserRoute { name: r.name.value.clone(), prefix, next_hop_type: nht, next_hop_ip: nh_ip, target })
+                    Some(routes::UserRoute {
+                        name: r.name.value.clone(),
+                        prefix,
+                        next_hop_type: nht,
+                        next_hop_ip: nh_ip,
+                        target,
+                    })
                 })
                 .collect();
             (rt, mrt.disable_bgp_route_propagation, routes)
@@ -738,7 +835,10 @@ pub fn compile(v: &m::Validated) -> Fabric {
                         .filter(|(_, r)| r.state == RouteState::Active)
                         .map(|(i, r)| (r.prefix, i as u32)),
                 );
-                route_sets.push(RouteSet { routes: list.clone(), fib });
+                route_sets.push(RouteSet {
+                    routes: list.clone(),
+                    fib,
+                });
                 set_ix.insert(list, route_sets.len() - 1);
                 route_sets.len() - 1
             }
@@ -751,7 +851,9 @@ pub fn compile(v: &m::Validated) -> Fabric {
         let mut mm: HashMap<&str, Vec<Ipv4Net>> = HashMap::new();
         for n in &t.nics {
             for a in &n.application_security_groups {
-                mm.entry(a.value.as_str()).or_default().push(host(ip(n.private_ip_address.value)));
+                mm.entry(a.value.as_str())
+                    .or_default()
+                    .push(host(ip(n.private_ip_address.value)));
             }
         }
         mm
@@ -761,7 +863,11 @@ pub fn compile(v: &m::Validated) -> Fabric {
         let mut base: Vec<Ipv4Net> = vnets[vi].address_space.clone();
         for &w in &connected[vi] {
             // R-PEER-03: only when this VNet's own peering object allows VNet access.
-            if own_flags.get(&(vi, w)).map(|p| p.allow_virtual_network_access).unwrap_or(true) {
+            if own_flags
+                .get(&(vi, w))
+                .map(|p| p.allow_virtual_network_access)
+                .unwrap_or(true)
+            {
                 base.extend(vnets[w].address_space.iter().copied());
             }
         }

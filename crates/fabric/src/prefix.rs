@@ -95,14 +95,25 @@ pub fn p(s: &str) -> Ipv4Net {
 
 /// R1.3: reserved private ranges (RFC 1918 and RFC 6598).
 pub fn reserved_private() -> [Ipv4Net; 4] {
-    [p("10.0.0.0/8"), p("172.16.0.0/12"), p("192.168.0.0/16"), p("100.64.0.0/10")]
+    [
+        p("10.0.0.0/8"),
+        p("172.16.0.0/12"),
+        p("192.168.0.0/16"),
+        p("100.64.0.0/10"),
+    ]
 }
 
 /// Address blocks that are never part of the `Internet` service tag: the
 /// private ranges and IANA special-purpose space (R-TAG-03).
 pub fn not_internet() -> Vec<Ipv4Net> {
     let mut v: Vec<Ipv4Net> = reserved_private().to_vec();
-    for s in ["0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "240.0.0.0/4"] {
+    for s in [
+        "0.0.0.0/8",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+    ] {
         v.push(p(s));
     }
     v
@@ -118,7 +129,16 @@ mod tests {
         let s: Vec<String> = r.iter().map(|x| x.to_string()).collect();
         assert_eq!(
             s,
-            ["10.0.0.0/16", "10.2.0.0/15", "10.4.0.0/14", "10.8.0.0/13", "10.16.0.0/12", "10.32.0.0/11", "10.64.0.0/10", "10.128.0.0/9"]
+            [
+                "10.0.0.0/16",
+                "10.2.0.0/15",
+                "10.4.0.0/14",
+                "10.8.0.0/13",
+                "10.16.0.0/12",
+                "10.32.0.0/11",
+                "10.64.0.0/10",
+                "10.128.0.0/9"
+            ]
         );
     }
     #[test]

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 
 use crate::prefix::{contains, contains_ip, reserved_private};
-use crate::{GatewayId, NicId, PeId, FirewallId, RouteTableId, VnetId};
+use crate::{FirewallId, GatewayId, NicId, PeId, RouteTableId, VnetId};
 
 /// Where a route came from, as effective-route outputs spell it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -158,22 +158,39 @@ pub(crate) fn effective_routes(inp: &RouteInputs) -> Vec<EffectiveRoute> {
     };
     // R2.1: the VNet's own space, then connected peers.
     for a in inp.own_space {
-        push(&mut out, &mut pre_invalid, sys(*a, NextHopType::VnetLocal, Target::Vnet(inp.vnet)), false);
+        push(
+            &mut out,
+            &mut pre_invalid,
+            sys(*a, NextHopType::VnetLocal, Target::Vnet(inp.vnet)),
+            false,
+        );
     }
     for (w, space) in &inp.peers {
         for a in space.iter() {
-            push(&mut out, &mut pre_invalid, sys(*a, NextHopType::VNetPeering, Target::Vnet(*w)), false);
+            push(
+                &mut out,
+                &mut pre_invalid,
+                sys(*a, NextHopType::VNetPeering, Target::Vnet(*w)),
+                false,
+            );
         }
     }
-    let system_spaces: Vec<Ipv4Net> =
-        inp.own_space.iter().copied().chain(inp.peers.iter().flat_map(|(_, s)| s.iter().copied())).collect();
+    let system_spaces: Vec<Ipv4Net> = inp
+        .own_space
+        .iter()
+        .copied()
+        .chain(inp.peers.iter().flat_map(|(_, s)| s.iter().copied()))
+        .collect();
 
     // R2.3/R2.4: gateway routes unless the route table disables propagation.
     let propagate = !matches!(&inp.route_table, Some((_, true, _)));
     let mut bgp_default = false;
     if propagate {
         for (prefix, g) in &inp.gateway_routes {
-            if out.iter().any(|r| r.source == RouteSource::VirtualNetworkGateway && r.prefix == *prefix) {
+            if out
+                .iter()
+                .any(|r| r.source == RouteSource::VirtualNetworkGateway && r.prefix == *prefix)
+            {
                 continue;
             }
             // R2.7: the VNet's own and peered spaces beat gateway routes inside them.
@@ -198,7 +215,16 @@ pub(crate) fn effective_routes(inp: &RouteInputs) -> Vec<EffectiveRoute> {
             );
         }
     }
-    push(&mut out, &mut pre_invalid, sys("0.0.0.0/0".parse().unwrap(), NextHopType::Internet, Target::Internet), false);
+    push(
+        &mut out,
+        &mut pre_invalid,
+        sys(
+            "0.0.0.0/0".parse().unwrap(),
+            NextHopType::Internet,
+            Target::Internet,
+        ),
+        false,
+    );
 
     let user: &[UserRoute] = match &inp.route_table {
         Some((_, _, routes)) => routes,
@@ -212,15 +238,27 @@ pub(crate) fn effective_routes(inp: &RouteInputs) -> Vec<EffectiveRoute> {
             if system_spaces.iter().any(|s| contains(s, &r)) {
                 continue;
             }
-            push(&mut out, &mut pre_invalid, sys(r, NextHopType::None, Target::Drop), false);
+            push(
+                &mut out,
+                &mut pre_invalid,
+                sys(r, NextHopType::None, Target::Drop),
+                false,
+            );
         }
     }
     // R4.1/R4.3: Private Endpoint /32s and their invalidation.
     for &(pe, ip, policies, space_len) in &inp.endpoints {
         let p = Ipv4Net::new(ip.into(), 32).unwrap();
         let inv = policies
-            && user.iter().any(|u| contains_ip(&u.prefix, ip) && u.prefix.prefix_len() >= space_len);
-        push(&mut out, &mut pre_invalid, sys(p, NextHopType::InterfaceEndpoint, Target::Pe(pe)), inv);
+            && user
+                .iter()
+                .any(|u| contains_ip(&u.prefix, ip) && u.prefix.prefix_len() >= space_len);
+        push(
+            &mut out,
+            &mut pre_invalid,
+            sys(p, NextHopType::InterfaceEndpoint, Target::Pe(pe)),
+            inv,
+        );
     }
     // R2.5: user routes.
     if let Some((rt, _, routes)) = &inp.route_table {
@@ -253,7 +291,11 @@ pub(crate) fn effective_routes(inp: &RouteInputs) -> Vec<EffectiveRoute> {
             .filter(|&j| !pre_invalid[j] && out[j].prefix == out[i].prefix)
             .max_by_key(|&j| (out[j].source.precedence(), std::cmp::Reverse(j)))
             .unwrap();
-        out[i].state = if best == i { RouteState::Active } else { RouteState::Invalid };
+        out[i].state = if best == i {
+            RouteState::Active
+        } else {
+            RouteState::Invalid
+        };
     }
     out
 }
@@ -279,8 +321,16 @@ mod tests {
             vnet: VnetId(0),
         };
         let r = effective_routes(&inp);
-        let got: Vec<(String, &str, &str)> =
-            r.iter().map(|r| (r.prefix.to_string(), r.next_hop_type.as_str(), r.state.as_str())).collect();
+        let got: Vec<(String, &str, &str)> = r
+            .iter()
+            .map(|r| {
+                (
+                    r.prefix.to_string(),
+                    r.next_hop_type.as_str(),
+                    r.state.as_str(),
+                )
+            })
+            .collect();
         let want = [
             ("10.1.0.0/16", "VnetLocal"),
             ("0.0.0.0/0", "Internet"),
@@ -291,7 +341,10 @@ mod tests {
         ];
         assert_eq!(got.len(), want.len());
         for (p, nh) in want {
-            assert!(got.contains(&(p.to_string(), nh, "Active")), "missing {p} {nh}: {got:?}");
+            assert!(
+                got.contains(&(p.to_string(), nh, "Active")),
+                "missing {p} {nh}: {got:?}"
+            );
         }
         assert!(r.iter().all(|r| r.source == RouteSource::Default));
     }

@@ -54,7 +54,10 @@ pub struct RuleTable {
 impl RuleTable {
     fn new(rules: Vec<ExpandedRule>) -> RuleTable {
         let crules: Vec<Rule> = rules.iter().map(to_classifier_rule).collect();
-        RuleTable { classifier: Classifier::build(&crules), rules }
+        RuleTable {
+            classifier: Classifier::build(&crules),
+            rules,
+        }
     }
     /// First matching rule (every table ends with a deny-all, so there always is one).
     #[inline]
@@ -126,7 +129,11 @@ fn expand(
                 nets.extend(any());
             }
             m::AddressSpec::Prefix(x) => {
-                shown.push(if x.prefix_len() == 32 { x.addr().to_string() } else { x.to_string() });
+                shown.push(if x.prefix_len() == 32 {
+                    x.addr().to_string()
+                } else {
+                    x.to_string()
+                });
                 nets.push(*x);
             }
             m::AddressSpec::Tag(t) => {
@@ -162,18 +169,55 @@ fn proto(p: m::NsgProtocol) -> (&'static str, Option<u8>) {
     (name, p.number())
 }
 
-fn default_rules(dir: m::Direction) -> Vec<(&'static str, u32, Access, m::ServiceTag, Option<m::ServiceTag>, Option<m::ServiceTag>)> {
+fn default_rules(
+    dir: m::Direction,
+) -> Vec<(
+    &'static str,
+    u32,
+    Access,
+    m::ServiceTag,
+    Option<m::ServiceTag>,
+    Option<m::ServiceTag>,
+)> {
     use m::ServiceTag::*;
     // (name, priority, access, which tag pattern): source tag, destination tag (None = any)
     match dir {
         m::Direction::Inbound => vec![
-            ("AllowVnetInBound", 65000, Access::Allow, VirtualNetwork, Some(VirtualNetwork), Some(VirtualNetwork)),
-            ("AllowAzureLoadBalancerInBound", 65001, Access::Allow, AzureLoadBalancer, Some(AzureLoadBalancer), None),
+            (
+                "AllowVnetInBound",
+                65000,
+                Access::Allow,
+                VirtualNetwork,
+                Some(VirtualNetwork),
+                Some(VirtualNetwork),
+            ),
+            (
+                "AllowAzureLoadBalancerInBound",
+                65001,
+                Access::Allow,
+                AzureLoadBalancer,
+                Some(AzureLoadBalancer),
+                None,
+            ),
             ("DenyAllInBound", 65500, Access::Deny, Internet, None, None),
         ],
         m::Direction::Outbound => vec![
-            ("AllowVnetOutBound", 65000, Access::Allow, VirtualNetwork, Some(VirtualNetwork), Some(VirtualNetwork)),
-            ("AllowInternetOutBound", 65001, Access::Allow, Internet, None, Some(Internet)),
+            (
+                "AllowVnetOutBound",
+                65000,
+                Access::Allow,
+                VirtualNetwork,
+                Some(VirtualNetwork),
+                Some(VirtualNetwork),
+            ),
+            (
+                "AllowInternetOutBound",
+                65001,
+                Access::Allow,
+                Internet,
+                None,
+                Some(Internet),
+            ),
             ("DenyAllOutBound", 65500, Access::Deny, Internet, None, None),
         ],
     }
@@ -215,7 +259,12 @@ fn build_dir(
         let exp = |t: Option<m::ServiceTag>| -> (Vec<String>, Vec<Ipv4Net>) {
             match t {
                 None => (vec!["*".into()], any()),
-                Some(t) => expand(&[m::Sp::new(m::AddressSpec::Tag(t), m::Loc::default())], tags, narrow, asg),
+                Some(t) => expand(
+                    &[m::Sp::new(m::AddressSpec::Tag(t), m::Loc::default())],
+                    tags,
+                    narrow,
+                    asg,
+                ),
             }
         };
         let (ss, se) = exp(s);
@@ -239,11 +288,19 @@ fn build_dir(
 }
 
 /// Compiles one NSG for one association.
-pub(crate) fn compile_nsg(id: NsgId, nsg: &m::Nsg, tags: &TagSets, asg: &dyn Fn(&str) -> Vec<Ipv4Net>) -> NsgTable {
+pub(crate) fn compile_nsg(
+    id: NsgId,
+    nsg: &m::Nsg,
+    tags: &TagSets,
+    asg: &dyn Fn(&str) -> Vec<Ipv4Net>,
+) -> NsgTable {
     let inbound_rules = build_dir(nsg, m::Direction::Inbound, tags, false, asg);
     let narrow_rules = build_dir(nsg, m::Direction::Inbound, tags, true, asg);
-    let inbound_from_internet =
-        if narrow_rules == inbound_rules { None } else { Some(RuleTable::new(narrow_rules)) };
+    let inbound_from_internet = if narrow_rules == inbound_rules {
+        None
+    } else {
+        Some(RuleTable::new(narrow_rules))
+    };
     NsgTable {
         nsg: id,
         inbound: RuleTable::new(inbound_rules),

@@ -59,10 +59,18 @@ pub fn effective_rules(f: &Fabric, nic: NicId) -> Vec<(Association, &str, &NsgTa
     let s = &f.subnets[n.subnet.ix()];
     let mut out = Vec::new();
     if let (Some(t), Some(id)) = (s.nsg_table, s.nsg) {
-        out.push((Association::Subnet(n.subnet), f.nsg_names[id.ix()].as_str(), &f.nsg_tables[t.ix()]));
+        out.push((
+            Association::Subnet(n.subnet),
+            f.nsg_names[id.ix()].as_str(),
+            &f.nsg_tables[t.ix()],
+        ));
     }
     if let (Some(t), Some(id)) = (n.nsg_table, n.nsg) {
-        out.push((Association::NetworkInterface(nic), f.nsg_names[id.ix()].as_str(), &f.nsg_tables[t.ix()]));
+        out.push((
+            Association::NetworkInterface(nic),
+            f.nsg_names[id.ix()].as_str(),
+            &f.nsg_tables[t.ix()],
+        ));
     }
     out
 }
@@ -93,10 +101,22 @@ pub fn flow_verify(
 ) -> Verdict {
     let mut nsgs = effective_rules(f, nic);
     let key = match dir {
-        Direction::Inbound => Key { proto, src: remote.0.into(), dst: local.0.into(), sport: remote.1, dport: local.1 },
+        Direction::Inbound => Key {
+            proto,
+            src: remote.0.into(),
+            dst: local.0.into(),
+            sport: remote.1,
+            dport: local.1,
+        },
         Direction::Outbound => {
             nsgs.reverse();
-            Key { proto, src: local.0.into(), dst: remote.0.into(), sport: local.1, dport: remote.1 }
+            Key {
+                proto,
+                src: local.0.into(),
+                dst: remote.0.into(),
+                sport: local.1,
+                dport: remote.1,
+            }
         }
     };
     let mut last = None;
@@ -106,11 +126,24 @@ pub fn flow_verify(
             Direction::Outbound => &t.outbound,
         };
         let (access, i) = table.decide(&key);
-        let rule = format!("{name}/{}", table.rules.get(i as usize).map(|r| r.name.as_str()).unwrap_or("DenyAll"));
+        let rule = format!(
+            "{name}/{}",
+            table
+                .rules
+                .get(i as usize)
+                .map(|r| r.name.as_str())
+                .unwrap_or("DenyAll")
+        );
         if access == Access::Deny {
-            return Verdict { access, rule_name: Some(rule) };
+            return Verdict {
+                access,
+                rule_name: Some(rule),
+            };
         }
         last = Some(rule);
     }
-    Verdict { access: Access::Allow, rule_name: last }
+    Verdict {
+        access: Access::Allow,
+        rule_name: last,
+    }
 }

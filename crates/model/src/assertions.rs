@@ -73,7 +73,11 @@ pub struct ExactFlow {
 
 #[derive(Clone, Debug)]
 pub enum Subject {
-    Matrix { from: Vec<String>, to: Vec<String>, ports: String },
+    Matrix {
+        from: Vec<String>,
+        to: Vec<String>,
+        ports: String,
+    },
     Flow(ExactFlow),
 }
 
@@ -86,7 +90,10 @@ pub struct Assertion {
 }
 
 fn strings(d: &mut Diagnostics, n: Option<&node::Node>, what: &str) -> Vec<String> {
-    items(d, n, what, true).into_iter().filter_map(|x| string(d, x, what).map(|s| s.value)).collect()
+    items(d, n, what, true)
+        .into_iter()
+        .filter_map(|x| string(d, x, what).map(|s| s.value))
+        .collect()
 }
 
 /// Parses an assertion file; every problem is reported with its location.
@@ -102,26 +109,74 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Assertion>, Diagnostics> {
     let mut out = Vec::new();
     if let Some(o) = obj(&mut d, &root, "an assertion file", &["assertions"]) {
         let list = require(&mut d, &o, "assertions", "an assertion file");
-        for (i, n) in items(&mut d, list, "assertions", false).into_iter().enumerate() {
-            let Some(a) = obj(&mut d, n, "an assertion", &["name", "from", "to", "ports", "flow", "expect"]) else { continue };
-            let name = a.get("name").and_then(|x| scalar(&mut d, x, "a name").map(str::to_string)).unwrap_or_else(|| format!("assertion {}", i + 1));
+        for (i, n) in items(&mut d, list, "assertions", false)
+            .into_iter()
+            .enumerate()
+        {
+            let Some(a) = obj(
+                &mut d,
+                n,
+                "an assertion",
+                &["name", "from", "to", "ports", "flow", "expect"],
+            ) else {
+                continue;
+            };
+            let name = a
+                .get("name")
+                .and_then(|x| scalar(&mut d, x, "a name").map(str::to_string))
+                .unwrap_or_else(|| format!("assertion {}", i + 1));
             let subject = match a.get("flow") {
                 Some(fl) => {
                     if a.get("from").is_some() || a.get("to").is_some() {
-                        d.error(n.loc, "an assertion has either 'flow' or 'from'/'to', not both");
+                        d.error(
+                            n.loc,
+                            "an assertion has either 'flow' or 'from'/'to', not both",
+                        );
                     }
-                    let Some(fo) = obj(&mut d, fl, "a flow", &["src", "dst", "protocol", "srcPort", "dstPort", "fqdn", "from"]) else { continue };
-                    let src = require(&mut d, &fo, "src", "a flow").and_then(|x| ipv4(&mut d, x, "a source address"));
-                    let dst = require(&mut d, &fo, "dst", "a flow").and_then(|x| ipv4(&mut d, x, "a destination address"));
+                    let Some(fo) = obj(
+                        &mut d,
+                        fl,
+                        "a flow",
+                        &[
+                            "src", "dst", "protocol", "srcPort", "dstPort", "fqdn", "from",
+                        ],
+                    ) else {
+                        continue;
+                    };
+                    let src = require(&mut d, &fo, "src", "a flow")
+                        .and_then(|x| ipv4(&mut d, x, "a source address"));
+                    let dst = require(&mut d, &fo, "dst", "a flow")
+                        .and_then(|x| ipv4(&mut d, x, "a destination address"));
                     let protocol = fo
                         .get("protocol")
-                        .and_then(|x| enumerated(&mut d, x, "protocol", &[("Tcp", "Tcp"), ("Udp", "Udp"), ("Icmp", "Icmp")]))
+                        .and_then(|x| {
+                            enumerated(
+                                &mut d,
+                                x,
+                                "protocol",
+                                &[("Tcp", "Tcp"), ("Udp", "Udp"), ("Icmp", "Icmp")],
+                            )
+                        })
                         .unwrap_or("Tcp");
-                    let sp = fo.get("srcPort").and_then(|x| uint(&mut d, x, "a port", 65535)).map(|v| v.value as u16).unwrap_or(50000);
-                    let dp = fo.get("dstPort").and_then(|x| uint(&mut d, x, "a port", 65535)).map(|v| v.value as u16).unwrap_or(443);
-                    let fqdn = fo.get("fqdn").and_then(|x| scalar(&mut d, x, "an FQDN").map(|s| s.to_ascii_lowercase()));
-                    let from = fo.get("from").and_then(|x| scalar(&mut d, x, "an endpoint").map(str::to_string));
-                    let (Some(src), Some(dst)) = (src, dst) else { continue };
+                    let sp = fo
+                        .get("srcPort")
+                        .and_then(|x| uint(&mut d, x, "a port", 65535))
+                        .map(|v| v.value as u16)
+                        .unwrap_or(50000);
+                    let dp = fo
+                        .get("dstPort")
+                        .and_then(|x| uint(&mut d, x, "a port", 65535))
+                        .map(|v| v.value as u16)
+                        .unwrap_or(443);
+                    let fqdn = fo
+                        .get("fqdn")
+                        .and_then(|x| scalar(&mut d, x, "an FQDN").map(|s| s.to_ascii_lowercase()));
+                    let from = fo
+                        .get("from")
+                        .and_then(|x| scalar(&mut d, x, "an endpoint").map(str::to_string));
+                    let (Some(src), Some(dst)) = (src, dst) else {
+                        continue;
+                    };
                     Subject::Flow(ExactFlow {
                         src: src.value,
                         dst: dst.value,
@@ -136,9 +191,17 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Assertion>, Diagnostics> {
                     let from = strings(&mut d, a.get("from"), "a selector");
                     let to = strings(&mut d, a.get("to"), "a selector");
                     if from.is_empty() || to.is_empty() {
-                        d.error(n.loc, "an assertion needs 'from' and 'to' selectors, or a 'flow'");
+                        d.error(
+                            n.loc,
+                            "an assertion needs 'from' and 'to' selectors, or a 'flow'",
+                        );
                     }
-                    let ports = a.get("ports").and_then(|x| scalar(&mut d, x, "ports like tcp/443,udp/53").map(str::to_string)).unwrap_or_else(|| "tcp/443".into());
+                    let ports = a
+                        .get("ports")
+                        .and_then(|x| {
+                            scalar(&mut d, x, "ports like tcp/443,udp/53").map(str::to_string)
+                        })
+                        .unwrap_or_else(|| "tcp/443".into());
                     Subject::Matrix { from, to, ports }
                 }
             };
@@ -146,18 +209,41 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Assertion>, Diagnostics> {
             match a.get("expect") {
                 None => d.error(n.loc, "an assertion needs an 'expect' mapping"),
                 Some(e) => {
-                    if let Some(eo) = obj(&mut d, e, "expectations", &["outcome", "deliveredTo", "droppedAt", "srcSeen", "rule", "crosses", "avoids"]) {
+                    if let Some(eo) = obj(
+                        &mut d,
+                        e,
+                        "expectations",
+                        &[
+                            "outcome",
+                            "deliveredTo",
+                            "droppedAt",
+                            "srcSeen",
+                            "rule",
+                            "crosses",
+                            "avoids",
+                        ],
+                    ) {
                         expect.outcome = eo.get("outcome").and_then(|x| {
                             enumerated(
                                 &mut d,
                                 x,
                                 "outcome",
-                                &[("reachable", ExpectedOutcome::Reachable), ("unreachable", ExpectedOutcome::Unreachable), ("no-return", ExpectedOutcome::NoReturn)],
+                                &[
+                                    ("reachable", ExpectedOutcome::Reachable),
+                                    ("unreachable", ExpectedOutcome::Unreachable),
+                                    ("no-return", ExpectedOutcome::NoReturn),
+                                ],
                             )
                         });
-                        expect.delivered_to = eo.get("deliveredTo").and_then(|x| string(&mut d, x, "an endpoint id").map(|s| s.value));
-                        expect.dropped_at = eo.get("droppedAt").and_then(|x| string(&mut d, x, "an endpoint id").map(|s| s.value));
-                        expect.rule = eo.get("rule").and_then(|x| string(&mut d, x, "a rule name").map(|s| s.value));
+                        expect.delivered_to = eo
+                            .get("deliveredTo")
+                            .and_then(|x| string(&mut d, x, "an endpoint id").map(|s| s.value));
+                        expect.dropped_at = eo
+                            .get("droppedAt")
+                            .and_then(|x| string(&mut d, x, "an endpoint id").map(|s| s.value));
+                        expect.rule = eo
+                            .get("rule")
+                            .and_then(|x| string(&mut d, x, "a rule name").map(|s| s.value));
                         expect.src_seen = eo.get("srcSeen").and_then(|x| {
                             let s = scalar(&mut d, x, "an address, 'unchanged' or 'rewritten'")?;
                             match s {
@@ -177,7 +263,12 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Assertion>, Diagnostics> {
                     }
                 }
             }
-            out.push(Assertion { name, loc: n.loc, subject, expect });
+            out.push(Assertion {
+                name,
+                loc: n.loc,
+                subject,
+                expect,
+            });
         }
     }
     if d.has_errors() {

@@ -32,13 +32,25 @@ pub(crate) struct Obj<'a> {
 
 impl<'a> Obj<'a> {
     pub(crate) fn get(&self, key: &str) -> Option<&'a Node> {
-        self.entries.iter().find(|(k, _, _)| k == key).map(|(_, _, n)| n).filter(|n| !n.is_null())
+        self.entries
+            .iter()
+            .find(|(k, _, _)| k == key)
+            .map(|(_, _, n)| n)
+            .filter(|n| !n.is_null())
     }
 }
 
-pub(crate) fn obj<'a>(d: &mut Diagnostics, node: &'a Node, what: &str, allowed: &[&str]) -> Option<Obj<'a>> {
+pub(crate) fn obj<'a>(
+    d: &mut Diagnostics,
+    node: &'a Node,
+    what: &str,
+    allowed: &[&str],
+) -> Option<Obj<'a>> {
     let NodeKind::Map(entries) = &node.kind else {
-        d.error(node.loc, format!("expected {what} (a mapping), found {}", node.describe()));
+        d.error(
+            node.loc,
+            format!("expected {what} (a mapping), found {}", node.describe()),
+        );
         return None;
     };
     for (k, kloc, _) in entries {
@@ -46,7 +58,10 @@ pub(crate) fn obj<'a>(d: &mut Diagnostics, node: &'a Node, what: &str, allowed: 
             continue;
         }
         if let Some((_, feature)) = NOT_IN_V1.iter().find(|(n, _)| n == k) {
-            d.error(*kloc, format!("'{k}': {feature} are not in topology format version 1"));
+            d.error(
+                *kloc,
+                format!("'{k}': {feature} are not in topology format version 1"),
+            );
         } else {
             let near = allowed.iter().find(|a| a.eq_ignore_ascii_case(k));
             let hint = match near {
@@ -55,14 +70,25 @@ pub(crate) fn obj<'a>(d: &mut Diagnostics, node: &'a Node, what: &str, allowed: 
             };
             d.error(
                 *kloc,
-                format!("unknown key '{k}' in {what}{hint}; expected one of: {}", allowed.join(", ")),
+                format!(
+                    "unknown key '{k}' in {what}{hint}; expected one of: {}",
+                    allowed.join(", ")
+                ),
             );
         }
     }
-    Some(Obj { entries, loc: node.loc })
+    Some(Obj {
+        entries,
+        loc: node.loc,
+    })
 }
 
-pub(crate) fn require<'a>(d: &mut Diagnostics, o: &Obj<'a>, key: &str, what: &str) -> Option<&'a Node> {
+pub(crate) fn require<'a>(
+    d: &mut Diagnostics,
+    o: &Obj<'a>,
+    key: &str,
+    what: &str,
+) -> Option<&'a Node> {
     let n = o.get(key);
     if n.is_none() {
         d.error(o.loc, format!("{what} is missing the required key '{key}'"));
@@ -74,7 +100,10 @@ pub(crate) fn scalar<'a>(d: &mut Diagnostics, node: &'a Node, expected: &str) ->
     match &node.kind {
         NodeKind::Scalar { text, .. } => Some(text.as_str()),
         _ => {
-            d.error(node.loc, format!("expected {expected}, found {}", node.describe()));
+            d.error(
+                node.loc,
+                format!("expected {expected}, found {}", node.describe()),
+            );
             None
         }
     }
@@ -83,7 +112,10 @@ pub(crate) fn scalar<'a>(d: &mut Diagnostics, node: &'a Node, expected: &str) ->
 pub(crate) fn string(d: &mut Diagnostics, node: &Node, expected: &str) -> Option<Sp<String>> {
     let s = scalar(d, node, expected)?;
     if s.is_empty() {
-        d.error(node.loc, format!("expected {expected}, found an empty string"));
+        d.error(
+            node.loc,
+            format!("expected {expected}, found an empty string"),
+        );
         return None;
     }
     Some(Sp::new(s.to_string(), node.loc))
@@ -92,7 +124,10 @@ pub(crate) fn string(d: &mut Diagnostics, node: &Node, expected: &str) -> Option
 fn boolean(d: &mut Diagnostics, node: Option<&Node>, default: bool) -> bool {
     let Some(node) = node else { return default };
     match &node.kind {
-        NodeKind::Scalar { text, quoted: false } => match text.as_str() {
+        NodeKind::Scalar {
+            text,
+            quoted: false,
+        } => match text.as_str() {
             "true" | "True" | "TRUE" => true,
             "false" | "False" | "FALSE" => false,
             _ => {
@@ -101,7 +136,10 @@ fn boolean(d: &mut Diagnostics, node: Option<&Node>, default: bool) -> bool {
             }
         },
         _ => {
-            d.error(node.loc, format!("expected true or false, found {}", node.describe()));
+            d.error(
+                node.loc,
+                format!("expected true or false, found {}", node.describe()),
+            );
             default
         }
     }
@@ -118,13 +156,24 @@ pub(crate) fn uint(d: &mut Diagnostics, node: &Node, expected: &str, max: u64) -
     }
 }
 
-pub(crate) fn enumerated<T: Copy>(d: &mut Diagnostics, node: &Node, what: &str, table: &[(&str, T)]) -> Option<T> {
+pub(crate) fn enumerated<T: Copy>(
+    d: &mut Diagnostics,
+    node: &Node,
+    what: &str,
+    table: &[(&str, T)],
+) -> Option<T> {
     let s = scalar(d, node, what)?;
     if let Some((_, v)) = table.iter().find(|(n, _)| n.eq_ignore_ascii_case(s)) {
         return Some(*v);
     }
     let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
-    d.error(node.loc, format!("invalid {what} '{s}'; expected one of: {}", names.join(", ")));
+    d.error(
+        node.loc,
+        format!(
+            "invalid {what} '{s}'; expected one of: {}",
+            names.join(", ")
+        ),
+    );
     None
 }
 
@@ -133,7 +182,10 @@ pub(crate) fn ipv4(d: &mut Diagnostics, node: &Node, what: &str) -> Option<Sp<Ip
     match s.trim().parse::<Ipv4Addr>() {
         Ok(a) => Some(Sp::new(a, node.loc)),
         Err(_) => {
-            d.error(node.loc, format!("expected {what} (an IPv4 address like 10.1.0.4), found '{s}'"));
+            d.error(
+                node.loc,
+                format!("expected {what} (an IPv4 address like 10.1.0.4), found '{s}'"),
+            );
             None
         }
     }
@@ -148,11 +200,18 @@ pub(crate) fn parse_prefix(s: &str, allow_ip: bool) -> Result<Ipv4Net, String> {
                 return Ok(Ipv4Net::new(a, 32).expect("/32 is valid"));
             }
         }
-        return Err(format!("expected a CIDR prefix like 10.1.0.0/16, found '{s}'"));
+        return Err(format!(
+            "expected a CIDR prefix like 10.1.0.0/16, found '{s}'"
+        ));
     }
-    let net: Ipv4Net = s.parse().map_err(|_| format!("expected a CIDR prefix like 10.1.0.0/16, found '{s}'"))?;
+    let net: Ipv4Net = s
+        .parse()
+        .map_err(|_| format!("expected a CIDR prefix like 10.1.0.0/16, found '{s}'"))?;
     if net.trunc() != net {
-        return Err(format!("'{s}' has host bits set (did you mean {}?)", net.trunc()));
+        return Err(format!(
+            "'{s}' has host bits set (did you mean {}?)",
+            net.trunc()
+        ));
     }
     Ok(net)
 }
@@ -169,35 +228,54 @@ fn prefix(d: &mut Diagnostics, node: &Node, allow_ip: bool) -> Option<Sp<Ipv4Net
 }
 
 /// A list, or (where the format allows "one value or a list") a single value.
-pub(crate) fn items<'a>(d: &mut Diagnostics, node: Option<&'a Node>, what: &str, single_ok: bool) -> Vec<&'a Node> {
+pub(crate) fn items<'a>(
+    d: &mut Diagnostics,
+    node: Option<&'a Node>,
+    what: &str,
+    single_ok: bool,
+) -> Vec<&'a Node> {
     let Some(node) = node else { return Vec::new() };
     match &node.kind {
         NodeKind::Seq(v) => v.iter().collect(),
         NodeKind::Scalar { .. } if single_ok => vec![node],
         _ => {
-            d.error(node.loc, format!("expected {what} (a list), found {}", node.describe()));
+            d.error(
+                node.loc,
+                format!("expected {what} (a list), found {}", node.describe()),
+            );
             Vec::new()
         }
     }
 }
 
 fn ports(d: &mut Diagnostics, node: Option<&Node>) -> Vec<PortRange> {
-    let Some(node) = node else { return vec![PortRange::ANY] };
+    let Some(node) = node else {
+        return vec![PortRange::ANY];
+    };
     let mut out = Vec::new();
     for n in items(d, Some(node), "port ranges", true) {
-        let Some(s) = scalar(d, n, "a port, 'LOW-HIGH' or '*'") else { continue };
+        let Some(s) = scalar(d, n, "a port, 'LOW-HIGH' or '*'") else {
+            continue;
+        };
         let s = s.trim();
         if s == "*" {
             out.push(PortRange::ANY);
             continue;
         }
         let parsed = match s.split_once('-') {
-            Some((a, b)) => a.trim().parse::<u16>().ok().zip(b.trim().parse::<u16>().ok()),
+            Some((a, b)) => a
+                .trim()
+                .parse::<u16>()
+                .ok()
+                .zip(b.trim().parse::<u16>().ok()),
             None => s.parse::<u16>().ok().map(|p| (p, p)),
         };
         match parsed {
             Some((lo, hi)) if lo <= hi => out.push(PortRange { lo, hi }),
-            _ => d.error(n.loc, format!("expected a port (0-65535), 'LOW-HIGH' or '*', found '{s}'")),
+            _ => d.error(
+                n.loc,
+                format!("expected a port (0-65535), 'LOW-HIGH' or '*', found '{s}'"),
+            ),
         }
     }
     if out.is_empty() {
@@ -207,7 +285,12 @@ fn ports(d: &mut Diagnostics, node: Option<&Node>) -> Vec<PortRange> {
 }
 
 fn nsg_address(d: &mut Diagnostics, node: &Node) -> Option<Sp<AddressSpec>> {
-    let s = scalar(d, node, "an address ('*', a prefix, an IP, a service tag or asg:NAME)")?.trim();
+    let s = scalar(
+        d,
+        node,
+        "an address ('*', a prefix, an IP, a service tag or asg:NAME)",
+    )?
+    .trim();
     let spec = if s == "*" || s == "0.0.0.0/0" {
         AddressSpec::Any
     } else if let Some(name) = s.strip_prefix("asg:") {
@@ -237,11 +320,17 @@ fn nsg_address(d: &mut Diagnostics, node: &Node) -> Option<Sp<AddressSpec>> {
 
 fn fw_addresses(d: &mut Diagnostics, node: Option<&Node>, default_any: bool) -> Vec<FwAddress> {
     let Some(node) = node else {
-        return if default_any { vec![FwAddress::Any] } else { Vec::new() };
+        return if default_any {
+            vec![FwAddress::Any]
+        } else {
+            Vec::new()
+        };
     };
     let mut out = Vec::new();
     for n in items(d, Some(node), "addresses", true) {
-        let Some(s) = scalar(d, n, "'*', a prefix or an IP") else { continue };
+        let Some(s) = scalar(d, n, "'*', a prefix or an IP") else {
+            continue;
+        };
         if s.trim() == "*" {
             out.push(FwAddress::Any);
         } else {
@@ -257,7 +346,10 @@ fn fw_addresses(d: &mut Diagnostics, node: Option<&Node>, default_any: bool) -> 
 
 fn fw_protocols(d: &mut Diagnostics, node: Option<&Node>, o: &Obj, what: &str) -> Vec<FwProtocol> {
     if node.is_none() {
-        d.error(o.loc, format!("{what} is missing the required key 'protocols'"));
+        d.error(
+            o.loc,
+            format!("{what} is missing the required key 'protocols'"),
+        );
     }
     items(d, node, "protocols", true)
         .into_iter()
@@ -266,7 +358,10 @@ fn fw_protocols(d: &mut Diagnostics, node: Option<&Node>, o: &Obj, what: &str) -
 }
 
 fn names(d: &mut Diagnostics, node: Option<&Node>, what: &str) -> Vec<Sp<String>> {
-    items(d, node, what, true).into_iter().filter_map(|n| string(d, n, what)).collect()
+    items(d, node, what, true)
+        .into_iter()
+        .filter_map(|n| string(d, n, what))
+        .collect()
 }
 
 /// Decodes a whole document. Returns the (possibly partial) topology; errors are in `d`.
@@ -277,24 +372,47 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
         root,
         "the topology",
         &[
-            "version", "name", "sites", "vnets", "peerings", "routeTables", "applicationSecurityGroups", "nsgs",
-            "nics", "gateways", "firewalls", "services", "privateEndpoints",
+            "version",
+            "name",
+            "sites",
+            "vnets",
+            "peerings",
+            "routeTables",
+            "applicationSecurityGroups",
+            "nsgs",
+            "nics",
+            "gateways",
+            "firewalls",
+            "services",
+            "privateEndpoints",
         ],
     ) else {
         return t;
     };
     match o.get("version") {
-        None => d.error(o.loc, "the topology is missing the required key 'version' (expected version: 1)"),
+        None => d.error(
+            o.loc,
+            "the topology is missing the required key 'version' (expected version: 1)",
+        ),
         Some(n) => {
             if let Some(v) = uint(d, n, "the format version 1", u32::MAX as u64) {
                 if v.value != 1 {
-                    d.error(n.loc, format!("unsupported topology format version {}; expected 1", v.value));
+                    d.error(
+                        n.loc,
+                        format!(
+                            "unsupported topology format version {}; expected 1",
+                            v.value
+                        ),
+                    );
                 }
                 t.version = v.value;
             }
         }
     }
-    t.name = o.get("name").and_then(|n| scalar(d, n, "a name").map(str::to_string)).unwrap_or_default();
+    t.name = o
+        .get("name")
+        .and_then(|n| scalar(d, n, "a name").map(str::to_string))
+        .unwrap_or_default();
 
     for n in items(d, o.get("sites"), "sites", false) {
         if let Some(s) = site(d, n) {
@@ -316,7 +434,11 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
             t.route_tables.push(r);
         }
     }
-    t.application_security_groups = names(d, o.get("applicationSecurityGroups"), "an application security group name");
+    t.application_security_groups = names(
+        d,
+        o.get("applicationSecurityGroups"),
+        "an application security group name",
+    );
     for n in items(d, o.get("nsgs"), "nsgs", false) {
         if let Some(x) = nsg(d, n) {
             t.nsgs.push(x);
@@ -365,15 +487,31 @@ fn site(d: &mut Diagnostics, n: &Node) -> Option<Site> {
     let bgp = match o.get("bgp") {
         None => None,
         Some(b) => {
-            let bo = obj(d, b, "a site's bgp settings", &["asn", "advertisedPrefixes"])?;
-            let asn = require(d, &bo, "asn", "bgp").and_then(|a| uint(d, a, "an ASN", u32::MAX as u64))?;
+            let bo = obj(
+                d,
+                b,
+                "a site's bgp settings",
+                &["asn", "advertisedPrefixes"],
+            )?;
+            let asn = require(d, &bo, "asn", "bgp")
+                .and_then(|a| uint(d, a, "an ASN", u32::MAX as u64))?;
             let advertised_prefixes = bo.get("advertisedPrefixes").map(|p| {
-                items(d, Some(p), "advertisedPrefixes", false).into_iter().filter_map(|p| prefix(d, p, false)).collect()
+                items(d, Some(p), "advertisedPrefixes", false)
+                    .into_iter()
+                    .filter_map(|p| prefix(d, p, false))
+                    .collect()
             });
-            Some(SiteBgp { asn, advertised_prefixes })
+            Some(SiteBgp {
+                asn,
+                advertised_prefixes,
+            })
         }
     };
-    Some(Site { name, address_prefixes, bgp })
+    Some(Site {
+        name,
+        address_prefixes,
+        bgp,
+    })
 }
 
 fn vnet(d: &mut Diagnostics, n: &Node) -> Option<Vnet> {
@@ -390,24 +528,52 @@ fn vnet(d: &mut Diagnostics, n: &Node) -> Option<Vnet> {
             d,
             s,
             "a subnet",
-            &["name", "addressPrefix", "nsg", "routeTable", "privateEndpointNetworkPolicies"],
+            &[
+                "name",
+                "addressPrefix",
+                "nsg",
+                "routeTable",
+                "privateEndpointNetworkPolicies",
+            ],
         ) else {
             continue;
         };
-        let Some(sname) = named(d, &so, "a subnet") else { continue };
-        let Some(address_prefix) = require(d, &so, "addressPrefix", "a subnet").and_then(|p| prefix(d, p, false))
+        let Some(sname) = named(d, &so, "a subnet") else {
+            continue;
+        };
+        let Some(address_prefix) =
+            require(d, &so, "addressPrefix", "a subnet").and_then(|p| prefix(d, p, false))
         else {
             continue;
         };
         let nsg = so.get("nsg").and_then(|x| string(d, x, "an NSG name"));
-        let route_table = so.get("routeTable").and_then(|x| string(d, x, "a route table name"));
+        let route_table = so
+            .get("routeTable")
+            .and_then(|x| string(d, x, "a route table name"));
         let policies = so
             .get("privateEndpointNetworkPolicies")
-            .and_then(|x| enumerated(d, x, "privateEndpointNetworkPolicies", &PeNetworkPolicies::ALL))
+            .and_then(|x| {
+                enumerated(
+                    d,
+                    x,
+                    "privateEndpointNetworkPolicies",
+                    &PeNetworkPolicies::ALL,
+                )
+            })
             .unwrap_or_default();
-        subnets.push(Subnet { name: sname, address_prefix, nsg, route_table, private_endpoint_network_policies: policies });
+        subnets.push(Subnet {
+            name: sname,
+            address_prefix,
+            nsg,
+            route_table,
+            private_endpoint_network_policies: policies,
+        });
     }
-    Some(Vnet { name, address_space, subnets })
+    Some(Vnet {
+        name,
+        address_space,
+        subnets,
+    })
 }
 
 fn peering(d: &mut Diagnostics, n: &Node) -> Option<Peering> {
@@ -415,7 +581,14 @@ fn peering(d: &mut Diagnostics, n: &Node) -> Option<Peering> {
         d,
         n,
         "a peering",
-        &["from", "to", "allowVirtualNetworkAccess", "allowForwardedTraffic", "allowGatewayTransit", "useRemoteGateways"],
+        &[
+            "from",
+            "to",
+            "allowVirtualNetworkAccess",
+            "allowForwardedTraffic",
+            "allowGatewayTransit",
+            "useRemoteGateways",
+        ],
     )?;
     let from = require(d, &o, "from", "a peering").and_then(|x| string(d, x, "a vnet name"));
     let to = require(d, &o, "to", "a peering").and_then(|x| string(d, x, "a vnet name"));
@@ -432,12 +605,22 @@ fn peering(d: &mut Diagnostics, n: &Node) -> Option<Peering> {
 }
 
 fn route_table(d: &mut Diagnostics, n: &Node) -> Option<RouteTable> {
-    let o = obj(d, n, "a route table", &["name", "disableBgpRoutePropagation", "routes"])?;
+    let o = obj(
+        d,
+        n,
+        "a route table",
+        &["name", "disableBgpRoutePropagation", "routes"],
+    )?;
     let name = named(d, &o, "a route table")?;
     let disable = boolean(d, o.get("disableBgpRoutePropagation"), false);
     let mut routes = Vec::new();
     for r in items(d, o.get("routes"), "routes", false) {
-        let Some(ro) = obj(d, r, "a route", &["name", "addressPrefix", "nextHopType", "nextHopIpAddress"]) else {
+        let Some(ro) = obj(
+            d,
+            r,
+            "a route",
+            &["name", "addressPrefix", "nextHopType", "nextHopIpAddress"],
+        ) else {
             continue;
         };
         let rname = named(d, &ro, "a route");
@@ -452,18 +635,32 @@ fn route_table(d: &mut Diagnostics, n: &Node) -> Option<RouteTable> {
                     }
                 }
             } else {
-                Some(Sp::new(RoutePrefix::ServiceTag(s.trim().to_string()), p.loc))
+                Some(Sp::new(
+                    RoutePrefix::ServiceTag(s.trim().to_string()),
+                    p.loc,
+                ))
             }
         });
         let nht = require(d, &ro, "nextHopType", "a route").and_then(|x| {
             enumerated(d, x, "nextHopType", &NextHopType::ALL).map(|v| Sp::new(v, x.loc))
         });
-        let ip = ro.get("nextHopIpAddress").and_then(|x| ipv4(d, x, "a next hop IP address"));
+        let ip = ro
+            .get("nextHopIpAddress")
+            .and_then(|x| ipv4(d, x, "a next hop IP address"));
         if let (Some(name), Some(address_prefix), Some(next_hop_type)) = (rname, ap, nht) {
-            routes.push(Route { name, address_prefix, next_hop_type, next_hop_ip_address: ip });
+            routes.push(Route {
+                name,
+                address_prefix,
+                next_hop_type,
+                next_hop_ip_address: ip,
+            });
         }
     }
-    Some(RouteTable { name, disable_bgp_route_propagation: disable, routes })
+    Some(RouteTable {
+        name,
+        disable_bgp_route_propagation: disable,
+        routes,
+    })
 }
 
 fn nsg(d: &mut Diagnostics, n: &Node) -> Option<Nsg> {
@@ -476,8 +673,16 @@ fn nsg(d: &mut Diagnostics, n: &Node) -> Option<Nsg> {
             r,
             "a security rule",
             &[
-                "name", "priority", "direction", "access", "protocol", "source", "sourcePorts", "destination",
-                "destinationPorts", "description",
+                "name",
+                "priority",
+                "direction",
+                "access",
+                "protocol",
+                "source",
+                "sourcePorts",
+                "destination",
+                "destinationPorts",
+                "description",
             ],
         ) else {
             continue;
@@ -486,10 +691,24 @@ fn nsg(d: &mut Diagnostics, n: &Node) -> Option<Nsg> {
         let priority = require(d, &ro, "priority", "a security rule")
             .and_then(|x| uint(d, x, "a priority (100..4096)", u32::MAX as u64));
         let direction = require(d, &ro, "direction", "a security rule").and_then(|x| {
-            enumerated(d, x, "direction", &[("Inbound", Direction::Inbound), ("Outbound", Direction::Outbound)])
+            enumerated(
+                d,
+                x,
+                "direction",
+                &[
+                    ("Inbound", Direction::Inbound),
+                    ("Outbound", Direction::Outbound),
+                ],
+            )
         });
-        let access = require(d, &ro, "access", "a security rule")
-            .and_then(|x| enumerated(d, x, "access", &[("Allow", Access::Allow), ("Deny", Access::Deny)]));
+        let access = require(d, &ro, "access", "a security rule").and_then(|x| {
+            enumerated(
+                d,
+                x,
+                "access",
+                &[("Allow", Access::Allow), ("Deny", Access::Deny)],
+            )
+        });
         let protocol = require(d, &ro, "protocol", "a security rule")
             .and_then(|x| enumerated(d, x, "protocol", &NsgProtocol::ALL));
         let req_node = require(d, &ro, "source", "a security rule");
@@ -529,16 +748,29 @@ fn nic(d: &mut Diagnostics, n: &Node) -> Option<Nic> {
         n,
         "a NIC",
         &[
-            "name", "subnet", "privateIpAddress", "publicIpAddress", "nsg", "applicationSecurityGroups",
+            "name",
+            "subnet",
+            "privateIpAddress",
+            "publicIpAddress",
+            "nsg",
+            "applicationSecurityGroups",
             "enableIpForwarding",
         ],
     )?;
     let name = named(d, &o, "a NIC");
-    let subnet = require(d, &o, "subnet", "a NIC").and_then(|x| string(d, x, "a subnet reference VNET/SUBNET"));
-    let ip = require(d, &o, "privateIpAddress", "a NIC").and_then(|x| ipv4(d, x, "a private IP address"));
-    let public_ip_address = o.get("publicIpAddress").and_then(|x| ipv4(d, x, "a public IP address"));
+    let subnet = require(d, &o, "subnet", "a NIC")
+        .and_then(|x| string(d, x, "a subnet reference VNET/SUBNET"));
+    let ip = require(d, &o, "privateIpAddress", "a NIC")
+        .and_then(|x| ipv4(d, x, "a private IP address"));
+    let public_ip_address = o
+        .get("publicIpAddress")
+        .and_then(|x| ipv4(d, x, "a public IP address"));
     let nsg = o.get("nsg").and_then(|x| string(d, x, "an NSG name"));
-    let asgs = names(d, o.get("applicationSecurityGroups"), "an application security group name");
+    let asgs = names(
+        d,
+        o.get("applicationSecurityGroups"),
+        "an application security group name",
+    );
     let fwd = boolean(d, o.get("enableIpForwarding"), false);
     Some(Nic {
         name: name?,
@@ -552,11 +784,24 @@ fn nic(d: &mut Diagnostics, n: &Node) -> Option<Nic> {
 }
 
 fn gateway(d: &mut Diagnostics, n: &Node) -> Option<Gateway> {
-    let o = obj(d, n, "a gateway", &["name", "vnet", "type", "bgp", "connections"])?;
+    let o = obj(
+        d,
+        n,
+        "a gateway",
+        &["name", "vnet", "type", "bgp", "connections"],
+    )?;
     let name = named(d, &o, "a gateway");
     let vnet = require(d, &o, "vnet", "a gateway").and_then(|x| string(d, x, "a vnet name"));
     let gateway_type = match o.get("type") {
-        Some(x) => enumerated(d, x, "gateway type", &[("Vpn", GatewayType::Vpn), ("ExpressRoute", GatewayType::ExpressRoute)]),
+        Some(x) => enumerated(
+            d,
+            x,
+            "gateway type",
+            &[
+                ("Vpn", GatewayType::Vpn),
+                ("ExpressRoute", GatewayType::ExpressRoute),
+            ],
+        ),
         None => Some(GatewayType::Vpn),
     };
     let bgp_asn = o.get("bgp").and_then(|b| {
@@ -568,12 +813,22 @@ fn gateway(d: &mut Diagnostics, n: &Node) -> Option<Gateway> {
     });
     let mut connections = Vec::new();
     for c in items(d, o.get("connections"), "connections", false) {
-        let Some(co) = obj(d, c, "a gateway connection", &["site"]) else { continue };
-        if let Some(s) = require(d, &co, "site", "a gateway connection").and_then(|x| string(d, x, "a site name")) {
+        let Some(co) = obj(d, c, "a gateway connection", &["site"]) else {
+            continue;
+        };
+        if let Some(s) = require(d, &co, "site", "a gateway connection")
+            .and_then(|x| string(d, x, "a site name"))
+        {
             connections.push(s);
         }
     }
-    Some(Gateway { name: name?, vnet: vnet?, gateway_type: gateway_type?, bgp_asn, connections })
+    Some(Gateway {
+        name: name?,
+        vnet: vnet?,
+        gateway_type: gateway_type?,
+        bgp_asn,
+        connections,
+    })
 }
 
 fn app_protocol(d: &mut Diagnostics, n: &Node) -> Option<AppProtocol> {
@@ -606,11 +861,22 @@ fn app_protocol(d: &mut Diagnostics, n: &Node) -> Option<AppProtocol> {
     Some(AppProtocol { kind, port })
 }
 
-fn collection_header(d: &mut Diagnostics, co: &Obj, what: &str) -> Option<(Sp<String>, Sp<u32>, Access)> {
+fn collection_header(
+    d: &mut Diagnostics,
+    co: &Obj,
+    what: &str,
+) -> Option<(Sp<String>, Sp<u32>, Access)> {
     let name = named(d, co, what);
-    let priority = require(d, co, "priority", what).and_then(|x| uint(d, x, "a priority (100..65000)", 65000));
-    let action = require(d, co, "action", what)
-        .and_then(|x| enumerated(d, x, "action", &[("Allow", Access::Allow), ("Deny", Access::Deny)]));
+    let priority =
+        require(d, co, "priority", what).and_then(|x| uint(d, x, "a priority (100..65000)", 65000));
+    let action = require(d, co, "action", what).and_then(|x| {
+        enumerated(
+            d,
+            x,
+            "action",
+            &[("Allow", Access::Allow), ("Deny", Access::Deny)],
+        )
+    });
     Some((name?, priority?, action?))
 }
 
@@ -620,13 +886,21 @@ fn firewall(d: &mut Diagnostics, n: &Node) -> Option<Firewall> {
         n,
         "a firewall",
         &[
-            "name", "vnet", "privateIpAddress", "snatIpAddresses", "publicIpAddresses", "privateRanges", "dnatRules",
-            "networkRuleCollections", "applicationRuleCollections",
+            "name",
+            "vnet",
+            "privateIpAddress",
+            "snatIpAddresses",
+            "publicIpAddresses",
+            "privateRanges",
+            "dnatRules",
+            "networkRuleCollections",
+            "applicationRuleCollections",
         ],
     )?;
     let name = named(d, &o, "a firewall");
     let vnet = require(d, &o, "vnet", "a firewall").and_then(|x| string(d, x, "a vnet name"));
-    let pip = require(d, &o, "privateIpAddress", "a firewall").and_then(|x| ipv4(d, x, "a private IP address"));
+    let pip = require(d, &o, "privateIpAddress", "a firewall")
+        .and_then(|x| ipv4(d, x, "a private IP address"));
     let snat: Vec<_> = items(d, o.get("snatIpAddresses"), "snatIpAddresses", true)
         .into_iter()
         .filter_map(|x| ipv4(d, x, "an IP address"))
@@ -661,7 +935,15 @@ fn firewall(d: &mut Diagnostics, n: &Node) -> Option<Firewall> {
             d,
             r,
             "a DNAT rule",
-            &["name", "protocols", "source", "destination", "destinationPorts", "translatedAddress", "translatedPort"],
+            &[
+                "name",
+                "protocols",
+                "source",
+                "destination",
+                "destinationPorts",
+                "translatedAddress",
+                "translatedPort",
+            ],
         ) else {
             continue;
         };
@@ -675,7 +957,8 @@ fn firewall(d: &mut Diagnostics, n: &Node) -> Option<Firewall> {
             .collect();
         let req_node = require(d, &ro, "destinationPorts", "a DNAT rule");
         let destination_ports = ports(d, req_node);
-        let ta = require(d, &ro, "translatedAddress", "a DNAT rule").and_then(|x| ipv4(d, x, "an IP address"));
+        let ta = require(d, &ro, "translatedAddress", "a DNAT rule")
+            .and_then(|x| ipv4(d, x, "an IP address"));
         let tp = match ro.get("translatedPort") {
             Some(x) => uint(d, x, "a port", 65535).map(|v| v.value as u16),
             None => destination_ports.first().map(|p| p.lo),
@@ -693,8 +976,18 @@ fn firewall(d: &mut Diagnostics, n: &Node) -> Option<Firewall> {
         }
     }
     let mut network_rule_collections = Vec::new();
-    for c in items(d, o.get("networkRuleCollections"), "networkRuleCollections", false) {
-        let Some(co) = obj(d, c, "a network rule collection", &["name", "priority", "action", "rules"]) else {
+    for c in items(
+        d,
+        o.get("networkRuleCollections"),
+        "networkRuleCollections",
+        false,
+    ) {
+        let Some(co) = obj(
+            d,
+            c,
+            "a network rule collection",
+            &["name", "priority", "action", "rules"],
+        ) else {
             continue;
         };
         let header = collection_header(d, &co, "a network rule collection");
@@ -704,7 +997,14 @@ fn firewall(d: &mut Diagnostics, n: &Node) -> Option<Firewall> {
                 d,
                 r,
                 "a network rule",
-                &["name", "protocols", "source", "destination", "destinationPorts", "destinationFqdns"],
+                &[
+                    "name",
+                    "protocols",
+                    "source",
+                    "destination",
+                    "destinationPorts",
+                    "destinationFqdns",
+                ],
             ) else {
                 continue;
             };
@@ -723,22 +1023,48 @@ fn firewall(d: &mut Diagnostics, n: &Node) -> Option<Firewall> {
             let req_node = require(d, &ro, "destinationPorts", "a network rule");
             let destination_ports = ports(d, req_node);
             if let Some(name) = rname {
-                rules.push(NetworkRule { name, protocols, source, destination, destination_ports });
+                rules.push(NetworkRule {
+                    name,
+                    protocols,
+                    source,
+                    destination,
+                    destination_ports,
+                });
             }
         }
         if let Some((name, priority, action)) = header {
-            network_rule_collections.push(NetworkRuleCollection { name, priority, action, rules });
+            network_rule_collections.push(NetworkRuleCollection {
+                name,
+                priority,
+                action,
+                rules,
+            });
         }
     }
     let mut application_rule_collections = Vec::new();
-    for c in items(d, o.get("applicationRuleCollections"), "applicationRuleCollections", false) {
-        let Some(co) = obj(d, c, "an application rule collection", &["name", "priority", "action", "rules"]) else {
+    for c in items(
+        d,
+        o.get("applicationRuleCollections"),
+        "applicationRuleCollections",
+        false,
+    ) {
+        let Some(co) = obj(
+            d,
+            c,
+            "an application rule collection",
+            &["name", "priority", "action", "rules"],
+        ) else {
             continue;
         };
         let header = collection_header(d, &co, "an application rule collection");
         let mut rules = Vec::new();
         for r in items(d, co.get("rules"), "rules", false) {
-            let Some(ro) = obj(d, r, "an application rule", &["name", "source", "protocols", "targetFqdns"]) else {
+            let Some(ro) = obj(
+                d,
+                r,
+                "an application rule",
+                &["name", "source", "protocols", "targetFqdns"],
+            ) else {
                 continue;
             };
             let rname = named(d, &ro, "an application rule");
@@ -756,11 +1082,21 @@ fn firewall(d: &mut Diagnostics, n: &Node) -> Option<Firewall> {
                 }
             }
             if let Some(name) = rname {
-                rules.push(ApplicationRule { name, source, protocols, target_fqdns });
+                rules.push(ApplicationRule {
+                    name,
+                    source,
+                    protocols,
+                    target_fqdns,
+                });
             }
         }
         if let Some((name, priority, action)) = header {
-            application_rule_collections.push(ApplicationRuleCollection { name, priority, action, rules });
+            application_rule_collections.push(ApplicationRuleCollection {
+                name,
+                priority,
+                action,
+                rules,
+            });
         }
     }
     Some(Firewall {
@@ -792,25 +1128,65 @@ fn service(d: &mut Diagnostics, n: &Node) -> Option<Service> {
         d,
         n,
         "a service",
-        &["name", "kind", "fqdn", "publicIpAddress", "publicNetworkAccess", "acceptsUdp"],
+        &[
+            "name",
+            "kind",
+            "fqdn",
+            "publicIpAddress",
+            "publicNetworkAccess",
+            "acceptsUdp",
+        ],
     )?;
     let name = named(d, &o, "a service")?;
-    let kind = o.get("kind").and_then(|x| scalar(d, x, "a kind").map(str::to_string)).unwrap_or_default();
-    let fqdn = o.get("fqdn").and_then(|x| scalar(d, x, "an FQDN").map(|s| s.trim().to_ascii_lowercase()));
-    let public_ip_address = o.get("publicIpAddress").and_then(|x| ipv4(d, x, "a public IP address"));
+    let kind = o
+        .get("kind")
+        .and_then(|x| scalar(d, x, "a kind").map(str::to_string))
+        .unwrap_or_default();
+    let fqdn = o
+        .get("fqdn")
+        .and_then(|x| scalar(d, x, "an FQDN").map(|s| s.trim().to_ascii_lowercase()));
+    let public_ip_address = o
+        .get("publicIpAddress")
+        .and_then(|x| ipv4(d, x, "a public IP address"));
     let pna = match o.get("publicNetworkAccess") {
-        Some(x) => enumerated(d, x, "publicNetworkAccess", &[("Enabled", true), ("Disabled", false)]).unwrap_or(true),
+        Some(x) => enumerated(
+            d,
+            x,
+            "publicNetworkAccess",
+            &[("Enabled", true), ("Disabled", false)],
+        )
+        .unwrap_or(true),
         None => true,
     };
     let accepts_udp = boolean(d, o.get("acceptsUdp"), false);
-    Some(Service { name, kind, fqdn, public_ip_address, public_network_access: pna, accepts_udp })
+    Some(Service {
+        name,
+        kind,
+        fqdn,
+        public_ip_address,
+        public_network_access: pna,
+        accepts_udp,
+    })
 }
 
 fn private_endpoint(d: &mut Diagnostics, n: &Node) -> Option<PrivateEndpoint> {
-    let o = obj(d, n, "a private endpoint", &["name", "subnet", "privateIpAddress", "service"])?;
+    let o = obj(
+        d,
+        n,
+        "a private endpoint",
+        &["name", "subnet", "privateIpAddress", "service"],
+    )?;
     let name = named(d, &o, "a private endpoint");
-    let subnet = require(d, &o, "subnet", "a private endpoint").and_then(|x| string(d, x, "a subnet reference VNET/SUBNET"));
-    let ip = require(d, &o, "privateIpAddress", "a private endpoint").and_then(|x| ipv4(d, x, "a private IP address"));
-    let svc = require(d, &o, "service", "a private endpoint").and_then(|x| string(d, x, "a service name"));
-    Some(PrivateEndpoint { name: name?, subnet: subnet?, private_ip_address: ip?, service: svc? })
+    let subnet = require(d, &o, "subnet", "a private endpoint")
+        .and_then(|x| string(d, x, "a subnet reference VNET/SUBNET"));
+    let ip = require(d, &o, "privateIpAddress", "a private endpoint")
+        .and_then(|x| ipv4(d, x, "a private IP address"));
+    let svc = require(d, &o, "service", "a private endpoint")
+        .and_then(|x| string(d, x, "a service name"));
+    Some(PrivateEndpoint {
+        name: name?,
+        subnet: subnet?,
+        private_ip_address: ip?,
+        service: svc?,
+    })
 }

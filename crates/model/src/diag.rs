@@ -27,13 +27,24 @@ pub struct Diagnostics {
 
 impl Diagnostics {
     pub fn new(file: impl Into<String>) -> Self {
-        Diagnostics { file: file.into(), items: Vec::new() }
+        Diagnostics {
+            file: file.into(),
+            items: Vec::new(),
+        }
     }
     pub fn error(&mut self, loc: Loc, message: impl Into<String>) {
-        self.items.push(Diagnostic { severity: Severity::Error, loc, message: message.into() });
+        self.items.push(Diagnostic {
+            severity: Severity::Error,
+            loc,
+            message: message.into(),
+        });
     }
     pub fn warning(&mut self, loc: Loc, message: impl Into<String>) {
-        self.items.push(Diagnostic { severity: Severity::Warning, loc, message: message.into() });
+        self.items.push(Diagnostic {
+            severity: Severity::Warning,
+            loc,
+            message: message.into(),
+        });
     }
     pub fn has_errors(&self) -> bool {
         self.items.iter().any(|d| d.severity == Severity::Error)
@@ -42,7 +53,9 @@ impl Diagnostics {
         self.items.iter().filter(|d| d.severity == Severity::Error)
     }
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.items.iter().filter(|d| d.severity == Severity::Warning)
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
     }
     /// Sorts by position (stable for equal positions) so output is deterministic.
     pub fn sort(&mut self) {
@@ -57,7 +70,11 @@ impl fmt::Display for Diagnostics {
                 Severity::Error => "error",
                 Severity::Warning => "warning",
             };
-            writeln!(f, "{}:{}:{}: {}: {}", self.file, d.loc.line, d.loc.col, sev, d.message)?;
+            writeln!(
+                f,
+                "{}:{}:{}: {}: {}",
+                self.file, d.loc.line, d.loc.col, sev, d.message
+            )?;
         }
         Ok(())
     }

@@ -66,7 +66,10 @@ pub fn load_str(file: &str, text: &str) -> Result<Validated, Diagnostics> {
     if d.has_errors() {
         return Err(d);
     }
-    Ok(Validated { topology: t, warnings: d })
+    Ok(Validated {
+        topology: t,
+        warnings: d,
+    })
 }
 
 /// Reads, parses and validates a topology file.
@@ -77,11 +80,17 @@ pub fn load(path: &Path) -> Result<Validated, Diagnostics> {
         d.error(Loc { line: 1, col: 1 }, msg);
         d
     };
-    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read the topology file: {e}")))?;
+    let meta =
+        std::fs::metadata(path).map_err(|e| fail(format!("cannot read the topology file: {e}")))?;
     if meta.len() > MAX_FILE_BYTES {
-        return Err(fail(format!("topology file is {} bytes; the limit is {MAX_FILE_BYTES}", meta.len())));
+        return Err(fail(format!(
+            "topology file is {} bytes; the limit is {MAX_FILE_BYTES}",
+            meta.len()
+        )));
     }
-    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the topology file: {e}")))?;
-    let text = String::from_utf8(bytes).map_err(|_| fail("the topology file is not UTF-8 text".to_string()))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| fail(format!("cannot read the topology file: {e}")))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| fail("the topology file is not UTF-8 text".to_string()))?;
     load_str(&name, &text)
 }

@@ -21,14 +21,20 @@ impl fmt::Display for Loc {
 
 impl Loc {
     fn from_span(span: &Span) -> Loc {
-        Loc { line: span.start.line() as u32, col: span.start.col() as u32 + 1 }
+        Loc {
+            line: span.start.line() as u32,
+            col: span.start.col() as u32 + 1,
+        }
     }
 }
 
 #[derive(Clone, Debug)]
 pub enum NodeKind {
     /// A scalar with whether it was quoted (quoted scalars are always strings).
-    Scalar { text: String, quoted: bool },
+    Scalar {
+        text: String,
+        quoted: bool,
+    },
     Seq(Vec<Node>),
     /// Keys keep their own location for "unknown key" errors.
     Map(Vec<(String, Loc, Node)>),
@@ -94,7 +100,10 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
 
     while let Some(ev) = parser.next_event() {
         let (event, span) = ev.map_err(|e| SyntaxError {
-            loc: Loc { line: e.marker().line() as u32, col: e.marker().col() as u32 + 1 },
+            loc: Loc {
+                line: e.marker().line() as u32,
+                col: e.marker().col() as u32 + 1,
+            },
             message: e.info().to_string(),
         })?;
         let loc = Loc::from_span(&span);
@@ -111,32 +120,54 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                 None
             }
             Event::Alias(id) => {
-                let node = anchors.iter().rev().find(|(a, _)| *a == id).map(|(_, n)| n.clone());
+                let node = anchors
+                    .iter()
+                    .rev()
+                    .find(|(a, _)| *a == id)
+                    .map(|(_, n)| n.clone());
                 match node {
                     Some(n) => {
                         nodes += count(&n);
                         Some((n, 0))
                     }
                     None => {
-                        return Err(SyntaxError { loc, message: "alias to an unknown anchor".into() })
+                        return Err(SyntaxError {
+                            loc,
+                            message: "alias to an unknown anchor".into(),
+                        })
                     }
                 }
             }
             Event::Scalar(value, style, anchor, _tag) => {
                 nodes += 1;
                 let quoted = !matches!(style, ScalarStyle::Plain);
-                Some((Node { kind: NodeKind::Scalar { text: value.into_owned(), quoted }, loc }, anchor))
+                Some((
+                    Node {
+                        kind: NodeKind::Scalar {
+                            text: value.into_owned(),
+                            quoted,
+                        },
+                        loc,
+                    },
+                    anchor,
+                ))
             }
             Event::SequenceStart(anchor, _) => {
                 if stack.len() >= MAX_DEPTH {
-                    return Err(SyntaxError { loc, message: "nesting deeper than 256 levels".into() });
+                    return Err(SyntaxError {
+                        loc,
+                        message: "nesting deeper than 256 levels".into(),
+                    });
                 }
                 stack.push(Frame::Seq(loc, Vec::new(), anchor));
                 None
             }
             Event::MappingStart(anchor, _) => {
                 if stack.len() >= MAX_DEPTH {
-                    return Err(SyntaxError { loc, message: "nesting deeper than 256 levels".into() });
+                    return Err(SyntaxError {
+                        loc,
+                        message: "nesting deeper than 256 levels".into(),
+                    });
                 }
                 stack.push(Frame::Map(loc, Vec::new(), None, anchor));
                 None
@@ -144,16 +175,38 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
             Event::SequenceEnd => match stack.pop() {
                 Some(Frame::Seq(l, items, anchor)) => {
                     nodes += 1;
-                    Some((Node { kind: NodeKind::Seq(items), loc: l }, anchor))
+                    Some((
+                        Node {
+                            kind: NodeKind::Seq(items),
+                            loc: l,
+                        },
+                        anchor,
+                    ))
                 }
-                _ => return Err(SyntaxError { loc, message: "unbalanced sequence".into() }),
+                _ => {
+                    return Err(SyntaxError {
+                        loc,
+                        message: "unbalanced sequence".into(),
+                    })
+                }
             },
             Event::MappingEnd => match stack.pop() {
                 Some(Frame::Map(l, entries, _, anchor)) => {
                     nodes += 1;
-                    Some((Node { kind: NodeKind::Map(entries), loc: l }, anchor))
+                    Some((
+                        Node {
+                            kind: NodeKind::Map(entries),
+                            loc: l,
+                        },
+                        anchor,
+                    ))
                 }
-                _ => return Err(SyntaxError { loc, message: "unbalanced mapping".into() }),
+                _ => {
+                    return Err(SyntaxError {
+                        loc,
+                        message: "unbalanced mapping".into(),
+                    })
+                }
             },
         };
         if nodes > MAX_NODES {
@@ -162,7 +215,9 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                 message: format!("document expands to more than {MAX_NODES} nodes (alias bomb?)"),
             });
         }
-        let Some((node, anchor)) = produced else { continue };
+        let Some((node, anchor)) = produced else {
+            continue;
+        };
         if anchor != 0 {
             anchors.push((anchor, node.clone()));
         }
@@ -192,7 +247,10 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
         }
     }
     Ok(root.unwrap_or(Node {
-        kind: NodeKind::Scalar { text: String::new(), quoted: false },
+        kind: NodeKind::Scalar {
+            text: String::new(),
+            quoted: false,
+        },
         loc: Loc { line: 1, col: 1 },
     }))
 }

@@ -55,7 +55,10 @@ impl Site {
     /// Prefixes the site advertises over BGP (default: its address prefixes).
     pub fn advertised(&self) -> Vec<Ipv4Net> {
         match &self.bgp {
-            Some(SiteBgp { advertised_prefixes: Some(p), .. }) => p.iter().map(|p| p.value).collect(),
+            Some(SiteBgp {
+                advertised_prefixes: Some(p),
+                ..
+            }) => p.iter().map(|p| p.value).collect(),
             _ => self.address_prefixes.iter().map(|p| p.value).collect(),
         }
     }
@@ -81,16 +84,25 @@ impl PeNetworkPolicies {
     pub const ALL: [(&'static str, PeNetworkPolicies); 4] = [
         ("Disabled", PeNetworkPolicies::Disabled),
         ("Enabled", PeNetworkPolicies::Enabled),
-        ("NetworkSecurityGroupEnabled", PeNetworkPolicies::NetworkSecurityGroupEnabled),
+        (
+            "NetworkSecurityGroupEnabled",
+            PeNetworkPolicies::NetworkSecurityGroupEnabled,
+        ),
         ("RouteTableEnabled", PeNetworkPolicies::RouteTableEnabled),
     ];
     /// R4.3: user routes may invalidate the endpoint /32.
     pub fn route_tables(self) -> bool {
-        matches!(self, PeNetworkPolicies::Enabled | PeNetworkPolicies::RouteTableEnabled)
+        matches!(
+            self,
+            PeNetworkPolicies::Enabled | PeNetworkPolicies::RouteTableEnabled
+        )
     }
     /// R4.4: the subnet's NSG applies to traffic into the endpoint.
     pub fn nsg(self) -> bool {
-        matches!(self, PeNetworkPolicies::Enabled | PeNetworkPolicies::NetworkSecurityGroupEnabled)
+        matches!(
+            self,
+            PeNetworkPolicies::Enabled | PeNetworkPolicies::NetworkSecurityGroupEnabled
+        )
     }
 }
 

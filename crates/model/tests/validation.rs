@@ -5,7 +5,10 @@ use vnetsim_model::{load_str, Diagnostic, Severity};
 
 /// 1-based (line, column) of the first occurrence of `needle` at or after the line containing `after`.
 fn pos(text: &str, after: &str, needle: &str) -> (u32, u32) {
-    let start = text.lines().position(|l| l.contains(after)).unwrap_or_else(|| panic!("no line with {after}"));
+    let start = text
+        .lines()
+        .position(|l| l.contains(after))
+        .unwrap_or_else(|| panic!("no line with {after}"));
     for (i, l) in text.lines().enumerate().skip(start) {
         if let Some(c) = l.find(needle) {
             return (i as u32 + 1, c as u32 + 1);
@@ -17,7 +20,11 @@ fn pos(text: &str, after: &str, needle: &str) -> (u32, u32) {
 fn errors(text: &str) -> Vec<Diagnostic> {
     match load_str("t.yaml", text) {
         Ok(_) => panic!("expected errors for:\n{text}"),
-        Err(d) => d.items.into_iter().filter(|x| x.severity == Severity::Error).collect(),
+        Err(d) => d
+            .items
+            .into_iter()
+            .filter(|x| x.severity == Severity::Error)
+            .collect(),
     }
 }
 
@@ -26,8 +33,15 @@ fn expect(text: &str, msg: &str, after: &str, needle: &str) {
     let errs = errors(text);
     let (line, col) = pos(text, after, needle);
     let hit = errs.iter().find(|e| e.message.contains(msg));
-    let Some(e) = hit else { panic!("no error containing {msg:?}; got {errs:#?}") };
-    assert_eq!((e.loc.line, e.loc.col), (line, col), "location of {:?}", e.message);
+    let Some(e) = hit else {
+        panic!("no error containing {msg:?}; got {errs:#?}")
+    };
+    assert_eq!(
+        (e.loc.line, e.loc.col),
+        (line, col),
+        "location of {:?}",
+        e.message
+    );
 }
 
 const BASE: &str = r#"version: 1
@@ -65,16 +79,29 @@ fn syntax_error_is_located() {
 
 #[test]
 fn unknown_key_names_the_expected_keys() {
-    let t = BASE.replace("  - { name: vm, subnet", "  - { name: vm, subnett: x, subnet");
+    let t = BASE.replace(
+        "  - { name: vm, subnet",
+        "  - { name: vm, subnett: x, subnet",
+    );
     expect(&t, "unknown key 'subnett' in a NIC", "name: vm", "subnett");
     let e = errors(&t);
-    assert!(e.iter().any(|x| x.message.contains("expected one of: name, subnet, privateIpAddress")), "{e:?}");
+    assert!(
+        e.iter().any(|x| x
+            .message
+            .contains("expected one of: name, subnet, privateIpAddress")),
+        "{e:?}"
+    );
 }
 
 #[test]
 fn wrong_type_is_reported() {
     let t = BASE.replace("addressSpace: [10.1.0.0/16]", "addressSpace: { a: 1 }");
-    expect(&t, "expected addressSpace (a list), found a mapping", "name: spoke", "{ a: 1 }");
+    expect(
+        &t,
+        "expected addressSpace (a list), found a mapping",
+        "name: spoke",
+        "{ a: 1 }",
+    );
 }
 
 #[test]
@@ -103,7 +130,12 @@ fn dangling_nsg_route_table_site_service_asg() {
     expect(&t, "unknown route table 'rt-x'", "name: app", "rt-x");
     expect(&t, "unknown site 'nowhere'", "name: gw", "nowhere");
     expect(&t, "unknown service 'svc-x'", "name: pe", "svc-x");
-    expect(&t, "unknown application security group 'asg-x'", "name: vm", "asg-x");
+    expect(
+        &t,
+        "unknown application security group 'asg-x'",
+        "name: vm",
+        "asg-x",
+    );
 }
 
 #[test]
@@ -111,58 +143,113 @@ fn dangling_asg_in_a_rule() {
     let t = format!(
         "{BASE}nsgs:\n  - name: n\n    rules:\n      - {{ name: r, priority: 100, direction: Inbound, access: Allow, protocol: Tcp, source: '*', destination: asg:web }}\n"
     );
-    expect(&t, "unknown application security group 'web'", "name: r,", "asg:web");
+    expect(
+        &t,
+        "unknown application security group 'web'",
+        "name: r,",
+        "asg:web",
+    );
 }
 
 #[test]
 fn duplicate_names() {
     let t = BASE.replace("      - { name: tools, addressPrefix: 10.0.2.0/24 }", "      - { name: tools, addressPrefix: 10.0.2.0/24 }\n      - { name: tools, addressPrefix: 10.0.3.0/24 }");
-    expect(&t, "duplicate subnet (in vnet 'hub') name 'tools' (first defined at line 8)", "10.0.3.0/24", "tools");
+    expect(
+        &t,
+        "duplicate subnet (in vnet 'hub') name 'tools' (first defined at line 8)",
+        "10.0.3.0/24",
+        "tools",
+    );
 }
 
 #[test]
 fn invalid_cidr_and_host_bits() {
     let t = BASE.replace("addressPrefix: 10.1.1.0/24", "addressPrefix: 10.1.1.7/24");
-    expect(&t, "'10.1.1.7/24' has host bits set (did you mean 10.1.1.0/24?)", "name: app", "10.1.1.7/24");
+    expect(
+        &t,
+        "'10.1.1.7/24' has host bits set (did you mean 10.1.1.0/24?)",
+        "name: app",
+        "10.1.1.7/24",
+    );
     let t = BASE.replace("addressPrefix: 10.1.1.0/24", "addressPrefix: 10.1.300.0/24");
-    expect(&t, "expected a CIDR prefix like 10.1.0.0/16, found '10.1.300.0/24'", "name: app", "10.1.300.0/24");
+    expect(
+        &t,
+        "expected a CIDR prefix like 10.1.0.0/16, found '10.1.300.0/24'",
+        "name: app",
+        "10.1.300.0/24",
+    );
 }
 
 #[test]
 fn subnet_outside_vnet_space() {
-    let t = BASE.replace("addressPrefix: 10.1.1.0/24", "addressPrefix: 10.7.1.0/24").replace("privateIpAddress: 10.1.1.4", "privateIpAddress: 10.7.1.4");
+    let t = BASE
+        .replace("addressPrefix: 10.1.1.0/24", "addressPrefix: 10.7.1.0/24")
+        .replace("privateIpAddress: 10.1.1.4", "privateIpAddress: 10.7.1.4");
     expect(&t, "subnet 'app' prefix 10.7.1.0/24 is outside the address space of vnet 'spoke' (10.1.0.0/16)", "name: app", "10.7.1.0/24");
 }
 
 #[test]
 fn overlapping_subnets() {
     let t = BASE.replace("      - { name: tools, addressPrefix: 10.0.2.0/24 }", "      - { name: tools, addressPrefix: 10.0.2.0/24 }\n      - { name: tools2, addressPrefix: 10.0.2.128/25 }");
-    expect(&t, "subnet 'tools2' (10.0.2.128/25) overlaps subnet 'tools' (10.0.2.0/24)", "tools2", "10.0.2.128/25");
+    expect(
+        &t,
+        "subnet 'tools2' (10.0.2.128/25) overlaps subnet 'tools' (10.0.2.0/24)",
+        "tools2",
+        "10.0.2.128/25",
+    );
 }
 
 #[test]
 fn overlapping_address_spaces_of_peered_vnets() {
-    let t = BASE.replace("addressSpace: [10.1.0.0/16]", "addressSpace: [10.0.128.0/17]").replace("10.1.1.0/24", "10.0.129.0/24").replace("10.1.1.4", "10.0.129.4");
+    let t = BASE
+        .replace(
+            "addressSpace: [10.1.0.0/16]",
+            "addressSpace: [10.0.128.0/17]",
+        )
+        .replace("10.1.1.0/24", "10.0.129.0/24")
+        .replace("10.1.1.4", "10.0.129.4");
     expect(&t, "peered vnets 'hub' and 'spoke' have overlapping address spaces (10.0.0.0/16 and 10.0.128.0/17)", "from: hub", "{ from: hub");
 }
 
 #[test]
 fn address_outside_subnet_or_reserved() {
     let t = BASE.replace("privateIpAddress: 10.1.1.4", "privateIpAddress: 10.1.2.4");
-    expect(&t, "NIC 'vm' address 10.1.2.4 is outside its subnet spoke/app (10.1.1.0/24)", "name: vm", "10.1.2.4");
+    expect(
+        &t,
+        "NIC 'vm' address 10.1.2.4 is outside its subnet spoke/app (10.1.1.0/24)",
+        "name: vm",
+        "10.1.2.4",
+    );
     // Vector 40 (R1.1): the first four and the last address are Azure's.
     for bad in ["10.1.1.2", "10.1.1.255", "10.1.1.0", "10.1.1.3"] {
-        let t = BASE.replace("privateIpAddress: 10.1.1.4", &format!("privateIpAddress: {bad}"));
-        expect(&t, &format!("NIC 'vm' address {bad} is reserved by Azure in subnet 10.1.1.0/24"), "name: vm", bad);
+        let t = BASE.replace(
+            "privateIpAddress: 10.1.1.4",
+            &format!("privateIpAddress: {bad}"),
+        );
+        expect(
+            &t,
+            &format!("NIC 'vm' address {bad} is reserved by Azure in subnet 10.1.1.0/24"),
+            "name: vm",
+            bad,
+        );
         let e = errors(&t);
-        assert!(e.iter().any(|x| x.message.contains("the first usable is 10.1.1.4")), "{e:?}");
+        assert!(
+            e.iter()
+                .any(|x| x.message.contains("the first usable is 10.1.1.4")),
+            "{e:?}"
+        );
     }
 }
 
 #[test]
 fn virtual_appliance_route_needs_an_address() {
     let t = format!("{BASE}routeTables:\n  - name: rt\n    routes:\n      - {{ name: r, addressPrefix: 0.0.0.0/0, nextHopType: VirtualAppliance }}\n");
-    expect(&t, "route 'r' has nextHopType VirtualAppliance but no nextHopIpAddress", "name: r,", "VirtualAppliance");
+    expect(
+        &t,
+        "route 'r' has nextHopType VirtualAppliance but no nextHopIpAddress",
+        "name: r,",
+        "VirtualAppliance",
+    );
 }
 
 #[test]
@@ -170,13 +257,37 @@ fn nsg_priority_range_and_duplicates() {
     let rule = |name: &str, prio: u32, dir: &str| {
         format!("      - {{ name: {name}, priority: {prio}, direction: {dir}, access: Allow, protocol: Tcp, source: '*', destination: '*' }}\n")
     };
-    let t = format!("{BASE}nsgs:\n  - name: n\n    rules:\n{}{}{}{}", rule("low", 99, "Inbound"), rule("a", 200, "Inbound"), rule("b", 200, "Inbound"), rule("c", 200, "Outbound"));
-    expect(&t, "security rule 'low' priority 99 is outside 100..4096", "name: low", "99");
-    expect(&t, "security rule 'b' reuses priority 200 for Inbound rules in NSG 'n'", "name: b,", "200");
+    let t = format!(
+        "{BASE}nsgs:\n  - name: n\n    rules:\n{}{}{}{}",
+        rule("low", 99, "Inbound"),
+        rule("a", 200, "Inbound"),
+        rule("b", 200, "Inbound"),
+        rule("c", 200, "Outbound")
+    );
+    expect(
+        &t,
+        "security rule 'low' priority 99 is outside 100..4096",
+        "name: low",
+        "99",
+    );
+    expect(
+        &t,
+        "security rule 'b' reuses priority 200 for Inbound rules in NSG 'n'",
+        "name: b,",
+        "200",
+    );
     // The same priority in the other direction is fine.
     assert!(!errors(&t).iter().any(|e| e.message.contains("'c' reuses")));
-    let t = format!("{BASE}nsgs:\n  - name: n\n    rules:\n{}", rule("high", 4097, "Outbound"));
-    expect(&t, "priority 4097 is outside 100..4096", "name: high", "4097");
+    let t = format!(
+        "{BASE}nsgs:\n  - name: n\n    rules:\n{}",
+        rule("high", 4097, "Outbound")
+    );
+    expect(
+        &t,
+        "priority 4097 is outside 100..4096",
+        "name: high",
+        "4097",
+    );
 }
 
 #[test]
@@ -184,8 +295,18 @@ fn gateway_and_firewall_need_their_subnets() {
     let t = format!(
         "{BASE}gateways:\n  - {{ name: gw, vnet: spoke }}\nfirewalls:\n  - {{ name: fw, vnet: spoke, privateIpAddress: 10.1.1.10, publicIpAddresses: [20.0.0.1] }}\n"
     );
-    expect(&t, "gateway 'gw' needs a subnet named GatewaySubnet in vnet 'spoke'", "name: gw", "spoke");
-    expect(&t, "firewall 'fw' needs a subnet named AzureFirewallSubnet in vnet 'spoke'", "name: fw", "spoke");
+    expect(
+        &t,
+        "gateway 'gw' needs a subnet named GatewaySubnet in vnet 'spoke'",
+        "name: gw",
+        "spoke",
+    );
+    expect(
+        &t,
+        "firewall 'fw' needs a subnet named AzureFirewallSubnet in vnet 'spoke'",
+        "name: fw",
+        "spoke",
+    );
 }
 
 #[test]
@@ -195,28 +316,50 @@ fn one_sided_peering_is_a_warning() {
     let w = &v.warnings.items;
     assert_eq!(w.len(), 1, "{w:?}");
     assert_eq!(w[0].severity, Severity::Warning);
-    assert!(w[0].message.contains("Initiated") && w[0].message.contains("carries no traffic"), "{}", w[0].message);
-    assert_eq!((w[0].loc.line, w[0].loc.col), pos(&t, "from: hub", "{ from: hub"));
+    assert!(
+        w[0].message.contains("Initiated") && w[0].message.contains("carries no traffic"),
+        "{}",
+        w[0].message
+    );
+    assert_eq!(
+        (w[0].loc.line, w[0].loc.col),
+        pos(&t, "from: hub", "{ from: hub")
+    );
 }
 
 #[test]
 fn features_outside_v1_are_rejected_by_name() {
     let t = format!("{BASE}loadBalancers: []\n");
-    expect(&t, "'loadBalancers': load balancers are not in topology format version 1", "loadBalancers", "loadBalancers");
+    expect(
+        &t,
+        "'loadBalancers': load balancers are not in topology format version 1",
+        "loadBalancers",
+        "loadBalancers",
+    );
 }
 
 #[test]
 fn gateway_subnet_route_table_cannot_disable_propagation() {
-    let t = BASE.replace("{ name: GatewaySubnet, addressPrefix: 10.0.0.0/27 }", "{ name: GatewaySubnet, addressPrefix: 10.0.0.0/27, routeTable: rt }")
-        + "routeTables:\n  - { name: rt, disableBgpRoutePropagation: true, routes: [] }\n";
-    expect(&t, "disables BGP route propagation and cannot be used on GatewaySubnet", "name: GatewaySubnet", "rt }");
+    let t = BASE.replace(
+        "{ name: GatewaySubnet, addressPrefix: 10.0.0.0/27 }",
+        "{ name: GatewaySubnet, addressPrefix: 10.0.0.0/27, routeTable: rt }",
+    ) + "routeTables:\n  - { name: rt, disableBgpRoutePropagation: true, routes: [] }\n";
+    expect(
+        &t,
+        "disables BGP route propagation and cannot be used on GatewaySubnet",
+        "name: GatewaySubnet",
+        "rt }",
+    );
 }
 
 #[test]
 fn every_problem_is_reported_at_once() {
     let t = BASE
         .replace("privateIpAddress: 10.1.1.4", "privateIpAddress: 10.1.1.1")
-        .replace("{ name: tools, addressPrefix: 10.0.2.0/24 }", "{ name: tools, addressPrefix: 10.0.2.0/24, nsg: missing }")
+        .replace(
+            "{ name: tools, addressPrefix: 10.0.2.0/24 }",
+            "{ name: tools, addressPrefix: 10.0.2.0/24, nsg: missing }",
+        )
         .replace("  - { from: spoke, to: hub }\n", "");
     let d = load_str("t.yaml", &t).unwrap_err();
     let errs: Vec<_> = d.errors().collect();
@@ -237,5 +380,10 @@ fn json_input_is_accepted_with_locations() {
       "subnets": [ { "name": "s", "addressPrefix": "10.1.0.0/24", "bogus": 1 } ] }
   ]
 }"#;
-    expect(t, "unknown key 'bogus' in a subnet", "\"subnets\"", "\"bogus\"");
+    expect(
+        t,
+        "unknown key 'bogus' in a subnet",
+        "\"subnets\"",
+        "\"bogus\"",
+    );
 }

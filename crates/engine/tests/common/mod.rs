@@ -13,7 +13,9 @@ pub fn fabric(yaml: &str) -> Fabric {
 
 /// (source, state, prefix, next hop type) of every effective route of V/S.
 pub fn routes(f: &Fabric, subnet: &str) -> Vec<(String, String, String, String)> {
-    let s = f.find_subnet(subnet).unwrap_or_else(|| panic!("no subnet {subnet}"));
+    let s = f
+        .find_subnet(subnet)
+        .unwrap_or_else(|| panic!("no subnet {subnet}"));
     watcher::effective_routes(f, s)
         .iter()
         .map(|r| {
@@ -29,7 +31,10 @@ pub fn routes(f: &Fabric, subnet: &str) -> Vec<(String, String, String, String)>
 
 /// The state of the route with this prefix and next hop type, if present.
 pub fn state(f: &Fabric, subnet: &str, prefix: &str, nh: &str) -> Option<String> {
-    routes(f, subnet).into_iter().find(|r| r.2 == prefix && r.3 == nh).map(|r| r.1)
+    routes(f, subnet)
+        .into_iter()
+        .find(|r| r.2 == prefix && r.3 == nh)
+        .map(|r| r.1)
 }
 
 pub fn ip(s: &str) -> u32 {
@@ -43,11 +48,20 @@ pub struct Walked {
 
 impl Walked {
     pub fn forward_nodes(&self, f: &Fabric) -> Vec<String> {
-        self.s.leg_hops(&self.t.forward).iter().map(|h| f.endpoint_id(h.node)).collect()
+        self.s
+            .leg_hops(&self.t.forward)
+            .iter()
+            .map(|h| f.endpoint_id(h.node))
+            .collect()
     }
     pub fn return_nodes(&self, f: &Fabric) -> Vec<String> {
         match &self.t.ret {
-            Some(r) => self.s.leg_hops(r).iter().map(|h| f.endpoint_id(h.node)).collect(),
+            Some(r) => self
+                .s
+                .leg_hops(r)
+                .iter()
+                .map(|h| f.endpoint_id(h.node))
+                .collect(),
             None => vec![],
         }
     }
@@ -57,8 +71,21 @@ pub fn walk(f: &Fabric, src: &str, dst: &str, proto: u8, dport: u16) -> Walked {
     walk_fqdn(f, src, dst, proto, dport, None)
 }
 
-pub fn walk_fqdn(f: &Fabric, src: &str, dst: &str, proto: u8, dport: u16, fqdn: Option<&str>) -> Walked {
-    let flow = Flow { src: ip(src), dst: ip(dst), proto, sport: 50000, dport };
+pub fn walk_fqdn(
+    f: &Fabric,
+    src: &str,
+    dst: &str,
+    proto: u8,
+    dport: u16,
+    fqdn: Option<&str>,
+) -> Walked {
+    let flow = Flow {
+        src: ip(src),
+        dst: ip(dst),
+        proto,
+        sport: 50000,
+        dport,
+    };
     let ingress = f.endpoint_of_source(flow.src);
     walk_from(f, flow, ingress, fqdn)
 }
