@@ -65,7 +65,10 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let mut acc = 0u64;
                 for (fl, e, q) in &v[..n] {
-                    acc += trace(&f, *fl, *e, q.as_deref(), &mut s).outcome as u64;
+                    let l7 = q
+                        .as_deref()
+                        .map(|n| vnetsim_engine::L7::by_port(n, fl.dport));
+                    acc += trace(&f, *fl, *e, l7, &mut s).outcome as u64;
                 }
                 acc
             })

@@ -46,8 +46,8 @@ pub struct WalkArgs {
     /// Flows walked per measurement (the matrix is cycled)
     #[arg(long, default_value_t = 2_000_000)]
     pub flows: u64,
-    /// Thread counts to measure
-    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    /// Thread counts to measure, each at least 1
+    #[arg(long, value_delimiter = ',', default_value = "1,2", value_parser = crate::cli::parse_threads)]
     pub threads: Vec<usize>,
 }
 
@@ -99,7 +99,7 @@ fn walk(a: WalkArgs) -> Result<u8, String> {
             (
                 fl,
                 m.sources[c.src as usize].endpoint,
-                sweep::fqdn_for(&f, fl.dst),
+                sweep::fqdn_for(&f, fl.dst).map(|n| vnetsim_engine::L7::by_port(n, fl.dport)),
             )
         })
         .collect();
@@ -120,10 +120,7 @@ fn walk(a: WalkArgs) -> Result<u8, String> {
     );
     let mut base = None;
     for &n in &a.threads {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build()
-            .map_err(|e| format!("error: {e}"))?;
+        let pool = crate::cli::thread_pool(Some(n))?;
         let per_thread = a.flows / n as u64;
         let start = Instant::now();
         let hists: Vec<hdrhistogram::Histogram<u64>> = pool.install(|| {

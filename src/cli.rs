@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use vnetsim_engine as engine;
-use vnetsim_fabric::{self as fabric, Endpoint, Fabric, Owner, PublicOwner};
+use vnetsim_fabric::{self as fabric, Endpoint, Fabric};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -151,9 +151,14 @@ pub struct TraceArgs {
     /// Where the flow enters: nic:NAME, site:NAME, internet, subnet:V/S ... (default: the owner of --src)
     #[arg(long)]
     pub from: Option<String>,
-    /// The name the client asked for (TLS SNI or HTTP Host), matched by application rules.
+    /// The name the client asked for (TLS SNI or HTTP Host), matched by application rules
+    /// (default: the destination service's FQDN, if any)
     #[arg(long)]
     pub fqdn: Option<String>,
+    /// The application protocol carrying the name: Http, Https or Mssql (default: by port,
+    /// Http on 80, Mssql on 1433, Https otherwise)
+    #[arg(long, value_parser = parse_app_protocol)]
+    pub app_protocol: Option<engine::AppProtocol>,
     #[command(flatten)]
     pub out: Output,
 }
@@ -226,15 +231,51 @@ pub fn parse_endpoint(f: &Fabric, s: &str) -> Result<Endpoint, String> {
     }
 }
 
-/// The FQDN a flow carries when none is given: the destination endpoint's or service's.
-pub fn default_fqdn(f: &Fabric, dst: u32) -> Option<String> {
-    if let Some((_, Owner::Pe(p))) = f.private_owner(dst) {
-        return f.services[f.pes[p.ix()].service.ix()].fqdn.clone();
+/// `--threads N`, the same in every command: a whole number of at least 1.
+pub fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "invalid thread count '{s}'; expected a whole number of at least 1"
+        )),
     }
-    if let Some(PublicOwner::Service(s)) = f.public_owner(dst) {
-        return f.services[s.ix()].fqdn.clone();
+}
+
+/// The worker pool of every command: `threads` workers, or one per core when absent.
+pub fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool, String> {
+    let mut b = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        b = b.num_threads(n);
     }
-    None
+    b.build()
+        .map_err(|e| format!("error: cannot start worker threads: {e}"))
+}
+
+pub fn parse_app_protocol(s: &str) -> Result<engine::AppProtocol, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "http" => Ok(engine::AppProtocol::Http),
+        "https" => Ok(engine::AppProtocol::Https),
+        "mssql" => Ok(engine::AppProtocol::Mssql),
+        _ => Err(format!(
+            "invalid application protocol '{s}'; expected Http, Https or Mssql"
+        )),
+    }
+}
+
+/// What application rules see of a flow: the given name (or the destination service's FQDN)
+/// with the given protocol (or the one its port stands for).
+pub fn flow_l7<'a>(
+    f: &'a Fabric,
+    flow: &engine::Flow,
+    fqdn: Option<&'a str>,
+    protocol: Option<engine::AppProtocol>,
+) -> Option<engine::L7<'a>> {
+    let name = fqdn.or_else(|| engine::sweep::fqdn_for(f, flow.dst))?;
+    let by_port = engine::L7::by_port(name, flow.dport);
+    Some(engine::L7 {
+        fqdn: name,
+        protocol: protocol.unwrap_or(by_port.protocol),
+    })
 }
 
 fn print_json(v: &serde_json::Value) {
@@ -343,14 +384,15 @@ pub fn run(cli: Cli) -> Result<u8, String> {
         } => {
             let f = load(&topology)?;
             let n = find_nic(&f, &nic)?;
-            let dir =
-                match direction.to_ascii_lowercase().as_str() {
-                    "inbound" => fabric::watcher::Direction::Inbound,
-                    "outbound" => fabric::watcher::Direction::Outbound,
-                    _ => return Err(format!(
+            let dir = match direction.to_ascii_lowercase().as_str() {
+                "inbound" => fabric::watcher::Direction::Inbound,
+                "outbound" => fabric::watcher::Direction::Outbound,
+                _ => {
+                    return Err(format!(
                         "error: invalid --direction '{direction}'; expected Inbound or Outbound"
-                    )),
-                };
+                    ))
+                }
+            };
             let proto = parse_protocol(&protocol)?;
             let l = parse_ip_port(&local, "--local")?;
             let r = parse_ip_port(&remote, "--remote")?;
@@ -409,24 +451,14 @@ pub fn run(cli: Cli) -> Result<u8, String> {
                 Some(e) => parse_endpoint(&f, e)?,
                 None => f.endpoint_of_source(flow.src),
             };
-            let fqdn = a
-                .fqdn
-                .map(|s| s.to_ascii_lowercase())
-                .or_else(|| default_fqdn(&f, flow.dst));
+            let given = a.fqdn.map(|s| s.to_ascii_lowercase());
+            let l7 = flow_l7(&f, &flow, given.as_deref(), a.app_protocol);
             let mut scratch = engine::Scratch::new();
-            let t = engine::trace(&f, flow, ingress, fqdn.as_deref(), &mut scratch);
+            let t = engine::trace(&f, flow, ingress, l7, &mut scratch);
             if a.out.json() {
-                print_json(&engine::render::trace_json(
-                    &f,
-                    &scratch,
-                    &t,
-                    fqdn.as_deref(),
-                ));
+                print_json(&engine::render::trace_json(&f, &scratch, &t, l7));
             } else {
-                print!(
-                    "{}",
-                    engine::render::trace_text(&f, &scratch, &t, fqdn.as_deref())
-                );
+                print!("{}", engine::render::trace_text(&f, &scratch, &t, l7));
             }
             Ok(0)
         }

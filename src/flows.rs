@@ -9,7 +9,7 @@ use std::time::Instant;
 use clap::Args;
 use vnetsim_engine::render::{ip, outcome_reason, path, protocol_name, rule_name};
 use vnetsim_engine::sweep::{self, Matrix, Side};
-use vnetsim_engine::{Outcome, Scratch, Trace, Verdict};
+use vnetsim_engine::{Outcome, Scratch, Trace, Verdict, L7};
 
 use vnetsim_fabric::Fabric;
 use vnetsim_report::heatmap::{CellOutcome, Heatmap};
@@ -29,8 +29,8 @@ pub struct Selectors {
     /// Ports like tcp/443,tcp/1433,udp/53,icmp
     #[arg(long, default_value = "tcp/443")]
     pub ports: String,
-    /// Worker threads (default: one per core)
-    #[arg(long)]
+    /// Worker threads, at least 1 (default: one per core)
+    #[arg(long, value_parser = crate::cli::parse_threads)]
     pub threads: Option<usize>,
 }
 
@@ -53,17 +53,17 @@ pub struct SweepArgs {
 }
 
 /// One trace as a flat row (the contract's columns).
-pub fn row(f: &Fabric, s: &Scratch, t: &Trace, fqdn: Option<&str>) -> FlowRow {
+pub fn row(f: &Fabric, s: &Scratch, t: &Trace, l7: Option<L7<'_>>) -> FlowRow {
     let p = path(f, s, &t.forward);
     let rp = t.ret.as_ref().map(|r| path(f, s, r)).unwrap_or_default();
-    row_with(f, t, fqdn, p, rp)
+    row_with(f, t, l7, p, rp)
 }
 
 /// [`row`] with the paths given (empty for a representative of aggregated flows).
 pub fn row_with(
     f: &Fabric,
     t: &Trace,
-    fqdn: Option<&str>,
+    l7: Option<L7<'_>>,
     path: String,
     return_path: String,
 ) -> FlowRow {
@@ -80,7 +80,7 @@ pub fn row_with(
         protocol: protocol_name(t.flow.proto),
         src_port: t.flow.sport,
         dst_port: t.flow.dport,
-        fqdn: fqdn.map(str::to_string),
+        fqdn: l7.map(|x| x.fqdn.to_string()),
         ingress: f.endpoint_id(t.ingress),
         outcome: t.outcome.as_str().to_string(),
         delivered_to: fw.delivered_to.map(|e| f.endpoint_id(e)),
@@ -99,18 +99,6 @@ pub struct Swept {
     pub matrix: Matrix,
     pub rows: Vec<FlowRow>,
     pub seconds: f64,
-}
-
-fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool, String> {
-    let mut b = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = threads {
-        if n == 0 {
-            return Err("error: --threads must be at least 1".into());
-        }
-        b = b.num_threads(n);
-    }
-    b.build()
-        .map_err(|e| format!("error: cannot start worker threads: {e}"))
 }
 
 fn prepare(
@@ -135,7 +123,7 @@ fn prepare(
         )
         .expect("template"),
     );
-    Ok((matrix, bar, pool(sel.threads)?))
+    Ok((matrix, bar, crate::cli::thread_pool(sel.threads)?))
 }
 
 /// Progress per batch; the bar starts drawing once the sweep has taken a second.
@@ -456,7 +444,8 @@ pub fn run_diff(a: DiffArgs) -> Result<u8, String> {
 pub struct CheckArgs {
     pub topology: PathBuf,
     pub assertions: PathBuf,
-    #[arg(long)]
+    /// Worker threads, at least 1 (default: one per core)
+    #[arg(long, value_parser = crate::cli::parse_threads)]
     pub threads: Option<usize>,
     #[command(flatten)]
     pub out_fmt: Output,
@@ -503,13 +492,11 @@ pub fn run_check(a: CheckArgs) -> Result<u8, String> {
                         .map_err(|e| format!("{}:{}: {e}", a.assertions.display(), asr.loc))?,
                     None => f.endpoint_of_source(flow.src),
                 };
-                let fqdn = fl
-                    .fqdn
-                    .clone()
-                    .or_else(|| crate::cli::default_fqdn(&f, flow.dst));
+                let given = fl.fqdn.as_ref().map(|s| s.to_ascii_lowercase());
+                let l7 = crate::cli::flow_l7(&f, &flow, given.as_deref(), None);
                 let mut s = Scratch::new();
-                let t = vnetsim_engine::trace(&f, flow, ingress, fqdn.as_deref(), &mut s);
-                vec![row(&f, &s, &t, fqdn.as_deref())]
+                let t = vnetsim_engine::trace(&f, flow, ingress, l7, &mut s);
+                vec![row(&f, &s, &t, l7)]
             }
         };
         let e = &asr.expect;

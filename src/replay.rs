@@ -45,8 +45,10 @@ pub struct ReplayArgs {
     /// For each delivery endpoint, a pcap of the packets as it receives them
     #[arg(long)]
     pub pcap_out: Option<PathBuf>,
-    #[arg(long)]
+    /// Worker threads, at least 1 (default: one per core)
+    #[arg(long, value_parser = crate::cli::parse_threads)]
     pub threads: Option<usize>,
+    /// How many top rules and drop points the summary lists
     #[arg(long, default_value_t = 10)]
     pub top: usize,
     #[command(flatten)]
@@ -148,13 +150,7 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
     let table: FlowTable =
         build_table(&f, &paths, from, &|n| b.inc(n)).map_err(|e| format!("error: {e}"))?;
     b.finish_and_clear();
-    let pool = {
-        let mut bld = rayon::ThreadPoolBuilder::new();
-        if let Some(n) = a.threads {
-            bld = bld.num_threads(n.max(1));
-        }
-        bld.build().map_err(|e| format!("error: {e}"))?
-    };
+    let pool = crate::cli::thread_pool(a.threads)?;
     let rows_needed = a.out.is_some() || a.pcap_out.is_some();
     let mut sum = Summary::default();
     let mut fates: Vec<Fate> = Vec::new();
@@ -194,7 +190,7 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
         let mut s = vnetsim_engine::Scratch::new();
         for (n, i) in counts.values() {
             let r = &table.flows[*i];
-            let q = vnetsim_engine::replay::flow_fqdn(&f, r);
+            let q = vnetsim_engine::replay::flow_l7(&f, r);
             let t = vnetsim_engine::trace_with(&f, r.flow, r.ingress, q, r.midstream, &mut s);
             sum.add_n(
                 &crate::flows::row_with(&f, &t, q, String::new(), String::new()),

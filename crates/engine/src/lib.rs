@@ -32,8 +32,32 @@ pub const TCP: u8 = 6;
 pub const UDP: u8 = 17;
 pub const ICMP: u8 = 1;
 
-/// A flow's 5-tuple (addresses host order).
+pub use vnetsim_fabric::firewall::AppProtocol;
+
+/// What application rules see of a flow (R6.4): the name it carries (TLS SNI, HTTP Host, or
+/// the destination service's FQDN), lower case, and the application protocol carrying it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct L7<'a> {
+    pub fqdn: &'a str,
+    pub protocol: AppProtocol,
+}
+
+impl<'a> L7<'a> {
+    /// A name whose protocol nobody observed (a sweep probe, a trace without
+    /// `--app-protocol`): the protocol application rules pair with the port, `Http` on 80,
+    /// `Mssql` on 1433, `Https` (TLS) on any other.
+    pub fn by_port(fqdn: &'a str, dport: u16) -> L7<'a> {
+        let protocol = match dport {
+            80 => AppProtocol::Http,
+            1433 => AppProtocol::Mssql,
+            _ => AppProtocol::Https,
+        };
+        L7 { fqdn, protocol }
+    }
+}
+
+/// A flow's 5-tuple (addresses host order).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Flow {
     pub src: u32,
     pub dst: u32,
@@ -69,7 +93,6 @@ impl Flow {
 pub enum Action {
     Forward,
     Allow,
-    Deny,
     Deliver,
     Drop,
 }
@@ -153,8 +176,6 @@ pub enum Reason {
     Loop,
     /// Internet traffic toward an address that is not public.
     NotReachableFromInternet,
-    /// A packet with a private source leaving to the Internet cannot be answered.
-    PrivateSourceToInternet,
     PublicNetworkAccessDisabled,
     /// Private Endpoints accept TCP (and UDP where the service does) only (R4.6).
     EndpointProtocol,
@@ -162,8 +183,6 @@ pub enum Reason {
     EndpointNeverOriginates,
     /// The reply reached an endpoint other than the request's source.
     ReplyMisdelivered,
-    /// The reply skipped a stateful device that carried the request (R8.3).
-    BypassedStatefulDevice,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -275,17 +294,27 @@ struct Session {
     crossed_by_reply: bool,
 }
 
-const MAX_SESSIONS: usize = 8;
-const MAX_POINTS: usize = 8;
+/// Firewall sessions a request can open: one per firewall crossing. Every crossing costs a
+/// route lookup, and a leg of more than [`MAX_HOPS`] lookups ends as a loop, so this bound holds
+/// by construction (DNAT from the Internet adds the one crossing that precedes a lookup).
+const MAX_SESSIONS: usize = MAX_HOPS + 1;
+/// Distinct NSG enforcement points a request can pass: the source NIC and its subnet, then per
+/// route lookup at most an appliance NIC and its subnet (or a destination NIC and its subnet, or
+/// an endpoint's subnet). Points are de-duplicated, so this bound holds by construction.
+const MAX_POINTS: usize = 2 * (MAX_HOPS + 2);
 
 /// Reusable per-thread buffers: a walk allocates nothing once these have grown.
+///
+/// The session and flow-record arrays are sized from [`MAX_HOPS`], the longest path a walk can
+/// take, so no path can overflow them: a reply is always judged by the state its request
+/// created, never by rules because a table was full.
 #[derive(Clone, Debug)]
 pub struct Scratch {
     pub hops: Vec<Hop>,
-    sessions: [Option<Session>; MAX_SESSIONS],
+    sessions: [Session; MAX_SESSIONS],
     nsessions: usize,
     /// NSG enforcement points the request passed (their flow records admit the reply, R5.4).
-    points: [Option<Endpoint>; MAX_POINTS],
+    points: [Endpoint; MAX_POINTS],
     npoints: usize,
 }
 
@@ -297,32 +326,45 @@ impl Default for Scratch {
 
 impl Scratch {
     pub fn new() -> Scratch {
+        let none = Session {
+            fw: FirewallId(0),
+            orig: Flow::default(),
+            xlat: Flow::default(),
+            crossed_by_reply: false,
+        };
         Scratch {
             hops: Vec::with_capacity(8 * MAX_HOPS),
-            sessions: [None; MAX_SESSIONS],
+            sessions: [none; MAX_SESSIONS],
             nsessions: 0,
-            points: [None; MAX_POINTS],
+            points: [Endpoint::Internet; MAX_POINTS],
             npoints: 0,
         }
     }
     pub fn leg_hops(&self, leg: &Leg) -> &[Hop] {
         &self.hops[leg.hops.0 as usize..leg.hops.1 as usize]
     }
+    /// The firewall sessions the last request opened.
+    fn sessions(&self) -> &[Session] {
+        &self.sessions[..self.nsessions]
+    }
     fn reset(&mut self) {
         self.hops.clear();
-        self.sessions = [None; MAX_SESSIONS];
         self.nsessions = 0;
-        self.points = [None; MAX_POINTS];
         self.npoints = 0;
     }
     fn add_point(&mut self, e: Endpoint) {
-        if self.npoints < MAX_POINTS {
-            self.points[self.npoints] = Some(e);
-            self.npoints += 1;
+        if self.has_point(e) {
+            return;
         }
+        assert!(
+            self.npoints < MAX_POINTS,
+            "a walk passed more NSG points than MAX_HOPS allows"
+        );
+        self.points[self.npoints] = e;
+        self.npoints += 1;
     }
     fn has_point(&self, e: Endpoint) -> bool {
-        self.points[..self.npoints].iter().any(|p| *p == Some(e))
+        self.points[..self.npoints].contains(&e)
     }
 }
 
@@ -331,7 +373,7 @@ struct Walk<'a> {
     f: &'a Fabric,
     s: &'a mut Scratch,
     pkt: Flow,
-    fqdn: Option<&'a str>,
+    l7: Option<L7<'a>>,
     reply: bool,
     internet_sourced: bool,
     lookups: usize,
@@ -515,16 +557,14 @@ impl<'a> Walk<'a> {
         let node = Endpoint::Firewall(fw);
         let p = self.pkt;
         for i in 0..self.s.nsessions {
-            let Some(sess) = self.s.sessions[i] else {
-                continue;
-            };
+            let sess = self.s.sessions[i];
             if sess.fw == fw && sess.xlat.reversed() == p {
                 let back = sess.orig.reversed();
                 let nat = Nat {
                     src: (back.src != p.src).then_some((p.src, back.src)),
                     dst: (back.dst != p.dst).then_some((p.dst, back.dst)),
                 };
-                self.s.sessions[i].as_mut().unwrap().crossed_by_reply = true;
+                self.s.sessions[i].crossed_by_reply = true;
                 self.s.hops.push(Hop {
                     node,
                     action: Action::Allow,
@@ -540,15 +580,17 @@ impl<'a> Walk<'a> {
     }
 
     fn add_session(&mut self, fw: FirewallId, orig: Flow, xlat: Flow) {
-        if self.s.nsessions < MAX_SESSIONS {
-            self.s.sessions[self.s.nsessions] = Some(Session {
-                fw,
-                orig,
-                xlat,
-                crossed_by_reply: false,
-            });
-            self.s.nsessions += 1;
-        }
+        assert!(
+            self.s.nsessions < MAX_SESSIONS,
+            "a walk crossed more firewalls than MAX_HOPS allows"
+        );
+        self.s.sessions[self.s.nsessions] = Session {
+            fw,
+            orig,
+            xlat,
+            crossed_by_reply: false,
+        };
+        self.s.nsessions += 1;
     }
 
     /// A request reaching a firewall through a route (R6.1, R6.3, R6.4).
@@ -578,16 +620,12 @@ impl<'a> Walk<'a> {
         } else {
             let mut hit = None;
             if orig.proto == TCP {
-                if let Some(name) = self.fqdn {
-                    for (i, a) in f.application.iter().enumerate() {
-                        if prefix_match(&a.source, orig.src)
-                            && a.ports.contains(&orig.dport)
-                            && a.fqdns.iter().any(|p| p.matches(name))
-                        {
-                            hit = Some((i as u32, a.access));
-                            break;
-                        }
-                    }
+                if let Some(l7) = self.l7 {
+                    hit = f
+                        .application
+                        .iter()
+                        .position(|a| a.matches(orig.src, l7.protocol, orig.dport, l7.fqdn))
+                        .map(|i| (i as u32, f.application[i].access));
                 }
             }
             match hit {
@@ -955,9 +993,10 @@ impl<'a> Walk<'a> {
         let pe = &self.f.pes[p.ix()];
         let sub = &self.f.subnets[pe.subnet.ix()];
         let dst = self.pkt.dst;
-        let to_firewall = self.s.sessions[..self.s.nsessions]
+        let to_firewall = self
+            .s
+            .sessions()
             .iter()
-            .flatten()
             .any(|s| s.xlat.src == dst && self.f.firewalls[s.fw.ix()].owns(dst));
         let udr_matches = sub.pe_policies.route_tables() && {
             let rs = self.f.route_set(pe.subnet);
@@ -1036,15 +1075,15 @@ fn leg_of(end: End, start: usize, s: &Scratch, seen: Flow) -> Leg {
     }
 }
 
-/// Walks one flow both ways. `fqdn` (lower case) is what application rules match.
+/// Walks one flow both ways. `l7` is what application rules match.
 pub fn trace(
     f: &Fabric,
     flow: Flow,
     ingress: Endpoint,
-    fqdn: Option<&str>,
+    l7: Option<L7<'_>>,
     s: &mut Scratch,
 ) -> Trace {
-    trace_with(f, flow, ingress, fqdn, false, s)
+    trace_with(f, flow, ingress, l7, false, s)
 }
 
 /// [`trace`] for a packet that may be seen mid-stream: with `midstream`, the
@@ -1054,7 +1093,7 @@ pub fn trace_with(
     f: &Fabric,
     flow: Flow,
     ingress: Endpoint,
-    fqdn: Option<&str>,
+    l7: Option<L7<'_>>,
     midstream: bool,
     s: &mut Scratch,
 ) -> Trace {
@@ -1063,7 +1102,7 @@ pub fn trace_with(
         f,
         s,
         pkt: flow,
-        fqdn,
+        l7,
         reply: false,
         internet_sourced: false,
         lookups: 0,
@@ -1092,7 +1131,7 @@ pub fn trace_with(
         f,
         s,
         pkt: reply,
-        fqdn,
+        l7,
         reply: true,
         internet_sourced: false,
         lookups: 0,
@@ -1127,9 +1166,9 @@ pub fn trace_with(
         };
     }
     // R8.3: every stateful device of the request must see the reply.
-    let bypassed = s.sessions[..s.nsessions]
+    let bypassed = s
+        .sessions()
         .iter()
-        .flatten()
         .find(|x| !x.crossed_by_reply)
         .map(|x| x.fw);
     match bypassed {

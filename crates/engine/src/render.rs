@@ -8,8 +8,18 @@ use serde_json::{json, Map, Value};
 use vnetsim_fabric::{Endpoint, Fabric, RouteSource};
 
 use crate::{
-    Action, Flow, Hop, Leg, Nat, Outcome, Reason, RouteRef, RuleRef, Scratch, Trace, Verdict,
+    Action, AppProtocol, Flow, Hop, Leg, Nat, Outcome, Reason, RouteRef, RuleRef, Scratch, Trace,
+    Verdict, L7,
 };
+
+/// Azure Firewall's spelling of an application protocol.
+pub fn app_protocol_name(p: AppProtocol) -> &'static str {
+    match p {
+        AppProtocol::Http => "Http",
+        AppProtocol::Https => "Https",
+        AppProtocol::Mssql => "Mssql",
+    }
+}
 
 pub fn ip(a: u32) -> String {
     Ipv4Addr::from(a).to_string()
@@ -30,7 +40,6 @@ pub fn action_name(a: Action) -> &'static str {
     match a {
         Action::Forward => "forward",
         Action::Allow => "allow",
-        Action::Deny => "deny",
         Action::Deliver => "deliver",
         Action::Drop => "drop",
     }
@@ -202,9 +211,6 @@ pub fn reason_text(f: &Fabric, leg: &Leg) -> String {
         Reason::NotReachableFromInternet => {
             format!("dropped at {at}: the destination is not reachable from the Internet")
         }
-        Reason::PrivateSourceToInternet => {
-            format!("dropped at {at}: private source address cannot cross the Internet")
-        }
         Reason::PublicNetworkAccessDisabled => {
             format!("dropped at {at}: the service's public network access is disabled")
         }
@@ -215,7 +221,6 @@ pub fn reason_text(f: &Fabric, leg: &Leg) -> String {
             format!("dropped at {at}: a Private Endpoint never originates traffic")
         }
         Reason::ReplyMisdelivered => format!("the reply reached {at}, not the request's source"),
-        Reason::BypassedStatefulDevice => "the reply bypassed a stateful device".into(),
     }
 }
 
@@ -234,10 +239,11 @@ fn leg_json(f: &Fabric, s: &Scratch, leg: &Leg) -> Value {
     })
 }
 
-pub fn flow_json(flow: &Flow, fqdn: Option<&str>) -> Value {
+pub fn flow_json(flow: &Flow, l7: Option<L7<'_>>) -> Value {
     json!({
         "src": ip(flow.src), "dst": ip(flow.dst), "protocol": protocol_name(flow.proto),
-        "srcPort": flow.sport, "dstPort": flow.dport, "fqdn": fqdn,
+        "srcPort": flow.sport, "dstPort": flow.dport, "fqdn": l7.map(|x| x.fqdn),
+        "appProtocol": l7.map(|x| app_protocol_name(x.protocol)),
     })
 }
 
@@ -257,9 +263,9 @@ pub fn outcome_reason(f: &Fabric, t: &Trace) -> String {
     }
 }
 
-pub fn trace_json(f: &Fabric, s: &Scratch, t: &Trace, fqdn: Option<&str>) -> Value {
+pub fn trace_json(f: &Fabric, s: &Scratch, t: &Trace, l7: Option<L7<'_>>) -> Value {
     json!({
-        "flow": flow_json(&t.flow, fqdn),
+        "flow": flow_json(&t.flow, l7),
         "ingress": f.endpoint_id(t.ingress),
         "outcome": t.outcome.as_str(),
         "reason": outcome_reason(f, t),
@@ -317,7 +323,7 @@ fn hops_text(f: &Fabric, s: &Scratch, leg: &Leg, out: &mut String) {
     }
 }
 
-pub fn trace_text(f: &Fabric, s: &Scratch, t: &Trace, fqdn: Option<&str>) -> String {
+pub fn trace_text(f: &Fabric, s: &Scratch, t: &Trace, l7: Option<L7<'_>>) -> String {
     let mut out = String::new();
     let fl = &t.flow;
     let _ = writeln!(
@@ -328,7 +334,8 @@ pub fn trace_text(f: &Fabric, s: &Scratch, t: &Trace, fqdn: Option<&str>) -> Str
         fl.sport,
         ip(fl.dst),
         fl.dport,
-        fqdn.map(|q| format!(" ({q})")).unwrap_or_default(),
+        l7.map(|q| format!(" ({} {})", app_protocol_name(q.protocol), q.fqdn))
+            .unwrap_or_default(),
         f.endpoint_id(t.ingress)
     );
     let _ = writeln!(

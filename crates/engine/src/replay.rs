@@ -16,7 +16,7 @@ use vnetsim_traffic::{
     http_host, tcp_flags, tls_sni, CaptureReader, Ipv4Flow, PacketKind, ReadStats,
 };
 
-use crate::{trace_with, Flow, Scratch, Trace, ICMP, TCP};
+use crate::{trace_with, AppProtocol, Flow, Scratch, Trace, ICMP, L7, TCP};
 
 /// FxHash: a multiply-rotate hasher for small integer keys (not DoS resistant; keys come from a file).
 #[derive(Default, Clone, Copy)]
@@ -90,7 +90,8 @@ pub struct FlowRecord {
     pub ingress: Endpoint,
     /// The first packet seen was TCP without SYN (or a SYN-ACK): no request state exists.
     pub midstream: bool,
-    pub fqdn: Option<String>,
+    /// The name the request's first payload carried (TLS SNI, HTTP Host) and its protocol.
+    pub hint: Option<(String, AppProtocol)>,
     hint_checked: bool,
     pub first_ts_ns: u64,
     pub request_packets: u64,
@@ -142,7 +143,9 @@ impl FlowTable {
         })
     }
 
-    fn observe_decoded(&mut self, f: &Fabric, from: Option<Endpoint>, d: &Decoded) {
+    /// Pass one over a packet: counts it into its flow, creating the flow when new. `hints`
+    /// is the batch's arena that `d.hint` points into.
+    fn observe_decoded(&mut self, f: &Fabric, from: Option<Endpoint>, d: &Decoded, hints: &str) {
         let pl = self.place_or_insert(f, from, &d.flow, d.ts_ns);
         let rec = &mut self.flows[pl.flow as usize];
         if pl.reply {
@@ -153,43 +156,18 @@ impl FlowTable {
             rec.request_bytes += d.wire_len as u64;
             if !rec.hint_checked && d.flow.l4_payload_len > 0 {
                 rec.hint_checked = true;
-                rec.fqdn = d.hint.as_deref().map(str::to_string);
+                // The first payload of the request direction carries the name, if any: the
+                // one allocation per flow.
+                rec.hint = d.hint.map(|(at, len, proto)| {
+                    (
+                        hints[at as usize..at as usize + len as usize].to_string(),
+                        proto,
+                    )
+                });
             }
         }
         self.stats.modelled_packets += 1;
         self.stats.modelled_bytes += d.wire_len as u64;
-    }
-
-    /// Pass one over a packet: counts it into its flow, creating the flow when new.
-    #[inline]
-    pub fn observe(
-        &mut self,
-        f: &Fabric,
-        from: Option<Endpoint>,
-        p: &Ipv4Flow,
-        data: &[u8],
-        wire_len: u32,
-        ts_ns: u64,
-    ) -> Placement {
-        let pl = self.place_or_insert(f, from, p, ts_ns);
-        let rec = &mut self.flows[pl.flow as usize];
-        if pl.reply {
-            rec.reply_packets += 1;
-            rec.reply_bytes += wire_len as u64;
-        } else {
-            rec.request_packets += 1;
-            rec.request_bytes += wire_len as u64;
-            if !rec.hint_checked && p.l4_payload_len > 0 {
-                // The first payload of the request direction carries the name, if any.
-                rec.hint_checked = true;
-                let payload = p.l4_payload(data);
-                let name = tls_sni(payload).or_else(|| http_host(payload));
-                rec.fqdn = name.map(|n| n.to_ascii_lowercase());
-            }
-        }
-        self.stats.modelled_packets += 1;
-        self.stats.modelled_bytes += wire_len as u64;
-        pl
     }
 
     #[inline]
@@ -231,7 +209,7 @@ impl FlowTable {
             flow,
             ingress: from.unwrap_or_else(|| f.endpoint_of_source(p.src)),
             midstream: p.proto == TCP && !syn_only,
-            fqdn: None,
+            hint: None,
             hint_checked: false,
             first_ts_ns: ts_ns,
             request_packets: 0,
@@ -253,13 +231,40 @@ struct Decoded {
     flow: Ipv4Flow,
     wire_len: u32,
     ts_ns: u64,
-    /// TLS SNI or HTTP Host when this packet carries one (found by the reader).
-    hint: Option<Box<str>>,
+    /// TLS SNI or HTTP Host when this packet carries one (found by the reader): offset and
+    /// length in its batch's hint arena, so a hint costs no allocation of its own.
+    hint: Option<(u32, u16, AppProtocol)>,
+}
+
+/// A batch of decoded packets and the arena their hints point into.
+struct Packets {
+    packets: Vec<Decoded>,
+    hints: String,
+    /// Records read from the capture for this batch (progress).
+    seen: u64,
+}
+
+impl Packets {
+    fn new() -> Packets {
+        Packets {
+            packets: Vec::with_capacity(BATCH),
+            hints: String::new(),
+            seen: 0,
+        }
+    }
+    /// Appends a lower-cased hint to the arena and returns where it is.
+    fn hint(&mut self, name: &str, proto: AppProtocol) -> Option<(u32, u16, AppProtocol)> {
+        let at = u32::try_from(self.hints.len()).ok()?;
+        let len = u16::try_from(name.len()).ok()?;
+        self.hints
+            .extend(name.chars().map(|c| c.to_ascii_lowercase()));
+        Some((at, len, proto))
+    }
 }
 
 /// What the reader thread sends: batches in capture order, then each capture's statistics.
 enum Batch {
-    Packets(Vec<Decoded>, u64),
+    Packets(Packets),
     Done(Box<ReadStats>),
     Failed(String),
 }
@@ -295,15 +300,15 @@ pub fn build_table(
         let rx = rx;
         for msg in rx.iter() {
             match msg {
-                Batch::Packets(v, seen) => {
-                    for d in &v {
+                Batch::Packets(b) => {
+                    for d in &b.packets {
                         if d.flow.frag == vnetsim_traffic::Fragment::LaterOrphan {
                             t.stats.orphan_fragments += 1;
                             continue;
                         }
-                        t.observe_decoded(f, from, d);
+                        t.observe_decoded(f, from, d, &b.hints);
                     }
-                    progress(seen);
+                    progress(b.seen);
                 }
                 Batch::Done(stats) => {
                     t.stats.read.merge(&stats);
@@ -327,40 +332,34 @@ fn read_captures(paths: &[std::path::PathBuf], tx: &crossbeam_channel::Sender<Ba
                 return;
             }
         };
-        let mut batch = Vec::with_capacity(BATCH);
-        let mut seen = 0u64;
+        let mut batch = Packets::new();
         while let Some(pkt) = r.next_packet() {
-            seen += 1;
+            batch.seen += 1;
             if let PacketKind::Ipv4(p) = pkt.info.kind {
                 let hint = if p.l4_payload_len > 0 && p.proto == TCP {
                     let payload = p.l4_payload(pkt.data);
-                    tls_sni(payload)
-                        .or_else(|| http_host(payload))
-                        .map(|n| n.to_ascii_lowercase().into_boxed_str())
+                    match tls_sni(payload) {
+                        Some(n) => batch.hint(n, AppProtocol::Https),
+                        None => http_host(payload).and_then(|n| batch.hint(n, AppProtocol::Http)),
+                    }
                 } else {
                     None
                 };
-                batch.push(Decoded {
+                batch.packets.push(Decoded {
                     flow: p,
                     wire_len: pkt.info.wire_len,
                     ts_ns: pkt.info.ts_ns,
                     hint,
                 });
             }
-            if seen as usize % BATCH == 0 {
-                if tx
-                    .send(Batch::Packets(
-                        std::mem::replace(&mut batch, Vec::with_capacity(BATCH)),
-                        seen,
-                    ))
-                    .is_err()
-                {
+            if batch.seen as usize == BATCH {
+                let full = std::mem::replace(&mut batch, Packets::new());
+                if tx.send(Batch::Packets(full)).is_err() {
                     return;
                 }
-                seen = 0;
             }
         }
-        if tx.send(Batch::Packets(batch, seen)).is_err() {
+        if tx.send(Batch::Packets(batch)).is_err() {
             return;
         }
         if tx.send(Batch::Done(Box::new(r.stats().clone()))).is_err() {
@@ -369,18 +368,23 @@ fn read_captures(paths: &[std::path::PathBuf], tx: &crossbeam_channel::Sender<Ba
     }
 }
 
-/// The FQDN a flow is matched with: its L7 hint, else the destination's.
-pub fn flow_fqdn<'a>(f: &'a Fabric, r: &'a FlowRecord) -> Option<&'a str> {
-    r.fqdn
-        .as_deref()
-        .or_else(|| crate::sweep::fqdn_for(f, r.flow.dst))
+/// What application rules match a flow with: its observed hint, else the destination
+/// service's FQDN with the protocol its port stands for ([`L7::by_port`]).
+pub fn flow_l7<'a>(f: &'a Fabric, r: &'a FlowRecord) -> Option<L7<'a>> {
+    match &r.hint {
+        Some((fqdn, protocol)) => Some(L7 {
+            fqdn,
+            protocol: *protocol,
+        }),
+        None => crate::sweep::fqdn_for(f, r.flow.dst).map(|n| L7::by_port(n, r.flow.dport)),
+    }
 }
 
 /// Walks every distinct flow in parallel; results in flow order, mapped by `map`.
 pub fn walk_flows<R, M>(f: &Fabric, t: &FlowTable, map: M) -> Vec<R>
 where
     R: Send,
-    M: Fn(&Fabric, &Scratch, &Trace, &FlowRecord, Option<&str>) -> R + Sync,
+    M: Fn(&Fabric, &Scratch, &Trace, &FlowRecord, Option<L7<'_>>) -> R + Sync,
 {
     t.flows
         .par_chunks(512)
@@ -388,9 +392,9 @@ where
             chunk
                 .iter()
                 .map(|r| {
-                    let fqdn = flow_fqdn(f, r);
-                    let tr = trace_with(f, r.flow, r.ingress, fqdn, r.midstream, s);
-                    map(f, s, &tr, r, fqdn)
+                    let l7 = flow_l7(f, r);
+                    let tr = trace_with(f, r.flow, r.ingress, l7, r.midstream, s);
+                    map(f, s, &tr, r, l7)
                 })
                 .collect::<Vec<R>>()
         })

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 use vnetsim_fabric::{Endpoint, Fabric, Owner, PublicOwner};
 
-use crate::{trace, Flow, Scratch, Trace, ICMP, TCP, UDP};
+use crate::{trace, Flow, Scratch, Trace, ICMP, L7, TCP, UDP};
 
 /// The address a sweep uses for "the Internet" (TEST-NET-3, documentation space).
 pub const INTERNET_PROBE: u32 = 0xCB00_710A; // 203.0.113.10
@@ -35,15 +35,31 @@ impl Port {
     }
 }
 
-/// Parses `tcp/443,tcp/1433,udp/53,icmp` (ranges `tcp/8000-8003` too).
+/// Parses `tcp/443,tcp/1433,udp/53,icmp` (ranges `tcp/8000-8003` too). Each port is kept
+/// once, in the order first given, so the list holds at most every TCP and UDP port and ICMP
+/// (131,073 entries), however long the text.
 pub fn parse_ports(s: &str) -> Result<Vec<Port>, String> {
     let mut out = Vec::new();
+    let mut seen = vec![false; 2 * 65536 + 1];
+    let mut push = |out: &mut Vec<Port>, p: Port| {
+        let slot = match p.proto {
+            TCP => p.port as usize,
+            UDP => 65536 + p.port as usize,
+            _ => 2 * 65536,
+        };
+        if !std::mem::replace(&mut seen[slot], true) {
+            out.push(p);
+        }
+    };
     for item in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
         if item.eq_ignore_ascii_case("icmp") {
-            out.push(Port {
-                proto: ICMP,
-                port: 0,
-            });
+            push(
+                &mut out,
+                Port {
+                    proto: ICMP,
+                    port: 0,
+                },
+            );
             continue;
         }
         let (p, n) = item
@@ -65,13 +81,13 @@ pub fn parse_ports(s: &str) -> Result<Vec<Port>, String> {
         let (Ok(lo), Ok(hi)) = (lo, hi) else {
             return Err(format!("invalid port number in '{item}'"));
         };
-        if lo > hi || hi - lo > 1024 {
+        if lo > hi {
             return Err(format!(
-                "invalid port range in '{item}' (at most 1025 ports)"
+                "invalid port range in '{item}' (the first port is above the last)"
             ));
         }
         for port in lo..=hi {
-            out.push(Port { proto, port });
+            push(&mut out, Port { proto, port });
         }
     }
     if out.is_empty() {
@@ -98,14 +114,20 @@ fn pe_probe(f: &Fabric, i: usize) -> Probe {
     }
 }
 
-/// The address a site stands for: the tenth address of its first prefix.
+/// A host address of `p`: its first host, or the address itself for a /31 or /32 (RFC 3021).
+pub fn first_host(p: &ipnet::Ipv4Net) -> u32 {
+    let n = u32::from(p.network());
+    if p.prefix_len() >= 31 {
+        n
+    } else {
+        n + 1
+    }
+}
+
+/// The address a site stands for: the first host of its first prefix.
 pub fn site_probe(f: &Fabric, i: usize) -> Probe {
     let e = Endpoint::Site(vnetsim_fabric::SiteId(i as u32));
-    let p = f.sites[i]
-        .prefixes
-        .first()
-        .map(|p| u32::from(p.network()) + 10)
-        .unwrap_or(0);
+    let p = f.sites[i].prefixes.first().map(first_host).unwrap_or(0);
     Probe {
         label: f.endpoint_id(e),
         endpoint: e,
@@ -339,7 +361,7 @@ pub fn fold_chunks<A, I, M>(
 where
     A: Send,
     I: Fn(usize) -> A + Sync,
-    M: Fn(&mut A, &Fabric, &Scratch, &Trace, Cell, Option<&str>) + Sync,
+    M: Fn(&mut A, &Fabric, &Scratch, &Trace, Cell, Option<L7<'_>>) + Sync,
 {
     const BATCH: usize = 1024;
     let fq = m.fqdns(f);
@@ -352,8 +374,9 @@ where
                 let src = m.sources[c.src as usize].endpoint;
                 let q = fq[c.dst as usize];
                 let fqdn = if src == Endpoint::Internet { q.0 } else { q.1 };
-                let t = trace(f, flow, src, fqdn, scratch);
-                each(&mut acc, f, scratch, &t, c, fqdn);
+                let l7 = fqdn.map(|n| L7::by_port(n, flow.dport));
+                let t = trace(f, flow, src, l7, scratch);
+                each(&mut acc, f, scratch, &t, c, l7);
             }
             progress(chunk.len() as u64);
             acc
@@ -365,7 +388,7 @@ where
 pub fn run<R, M>(f: &Fabric, m: &Matrix, map: M, progress: &(dyn Fn(u64) + Sync)) -> Vec<R>
 where
     R: Send,
-    M: Fn(&Fabric, &Scratch, &Trace, Cell, Option<&str>) -> R + Sync,
+    M: Fn(&Fabric, &Scratch, &Trace, Cell, Option<L7<'_>>) -> R + Sync,
 {
     fold_chunks(
         f,
@@ -383,5 +406,6 @@ where
 pub fn trace_cell(f: &Fabric, m: &Matrix, c: Cell, s: &mut Scratch) -> Trace {
     let flow = m.flow(f, c);
     let src = m.sources[c.src as usize].endpoint;
-    trace(f, flow, src, fqdn_for(f, flow.dst), s)
+    let l7 = fqdn_for(f, flow.dst).map(|n| L7::by_port(n, flow.dport));
+    trace(f, flow, src, l7, s)
 }

@@ -5,7 +5,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use vnetsim_engine::{trace, Flow, Scratch, ICMP, TCP, UDP};
+use vnetsim_engine::{trace, Flow, Scratch, ICMP, L7, TCP, UDP};
 use vnetsim_fabric::compile;
 
 struct Counting;
@@ -50,7 +50,7 @@ fn warmed_up_walks_do_not_allocate() {
     let f = compile(&vnetsim_model::load_str("lab", text).unwrap());
     // Flows that cross every kind of hop: gateway, firewall (network, application,
     // DNAT, default deny), peering, Private Endpoint, Internet, NSG drops.
-    let flows: Vec<(Flow, Option<&str>)> = [
+    let flows: Vec<(Flow, Option<L7>)> = [
         ("192.168.1.10", "10.1.1.4", TCP, 443, None),
         (
             "192.168.1.10",
@@ -84,7 +84,7 @@ fn warmed_up_walks_do_not_allocate() {
                 sport: 50000,
                 dport: port,
             },
-            q,
+            q.map(|n| L7::by_port(n, port)),
         )
     })
     .collect();

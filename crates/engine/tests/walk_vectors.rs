@@ -401,9 +401,12 @@ fn v39_gateway_subnet_route_table_steers_site_traffic_through_the_firewall() {
 }
 
 #[test]
-fn v35_site_to_endpoint_through_firewall_network_rule_is_no_return() {
-    // GatewaySubnet's /16 to the firewall; the endpoint subnet has route-table policies so the
-    // /32 is Invalid there... policies Disabled here, so use an exact /32 route instead (R4.2).
+fn v35_with_endpoint_policies_off_the_32_bypasses_the_firewall_and_is_reachable() {
+    // GatewaySubnet sends the spoke's /16 to the firewall, but the endpoint subnet keeps
+    // route-table policies Disabled, so the endpoint's /32 stays Active in GatewaySubnet and
+    // wins by longest prefix (R4.2, R4.3): the request goes straight to the endpoint, no
+    // stateful device is crossed, and the reply returns the same way. (With policies on, the
+    // same flow crosses the firewall and is no-return: the next test.)
     let f = hub_with_site(
         ", useRemoteGateways: true",
         ", routeTable: rt-gw",

@@ -28,9 +28,24 @@ pub struct AppRule {
     pub name: String,
     pub access: Access,
     pub source: Vec<(u32, u8)>,
-    pub ports: Vec<u16>,
+    /// `Https:443`, `Http:80`, `Mssql:1433`: the application protocol and port a flow must
+    /// speak (R6.4, R-FW-07).
+    pub protocols: Vec<(AppProtocol, u16)>,
     /// Lower-case patterns: exact names, or a suffix after a leading `*`.
     pub fqdns: Vec<FqdnPattern>,
+}
+
+/// The application protocols Azure Firewall application rules name.
+pub use m::AppProtocolKind as AppProtocol;
+
+impl AppRule {
+    /// R6.4: source, protocol and port, and the name the flow carries.
+    #[inline]
+    pub fn matches(&self, src: u32, protocol: AppProtocol, dport: u16, fqdn: &str) -> bool {
+        prefix_match(&self.source, src)
+            && self.protocols.contains(&(protocol, dport))
+            && self.fqdns.iter().any(|p| p.matches(fqdn))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -195,7 +210,7 @@ pub(crate) fn compile(f: &m::Firewall, vnet: VnetId, subnet: SubnetId) -> Firewa
                 name: format!("{}/{}", c.name.value, r.name.value),
                 access,
                 source: addrs(&r.source),
-                ports: r.protocols.iter().map(|p| p.port).collect(),
+                protocols: r.protocols.iter().map(|p| (p.kind, p.port)).collect(),
                 fqdns: r
                     .target_fqdns
                     .iter()

@@ -399,6 +399,12 @@ impl Fabric {
             .position(|n| n.name == name)
             .map(|i| VnetId(i as u32))
     }
+    pub fn find_firewall(&self, name: &str) -> Option<FirewallId> {
+        self.firewalls
+            .iter()
+            .position(|n| n.name == name)
+            .map(|i| FirewallId(i as u32))
+    }
     pub fn find_service(&self, name: &str) -> Option<ServiceId> {
         self.services
             .iter()

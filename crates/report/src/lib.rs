@@ -7,7 +7,7 @@
 //! * [`RowWriter`]: a streaming writer for CSV (header row, empty cell for a
 //!   missing value), JSON lines (one compact object per line, camelCase keys in
 //!   a fixed order, `null` for a missing value) and Parquet (one column per
-//!   field; behind the default cargo feature `parquet`). The format follows the
+//!   field). The format follows the
 //!   file extension, see [`OutputFormat::from_path`]. Output is deterministic:
 //!   the same rows give the same bytes.
 //!
@@ -15,8 +15,7 @@
 //!   are UTF-8 and nullable exactly where the field is an `Option`; ports are
 //!   `UInt16` (Parquet INT32 annotated INTEGER(16, unsigned)); `symmetric` is a
 //!   boolean; Snappy compression. Row groups close every 65,536 rows or 64 MiB,
-//!   whichever comes first. Without the `parquet` feature, asking for Parquet
-//!   is an [`Error::Unsupported`].
+//!   whichever comes first.
 //!
 //!   CSV cannot tell an empty string from a missing value: `Some("")` in an
 //!   optional column reads back as `None`. JSON lines and Parquet keep the
@@ -50,7 +49,6 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub mod heatmap;
-#[cfg(feature = "parquet")]
 mod parquet_io;
 pub mod summary;
 
@@ -176,12 +174,8 @@ pub enum Error {
     Io(io::Error),
     Csv(csv::Error),
     Json(serde_json::Error),
-    #[cfg(feature = "parquet")]
     Parquet(parquet::errors::ParquetError),
-    #[cfg(feature = "parquet")]
     Arrow(arrow_schema::ArrowError),
-    /// The format is known but this build cannot write it (feature off).
-    Unsupported(String),
 }
 
 impl fmt::Display for Error {
@@ -190,11 +184,8 @@ impl fmt::Display for Error {
             Error::Io(e) => write!(f, "{e}"),
             Error::Csv(e) => write!(f, "CSV: {e}"),
             Error::Json(e) => write!(f, "JSON: {e}"),
-            #[cfg(feature = "parquet")]
             Error::Parquet(e) => write!(f, "Parquet: {e}"),
-            #[cfg(feature = "parquet")]
             Error::Arrow(e) => write!(f, "Arrow: {e}"),
-            Error::Unsupported(s) => f.write_str(s),
         }
     }
 }
@@ -205,11 +196,8 @@ impl std::error::Error for Error {
             Error::Io(e) => Some(e),
             Error::Csv(e) => Some(e),
             Error::Json(e) => Some(e),
-            #[cfg(feature = "parquet")]
             Error::Parquet(e) => Some(e),
-            #[cfg(feature = "parquet")]
             Error::Arrow(e) => Some(e),
-            Error::Unsupported(_) => None,
         }
     }
 }
@@ -229,13 +217,11 @@ impl From<serde_json::Error> for Error {
         Error::Json(e)
     }
 }
-#[cfg(feature = "parquet")]
 impl From<parquet::errors::ParquetError> for Error {
     fn from(e: parquet::errors::ParquetError) -> Self {
         Error::Parquet(e)
     }
 }
-#[cfg(feature = "parquet")]
 impl From<arrow_schema::ArrowError> for Error {
     fn from(e: arrow_schema::ArrowError) -> Self {
         Error::Arrow(e)
@@ -257,21 +243,18 @@ pub struct RowWriter {
 enum Inner {
     Csv(Box<csv::Writer<Sink>>),
     Jsonl(BufWriter<Sink>, Vec<u8>),
-    #[cfg(feature = "parquet")]
     Parquet(Box<parquet_io::ParquetRowWriter<BufWriter<Sink>>>),
 }
 
 impl RowWriter {
     /// Creates (or truncates) the file at `path` and writes rows to it in `format`.
     pub fn create(path: &Path, format: OutputFormat) -> Result<Self, Error> {
-        check_supported(format)?;
         let file = File::create(path)?;
         Self::new(Box::new(file), format)
     }
 
     /// Writes rows in `format` to any byte sink (buffered internally).
     pub fn new(sink: Box<dyn Write + Send>, format: OutputFormat) -> Result<Self, Error> {
-        check_supported(format)?;
         let inner = match format {
             OutputFormat::Csv => Inner::Csv(Box::new(
                 csv::WriterBuilder::new()
@@ -283,12 +266,9 @@ impl RowWriter {
                 BufWriter::with_capacity(64 * 1024, sink),
                 Vec::with_capacity(512),
             ),
-            #[cfg(feature = "parquet")]
             OutputFormat::Parquet => Inner::Parquet(Box::new(parquet_io::ParquetRowWriter::new(
                 BufWriter::new(sink),
             )?)),
-            #[cfg(not(feature = "parquet"))]
-            OutputFormat::Parquet => unreachable!("checked above"),
         };
         Ok(Self { inner, rows: 0 })
     }
@@ -308,7 +288,6 @@ impl RowWriter {
                 buf.push(b'\n');
                 w.write_all(buf)?;
             }
-            #[cfg(feature = "parquet")]
             Inner::Parquet(w) => w.write(row)?,
         }
         self.rows += 1;
@@ -326,22 +305,10 @@ impl RowWriter {
                 w.flush()?;
             }
             Inner::Jsonl(mut w, _) => w.flush()?,
-            #[cfg(feature = "parquet")]
             Inner::Parquet(w) => w.finish()?,
         }
         Ok(())
     }
-}
-
-fn check_supported(format: OutputFormat) -> Result<(), Error> {
-    #[cfg(not(feature = "parquet"))]
-    if format == OutputFormat::Parquet {
-        return Err(Error::Unsupported(
-            "Parquet output is not available in this build (cargo feature `parquet` is off)".into(),
-        ));
-    }
-    let _ = format;
-    Ok(())
 }
 
 /// Reads rows written by [`RowWriter`] back, in the format named by the
@@ -380,23 +347,12 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<FlowRow>, String> {
 }
 
 /// Reads a Parquet file written by [`RowWriter`] back into rows.
-#[cfg(feature = "parquet")]
 pub fn read_parquet(path: &Path) -> Result<Vec<FlowRow>, String> {
     parquet_io::read(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Reads a Parquet file written by [`RowWriter`] back into rows.
-#[cfg(not(feature = "parquet"))]
-pub fn read_parquet(path: &Path) -> Result<Vec<FlowRow>, String> {
-    Err(format!(
-        "{}: Parquet input is not available in this build (cargo feature `parquet` is off)",
-        path.display()
-    ))
-}
-
 /// Row counts of each row group of a Parquet file, in file order (a check
 /// that large outputs are split into bounded row groups).
-#[cfg(feature = "parquet")]
 pub fn parquet_row_groups(path: &Path) -> Result<Vec<i64>, String> {
     parquet_io::row_group_sizes(path).map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -1,5 +1,4 @@
 //! Parquet output: read back with `read_parquet`.
-#![cfg(feature = "parquet")]
 
 mod common;
 

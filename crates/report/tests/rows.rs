@@ -189,15 +189,3 @@ fn unwritable_path_is_an_error() {
         .expect("must fail");
     assert!(!e.to_string().is_empty());
 }
-
-#[cfg(not(feature = "parquet"))]
-#[test]
-fn parquet_is_refused_cleanly_without_the_feature() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("rows.parquet");
-    let e = RowWriter::create(&path, OutputFormat::Parquet)
-        .err()
-        .expect("must fail");
-    assert!(e.to_string().contains("feature `parquet`"), "{e}");
-    assert!(vnetsim_report::read_parquet(&path).is_err());
-}

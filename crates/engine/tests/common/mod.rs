@@ -1,7 +1,7 @@
 #![allow(dead_code)]
 //! Helpers shared by the vector tests: compile a YAML topology, read routes, walk flows.
 
-use vnetsim_engine::{trace, Flow, Scratch, Trace};
+use vnetsim_engine::{trace, Flow, Scratch, Trace, L7};
 use vnetsim_fabric::{compile, watcher, Endpoint, Fabric};
 
 pub fn fabric(yaml: &str) -> Fabric {
@@ -90,8 +90,10 @@ pub fn walk_fqdn(
     walk_from(f, flow, ingress, fqdn)
 }
 
+/// Walks `flow`; a given `fqdn` is spoken in the protocol its port stands for.
 pub fn walk_from(f: &Fabric, flow: Flow, ingress: Endpoint, fqdn: Option<&str>) -> Walked {
     let mut s = Scratch::new();
-    let t = trace(f, flow, ingress, fqdn, &mut s);
+    let l7 = fqdn.map(|n| L7::by_port(n, flow.dport));
+    let t = trace(f, flow, ingress, l7, &mut s);
     Walked { t, s }
 }
