@@ -24,10 +24,9 @@ fn flows(
         sweep::parse_ports("tcp/443,tcp/22,udp/53,icmp").unwrap(),
     );
     let v = m
-        .cells
         .iter()
         .map(|c| {
-            let fl = m.flow(&f, *c);
+            let fl = m.flow(&f, c);
             (
                 fl,
                 m.sources[c.src as usize].endpoint,

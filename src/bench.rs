@@ -87,15 +87,14 @@ fn walk(a: WalkArgs) -> Result<u8, String> {
     let dests = sweep::resolve(&f, &a.to, Side::Destination).map_err(|e| format!("error: {e}"))?;
     let ports = sweep::parse_ports(&a.ports).map_err(|e| format!("error: --ports: {e}"))?;
     let m = Matrix::new(sources, dests, ports);
-    if m.cells.is_empty() {
+    if m.is_empty() {
         return Err("error: the matrix has no flows".into());
     }
     // Flows prepared ahead: the measurement is the walk alone.
     let flows: Vec<_> = m
-        .cells
         .iter()
         .map(|c| {
-            let fl = m.flow(&f, *c);
+            let fl = m.flow(&f, c);
             (
                 fl,
                 m.sources[c.src as usize].endpoint,

@@ -110,7 +110,7 @@ fn prepare(
     let ports = sweep::parse_ports(&sel.ports).map_err(|e| format!("error: --ports: {e}"))?;
     let matrix = Matrix::new(sources, dests, ports);
     let bar = indicatif::ProgressBar::with_draw_target(
-        Some(matrix.cells.len() as u64),
+        Some(matrix.len()),
         if std::io::stderr().is_terminal() {
             indicatif::ProgressDrawTarget::stderr()
         } else {
@@ -193,7 +193,7 @@ pub fn sweep_summary(f: &Fabric, sel: &Selectors) -> Result<SweptSummary, String
         )
     });
     let mut counts: KeyCounts = KeyCounts::default();
-    let mut outcomes = Vec::with_capacity(matrix.cells.len());
+    let mut outcomes = Vec::with_capacity(matrix.len() as usize);
     for (k, o) in chunks {
         for (key, (n, c)) in k {
             counts.entry(key).and_modify(|e| e.0 += n).or_insert((n, c));
@@ -246,7 +246,7 @@ pub fn write_heatmap(
     let rows: Vec<String> = m.sources.iter().map(|p| p.label.clone()).collect();
     let cols: Vec<String> = m.dests.iter().map(|p| p.label.clone()).collect();
     let mut h = Heatmap::new(title, rows, cols);
-    for (c, o) in m.cells.iter().zip(outcomes) {
+    for (c, o) in m.iter().zip(outcomes) {
         h.add(c.src as usize, c.dst as usize, cell_outcome(o.as_str()));
     }
     let file = std::fs::File::create(path)
@@ -351,7 +351,6 @@ pub fn run_diff(a: DiffArgs) -> Result<u8, String> {
     let sn = sweep(&new, &a.sel)?;
     let index = |s: &Swept| -> BTreeMap<Key, FlowRow> {
         s.matrix
-            .cells
             .iter()
             .zip(&s.rows)
             .map(|(c, r)| {

@@ -443,11 +443,10 @@ pub fn run_synth(a: SynthArgs) -> Result<u8, String> {
     let ports = sweep::parse_ports(&a.sel.ports).map_err(|e| format!("error: --ports: {e}"))?;
     let m = Matrix::new(sources, dests, ports);
     let flows: Vec<vnetsim_traffic::synth::SynthFlow> = m
-        .cells
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let fl = m.flow(&f, *c);
+            let fl = m.flow(&f, c);
             vnetsim_traffic::synth::SynthFlow {
                 src: fl.src,
                 dst: fl.dst,

@@ -313,3 +313,75 @@ fn walk(d: &Path) -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+#[test]
+fn replay_output_identical_at_one_two_and_eight_threads() {
+    // About 20,000 flows: at least 8 chunks of the parallel walk (512 flows each).
+    let lab = root().join("traces/hub-spoke-lab.yaml");
+    let cap = tmp("many-flows.pcap");
+    ok(&[
+        "synth",
+        lab.to_str().unwrap(),
+        "--ports",
+        "tcp/1-400,udp/1-400,icmp",
+        "-o",
+        cap.to_str().unwrap(),
+    ]);
+    let run = |threads: &str, per: &str, ext: &str| -> (String, Vec<u8>, Vec<(String, Vec<u8>)>) {
+        let out = tmp(&format!("det-{threads}-{per}.{ext}"));
+        let dir = tmp(&format!("det-pcap-{threads}-{per}-{ext}"));
+        let summary = ok(&[
+            "replay",
+            lab.to_str().unwrap(),
+            cap.to_str().unwrap(),
+            "--threads",
+            threads,
+            "--per",
+            per,
+            "--out",
+            out.to_str().unwrap(),
+            "--pcap-out",
+            dir.to_str().unwrap(),
+        ]);
+        let mut pcaps: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                (
+                    p.file_name().unwrap().to_string_lossy().into(),
+                    std::fs::read(&p).unwrap(),
+                )
+            })
+            .collect();
+        pcaps.sort();
+        (summary, std::fs::read(&out).unwrap(), pcaps)
+    };
+    for (per, ext) in [
+        ("flow", "jsonl"),
+        ("flow", "csv"),
+        ("flow", "parquet"),
+        ("packet", "jsonl"),
+        ("packet", "csv"),
+    ] {
+        let one = run("1", per, ext);
+        if (per, ext) == ("flow", "jsonl") {
+            let flows = one.1.iter().filter(|b| **b == b'\n').count();
+            assert!(
+                flows >= 8 * 512,
+                "{flows} flows: too few to split into 8 chunks"
+            );
+        }
+        for threads in ["2", "8"] {
+            let other = run(threads, per, ext);
+            assert_eq!(other.0, one.0, "summary, {per} {ext}, {threads} threads");
+            assert!(
+                other.1 == one.1,
+                "rows differ: {per} {ext}, {threads} threads"
+            );
+            assert!(
+                other.2 == one.2,
+                "rewritten captures differ at {threads} threads"
+            );
+        }
+    }
+}

@@ -124,65 +124,114 @@ fn every_sweep_cell_agrees_with_a_single_trace() {
     }
 }
 
+/// Ports giving the lab's matrix about 20,000 flows: at least 8 chunks of 1,024 cells, so that
+/// 2 and 8 threads really split the work.
+const MANY_PORTS: &str = "tcp/1-400,udp/1-400,icmp";
+
 #[test]
-fn output_bytes_identical_at_one_and_two_threads() {
+fn output_bytes_identical_at_one_two_and_eight_threads() {
     let l = lab();
+    let sweep_at = |threads: &str, out: &Path, heatmap: &Path| {
+        ok(&[
+            "sweep",
+            l.to_str().unwrap(),
+            "--ports",
+            MANY_PORTS,
+            "--threads",
+            threads,
+            "--out",
+            out.to_str().unwrap(),
+            "--heatmap",
+            heatmap.to_str().unwrap(),
+        ])
+    };
     for ext in ["jsonl", "csv", "parquet"] {
-        let a = tmp(&format!("t1.{ext}"));
-        let b = tmp(&format!("t2.{ext}"));
-        let ha = tmp(&format!("t1-{ext}.svg"));
-        let hb = tmp(&format!("t2-{ext}.svg"));
-        ok(&[
-            "sweep",
-            l.to_str().unwrap(),
-            "--ports",
-            PORTS,
-            "--threads",
-            "1",
-            "--out",
-            a.to_str().unwrap(),
-            "--heatmap",
-            ha.to_str().unwrap(),
-        ]);
-        ok(&[
-            "sweep",
-            l.to_str().unwrap(),
-            "--ports",
-            PORTS,
-            "--threads",
-            "2",
-            "--out",
-            b.to_str().unwrap(),
-            "--heatmap",
-            hb.to_str().unwrap(),
-        ]);
-        assert_eq!(
-            std::fs::read(&a).unwrap(),
-            std::fs::read(&b).unwrap(),
-            "{ext}"
-        );
-        assert_eq!(std::fs::read(&ha).unwrap(), std::fs::read(&hb).unwrap());
+        let first = tmp(&format!("t1.{ext}"));
+        let first_svg = tmp(&format!("t1-{ext}.svg"));
+        let summary = sweep_at("1", &first, &first_svg);
+        if ext == "jsonl" {
+            let rows = jsonl(&first).len();
+            assert!(
+                rows >= 8 * 1024,
+                "{rows} rows: too few to split into 8 chunks"
+            );
+        }
+        for threads in ["2", "8"] {
+            let out = tmp(&format!("t{threads}.{ext}"));
+            let svg = tmp(&format!("t{threads}-{ext}.svg"));
+            assert_eq!(
+                sweep_at(threads, &out, &svg),
+                summary,
+                "{ext} summary, {threads} threads"
+            );
+            assert!(
+                std::fs::read(&first).unwrap() == std::fs::read(&out).unwrap(),
+                "{ext} rows differ at {threads} threads"
+            );
+            assert!(
+                std::fs::read(&first_svg).unwrap() == std::fs::read(&svg).unwrap(),
+                "heat map differs at {threads} threads"
+            );
+        }
     }
-    // And the summary on stdout.
-    let s1 = ok(&[
+    // The summary alone (aggregated per distinct outcome, no rows) too.
+    let summary = |threads: &str| {
+        ok(&[
+            "sweep",
+            l.to_str().unwrap(),
+            "--ports",
+            MANY_PORTS,
+            "--threads",
+            threads,
+            "--json",
+        ])
+    };
+    let one = summary("1");
+    assert_eq!(summary("2"), one);
+    assert_eq!(summary("8"), one);
+}
+
+#[test]
+fn rows_come_in_matrix_order() {
+    // Source-major, then destination, then port, as the matrix is defined; checked on the
+    // first and last rows of a split run.
+    let l = lab();
+    let out = tmp("order.jsonl");
+    ok(&[
         "sweep",
         l.to_str().unwrap(),
+        "--from",
+        "site:home",
+        "--from",
+        "internet",
+        "--to",
+        "nic:vm-app-nic",
+        "--to",
+        "nic:vm-shared-nic",
         "--ports",
-        PORTS,
+        "tcp/1-3000",
         "--threads",
-        "1",
-        "--json",
+        "8",
+        "--out",
+        out.to_str().unwrap(),
     ]);
-    let s2 = ok(&[
-        "sweep",
-        l.to_str().unwrap(),
-        "--ports",
-        PORTS,
-        "--threads",
-        "2",
-        "--json",
-    ]);
-    assert_eq!(s1, s2);
+    let rows = jsonl(&out);
+    assert_eq!(rows.len(), 2 * 2 * 3000);
+    let key = |r: &Value| {
+        (
+            r["ingress"].as_str().unwrap().to_string(),
+            r["dst"].as_str().unwrap().to_string(),
+            r["dstPort"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(key(&rows[0]), ("site:home".into(), "10.1.1.4".into(), 1));
+    assert_eq!(
+        key(&rows[2999]),
+        ("site:home".into(), "10.1.1.4".into(), 3000)
+    );
+    assert_eq!(key(&rows[3000]), ("site:home".into(), "10.2.1.4".into(), 1));
+    assert_eq!(key(&rows[6000]).0, "internet");
+    assert_eq!(key(&rows[11999]).2, 3000);
 }
 
 #[test]

@@ -276,32 +276,17 @@ pub struct Cell {
     pub port: u32,
 }
 
-/// Sources × destinations × ports in source-major order, leaving out a probe talking to itself.
-pub fn cells(sources: &[Probe], dests: &[Probe], ports: &[Port]) -> Vec<Cell> {
-    let mut v = Vec::with_capacity(sources.len() * dests.len() * ports.len());
-    for (i, s) in sources.iter().enumerate() {
-        for (j, d) in dests.iter().enumerate() {
-            if s.label == d.label {
-                continue;
-            }
-            for k in 0..ports.len() {
-                v.push(Cell {
-                    src: i as u32,
-                    dst: j as u32,
-                    port: k as u32,
-                });
-            }
-        }
-    }
-    v
-}
-
-/// The matrix, ready to run.
+/// The matrix, ready to run: sources × destinations × ports in source-major order, leaving out
+/// a probe talking to itself. Cells are computed from their index, never stored, so a matrix
+/// costs memory for its probes only, however many flows it has.
 pub struct Matrix {
     pub sources: Vec<Probe>,
     pub dests: Vec<Probe>,
     pub ports: Vec<Port>,
-    pub cells: Vec<Cell>,
+    /// Per source, the destination that is the same probe (left out of its row).
+    skip: Vec<Option<u32>>,
+    /// Per source, the index of its first cell; one more entry holds the total.
+    start: Vec<u64>,
 }
 
 impl Matrix {
@@ -327,13 +312,91 @@ impl Matrix {
 
 impl Matrix {
     pub fn new(sources: Vec<Probe>, dests: Vec<Probe>, ports: Vec<Port>) -> Matrix {
-        let cells = cells(&sources, &dests, &ports);
+        let by_label: std::collections::HashMap<&str, u32> = dests
+            .iter()
+            .enumerate()
+            .map(|(j, d)| (d.label.as_str(), j as u32))
+            .collect();
+        let skip: Vec<Option<u32>> = sources
+            .iter()
+            .map(|s| by_label.get(s.label.as_str()).copied())
+            .collect();
+        let mut start = Vec::with_capacity(sources.len() + 1);
+        let mut n = 0u64;
+        for k in &skip {
+            start.push(n);
+            n += (dests.len() - k.is_some() as usize) as u64 * ports.len() as u64;
+        }
+        start.push(n);
         Matrix {
             sources,
             dests,
             ports,
-            cells,
+            skip,
+            start,
         }
+    }
+    /// The number of cells (flows).
+    pub fn len(&self) -> u64 {
+        self.start[self.sources.len()]
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The cell at `index` (matrix order).
+    pub fn cell(&self, index: u64) -> Cell {
+        let i = self.start.partition_point(|&x| x <= index) - 1;
+        let within = index - self.start[i];
+        let p = self.ports.len() as u64;
+        let mut j = (within / p) as u32;
+        if let Some(k) = self.skip[i] {
+            if j >= k {
+                j += 1;
+            }
+        }
+        Cell {
+            src: i as u32,
+            dst: j,
+            port: (within % p) as u32,
+        }
+    }
+    /// Cells `range` in matrix order.
+    pub fn cells(&self, range: std::ops::Range<u64>) -> impl Iterator<Item = Cell> + '_ {
+        let mut next = (range.start < range.end.min(self.len())).then(|| self.cell(range.start));
+        let mut left = range.end.saturating_sub(range.start);
+        std::iter::from_fn(move || {
+            if left == 0 {
+                return None;
+            }
+            left -= 1;
+            let c = next?;
+            next = self.after(c);
+            Some(c)
+        })
+    }
+    /// Every cell in matrix order.
+    pub fn iter(&self) -> impl Iterator<Item = Cell> + '_ {
+        self.cells(0..self.len())
+    }
+    fn after(&self, c: Cell) -> Option<Cell> {
+        let mut c = c;
+        c.port += 1;
+        if (c.port as usize) < self.ports.len() {
+            return Some(c);
+        }
+        c.port = 0;
+        c.dst += 1;
+        if self.skip[c.src as usize] == Some(c.dst) {
+            c.dst += 1;
+        }
+        while c.dst as usize >= self.dests.len() {
+            c.src += 1;
+            if c.src as usize >= self.sources.len() {
+                return None;
+            }
+            c.dst = (self.skip[c.src as usize] == Some(0)) as u32;
+        }
+        Some(c)
     }
     pub fn flow(&self, f: &Fabric, c: Cell) -> Flow {
         let s = &self.sources[c.src as usize];
@@ -349,8 +412,12 @@ impl Matrix {
     }
 }
 
+/// Cells per unit of parallel work.
+pub const CHUNK: u64 = 1024;
+
 /// Evaluates every cell (a full round-trip trace each) on the current rayon pool, folding the
-/// cells of each chunk into an accumulator; accumulators come back in matrix order.
+/// cells of each chunk of [`CHUNK`] cells into an accumulator; accumulators come back in
+/// matrix order whatever the thread count.
 pub fn fold_chunks<A, I, M>(
     f: &Fabric,
     m: &Matrix,
@@ -363,13 +430,15 @@ where
     I: Fn(usize) -> A + Sync,
     M: Fn(&mut A, &Fabric, &Scratch, &Trace, Cell, Option<L7<'_>>) + Sync,
 {
-    const BATCH: usize = 1024;
     let fq = m.fqdns(f);
-    m.cells
-        .par_chunks(BATCH)
-        .map_init(Scratch::new, |scratch, chunk| {
-            let mut acc = init(chunk.len());
-            for &c in chunk {
+    let n = m.len();
+    (0..n.div_ceil(CHUNK))
+        .into_par_iter()
+        .map_init(Scratch::new, |scratch, k| {
+            let range = k * CHUNK..((k + 1) * CHUNK).min(n);
+            let len = (range.end - range.start) as usize;
+            let mut acc = init(len);
+            for c in m.cells(range) {
                 let flow = m.flow(f, c);
                 let src = m.sources[c.src as usize].endpoint;
                 let q = fq[c.dst as usize];
@@ -378,7 +447,7 @@ where
                 let t = trace(f, flow, src, l7, scratch);
                 each(&mut acc, f, scratch, &t, c, l7);
             }
-            progress(chunk.len() as u64);
+            progress(len as u64);
             acc
         })
         .collect()

@@ -4,7 +4,9 @@
 mod common;
 use common::*;
 use vnetsim_engine::render::rule_name;
-use vnetsim_engine::{Flow, Outcome, Reason, Verdict, ICMP, TCP, UDP};
+use vnetsim_engine::{
+    trace, AppProtocol, Flow, Outcome, Reason, Scratch, Verdict, ICMP, L7, TCP, UDP,
+};
 use vnetsim_fabric::security::Access;
 use vnetsim_fabric::watcher::{flow_verify, Direction};
 use vnetsim_fabric::{Endpoint, Fabric};
@@ -899,4 +901,40 @@ firewalls:
       - { name: net, priority: 100, action: Allow, rules: [{ name: any, protocols: [Any], source: ['*'], destination: ['*'], destinationPorts: ['*'] }] }
 "#
     .to_string()
+}
+
+#[test]
+fn r6_4_application_rules_match_the_protocol_as_well_as_the_port() {
+    // R6.4 / R-FW-07: a rule names protocol:port pairs. `Https:8443` admits TLS on 8443 only;
+    // `Http:80` admits plain HTTP on 80 only: the same name over the other protocol, or on
+    // another port, matches nothing and meets the default deny.
+    let f = fw_lab(
+        "    applicationRuleCollections:\n      - { name: web, priority: 100, action: Allow, rules: [{ name: apps, source: ['*'], protocols: ['Https:8443', 'Http:80'], targetFqdns: ['app1.azurewebsites.net'] }] }\n",
+        "[IANAPrivateRanges]",
+    );
+    let flow = |dport: u16| Flow {
+        src: ip("10.0.2.4"),
+        dst: ip("10.0.3.4"),
+        proto: TCP,
+        sport: 50000,
+        dport,
+    };
+    let at = |dport: u16, protocol: AppProtocol| {
+        let mut s = Scratch::new();
+        let l7 = L7 {
+            fqdn: "app1.azurewebsites.net",
+            protocol,
+        };
+        let fl = flow(dport);
+        let t = trace(&f, fl, f.endpoint_of_source(fl.src), Some(l7), &mut s);
+        t.forward.rule.map(|r| rule_name(&f, r))
+    };
+    let allowed = Some("web/apps".to_string());
+    let denied = Some("fw/DefaultDeny".to_string());
+    assert_eq!(at(8443, AppProtocol::Https), allowed);
+    assert_eq!(at(80, AppProtocol::Http), allowed);
+    assert_eq!(at(8443, AppProtocol::Http), denied);
+    assert_eq!(at(80, AppProtocol::Https), denied);
+    assert_eq!(at(443, AppProtocol::Https), denied);
+    assert_eq!(at(80, AppProtocol::Mssql), denied);
 }

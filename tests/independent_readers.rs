@@ -1,0 +1,207 @@
+//! Our output files read by programs that share no code with vnetsim: Parquet by pyarrow
+//! (Apache Arrow's C++ reader), captures written by `--pcap-out` by tcpdump. `.ci/run`
+//! installs both; a missing one fails these tests, it never skips them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("vnetsim-readers-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+fn vnetsim(args: &[&str]) {
+    let o = Command::new(env!("CARGO_BIN_EXE_vnetsim"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn jsonl(p: &Path) -> Vec<Value> {
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The rows of a Parquet file as pyarrow reads them, one JSON object per row, and the
+/// schema's field names and Arrow types.
+fn pyarrow_rows(p: &Path) -> (Vec<Value>, Vec<(String, String)>) {
+    let script = r#"
+import json, sys
+import pyarrow.parquet as pq
+t = pq.read_table(sys.argv[1])
+print(json.dumps([[f.name, str(f.type)] for f in t.schema]))
+for row in t.to_pylist():
+    print(json.dumps(row))
+"#;
+    let o = Command::new("python3")
+        .args(["-c", script, p.to_str().unwrap()])
+        .output()
+        .expect("python3 must be installed (.ci/run installs it with pyarrow)");
+    assert!(
+        o.status.success(),
+        "pyarrow could not read {}: {}",
+        p.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = String::from_utf8(o.stdout).unwrap();
+    let mut lines = text.lines();
+    let schema: Vec<(String, String)> = serde_json::from_str(lines.next().unwrap()).unwrap();
+    (
+        lines.map(|l| serde_json::from_str(l).unwrap()).collect(),
+        schema,
+    )
+}
+
+#[test]
+fn pyarrow_reads_a_sweeps_parquet_equal_to_its_jsonl() {
+    let lab = root().join("traces/hub-spoke-lab.yaml");
+    let pq = tmp("sweep.parquet");
+    let js = tmp("sweep.jsonl");
+    for out in [&pq, &js] {
+        vnetsim(&[
+            "sweep",
+            lab.to_str().unwrap(),
+            "--ports",
+            "tcp/443,tcp/22,udp/53,icmp",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+    }
+    let (rows, schema) = pyarrow_rows(&pq);
+    let expected = jsonl(&js);
+    assert_eq!(rows.len(), expected.len());
+    assert_eq!(rows, expected, "pyarrow's rows differ from the JSON lines");
+    // The documented types: ports unsigned 16-bit, symmetric boolean, the rest strings.
+    let ty = |n: &str| {
+        schema
+            .iter()
+            .find(|(f, _)| f == n)
+            .map(|(_, t)| t.as_str())
+            .unwrap()
+    };
+    assert_eq!(ty("srcPort"), "uint16");
+    assert_eq!(ty("dstPort"), "uint16");
+    assert_eq!(ty("symmetric"), "bool");
+    assert_eq!(ty("outcome"), "string");
+}
+
+#[test]
+fn pyarrow_reads_a_replays_parquet_equal_to_its_jsonl() {
+    let lab = root().join("traces/hub-spoke-lab.yaml");
+    let cap = root().join("traces/hub-spoke-lab.pcap");
+    let pq = tmp("replay.parquet");
+    let js = tmp("replay.jsonl");
+    for out in [&pq, &js] {
+        vnetsim(&[
+            "replay",
+            lab.to_str().unwrap(),
+            cap.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+    }
+    let (rows, _) = pyarrow_rows(&pq);
+    assert_eq!(rows, jsonl(&js));
+}
+
+/// `tcpdump -nn -vv -r FILE`, its lines.
+fn tcpdump(p: &Path) -> Vec<String> {
+    let o = Command::new("tcpdump")
+        .args(["-nn", "-vv", "-r", p.to_str().unwrap()])
+        .output()
+        .expect("tcpdump must be installed (.ci/run installs it)");
+    assert!(
+        o.status.success(),
+        "tcpdump could not read {}: {}",
+        p.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn tcpdump_reads_the_rewritten_captures_with_correct_checksums() {
+    let lab = root().join("traces/hub-spoke-lab.yaml");
+    let cap = root().join("traces/hub-spoke-lab.pcap");
+    let dir = tmp("pcap-out");
+    let rows = tmp("packets.jsonl");
+    vnetsim(&[
+        "replay",
+        lab.to_str().unwrap(),
+        cap.to_str().unwrap(),
+        "--pcap-out",
+        dir.to_str().unwrap(),
+        "--per",
+        "packet",
+        "--out",
+        rows.to_str().unwrap(),
+    ]);
+    let packets = jsonl(&rows);
+    let mut files = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        let endpoint = p
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .replacen('_', ":", 1);
+        let delivered: Vec<&Value> = packets
+            .iter()
+            .filter(|r| {
+                r["verdict"] == "delivered" && r["deliveredTo"].as_str() == Some(endpoint.as_str())
+            })
+            .collect();
+        let lines = tcpdump(&p);
+        // With -vv each packet is a header line (timestamp first) and the IP line holds it.
+        let headers: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.as_bytes().first().is_some_and(u8::is_ascii_digit))
+            .collect();
+        assert_eq!(
+            headers.len(),
+            delivered.len(),
+            "{}: one packet per delivered packet row",
+            p.display()
+        );
+        for l in &lines {
+            assert!(
+                !l.contains("bad cksum") && !l.contains("incorrect"),
+                "{}: {l}",
+                p.display()
+            );
+        }
+        // The source each packet shows is the rewritten one (`srcSeen`).
+        let text = lines.join("\n");
+        for r in &delivered {
+            let seen = r["srcSeen"].as_str().unwrap();
+            assert!(
+                text.contains(&format!(" {seen}")),
+                "{}: no packet from {seen}",
+                p.display()
+            );
+        }
+        files += 1;
+    }
+    assert!(
+        files >= 4,
+        "one capture per delivery endpoint, found {files}"
+    );
+}
