@@ -1,23 +1,21 @@
 //! `replay` (captures through the fabric) and `synth` (captures of a topology's traffic).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
-use serde::Serialize;
-use vnetsim_engine::render::{ip, protocol_name, rule_name};
-use vnetsim_engine::replay::{build_table, walk_flows, FlowTable};
+use vnetsim_engine::render::rule_name;
+use vnetsim_engine::replay::{build_table, second_pass, walk_flows, FlowTable, PacketEvent};
 use vnetsim_engine::sweep::{self, Matrix, Side};
 use vnetsim_engine::{Flow, Verdict, ICMP};
 use vnetsim_fabric::{Endpoint, Fabric};
+use vnetsim_report::packets::{PacketRow, PacketRowWriter};
 use vnetsim_report::summary::Summary;
-use vnetsim_report::FlowRow;
-use vnetsim_traffic::{
-    ipv4_offset, linktype, rewrite_ipv4_at, CaptureReader, PacketKind, PcapWriter, Rewrite,
-};
+use vnetsim_report::{FlowRow, OutputFormat};
+use vnetsim_traffic::{ipv4_offset, linktype, rewrite_ipv4_at, PcapWriter, Rewrite};
 
 use crate::cli::{load, parse_endpoint, Output};
 use crate::flows::{row, write_rows, Selectors};
@@ -53,27 +51,6 @@ pub struct ReplayArgs {
     pub top: usize,
     #[command(flatten)]
     pub out_fmt: Output,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PacketRow<'a> {
-    index: u64,
-    ts_ns: u64,
-    src: String,
-    dst: String,
-    protocol: String,
-    src_port: u16,
-    dst_port: u16,
-    direction: &'static str,
-    flow: u32,
-    verdict: &'static str,
-    delivered_to: Option<&'a str>,
-    dropped_at: Option<&'a str>,
-    rule: Option<&'a str>,
-    src_seen: Option<String>,
-    dst_seen: Option<String>,
-    outcome: &'a str,
 }
 
 /// What each direction of a flow does to its packets.
@@ -282,140 +259,183 @@ fn second(
     table: &FlowTable,
     fates: &[Fate],
 ) -> Result<(), String> {
-    let mut rows_out: Option<Box<dyn FnMut(&PacketRow) -> Result<(), String>>> = None;
-    if let (Per::Packet, Some(p)) = (a.per, &a.out) {
-        let file = std::fs::File::create(p)
-            .map_err(|e| format!("error: cannot write {}: {e}", p.display()))?;
-        let csv = p
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.eq_ignore_ascii_case("csv"))
-            .unwrap_or(false);
-        let pd = p.display().to_string();
-        if csv {
-            let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
-            rows_out = Some(Box::new(move |r: &PacketRow| {
-                w.serialize(r)
-                    .and_then(|_| w.flush().map_err(Into::into))
-                    .map_err(|e| format!("error: cannot write {pd}: {e}"))
-            }));
-        } else {
-            let mut w = std::io::BufWriter::new(file);
-            rows_out = Some(Box::new(move |r: &PacketRow| {
-                serde_json::to_writer(&mut w, r)
-                    .map_err(|e| e.to_string())
-                    .and_then(|_| w.write_all(b"\n").map_err(|e| e.to_string()))
-                    .map_err(|e| format!("error: cannot write {pd}: {e}"))
-            }));
-        }
-    }
-    if let Some(d) = &a.pcap_out {
-        std::fs::create_dir_all(d)
-            .map_err(|e| format!("error: cannot create {}: {e}", d.display()))?;
-    }
-    let mut writers: BTreeMap<String, PcapWriter<std::io::BufWriter<std::fs::File>>> =
-        BTreeMap::new();
+    let mut rows_out = match (a.per, &a.out) {
+        (Per::Packet, Some(p)) => Some(packet_writer(p)?),
+        _ => None,
+    };
+    let mut captures = match &a.pcap_out {
+        Some(d) => Some(EndpointCaptures::new(f, d, fates)?),
+        None => None,
+    };
     let mut buf: Vec<u8> = Vec::with_capacity(65536);
-    let mut index = 0u64;
-    for path in paths {
-        let mut r =
-            CaptureReader::open(path).map_err(|e| format!("error: {}: {e}", path.display()))?;
-        while let Some(pkt) = r.next_packet() {
-            index += 1;
-            let PacketKind::Ipv4(p) = pkt.info.kind else {
-                continue;
-            };
-            let Some(pl) = table.place(&p) else { continue };
-            let fate = &fates[pl.flow as usize];
-            let dir = if pl.reply { fate.ret } else { fate.fwd };
-            if let Some(out) = rows_out.as_mut() {
-                let fr = &fate.row;
-                let (dropped, rule) = if pl.reply {
-                    (
-                        fate.ret_dropped_at.as_deref().or(if fate.fwd.is_none() {
-                            fr.dropped_at.as_deref()
-                        } else {
-                            None
-                        }),
-                        fate.ret_rule.as_deref(),
-                    )
-                } else {
-                    (
-                        if fate.fwd.is_none() {
-                            fr.dropped_at.as_deref()
-                        } else {
-                            None
-                        },
-                        fr.rule.as_deref(),
-                    )
-                };
-                out(&PacketRow {
-                    index,
-                    ts_ns: pkt.info.ts_ns,
-                    src: ip(p.src),
-                    dst: ip(p.dst),
-                    protocol: protocol_name(p.proto),
-                    src_port: if p.proto == ICMP { 0 } else { p.sport },
-                    dst_port: if p.proto == ICMP { 0 } else { p.dport },
-                    direction: if pl.reply { "reply" } else { "request" },
-                    flow: pl.flow,
-                    verdict: if dir.is_some() {
-                        "delivered"
-                    } else {
-                        "dropped"
-                    },
-                    delivered_to: dir.map(|_| {
-                        if pl.reply {
-                            fr.ingress.as_str()
-                        } else {
-                            fr.delivered_to.as_deref().unwrap_or("")
-                        }
-                    }),
-                    dropped_at: if dir.is_some() { None } else { dropped },
-                    rule,
-                    src_seen: dir.map(|(_, s)| ip(s.src)),
-                    dst_seen: dir.map(|(_, s)| ip(s.dst)),
-                    outcome: &fr.outcome,
-                })?;
-            }
-            if let (Some(d), Some((endpoint, seen))) = (&a.pcap_out, dir) {
-                let Some(off) = ipv4_offset(pkt.link_type, pkt.data) else {
-                    continue;
-                };
-                buf.clear();
-                buf.extend_from_slice(&pkt.data[off..]);
-                let ports = p.proto != ICMP;
-                let rw = Rewrite {
-                    src: Some(seen.src),
-                    dst: Some(seen.dst),
-                    sport: ports.then_some(seen.sport),
-                    dport: ports.then_some(seen.dport),
-                };
-                if rewrite_ipv4_at(&mut buf, 0, &rw).is_err() {
-                    continue;
-                }
-                let name = endpoint_file(f, endpoint);
-                if !writers.contains_key(&name) {
-                    let w = PcapWriter::create(d.join(&name), linktype::RAW).map_err(|e| {
-                        format!("error: cannot write {}: {e}", d.join(&name).display())
-                    })?;
-                    writers.insert(name.clone(), w);
-                }
-                let w = writers.get_mut(&name).expect("inserted");
-                let wire = pkt
-                    .info
-                    .wire_len
-                    .saturating_sub(off as u32)
-                    .max(buf.len() as u32);
-                w.write_packet(pkt.info.ts_ns, &buf, wire)
-                    .map_err(|e| format!("error: {name}: {e}"))?;
-            }
+    let mut each = |e: &PacketEvent<'_>| -> Result<(), String> {
+        let fate = &fates[e.placement.flow as usize];
+        if let Some((w, path)) = rows_out.as_mut() {
+            w.write(&packet_row(e, fate))
+                .map_err(|err| format!("error: cannot write {}: {err}", path.display()))?;
         }
+        if let Some(c) = captures.as_mut() {
+            c.write(e, fate, &mut buf)?;
+        }
+        Ok(())
+    };
+    second_pass(paths, table, &mut each).map_err(|e| format!("error: {e}"))?;
+    if let Some((w, path)) = rows_out {
+        w.finish()
+            .map_err(|err| format!("error: cannot write {}: {err}", path.display()))?;
     }
-    for (name, mut w) in writers {
-        w.flush().map_err(|e| format!("error: {name}: {e}"))?;
+    if let Some(c) = captures {
+        c.finish()?;
     }
     Ok(())
+}
+
+fn packet_writer(p: &Path) -> Result<(PacketRowWriter, PathBuf), String> {
+    let fmt = OutputFormat::from_path(p).map_err(|e| format!("error: --out: {e}"))?;
+    let file = std::fs::File::create(p)
+        .map_err(|e| format!("error: cannot write {}: {e}", p.display()))?;
+    let w = PacketRowWriter::new(Box::new(file), fmt)
+        .map_err(|e| format!("error: {}: {e}", p.display()))?;
+    Ok((w, p.to_path_buf()))
+}
+
+/// One packet's row, from its flow's fate (strings rendered once per flow).
+fn packet_row<'a>(e: &PacketEvent<'_>, fate: &'a Fate) -> PacketRow<'a> {
+    let p = e.packet;
+    let reply = e.placement.reply;
+    let dir = if reply { fate.ret } else { fate.fwd };
+    let fr = &fate.row;
+    // A dropped packet names where its own direction stopped: the reply's drop point, or the
+    // request's when the request never arrived (no reply was walked).
+    let request_dropped = if fate.fwd.is_none() {
+        fr.dropped_at.as_deref()
+    } else {
+        None
+    };
+    let (dropped, rule) = if reply {
+        (
+            fate.ret_dropped_at.as_deref().or(request_dropped),
+            fate.ret_rule.as_deref(),
+        )
+    } else {
+        (request_dropped, fr.rule.as_deref())
+    };
+    let ports = p.proto != ICMP;
+    PacketRow {
+        index: e.index,
+        ts_ns: e.ts_ns,
+        src: p.src,
+        dst: p.dst,
+        protocol: &fr.protocol,
+        src_port: if ports { p.sport } else { 0 },
+        dst_port: if ports { p.dport } else { 0 },
+        direction: if reply { "reply" } else { "request" },
+        flow: e.placement.flow,
+        verdict: if dir.is_some() {
+            "delivered"
+        } else {
+            "dropped"
+        },
+        delivered_to: dir.map(|_| {
+            if reply {
+                fr.ingress.as_str()
+            } else {
+                fr.delivered_to.as_deref().unwrap_or("")
+            }
+        }),
+        dropped_at: if dir.is_some() { None } else { dropped },
+        rule,
+        src_seen: dir.map(|(_, s)| s.src),
+        dst_seen: dir.map(|(_, s)| s.dst),
+        outcome: &fr.outcome,
+    }
+}
+
+/// `--pcap-out`: one capture per delivery endpoint, each opened when its first packet comes.
+/// Flows know their endpoints' writer by index, so a packet costs no name lookup.
+struct EndpointCaptures {
+    dir: PathBuf,
+    names: Vec<String>,
+    writers: Vec<Option<PcapWriter<std::io::BufWriter<std::fs::File>>>>,
+    /// Per flow, the writer of each direction's delivery endpoint.
+    slots: Vec<(Option<u32>, Option<u32>)>,
+}
+
+impl EndpointCaptures {
+    fn new(f: &Fabric, dir: &Path, fates: &[Fate]) -> Result<Self, String> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("error: cannot create {}: {e}", dir.display()))?;
+        let mut index: HashMap<Endpoint, u32> = HashMap::new();
+        let mut names = Vec::new();
+        let mut slot = |e: Option<(Endpoint, Flow)>| {
+            e.map(|(ep, _)| {
+                *index.entry(ep).or_insert_with(|| {
+                    names.push(endpoint_file(f, ep));
+                    names.len() as u32 - 1
+                })
+            })
+        };
+        let slots = fates.iter().map(|x| (slot(x.fwd), slot(x.ret))).collect();
+        let writers = (0..names.len()).map(|_| None).collect();
+        Ok(EndpointCaptures {
+            dir: dir.to_path_buf(),
+            names,
+            writers,
+            slots,
+        })
+    }
+
+    fn write(&mut self, e: &PacketEvent<'_>, fate: &Fate, buf: &mut Vec<u8>) -> Result<(), String> {
+        let (fwd, ret) = self.slots[e.placement.flow as usize];
+        let (slot, dir) = if e.placement.reply {
+            (ret, fate.ret)
+        } else {
+            (fwd, fate.fwd)
+        };
+        let (Some(slot), Some((_, seen))) = (slot, dir) else {
+            return Ok(());
+        };
+        let Some(off) = ipv4_offset(e.link_type, e.data) else {
+            return Ok(());
+        };
+        buf.clear();
+        buf.extend_from_slice(&e.data[off..]);
+        let ports = e.packet.proto != ICMP;
+        let rw = Rewrite {
+            src: Some(seen.src),
+            dst: Some(seen.dst),
+            sport: ports.then_some(seen.sport),
+            dport: ports.then_some(seen.dport),
+        };
+        if rewrite_ipv4_at(buf, 0, &rw).is_err() {
+            return Ok(());
+        }
+        let wire = e.wire_len.saturating_sub(off as u32).max(buf.len() as u32);
+        let written = self.writer(slot as usize)?.write_packet(e.ts_ns, buf, wire);
+        written.map_err(|err| format!("error: {}: {err}", self.names[slot as usize]))
+    }
+
+    fn writer(
+        &mut self,
+        slot: usize,
+    ) -> Result<&mut PcapWriter<std::io::BufWriter<std::fs::File>>, String> {
+        if self.writers[slot].is_none() {
+            let path = self.dir.join(&self.names[slot]);
+            let w = PcapWriter::create(&path, linktype::RAW)
+                .map_err(|e| format!("error: cannot write {}: {e}", path.display()))?;
+            self.writers[slot] = Some(w);
+        }
+        Ok(self.writers[slot].as_mut().expect("opened above"))
+    }
+
+    fn finish(self) -> Result<(), String> {
+        for (name, w) in self.names.iter().zip(self.writers) {
+            if let Some(mut w) = w {
+                w.flush().map_err(|e| format!("error: {name}: {e}"))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Args, Debug)]

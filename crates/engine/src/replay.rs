@@ -368,6 +368,51 @@ fn read_captures(paths: &[std::path::PathBuf], tx: &crossbeam_channel::Sender<Ba
     }
 }
 
+/// One packet of pass two: its flow and direction, and its bytes.
+pub struct PacketEvent<'a> {
+    /// Position in the captures, from 1 (every record counts, IPv4 or not).
+    pub index: u64,
+    pub ts_ns: u64,
+    pub packet: &'a Ipv4Flow,
+    pub placement: Placement,
+    pub link_type: u32,
+    pub data: &'a [u8],
+    pub wire_len: u32,
+}
+
+/// Pass two: streams the captures again, in the order given, and hands every IPv4 packet that
+/// belongs to a flow of `t` to `each`, in capture order. Costs a hash lookup per packet and
+/// allocates nothing per packet.
+pub fn second_pass(
+    captures: &[&Path],
+    t: &FlowTable,
+    each: &mut dyn FnMut(&PacketEvent<'_>) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut index = 0u64;
+    for path in captures {
+        let mut r = CaptureReader::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        while let Some(pkt) = r.next_packet() {
+            index += 1;
+            let PacketKind::Ipv4(p) = pkt.info.kind else {
+                continue;
+            };
+            let Some(placement) = t.place(&p) else {
+                continue;
+            };
+            each(&PacketEvent {
+                index,
+                ts_ns: pkt.info.ts_ns,
+                packet: &p,
+                placement,
+                link_type: pkt.link_type,
+                data: pkt.data,
+                wire_len: pkt.info.wire_len,
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// What application rules match a flow with: its observed hint, else the destination
 /// service's FQDN with the protocol its port stands for ([`L7::by_port`]).
 pub fn flow_l7<'a>(f: &'a Fabric, r: &'a FlowRecord) -> Option<L7<'a>> {

@@ -1,38 +1,39 @@
-//! The per-packet walk allocates nothing once its scratch has warmed up. A
-//! counting global allocator counts allocations made by this thread while
-//! walking every kind of flow the bundled lab has.
+//! The per-packet paths allocate nothing once warmed up: the walk (`trace`, `trace_with`), the
+//! sweep's inner loop, and both passes of replay. A counting global allocator counts every
+//! allocation on every thread (worker and reader threads included) while a section is armed.
+//! Everything runs in one test function so that no other test's allocations are counted.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use vnetsim_engine::{trace, Flow, Scratch, ICMP, L7, TCP, UDP};
-use vnetsim_fabric::compile;
+use vnetsim_engine::replay::{build_table, second_pass, FlowTable};
+use vnetsim_engine::sweep::{self, Matrix, Side};
+use vnetsim_engine::{trace, trace_with, Flow, RuleRef, Scratch, Trace, ICMP, L7, TCP, UDP};
+use vnetsim_fabric::{compile, Endpoint, Fabric};
+use vnetsim_report::packets::{PacketRow, PacketRowWriter};
+use vnetsim_report::OutputFormat;
 
 struct Counting;
 
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static COUNT: Cell<u64> = const { Cell::new(0) };
-}
+static ARMED: AtomicBool = AtomicBool::new(false);
+static COUNT: AtomicU64 = AtomicU64::new(0);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = COUNTING.try_with(|c| {
-            if c.get() {
-                COUNT.with(|n| n.set(n.get() + 1));
-            }
-        });
+        if ARMED.load(Ordering::Relaxed) {
+            COUNT.fetch_add(1, Ordering::Relaxed);
+        }
         System.alloc(layout)
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         System.dealloc(ptr, layout)
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
-        let _ = COUNTING.try_with(|c| {
-            if c.get() {
-                COUNT.with(|n| n.set(n.get() + 1));
-            }
-        });
+        if ARMED.load(Ordering::Relaxed) {
+            COUNT.fetch_add(1, Ordering::Relaxed);
+        }
         System.realloc(ptr, layout, new)
     }
 }
@@ -40,79 +41,352 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
+/// Allocations made on any thread while `f` runs.
+fn counted<R>(f: impl FnOnce() -> R) -> (R, u64) {
+    COUNT.store(0, Ordering::SeqCst);
+    ARMED.store(true, Ordering::SeqCst);
+    let r = f();
+    ARMED.store(false, Ordering::SeqCst);
+    (r, COUNT.load(Ordering::SeqCst))
+}
+
 fn ip(s: &str) -> u32 {
     u32::from(s.parse::<std::net::Ipv4Addr>().unwrap())
 }
 
-#[test]
-fn warmed_up_walks_do_not_allocate() {
+fn lab() -> Fabric {
     let text = include_str!("../../../traces/hub-spoke-lab.yaml");
-    let f = compile(&vnetsim_model::load_str("lab", text).unwrap());
-    // Flows that cross every kind of hop: gateway, firewall (network, application,
-    // DNAT, default deny), peering, Private Endpoint, Internet, NSG drops.
-    let flows: Vec<(Flow, Option<L7>)> = [
-        ("192.168.1.10", "10.1.1.4", TCP, 443, None),
-        (
+    compile(&vnetsim_model::load_str("lab", text).unwrap())
+}
+
+/// Two IP-forwarding appliances in a line, so that walks cross appliance hops too.
+fn appliances() -> Fabric {
+    let y = "version: 1
+vnets:
+  - name: v
+    addressSpace: [10.0.0.0/16]
+    subnets:
+      - { name: a, addressPrefix: 10.0.0.0/24, routeTable: rt-a, nsg: nsg }
+      - { name: n, addressPrefix: 10.0.1.0/24, nsg: nsg }
+      - { name: b, addressPrefix: 10.0.2.0/24, routeTable: rt-b }
+routeTables:
+  - { name: rt-a, routes: [{ name: to-b, addressPrefix: 10.0.2.0/24, nextHopType: VirtualAppliance, nextHopIpAddress: 10.0.1.4 }] }
+  - { name: rt-b, routes: [{ name: to-a, addressPrefix: 10.0.0.0/24, nextHopType: VirtualAppliance, nextHopIpAddress: 10.0.1.4 }] }
+nsgs: [{ name: nsg, rules: [] }]
+nics:
+  - { name: src, subnet: v/a, privateIpAddress: 10.0.0.4 }
+  - { name: nva, subnet: v/n, privateIpAddress: 10.0.1.4, enableIpForwarding: true, nsg: nsg }
+  - { name: dst, subnet: v/b, privateIpAddress: 10.0.2.4 }
+";
+    compile(&vnetsim_model::load_str("appliances", y).unwrap())
+}
+
+struct Case {
+    flow: Flow,
+    l7: Option<L7<'static>>,
+    midstream: bool,
+}
+
+fn case(s: &str, d: &str, proto: u8, dport: u16, fqdn: Option<&'static str>) -> Case {
+    Case {
+        flow: Flow {
+            src: ip(s),
+            dst: ip(d),
+            proto,
+            sport: 50000,
+            dport,
+        },
+        l7: fqdn.map(|n| L7::by_port(n, dport)),
+        midstream: false,
+    }
+}
+
+/// Flows of the lab that cross every kind of hop and decision.
+fn lab_cases() -> Vec<Case> {
+    let mut v = vec![
+        case("192.168.1.10", "10.1.1.4", TCP, 443, None),
+        case(
             "192.168.1.10",
             "10.1.2.5",
             TCP,
             443,
             Some("app-flask.azurewebsites.net"),
         ),
-        (
+        case(
             "10.2.1.4",
             "10.1.2.5",
             TCP,
             443,
             Some("app-flask.azurewebsites.net"),
         ),
-        ("10.0.2.4", "10.1.2.5", TCP, 443, None),
-        ("10.1.1.4", "8.8.8.8", UDP, 53, None),
-        ("203.0.113.9", "20.10.10.10", TCP, 3389, None),
-        ("203.0.113.9", "20.30.40.50", TCP, 22, None),
-        ("10.1.1.4", "10.2.1.4", TCP, 22, None),
-        ("10.1.1.4", "1.1.1.1", TCP, 80, None),
-        ("10.1.1.4", "10.2.1.4", ICMP, 0, None),
-    ]
-    .iter()
-    .map(|&(s, d, p, port, q)| {
-        (
-            Flow {
-                src: ip(s),
-                dst: ip(d),
-                proto: p,
-                sport: 50000,
-                dport: port,
-            },
-            q.map(|n| L7::by_port(n, port)),
-        )
-    })
-    .collect();
-    let ingress: Vec<_> = flows
-        .iter()
-        .map(|(fl, _)| f.endpoint_of_source(fl.src))
-        .collect();
-    let mut scratch = Scratch::new();
-    let mut outcomes = Vec::with_capacity(flows.len());
-    for ((fl, q), i) in flows.iter().zip(&ingress) {
-        outcomes.push(trace(&f, *fl, *i, *q, &mut scratch).outcome);
+        case("10.0.2.4", "10.1.2.5", TCP, 443, None),
+        case("10.1.1.4", "8.8.8.8", UDP, 53, None),
+        case(
+            "10.1.1.4",
+            "23.45.67.89",
+            TCP,
+            443,
+            Some("www.microsoft.com"),
+        ),
+        case("203.0.113.9", "20.10.10.10", TCP, 3389, None),
+        case("203.0.113.9", "20.30.40.50", TCP, 22, None),
+        case("10.1.1.4", "10.2.1.4", TCP, 22, None),
+        case("10.1.1.4", "1.1.1.1", TCP, 80, None),
+        case("10.1.1.4", "10.2.1.4", ICMP, 0, None),
+        case("10.1.1.4", "168.63.129.16", TCP, 80, None),
+    ];
+    let mut mid = case("192.168.1.10", "10.1.1.4", TCP, 443, None);
+    mid.midstream = true;
+    v.push(mid);
+    v
+}
+
+fn walk(f: &Fabric, c: &Case, s: &mut Scratch) -> Trace {
+    let ingress = f.endpoint_of_source(c.flow.src);
+    if c.midstream {
+        trace_with(f, c.flow, ingress, c.l7, true, s)
+    } else {
+        trace(f, c.flow, ingress, c.l7, s)
     }
-    COUNT.with(|n| n.set(0));
-    COUNTING.with(|c| c.set(true));
-    let mut again = 0usize;
-    for _ in 0..1000 {
-        for (k, ((fl, q), i)) in flows.iter().zip(&ingress).enumerate() {
-            let t = trace(&f, *fl, *i, *q, &mut scratch);
-            again += (t.outcome == outcomes[k]) as usize;
+}
+
+/// Hop kinds and decision kinds the walks of `cases` met, by name.
+fn kinds(f: &Fabric, cases: &[Case], seen: &mut BTreeSet<&'static str>) {
+    let mut s = Scratch::new();
+    for c in cases {
+        let t = walk(f, c, &mut s);
+        for h in &s.hops {
+            seen.insert(match h.node {
+                Endpoint::Nic(n) if f.nics[n.ix()].ip_forwarding => "appliance",
+                Endpoint::Nic(_) => "nic",
+                Endpoint::Subnet(_) => "subnet",
+                Endpoint::Pe(_) => "private-endpoint",
+                Endpoint::Site(_) => "site",
+                Endpoint::Gateway(_) => "gateway",
+                Endpoint::Firewall(_) => "firewall",
+                Endpoint::Internet => "internet",
+                Endpoint::Service(_) => "service",
+                Endpoint::Platform => "platform",
+            });
+            if let Some(r) = h.rule {
+                seen.insert(match r {
+                    RuleRef::Nsg { .. } => "nsg-rule",
+                    RuleRef::NsgFlowRecord => "nsg-flow-record",
+                    RuleRef::FirewallNetwork { .. } => "firewall-network-rule",
+                    RuleRef::FirewallApplication { .. } => "firewall-application-rule",
+                    RuleRef::FirewallDnat { .. } => "firewall-dnat-rule",
+                    RuleRef::FirewallDefaultDeny(_) => "firewall-default-deny",
+                    RuleRef::FirewallSession(_) => "firewall-session",
+                    RuleRef::Route(_) => "user-route",
+                });
+            }
+        }
+        if t.bypassed.is_some() {
+            seen.insert("bypassed-firewall");
         }
     }
-    COUNTING.with(|c| c.set(false));
-    let allocations = COUNT.with(|n| n.get());
-    assert_eq!(again, 1000 * flows.len(), "walks must be deterministic");
+}
+
+fn walks_allocate_nothing() {
+    let lab = lab();
+    let nva = appliances();
+    let lab_cases = lab_cases();
+    let nva_cases = vec![case("10.0.0.4", "10.0.2.4", TCP, 443, None)];
+    let mut seen = BTreeSet::new();
+    kinds(&lab, &lab_cases, &mut seen);
+    kinds(&nva, &nva_cases, &mut seen);
+    for k in [
+        "appliance",
+        "nic",
+        "subnet",
+        "private-endpoint",
+        "site",
+        "gateway",
+        "firewall",
+        "internet",
+        "service",
+        "platform",
+        "nsg-rule",
+        "nsg-flow-record",
+        "firewall-network-rule",
+        "firewall-application-rule",
+        "firewall-dnat-rule",
+        "firewall-default-deny",
+        "firewall-session",
+        "bypassed-firewall",
+    ] {
+        assert!(seen.contains(k), "no walk crossed a {k}: {seen:?}");
+    }
+    let mut s = Scratch::new();
+    let first: Vec<Trace> = lab_cases.iter().map(|c| walk(&lab, c, &mut s)).collect();
+    let (same, n) = counted(|| {
+        let mut same = 0usize;
+        for _ in 0..1000 {
+            for (c, t0) in lab_cases.iter().zip(&first) {
+                same += (walk(&lab, c, &mut s).outcome == t0.outcome) as usize;
+            }
+            for c in &nva_cases {
+                std::hint::black_box(walk(&nva, c, &mut s));
+            }
+        }
+        same
+    });
+    assert_eq!(same, 1000 * lab_cases.len(), "walks must be deterministic");
     assert_eq!(
-        allocations,
+        n,
         0,
-        "the walk allocated {allocations} times in {} walks",
-        1000 * flows.len()
+        "the walk allocated {n} times in {} walks",
+        1000 * (lab_cases.len() + 1)
     );
+}
+
+fn sweep_inner_loop_allocates_nothing() {
+    let f = lab();
+    let m = Matrix::new(
+        sweep::resolve(&f, &[], Side::Source).unwrap(),
+        sweep::resolve(&f, &[], Side::Destination).unwrap(),
+        sweep::parse_ports("tcp/1-400,udp/1-400,icmp").unwrap(),
+    );
+    let chunks = m.len().div_ceil(sweep::CHUNK);
+    assert!(chunks >= 8, "{chunks} chunks");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let run = || {
+        pool.install(|| {
+            sweep::fold_chunks(
+                &f,
+                &m,
+                |_| 0u64,
+                |acc: &mut u64, _, _, t, _, _| *acc += t.outcome as u64,
+                &|_| {},
+            )
+        })
+    };
+    let warm = run();
+    let (again, n) = counted(run);
+    assert_eq!(again, warm);
+    // Per job: the destinations' names (one vector) and the result vector; per parallel split a
+    // scratch. None per cell: an allocation per flow would count at least m.len().
+    let bound = 8 + 2 * chunks;
+    assert!(
+        n <= bound,
+        "the sweep allocated {n} times for {} flows in {chunks} chunks (at most {bound} allowed)",
+        m.len()
+    );
+}
+
+fn capture() -> &'static Path {
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../traces/hub-spoke-lab.pcap"
+    ))
+}
+
+/// Pass one over the lab capture given `copies` times: the same flows, `copies` times the packets.
+fn pass_one(f: &Fabric, copies: usize) -> (FlowTable, u64) {
+    let paths = vec![capture(); copies];
+    counted(|| build_table(f, &paths, None, &|_| {}).unwrap())
+}
+
+fn replay_pass_one_allocates_nothing_per_packet() {
+    let f = lab();
+    let (one, n1) = pass_one(&f, 1);
+    let (four, n4) = pass_one(&f, 4);
+    assert_eq!(
+        one.flows.len(),
+        four.flows.len(),
+        "the copies add packets, not flows"
+    );
+    assert_eq!(four.stats.read.packets, 4 * one.stats.read.packets);
+    // Each extra copy costs its opening (reader, statistics) and its batches (4,096 records
+    // each: a packet vector and a hint arena), not its packets.
+    let per_copy = 16 + 4 * one.stats.read.packets.div_ceil(4096);
+    let extra = n4.saturating_sub(n1);
+    assert!(
+        extra <= 3 * per_copy,
+        "three more copies ({} packets) cost {extra} allocations (at most {} allowed)",
+        3 * one.stats.read.packets,
+        3 * per_copy
+    );
+}
+
+/// Pass two writing every packet's row and rewriting every packet into a reused buffer.
+fn pass_two(f: &Fabric, table: &FlowTable, copies: usize, names: &[String]) -> (u64, u64) {
+    let paths = vec![capture(); copies];
+    let mut w = PacketRowWriter::new(Box::new(std::io::sink()), OutputFormat::Jsonl).unwrap();
+    let mut buf = Vec::with_capacity(65536);
+    let _ = f;
+    let (rows, n) = counted(|| {
+        let mut rows = 0u64;
+        second_pass(&paths, table, &mut |e| {
+            let name = names[e.placement.flow as usize].as_str();
+            let row = PacketRow {
+                index: e.index,
+                ts_ns: e.ts_ns,
+                src: e.packet.src,
+                dst: e.packet.dst,
+                protocol: "Tcp",
+                src_port: e.packet.sport,
+                dst_port: e.packet.dport,
+                direction: if e.placement.reply {
+                    "reply"
+                } else {
+                    "request"
+                },
+                flow: e.placement.flow,
+                verdict: "delivered",
+                delivered_to: Some(name),
+                dropped_at: None,
+                rule: Some(name),
+                src_seen: Some(e.packet.src),
+                dst_seen: None,
+                outcome: "reachable",
+            };
+            w.write(&row).map_err(|x| x.to_string())?;
+            let off = vnetsim_traffic::ipv4_offset(e.link_type, e.data).unwrap();
+            buf.clear();
+            buf.extend_from_slice(&e.data[off..]);
+            let rw = vnetsim_traffic::Rewrite {
+                src: Some(0x0a00_0105),
+                dst: None,
+                sport: None,
+                dport: None,
+            };
+            vnetsim_traffic::rewrite_ipv4_at(&mut buf, 0, &rw).unwrap();
+            rows += 1;
+            Ok(())
+        })
+        .unwrap();
+        rows
+    });
+    (rows, n)
+}
+
+fn replay_pass_two_allocates_nothing_per_packet() {
+    let f = lab();
+    let table = build_table(&f, &[capture()], None, &|_| {}).unwrap();
+    let names: Vec<String> = (0..table.flows.len())
+        .map(|i| format!("nic:flow-{i}"))
+        .collect();
+    let (r1, n1) = pass_two(&f, &table, 1, &names);
+    let (r4, n4) = pass_two(&f, &table, 4, &names);
+    assert_eq!(r4, 4 * r1);
+    assert!(r1 >= 600, "{r1} packets");
+    // Each extra copy costs its reader's opening, not its packets.
+    let extra = n4.saturating_sub(n1);
+    assert!(
+        extra <= 3 * 16,
+        "three more copies ({} packets) cost {extra} allocations",
+        3 * r1
+    );
+}
+
+#[test]
+fn hot_paths_allocate_nothing_per_packet() {
+    walks_allocate_nothing();
+    sweep_inner_loop_allocates_nothing();
+    replay_pass_one_allocates_nothing_per_packet();
+    replay_pass_two_allocates_nothing_per_packet();
 }

@@ -49,6 +49,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub mod heatmap;
+pub mod packets;
 mod parquet_io;
 pub mod summary;
 
@@ -121,7 +122,7 @@ pub enum OutputFormat {
     Csv,
     /// JSON lines: one compact object per line, `null` for a missing value.
     Jsonl,
-    /// Apache Parquet (needs the `parquet` feature, on by default).
+    /// Apache Parquet.
     Parquet,
 }
 
