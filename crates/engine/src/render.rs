@@ -312,14 +312,14 @@ fn hops_text(f: &Fabric, s: &Scratch, leg: &Leg, out: &mut String) {
                 extra.push(format!("dst {} -> {}", ip(a), ip(b)));
             }
         }
-        let _ = writeln!(
-            out,
+        let line = format!(
             "  {:>2}  {:<40} {:<8} {}",
             i + 1,
             f.endpoint_id(h.node),
             action_name(h.action),
             extra.join("; ")
         );
+        let _ = writeln!(out, "{}", line.trim_end());
     }
 }
 
