@@ -52,7 +52,11 @@ pub struct WalkArgs {
     pub threads: Vec<usize>,
 }
 
-type Prepared<'f> = (vnetsim_engine::Flow, vnetsim_fabric::Endpoint, Option<vnetsim_engine::L7<'f>>);
+type Prepared<'f> = (
+    vnetsim_engine::Flow,
+    vnetsim_fabric::Endpoint,
+    Option<vnetsim_engine::L7<'f>>,
+);
 
 /// Walks `total` flows (the matrix cycled) on `n` threads with no clock read inside the loop:
 /// flows walked, how many had a reply walk (the forward leg was delivered), seconds.
@@ -85,7 +89,11 @@ fn throughput(
             })
             .sum()
     });
-    Ok((per_thread * n as u64, replies, start.elapsed().as_secs_f64()))
+    Ok((
+        per_thread * n as u64,
+        replies,
+        start.elapsed().as_secs_f64(),
+    ))
 }
 
 /// Times `count` flows one by one on this thread, each between two clock reads, minus the

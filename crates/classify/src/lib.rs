@@ -144,14 +144,7 @@ impl Rule {
     }
 }
 
-/// The netmask of a prefix length (lengths above 32 count as 32).
-pub fn netmask(len: u8) -> u32 {
-    match len {
-        0 => 0,
-        l if l >= 32 => u32::MAX,
-        l => u32::MAX << (32 - l),
-    }
-}
+pub use vnetsim_lpm::netmask;
 
 fn in_prefix(addr: u32, net: u32, len: u8) -> bool {
     let m = netmask(len);

@@ -19,6 +19,7 @@ pub mod sweep;
 
 use vnetsim_fabric::classify::Key;
 use vnetsim_fabric::firewall::prefix_match;
+use vnetsim_fabric::prefix::is_public;
 use vnetsim_fabric::security::{Access, PLATFORM_IP};
 use vnetsim_fabric::{
     Endpoint, Fabric, FirewallId, GatewayId, NicId, Owner, PeId, PublicOwner, RouteSetId, SubnetId,
@@ -1034,23 +1035,6 @@ impl<'a> Walk<'a> {
     }
 }
 
-fn is_public(ip: u32) -> bool {
-    let special: [(u32, u8); 9] = [
-        (0x0A00_0000, 8),
-        (0xAC10_0000, 12),
-        (0xC0A8_0000, 16),
-        (0x6440_0000, 10),
-        (0x0000_0000, 8),
-        (0x7F00_0000, 8),
-        (0xA9FE_0000, 16),
-        (0xE000_0000, 4),
-        (0xF000_0000, 4),
-    ];
-    !special
-        .iter()
-        .any(|&(a, l)| ip >> (32 - l) == a >> (32 - l))
-}
-
 fn leg_of(end: End, start: usize, s: &Scratch, seen: Flow) -> Leg {
     let hops = (start as u32, s.hops.len() as u32);
     match end {
@@ -1195,7 +1179,7 @@ pub fn trace_with(
 
 #[cfg(test)]
 mod tests {
-    use super::is_public;
+    use vnetsim_fabric::prefix::is_public;
     #[test]
     fn public_excludes_private_and_special_ranges() {
         assert!(is_public(0x0808_0808)); // 8.8.8.8

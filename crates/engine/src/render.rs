@@ -60,12 +60,7 @@ pub fn rule_name(f: &Fabric, r: RuleRef) -> String {
                 (true, false) => &t.inbound,
                 (false, _) => &t.outbound,
             };
-            let rule = rt
-                .rules
-                .get(index as usize)
-                .map(|r| r.name.as_str())
-                .unwrap_or("DenyAll");
-            format!("{}/{}", f.nsg_names[t.nsg.ix()], rule)
+            rt.rule_name(&f.nsg_names[t.nsg.ix()], index)
         }
         RuleRef::NsgFlowRecord => "flow-record".into(),
         RuleRef::FirewallNetwork { fw, index } => {

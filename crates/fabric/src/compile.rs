@@ -142,12 +142,10 @@ fn number_vnets(t: &m::Topology, names: &Names) -> (Vec<Vnet>, Vec<Subnet>) {
         let (mut gws, mut fws) = (None, None);
         for s in &v.subnets {
             let id = SubnetId(subnets.len() as u32);
-            let is_gateway_subnet = s.name.value == m::GATEWAY_SUBNET;
-            let is_firewall_subnet = s.name.value == m::FIREWALL_SUBNET;
-            if is_gateway_subnet {
+            if s.name.value == m::GATEWAY_SUBNET {
                 gws = Some(id);
             }
-            if is_firewall_subnet {
+            if s.name.value == m::FIREWALL_SUBNET {
                 fws = Some(id);
             }
             ids.push(id);
@@ -163,8 +161,6 @@ fn number_vnets(t: &m::Topology, names: &Names) -> (Vec<Vnet>, Vec<Subnet>) {
                 nsg: s.nsg.as_ref().map(|n| names.nsg(&n.value)),
                 nsg_table: None,
                 pe_policies: s.private_endpoint_network_policies,
-                is_gateway_subnet,
-                is_firewall_subnet,
             });
         }
         let space: Vec<Ipv4Net> = v.address_space.iter().map(|a| a.value).collect();

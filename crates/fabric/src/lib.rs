@@ -174,8 +174,6 @@ pub struct Subnet {
     pub nsg: Option<NsgId>,
     pub nsg_table: Option<NsgTableId>,
     pub pe_policies: m::PeNetworkPolicies,
-    pub is_gateway_subnet: bool,
-    pub is_firewall_subnet: bool,
 }
 
 #[derive(Clone, Debug)]

@@ -2,14 +2,7 @@
 
 use ipnet::Ipv4Net;
 
-#[inline]
-pub fn mask(len: u8) -> u32 {
-    if len == 0 {
-        0
-    } else {
-        u32::MAX << (32 - len)
-    }
-}
+pub use crate::lpm::netmask as mask;
 
 pub fn net(p: &Ipv4Net) -> (u32, u8) {
     (u32::from(p.network()), p.prefix_len())
@@ -93,30 +86,42 @@ pub fn p(s: &str) -> Ipv4Net {
     s.parse().expect("static prefix")
 }
 
-/// R1.3: reserved private ranges (RFC 1918 and RFC 6598).
-pub fn reserved_private() -> [Ipv4Net; 4] {
-    [
-        p("10.0.0.0/8"),
-        p("172.16.0.0/12"),
-        p("192.168.0.0/16"),
-        p("100.64.0.0/10"),
-    ]
+/// Address blocks that are never part of the `Internet` service tag (R-TAG-03), as
+/// (network, length): first the reserved private ranges of R1.3 (RFC 1918 and RFC 6598), then
+/// IANA special-purpose space. The one list every part of vnetsim uses.
+pub const NOT_INTERNET: [(u32, u8); 9] = [
+    (0x0A00_0000, 8),  // 10.0.0.0/8
+    (0xAC10_0000, 12), // 172.16.0.0/12
+    (0xC0A8_0000, 16), // 192.168.0.0/16
+    (0x6440_0000, 10), // 100.64.0.0/10
+    (0x0000_0000, 8),  // 0.0.0.0/8
+    (0x7F00_0000, 8),  // 127.0.0.0/8
+    (0xA9FE_0000, 16), // 169.254.0.0/16
+    (0xE000_0000, 4),  // 224.0.0.0/4
+    (0xF000_0000, 4),  // 240.0.0.0/4
+];
+
+/// How many entries of [`NOT_INTERNET`] are the reserved private ranges (R1.3).
+const PRIVATE: usize = 4;
+
+fn block((a, l): (u32, u8)) -> Ipv4Net {
+    Ipv4Net::new(a.into(), l).expect("a valid static prefix")
 }
 
-/// Address blocks that are never part of the `Internet` service tag: the
-/// private ranges and IANA special-purpose space (R-TAG-03).
+/// R1.3: reserved private ranges (RFC 1918 and RFC 6598).
+pub fn reserved_private() -> [Ipv4Net; PRIVATE] {
+    std::array::from_fn(|i| block(NOT_INTERNET[i]))
+}
+
+/// [`NOT_INTERNET`] as prefixes.
 pub fn not_internet() -> Vec<Ipv4Net> {
-    let mut v: Vec<Ipv4Net> = reserved_private().to_vec();
-    for s in [
-        "0.0.0.0/8",
-        "127.0.0.0/8",
-        "169.254.0.0/16",
-        "224.0.0.0/4",
-        "240.0.0.0/4",
-    ] {
-        v.push(p(s));
-    }
-    v
+    NOT_INTERNET.iter().copied().map(block).collect()
+}
+
+/// Whether `ip` is public Internet space: outside every block of [`NOT_INTERNET`].
+#[inline]
+pub fn is_public(ip: u32) -> bool {
+    !NOT_INTERNET.iter().any(|&(a, l)| ip & mask(l) == a)
 }
 
 #[cfg(test)]

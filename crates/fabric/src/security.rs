@@ -59,6 +59,16 @@ impl RuleTable {
             rules,
         }
     }
+    /// `NSG/RULE` for the rule at `index` (what `decide` returned) of NSG `nsg`: the one way
+    /// every output names an NSG rule.
+    pub fn rule_name(&self, nsg: &str, index: u32) -> String {
+        let rule = self
+            .rules
+            .get(index as usize)
+            .map(|r| r.name.as_str())
+            .unwrap_or("DenyAll");
+        format!("{nsg}/{rule}")
+    }
     /// First matching rule (every table ends with a deny-all, so there always is one).
     #[inline]
     pub fn decide(&self, key: &Key) -> (Access, u32) {

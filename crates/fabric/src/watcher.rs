@@ -126,14 +126,7 @@ pub fn flow_verify(
             Direction::Outbound => &t.outbound,
         };
         let (access, i) = table.decide(&key);
-        let rule = format!(
-            "{name}/{}",
-            table
-                .rules
-                .get(i as usize)
-                .map(|r| r.name.as_str())
-                .unwrap_or("DenyAll")
-        );
+        let rule = table.rule_name(&name, i);
         if access == Access::Deny {
             return Verdict {
                 access,

@@ -163,12 +163,14 @@ impl fmt::Debug for Fib {
 /// A route after validation and masking: (network, length, value).
 type Route = (u32, u8, u32);
 
+/// The netmask of a prefix length (lengths above 32 count as 32): the one prefix-mask helper
+/// of vnetsim.
 #[inline(always)]
-fn mask(len: u8) -> u32 {
-    if len == 0 {
-        0
-    } else {
-        u32::MAX << (32 - len as u32)
+pub fn netmask(len: u8) -> u32 {
+    match len {
+        0 => 0,
+        l if l >= 32 => u32::MAX,
+        l => u32::MAX << (32 - l as u32),
     }
 }
 
@@ -434,7 +436,7 @@ fn normalize(routes: &[(u32, u8, u32)]) -> Result<Vec<Route>, BuildError> {
                 value: val,
             });
         }
-        v.push((a & mask(l), l, val, i as u32));
+        v.push((a & netmask(l), l, val, i as u32));
     }
     v.sort_unstable_by_key(|r| (r.0, r.1, r.3));
     let mut out: Vec<Route> = Vec::with_capacity(v.len());
