@@ -493,3 +493,216 @@ fn aggregated_summary_equals_the_summary_of_every_row() {
     ]);
     assert_eq!(fast, full);
 }
+
+#[test]
+fn a_purpose_built_matrix_has_the_outcomes_the_semantics_give() {
+    // tests/fixtures/two-spokes-firewall.yaml. Each expected cell, worked out by hand:
+    // - a1 -> a2 (same subnet): the VNet's own route, no firewall; nsg-a's `AllowVnetInBound`
+    //   admits every protocol from the VNet (R5.2): reachable, source kept.
+    // - a1 -> b1: rt-a sends 10.2.0.0/16 to the firewall (R2.6); `east-west/a-to-b` allows TCP
+    //   443 and 22 without SNAT toward a private address (R6.3); the reply takes rt-b back
+    //   through the firewall's session (R6.6): reachable. UDP matches no network rule and
+    //   application rules need TCP: the default deny (R6.1).
+    // - b1 -> a1, b1 -> a2: `b-to-a` allows TCP 443 and 22; at spoke-a's subnet nsg-a's
+    //   `deny-ssh-from-b` (priority 100) drops SSH (R5.1, R5.3), 443 passes on
+    //   `AllowVnetInBound` (10.2.0.0/16 is in spoke-a's VirtualNetwork tag: a user-route
+    //   prefix, R5.5). UDP: the firewall's default deny.
+    // - internet -> any NIC: none has a public IP, so the probe targets a private address the
+    //   Internet cannot reach.
+    let topo =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/two-spokes-firewall.yaml");
+    let out = tmp("purpose-built.jsonl");
+    ok(&[
+        "sweep",
+        topo.to_str().unwrap(),
+        "--from",
+        "nic:a1",
+        "--from",
+        "nic:b1",
+        "--from",
+        "internet",
+        "--to",
+        "nic:a1",
+        "--to",
+        "nic:a2",
+        "--to",
+        "nic:b1",
+        "--ports",
+        "tcp/443,tcp/22,udp/53",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let rows = jsonl(&out);
+    const R: &str = "reachable";
+    const U: &str = "unreachable";
+    // (ingress, dst, port label, outcome, delivered to, dropped at, rule at the drop, crosses fw)
+    let expected: Vec<(
+        &str,
+        &str,
+        &str,
+        &str,
+        Option<&str>,
+        Option<&str>,
+        Option<&str>,
+        bool,
+    )> = vec![
+        (
+            "nic:a1",
+            "10.1.1.5",
+            "Tcp/443",
+            R,
+            Some("nic:a2"),
+            None,
+            None,
+            false,
+        ),
+        (
+            "nic:a1",
+            "10.1.1.5",
+            "Tcp/22",
+            R,
+            Some("nic:a2"),
+            None,
+            None,
+            false,
+        ),
+        (
+            "nic:a1",
+            "10.1.1.5",
+            "Udp/53",
+            R,
+            Some("nic:a2"),
+            None,
+            None,
+            false,
+        ),
+        (
+            "nic:a1",
+            "10.2.1.4",
+            "Tcp/443",
+            R,
+            Some("nic:b1"),
+            None,
+            None,
+            true,
+        ),
+        (
+            "nic:a1",
+            "10.2.1.4",
+            "Tcp/22",
+            R,
+            Some("nic:b1"),
+            None,
+            None,
+            true,
+        ),
+        (
+            "nic:a1",
+            "10.2.1.4",
+            "Udp/53",
+            U,
+            None,
+            Some("firewall:fw"),
+            Some("fw/DefaultDeny"),
+            true,
+        ),
+        (
+            "nic:b1",
+            "10.1.1.4",
+            "Tcp/443",
+            R,
+            Some("nic:a1"),
+            None,
+            None,
+            true,
+        ),
+        (
+            "nic:b1",
+            "10.1.1.4",
+            "Tcp/22",
+            U,
+            None,
+            Some("subnet:spoke-a/app"),
+            Some("nsg-a/deny-ssh-from-b"),
+            true,
+        ),
+        (
+            "nic:b1",
+            "10.1.1.4",
+            "Udp/53",
+            U,
+            None,
+            Some("firewall:fw"),
+            Some("fw/DefaultDeny"),
+            true,
+        ),
+        (
+            "nic:b1",
+            "10.1.1.5",
+            "Tcp/443",
+            R,
+            Some("nic:a2"),
+            None,
+            None,
+            true,
+        ),
+        (
+            "nic:b1",
+            "10.1.1.5",
+            "Tcp/22",
+            U,
+            None,
+            Some("subnet:spoke-a/app"),
+            Some("nsg-a/deny-ssh-from-b"),
+            true,
+        ),
+        (
+            "nic:b1",
+            "10.1.1.5",
+            "Udp/53",
+            U,
+            None,
+            Some("firewall:fw"),
+            Some("fw/DefaultDeny"),
+            true,
+        ),
+    ];
+    let mut expected = expected;
+    for dst in ["10.1.1.4", "10.1.1.5", "10.2.1.4"] {
+        for port in ["Tcp/443", "Tcp/22", "Udp/53"] {
+            expected.push((
+                "internet",
+                dst,
+                port,
+                U,
+                None,
+                Some("internet"),
+                None,
+                false,
+            ));
+        }
+    }
+    assert_eq!(rows.len(), expected.len(), "7 pairs x 3 ports");
+    for (r, e) in rows.iter().zip(&expected) {
+        let port = format!("{}/{}", r["protocol"].as_str().unwrap(), r["dstPort"]);
+        let got = (
+            r["ingress"].as_str().unwrap(),
+            r["dst"].as_str().unwrap(),
+            port.as_str(),
+            r["outcome"].as_str().unwrap(),
+            r["deliveredTo"].as_str(),
+            r["droppedAt"].as_str(),
+        );
+        assert_eq!(got, (e.0, e.1, e.2, e.3, e.4, e.5), "{r}");
+        if e.6.is_some() {
+            assert_eq!(r["rule"].as_str(), e.6, "{r}");
+        }
+        let crosses = r["path"].as_str().unwrap().contains("firewall:fw");
+        assert_eq!(crosses, e.7, "{r}");
+        if e.3 == R {
+            // No SNAT anywhere: network rules toward private addresses keep the source.
+            assert_eq!(r["srcSeen"], r["src"], "{r}");
+            assert_eq!(r["symmetric"], true, "{r}");
+        }
+    }
+}
