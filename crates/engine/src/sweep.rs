@@ -430,12 +430,31 @@ where
     I: Fn(usize) -> A + Sync,
     M: Fn(&mut A, &Fabric, &Scratch, &Trace, Cell, Option<L7<'_>>) + Sync,
 {
-    let fq = m.fqdns(f);
-    let n = m.len();
-    (0..n.div_ceil(CHUNK))
+    fold_range(f, m, &m.fqdns(f), 0..m.len(), init, each, progress)
+}
+
+/// [`fold_chunks`] over the cells `cells` only (chunks of [`CHUNK`] from `cells.start`), with
+/// the destinations' names from [`Matrix::fqdns`]: a long sweep runs slice by slice so that
+/// what it keeps is bounded by a slice, not by the matrix.
+pub fn fold_range<A, I, M>(
+    f: &Fabric,
+    m: &Matrix,
+    fq: &[(Option<&str>, Option<&str>)],
+    cells: std::ops::Range<u64>,
+    init: I,
+    each: M,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Vec<A>
+where
+    A: Send,
+    I: Fn(usize) -> A + Sync,
+    M: Fn(&mut A, &Fabric, &Scratch, &Trace, Cell, Option<L7<'_>>) + Sync,
+{
+    let (first, n) = (cells.start, cells.end.min(m.len()));
+    (0..n.saturating_sub(first).div_ceil(CHUNK))
         .into_par_iter()
         .map_init(Scratch::new, |scratch, k| {
-            let range = k * CHUNK..((k + 1) * CHUNK).min(n);
+            let range = first + k * CHUNK..(first + (k + 1) * CHUNK).min(n);
             let len = (range.end - range.start) as usize;
             let mut acc = init(len);
             for c in m.cells(range) {
