@@ -1,0 +1,1 @@
+//! A generator of az CLI export bundles, for measuring import speed.
