@@ -257,11 +257,19 @@ impl<'a> Ctx<'a> {
 
     /// The `origin:` mapping of a resource.
     pub fn origin(&self, r: &Resource) -> Y {
+        self.origin_as(r, &r.source)
+    }
+
+    /// The `origin:` of a part of `r` (a peering, a service) with its own source.
+    pub fn origin_as(&self, r: &Resource, source: &str) -> Y {
         let tenant = r.tenant.clone().or_else(|| self.opts.tenant.clone());
+        let (sub, rg) = crate::ir::scope_of(source);
+        let sub = sub.or_else(|| r.subscription.clone());
+        let rg = rg.or_else(|| r.resource_group.clone());
         M::new()
-            .put("source", Y::s(r.source.clone()))
-            .opt("subscription", r.subscription.clone().map(Y::s))
-            .opt("resourceGroup", r.resource_group.clone().map(Y::s))
+            .put("source", Y::s(source))
+            .opt("subscription", sub.map(Y::s))
+            .opt("resourceGroup", rg.map(Y::s))
             .opt("tenant", tenant.map(Y::s))
             .y()
     }

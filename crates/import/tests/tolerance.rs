@@ -8,12 +8,19 @@ use vnetsim_import::{import, ImportOptions};
 use vnetsim_model as m;
 
 fn fixture(p: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/az-tolerant/")).join(p)
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/az-tolerant/"
+    ))
+    .join(p)
 }
 
 fn tolerant() -> (m::Topology, vnetsim_import::Report) {
     let i = import(&[fixture("")], &ImportOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-    let t = m::load_str("x.yaml", &i.yaml).expect("validates").topology().clone();
+    let t = m::load_str("x.yaml", &i.yaml)
+        .expect("validates")
+        .topology()
+        .clone();
     (t, i.report)
 }
 
@@ -24,8 +31,14 @@ fn clashing_names_are_qualified_and_reported() {
     assert_eq!(names, ["rg-east:vnet-app", "rg-west:vnet-app"]);
     let nsgs: Vec<&str> = t.nsgs.iter().map(|v| v.name.value.as_str()).collect();
     assert_eq!(nsgs, ["rg-east:nsg-web", "rg-west:nsg-web"]);
-    assert_eq!(t.vnets[0].subnets[1].nsg.as_ref().unwrap().value, "rg-east:nsg-web");
-    assert_eq!(t.vnets[1].subnets[0].nsg.as_ref().unwrap().value, "rg-west:nsg-web");
+    assert_eq!(
+        t.vnets[0].subnets[1].nsg.as_ref().unwrap().value,
+        "rg-east:nsg-web"
+    );
+    assert_eq!(
+        t.vnets[1].subnets[0].nsg.as_ref().unwrap().value,
+        "rg-west:nsg-web"
+    );
     let notes = rep.notes.join("\n");
     assert!(notes.contains("'rg-west:vnet-app'"), "{notes}");
     assert!(notes.contains("'rg-east:nsg-web'"), "{notes}");
@@ -35,8 +48,14 @@ fn clashing_names_are_qualified_and_reported() {
 fn property_names_enums_and_booleans_are_tolerant() {
     let (t, _) = tolerant();
     // "AddressSpace"/"AddressPrefixes" and "ADDRESSPREFIX".
-    assert_eq!(t.vnets[0].address_space[0].value.to_string(), "10.10.0.0/16");
-    assert_eq!(t.vnets[0].subnets[0].address_prefix.value.to_string(), "10.10.255.0/27");
+    assert_eq!(
+        t.vnets[0].address_space[0].value.to_string(),
+        "10.10.0.0/16"
+    );
+    assert_eq!(
+        t.vnets[0].subnets[0].address_prefix.value.to_string(),
+        "10.10.255.0/27"
+    );
     // "gatewayType": "vpn", "enableBGP": "True".
     let g = &t.gateways[0];
     assert_eq!(g.gateway_type, m::GatewayType::Vpn);
@@ -44,34 +63,64 @@ fn property_names_enums_and_booleans_are_tolerant() {
     // "disableBgpRoutePropagation": "False", nextHopType in lower case.
     let rt = &t.route_tables[0];
     assert!(!rt.disable_bgp_route_propagation);
-    assert_eq!(rt.routes[0].next_hop_type.value, m::NextHopType::VirtualNetworkGateway);
+    assert_eq!(
+        rt.routes[0].next_hop_type.value,
+        m::NextHopType::VirtualNetworkGateway
+    );
     // "allowForwardedTraffic": "True" / "False", "useRemoteGateways": "FALSE".
-    let east = t.peerings.iter().find(|p| p.from.value == "rg-east:vnet-app").unwrap();
+    let east = t
+        .peerings
+        .iter()
+        .find(|p| p.from.value == "rg-east:vnet-app")
+        .unwrap();
     assert!(east.allow_forwarded_traffic && east.allow_gateway_transit);
-    let west = t.peerings.iter().find(|p| p.from.value == "rg-west:vnet-app").unwrap();
+    let west = t
+        .peerings
+        .iter()
+        .find(|p| p.from.value == "rg-west:vnet-app")
+        .unwrap();
     assert!(!west.allow_forwarded_traffic && !west.use_remote_gateways);
     // "Priority": "150", "Direction": "inbound", "Access": "allow", "Protocol": "TCP", "internet".
     let r = &t.nsgs[0].rules[0];
     assert_eq!(r.priority.value, 150);
-    assert_eq!((r.direction, r.access, r.protocol), (m::Direction::Inbound, m::Access::Allow, m::NsgProtocol::Tcp));
-    assert_eq!(r.source[0].value, m::AddressSpec::Tag(m::ServiceTag::Internet));
+    assert_eq!(
+        (r.direction, r.access, r.protocol),
+        (m::Direction::Inbound, m::Access::Allow, m::NsgProtocol::Tcp)
+    );
+    assert_eq!(
+        r.source[0].value,
+        m::AddressSpec::Tag(m::ServiceTag::Internet)
+    );
 }
 
 #[test]
 fn reference_outside_the_sources_is_a_located_error_naming_the_id() {
-    let e = import(&[fixture("vnets.json"), fixture("gw.json")], &ImportOptions::default())
-        .expect_err("the NSGs and route table are not exported");
+    let e = import(
+        &[fixture("vnets.json"), fixture("gw.json")],
+        &ImportOptions::default(),
+    )
+    .expect_err("the NSGs and route table are not exported");
     let text = std::fs::read_to_string(fixture("vnets.json")).unwrap();
-    let line = text.lines().position(|l| l.contains("networkSecurityGroups/nsg-web")).unwrap() as u32 + 1;
+    let line = text
+        .lines()
+        .position(|l| l.contains("networkSecurityGroups/nsg-web"))
+        .unwrap() as u32
+        + 1;
     let d = e
         .diagnostics
         .iter()
-        .find(|d| d.message.contains("rg-east/providers/Microsoft.Network/networkSecurityGroups/nsg-web'"))
+        .find(|d| {
+            d.message
+                .contains("rg-east/providers/Microsoft.Network/networkSecurityGroups/nsg-web'")
+        })
         .unwrap_or_else(|| panic!("{e}"));
     assert_eq!(d.line, line);
     assert!(d.file.ends_with("vnets.json"));
     assert!(d.message.contains("az network nsg list"), "{d}");
-    assert!(d.to_string().contains(&format!("vnets.json:{line}:")), "{d}");
+    assert!(
+        d.to_string().contains(&format!("vnets.json:{line}:")),
+        "{d}"
+    );
     assert!(e.to_string().contains("error: route table"));
 }
 

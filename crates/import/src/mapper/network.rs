@@ -207,15 +207,9 @@ fn peering(c: &mut Ctx, r: &Resource, from: &str, p: &Val, stubs: &mut HashSet<S
         )
         .put("allowGatewayTransit", Y::b(b("allowGatewayTransit", false)))
         .put("useRemoteGateways", Y::b(b("useRemoteGateways", false)))
-        .put("origin", origin_of(c, r, item_id(p, &r.id)))
+        .put("origin", c.origin_as(r, item_id(p, &r.id)))
         .y();
     c.emit("peerings", format!("{from}\u{0}{to}"), y);
-}
-
-fn origin_of(c: &Ctx, r: &Resource, id: &str) -> Y {
-    let mut child = r.clone();
-    child.source = id.to_string();
-    c.origin(&child)
 }
 
 /// A VNet outside the sources, built from the peering's `remoteAddressSpace`.
@@ -851,11 +845,6 @@ fn service(
         .first()
         .and_then(|d| text(d, "fqdn"))
         .map(str::to_string);
-    let mut origin_r = pe.clone();
-    origin_r.source = target.to_string();
-    let (sub, rg) = crate::ir::scope_of(target);
-    origin_r.subscription = sub.or(origin_r.subscription);
-    origin_r.resource_group = rg.or(origin_r.resource_group);
     let mut pna = None;
     if let Some(ti) = c.get(target) {
         pna = text(&c.res[ti].body, "publicNetworkAccess")
@@ -868,7 +857,7 @@ fn service(
     }
     let y = M::new()
         .put("name", Y::s(&name))
-        .put("origin", c.origin(&origin_r))
+        .put("origin", c.origin_as(pe, target))
         .put("kind", Y::s(kind))
         .opt("fqdn", fqdn.map(Y::s))
         .opt("publicNetworkAccess", pna.map(Y::s))
