@@ -13,6 +13,14 @@ fn main() {
             "--json" => json = true,
             "--quiet" => quiet = true,
             "--assume-firewall-ip" => opts.assume_firewall_ip = true,
+            "--subscription-id" => opts.subscription_id = it.next().cloned(),
+            "--resource-group" => opts.resource_group = it.next().cloned(),
+            "--location" => opts.location = it.next().cloned(),
+            "--template-root" => {
+                if let Some((k, v)) = it.next().and_then(|s| s.split_once('=')) {
+                    opts.template_roots.push((k.to_string(), PathBuf::from(v)));
+                }
+            }
             "--set" => {
                 if let Some((k, v)) = it.next().and_then(|s| s.split_once('=')) {
                     opts.sets.push((k.to_string(), v.to_string()));

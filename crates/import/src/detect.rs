@@ -8,6 +8,10 @@ pub enum SourceKind {
     AzCli,
     /// `az graph query` output: `{"data": [...], "count": N, ...}`.
     ResourceGraph,
+    /// An ARM template (languageVersion 1 or 2.0).
+    ArmTemplate,
+    /// An ARM parameter file (`deploymentParameters.json` schema).
+    ArmParameters,
 }
 
 /// Detects the kind of a document, or `None` if it is not an import source.
@@ -18,6 +22,12 @@ pub fn detect(v: &Val) -> Option<SourceKind> {
     }
     if v.as_obj().is_none() {
         return None;
+    }
+    if crate::arm::is_template(v) {
+        return Some(SourceKind::ArmTemplate);
+    }
+    if crate::arm::is_parameters(v) {
+        return Some(SourceKind::ArmParameters);
     }
     if let Some(data) = v.key("data").and_then(Val::as_arr) {
         return data

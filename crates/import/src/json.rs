@@ -26,6 +26,9 @@ pub enum Json {
     Str(String),
     Arr(Vec<Val>),
     Obj(Vec<(String, Val)>),
+    /// A value Azure assigns at deploy time (templates, plans); the text says
+    /// what it is and how to supply it. Its position is the expression's.
+    Unknown(String),
 }
 
 /// A value with the place it was written (or the expression it came from).
@@ -105,6 +108,7 @@ impl Val {
             Json::Str(_) => "a string",
             Json::Arr(_) => "an array",
             Json::Obj(_) => "an object",
+            Json::Unknown(_) => "a deploy-time value",
         }
     }
 }

@@ -17,6 +17,7 @@
 //! Adding a source kind means one module that yields resources, plus a
 //! line in [`detect`].
 
+pub mod arm;
 pub mod azcli;
 pub mod detect;
 pub mod generate;
@@ -48,6 +49,14 @@ pub struct ImportOptions {
     /// Opt-in: a firewall without a known private IP gets the 4th address of
     /// AzureFirewallSubnet (the first usable, e.g. .4 in a /26).
     pub assume_firewall_ip: bool,
+    /// Templates: `subscription().subscriptionId` (default [`arm::DEFAULT_SUBSCRIPTION`]).
+    pub subscription_id: Option<String>,
+    /// Templates: `resourceGroup().name` (default [`arm::DEFAULT_RESOURCE_GROUP`]).
+    pub resource_group: Option<String>,
+    /// Templates: `resourceGroup().location` (default [`arm::DEFAULT_LOCATION`]).
+    pub location: Option<String>,
+    /// Templates: `--template-root PREFIX=DIR`, a linked-template URL prefix mapped to a folder.
+    pub template_roots: Vec<(String, PathBuf)>,
 }
 
 /// One located problem.
@@ -151,12 +160,22 @@ pub fn import(sources: &[PathBuf], opts: &ImportOptions) -> Result<Imported, Imp
         });
     }
     let mut resources = Vec::new();
-    for (kind, v) in &docs {
+    let (mut templates, mut params) = (Vec::new(), Vec::new());
+    for (kind, v, root) in docs {
         let name = files.name(v.pos.file).to_string();
         match kind {
-            SourceKind::AzCli => resources.extend(azcli::resources(v, &name)),
-            SourceKind::ResourceGraph => resources.extend(graph::resources(v, &name)),
+            SourceKind::AzCli => resources.extend(azcli::resources(&v, &name)),
+            SourceKind::ResourceGraph => resources.extend(graph::resources(&v, &name)),
+            SourceKind::ArmTemplate if root => templates.push(v),
+            SourceKind::ArmTemplate => {}
+            SourceKind::ArmParameters => params.push(v),
         }
+    }
+    if !templates.is_empty() {
+        let r = arm::resources(&templates, &params, &mut files, opts)
+            .map_err(|diagnostics| ImportError { diagnostics })?;
+        resources.extend(r.resources);
+        r.notes.into_iter().for_each(|n| report.note(n));
     }
     mapper::map(&resources, &files, opts, report)
 }
@@ -165,7 +184,7 @@ pub fn import(sources: &[PathBuf], opts: &ImportOptions) -> Result<Imported, Imp
 fn load_source(
     src: &Path,
     files: &mut Files,
-    docs: &mut Vec<(SourceKind, json::Val)>,
+    docs: &mut Vec<(SourceKind, json::Val, bool)>,
     errors: &mut Vec<Diag>,
     report: &mut Report,
 ) {
@@ -192,7 +211,11 @@ fn load_source(
         let idx = files.add(f.display().to_string());
         match json::parse(&text, idx) {
             Ok(v) => match detect::detect(&v) {
-                Some(k) => docs.push((k, v)),
+                Some(k) => {
+                    // In a folder, templates in subfolders are linked templates, not roots.
+                    let root = !is_dir || f.parent() == Some(src);
+                    docs.push((k, v, root))
+                }
                 None if is_dir => report.note(format!(
                     "{}: not an import source (no Azure resources recognised); ignored",
                     f.display()
@@ -200,7 +223,7 @@ fn load_source(
                 None => errors.push(files.diag(
                     v.pos,
                     "not an import source: expected az CLI JSON (an array of resources), \
-                     Resource Graph output ({\"data\": [...]})",
+                     Resource Graph output ({\"data\": [...]}), an ARM template or parameter file",
                 )),
             },
             Err(_) if is_dir && !looks_like_json(&text) => {

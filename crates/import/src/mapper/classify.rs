@@ -101,8 +101,27 @@ const SKIPPED_NETWORK: &[(&str, &str)] = &[
 
 /// Classifies a lower-cased resource type.
 pub fn classify(kind: &str) -> Class {
+    let kind = kind.trim_end_matches('/');
     if MODELLED.contains(&kind) {
         return Class::Modelled;
+    }
+    if kind.contains("/providers/")
+        || kind.ends_with("/diagnosticsettings")
+        || kind.starts_with("microsoft.insights/")
+    {
+        return Class::Skipped("diagnostic settings (logging only)");
+    }
+    if kind.starts_with("microsoft.network/networkwatchers/") {
+        return Class::Skipped("flow logging and monitoring only");
+    }
+    if kind.starts_with("microsoft.network/privatednszones/") {
+        return Class::Skipped("DNS records and links only; no effect on packets");
+    }
+    if let Some((_, what)) = UNSUPPORTED
+        .iter()
+        .find(|(k, _)| kind.starts_with(&format!("{k}/")))
+    {
+        return Class::Unsupported(what);
     }
     if let Some((_, what)) = UNSUPPORTED.iter().find(|(k, _)| *k == kind) {
         return Class::Unsupported(what);

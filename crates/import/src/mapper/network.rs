@@ -743,8 +743,21 @@ pub(crate) fn private_endpoints(c: &mut Ctx) {
     }
 }
 
-/// The endpoint's address: static IP configuration, else its NIC, else its DNS configs.
+/// `--set NAME.privateIpAddress=VALUE` for an object named `name`.
+pub(crate) fn set_address(c: &Ctx, name: &str) -> Option<String> {
+    let key = format!("{name}.privateipaddress");
+    c.opts
+        .sets
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(&key))
+        .map(|(_, v)| v.clone())
+}
+
+/// The endpoint's address: `--set`, static IP configuration, else its NIC, else its DNS configs.
 fn pe_address(c: &mut Ctx, r: &Resource) -> Option<String> {
+    if let Some(a) = set_address(c, &r.name) {
+        return Some(a);
+    }
     let from_cfg = arr(&r.body, "ipConfigurations")
         .iter()
         .find_map(|x| ipv4(prop(x, "privateIPAddress")));
@@ -775,7 +788,14 @@ fn pe_address(c: &mut Ctx, r: &Resource) -> Option<String> {
         c.missing(nic.pos, &nid, "network interface");
         return None;
     }
-    c.error(r.pos, format!("private endpoint {} has no address: no ipConfigurations, networkInterfaces or customDnsConfigs", r.id));
+    c.error(
+        r.pos,
+        format!(
+            "refused: private endpoint '{}' gets its address from Azure at deploy time (no ipConfigurations, \
+             networkInterfaces or customDnsConfigs); supply it with --set {}.privateIpAddress=VALUE",
+            r.name, r.name
+        ),
+    );
     None
 }
 
