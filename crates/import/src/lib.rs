@@ -171,13 +171,29 @@ pub fn import(sources: &[PathBuf], opts: &ImportOptions) -> Result<Imported, Imp
             SourceKind::ArmParameters => params.push(v),
         }
     }
+    let mut refusals = Vec::new();
     if !templates.is_empty() {
         let r = arm::resources(&templates, &params, &mut files, opts)
             .map_err(|diagnostics| ImportError { diagnostics })?;
         resources.extend(r.resources);
         r.notes.into_iter().for_each(|n| report.note(n));
+        refusals = r.refusals;
     }
-    mapper::map(&resources, &files, opts, report)
+    let mapped = mapper::map(&resources, &files, opts, report);
+    if refusals.is_empty() {
+        return mapped;
+    }
+    // Every deploy-time value at once: the expressions, then what the mapper could not place.
+    if let Err(e) = mapped {
+        let placed = e
+            .diagnostics
+            .into_iter()
+            .filter(|d| d.message.starts_with("refused"));
+        refusals.extend(placed);
+    }
+    Err(ImportError {
+        diagnostics: refusals,
+    })
 }
 
 /// Reads one source path, detecting each file's kind.

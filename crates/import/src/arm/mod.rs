@@ -51,6 +51,8 @@ pub(crate) struct Arm<'a> {
 pub struct ArmResult {
     pub resources: Vec<Resource>,
     pub notes: Vec<String>,
+    /// Deploy-time values that reached a network resource, each located.
+    pub refusals: Vec<Diag>,
 }
 
 /// Whether a document is an ARM template.
@@ -128,15 +130,14 @@ pub fn resources(
         };
         let _ = a.deployment(d);
     }
-    if a.errors.is_empty() {
-        a.refusals();
-    }
     if !a.errors.is_empty() {
         return Err(a.errors);
     }
+    let refusals = a.refusals();
     Ok(ArmResult {
         resources: a.out,
         notes: a.notes,
+        refusals,
     })
 }
 
@@ -247,7 +248,7 @@ impl Arm<'_> {
     }
 
     /// Deploy-time values that reached a network resource: refused, each with its expression's place.
-    fn refusals(&mut self) {
+    fn refusals(&mut self) -> Vec<Diag> {
         let mut seen = Vec::new();
         for r in &self.out {
             if !matches!(classify(&r.kind()), Class::Modelled) {
@@ -257,10 +258,9 @@ impl Arm<'_> {
         }
         seen.sort_by_key(|(p, _)| *p);
         seen.dedup();
-        for (pos, msg) in seen {
-            let d = self.files.diag(pos, format!("refused: {msg}"));
-            self.errors.push(d);
-        }
+        seen.into_iter()
+            .map(|(pos, msg)| self.files.diag(pos, format!("refused: {msg}")))
+            .collect()
     }
 }
 

@@ -136,9 +136,8 @@ fn private_ip(
     c.error(
         r.pos,
         format!(
-            "firewall {} has no private IP address (assigned at deploy time); supply it with \
-             --set {name}.privateIpAddress=ADDRESS, or assume the first usable address of AzureFirewallSubnet",
-            r.id
+            "refused: firewall '{name}' gets its private IP address from Azure at deploy time; supply it with \
+             --set {name}.privateIpAddress=ADDRESS, or pass --assume-firewall-ip (first usable address of AzureFirewallSubnet)"
         ),
     );
     None
