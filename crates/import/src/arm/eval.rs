@@ -13,6 +13,8 @@ use crate::json::{Json, Pos, Val};
 
 /// ARM's own limit on a copy loop.
 pub const MAX_COPY: i64 = 800;
+/// Deepest chain of variables, parameters, references and user functions evaluated inside each other.
+pub const MAX_EVAL_NESTING: usize = 200;
 /// Deepest chain of nested deployments.
 pub const MAX_DEPLOYMENT_DEPTH: usize = 16;
 
@@ -277,8 +279,16 @@ impl Arm<'_> {
                 ),
             );
         }
+        if self.nesting >= MAX_EVAL_NESTING {
+            return self.fail(
+                pos,
+                format!("reference() chains deeper than {MAX_EVAL_NESTING} levels"),
+            );
+        }
         d.instances[i].busy = true;
+        self.nesting += 1;
         let r = self.instance_body(d, i);
+        self.nesting -= 1;
         d.instances[i].busy = false;
         let v = r?;
         d.instances[i].value = Some(v.clone());
@@ -775,6 +785,19 @@ impl Arm<'_> {
 
     /// Looks a variable up (case-insensitively), evaluating it once.
     pub(crate) fn variable(&mut self, d: &mut Dep, name: &str, pos: Pos) -> R<Val> {
+        if self.nesting >= MAX_EVAL_NESTING {
+            return self.fail(
+                pos,
+                format!("variables nest deeper than {MAX_EVAL_NESTING} levels"),
+            );
+        }
+        self.nesting += 1;
+        let r = self.variable_inner(d, name, pos);
+        self.nesting -= 1;
+        r
+    }
+
+    fn variable_inner(&mut self, d: &mut Dep, name: &str, pos: Pos) -> R<Val> {
         let key = name.to_ascii_lowercase();
         match d.vars.remove(&key) {
             None => self.fail(pos, format!("variable '{name}' is not declared")),
@@ -818,6 +841,19 @@ impl Arm<'_> {
 
     /// Looks a parameter up (case-insensitively), evaluating its default once.
     pub(crate) fn parameter(&mut self, d: &mut Dep, name: &str, pos: Pos) -> R<Val> {
+        if self.nesting >= MAX_EVAL_NESTING {
+            return self.fail(
+                pos,
+                format!("parameters nest deeper than {MAX_EVAL_NESTING} levels"),
+            );
+        }
+        self.nesting += 1;
+        let r = self.parameter_inner(d, name, pos);
+        self.nesting -= 1;
+        r
+    }
+
+    fn parameter_inner(&mut self, d: &mut Dep, name: &str, pos: Pos) -> R<Val> {
         let key = name.to_ascii_lowercase();
         match d.params.remove(&key) {
             None => self.fail(pos, format!("parameter '{name}' is not declared")),

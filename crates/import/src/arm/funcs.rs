@@ -334,7 +334,19 @@ impl Arm<'_> {
             fn_params: Some(names.into_iter().zip(vals).collect()),
             ..Env::default()
         };
-        self.value(d, &env, &body)
+        if self.nesting >= super::eval::MAX_EVAL_NESTING {
+            return self.fail(
+                pos,
+                format!(
+                    "user functions nest deeper than {} levels",
+                    super::eval::MAX_EVAL_NESTING
+                ),
+            );
+        }
+        self.nesting += 1;
+        let r = self.value(d, &env, &body);
+        self.nesting -= 1;
+        r
     }
 
     /// `reference(nameOrId)`: a resource or deployment declared in the template set.

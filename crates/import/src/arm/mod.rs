@@ -45,6 +45,8 @@ pub(crate) struct Arm<'a> {
     pub registry: HashMap<String, eval::RefInfo>,
     /// The expression being evaluated (for messages).
     pub current_expr: String,
+    /// How deeply lazy values are being evaluated inside each other.
+    pub nesting: usize,
 }
 
 /// What an ARM import gives: resources, notes, or located errors.
@@ -79,8 +81,33 @@ pub fn is_parameters(v: &Val) -> bool {
             && v.key("resources").is_none())
 }
 
-/// Evaluates root templates (with parameter files) into resources.
+/// Stack for evaluation: nesting is bounded by counts, this makes the bound safe.
+const EVAL_STACK: usize = 512 << 20;
+
+/// Evaluates root templates (with parameter files) into resources, on a thread with a large stack.
 pub fn resources(
+    roots: &[Val],
+    params: &[Val],
+    files: &mut Files,
+    opts: &ImportOptions,
+) -> Result<ArmResult, Vec<Diag>> {
+    std::thread::scope(|s| {
+        let h = std::thread::Builder::new()
+            .stack_size(EVAL_STACK)
+            .spawn_scoped(s, || evaluate(roots, params, files, opts));
+        match h.map(|h| h.join()) {
+            Ok(Ok(r)) => r,
+            _ => Err(vec![Diag {
+                file: "?".into(),
+                line: 1,
+                col: 1,
+                message: "template evaluation failed (internal error)".into(),
+            }]),
+        }
+    })
+}
+
+fn evaluate(
     roots: &[Val],
     params: &[Val],
     files: &mut Files,
@@ -98,6 +125,7 @@ pub fn resources(
         loaded: HashMap::new(),
         registry: HashMap::new(),
         current_expr: String::new(),
+        nesting: 0,
     };
     a.scope_notes();
     let given = parameter_values(params);
