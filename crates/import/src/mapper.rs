@@ -119,11 +119,19 @@ fn validate(yaml: String, report: Report) -> Result<Imported, ImportError> {
     }
 }
 
-/// The `source:` of the object around `line` of the emitted YAML.
+/// The `source:` of the top-level object that holds `line` of the emitted YAML.
 fn source_near(yaml: &str, line: u32) -> String {
     let lines: Vec<&str> = yaml.lines().collect();
     let end = (line as usize).min(lines.len());
-    for l in lines[..end].iter().rev() {
+    let start = lines[..end]
+        .iter()
+        .rposition(|l| l.starts_with("  - "))
+        .unwrap_or(0);
+    let after = lines[start..]
+        .iter()
+        .skip(1)
+        .take_while(|l| !l.starts_with("  - ") && l.starts_with("    "));
+    for l in after {
         if let Some(s) = l.trim().strip_prefix("source: ") {
             return format!(" (object imported from {s})");
         }

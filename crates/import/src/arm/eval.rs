@@ -304,9 +304,17 @@ impl Arm<'_> {
         let raw = inst.raw.clone();
         let ty = inst.type_name.clone();
         if inst.existing {
+            let sub = inst.sub.clone().unwrap_or_else(|| d.sub.clone());
+            let rg = inst.rg.clone().or_else(|| d.rg.clone());
+            let names: Vec<&str> = inst.name.split('/').collect();
+            let id = super::funcs::resource_id(&sub, rg.as_deref(), &ty, &names);
+            if let Some(info) = self.registry.get(&id.to_ascii_lowercase()) {
+                return Ok(info.body.clone());
+            }
             let u = format!("existing {} '{}' is not declared in the template set; its properties are not known", ty, inst.name);
             return Ok(Val::new(Json::Unknown(u), raw.pos));
         }
+        self.depends_on(d, i, &env, &raw)?;
         if ty.eq_ignore_ascii_case("Microsoft.Resources/deployments") {
             return self.nested(d, i, &env, &raw);
         }
@@ -339,6 +347,23 @@ impl Arm<'_> {
         Ok(props)
     }
 
+    /// Evaluates what an instance depends on first (so `existing` and `reference()` see them).
+    fn depends_on(&mut self, d: &mut Dep, i: usize, env: &Env, raw: &Val) -> R<()> {
+        let Some(deps) = raw.key("dependsOn").and_then(Val::as_arr) else {
+            return Ok(());
+        };
+        for dep in deps {
+            let v = self.value(d, env, dep)?;
+            let Some(t) = v.as_str() else { continue };
+            for j in super::funcs::find_all(d, t) {
+                if j != i && !d.instances[j].busy {
+                    self.instance(d, j)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Records an evaluated resource for the mapper.
     fn emit(
         &mut self,
@@ -362,6 +387,8 @@ impl Arm<'_> {
             raw.pos,
         );
         let file = self.files.name(d.file).to_string();
+        // A resource declared again later (e.g. a subnet re-deployed with a route table): the later one wins.
+        self.out.retain(|r| !r.id.eq_ignore_ascii_case(&id));
         self.out.push(Resource {
             id,
             type_name: ty.to_string(),
@@ -480,8 +507,9 @@ impl Arm<'_> {
         for (k, decl) in tpl.key("parameters").and_then(Val::as_obj).unwrap_or(&[]) {
             let key = k.to_ascii_lowercase();
             let v = match given.remove(&key) {
-                Some(v) => Lazy::Done(v),
-                None => match decl.key("defaultValue") {
+                // A null value takes the default (what Bicep modules rely on).
+                Some(v) if !(v.is_null() && decl.key("defaultValue").is_some()) => Lazy::Done(v),
+                _ => match decl.key("defaultValue") {
                     Some(dv) => Lazy::Todo(dv.clone()),
                     None if decl.key("nullable").and_then(Val::as_bool) == Some(true) => {
                         Lazy::Done(Val::null(decl.pos))

@@ -838,6 +838,23 @@ fn find_instance(d: &Dep, t: &str) -> Option<usize> {
         })
 }
 
+/// Every instance a `dependsOn` entry names (all copies of a symbolic loop).
+pub(crate) fn find_all(d: &Dep, t: &str) -> Vec<usize> {
+    let lt = t.to_ascii_lowercase();
+    let loop_members: Vec<usize> = (0..d.instances.len())
+        .filter(|&i| {
+            d.instances[i]
+                .sym
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case(&lt))
+        })
+        .collect();
+    if !loop_members.is_empty() {
+        return loop_members;
+    }
+    find_instance(d, t).into_iter().collect()
+}
+
 fn id_tail_matches(id: &str, ty: &str, name: &str) -> bool {
     let want =
         resource_id("x", Some("x"), ty, &name.split('/').collect::<Vec<_>>()).to_ascii_lowercase();
