@@ -1,0 +1,118 @@
+//! The evaluator on a hand-written template (tests/fixtures/arm-features):
+//! comments, raw newlines in an expression, variable and property copy
+//! loops, filter/reduce lambdas, lazy if(), conditions, reference() to a
+//! declared subnet, a linked template mapped by --template-root, and a
+//! parameter file. Expected values follow from the template by hand.
+
+use std::path::PathBuf;
+
+use vnetsim_import::{import, ImportOptions};
+use vnetsim_model as m;
+
+fn dir() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/arm-features"
+    ))
+}
+
+fn opts() -> ImportOptions {
+    ImportOptions {
+        template_roots: vec![("https://templates.example.org/lab/".into(), dir())],
+        ..Default::default()
+    }
+}
+
+fn topo() -> m::Topology {
+    let srcs = [dir().join("main.json"), dir().join("main.parameters.json")];
+    let i = import(&srcs, &opts()).unwrap_or_else(|e| panic!("{e}"));
+    m::load_str("t.yaml", &i.yaml)
+        .unwrap_or_else(|d| panic!("{:?}\n{}", d.items, i.yaml))
+        .topology()
+        .clone()
+}
+
+#[test]
+fn copy_loops_lambdas_and_conditions() {
+    let t = topo();
+    let names: Vec<&str> = t.vnets.iter().map(|v| v.name.value.as_str()).collect();
+    // spokeCount 2 from the parameter file; "never" has a false condition.
+    assert_eq!(names, ["lab-hub", "lab-spoke1", "lab-spoke2"]);
+    let hub = &t.vnets[0];
+    let subnets: Vec<(String, String)> = hub
+        .subnets
+        .iter()
+        .map(|s| (s.name.value.clone(), s.address_prefix.value.to_string()))
+        .collect();
+    // filter() keeps snet-a and snet-b; cidrSubnet(10.0.0.0/16, 24, i).
+    assert_eq!(
+        subnets,
+        [
+            ("snet-a".to_string(), "10.0.0.0/24".to_string()),
+            ("snet-b".to_string(), "10.0.1.0/24".to_string())
+        ]
+    );
+    // spokeSpaces[i] = cidrSubnet('10.8.0.0/13', 16, i + 1): 10.9.0.0/16 and 10.10.0.0/16.
+    assert_eq!(t.vnets[1].address_space[0].value.to_string(), "10.9.0.0/16");
+    assert_eq!(
+        t.vnets[2].address_space[0].value.to_string(),
+        "10.10.0.0/16"
+    );
+    assert_eq!(
+        t.vnets[2].subnets[0].address_prefix.value.to_string(),
+        "10.10.0.0/24"
+    );
+}
+
+#[test]
+fn linked_template_and_reference_to_a_declared_value() {
+    let t = topo();
+    let rt = &t.route_tables[0];
+    assert_eq!(rt.name.value, "rt-linked");
+    // reference(hub).subnets[1].properties.addressPrefix = 10.0.1.0/24 -> replace '.0/24' by '.10'.
+    assert_eq!(
+        rt.routes[0]
+            .next_hop_ip_address
+            .as_ref()
+            .unwrap()
+            .value
+            .to_string(),
+        "10.0.1.10"
+    );
+    assert!(rt
+        .origin
+        .as_ref()
+        .unwrap()
+        .source
+        .as_ref()
+        .unwrap()
+        .contains("rt.json:"));
+}
+
+#[test]
+fn linked_template_url_without_a_root_is_a_located_error() {
+    let srcs = [dir().join("main.json"), dir().join("main.parameters.json")];
+    let e = import(&srcs, &ImportOptions::default()).expect_err("not fetched");
+    let d = e
+        .diagnostics
+        .iter()
+        .find(|d| d.message.contains("--template-root"))
+        .unwrap_or_else(|| panic!("{e}"));
+    assert!(
+        d.file.ends_with("main.json")
+            && d.message
+                .contains("https://templates.example.org/lab/linked/rt.json"),
+        "{d}"
+    );
+}
+
+#[test]
+fn missing_parameter_value_is_refused_where_it_matters() {
+    let e = import(&[dir().join("main.json")], &opts()).expect_err("hubCidr has no value");
+    assert!(
+        e.diagnostics
+            .iter()
+            .any(|d| d.message.contains("parameter 'hubCidr' has no value")),
+        "{e}"
+    );
+}
