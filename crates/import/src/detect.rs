@@ -12,6 +12,8 @@ pub enum SourceKind {
     ArmTemplate,
     /// An ARM parameter file (`deploymentParameters.json` schema).
     ArmParameters,
+    /// `terraform show -json` (state or plan).
+    Terraform,
 }
 
 /// Detects the kind of a document, or `None` if it is not an import source.
@@ -22,6 +24,9 @@ pub fn detect(v: &Val) -> Option<SourceKind> {
     }
     if v.as_obj().is_none() {
         return None;
+    }
+    if crate::terraform::is_terraform(v) {
+        return Some(SourceKind::Terraform);
     }
     if crate::arm::is_template(v) {
         return Some(SourceKind::ArmTemplate);

@@ -26,6 +26,7 @@ pub mod ir;
 pub mod json;
 pub mod mapper;
 pub mod report;
+pub mod terraform;
 pub mod yaml;
 
 use std::fmt;
@@ -166,19 +167,22 @@ pub fn import(sources: &[PathBuf], opts: &ImportOptions) -> Result<Imported, Imp
         match kind {
             SourceKind::AzCli => resources.extend(azcli::resources(&v, &name)),
             SourceKind::ResourceGraph => resources.extend(graph::resources(&v, &name)),
+            SourceKind::Terraform => resources.extend(terraform::resources(&v, &name)),
             SourceKind::ArmTemplate if root => templates.push(v),
             SourceKind::ArmTemplate => {}
             SourceKind::ArmParameters => params.push(v),
         }
     }
-    let mut refusals = Vec::new();
     if !templates.is_empty() {
         let r = arm::resources(&templates, &params, &mut files, opts)
             .map_err(|diagnostics| ImportError { diagnostics })?;
         resources.extend(r.resources);
         r.notes.into_iter().for_each(|n| report.note(n));
-        refusals = r.refusals;
     }
+    let mut refusals: Vec<Diag> = arm::deploy_time_values(&resources)
+        .into_iter()
+        .map(|(pos, msg)| files.diag(pos, format!("refused: {msg}")))
+        .collect();
     let mapped = mapper::map(&resources, &files, opts, report);
     if refusals.is_empty() {
         return mapped;

@@ -53,8 +53,6 @@ pub(crate) struct Arm<'a> {
 pub struct ArmResult {
     pub resources: Vec<Resource>,
     pub notes: Vec<String>,
-    /// Deploy-time values that reached a network resource, each located.
-    pub refusals: Vec<Diag>,
 }
 
 /// Whether a document is an ARM template.
@@ -161,11 +159,9 @@ fn evaluate(
     if !a.errors.is_empty() {
         return Err(a.errors);
     }
-    let refusals = a.refusals();
     Ok(ArmResult {
         resources: a.out,
         notes: a.notes,
-        refusals,
     })
 }
 
@@ -274,22 +270,6 @@ impl Arm<'_> {
         }
         clean.strip_prefix("file://").map(PathBuf::from)
     }
-
-    /// Deploy-time values that reached a network resource: refused, each with its expression's place.
-    fn refusals(&mut self) -> Vec<Diag> {
-        let mut seen = Vec::new();
-        for r in &self.out {
-            if !matches!(classify(&r.kind()), Class::Modelled) {
-                continue;
-            }
-            collect_unknowns(&r.body, &mut seen);
-        }
-        seen.sort_by_key(|(p, _)| *p);
-        seen.dedup();
-        seen.into_iter()
-            .map(|(pos, msg)| self.files.diag(pos, format!("refused: {msg}")))
-            .collect()
-    }
 }
 
 /// Properties that do not decide where a packet goes (DNS, tags, SKU, logging).
@@ -311,6 +291,19 @@ const NOT_PACKET_PATH: &[&str] = &[
     "flowTimeoutInMinutes",
     "ddosProtectionPlan",
 ];
+
+/// Deploy-time values that reached a network resource, each with its expression's place.
+pub fn deploy_time_values(resources: &[Resource]) -> Vec<(Pos, String)> {
+    let mut seen = Vec::new();
+    for r in resources {
+        if matches!(classify(&r.kind()), Class::Modelled) {
+            collect_unknowns(&r.body, &mut seen);
+        }
+    }
+    seen.sort_by_key(|(p, _)| *p);
+    seen.dedup();
+    seen
+}
 
 fn collect_unknowns(v: &Val, out: &mut Vec<(Pos, String)>) {
     match &v.v {

@@ -135,6 +135,8 @@ fn subnet(c: &mut Ctx, r: &Resource, s: &Val) -> Option<(String, Y)> {
             ],
         )
     });
+    // Disabled is the default: written only when it is not.
+    let pol = pol.filter(|p| *p != "Disabled");
     let y = M::new()
         .put("name", Y::s(&name))
         .put("addressPrefix", Y::s(first))
