@@ -22,9 +22,7 @@ pub fn detect(v: &Val) -> Option<SourceKind> {
         let all_resources = items.iter().all(is_resource);
         return all_resources.then_some(SourceKind::AzCli);
     }
-    if v.as_obj().is_none() {
-        return None;
-    }
+    v.as_obj()?;
     if crate::terraform::is_terraform(v) {
         return Some(SourceKind::Terraform);
     }

@@ -400,8 +400,27 @@ impl<'a> Ctx<'a> {
              # (or template file:line); see the import report for skipped and\n\
              # unsupported resources.\n",
         );
+        self.unsupported_comment(&mut s);
         write_map(&mut s, &top, 0);
         s
+    }
+}
+
+impl Ctx<'_> {
+    /// Lists, as comments, what affects packets but is not in the topology.
+    fn unsupported_comment(&self, s: &mut String) {
+        let rows: Vec<&crate::report::Entry> = self.report.unsupported().collect();
+        if rows.is_empty() {
+            return;
+        }
+        s.push_str(&format!(
+            "#\n# NOT MODELLED ({} items): traces that meet these are not trustworthy.\n",
+            rows.len()
+        ));
+        for e in rows {
+            let detail = e.detail.replace('\n', " ");
+            s.push_str(&format!("#   {} {}: {detail}\n", e.type_name, e.id));
+        }
     }
 }
 

@@ -581,20 +581,14 @@ fn properties(ty: &str, v: &Val) -> Option<Val> {
                 .or_else(|| v.key("enable_ip_forwarding"))
                 .cloned()
                 .unwrap_or_else(|| boolean(false, p));
-            let cfgs: Vec<Val> = arr(v, "ip_configuration")
-                .iter()
-                .map(|c| ip_config(c))
-                .collect();
+            let cfgs: Vec<Val> = arr(v, "ip_configuration").iter().map(ip_config).collect();
             o(vec![
                 ("enableIPForwarding", fwd),
                 ("ipConfigurations", Val::new(Json::Arr(cfgs), p)),
             ])
         }
         "azurerm_firewall" => {
-            let cfgs: Vec<Val> = arr(v, "ip_configuration")
-                .iter()
-                .map(|c| ip_config(c))
-                .collect();
+            let cfgs: Vec<Val> = arr(v, "ip_configuration").iter().map(ip_config).collect();
             let mut m = vec![("ipConfigurations", Val::new(Json::Arr(cfgs), p))];
             if let Some(fp) = id_ref(v.key("firewall_policy_id"), p) {
                 m.push(("firewallPolicy", fp));
@@ -635,10 +629,7 @@ fn properties(ty: &str, v: &Val) -> Option<Val> {
                 .and_then(|b| b.key("asn"))
                 .cloned()
                 .unwrap_or_else(|| Val::null(p));
-            let cfgs: Vec<Val> = arr(v, "ip_configuration")
-                .iter()
-                .map(|c| ip_config(c))
-                .collect();
+            let cfgs: Vec<Val> = arr(v, "ip_configuration").iter().map(ip_config).collect();
             o(vec![
                 (
                     "gatewayType",

@@ -411,7 +411,16 @@ fn resource_graph_page_gives_the_same_topology() {
     let az = import(&srcs, &opts).expect("az subset imports");
     let arg =
         import(&[fixture("arg-hub-spoke.json")], &ImportOptions::default()).expect("ARG imports");
-    assert_eq!(az.yaml, arg.yaml);
+    // The az subset also holds resources.json (a load balancer, a NAT gateway,
+    // listed as not modelled in the header comments); the topology itself is equal.
+    let body = |y: &str| {
+        y.lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(body(&az.yaml), body(&arg.yaml));
+    assert!(az.yaml.contains("# NOT MODELLED"));
     let t = topo(&arg.yaml);
     assert_eq!(t.vnets.len(), 3);
     assert_eq!(

@@ -456,7 +456,7 @@ impl Arm<'_> {
         };
         let mut params = HashMap::new();
         let linked = props.key("template").is_none();
-        let outer = !inner_scope && !linked && !d.tpl.key("languageVersion").is_some();
+        let outer = !inner_scope && !linked && d.tpl.key("languageVersion").is_none();
         if let Some(p) = props.key("parameters") {
             let pv = self.value(d, env, p)?;
             for (k, v) in pv.as_obj().unwrap_or(&[]) {
@@ -789,7 +789,8 @@ impl Arm<'_> {
             }
         }
         let hint = if is_fw && key.eq_ignore_ascii_case("privateIPAddress") {
-            format!(" or pass --assume-firewall-ip (first usable address of AzureFirewallSubnet)")
+            " or pass --assume-firewall-ip (first usable address of AzureFirewallSubnet)"
+                .to_string()
         } else {
             String::new()
         };

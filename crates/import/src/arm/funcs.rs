@@ -415,7 +415,7 @@ impl Arm<'_> {
             },
             "createarray" => Json::Arr(a),
             "createobject" => {
-                if a.len() % 2 != 0 {
+                if !a.len().is_multiple_of(2) {
                     return self.fail(pos, "createObject() needs key, value pairs");
                 }
                 Json::Obj(
