@@ -119,7 +119,10 @@ fn missing_parameter_value_is_refused_where_it_matters() {
 
 #[test]
 fn inline_and_child_declarations_are_merged() {
-    let f = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/arm-merge.json"));
+    let f = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/arm-merge.json"
+    ));
     let i = import(&[f], &ImportOptions::default()).unwrap_or_else(|e| panic!("{e}"));
     let t = m::load_str("t.yaml", &i.yaml).unwrap().topology().clone();
     let v = &t.vnets[0];
@@ -127,7 +130,10 @@ fn inline_and_child_declarations_are_merged() {
     // snet-a inline and as a child (the child adds the NSG); snet-b as a nested child resource.
     assert_eq!(names, ["snet-a", "snet-b"]);
     assert_eq!(v.subnets[0].nsg.as_ref().unwrap().value, "nsg-a");
-    assert_eq!(v.subnets[1].address_prefix.value.to_string(), "10.70.2.0/24");
+    assert_eq!(
+        v.subnets[1].address_prefix.value.to_string(),
+        "10.70.2.0/24"
+    );
     // Route r1 inline (Internet) and as a child (None): one route, the child's.
     let rt = &t.route_tables[0];
     assert_eq!(rt.routes.len(), 1);
