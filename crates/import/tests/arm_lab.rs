@@ -431,3 +431,64 @@ fn scope_flags_set_subscription_and_location() {
         .any(|e| e.type_name == "Microsoft.Network/bastionHosts"
             && e.status == vnetsim_import::Status::Unsupported));
 }
+
+/// The state of the Private Endpoint's /32 in a transit subnet, on the compiled fabric.
+fn pe_route_state(yaml: &str, subnet: &str, pe: &str) -> vnetsim_fabric::routes::RouteState {
+    let v = m::load_str("lab.yaml", yaml).unwrap_or_else(|d| panic!("{:?}", d.items));
+    let f = vnetsim_fabric::compile(&v);
+    let s = f.find_subnet(subnet).unwrap_or_else(|| panic!("{subnet}"));
+    let want: ipnet::Ipv4Net = format!("{pe}/32").parse().unwrap();
+    vnetsim_fabric::watcher::effective_routes(&f, s)
+        .iter()
+        .find(|r| r.prefix == want)
+        .unwrap_or_else(|| panic!("no {want} in {subnet}"))
+        .state
+}
+
+#[test]
+fn private_endpoint_route_in_the_transit_subnets() {
+    use vnetsim_fabric::routes::RouteState;
+    let i = import(
+        &[root()],
+        &ImportOptions {
+            sets: sets(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let gw = format!("vnet-transit{U}/GatewaySubnet");
+    let fw = format!("vnet-transit{U}/AzureFirewallSubnet");
+    // The template enables privateEndpointNetworkPolicies on snet-dev; rt-vng on
+    // GatewaySubnet routes 10.1.0.0/16 (vnet-shared's own range) to the firewall: by
+    // R4.3 the endpoint's 10.1.2.20/32 is Invalid there, and Active where no such route is.
+    assert_eq!(
+        pe_route_state(&i.yaml, &gw, "10.1.2.20"),
+        RouteState::Invalid
+    );
+    assert_eq!(
+        pe_route_state(&i.yaml, &fw, "10.1.2.20"),
+        RouteState::Active
+    );
+    // With the policies disabled on the endpoint's subnet the /32 is Active in GatewaySubnet too.
+    let disabled = disable_policies(&i.yaml, "snet-dev");
+    assert_eq!(
+        pe_route_state(&disabled, &gw, "10.1.2.20"),
+        RouteState::Active
+    );
+}
+
+/// The YAML with privateEndpointNetworkPolicies removed (Disabled) on one subnet.
+fn disable_policies(yaml: &str, subnet: &str) -> String {
+    let mut out = Vec::new();
+    let mut in_subnet = false;
+    for l in yaml.lines() {
+        if l.trim_start().starts_with("- name: ") {
+            in_subnet = l.contains(&format!("\"{subnet}\""));
+        }
+        if in_subnet && l.contains("privateEndpointNetworkPolicies") {
+            continue;
+        }
+        out.push(l);
+    }
+    out.join("\n")
+}
