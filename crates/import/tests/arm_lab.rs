@@ -492,3 +492,46 @@ fn disable_policies(yaml: &str, subnet: &str) -> String {
     }
     out.join("\n")
 }
+
+/// AllowVnetInBound's expanded source on the subnet NSG of a NIC, on the compiled fabric.
+fn vnet_tag(yaml: &str, nic: &str) -> Vec<String> {
+    let v = m::load_str("lab.yaml", yaml).unwrap_or_else(|d| panic!("{:?}", d.items));
+    let f = vnetsim_fabric::compile(&v);
+    let n = f.find_nic(nic).unwrap_or_else(|| panic!("{nic}"));
+    let tables = vnetsim_fabric::watcher::effective_rules(&f, n);
+    let (_, _, t) = tables.first().expect("the subnet NSG");
+    let r = t
+        .inbound
+        .rules
+        .iter()
+        .find(|r| r.name == "AllowVnetInBound")
+        .expect("default rule");
+    let mut s: Vec<String> = r.expanded_source.iter().map(|p| p.to_string()).collect();
+    s.sort();
+    s
+}
+
+#[test]
+fn virtual_network_tag_of_the_dev_subnet() {
+    let i = import(
+        &[root()],
+        &ImportOptions {
+            sets: sets(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let nic = format!("vmldev01{U}");
+    // snet-dev carries rt-dev (0.0.0.0/0 to the firewall): the tag widens to everything.
+    assert_eq!(vnet_tag(&i.yaml, &nic), ["0.0.0.0/0"]);
+    // Without the route table: vnet-shared 10.1.0.0/16, its peer vnet-transit 10.0.0.0/16
+    // (the gateway has no connections, so no on-premises prefixes) and 168.63.129.16;
+    // the two /16s are adjacent and come back merged as 10.0.0.0/15.
+    let no_udr: String = i
+        .yaml
+        .lines()
+        .filter(|l| l.trim() != "routeTable: \"rt-dev\"")
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(vnet_tag(&no_udr, &nic), ["10.0.0.0/15", "168.63.129.16/32"]);
+}
