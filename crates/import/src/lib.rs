@@ -148,6 +148,25 @@ pub fn looks_like_import_source(path: &Path) -> bool {
 
 /// Imports `sources` (files or folders, any mix of kinds) into one topology.
 pub fn import(sources: &[PathBuf], opts: &ImportOptions) -> Result<Imported, ImportError> {
+    // A last line of defence: a bug must come back as an error, never abort the caller.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| import_inner(sources, opts)))
+        .unwrap_or_else(|_| {
+            Err(ImportError {
+                diagnostics: vec![Diag {
+                    file: sources
+                        .first()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                    line: 1,
+                    col: 1,
+                    message: "internal error in the importer (please report it with the input)"
+                        .into(),
+                }],
+            })
+        })
+}
+
+fn import_inner(sources: &[PathBuf], opts: &ImportOptions) -> Result<Imported, ImportError> {
     let mut files = Files::default();
     let mut docs = Vec::new();
     let mut errors = Vec::new();

@@ -331,7 +331,10 @@ impl<'a> Ctx<'a> {
             } else if rg_count[&format!("{g}:{n}").to_ascii_lowercase()] == 1 {
                 sanitize(&format!("{g}:{n}"))
             } else {
-                sanitize(&format!("{}:{g}:{n}", &s[..s.len().min(8)]))
+                sanitize(&format!(
+                    "{}:{g}:{n}",
+                    s.chars().take(8).collect::<String>()
+                ))
             };
             if name != sanitize(n) {
                 self.report.note(format!(

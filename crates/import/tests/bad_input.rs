@@ -95,3 +95,50 @@ fn a_long_chain_of_variables_is_bounded() {
         "{e}"
     );
 }
+
+#[test]
+fn mutated_real_inputs_never_hit_an_internal_error() {
+    let fixtures = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"));
+    let inputs = [
+        fixtures.join("az-hub-spoke/vnet.json"),
+        fixtures.join("az-hub-spoke/firewall-rule-collection-groups.json"),
+        fixtures.join("arg-hub-spoke.json"),
+        fixtures.join("tf-tolerant.state.json"),
+        fixtures.join("arm-features/main.json"),
+        fixtures.join("arm-merge.json"),
+    ];
+    let dir = std::env::temp_dir().join(format!("vnetsim-mutate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut seed: u64 = 0x9e3779b97f4a7c15;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let noise = b"[]{}\",:'0-9.eE/\\ \n\"[concat(\"-1\"true\"null";
+    for input in &inputs {
+        let text = std::fs::read(input).unwrap();
+        for k in 0..40 {
+            let mut t = text.clone();
+            let at = (next() as usize) % t.len();
+            match k % 3 {
+                0 => t.truncate(at),
+                1 => t[at] = noise[(next() as usize) % noise.len()],
+                _ => t.insert(at, noise[(next() as usize) % noise.len()]),
+            }
+            let f = dir.join(format!("m{k}.json"));
+            std::fs::write(&f, &t).unwrap();
+            let start = Instant::now();
+            if let Err(e) = import(&[f], &ImportOptions::default()) {
+                assert!(
+                    !e.to_string().contains("internal error"),
+                    "{}: {e}",
+                    input.display()
+                );
+            }
+            assert!(start.elapsed() < Duration::from_secs(5));
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
