@@ -139,3 +139,43 @@ fn inline_and_child_declarations_are_merged() {
     assert_eq!(rt.routes.len(), 1);
     assert_eq!(rt.routes[0].next_hop_type.value, m::NextHopType::None);
 }
+
+#[test]
+fn dynamic_nic_address_is_refused_then_supplied() {
+    let dir = std::env::temp_dir().join(format!("vnetsim-nic-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("nic.json");
+    let t = r#"{
+  "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+  "contentVersion": "1.0.0.0",
+  "resources": [
+    { "type": "Microsoft.Network/virtualNetworks", "apiVersion": "2023-05-01", "name": "v",
+      "properties": { "addressSpace": { "addressPrefixes": ["10.9.0.0/16"] },
+                      "subnets": [ { "name": "s", "properties": { "addressPrefix": "10.9.1.0/24" } } ] } },
+    { "type": "Microsoft.Network/networkInterfaces", "apiVersion": "2023-05-01", "name": "nic-vm",
+      "properties": { "ipConfigurations": [ { "name": "ipconfig1", "properties": {
+        "privateIPAllocationMethod": "Dynamic",
+        "subnet": { "id": "[resourceId('Microsoft.Network/virtualNetworks/subnets', 'v', 's')]" } } } ] } }
+  ]
+}"#;
+    std::fs::write(&f, t).unwrap();
+    let e =
+        import(std::slice::from_ref(&f), &ImportOptions::default()).expect_err("dynamic address");
+    assert_eq!(e.diagnostics.len(), 1, "{e}");
+    assert!(
+        e.diagnostics[0]
+            .message
+            .contains("--set nic-vm.privateIpAddress=VALUE"),
+        "{e}"
+    );
+    // Line 9 holds the NIC's ipConfigurations entry.
+    assert_eq!(e.diagnostics[0].line, 9, "{e}");
+    let opts = ImportOptions {
+        sets: vec![("nic-vm.privateIpAddress".into(), "10.9.1.7".into())],
+        ..Default::default()
+    };
+    let i = import(&[f], &opts).unwrap_or_else(|e| panic!("{e}"));
+    let t = m::load_str("t.yaml", &i.yaml).unwrap().topology().clone();
+    assert_eq!(t.nics[0].private_ip_address.value.to_string(), "10.9.1.7");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -543,12 +543,14 @@ pub(crate) fn nics(c: &mut Ctx) {
             c.mark(i, Status::Skipped, "no IP configuration");
             continue;
         };
-        let Some(ip) = ipv4(prop(cfg, "privateIPAddress")) else {
+        let set = set_address(c, &r.name).and_then(|a| a.parse().ok());
+        let Some(ip) = set.or_else(|| ipv4(prop(cfg, "privateIPAddress"))) else {
             c.error(
                 cfg.pos,
                 format!(
-                    "NIC {} has no private IPv4 address in its primary IP configuration",
-                    r.id
+                    "refused: NIC '{}' has no private IPv4 address (a dynamic address is assigned by Azure \
+                     at deploy time); supply it with --set {}.privateIpAddress=VALUE",
+                    r.name, r.name
                 ),
             );
             continue;
