@@ -535,3 +535,15 @@ fn virtual_network_tag_of_the_dev_subnet() {
         .join("\n");
     assert_eq!(vnet_tag(&no_udr, &nic), ["10.0.0.0/15", "168.63.129.16/32"]);
 }
+
+#[test]
+fn the_lab_folder_imports_like_its_root_template() {
+    // In a folder, templates in subfolders are linked templates, not roots.
+    let opts = ImportOptions {
+        sets: sets(),
+        ..Default::default()
+    };
+    let from_root = import(&[root()], &opts).unwrap();
+    let from_dir = import(&[PathBuf::from(LAB)], &opts).unwrap();
+    assert_eq!(from_root.yaml, from_dir.yaml);
+}

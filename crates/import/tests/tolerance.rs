@@ -136,3 +136,48 @@ fn a_single_file_that_is_not_a_source_is_an_error() {
     assert!(vnetsim_import::looks_like_import_source(&fixture("")));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn classic_firewall_rule_collections() {
+    let p = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/az-classic-fw"
+    ));
+    let i = import(&[p], &ImportOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let t = m::load_str("x.yaml", &i.yaml)
+        .expect("validates")
+        .topology()
+        .clone();
+    let f = &t.firewalls[0];
+    assert_eq!(f.private_ip_address.value.to_string(), "10.100.0.132");
+    // additionalProperties "Network.SNAT.PrivateRanges".
+    assert_eq!(
+        f.private_ranges,
+        vec![
+            m::PrivateRange::Prefix("10.0.0.0/8".parse().unwrap()),
+            m::PrivateRange::Prefix("172.16.0.0/12".parse().unwrap())
+        ]
+    );
+    let n = &f.network_rule_collections[0];
+    assert_eq!(
+        (n.name.value.as_str(), n.priority.value, n.action),
+        ("net-allow", 200, m::Access::Allow)
+    );
+    assert_eq!(
+        n.rules[0].destination_ports,
+        vec![m::PortRange { lo: 22, hi: 22 }]
+    );
+    assert_eq!(
+        f.application_rule_collections[0].rules[0].target_fqdns[0].value,
+        "*.microsoft.com"
+    );
+    let d = &f.dnat_rules[0];
+    assert_eq!(
+        (d.translated_address.value.to_string(), d.translated_port),
+        ("10.100.1.4".to_string(), 22)
+    );
+    assert_eq!(
+        d.destination_ports,
+        vec![m::PortRange { lo: 2222, hi: 2222 }]
+    );
+}

@@ -372,7 +372,17 @@ impl Arm<'_> {
             let u = format!("reference('{t}') names a resource outside the template set; its properties are only known after deployment");
             return Ok((Val::new(Json::Unknown(u), pos), None));
         };
-        let v = self.instance(d, i)?;
+        let mut v = self.instance(d, i)?;
+        // reference(x, apiVersion, 'Full'): the whole resource, properties under `properties`.
+        if args.len() >= 3 {
+            let (mode, _) = self.eval(d, env, &args[2], at)?;
+            if mode
+                .as_str()
+                .is_some_and(|m| m.eq_ignore_ascii_case("full"))
+            {
+                v = obj(vec![("properties", v)], pos);
+            }
+        }
         let inst = &d.instances[i];
         let is_dep = inst
             .type_name
