@@ -271,6 +271,12 @@ impl<'a> Ctx<'a> {
     /// The `origin:` of a part of `r` (a peering, a service) with its own source.
     pub fn origin_as(&self, r: &Resource, source: &str) -> Y {
         let tenant = r.tenant.clone().or_else(|| self.opts.tenant.clone());
+        let owner = r
+            .body
+            .key("tags")
+            .and_then(|t| t.key("owner"))
+            .and_then(Val::as_str)
+            .map(str::to_string);
         let (sub, rg) = crate::ir::scope_of(source);
         let sub = sub.or_else(|| r.subscription.clone());
         let rg = rg.or_else(|| r.resource_group.clone());
@@ -279,6 +285,7 @@ impl<'a> Ctx<'a> {
             .opt("subscription", sub.map(Y::s))
             .opt("resourceGroup", rg.map(Y::s))
             .opt("tenant", tenant.map(Y::s))
+            .opt("owner", owner.map(Y::s))
             .y()
     }
 

@@ -409,6 +409,10 @@ fn one(r: &Tf, file: &str) -> Option<Resource> {
             ("name", Val::str(name.clone(), pos)),
             ("type", Val::str(arm_type.clone(), pos)),
             ("properties", props),
+            (
+                "tags",
+                v.key("tags").cloned().unwrap_or_else(|| Val::null(pos)),
+            ),
         ],
         pos,
     );
@@ -459,6 +463,12 @@ fn azapi(r: &Tf, file: &str) -> Option<Resource> {
             ("name", Val::str(name.clone(), v.pos)),
             ("type", Val::str(ty.clone(), v.pos)),
             ("properties", props),
+            (
+                "tags",
+                body.key("tags")
+                    .cloned()
+                    .unwrap_or_else(|| Val::null(v.pos)),
+            ),
         ],
         v.pos,
     );

@@ -39,6 +39,12 @@ fn clashing_names_are_qualified_and_reported() {
         t.vnets[1].subnets[0].nsg.as_ref().unwrap().value,
         "rg-west:nsg-web"
     );
+    // The owner tag is kept as origin.owner.
+    assert_eq!(
+        t.vnets[0].origin.as_ref().unwrap().owner.as_deref(),
+        Some("team-east")
+    );
+    assert_eq!(t.vnets[1].origin.as_ref().unwrap().owner, None);
     let notes = rep.notes.join("\n");
     assert!(notes.contains("'rg-west:vnet-app'"), "{notes}");
     assert!(notes.contains("'rg-east:nsg-web'"), "{notes}");

@@ -367,9 +367,11 @@ fn addresses(c: &mut Ctx, r: &Val, side: &str) -> Result<Vec<String>, String> {
             out.push("*".to_string());
         } else if let Some(n) = ipv4_net(a) {
             out.push(n.to_string());
+        } else if let Some(nets) = ip_range(a) {
+            out.extend(nets);
         } else {
             return Err(format!(
-                "{side} '{a}' (service tags, ranges and FQDNs are not modelled in firewall rules)"
+                "{side} '{a}' (service tags and FQDNs are not modelled in firewall rules)"
             ));
         }
     }
@@ -497,4 +499,49 @@ fn nat_rule(c: &mut Ctx, x: &Coll, r: &Val) -> Option<Y> {
             .opt("translatedPort", port.map(Y::n))
             .y(),
     )
+}
+
+/// `10.0.0.1-10.0.0.6` as the exact list of prefixes covering it.
+fn ip_range(a: &str) -> Option<Vec<String>> {
+    let (x, y) = a.split_once('-')?;
+    let lo = u32::from(x.trim().parse::<Ipv4Addr>().ok()?) as u64;
+    let hi = u32::from(y.trim().parse::<Ipv4Addr>().ok()?) as u64;
+    if lo > hi {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut cur = lo;
+    while cur <= hi && out.len() < 64 {
+        let mut len = 32u32;
+        while len > 0 {
+            let size = 1u64 << (33 - len);
+            if cur % size != 0 || cur + size - 1 > hi {
+                break;
+            }
+            len -= 1;
+        }
+        out.push(format!("{}/{len}", Ipv4Addr::from(cur as u32)));
+        cur += 1u64 << (32 - len);
+    }
+    (cur > hi).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ranges_become_exact_prefixes() {
+        assert_eq!(
+            super::ip_range("10.0.0.0-10.0.0.255").unwrap(),
+            ["10.0.0.0/24"]
+        );
+        assert_eq!(
+            super::ip_range("10.0.0.1-10.0.0.6").unwrap(),
+            ["10.0.0.1/32", "10.0.0.2/31", "10.0.0.4/31", "10.0.0.6/32"]
+        );
+        assert_eq!(
+            super::ip_range("0.0.0.0-255.255.255.255").unwrap(),
+            ["0.0.0.0/0"]
+        );
+        assert!(super::ip_range("10.0.0.9-10.0.0.1").is_none());
+    }
 }
