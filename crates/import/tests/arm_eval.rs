@@ -179,3 +179,35 @@ fn dynamic_nic_address_is_refused_then_supplied() {
     assert_eq!(t.nics[0].private_ip_address.value.to_string(), "10.9.1.7");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn cidr_host_and_array_index_of() {
+    let dir = std::env::temp_dir().join(format!("vnetsim-cidr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("t.json");
+    // Per the ARM docs, cidrHost('10.144.3.0/24', 0) is 10.144.3.1, so index 3 is 10.144.3.4.
+    let t = r#"{
+  "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+  "contentVersion": "1.0.0.0",
+  "resources": [
+    { "type": "Microsoft.Network/routeTables", "apiVersion": "2023-05-01",
+      "name": "[concat('rt', string(indexOf(createArray('a', 'b', 'c'), 'b')))]",
+      "properties": { "routes": [ { "name": "r", "properties": { "addressPrefix": "0.0.0.0/0",
+        "nextHopType": "VirtualAppliance", "nextHopIpAddress": "[cidrHost('10.144.3.0/24', 3)]" } } ] } }
+  ]
+}"#;
+    std::fs::write(&f, t).unwrap();
+    let i = import(&[f], &ImportOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let t = m::load_str("t.yaml", &i.yaml).unwrap().topology().clone();
+    assert_eq!(t.route_tables[0].name.value, "rt1");
+    assert_eq!(
+        t.route_tables[0].routes[0]
+            .next_hop_ip_address
+            .as_ref()
+            .unwrap()
+            .value
+            .to_string(),
+        "10.144.3.4"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -516,6 +516,16 @@ impl Arm<'_> {
                     .to_lowercase()
                     .ends_with(&s(1).unwrap_or_default().to_lowercase()),
             ),
+            "indexof" | "lastindexof" if a.first().is_some_and(|v| v.as_arr().is_some()) => {
+                let arr = a[0].as_arr().unwrap_or(&[]);
+                let hit = |v: &&Val| a.get(1).is_some_and(|x| same(v, x));
+                let i = if f == "indexof" {
+                    arr.iter().position(|v| hit(&v))
+                } else {
+                    arr.iter().rposition(|v| hit(&v))
+                };
+                Json::Int(i.map(|i| i as i64).unwrap_or(-1))
+            }
             "indexof" => Json::Int(
                 s(0).unwrap_or_default()
                     .to_lowercase()
@@ -633,6 +643,29 @@ impl Arm<'_> {
                 ))
             }
             "pickzones" => Json::Arr(vec![]),
+            "cidrhost" => return self.cidr_host(s(0).unwrap_or_default(), n(1).unwrap_or(-1), pos),
+            "float" => match a.first().map(|v| &v.v) {
+                Some(Json::Int(i)) => Json::Float(*i as f64),
+                Some(Json::Float(f)) => Json::Float(*f),
+                Some(Json::Str(t)) => Json::Float(t.trim().parse().unwrap_or(0.0)),
+                _ => Json::Float(0.0),
+            },
+            "datetimeadd" => Json::Str(s(0).unwrap_or_default()),
+            "datetimetoepoch" => Json::Int(1_767_225_600),
+            "datetimefromepoch" => Json::Str("2026-01-01T00:00:00Z".into()),
+            "deployer" => {
+                let t = Val::str(self.tenant(), pos);
+                return Ok(obj(
+                    vec![
+                        ("objectId", Val::str(super::DEFAULT_SUBSCRIPTION, pos)),
+                        ("tenantId", t),
+                    ],
+                    pos,
+                ));
+            }
+            "providers" => Json::Unknown(format!(
+                "{name}() returns what the subscription has registered, known only at deploy time"
+            )),
             "parsecidr" => return self.parse_cidr(s(0).unwrap_or_default(), pos),
             "cidrsubnet" => {
                 return self.cidr_subnet(
@@ -800,6 +833,23 @@ impl Arm<'_> {
             ],
             pos,
         ))
+    }
+
+    /// `cidrHost(network, i)`: the i-th usable host, i.e. network + 1 + i.
+    fn cidr_host(&mut self, c: String, idx: i64, pos: Pos) -> R<Val> {
+        let Ok(net) = c.parse::<ipnet::Ipv4Net>() else {
+            return self.fail(pos, format!("cidrHost(): '{c}' is not an IPv4 CIDR"));
+        };
+        let first = u32::from(net.network()) as i64;
+        let last = u32::from(net.broadcast()) as i64;
+        let host = first + 1 + idx;
+        if idx < 0 || host >= last {
+            return self.fail(
+                pos,
+                format!("cidrHost('{c}', {idx}) is outside the usable addresses"),
+            );
+        }
+        Ok(Val::str(Ipv4Addr::from(host as u32).to_string(), pos))
     }
 
     fn cidr_subnet(&mut self, c: String, len: i64, idx: i64, pos: Pos) -> R<Val> {

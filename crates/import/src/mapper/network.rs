@@ -98,6 +98,14 @@ fn subnet(c: &mut Ctx, r: &Resource, s: &Val) -> Option<(String, Y)> {
     let id = item_id(s, &r.id).to_string();
     let mut list = strings(prop(s, "addressPrefix"));
     list.extend(strings(prop(s, "addressPrefixes")));
+    for v6 in list.iter().filter(|p| p.contains(':')) {
+        let t = "Microsoft.Network/virtualNetworks/subnets";
+        c.unsupported(
+            t,
+            &id,
+            format!("IPv6 prefix {v6}: IPv6 traffic is not modelled"),
+        );
+    }
     let v4: Vec<String> = list
         .iter()
         .filter_map(|p| ipv4_net(p))
