@@ -428,3 +428,45 @@ fn resource_graph_page_gives_the_same_topology() {
         Some("72f988bf-0000-4000-9000-00000000aaaa")
     );
 }
+
+#[test]
+fn without_the_public_ip_export_the_firewall_takes_its_dnat_destination() {
+    let dir = fixture("az-hub-spoke");
+    let srcs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json") && !p.ends_with("public-ip.json"))
+        .collect();
+    let i = import(&srcs, &ImportOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let t = topo(&i.yaml);
+    // rdp-in's destination 20.10.10.10 is, by Azure's rules, one of the firewall's public IPs.
+    assert_eq!(
+        t.firewalls[0].public_ip_addresses[0].value,
+        ip("20.10.10.10")
+    );
+    assert!(i
+        .report
+        .notes
+        .iter()
+        .any(|n| n.contains("taken from its DNAT rules")));
+}
+
+#[test]
+fn a_route_with_an_unmodelled_next_hop_is_reported_not_fatal() {
+    let dir = std::env::temp_dir().join(format!("vnetsim-nh-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("rt.json");
+    let t = r#"[{"id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/routeTables/rt-old",
+      "name": "rt-old", "type": "Microsoft.Network/routeTables",
+      "routes": [ {"name": "legacy", "addressPrefix": "10.9.0.0/16", "nextHopType": "HyperNetGateway"},
+                  {"name": "ok", "addressPrefix": "10.8.0.0/16", "nextHopType": "None"} ]}]"#;
+    std::fs::write(&f, t).unwrap();
+    let i = import(&[f], &ImportOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let t = topo(&i.yaml);
+    assert_eq!(t.route_tables[0].routes.len(), 1);
+    assert!(i
+        .report
+        .unsupported()
+        .any(|e| e.detail.contains("HyperNetGateway")));
+    std::fs::remove_dir_all(&dir).ok();
+}

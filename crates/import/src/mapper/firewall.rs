@@ -85,6 +85,7 @@ fn firewall(c: &mut Ctx, i: usize) {
         policy(c, r, p, &mut colls, &mut ranges, 0);
     }
     let (net, app, dnat) = flatten(c, &colls);
+    dnat_destinations(c, &name, &dnat, &mut publics);
     let y = M::new()
         .put("name", Y::s(&name))
         .put("origin", c.origin(r))
@@ -543,5 +544,26 @@ mod tests {
             ["0.0.0.0/0"]
         );
         assert!(super::ip_range("10.0.0.9-10.0.0.1").is_none());
+    }
+}
+
+/// A DNAT rule's destination is one of the firewall's public IPs: when the
+/// public IP resources are not in the sources, take the addresses from the rules.
+fn dnat_destinations(c: &mut Ctx, name: &str, dnat: &[Y], publics: &mut Vec<String>) {
+    for rule in dnat {
+        let Y::Map(m) = rule else { continue };
+        let Some((_, Y::Seq(dst))) = m.iter().find(|(k, _)| k == "destination") else {
+            continue;
+        };
+        for d in dst {
+            if let Y::Str(a) = d {
+                if a.parse::<Ipv4Addr>().is_ok() && !publics.contains(a) {
+                    c.report.note(format!(
+                        "firewall '{name}': public IP {a} taken from its DNAT rules (the public IP resource is not in the sources)"
+                    ));
+                    publics.push(a.clone());
+                }
+            }
+        }
     }
 }

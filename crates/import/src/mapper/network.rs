@@ -358,14 +358,11 @@ fn route(c: &mut Ctx, r: &Resource, rt: &Val) -> Option<(String, Y)> {
     };
     let nh = text(rt, "nextHopType").unwrap_or("");
     let Some(nh) = canon(nh, NEXT_HOPS) else {
-        c.error(
-            rt.pos,
-            format!(
-                "route '{name}' of {} has nextHopType '{nh}'; expected one of {}",
-                r.name,
-                NEXT_HOPS.join(", ")
-            ),
+        let what = format!(
+            "route {name}: nextHopType '{nh}' is not modelled (only {}); the route is not imported",
+            NEXT_HOPS.join(", ")
         );
+        c.unsupported(&r.type_name, &r.id, what);
         return None;
     };
     let ip = (nh == "VirtualAppliance")
