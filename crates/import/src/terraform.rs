@@ -288,9 +288,14 @@ const TYPES: &[(&str, &str)] = &[
 fn convert(all: &[Tf], file: &str) -> Vec<Resource> {
     let mut out: Vec<Resource> = Vec::new();
     let mut assoc: Vec<&Tf> = Vec::new();
+    let mut classic: Vec<&Tf> = Vec::new();
     for r in all {
         if r.ty.ends_with("_association") {
             assoc.push(r);
+            continue;
+        }
+        if r.ty.starts_with("azurerm_firewall_") && r.ty.ends_with("_rule_collection") {
+            classic.push(r);
             continue;
         }
         if let Some(res) = one(r, file) {
@@ -300,7 +305,147 @@ fn convert(all: &[Tf], file: &str) -> Vec<Resource> {
     for a in assoc {
         associate(&mut out, a);
     }
+    for c in classic {
+        classic_collection(&mut out, c);
+    }
     out
+}
+
+/// `azurerm_firewall_{network,application,nat}_rule_collection`: onto the firewall, in the ARM shape.
+fn classic_collection(out: &mut [Resource], c: &Tf) {
+    let v = &c.values;
+    let p = v.pos;
+    let (Some(fw), Some(rg)) = (s(v, "azure_firewall_name"), s(v, "resource_group_name")) else {
+        return;
+    };
+    let Some(r) = out.iter_mut().find(|r| {
+        r.type_name == "Microsoft.Network/azureFirewalls"
+            && r.name.eq_ignore_ascii_case(fw)
+            && r.resource_group
+                .as_deref()
+                .is_some_and(|g| g.eq_ignore_ascii_case(rg))
+    }) else {
+        return;
+    };
+    let (key, kind) = match c.ty.as_str() {
+        "azurerm_firewall_network_rule_collection" => ("networkRuleCollections", "network"),
+        "azurerm_firewall_application_rule_collection" => {
+            ("applicationRuleCollections", "application")
+        }
+        _ => ("natRuleCollections", "nat"),
+    };
+    let rules: Vec<Val> = arr(v, "rule")
+        .iter()
+        .map(|x| classic_rule(x, kind))
+        .collect();
+    let coll = obj(
+        vec![
+            (
+                "name",
+                v.key("name").cloned().unwrap_or_else(|| Val::null(p)),
+            ),
+            (
+                "properties",
+                obj(
+                    vec![
+                        (
+                            "priority",
+                            v.key("priority").cloned().unwrap_or_else(|| Val::null(p)),
+                        ),
+                        (
+                            "action",
+                            obj(
+                                vec![(
+                                    "type",
+                                    v.key("action")
+                                        .cloned()
+                                        .unwrap_or_else(|| Val::str("Allow", p)),
+                                )],
+                                p,
+                            ),
+                        ),
+                        ("rules", Val::new(Json::Arr(rules), p)),
+                    ],
+                    p,
+                ),
+            ),
+        ],
+        p,
+    );
+    let Json::Obj(members) = &mut r.body.v else {
+        return;
+    };
+    let Some((_, props)) = members.iter_mut().find(|(k, _)| k == "properties") else {
+        return;
+    };
+    if let Json::Obj(pm) = &mut props.v {
+        push_to_array(pm, key, coll);
+    }
+}
+
+fn classic_rule(x: &Val, kind: &str) -> Val {
+    let p = x.pos;
+    let mut m = vec![
+        (
+            "name",
+            x.key("name").cloned().unwrap_or_else(|| Val::null(p)),
+        ),
+        ("sourceAddresses", str_list(x, &["source_addresses"])),
+        ("sourceIpGroups", str_list(x, &["source_ip_groups"])),
+    ];
+    match kind {
+        "application" => {
+            let protos: Vec<Val> = arr(x, "protocol")
+                .iter()
+                .map(|q| {
+                    obj(
+                        vec![
+                            (
+                                "protocolType",
+                                q.key("type").cloned().unwrap_or_else(|| Val::null(p)),
+                            ),
+                            (
+                                "port",
+                                q.key("port").cloned().unwrap_or_else(|| Val::null(p)),
+                            ),
+                        ],
+                        p,
+                    )
+                })
+                .collect();
+            m.push(("protocols", Val::new(Json::Arr(protos), p)));
+            m.push(("targetFqdns", str_list(x, &["target_fqdns"])));
+            m.push(("fqdnTags", str_list(x, &["fqdn_tags"])));
+        }
+        _ => {
+            m.push(("protocols", str_list(x, &["protocols"])));
+            m.push((
+                "destinationAddresses",
+                str_list(x, &["destination_addresses"]),
+            ));
+            m.push((
+                "destinationIpGroups",
+                str_list(x, &["destination_ip_groups"]),
+            ));
+            m.push(("destinationFqdns", str_list(x, &["destination_fqdns"])));
+            m.push(("destinationPorts", str_list(x, &["destination_ports"])));
+            if kind == "nat" {
+                m.push((
+                    "translatedAddress",
+                    x.key("translated_address")
+                        .cloned()
+                        .unwrap_or_else(|| Val::null(p)),
+                ));
+                m.push((
+                    "translatedPort",
+                    x.key("translated_port")
+                        .cloned()
+                        .unwrap_or_else(|| Val::null(p)),
+                ));
+            }
+        }
+    }
+    obj(m, p)
 }
 
 /// Folds an association resource into the subnet or NIC it attaches to.

@@ -45,7 +45,11 @@ fn state_3x_names_associations_and_azapi() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let t = m::load_str("tf.yaml", &i.yaml).unwrap().topology().clone();
-    let s = &t.vnets[0].subnets[0];
+    let s = t.vnets[0]
+        .subnets
+        .iter()
+        .find(|s| s.name.value == "snet-app")
+        .unwrap();
     // private_endpoint_network_policies_enabled = true (3.x) is Enabled.
     assert_eq!(
         s.private_endpoint_network_policies,
@@ -79,4 +83,41 @@ fn plan_value_known_after_apply_is_refused() {
         .unwrap_or_else(|| panic!("{e}"));
     assert!(d.message.contains("known only after apply"), "{d}");
     assert!(d.file.ends_with("tf-plan.json"), "{d}");
+}
+
+#[test]
+fn classic_firewall_rule_collection_resources_join_their_firewall() {
+    let i = import(
+        &[fixture("tf-3x-and-azapi.state.json")],
+        &ImportOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let t = m::load_str("tf.yaml", &i.yaml).unwrap().topology().clone();
+    let f = &t.firewalls[0];
+    assert_eq!(
+        (
+            f.name.value.as_str(),
+            f.private_ip_address.value.to_string()
+        ),
+        ("afw-3x", "10.60.0.4".to_string())
+    );
+    assert_eq!(f.public_ip_addresses[0].value.to_string(), "20.60.0.1");
+    let n = &f.network_rule_collections[0];
+    assert_eq!(
+        (n.name.value.as_str(), n.priority.value, n.action),
+        ("net-allow", 100, m::Access::Allow)
+    );
+    assert_eq!(
+        n.rules[0].destination,
+        vec![m::FwAddress::Prefix("10.61.0.0/16".parse().unwrap())]
+    );
+    let d = &f.dnat_rules[0];
+    assert_eq!(
+        (d.name.value.as_str(), d.translated_port),
+        ("https-in", 443)
+    );
+    assert_eq!(
+        d.destination_ports,
+        vec![m::PortRange { lo: 8443, hi: 8443 }]
+    );
 }
