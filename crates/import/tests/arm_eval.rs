@@ -211,3 +211,31 @@ fn cidr_host_and_array_index_of() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn user_defined_functions() {
+    let dir = std::env::temp_dir().join(format!("vnetsim-udf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("t.json");
+    let t = r#"{
+  "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+  "contentVersion": "1.0.0.0",
+  "functions": [ { "namespace": "net", "members": {
+      "slice": { "parameters": [ { "name": "base", "type": "string" }, { "name": "i", "type": "int" } ],
+                 "output": { "type": "string", "value": "[cidrSubnet(parameters('base'), 24, mul(parameters('i'), 2))]" } } } } ],
+  "resources": [
+    { "type": "Microsoft.Network/virtualNetworks", "apiVersion": "2023-05-01", "name": "v",
+      "properties": { "addressSpace": { "addressPrefixes": ["10.5.0.0/16"] },
+        "subnets": [ { "name": "s", "properties": { "addressPrefix": "[net.slice('10.5.0.0/16', 3)]" } } ] } }
+  ]
+}"#;
+    std::fs::write(&f, t).unwrap();
+    let i = import(&[f], &ImportOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let t = m::load_str("t.yaml", &i.yaml).unwrap().topology().clone();
+    // cidrSubnet('10.5.0.0/16', 24, 6) = 10.5.6.0/24.
+    assert_eq!(
+        t.vnets[0].subnets[0].address_prefix.value.to_string(),
+        "10.5.6.0/24"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
