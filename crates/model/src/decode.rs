@@ -477,7 +477,12 @@ fn named(d: &mut Diagnostics, o: &Obj, what: &str) -> Option<Sp<String>> {
 }
 
 fn site(d: &mut Diagnostics, n: &Node) -> Option<Site> {
-    let o = obj(d, n, "a site", &["name", "addressPrefixes", "bgp"])?;
+    let o = obj(
+        d,
+        n,
+        "a site",
+        &["name", "addressPrefixes", "bgp", "origin"],
+    )?;
     let name = named(d, &o, "a site")?;
     let req_node = require(d, &o, "addressPrefixes", "a site");
     let address_prefixes: Vec<_> = items(d, req_node, "addressPrefixes", false)
@@ -511,11 +516,17 @@ fn site(d: &mut Diagnostics, n: &Node) -> Option<Site> {
         name,
         address_prefixes,
         bgp,
+        origin: origin(d, &o),
     })
 }
 
 fn vnet(d: &mut Diagnostics, n: &Node) -> Option<Vnet> {
-    let o = obj(d, n, "a vnet", &["name", "addressSpace", "subnets"])?;
+    let o = obj(
+        d,
+        n,
+        "a vnet",
+        &["name", "addressSpace", "subnets", "origin"],
+    )?;
     let name = named(d, &o, "a vnet")?;
     let req_node = require(d, &o, "addressSpace", "a vnet");
     let address_space = items(d, req_node, "addressSpace", true)
@@ -573,6 +584,7 @@ fn vnet(d: &mut Diagnostics, n: &Node) -> Option<Vnet> {
         name,
         address_space,
         subnets,
+        origin: origin(d, &o),
     })
 }
 
@@ -588,6 +600,7 @@ fn peering(d: &mut Diagnostics, n: &Node) -> Option<Peering> {
             "allowForwardedTraffic",
             "allowGatewayTransit",
             "useRemoteGateways",
+            "origin",
         ],
     )?;
     let from = require(d, &o, "from", "a peering").and_then(|x| string(d, x, "a vnet name"));
@@ -600,6 +613,7 @@ fn peering(d: &mut Diagnostics, n: &Node) -> Option<Peering> {
         allow_forwarded_traffic: boolean(d, o.get("allowForwardedTraffic"), false),
         allow_gateway_transit: boolean(d, o.get("allowGatewayTransit"), false),
         use_remote_gateways: boolean(d, o.get("useRemoteGateways"), false),
+        origin: origin(d, &o),
     };
     Some(p)
 }
@@ -609,7 +623,7 @@ fn route_table(d: &mut Diagnostics, n: &Node) -> Option<RouteTable> {
         d,
         n,
         "a route table",
-        &["name", "disableBgpRoutePropagation", "routes"],
+        &["name", "disableBgpRoutePropagation", "routes", "origin"],
     )?;
     let name = named(d, &o, "a route table")?;
     let disable = boolean(d, o.get("disableBgpRoutePropagation"), false);
@@ -660,11 +674,12 @@ fn route_table(d: &mut Diagnostics, n: &Node) -> Option<RouteTable> {
         name,
         disable_bgp_route_propagation: disable,
         routes,
+        origin: origin(d, &o),
     })
 }
 
 fn nsg(d: &mut Diagnostics, n: &Node) -> Option<Nsg> {
-    let o = obj(d, n, "an NSG", &["name", "rules"])?;
+    let o = obj(d, n, "an NSG", &["name", "rules", "origin"])?;
     let name = named(d, &o, "an NSG")?;
     let mut rules = Vec::new();
     for r in items(d, o.get("rules"), "rules", false) {
@@ -739,7 +754,11 @@ fn nsg(d: &mut Diagnostics, n: &Node) -> Option<Nsg> {
             });
         }
     }
-    Some(Nsg { name, rules })
+    Some(Nsg {
+        name,
+        rules,
+        origin: origin(d, &o),
+    })
 }
 
 fn nic(d: &mut Diagnostics, n: &Node) -> Option<Nic> {
@@ -755,6 +774,7 @@ fn nic(d: &mut Diagnostics, n: &Node) -> Option<Nic> {
             "nsg",
             "applicationSecurityGroups",
             "enableIpForwarding",
+            "origin",
         ],
     )?;
     let name = named(d, &o, "a NIC");
@@ -780,6 +800,7 @@ fn nic(d: &mut Diagnostics, n: &Node) -> Option<Nic> {
         nsg,
         application_security_groups: asgs,
         enable_ip_forwarding: fwd,
+        origin: origin(d, &o),
     })
 }
 
@@ -788,7 +809,7 @@ fn gateway(d: &mut Diagnostics, n: &Node) -> Option<Gateway> {
         d,
         n,
         "a gateway",
-        &["name", "vnet", "type", "bgp", "connections"],
+        &["name", "vnet", "type", "bgp", "connections", "origin"],
     )?;
     let name = named(d, &o, "a gateway");
     let vnet = require(d, &o, "vnet", "a gateway").and_then(|x| string(d, x, "a vnet name"));
@@ -828,6 +849,7 @@ fn gateway(d: &mut Diagnostics, n: &Node) -> Option<Gateway> {
         gateway_type: gateway_type?,
         bgp_asn,
         connections,
+        origin: origin(d, &o),
     })
 }
 
@@ -895,6 +917,7 @@ fn firewall(d: &mut Diagnostics, n: &Node) -> Option<Firewall> {
             "dnatRules",
             "networkRuleCollections",
             "applicationRuleCollections",
+            "origin",
         ],
     )?;
     let name = named(d, &o, "a firewall");
@@ -1109,6 +1132,7 @@ fn firewall(d: &mut Diagnostics, n: &Node) -> Option<Firewall> {
         dnat_rules,
         network_rule_collections,
         application_rule_collections,
+        origin: origin(d, &o),
     })
 }
 
@@ -1135,6 +1159,7 @@ fn service(d: &mut Diagnostics, n: &Node) -> Option<Service> {
             "publicIpAddress",
             "publicNetworkAccess",
             "acceptsUdp",
+            "origin",
         ],
     )?;
     let name = named(d, &o, "a service")?;
@@ -1166,6 +1191,7 @@ fn service(d: &mut Diagnostics, n: &Node) -> Option<Service> {
         public_ip_address,
         public_network_access: pna,
         accepts_udp,
+        origin: origin(d, &o),
     })
 }
 
@@ -1174,7 +1200,7 @@ fn private_endpoint(d: &mut Diagnostics, n: &Node) -> Option<PrivateEndpoint> {
         d,
         n,
         "a private endpoint",
-        &["name", "subnet", "privateIpAddress", "service"],
+        &["name", "subnet", "privateIpAddress", "service", "origin"],
     )?;
     let name = named(d, &o, "a private endpoint");
     let subnet = require(d, &o, "subnet", "a private endpoint")
@@ -1188,5 +1214,24 @@ fn private_endpoint(d: &mut Diagnostics, n: &Node) -> Option<PrivateEndpoint> {
         subnet: subnet?,
         private_ip_address: ip?,
         service: svc?,
+        origin: origin(d, &o),
+    })
+}
+
+/// The optional `origin:` mapping of a top-level object (where it was imported from).
+fn origin(d: &mut Diagnostics, o: &Obj) -> Option<Origin> {
+    let n = o.get("origin")?;
+    let keys = ["source", "subscription", "resourceGroup", "tenant", "owner"];
+    let oo = obj(d, n, "an origin", &keys)?;
+    let mut field = |k: &str| {
+        oo.get(k)
+            .and_then(|x| scalar(d, x, "a string").map(str::to_string))
+    };
+    Some(Origin {
+        source: field("source"),
+        subscription: field("subscription"),
+        resource_group: field("resourceGroup"),
+        tenant: field("tenant"),
+        owner: field("owner"),
     })
 }

@@ -42,6 +42,8 @@ pub struct Site {
     pub name: Sp<String>,
     pub address_prefixes: Vec<Sp<Ipv4Net>>,
     pub bgp: Option<SiteBgp>,
+    /// Where the object came from (set by the importer; optional).
+    pub origin: Option<Origin>,
 }
 
 #[derive(Clone, Debug)]
@@ -69,6 +71,8 @@ pub struct Vnet {
     pub name: Sp<String>,
     pub address_space: Vec<Sp<Ipv4Net>>,
     pub subnets: Vec<Subnet>,
+    /// Where the object came from (set by the importer; optional).
+    pub origin: Option<Origin>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -124,6 +128,8 @@ pub struct Peering {
     pub allow_forwarded_traffic: bool,
     pub allow_gateway_transit: bool,
     pub use_remote_gateways: bool,
+    /// Where the object came from (set by the importer; optional).
+    pub origin: Option<Origin>,
 }
 
 #[derive(Clone, Debug)]
@@ -131,6 +137,8 @@ pub struct RouteTable {
     pub name: Sp<String>,
     pub disable_bgp_route_propagation: bool,
     pub routes: Vec<Route>,
+    /// Where the object came from (set by the importer; optional).
+    pub origin: Option<Origin>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -275,6 +283,8 @@ pub struct SecurityRule {
 pub struct Nsg {
     pub name: Sp<String>,
     pub rules: Vec<SecurityRule>,
+    /// Where the object came from (set by the importer; optional).
+    pub origin: Option<Origin>,
 }
 
 #[derive(Clone, Debug)]
@@ -286,6 +296,8 @@ pub struct Nic {
     pub nsg: Option<Sp<String>>,
     pub application_security_groups: Vec<Sp<String>>,
     pub enable_ip_forwarding: bool,
+    /// Where the object came from (set by the importer; optional).
+    pub origin: Option<Origin>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -301,6 +313,8 @@ pub struct Gateway {
     pub gateway_type: GatewayType,
     pub bgp_asn: Option<u32>,
     pub connections: Vec<Sp<String>>,
+    /// Where the object came from (set by the importer; optional).
+    pub origin: Option<Origin>,
 }
 
 /// Firewall network-rule and DNAT protocols.
@@ -403,6 +417,8 @@ pub struct Firewall {
     pub dnat_rules: Vec<DnatRule>,
     pub network_rule_collections: Vec<NetworkRuleCollection>,
     pub application_rule_collections: Vec<ApplicationRuleCollection>,
+    /// Where the object came from (set by the importer; optional).
+    pub origin: Option<Origin>,
 }
 
 #[derive(Clone, Debug)]
@@ -414,6 +430,8 @@ pub struct Service {
     pub public_network_access: bool,
     /// Whether the service answers UDP through its endpoints (R4.6; default TCP only).
     pub accepts_udp: bool,
+    /// Where the object came from (set by the importer; optional).
+    pub origin: Option<Origin>,
 }
 
 #[derive(Clone, Debug)]
@@ -422,4 +440,18 @@ pub struct PrivateEndpoint {
     pub subnet: Sp<String>,
     pub private_ip_address: Sp<Ipv4Addr>,
     pub service: Sp<String>,
+    /// Where the object came from (set by the importer; optional).
+    pub origin: Option<Origin>,
+}
+
+/// Where an object came from and who owns it: the importer fills it from the
+/// source (ARM id or file:line, subscription, resource group, tenant). Optional
+/// in the format (`origin:` on each top-level object); kept through a round trip.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub source: Option<String>,
+    pub subscription: Option<String>,
+    pub resource_group: Option<String>,
+    pub tenant: Option<String>,
+    pub owner: Option<String>,
 }

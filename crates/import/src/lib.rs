@@ -1,0 +1,321 @@
+//! # vnetsim-import: real Azure fabrics into topology format v1
+//!
+//! Layers, each with one job:
+//! - [`json`]: a located, tolerant JSON reader (comments, raw newlines in
+//!   strings, line:col on every value, bounded depth);
+//! - [`detect`]: what a file is, by its content, never its extension;
+//! - one module per source kind, each producing the neutral intermediate
+//!   ([`ir::Resource`]: id, type, name, subscription, resource group,
+//!   properties): [`azcli`] (`az network ... list -o json`), [`graph`]
+//!   (Azure Resource Graph `{data: [...]}` pages);
+//! - [`mapper`]: the ONE mapping from resources into the topology, which is
+//!   written as YAML text ([`yaml`]) and must pass `vnetsim_model`'s
+//!   validator;
+//! - [`report`]: every resource seen, imported (as what), skipped (not
+//!   network-relevant) or unsupported (affects packets, not modelled).
+//!
+//! Adding a source kind means one module that yields resources, plus a
+//! line in [`detect`].
+
+pub mod arm;
+pub mod azcli;
+pub mod detect;
+pub mod generate;
+pub mod graph;
+pub mod ir;
+pub mod json;
+pub mod mapper;
+pub mod report;
+pub mod terraform;
+pub mod yaml;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use detect::SourceKind;
+pub use report::{Report, Status};
+
+/// Largest single source file read.
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
+
+/// Options of an import (the CLI's flags).
+#[derive(Clone, Debug, Default)]
+pub struct ImportOptions {
+    /// `name:` of the topology (default: `imported`).
+    pub name: Option<String>,
+    /// Tenant recorded in every object's origin when the source does not say.
+    pub tenant: Option<String>,
+    /// `--set NAME.field=VALUE`: values Azure assigns at deploy time.
+    pub sets: Vec<(String, String)>,
+    /// Opt-in: a firewall without a known private IP gets the 4th address of
+    /// AzureFirewallSubnet (the first usable, e.g. .4 in a /26).
+    pub assume_firewall_ip: bool,
+    /// Templates: `subscription().subscriptionId` (default [`arm::DEFAULT_SUBSCRIPTION`]).
+    pub subscription_id: Option<String>,
+    /// Templates: `resourceGroup().name` (default [`arm::DEFAULT_RESOURCE_GROUP`]).
+    pub resource_group: Option<String>,
+    /// Templates: `resourceGroup().location` (default [`arm::DEFAULT_LOCATION`]).
+    pub location: Option<String>,
+    /// Templates: `--template-root PREFIX=DIR`, a linked-template URL prefix mapped to a folder.
+    pub template_roots: Vec<(String, PathBuf)>,
+}
+
+/// One located problem.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diag {
+    pub file: String,
+    pub line: u32,
+    pub col: u32,
+    pub message: String,
+}
+
+impl fmt::Display for Diag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: error: {}",
+            self.file, self.line, self.col, self.message
+        )
+    }
+}
+
+/// An import that could not complete: every problem, each located.
+#[derive(Clone, Debug, Default)]
+pub struct ImportError {
+    pub diagnostics: Vec<Diag>,
+}
+
+impl fmt::Display for ImportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for d in &self.diagnostics {
+            writeln!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ImportError {}
+
+/// A finished import.
+#[derive(Clone, Debug)]
+pub struct Imported {
+    /// The topology, format v1, validated.
+    pub yaml: String,
+    pub report: Report,
+    /// Validator warnings on the imported topology (rendered `file:line:col: warning: ...`).
+    pub warnings: Vec<String>,
+}
+
+/// The files read, so that a position's file index gives a name.
+#[derive(Clone, Debug, Default)]
+pub struct Files {
+    pub names: Vec<String>,
+}
+
+impl Files {
+    pub fn add(&mut self, name: String) -> u32 {
+        self.names.push(name);
+        (self.names.len() - 1) as u32
+    }
+    pub fn name(&self, file: u32) -> &str {
+        self.names
+            .get(file as usize)
+            .map(String::as_str)
+            .unwrap_or("?")
+    }
+    pub fn diag(&self, pos: json::Pos, message: impl Into<String>) -> Diag {
+        Diag {
+            file: self.name(pos.file).to_string(),
+            line: pos.line,
+            col: pos.col,
+            message: message.into(),
+        }
+    }
+}
+
+/// Whether `path` (a file or a folder) holds something this crate imports.
+pub fn looks_like_import_source(path: &Path) -> bool {
+    match list_files(path) {
+        Ok(files) => files.iter().any(|f| {
+            read_text(f)
+                .ok()
+                .and_then(|t| json::parse(&t, 0).ok())
+                .is_some_and(|v| detect::detect(&v).is_some())
+        }),
+        Err(_) => false,
+    }
+}
+
+/// Imports `sources` (files or folders, any mix of kinds) into one topology.
+pub fn import(sources: &[PathBuf], opts: &ImportOptions) -> Result<Imported, ImportError> {
+    // A last line of defence: a bug must come back as an error, never abort the caller.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| import_inner(sources, opts)))
+        .unwrap_or_else(|_| {
+            Err(ImportError {
+                diagnostics: vec![Diag {
+                    file: sources
+                        .first()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                    line: 1,
+                    col: 1,
+                    message: "internal error in the importer (please report it with the input)"
+                        .into(),
+                }],
+            })
+        })
+}
+
+fn import_inner(sources: &[PathBuf], opts: &ImportOptions) -> Result<Imported, ImportError> {
+    let mut files = Files::default();
+    let mut docs = Vec::new();
+    let mut errors = Vec::new();
+    let mut report = Report::default();
+    for src in sources {
+        load_source(src, &mut files, &mut docs, &mut errors, &mut report);
+    }
+    if !errors.is_empty() {
+        return Err(ImportError {
+            diagnostics: errors,
+        });
+    }
+    let mut resources = Vec::new();
+    let (mut templates, mut params) = (Vec::new(), Vec::new());
+    for (kind, v, root) in docs {
+        let name = files.name(v.pos.file).to_string();
+        match kind {
+            SourceKind::AzCli => resources.extend(azcli::resources(&v, &name)),
+            SourceKind::ResourceGraph => resources.extend(graph::resources(&v, &name)),
+            SourceKind::Terraform => resources.extend(terraform::resources(&v, &name)),
+            SourceKind::ArmTemplate if root => templates.push(v),
+            SourceKind::ArmTemplate => {}
+            SourceKind::ArmParameters => params.push(v),
+        }
+    }
+    if !templates.is_empty() {
+        let r = arm::resources(&templates, &params, &mut files, opts)
+            .map_err(|diagnostics| ImportError { diagnostics })?;
+        resources.extend(r.resources);
+        r.notes.into_iter().for_each(|n| report.note(n));
+    }
+    let mut refusals: Vec<Diag> = arm::deploy_time_values(&resources)
+        .into_iter()
+        .map(|(pos, msg)| files.diag(pos, format!("refused: {msg}")))
+        .collect();
+    let mapped = mapper::map(&resources, &files, opts, report);
+    if refusals.is_empty() {
+        return mapped;
+    }
+    // Every deploy-time value at once: the expressions, then what the mapper could not place.
+    if let Err(e) = mapped {
+        let placed = e
+            .diagnostics
+            .into_iter()
+            .filter(|d| d.message.starts_with("refused"));
+        refusals.extend(placed);
+    }
+    Err(ImportError {
+        diagnostics: refusals,
+    })
+}
+
+/// Reads one source path, detecting each file's kind.
+fn load_source(
+    src: &Path,
+    files: &mut Files,
+    docs: &mut Vec<(SourceKind, json::Val, bool)>,
+    errors: &mut Vec<Diag>,
+    report: &mut Report,
+) {
+    let is_dir = src.is_dir();
+    let list = match list_files(src) {
+        Ok(l) => l,
+        Err(e) => {
+            errors.push(diag_at(src, &format!("cannot read the import source: {e}")));
+            return;
+        }
+    };
+    for f in list {
+        let text = match read_text(&f) {
+            Ok(t) => t,
+            Err(e) if is_dir => {
+                report.note(format!("{}: not read ({e})", f.display()));
+                continue;
+            }
+            Err(e) => {
+                errors.push(diag_at(&f, &e));
+                continue;
+            }
+        };
+        let idx = files.add(f.display().to_string());
+        match json::parse(&text, idx) {
+            Ok(v) => match detect::detect(&v) {
+                Some(k) => {
+                    // In a folder, templates in subfolders are linked templates, not roots.
+                    let root = !is_dir || f.parent() == Some(src);
+                    docs.push((k, v, root))
+                }
+                None if is_dir => report.note(format!(
+                    "{}: not an import source (no Azure resources recognised); ignored",
+                    f.display()
+                )),
+                None => errors.push(files.diag(
+                    v.pos,
+                    "not an import source: expected az CLI JSON (an array of resources), \
+                     Resource Graph output ({\"data\": [...]}), an ARM template or parameter file",
+                )),
+            },
+            Err(_) if is_dir && !looks_like_json(&text) => {
+                report.note(format!("{}: not JSON; ignored", f.display()));
+            }
+            Err(e) => errors.push(files.diag(e.pos, format!("malformed JSON: {}", e.message))),
+        }
+    }
+}
+
+fn looks_like_json(text: &str) -> bool {
+    matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'['))
+}
+
+fn diag_at(path: &Path, message: &str) -> Diag {
+    Diag {
+        file: path.display().to_string(),
+        line: 1,
+        col: 1,
+        message: message.to_string(),
+    }
+}
+
+/// A file, or every regular file under a folder (sorted, recursively).
+fn list_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        std::fs::metadata(path)?;
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir)? {
+            let p = e?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn read_text(path: &Path) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "file is {} bytes; the limit is {MAX_FILE_BYTES}",
+            meta.len()
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
+}

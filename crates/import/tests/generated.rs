@@ -1,0 +1,14 @@
+//! The generated bundle imports and validates; its size is what was asked.
+
+#[test]
+fn generated_bundle_of_50_vnets_imports() {
+    let dir = std::env::temp_dir().join(format!("vnetsim-gen-{}", std::process::id()));
+    vnetsim_import::generate::write_az_bundle(&dir, 50).unwrap();
+    let i = vnetsim_import::import(&[dir.clone()], &Default::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let v = vnetsim_model::load_str("g.yaml", &i.yaml).expect("validates");
+    assert_eq!(v.topology().vnets.len(), 50);
+    assert_eq!(v.topology().peerings.len(), 2 * 49);
+    assert_eq!(v.topology().nsgs.len(), 49);
+    std::fs::remove_dir_all(&dir).ok();
+}
