@@ -42,8 +42,14 @@ pub enum Format {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Parse and validate a topology; print every problem found.
-    Validate { topology: PathBuf },
+    /// Parse and validate a topology (or an import source); print every problem found.
+    Validate {
+        topology: PathBuf,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Import a fabric from az exports, Resource Graph, ARM templates or Terraform state.
+    Import(crate::import::ImportArgs),
     /// Effective routes of a subnet or of a NIC's subnet (Network Watcher: effective routes).
     Routes {
         topology: PathBuf,
@@ -164,7 +170,7 @@ pub struct TraceArgs {
 }
 
 pub fn load(path: &Path) -> Result<Fabric, String> {
-    let v = vnetsim_model::load(path).map_err(|d| d.to_string())?;
+    let v = crate::import::load_validated(path)?;
     if !v.warnings.items.is_empty() {
         eprint!("{}", v.warnings);
     }
@@ -251,6 +257,58 @@ pub fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool, String> 
         .map_err(|e| format!("error: cannot start worker threads: {e}"))
 }
 
+/// `validate --json`: counts, warnings, and every object with its origin (where it came from
+/// and who owns it).
+fn validate_json(path: &Path, v: &vnetsim_model::Validated) -> serde_json::Value {
+    use serde_json::json;
+    let t = v.topology();
+    let origin = |o: &Option<vnetsim_model::Origin>| {
+        o.as_ref().map(|o| {
+            json!({ "source": o.source, "subscription": o.subscription,
+                "resourceGroup": o.resource_group, "tenant": o.tenant, "owner": o.owner })
+        })
+    };
+    let mut objects = Vec::new();
+    let mut push = |kind: &str, name: &str, o: &Option<vnetsim_model::Origin>| {
+        objects.push(json!({ "kind": kind, "name": name, "origin": origin(o) }));
+    };
+    for x in &t.sites {
+        push("site", &x.name.value, &x.origin);
+    }
+    for x in &t.vnets {
+        push("vnet", &x.name.value, &x.origin);
+    }
+    for x in &t.route_tables {
+        push("routeTable", &x.name.value, &x.origin);
+    }
+    for x in &t.nsgs {
+        push("nsg", &x.name.value, &x.origin);
+    }
+    for x in &t.nics {
+        push("nic", &x.name.value, &x.origin);
+    }
+    for x in &t.gateways {
+        push("gateway", &x.name.value, &x.origin);
+    }
+    for x in &t.firewalls {
+        push("firewall", &x.name.value, &x.origin);
+    }
+    for x in &t.services {
+        push("service", &x.name.value, &x.origin);
+    }
+    for x in &t.private_endpoints {
+        push("privateEndpoint", &x.name.value, &x.origin);
+    }
+    json!({
+        "file": path.display().to_string(),
+        "valid": true,
+        "warnings": v.warnings.items.iter().map(|w| json!({
+            "line": w.loc.line, "column": w.loc.col, "message": w.message,
+        })).collect::<Vec<_>>(),
+        "objects": objects,
+    })
+}
+
 pub fn parse_app_protocol(s: &str) -> Result<engine::AppProtocol, String> {
     match s.to_ascii_lowercase().as_str() {
         "http" => Ok(engine::AppProtocol::Http),
@@ -284,10 +342,15 @@ fn print_json(v: &serde_json::Value) {
 
 pub fn run(cli: Cli) -> Result<u8, String> {
     match cli.command {
-        Command::Validate { topology } => {
-            let v = vnetsim_model::load(&topology).map_err(|d| d.to_string())?;
+        Command::Import(a) => crate::import::run_import(a),
+        Command::Validate { topology, out } => {
+            let v = crate::import::load_validated(&topology)?;
             eprint!("{}", v.warnings);
             let t = v.topology();
+            if out.json() {
+                print_json(&validate_json(&topology, &v));
+                return Ok(0);
+            }
             println!(
                 "{}: valid ({} vnets, {} subnets, {} NICs, {} private endpoints, {} NSGs, {} route tables, {} firewalls, {} gateways, {} warnings)",
                 topology.display(),

@@ -26,6 +26,7 @@ pub fn stdout_write(args: std::fmt::Arguments<'_>) {
 mod bench;
 mod cli;
 mod flows;
+mod import;
 mod replay;
 mod watcher;
 

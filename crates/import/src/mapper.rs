@@ -411,6 +411,20 @@ impl<'a> Ctx<'a> {
              # unsupported resources.\n",
         );
         self.unsupported_comment(&mut s);
+        let not_modelled: Vec<Y> = self
+            .report
+            .unsupported()
+            .map(|e| {
+                M::new()
+                    .put("type", Y::s(e.type_name.clone()))
+                    .put("id", Y::s(e.id.clone()))
+                    .put("affects", Y::s(e.detail.replace('\n', " ")))
+                    .y()
+            })
+            .collect();
+        if !not_modelled.is_empty() {
+            top.push(("notModelled".to_string(), Y::Seq(not_modelled)));
+        }
         write_map(&mut s, &top, 0);
         s
     }

@@ -385,6 +385,7 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
             "firewalls",
             "services",
             "privateEndpoints",
+            "notModelled",
         ],
     ) else {
         return t;
@@ -469,7 +470,36 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
             t.private_endpoints.push(x);
         }
     }
+    for n in items(d, o.get("notModelled"), "notModelled", false) {
+        if let Some(x) = not_modelled(d, n) {
+            t.not_modelled.push(x);
+        }
+    }
     t
+}
+
+/// A `notModelled` entry: said again as a warning at every load, so no answer about this
+/// fabric forgets it.
+fn not_modelled(d: &mut Diagnostics, n: &Node) -> Option<NotModelled> {
+    let o = obj(d, n, "a notModelled entry", &["type", "id", "affects"])?;
+    let mut field = |k: &str| {
+        o.get(k)
+            .and_then(|x| scalar(d, x, "a string").map(str::to_string))
+            .unwrap_or_default()
+    };
+    let x = NotModelled {
+        resource_type: field("type"),
+        id: field("id"),
+        affects: field("affects"),
+    };
+    d.warning(
+        n.loc,
+        format!(
+            "not modelled: {} {} ({}); answers for packets that meet it are not trustworthy",
+            x.resource_type, x.id, x.affects
+        ),
+    );
+    Some(x)
 }
 
 fn named(d: &mut Diagnostics, o: &Obj, what: &str) -> Option<Sp<String>> {

@@ -35,6 +35,19 @@ pub struct Topology {
     pub firewalls: Vec<Firewall>,
     pub services: Vec<Service>,
     pub private_endpoints: Vec<PrivateEndpoint>,
+    /// Resources that affect packets but that vnetsim does not model (written by `import`).
+    pub not_modelled: Vec<NotModelled>,
+}
+
+/// A resource the fabric has and vnetsim does not model: every load reports it.
+#[derive(Clone, Debug)]
+pub struct NotModelled {
+    /// The Azure resource type, e.g. `Microsoft.Network/loadBalancers`.
+    pub resource_type: String,
+    /// Its ARM id (or template location).
+    pub id: String,
+    /// What it would affect.
+    pub affects: String,
 }
 
 #[derive(Clone, Debug)]

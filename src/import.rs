@@ -1,0 +1,123 @@
+//! `vnetsim import`: real fabrics (az exports, Resource Graph, ARM templates, Terraform state)
+//! into a topology, and the loader every command shares, which takes an import source as
+//! readily as a topology file.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use vnetsim_import::{import, looks_like_import_source, ImportOptions};
+
+use crate::cli::Output;
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// az CLI exports (files or folders), Resource Graph pages, ARM templates (with parameter
+    /// files), `terraform show -json` output: detected by content
+    #[arg(required = true)]
+    pub sources: Vec<PathBuf>,
+    /// Write the topology here (default: standard output)
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Print the report of every resource seen (imported, skipped, unsupported) on stderr
+    #[arg(long)]
+    pub report: bool,
+    #[command(flatten)]
+    pub opts: ImportFlags,
+    #[command(flatten)]
+    pub out: Output,
+}
+
+/// What an import may be told; see docs/import.md.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ImportFlags {
+    /// A value Azure assigns at deploy time: NAME.field=VALUE (repeatable)
+    #[arg(long = "set", value_name = "NAME.FIELD=VALUE")]
+    pub sets: Vec<String>,
+    /// Give a firewall without a known private address the first usable address of its
+    /// AzureFirewallSubnet (the fourth, e.g. .4 in a /26)
+    #[arg(long)]
+    pub assume_firewall_ip: bool,
+    /// Templates: subscription().subscriptionId (default 00000000-0000-0000-0000-000000000000)
+    #[arg(long)]
+    pub subscription_id: Option<String>,
+    /// Templates: resourceGroup().name (default rg-imported)
+    #[arg(long)]
+    pub resource_group: Option<String>,
+    /// Templates: resourceGroup().location (default westeurope)
+    #[arg(long)]
+    pub location: Option<String>,
+    /// Templates: a linked-template URL prefix and the local folder holding it, PREFIX=DIR
+    /// (repeatable; nothing is ever fetched)
+    #[arg(long, value_name = "PREFIX=DIR")]
+    pub template_root: Vec<String>,
+    /// Tenant recorded in each object's origin when the source does not say
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// The topology's name (default: imported)
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+impl ImportFlags {
+    fn options(&self) -> Result<ImportOptions, String> {
+        let pair = |s: &str, what: &str| -> Result<(String, String), String> {
+            s.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| format!("error: {what} expects KEY=VALUE, found '{s}'"))
+        };
+        let mut o = ImportOptions {
+            name: self.name.clone(),
+            tenant: self.tenant.clone(),
+            assume_firewall_ip: self.assume_firewall_ip,
+            subscription_id: self.subscription_id.clone(),
+            resource_group: self.resource_group.clone(),
+            location: self.location.clone(),
+            ..ImportOptions::default()
+        };
+        for s in &self.sets {
+            o.sets.push(pair(s, "--set")?);
+        }
+        for s in &self.template_root {
+            let (k, v) = pair(s, "--template-root")?;
+            o.template_roots.push((k, PathBuf::from(v)));
+        }
+        Ok(o)
+    }
+}
+
+pub fn run_import(a: ImportArgs) -> Result<u8, String> {
+    let opts = a.opts.options()?;
+    let imported = import(&a.sources, &opts).map_err(|e| e.to_string())?;
+    for w in &imported.warnings {
+        eprintln!("{w}");
+    }
+    if a.report {
+        eprint!(
+            "{}",
+            if a.out.json() {
+                imported.report.to_json()
+            } else {
+                imported.report.to_text()
+            }
+        );
+    }
+    match &a.output {
+        Some(p) => std::fs::write(p, &imported.yaml)
+            .map_err(|e| format!("error: cannot write {}: {e}", p.display()))?,
+        None => print!("{}", imported.yaml),
+    }
+    Ok(0)
+}
+
+/// Loads and validates a topology file, or imports an import source (detected by content)
+/// with default options.
+pub fn load_validated(path: &Path) -> Result<vnetsim_model::Validated, String> {
+    if !looks_like_import_source(path) {
+        return vnetsim_model::load(path).map_err(|d| d.to_string());
+    }
+    let opts = ImportFlags::default().options()?;
+    let imported = import(&[path.to_path_buf()], &opts).map_err(|e| {
+        format!("{e}(to supply deploy-time values or template roots, run `vnetsim import` with --set or --template-root and use its output)\n")
+    })?;
+    vnetsim_model::load_str(&path.display().to_string(), &imported.yaml).map_err(|d| d.to_string())
+}
