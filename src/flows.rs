@@ -39,9 +39,12 @@ pub struct SweepArgs {
     pub topology: PathBuf,
     #[command(flatten)]
     pub sel: Selectors,
-    /// Write one row per flow: .csv, .jsonl or .parquet
+    /// Write one row per flow, streamed: .csv, .jsonl or .parquet, or - for standard output
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// The format of --out -: jsonl (default) or csv
+    #[arg(long, value_enum)]
+    pub out_format: Option<RowFormat>,
     /// Write a sources x destinations heat map (SVG)
     #[arg(long)]
     pub heatmap: Option<PathBuf>,
@@ -50,6 +53,22 @@ pub struct SweepArgs {
     pub top: usize,
     #[command(flatten)]
     pub out_fmt: Output,
+}
+
+/// Row formats for standard output.
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+pub enum RowFormat {
+    Jsonl,
+    Csv,
+}
+
+impl From<RowFormat> for OutputFormat {
+    fn from(f: RowFormat) -> OutputFormat {
+        match f {
+            RowFormat::Jsonl => OutputFormat::Jsonl,
+            RowFormat::Csv => OutputFormat::Csv,
+        }
+    }
 }
 
 /// One trace as a flat row (the contract's columns).
@@ -98,7 +117,6 @@ pub fn row_with(
 pub struct Swept {
     pub matrix: Matrix,
     pub rows: Vec<FlowRow>,
-    pub seconds: f64,
 }
 
 fn prepare(
@@ -147,21 +165,39 @@ pub fn sweep(f: &Fabric, sel: &Selectors) -> Result<Swept, String> {
     let progress = progress_fn(&bar, started);
     let rows =
         pool.install(|| sweep::run(f, &matrix, |f, s, t, _, fqdn| row(f, s, t, fqdn), &progress));
-    let seconds = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    Ok(Swept {
-        matrix,
-        rows,
-        seconds,
-    })
+    Ok(Swept { matrix, rows })
 }
 
-/// A sweep that keeps only what its summary and heat map need: per distinct
-/// [`vnetsim_engine::TraceKey`] a count, and per cell its outcome. Names are rendered once per key.
+/// Cells evaluated per slice of a streamed sweep: what a sweep holds at once, rows or
+/// accumulators, is bounded by a slice, never by the matrix.
+const SLICE: u64 = 64 * 1024;
+
+/// Per pair (source, destination) of the matrix, flows by outcome: what the heat map draws.
+pub struct PairOutcomes {
+    dests: usize,
+    counts: Vec<[u64; 3]>,
+}
+
+impl PairOutcomes {
+    fn new(m: &Matrix) -> PairOutcomes {
+        PairOutcomes {
+            dests: m.dests.len(),
+            counts: vec![[0; 3]; m.sources.len() * m.dests.len()],
+        }
+    }
+    fn add(&mut self, c: sweep::Cell, o: Outcome, n: u64) {
+        self.counts[c.src as usize * self.dests + c.dst as usize][o as usize] += n;
+    }
+}
+
+/// What a sweep reports besides its rows.
 pub struct SweptSummary {
     pub matrix: Matrix,
     pub summary: Summary,
-    pub outcomes: Vec<Outcome>,
+    /// Present when a heat map was asked for.
+    pub pairs: Option<PairOutcomes>,
+    pub flows: u64,
     pub seconds: f64,
 }
 
@@ -171,47 +207,109 @@ type KeyCounts = HashMap<
     BuildHasherDefault<vnetsim_engine::replay::FxHasher>,
 >;
 
-pub fn sweep_summary(f: &Fabric, sel: &Selectors) -> Result<SweptSummary, String> {
+/// A summary-only sweep: per distinct [`vnetsim_engine::TraceKey`] a count (names rendered once
+/// per key), and per pair its outcomes when `pairs` is wanted. Memory: the distinct keys and
+/// the pairs, never the flows.
+pub fn sweep_summary(f: &Fabric, sel: &Selectors, pairs: bool) -> Result<SweptSummary, String> {
     let (matrix, bar, pool) = prepare(f, sel)?;
     let started = Instant::now();
     let progress = progress_fn(&bar, started);
-    let chunks: Vec<(KeyCounts, Vec<Outcome>)> = pool.install(|| {
-        sweep::fold_chunks(
-            f,
-            &matrix,
-            |n| {
-                (
-                    KeyCounts::with_capacity_and_hasher(n, Default::default()),
-                    Vec::with_capacity(n),
-                )
-            },
-            |acc, _, _, t, c, _| {
-                acc.0.entry(t.key()).or_insert((0, c)).0 += 1;
-                acc.1.push(t.outcome);
-            },
-            &progress,
-        )
-    });
+    let fq = matrix.fqdns(f);
     let mut counts: KeyCounts = KeyCounts::default();
-    let mut outcomes = Vec::with_capacity(matrix.len() as usize);
-    for (k, o) in chunks {
-        for (key, (n, c)) in k {
-            counts.entry(key).and_modify(|e| e.0 += n).or_insert((n, c));
+    let mut heat = pairs.then(|| PairOutcomes::new(&matrix));
+    for start in (0..matrix.len()).step_by(SLICE as usize) {
+        let range = start..(start + SLICE).min(matrix.len());
+        let chunks: Vec<(KeyCounts, Vec<(sweep::Cell, Outcome)>)> = pool.install(|| {
+            sweep::fold_range(
+                f,
+                &matrix,
+                &fq,
+                range,
+                |_| Default::default(),
+                |acc: &mut (KeyCounts, Vec<(sweep::Cell, Outcome)>), _, _, t, c, _| {
+                    acc.0.entry(t.key()).or_insert((0, c)).0 += 1;
+                    if pairs {
+                        acc.1.push((c, t.outcome));
+                    }
+                },
+                &progress,
+            )
+        });
+        for (k, cells) in chunks {
+            for (key, (n, c)) in k {
+                counts.entry(key).and_modify(|e| e.0 += n).or_insert((n, c));
+            }
+            if let Some(h) = heat.as_mut() {
+                for (c, o) in cells {
+                    h.add(c, o, 1);
+                }
+            }
         }
-        outcomes.extend(o);
     }
     let mut summary = Summary::default();
     let mut s = Scratch::new();
-    for (n, c) in counts.values() {
+    // Keys in the order of their first cell, so the summary's ties break the same every run.
+    let mut keys: Vec<(&vnetsim_engine::TraceKey, &(u64, sweep::Cell))> = counts.iter().collect();
+    keys.sort_by_key(|(_, (_, c))| (c.src, c.dst, c.port));
+    for (_, (n, c)) in keys {
         let t = sweep::trace_cell(f, &matrix, *c, &mut s);
         summary.add_n(&row_with(f, &t, None, String::new(), String::new()), *n);
     }
     let seconds = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
     Ok(SweptSummary {
+        flows: matrix.len(),
         matrix,
         summary,
-        outcomes,
+        pairs: heat,
+        seconds,
+    })
+}
+
+/// A sweep whose rows are streamed to `out` in matrix order, slice by slice (each slice
+/// evaluated and rendered in parallel): memory holds one slice of rows.
+pub fn sweep_rows(
+    f: &Fabric,
+    sel: &Selectors,
+    pairs: bool,
+    out: &mut dyn FnMut(&FlowRow) -> Result<(), String>,
+) -> Result<SweptSummary, String> {
+    let (matrix, bar, pool) = prepare(f, sel)?;
+    let started = Instant::now();
+    let progress = progress_fn(&bar, started);
+    let fq = matrix.fqdns(f);
+    let mut summary = Summary::default();
+    let mut heat = pairs.then(|| PairOutcomes::new(&matrix));
+    for start in (0..matrix.len()).step_by(SLICE as usize) {
+        let range = start..(start + SLICE).min(matrix.len());
+        let chunks: Vec<Vec<(sweep::Cell, Outcome, FlowRow)>> = pool.install(|| {
+            sweep::fold_range(
+                f,
+                &matrix,
+                &fq,
+                range,
+                Vec::with_capacity,
+                |v: &mut Vec<(sweep::Cell, Outcome, FlowRow)>, f, s, t, c, q| {
+                    v.push((c, t.outcome, row(f, s, t, q)))
+                },
+                &progress,
+            )
+        });
+        for (c, o, r) in chunks.into_iter().flatten() {
+            out(&r)?;
+            summary.add(&r);
+            if let Some(h) = heat.as_mut() {
+                h.add(c, o, 1);
+            }
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    Ok(SweptSummary {
+        flows: matrix.len(),
+        matrix,
+        summary,
+        pairs: heat,
         seconds,
     })
 }
@@ -241,78 +339,110 @@ pub fn write_heatmap(
     path: &Path,
     title: &str,
     m: &Matrix,
-    outcomes: &[Outcome],
+    pairs: &PairOutcomes,
 ) -> Result<(), String> {
     let rows: Vec<String> = m.sources.iter().map(|p| p.label.clone()).collect();
     let cols: Vec<String> = m.dests.iter().map(|p| p.label.clone()).collect();
     let mut h = Heatmap::new(title, rows, cols);
-    for (c, o) in m.iter().zip(outcomes) {
-        h.add(c.src as usize, c.dst as usize, cell_outcome(o.as_str()));
+    let outcomes = [Outcome::Reachable, Outcome::Unreachable, Outcome::NoReturn];
+    for (i, c) in pairs.counts.iter().enumerate() {
+        for o in outcomes {
+            if c[o as usize] > 0 {
+                let cell = cell_outcome(o.as_str());
+                let n = u32::try_from(c[o as usize]).unwrap_or(u32::MAX);
+                h.add_count(i / pairs.dests, i % pairs.dests, cell, n);
+            }
+        }
     }
-    let file = std::fs::File::create(path)
+    let (file, done) = vnetsim_report::Completion::create(path)
         .map_err(|e| format!("error: cannot write {}: {e}", path.display()))?;
     let mut w = std::io::BufWriter::new(file);
     h.write_svg(&mut w)
+        .and_then(|_| std::io::Write::flush(&mut w))
         .map_err(|e| format!("error: cannot write {}: {e}", path.display()))?;
-    Ok(())
+    drop(w);
+    done.finish()
+        .map_err(|e| format!("error: cannot write {}: {e}", path.display()))
+}
+
+/// Where `--out` rows go: a file (format by extension, written under a temporary name until
+/// complete) or standard output (`-`, JSON lines or CSV by `--out-format`).
+fn row_writer(path: &Path, stdout_format: Option<OutputFormat>) -> Result<RowWriter, String> {
+    if path.as_os_str() == "-" {
+        let fmt = stdout_format.unwrap_or(OutputFormat::Jsonl);
+        if fmt == OutputFormat::Parquet {
+            return Err("error: --out - writes JSON lines or CSV, not Parquet".into());
+        }
+        return RowWriter::new(Box::new(std::io::stdout()), fmt)
+            .map_err(|e| format!("error: cannot write to standard output: {e}"));
+    }
+    let fmt = OutputFormat::from_path(path).map_err(|e| format!("error: --out: {e}"))?;
+    RowWriter::create(path, fmt).map_err(|e| format!("error: cannot write {}: {e}", path.display()))
+}
+
+/// A write error; a closed standard output ends the process quietly.
+fn write_error(path: &Path, e: vnetsim_report::Error) -> String {
+    if let vnetsim_report::Error::Io(io) = &e {
+        if io.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+    if let vnetsim_report::Error::Csv(c) = &e {
+        if let csv::ErrorKind::Io(io) = c.kind() {
+            if io.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }
+    format!("error: cannot write {}: {e}", path.display())
 }
 
 pub fn run_sweep(a: SweepArgs) -> Result<u8, String> {
     let f = load(&a.topology)?;
-    let (matrix, sum, outcomes, n, seconds) = match &a.out {
+    let pairs = a.heatmap.is_some();
+    let s = match &a.out {
         Some(p) => {
-            let s = sweep(&f, &a.sel)?;
-            write_rows(p, &s.rows)?;
-            let mut sum = Summary::default();
-            for r in &s.rows {
-                sum.add(r);
-            }
-            let outcomes: Vec<Outcome> = s
-                .rows
-                .iter()
-                .map(|r| match r.outcome.as_str() {
-                    "reachable" => Outcome::Reachable,
-                    "unreachable" => Outcome::Unreachable,
-                    _ => Outcome::NoReturn,
-                })
-                .collect();
-            let n = s.rows.len();
-            (s.matrix, sum, outcomes, n, s.seconds)
+            let mut w = row_writer(p, a.out_format.map(Into::into))?;
+            let s = sweep_rows(&f, &a.sel, pairs, &mut |r| {
+                w.write(r).map_err(|e| write_error(p, e))
+            })?;
+            w.finish().map_err(|e| write_error(p, e))?;
+            s
         }
-        None => {
-            let s = sweep_summary(&f, &a.sel)?;
-            let n = s.outcomes.len();
-            (s.matrix, s.summary, s.outcomes, n, s.seconds)
-        }
+        None => sweep_summary(&f, &a.sel, pairs)?,
     };
-    if let Some(p) = &a.heatmap {
+    if let (Some(p), Some(pairs)) = (&a.heatmap, &s.pairs) {
         let title = format!(
             "{}: reachability, {}",
             if f.name.is_empty() { "fabric" } else { &f.name },
             a.sel.ports
         );
-        write_heatmap(p, &title, &matrix, &outcomes)?;
+        write_heatmap(p, &title, &s.matrix, pairs)?;
     }
-    if a.out_fmt.json() {
+    let to_stdout = a.out.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    if to_stdout {
+        // Rows own standard output; the summary goes to standard error.
+        eprint!("{}", s.summary.render_text(a.top));
+    } else if a.out_fmt.json() {
         println!(
             "{}",
-            serde_json::to_string_pretty(&sum.to_json()).expect("json")
+            serde_json::to_string_pretty(&s.summary.to_json()).expect("json")
         );
     } else {
         println!(
             "{} sources x {} destinations x {} ports = {} flows",
-            matrix.sources.len(),
-            matrix.dests.len(),
-            matrix.ports.len(),
-            n
+            s.matrix.sources.len(),
+            s.matrix.dests.len(),
+            s.matrix.ports.len(),
+            s.flows
         );
-        print!("{}", sum.render_text(a.top));
+        print!("{}", s.summary.render_text(a.top));
     }
     eprintln!(
         "swept {} flows in {:.3} s ({:.0} flows/s)",
-        n,
-        seconds,
-        n as f64 / seconds.max(1e-9)
+        s.flows,
+        s.seconds,
+        s.flows as f64 / s.seconds.max(1e-9)
     );
     Ok(0)
 }

@@ -11,6 +11,20 @@ macro_rules! println {
     ($($t:tt)*) => { $crate::stdout_write(format_args!("{}\n", format_args!($($t)*))) };
 }
 
+/// Standard error that never panics: a closed stderr pipe loses the message, not the run.
+macro_rules! eprint {
+    ($($t:tt)*) => { $crate::stderr_write(format_args!($($t)*)) };
+}
+macro_rules! eprintln {
+    () => { $crate::stderr_write(format_args!("\n")) };
+    ($($t:tt)*) => { $crate::stderr_write(format_args!("{}\n", format_args!($($t)*))) };
+}
+
+pub fn stderr_write(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_fmt(args);
+}
+
 pub fn stdout_write(args: std::fmt::Arguments<'_>) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();

@@ -292,10 +292,7 @@ fn second(
 
 fn packet_writer(p: &Path) -> Result<(PacketRowWriter, PathBuf), String> {
     let fmt = OutputFormat::from_path(p).map_err(|e| format!("error: --out: {e}"))?;
-    let file = std::fs::File::create(p)
-        .map_err(|e| format!("error: cannot write {}: {e}", p.display()))?;
-    let w = PacketRowWriter::new(Box::new(file), fmt)
-        .map_err(|e| format!("error: {}: {e}", p.display()))?;
+    let w = PacketRowWriter::create(p, fmt).map_err(|e| format!("error: {}: {e}", p.display()))?;
     Ok((w, p.to_path_buf()))
 }
 

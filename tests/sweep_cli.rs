@@ -706,3 +706,147 @@ fn a_purpose_built_matrix_has_the_outcomes_the_semantics_give() {
         }
     }
 }
+
+/// Runs `args`, reads `lines` lines of the chosen stream, closes it, and returns the exit
+/// code and what the other stream said.
+fn close_early(args: &[&str], stdout: bool) -> (Option<i32>, String) {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vnetsim"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (closed, mut other): (Box<dyn Read + Send>, Box<dyn Read + Send>) = if stdout {
+        (
+            Box::new(child.stdout.take().unwrap()),
+            Box::new(child.stderr.take().unwrap()),
+        )
+    } else {
+        (
+            Box::new(child.stderr.take().unwrap()),
+            Box::new(child.stdout.take().unwrap()),
+        )
+    };
+    let mut first = String::new();
+    BufReader::new(closed).read_line(&mut first).unwrap();
+    // The reader of that stream is gone now; the rest hits a closed pipe.
+    let drain = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = other.read_to_string(&mut s);
+        s
+    });
+    let status = child.wait().unwrap();
+    (status.code(), drain.join().unwrap())
+}
+
+#[test]
+fn a_closed_stdout_or_stderr_ends_quietly_fifty_times_each() {
+    let l = lab();
+    let rows = [
+        "sweep",
+        l.to_str().unwrap(),
+        "--ports",
+        "tcp/1-2000",
+        "--out",
+        "-",
+    ];
+    // validate of a file with many warnings writes them to stderr.
+    let warned = tmp("many-warnings.yaml");
+    let mut y = String::from("version: 1\nvnets:\n");
+    for i in 0..200 {
+        y += &format!("  - {{ name: v{i}, addressSpace: [10.{i}.0.0/16] }}\n");
+    }
+    y += "peerings:\n";
+    for i in 1..200 {
+        y += &format!("  - {{ from: v0, to: v{i} }}\n"); // one-sided: a warning each
+    }
+    std::fs::write(&warned, y).unwrap();
+    let validate = ["validate", warned.to_str().unwrap()];
+    for _ in 0..50 {
+        let (code, err) = close_early(&rows, true);
+        assert_eq!(code, Some(0), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+        let (code, out) = close_early(&validate, false);
+        assert!(code == Some(0), "{code:?}: {out}");
+        assert!(!out.contains("panicked"), "{out}");
+    }
+}
+
+#[test]
+fn rows_on_standard_output_equal_the_rows_of_a_file() {
+    let l = lab();
+    let file = tmp("stdout-vs-file.jsonl");
+    ok(&[
+        "sweep",
+        l.to_str().unwrap(),
+        "--ports",
+        PORTS,
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    let out = ok(&["sweep", l.to_str().unwrap(), "--ports", PORTS, "--out", "-"]);
+    assert_eq!(out, std::fs::read_to_string(&file).unwrap());
+    let file = tmp("stdout-vs-file.csv");
+    ok(&[
+        "sweep",
+        l.to_str().unwrap(),
+        "--ports",
+        PORTS,
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    let out = ok(&[
+        "sweep",
+        l.to_str().unwrap(),
+        "--ports",
+        PORTS,
+        "--out",
+        "-",
+        "--out-format",
+        "csv",
+    ]);
+    assert_eq!(out, std::fs::read_to_string(&file).unwrap());
+}
+
+#[test]
+fn a_killed_sweep_leaves_no_complete_looking_file() {
+    use std::process::Stdio;
+    let l = lab();
+    for ext in ["jsonl", "csv", "parquet"] {
+        let out = tmp(&format!("killed.{ext}"));
+        let _ = std::fs::remove_file(&out);
+        // About 3.3 million flows: seconds of work, killed well before the end.
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vnetsim"))
+            .args([
+                "sweep",
+                l.to_str().unwrap(),
+                "--ports",
+                "tcp/1-65535,udp/1-65535",
+                "--out",
+            ])
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let partial = PathBuf::from(format!("{}.partial", out.display()));
+        let started = std::time::Instant::now();
+        while !partial.exists() && started.elapsed() < std::time::Duration::from_secs(20) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        assert!(
+            !status.success(),
+            "{ext}: the sweep finished before it was killed"
+        );
+        assert!(!out.exists(), "{ext}: a killed run left {}", out.display());
+        assert!(
+            partial.exists(),
+            "{ext}: the unfinished file keeps its .partial name"
+        );
+    }
+}

@@ -239,6 +239,37 @@ type Sink = Box<dyn Write + Send>;
 pub struct RowWriter {
     inner: Inner,
     rows: u64,
+    /// For a file: where it is being written, and the name it gets once finished.
+    rename: Option<Completion>,
+}
+
+/// A file written under a temporary name beside its final one and renamed when complete, so
+/// an interrupted run (a signal, a full disk, an error) never leaves a file that looks whole.
+#[derive(Debug)]
+pub struct Completion {
+    partial: std::path::PathBuf,
+    target: std::path::PathBuf,
+}
+
+impl Completion {
+    /// Creates `<path>.partial` to write into.
+    pub fn create(target: &Path) -> Result<(File, Completion), io::Error> {
+        let mut name = target.as_os_str().to_owned();
+        name.push(".partial");
+        let partial = std::path::PathBuf::from(name);
+        let file = File::create(&partial)?;
+        Ok((
+            file,
+            Completion {
+                partial,
+                target: target.to_path_buf(),
+            },
+        ))
+    }
+    /// The file is complete: give it its name.
+    pub fn finish(self) -> Result<(), io::Error> {
+        std::fs::rename(&self.partial, &self.target)
+    }
 }
 
 enum Inner {
@@ -249,9 +280,14 @@ enum Inner {
 
 impl RowWriter {
     /// Creates (or truncates) the file at `path` and writes rows to it in `format`.
+    ///
+    /// The rows go to `<path>.partial`, renamed to `path` by [`RowWriter::finish`]: until then
+    /// no file of that name exists.
     pub fn create(path: &Path, format: OutputFormat) -> Result<Self, Error> {
-        let file = File::create(path)?;
-        Self::new(Box::new(file), format)
+        let (file, done) = Completion::create(path)?;
+        let mut w = Self::new(Box::new(file), format)?;
+        w.rename = Some(done);
+        Ok(w)
     }
 
     /// Writes rows in `format` to any byte sink (buffered internally).
@@ -271,7 +307,11 @@ impl RowWriter {
                 BufWriter::new(sink),
             )?)),
         };
-        Ok(Self { inner, rows: 0 })
+        Ok(Self {
+            inner,
+            rows: 0,
+            rename: None,
+        })
     }
 
     /// How many rows have been written so far.
@@ -307,6 +347,9 @@ impl RowWriter {
             }
             Inner::Jsonl(mut w, _) => w.flush()?,
             Inner::Parquet(w) => w.finish()?,
+        }
+        if let Some(done) = self.rename {
+            done.finish()?;
         }
         Ok(())
     }

@@ -58,6 +58,7 @@ pub struct PacketRowWriter {
     out: BufWriter<Box<dyn Write + Send>>,
     csv: bool,
     line: Vec<u8>,
+    rename: Option<crate::Completion>,
 }
 
 impl PacketRowWriter {
@@ -77,11 +78,20 @@ impl PacketRowWriter {
             out: BufWriter::with_capacity(1 << 16, sink),
             csv,
             line: Vec::with_capacity(512),
+            rename: None,
         };
         if csv {
             w.out.write_all(PACKET_COLUMNS.join(",").as_bytes())?;
             w.out.write_all(b"\n")?;
         }
+        Ok(w)
+    }
+
+    /// Writes to `<path>.partial`, renamed to `path` by [`PacketRowWriter::finish`].
+    pub fn create(path: &std::path::Path, format: OutputFormat) -> io::Result<Self> {
+        let (file, done) = crate::Completion::create(path)?;
+        let mut w = Self::new(Box::new(file), format)?;
+        w.rename = Some(done);
         Ok(w)
     }
 
@@ -96,7 +106,11 @@ impl PacketRowWriter {
     }
 
     pub fn finish(mut self) -> io::Result<()> {
-        self.out.flush()
+        self.out.flush()?;
+        match self.rename.take() {
+            Some(done) => done.finish(),
+            None => Ok(()),
+        }
     }
 }
 
