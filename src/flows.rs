@@ -576,8 +576,88 @@ pub struct CheckArgs {
     /// Worker threads, at least 1 (default: one per core)
     #[arg(long, value_parser = crate::cli::parse_threads)]
     pub threads: Option<usize>,
+    /// Also write a JUnit XML report (one test case per assertion) for CI systems
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
     #[command(flatten)]
     pub out_fmt: Output,
+}
+
+/// Every name the assertions use must exist in the fabric: a misspelt node or rule is a
+/// located error (with the closest names), never an assertion that passes for want of a match.
+fn check_names(
+    f: &Fabric,
+    file: &str,
+    list: &[vnetsim_model::assertions::Assertion],
+) -> Result<(), String> {
+    use crate::names::{did_you_mean, node_ids, rule_names, selector_problem};
+    use vnetsim_model::assertions::RefKind;
+    let (nodes, rules) = (node_ids(f), rule_names(f));
+    let mut errors = Vec::new();
+    for r in list.iter().flat_map(|a| &a.refs) {
+        let problem = match r.kind {
+            RefKind::Selector => selector_problem(f, &r.name),
+            RefKind::Node if !nodes.contains(&r.name) => Some(format!(
+                "unknown node '{}'{}",
+                r.name,
+                did_you_mean(&r.name, nodes.iter().map(String::as_str))
+            )),
+            RefKind::Rule if !rules.contains(&r.name) => Some(format!(
+                "unknown rule '{}'{}",
+                r.name,
+                did_you_mean(&r.name, rules.iter().map(String::as_str))
+            )),
+            _ => None,
+        };
+        if let Some(p) = problem {
+            errors.push((
+                (r.loc.line, r.loc.col),
+                format!("{file}:{}:{}: error: {p}", r.loc.line, r.loc.col),
+            ));
+        }
+    }
+    errors.sort();
+    let errors: Vec<String> = errors.into_iter().map(|e| e.1).collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("\n") + "\n")
+    }
+}
+
+/// The assertions' results as JUnit XML: one test case per assertion, its problems as the
+/// failure's text.
+fn write_junit(path: &Path, results: &[(String, usize, bool, Vec<String>)]) -> Result<(), String> {
+    fn esc(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    }
+    let failures = results.iter().filter(|r| !r.2).count();
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    x += &format!(
+        "<testsuites tests=\"{}\" failures=\"{failures}\">\n  <testsuite name=\"vnetsim check\" tests=\"{}\" failures=\"{failures}\">\n",
+        results.len(),
+        results.len()
+    );
+    for (name, flows, pass, problems) in results {
+        x += &format!(
+            "    <testcase classname=\"vnetsim.check\" name=\"{}\">\n      <system-out>{flows} flow(s)</system-out>\n",
+            esc(name)
+        );
+        if !pass {
+            let first = problems.first().map(String::as_str).unwrap_or("failed");
+            x += &format!(
+                "      <failure message=\"{}\">{}</failure>\n",
+                esc(first),
+                esc(&problems.join("\n"))
+            );
+        }
+        x += "    </testcase>\n";
+    }
+    x += "  </testsuite>\n</testsuites>\n";
+    std::fs::write(path, x).map_err(|e| format!("error: cannot write {}: {e}", path.display()))
 }
 
 pub fn run_check(a: CheckArgs) -> Result<u8, String> {
@@ -585,8 +665,9 @@ pub fn run_check(a: CheckArgs) -> Result<u8, String> {
     let f = load(&a.topology)?;
     let text = std::fs::read_to_string(&a.assertions)
         .map_err(|e| format!("{}:1:1: error: cannot read: {e}", a.assertions.display()))?;
-    let list =
-        assertions::parse(&a.assertions.display().to_string(), &text).map_err(|d| d.to_string())?;
+    let file = a.assertions.display().to_string();
+    let list = assertions::parse(&file, &text).map_err(|d| d.to_string())?;
+    check_names(&f, &file, &list)?;
     let mut results = Vec::new();
     let mut failed = 0;
     for asr in &list {
@@ -735,6 +816,13 @@ pub fn run_check(a: CheckArgs) -> Result<u8, String> {
             }
         }
         println!("{} passed, {} failed", list.len() - failed, failed);
+    }
+    if let Some(p) = &a.junit {
+        let r: Vec<(String, usize, bool, Vec<String>)> = results
+            .iter()
+            .map(|(asr, n, pass, p)| (asr.name.clone(), *n, *pass, p.clone()))
+            .collect();
+        write_junit(p, &r)?;
     }
     Ok(if failed > 0 { 1 } else { 0 })
 }

@@ -850,3 +850,63 @@ fn a_killed_sweep_leaves_no_complete_looking_file() {
         );
     }
 }
+
+#[test]
+fn a_misspelt_name_in_check_is_a_located_error_with_suggestions() {
+    let l = lab();
+    let a = tmp("misspelt.yaml");
+    // Line 6, column 20: `afw-hub` is the firewall's name, not its node id.
+    std::fs::write(
+        &a,
+        "assertions:\n  - name: on-premises to the app avoids the firewall\n    from: site:home\n    to: nic:vm-app-nic\n    expect:\n      avoids: [afw-hub]\n      rule: net-allow/onprem-to-spoke\n  - name: a selector\n    from: vnet:vnet-hubb\n    to: internet\n    expect: { outcome: reachable }\n",
+    )
+    .unwrap();
+    let (c, _, err) = run(&["check", l.to_str().unwrap(), a.to_str().unwrap()]);
+    assert_eq!(c, 2, "{err}");
+    let f = a.display().to_string();
+    assert!(
+        err.contains(&format!("{f}:6:16: error: unknown node 'afw-hub'")),
+        "{err}"
+    );
+    assert!(err.contains("firewall:afw-hub"), "did-you-mean: {err}");
+    assert!(
+        err.contains(&format!(
+            "{f}:7:13: error: unknown rule 'net-allow/onprem-to-spoke'"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("net-allow/onprem-to-spokes"),
+        "did-you-mean: {err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{f}:9:11: error: unknown selector 'vnet:vnet-hubb'"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("vnet:vnet-hub"), "{err}");
+}
+
+#[test]
+fn check_writes_junit_with_one_case_per_assertion() {
+    let l = lab();
+    let a = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/lab-assertions.yaml");
+    let x = tmp("check.xml");
+    let (c, _, _) = run(&[
+        "check",
+        l.to_str().unwrap(),
+        a.to_str().unwrap(),
+        "--junit",
+        x.to_str().unwrap(),
+    ]);
+    assert_eq!(c, 1, "one of the lab's assertions fails by design");
+    let script = "import sys, xml.etree.ElementTree as ET\nr = ET.parse(sys.argv[1]).getroot()\ncases = r.findall('./testsuite/testcase')\nprint(len(cases), sum(1 for c in cases if c.find('failure') is not None), r.get('tests'), r.get('failures'))";
+    let o = Command::new("python3")
+        .args(["-c", script, x.to_str().unwrap()])
+        .output()
+        .expect("python3");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // docs/lab-assertions.yaml: two assertions, the endpoint one fails (no-return).
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "2 1 2 1");
+}

@@ -87,13 +87,64 @@ pub struct Assertion {
     pub loc: Loc,
     pub subject: Subject,
     pub expect: Expect,
+    /// Every name the assertion uses, where it is written: `check` resolves each against the
+    /// topology before running, so a misspelt one is an error, never a silent pass.
+    pub refs: Vec<NameRef>,
 }
 
-fn strings(d: &mut Diagnostics, n: Option<&node::Node>, what: &str) -> Vec<String> {
+/// What a name in an assertion must name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefKind {
+    /// A `from`/`to` selector: `all`, `vnet:`, `subnet:`, `nic:`, `pe:`, `site:`, `internet`.
+    Selector,
+    /// A node id: `nic:NAME`, `firewall:NAME`, `subnet:V/S`, `internet`, ...
+    Node,
+    /// A deciding rule: `NSG/RULE`, `COLLECTION/RULE`, `FIREWALL/DefaultDeny`, a route.
+    Rule,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameRef {
+    pub kind: RefKind,
+    pub name: String,
+    pub loc: Loc,
+}
+
+fn strings_at(
+    d: &mut Diagnostics,
+    n: Option<&node::Node>,
+    what: &str,
+    kind: RefKind,
+    refs: &mut Vec<NameRef>,
+) -> Vec<String> {
     items(d, n, what, true)
         .into_iter()
-        .filter_map(|x| string(d, x, what).map(|s| s.value))
+        .filter_map(|x| string(d, x, what))
+        .map(|s| {
+            refs.push(NameRef {
+                kind,
+                name: s.value.clone(),
+                loc: s.loc,
+            });
+            s.value
+        })
         .collect()
+}
+
+fn string_at(
+    d: &mut Diagnostics,
+    n: Option<&node::Node>,
+    what: &str,
+    kind: RefKind,
+    refs: &mut Vec<NameRef>,
+) -> Option<String> {
+    let s = string(d, n?, what)?;
+    refs.push(NameRef {
+        kind,
+        name: s.value.clone(),
+        loc: s.loc,
+    });
+    Some(s.value)
 }
 
 /// Parses an assertion file; every problem is reported with its location.
@@ -121,6 +172,7 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Assertion>, Diagnostics> {
             ) else {
                 continue;
             };
+            let mut refs = Vec::new();
             let name = a
                 .get("name")
                 .and_then(|x| scalar(&mut d, x, "a name").map(str::to_string))
@@ -171,9 +223,13 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Assertion>, Diagnostics> {
                     let fqdn = fo
                         .get("fqdn")
                         .and_then(|x| scalar(&mut d, x, "an FQDN").map(|s| s.to_ascii_lowercase()));
-                    let from = fo
-                        .get("from")
-                        .and_then(|x| scalar(&mut d, x, "an endpoint").map(str::to_string));
+                    let from = string_at(
+                        &mut d,
+                        fo.get("from"),
+                        "an endpoint",
+                        RefKind::Node,
+                        &mut refs,
+                    );
                     let (Some(src), Some(dst)) = (src, dst) else {
                         continue;
                     };
@@ -188,8 +244,20 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Assertion>, Diagnostics> {
                     })
                 }
                 None => {
-                    let from = strings(&mut d, a.get("from"), "a selector");
-                    let to = strings(&mut d, a.get("to"), "a selector");
+                    let from = strings_at(
+                        &mut d,
+                        a.get("from"),
+                        "a selector",
+                        RefKind::Selector,
+                        &mut refs,
+                    );
+                    let to = strings_at(
+                        &mut d,
+                        a.get("to"),
+                        "a selector",
+                        RefKind::Selector,
+                        &mut refs,
+                    );
                     if from.is_empty() || to.is_empty() {
                         d.error(
                             n.loc,
@@ -235,15 +303,27 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Assertion>, Diagnostics> {
                                 ],
                             )
                         });
-                        expect.delivered_to = eo
-                            .get("deliveredTo")
-                            .and_then(|x| string(&mut d, x, "an endpoint id").map(|s| s.value));
-                        expect.dropped_at = eo
-                            .get("droppedAt")
-                            .and_then(|x| string(&mut d, x, "an endpoint id").map(|s| s.value));
-                        expect.rule = eo
-                            .get("rule")
-                            .and_then(|x| string(&mut d, x, "a rule name").map(|s| s.value));
+                        expect.delivered_to = string_at(
+                            &mut d,
+                            eo.get("deliveredTo"),
+                            "an endpoint id",
+                            RefKind::Node,
+                            &mut refs,
+                        );
+                        expect.dropped_at = string_at(
+                            &mut d,
+                            eo.get("droppedAt"),
+                            "an endpoint id",
+                            RefKind::Node,
+                            &mut refs,
+                        );
+                        expect.rule = string_at(
+                            &mut d,
+                            eo.get("rule"),
+                            "a rule name",
+                            RefKind::Rule,
+                            &mut refs,
+                        );
                         expect.src_seen = eo.get("srcSeen").and_then(|x| {
                             let s = scalar(&mut d, x, "an address, 'unchanged' or 'rewritten'")?;
                             match s {
@@ -258,8 +338,20 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Assertion>, Diagnostics> {
                                 },
                             }
                         });
-                        expect.crosses = strings(&mut d, eo.get("crosses"), "a node id");
-                        expect.avoids = strings(&mut d, eo.get("avoids"), "a node id");
+                        expect.crosses = strings_at(
+                            &mut d,
+                            eo.get("crosses"),
+                            "a node id",
+                            RefKind::Node,
+                            &mut refs,
+                        );
+                        expect.avoids = strings_at(
+                            &mut d,
+                            eo.get("avoids"),
+                            "a node id",
+                            RefKind::Node,
+                            &mut refs,
+                        );
                     }
                 }
             }
@@ -268,6 +360,7 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Assertion>, Diagnostics> {
                 loc: n.loc,
                 subject,
                 expect,
+                refs,
             });
         }
     }

@@ -1,0 +1,118 @@
+//! Names a user types, resolved against the compiled fabric: every node id and rule name the
+//! outputs can show, and a did-you-mean listing the closest few when a name is unknown.
+
+use std::collections::BTreeSet;
+
+use vnetsim_fabric::Fabric;
+
+/// Every node id an output can show (`nic:NAME`, `subnet:V/S`, `internet`, ...).
+pub fn node_ids(f: &Fabric) -> BTreeSet<String> {
+    use vnetsim_fabric::*;
+    let mut e: Vec<Endpoint> = vec![Endpoint::Internet, Endpoint::Platform];
+    e.extend((0..f.nics.len()).map(|i| Endpoint::Nic(NicId(i as u32))));
+    e.extend((0..f.pes.len()).map(|i| Endpoint::Pe(PeId(i as u32))));
+    e.extend((0..f.services.len()).map(|i| Endpoint::Service(ServiceId(i as u32))));
+    e.extend((0..f.sites.len()).map(|i| Endpoint::Site(SiteId(i as u32))));
+    e.extend((0..f.firewalls.len()).map(|i| Endpoint::Firewall(FirewallId(i as u32))));
+    e.extend((0..f.gateways.len()).map(|i| Endpoint::Gateway(GatewayId(i as u32))));
+    e.extend((0..f.subnets.len()).map(|i| Endpoint::Subnet(SubnetId(i as u32))));
+    e.into_iter().map(|x| f.endpoint_id(x)).collect()
+}
+
+/// Every deciding-rule name an output can show: NSG rules (default rules included), firewall
+/// rules, default denies and sessions, flow records, user routes.
+pub fn rule_names(f: &Fabric) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for t in &f.nsg_tables {
+        let nsg = &f.nsg_names[t.nsg.ix()];
+        let tables = [
+            Some(&t.inbound),
+            t.inbound_from_internet.as_ref(),
+            Some(&t.outbound),
+        ];
+        for rt in tables.into_iter().flatten() {
+            for i in 0..rt.rules.len() {
+                out.insert(rt.rule_name(nsg, i as u32));
+            }
+        }
+    }
+    for fw in &f.firewalls {
+        out.extend(fw.network_rules.iter().map(|r| r.0.clone()));
+        out.extend(fw.application.iter().map(|r| r.name.clone()));
+        out.extend(fw.dnat.iter().map(|r| format!("dnatRules/{}", r.name)));
+        out.insert(format!("{}/DefaultDeny", fw.name));
+        out.insert(format!("{}/session", fw.name));
+    }
+    out.insert("flow-record".into());
+    for rs in &f.route_sets {
+        out.extend(rs.routes.iter().filter_map(|r| r.name.clone()));
+    }
+    out
+}
+
+/// ` (did you mean a, b or c?)` for the closest few candidates, or nothing when none is close.
+/// A candidate `kind:NAME` is also compared by its `NAME` alone, so `afw-hub` finds
+/// `firewall:afw-hub`.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    let limit = (name.chars().count() / 3).max(2);
+    let distance = |c: &str| {
+        let bare = c.split_once(':').map(|(_, n)| n).unwrap_or(c);
+        strsim::levenshtein(name, c).min(strsim::levenshtein(name, bare))
+    };
+    let mut near: Vec<(usize, &str)> = candidates
+        .into_iter()
+        .map(|c| (distance(c), c))
+        .filter(|(d, _)| *d <= limit)
+        .collect();
+    near.sort();
+    let names: Vec<&str> = near.iter().take(3).map(|(_, c)| *c).collect();
+    match names.len() {
+        0 => String::new(),
+        1 => format!(" (did you mean {}?)", names[0]),
+        n => format!(
+            " (did you mean {} or {}?)",
+            names[..n - 1].join(", "),
+            names[n - 1]
+        ),
+    }
+}
+
+/// Names of a selector's kind (`vnet:`, `nic:`, ...), for suggestions.
+fn selector_candidates(f: &Fabric, kind: &str) -> Vec<String> {
+    match kind {
+        "vnet" => f.vnets.iter().map(|v| format!("vnet:{}", v.name)).collect(),
+        "subnet" => (0..f.subnets.len())
+            .map(|i| f.subnet_id(vnetsim_fabric::SubnetId(i as u32)))
+            .collect(),
+        "nic" => f.nics.iter().map(|n| format!("nic:{}", n.name)).collect(),
+        "pe" => f.pes.iter().map(|n| format!("pe:{}", n.name)).collect(),
+        "site" => f.sites.iter().map(|n| format!("site:{}", n.name)).collect(),
+        _ => vec!["all".into(), "internet".into()],
+    }
+}
+
+/// Why `sel` names nothing in the fabric, if it does not.
+pub fn selector_problem(f: &Fabric, sel: &str) -> Option<String> {
+    let (kind, name) = sel.split_once(':').unwrap_or((sel, ""));
+    let found = match kind {
+        "all" | "internet" => name.is_empty(),
+        "vnet" => f.find_vnet(name).is_some(),
+        "subnet" => f.find_subnet(name).is_some(),
+        "nic" => f.find_nic(name).is_some(),
+        "pe" => f.find_pe(name).is_some(),
+        "site" => f.find_site(name).is_some(),
+        _ => {
+            return Some(format!(
+                "invalid selector '{sel}'; expected all, vnet:NAME, subnet:VNET/SUBNET, nic:NAME, pe:NAME, site:NAME or internet"
+            ))
+        }
+    };
+    if found {
+        return None;
+    }
+    let c = selector_candidates(f, kind);
+    Some(format!(
+        "unknown selector '{sel}'{}",
+        did_you_mean(sel, c.iter().map(String::as_str))
+    ))
+}
