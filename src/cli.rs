@@ -143,10 +143,13 @@ pub struct GenerateArgs {
 #[derive(Args, Debug)]
 pub struct TraceArgs {
     pub topology: PathBuf,
+    /// Source: an address, or a name (nic:NAME, site:NAME, a NIC's name, internet)
     #[arg(long)]
-    pub src: Ipv4Addr,
+    pub src: String,
+    /// Destination: an address, or a name (nic:NAME, pe:NAME, service:NAME, a NIC's or
+    /// endpoint's name, a service's FQDN)
     #[arg(long)]
-    pub dst: Ipv4Addr,
+    pub dst: String,
     /// Tcp, Udp or Icmp
     #[arg(long, default_value = "Tcp")]
     pub protocol: String,
@@ -309,6 +312,20 @@ fn validate_json(path: &Path, v: &vnetsim_model::Validated) -> serde_json::Value
     })
 }
 
+/// The endpoint a source address enters at. An address that nothing in the fabric owns and
+/// that is not public Internet space is refused: it would otherwise be taken as an Internet
+/// host, which it cannot be.
+pub fn source_endpoint(f: &Fabric, src: u32) -> Result<Endpoint, String> {
+    let e = f.endpoint_of_source(src);
+    if e == Endpoint::Internet && !fabric::prefix::is_public(src) {
+        return Err(format!(
+            "error: --src {} belongs to no NIC, endpoint, site or subnet of the fabric and is not public Internet space; give --from ENDPOINT to say where it enters",
+            Ipv4Addr::from(src)
+        ));
+    }
+    Ok(e)
+}
+
 pub fn parse_app_protocol(s: &str) -> Result<engine::AppProtocol, String> {
     match s.to_ascii_lowercase().as_str() {
         "http" => Ok(engine::AppProtocol::Http),
@@ -459,6 +476,13 @@ pub fn run(cli: Cli) -> Result<u8, String> {
             let proto = parse_protocol(&protocol)?;
             let l = parse_ip_port(&local, "--local")?;
             let r = parse_ip_port(&remote, "--remote")?;
+            if u32::from(l.0) != f.nics[n.ix()].ip {
+                return Err(format!(
+                    "error: --local {} is not an address of NIC {nic} (its address is {})",
+                    l.0,
+                    Ipv4Addr::from(f.nics[n.ix()].ip)
+                ));
+            }
             let v = fabric::watcher::flow_verify(&f, n, dir, proto, l, r);
             if out.json() {
                 print_json(
@@ -503,18 +527,23 @@ pub fn run(cli: Cli) -> Result<u8, String> {
             } else {
                 (a.src_port, a.dst_port)
             };
+            let named = |s: &str, what: &str| {
+                crate::names::resolve_address(&f, s).map_err(|e| format!("error: {what}: {e}"))
+            };
+            let (src, dst) = (named(&a.src, "--src")?, named(&a.dst, "--dst")?);
             let flow = engine::Flow {
-                src: a.src.into(),
-                dst: a.dst.into(),
+                src: src.addr,
+                dst: dst.addr,
                 proto,
                 sport,
                 dport,
             };
-            let ingress = match &a.from {
-                Some(e) => parse_endpoint(&f, e)?,
-                None => f.endpoint_of_source(flow.src),
+            let ingress = match (&a.from, src.endpoint) {
+                (Some(e), _) => parse_endpoint(&f, e)?,
+                (None, Some(e)) => e,
+                (None, None) => source_endpoint(&f, flow.src)?,
             };
-            let given = a.fqdn.map(|s| s.to_ascii_lowercase());
+            let given = a.fqdn.or(dst.fqdn).map(|s| s.to_ascii_lowercase());
             let l7 = flow_l7(&f, &flow, given.as_deref(), a.app_protocol);
             let mut scratch = engine::Scratch::new();
             let t = engine::trace(&f, flow, ingress, l7, &mut scratch);

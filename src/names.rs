@@ -3,11 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use vnetsim_fabric::Fabric;
+use vnetsim_fabric::{Endpoint, Fabric};
 
 /// Every node id an output can show (`nic:NAME`, `subnet:V/S`, `internet`, ...).
 pub fn node_ids(f: &Fabric) -> BTreeSet<String> {
-    use vnetsim_fabric::*;
+    use vnetsim_fabric::{FirewallId, GatewayId, NicId, PeId, ServiceId, SiteId, SubnetId};
     let mut e: Vec<Endpoint> = vec![Endpoint::Internet, Endpoint::Platform];
     e.extend((0..f.nics.len()).map(|i| Endpoint::Nic(NicId(i as u32))));
     e.extend((0..f.pes.len()).map(|i| Endpoint::Pe(PeId(i as u32))));
@@ -115,4 +115,92 @@ pub fn selector_problem(f: &Fabric, sel: &str) -> Option<String> {
         "unknown selector '{sel}'{}",
         did_you_mean(sel, c.iter().map(String::as_str))
     ))
+}
+
+/// What `trace --src`/`--dst` name: an address, and the endpoint (and FQDN) it came from when
+/// it was given by name.
+pub struct Named {
+    pub addr: u32,
+    pub endpoint: Option<Endpoint>,
+    pub fqdn: Option<String>,
+}
+
+/// Resolves an address or a name: an IPv4 address; `nic:NAME`, `pe:NAME`, `site:NAME`,
+/// `service:NAME` or `internet`; a bare NIC or endpoint name; a service's FQDN. A service
+/// stands for its Private Endpoint's address when it has one (what its privatelink zone
+/// resolves to inside the fabric), else its public address.
+pub fn resolve_address(f: &Fabric, s: &str) -> Result<Named, String> {
+    use vnetsim_fabric::{NicId, PeId, ServiceId, SiteId};
+    let plain = |addr: u32, endpoint: Option<Endpoint>| Named {
+        addr,
+        endpoint,
+        fqdn: None,
+    };
+    if let Ok(a) = s.parse::<std::net::Ipv4Addr>() {
+        return Ok(plain(a.into(), None));
+    }
+    let (kind, name) = s.split_once(':').unwrap_or(("", s));
+    let nic = |n: NicId| plain(f.nics[n.ix()].ip, Some(Endpoint::Nic(n)));
+    let pe = |p: PeId| plain(f.pes[p.ix()].ip, Some(Endpoint::Pe(p)));
+    let site = |i: SiteId| {
+        let addr = f.sites[i.ix()]
+            .prefixes
+            .first()
+            .map(vnetsim_engine::sweep::first_host)
+            .unwrap_or(0);
+        plain(addr, Some(Endpoint::Site(i)))
+    };
+    let service = |i: ServiceId| -> Option<Named> {
+        let svc = &f.services[i.ix()];
+        let pe = f.pes.iter().find(|p| p.service == i).map(|p| p.ip);
+        Some(Named {
+            addr: pe.or(svc.public_ip)?,
+            endpoint: None,
+            fqdn: svc.fqdn.clone(),
+        })
+    };
+    let by_fqdn = || {
+        let lower = s.to_ascii_lowercase();
+        let i = f
+            .services
+            .iter()
+            .position(|x| x.fqdn.as_deref() == Some(lower.as_str()))?;
+        service(ServiceId(i as u32))
+    };
+    let found = match kind {
+        "nic" => f.find_nic(name).map(nic),
+        "pe" => f.find_pe(name).map(pe),
+        "site" => f.find_site(name).map(site),
+        "service" => f.find_service(name).and_then(service),
+        "" if s == "internet" => Some(plain(
+            vnetsim_engine::sweep::INTERNET_PROBE,
+            Some(Endpoint::Internet),
+        )),
+        "" => f
+            .find_nic(s)
+            .map(nic)
+            .or_else(|| f.find_pe(s).map(pe))
+            .or_else(by_fqdn),
+        _ => None,
+    };
+    found.ok_or_else(|| {
+        let mut all: Vec<String> = Vec::new();
+        for n in &f.nics {
+            all.push(format!("nic:{}", n.name));
+        }
+        for p in &f.pes {
+            all.push(format!("pe:{}", p.name));
+        }
+        for x in &f.sites {
+            all.push(format!("site:{}", x.name));
+        }
+        for x in &f.services {
+            all.push(format!("service:{}", x.name));
+            all.extend(x.fqdn.clone());
+        }
+        format!(
+            "'{s}' is neither an IPv4 address nor a NIC, endpoint, site or service of the fabric{}",
+            did_you_mean(s, all.iter().map(String::as_str))
+        )
+    })
 }

@@ -276,3 +276,138 @@ fn routing_loop_is_detected() {
     );
     assert!(nodes(&v["forward"]).len() > 8);
 }
+
+fn fails(args: &[&str]) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_vnetsim"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{args:?} must be refused");
+    String::from_utf8_lossy(&o.stderr).into()
+}
+
+#[test]
+fn trace_takes_names_where_addresses_go() {
+    // The lab: vm-shared-nic is 10.2.1.4; pe-app is 10.1.2.5 for app-flask (its FQDN
+    // app-flask.azurewebsites.net resolves to the endpoint inside the fabric).
+    let by_ip = trace(&lab(), &["--src", "10.2.1.4", "--dst", "10.1.2.5"]);
+    for (src, dst) in [
+        ("vm-shared-nic", "pe:pe-app"),
+        ("nic:vm-shared-nic", "pe-app"),
+        ("vm-shared-nic", "app-flask.azurewebsites.net"),
+        ("vm-shared-nic", "service:app-flask"),
+    ] {
+        let v = trace(&lab(), &["--src", src, "--dst", dst]);
+        assert_eq!(v["flow"], by_ip["flow"], "{src} -> {dst}");
+        assert_eq!(v["outcome"], by_ip["outcome"], "{src} -> {dst}");
+        assert_eq!(v["ingress"], "nic:vm-shared-nic");
+    }
+    // A site by name enters at the site, from its first host.
+    let v = trace(&lab(), &["--src", "site:home", "--dst", "vm-app-nic"]);
+    assert_eq!(v["ingress"], "site:home");
+    assert_eq!(v["flow"]["src"], "192.168.0.1");
+    assert_eq!(v["flow"]["dst"], "10.1.1.4");
+    // An unknown name lists the closest, not every name.
+    let err = fails(&[
+        "trace",
+        lab().to_str().unwrap(),
+        "--src",
+        "vm-sharde-nic",
+        "--dst",
+        "10.1.1.4",
+    ]);
+    assert!(err.contains("did you mean nic:vm-shared-nic"), "{err}");
+}
+
+#[test]
+fn a_private_source_nothing_owns_is_refused_not_taken_for_the_internet() {
+    // 10.9.9.9 is private (RFC 1918) and in no VNet, subnet or site of the lab.
+    let l = lab();
+    let err = fails(&[
+        "trace",
+        l.to_str().unwrap(),
+        "--src",
+        "10.9.9.9",
+        "--dst",
+        "10.1.1.4",
+    ]);
+    assert!(err.contains("--src 10.9.9.9 belongs to no NIC"), "{err}");
+    // A public source is an Internet host.
+    let v = trace(
+        &l,
+        &[
+            "--src",
+            "203.0.113.9",
+            "--dst",
+            "20.10.10.10",
+            "--dst-port",
+            "3389",
+        ],
+    );
+    assert_eq!(v["ingress"], "internet");
+    // --from says where a private source enters.
+    let v = trace(
+        &l,
+        &[
+            "--src", "10.9.9.9", "--dst", "10.1.1.4", "--from", "internet",
+        ],
+    );
+    assert_eq!(v["ingress"], "internet");
+}
+
+#[test]
+fn flow_verify_local_must_be_the_nics_address() {
+    let l = lab();
+    let err = fails(&[
+        "flow-verify",
+        l.to_str().unwrap(),
+        "--nic",
+        "vm-app-nic",
+        "--direction",
+        "Inbound",
+        "--local",
+        "10.1.1.99:443",
+        "--remote",
+        "192.168.1.10:50000",
+    ]);
+    assert!(
+        err.contains("is not an address of NIC vm-app-nic (its address is 10.1.1.4)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_spoofed_source_from_a_nic_without_ip_forwarding_is_dropped() {
+    // vm-app-nic (10.1.1.4) has IP forwarding off: Azure drops what it sends from another
+    // address. The same packet from its own address is carried.
+    let l = lab();
+    let spoofed = trace(
+        &l,
+        &[
+            "--src",
+            "10.1.1.77",
+            "--dst",
+            "10.2.1.4",
+            "--from",
+            "nic:vm-app-nic",
+        ],
+    );
+    assert_eq!(spoofed["outcome"], "unreachable");
+    assert_eq!(spoofed["forward"]["droppedAt"], "nic:vm-app-nic");
+    assert!(spoofed["forward"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("does not own the source address 10.1.1.77"));
+    let own = trace(
+        &l,
+        &[
+            "--src",
+            "10.1.1.4",
+            "--dst",
+            "10.2.1.4",
+            "--from",
+            "nic:vm-app-nic",
+        ],
+    );
+    assert_ne!(own["forward"]["droppedAt"], "nic:vm-app-nic");
+}

@@ -163,6 +163,8 @@ pub enum Reason {
     NotAdvertisedToSite,
     ApplianceUnresolved,
     IpForwardingDisabled,
+    /// A NIC without IP forwarding sent a packet from an address it does not own.
+    SourceNotOwned,
     NsgDeny,
     FirewallDeny,
     FirewallDefaultDeny,
@@ -923,6 +925,12 @@ impl<'a> Walk<'a> {
     fn start(&mut self, at: Endpoint) -> End {
         match at {
             Endpoint::Nic(n) => {
+                let nic = &self.f.nics[n.ix()];
+                if self.pkt.src != nic.ip && !nic.ip_forwarding {
+                    // Azure drops what a NIC sends from an address it does not own unless IP
+                    // forwarding is on (it is what lets an appliance send others' packets).
+                    return self.drop_here(at, Reason::SourceNotOwned, None);
+                }
                 if self.pkt.dst == PLATFORM_IP {
                     // R-PLAT-02/03: handled at the host, no routes, no NSG.
                     self.hop(at, Action::Forward);

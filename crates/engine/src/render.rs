@@ -184,6 +184,10 @@ pub fn reason_text(f: &Fabric, leg: &Leg) -> String {
         Reason::IpForwardingDisabled => {
             format!("dropped at {at}: the appliance NIC does not have IP forwarding enabled")
         }
+        Reason::SourceNotOwned => format!(
+            "dropped at {at}: the NIC does not own the source address {} and does not forward (IP forwarding is off)",
+            ip(leg.seen.src)
+        ),
         Reason::NsgDeny => format!("dropped at {at} by NSG rule {rule}"),
         Reason::FirewallDeny => format!("dropped at {at} by firewall rule {rule}"),
         Reason::FirewallDefaultDeny => {
