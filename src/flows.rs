@@ -20,10 +20,11 @@ use crate::cli::{load, Output};
 
 #[derive(Args, Debug, Clone)]
 pub struct Selectors {
-    /// Sources: all, vnet:NAME, subnet:VNET/SUBNET, nic:NAME, pe:NAME, site:NAME, internet (repeatable)
+    /// Sources: all, vnet:NAME, subnet:VNET/SUBNET, nic:NAME, site:NAME, internet or an
+    /// address (repeatable)
     #[arg(long = "from")]
     pub from: Vec<String>,
-    /// Destinations, same selectors (repeatable)
+    /// Destinations: the same, and pe:NAME (repeatable)
     #[arg(long = "to")]
     pub to: Vec<String>,
     /// Ports like tcp/443,tcp/1433,udp/53,icmp
@@ -397,6 +398,13 @@ fn write_error(path: &Path, e: vnetsim_report::Error) -> String {
     format!("error: cannot write {}: {e}", path.display())
 }
 
+/// What a sweep answers and what it does not: said with every summary, so a sweep is never
+/// taken for a proof.
+const COVERAGE: &str = "coverage: one probe per endpoint (a NIC's or endpoint's address, a subnet's first usable \
+address, a site's first host, 203.0.113.10 for the Internet) on the listed ports only. Not covered: other \
+addresses of subnets, sites and the Internet, rules narrower than those probes, and public IPs and DNAT \
+rules reachable from the Internet (trace them one by one).";
+
 pub fn run_sweep(a: SweepArgs) -> Result<u8, String> {
     let f = load(&a.topology)?;
     let pairs = a.heatmap.is_some();
@@ -424,10 +432,11 @@ pub fn run_sweep(a: SweepArgs) -> Result<u8, String> {
         // Rows own standard output; the summary goes to standard error.
         eprint!("{}", s.summary.render_text(a.top));
     } else if a.out_fmt.json() {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&s.summary.to_json()).expect("json")
-        );
+        let mut v = s.summary.to_json();
+        if let Some(m) = v.as_object_mut() {
+            m.insert("coverage".into(), serde_json::json!(COVERAGE));
+        }
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
     } else {
         println!(
             "{} sources x {} destinations x {} ports = {} flows",
@@ -437,6 +446,7 @@ pub fn run_sweep(a: SweepArgs) -> Result<u8, String> {
             s.flows
         );
         print!("{}", s.summary.render_text(a.top));
+        println!("\n{COVERAGE}");
     }
     eprintln!(
         "swept {} flows in {:.3} s ({:.0} flows/s)",

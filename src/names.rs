@@ -101,9 +101,10 @@ pub fn selector_problem(f: &Fabric, sel: &str) -> Option<String> {
         "nic" => f.find_nic(name).is_some(),
         "pe" => f.find_pe(name).is_some(),
         "site" => f.find_site(name).is_some(),
+        _ if sel.parse::<std::net::Ipv4Addr>().is_ok() => true,
         _ => {
             return Some(format!(
-                "invalid selector '{sel}'; expected all, vnet:NAME, subnet:VNET/SUBNET, nic:NAME, pe:NAME, site:NAME or internet"
+                "invalid selector '{sel}'; expected all, vnet:NAME, subnet:VNET/SUBNET, nic:NAME, pe:NAME, site:NAME, internet or an IPv4 address"
             ))
         }
     };

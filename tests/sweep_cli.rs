@@ -910,3 +910,32 @@ fn check_writes_junit_with_one_case_per_assertion() {
     // docs/lab-assertions.yaml: two assertions, the endpoint one fails (no-return).
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "2 1 2 1");
 }
+
+#[test]
+fn sweep_selectors_take_addresses_and_the_summary_states_its_coverage() {
+    let l = lab();
+    let out = tmp("by-address.jsonl");
+    // 192.168.1.10 is a host of site home; 10.1.1.4 is vm-app-nic's own address.
+    let text = ok(&[
+        "sweep",
+        l.to_str().unwrap(),
+        "--from",
+        "192.168.1.10",
+        "--to",
+        "10.1.1.4",
+        "--ports",
+        "tcp/443",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let rows = jsonl(&out);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["src"], "192.168.1.10");
+    assert_eq!(rows[0]["ingress"], "site:home");
+    assert_eq!(rows[0]["deliveredTo"], "nic:vm-app-nic");
+    assert!(text.contains("coverage: one probe per endpoint"), "{text}");
+    assert!(text.contains("DNAT"), "{text}");
+    let (c, _, err) = run(&["sweep", l.to_str().unwrap(), "--from", "10.9.9.9"]);
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("10.9.9.9 belongs to no NIC"), "{err}");
+}

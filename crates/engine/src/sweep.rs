@@ -159,6 +159,38 @@ fn internet_probe() -> Probe {
     }
 }
 
+/// An address as a probe: it enters (or is reached) at whatever owns it; its label is the
+/// owner's id when it is the owner's own address, else the address itself.
+fn address_probe(f: &Fabric, addr: u32, side: Side) -> Result<Probe, String> {
+    let endpoint = f.endpoint_of_source(addr);
+    if endpoint == Endpoint::Internet && !vnetsim_fabric::prefix::is_public(addr) {
+        return Err(format!(
+            "{} belongs to no NIC, endpoint, site or subnet of the fabric and is not public Internet space",
+            std::net::Ipv4Addr::from(addr)
+        ));
+    }
+    if side == Side::Source && matches!(endpoint, Endpoint::Pe(_)) {
+        return Err(format!(
+            "{} is a Private Endpoint, which never originates traffic",
+            std::net::Ipv4Addr::from(addr)
+        ));
+    }
+    let own = match endpoint {
+        Endpoint::Nic(n) => f.nics[n.ix()].ip == addr,
+        Endpoint::Pe(p) => f.pes[p.ix()].ip == addr,
+        _ => false,
+    };
+    Ok(Probe {
+        label: if own {
+            f.endpoint_id(endpoint)
+        } else {
+            std::net::Ipv4Addr::from(addr).to_string()
+        },
+        endpoint,
+        addr,
+    })
+}
+
 /// Which side of the matrix a selector fills: sources leave out endpoints that never originate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
@@ -166,7 +198,8 @@ pub enum Side {
     Destination,
 }
 
-/// Resolves selectors (`all`, `vnet:`, `subnet:`, `nic:`, `pe:`, `site:`, `internet`) to probes, deduplicated, in order.
+/// Resolves selectors (`all`, `vnet:`, `subnet:`, `nic:`, `pe:`, `site:`, `internet`, an IPv4
+/// address) to probes, deduplicated, in order.
 pub fn resolve(f: &Fabric, selectors: &[String], side: Side) -> Result<Vec<Probe>, String> {
     let mut out: Vec<Probe> = Vec::new();
     let push = |p: Probe, out: &mut Vec<Probe>| {
@@ -235,11 +268,14 @@ pub fn resolve(f: &Fabric, selectors: &[String], side: Side) -> Result<Vec<Probe
                 let s = f.find_site(name).ok_or_else(|| format!("unknown site '{name}' in selector '{sel}'"))?;
                 push(site_probe(f, s.ix()), &mut out);
             }
-            _ => {
-                return Err(format!(
-                    "invalid selector '{sel}'; expected all, vnet:NAME, subnet:VNET/SUBNET, nic:NAME, pe:NAME, site:NAME or internet"
-                ))
-            }
+            _ => match sel.parse::<std::net::Ipv4Addr>() {
+                Ok(a) => push(address_probe(f, a.into(), side)?, &mut out),
+                Err(_) => {
+                    return Err(format!(
+                        "invalid selector '{sel}'; expected all, vnet:NAME, subnet:VNET/SUBNET, nic:NAME, pe:NAME, site:NAME, internet or an IPv4 address"
+                    ))
+                }
+            },
         }
     }
     Ok(out)
