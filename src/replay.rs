@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 use vnetsim_engine::render::rule_name;
-use vnetsim_engine::replay::{build_table, second_pass, walk_flows, FlowTable, PacketEvent};
+use vnetsim_engine::replay::{
+    build_table, second_pass, walk_flows, AddressMap, FlowRecord, FlowTable, PacketEvent, Scope,
+};
 use vnetsim_engine::sweep::{self, Matrix, Side};
 use vnetsim_engine::{Flow, Verdict, ICMP};
 use vnetsim_fabric::{Endpoint, Fabric};
@@ -43,6 +45,10 @@ pub struct ReplayArgs {
     /// For each delivery endpoint, a pcap of the packets as it receives them
     #[arg(long)]
     pub pcap_out: Option<PathBuf>,
+    /// Re-address a capture taken elsewhere: OLD/LEN=NEW/LEN (repeatable; host bits kept,
+    /// the first matching rule applies)
+    #[arg(long = "map", value_name = "OLD/LEN=NEW/LEN")]
+    pub map: Vec<String>,
     /// Worker threads, at least 1 (default: one per core)
     #[arg(long, value_parser = crate::cli::parse_threads)]
     pub threads: Option<usize>,
@@ -124,8 +130,12 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
         .sum();
     let started = Instant::now();
     let b = bar(total / 100, "packets (estimated)");
+    let mut map = AddressMap::default();
+    for m in &a.map {
+        map.add(m).map_err(|e| format!("error: {e}"))?;
+    }
     let table: FlowTable =
-        build_table(&f, &paths, from, &|n| b.inc(n)).map_err(|e| format!("error: {e}"))?;
+        build_table(&f, &paths, from, &map, &|n| b.inc(n)).map_err(|e| format!("error: {e}"))?;
     b.finish_and_clear();
     let pool = crate::cli::thread_pool(a.threads)?;
     let rows_needed = a.out.is_some() || a.pcap_out.is_some();
@@ -133,7 +143,10 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
     let mut fates: Vec<Fate> = Vec::new();
     if rows_needed {
         fates = pool.install(|| {
-            walk_flows(&f, &table, |f, s, t, _, fqdn| {
+            walk_flows(&f, &table, |f, s, t, rec, fqdn| {
+                if rec.scope == Scope::Outside {
+                    return outside_fate(rec, fqdn);
+                }
                 let fwd = (t.forward.verdict == Verdict::Delivered)
                     .then(|| (t.forward.delivered_to.unwrap(), t.forward.seen));
                 let ret = t
@@ -154,15 +167,29 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
         }
     } else {
         // Summary only: count flows per distinct key, render one representative per key.
-        let keys: Vec<vnetsim_engine::TraceKey> =
-            pool.install(|| walk_flows(&f, &table, |_, _, t, _, _| t.key()));
+        let keys: Vec<Option<vnetsim_engine::TraceKey>> = pool.install(|| {
+            walk_flows(&f, &table, |_, _, t, rec, _| {
+                (rec.scope != Scope::Outside).then(|| t.key())
+            })
+        });
         let mut counts: HashMap<
             vnetsim_engine::TraceKey,
             (u64, usize),
             BuildHasherDefault<vnetsim_engine::replay::FxHasher>,
         > = HashMap::with_capacity_and_hasher(1024, Default::default());
+        let mut outside: Option<(u64, usize)> = None;
         for (i, k) in keys.iter().enumerate() {
-            counts.entry(*k).or_insert((0, i)).0 += 1;
+            match k {
+                Some(k) => counts.entry(*k).or_insert((0, i)).0 += 1,
+                None => outside.get_or_insert((0, i)).0 += 1,
+            }
+        }
+        if let Some((n, i)) = outside {
+            let r = &table.flows[i];
+            sum.add_n(
+                &outside_fate(r, vnetsim_engine::replay::flow_l7(&f, r)).row,
+                n,
+            );
         }
         let mut s = vnetsim_engine::Scratch::new();
         for (n, i) in counts.values() {
@@ -185,7 +212,7 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
     }
     let second_pass = a.pcap_out.is_some() || (a.per == Per::Packet && a.out.is_some());
     if second_pass {
-        second(&f, &a, &paths, &table, &fates)?;
+        second(&f, &a, &paths, &table, &map, &fates)?;
     }
     let seconds = started.elapsed().as_secs_f64();
 
@@ -204,6 +231,7 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
             "ipv4Packets": r.ipv4,
             "modelledPackets": st.modelled_packets,
             "flows": table.flows.len(),
+            "scope": { "inFabric": scopes(&table)[0], "partly": scopes(&table)[1], "outside": scopes(&table)[2] },
             "unmodelled": { "ipv6": r.ipv6, "nonIp": r.non_ip, "unsupportedLinkType": r.unsupported_link_type, "orphanFragments": st.orphan_fragments },
             "malformed": malformed.iter().map(|(k, n)| (k.to_string(), serde_json::json!(n))).collect::<serde_json::Map<_, _>>(),
             "corruptRecords": r.corrupt_records,
@@ -219,6 +247,11 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
             r.wire_bytes,
             st.modelled_packets,
             table.flows.len()
+        );
+        let [inside, partly, outside] = scopes(&table);
+        println!(
+            "flows: {inside} in the fabric, {partly} partly (one address is an Internet host), {outside} outside it (neither address belongs to the fabric{})",
+            if outside > 0 && a.map.is_empty() { "; was the capture taken elsewhere? --map re-addresses it" } else { "" }
         );
         println!(
             "not modelled: {} IPv6, {} non-IP, {} unsupported link type, {} fragments without their first",
@@ -251,12 +284,52 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
     Ok(0)
 }
 
+/// A flow neither of whose addresses belongs to the fabric: not walked, its own outcome.
+fn outside_fate(r: &FlowRecord, l7: Option<vnetsim_engine::L7<'_>>) -> Fate {
+    let fl = &r.flow;
+    Fate {
+        row: FlowRow {
+            src: vnetsim_engine::render::ip(fl.src),
+            dst: vnetsim_engine::render::ip(fl.dst),
+            protocol: vnetsim_engine::render::protocol_name(fl.proto),
+            src_port: fl.sport,
+            dst_port: fl.dport,
+            fqdn: l7.map(|x| x.fqdn.to_string()),
+            ingress: "internet".into(),
+            outcome: "outside".into(),
+            delivered_to: None,
+            dropped_at: None,
+            rule: None,
+            reason: "neither address belongs to the fabric: the flow never touched it (a capture taken elsewhere? --map re-addresses it)".into(),
+            src_seen: None,
+            dst_seen: None,
+            path: String::new(),
+            return_path: String::new(),
+            symmetric: true,
+        },
+        fwd: None,
+        ret: None,
+        ret_dropped_at: None,
+        ret_rule: None,
+    }
+}
+
+/// Flows by scope, for the summary line.
+fn scopes(t: &FlowTable) -> [u64; 3] {
+    let mut n = [0u64; 3];
+    for r in &t.flows {
+        n[r.scope as usize] += 1;
+    }
+    n
+}
+
 /// Pass two: per-packet rows and rewritten captures per delivery endpoint.
 fn second(
     f: &Fabric,
     a: &ReplayArgs,
     paths: &[&Path],
     table: &FlowTable,
+    map: &AddressMap,
     fates: &[Fate],
 ) -> Result<(), String> {
     let mut rows_out = match (a.per, &a.out) {
@@ -279,7 +352,7 @@ fn second(
         }
         Ok(())
     };
-    second_pass(paths, table, &mut each).map_err(|e| format!("error: {e}"))?;
+    second_pass(paths, table, map, &mut each).map_err(|e| format!("error: {e}"))?;
     if let Some((w, path)) = rows_out {
         w.finish()
             .map_err(|err| format!("error: cannot write {}: {err}", path.display()))?;

@@ -363,3 +363,64 @@ fn a_real_http_download_to_an_unlisted_host_is_denied_by_the_firewall() {
     assert_eq!(r["droppedAt"], "firewall:afw-hub");
     assert_eq!(r["rule"], "afw-hub/DefaultDeny");
 }
+
+fn replay_with(capture: &Path, name: &str, extra: &[&str]) -> (String, Vec<Value>) {
+    let lab = root().join("traces/hub-spoke-lab.yaml");
+    let out = tmp(&format!("{name}.jsonl"));
+    let mut args = vec![
+        "replay",
+        lab.to_str().unwrap(),
+        capture.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let o = Command::new(env!("CARGO_BIN_EXE_vnetsim"))
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (String::from_utf8_lossy(&o.stdout).into(), rows)
+}
+
+#[test]
+fn a_capture_from_another_network_is_outside_the_fabric_until_mapped() {
+    // tcp-handshake-nano.pcap: 131.155.215.69 -> 137.116.81.94:80, both public addresses that
+    // belong to nothing in the lab: the flow never touched it.
+    let cap = root().join("traces/captures/tcpdump/tcp-handshake-nano.pcap");
+    let (text, rows) = replay_with(&cap, "foreign", &[]);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["outcome"], "outside", "{}", rows[0]);
+    assert!(text.contains("0 in the fabric, 0 partly"), "{text}");
+    assert!(text.contains("1 outside it"), "{text}");
+    assert!(text.contains("--map"), "{text}");
+    // Mapped onto the lab: the client becomes on-premises 192.168.1.69 (site home), the server
+    // the workload VM 10.1.1.4. rt-gateway sends 10.1.0.0/16 to the firewall, whose network
+    // rules allow on-premises TCP 22/443/3389 only, and no application rule can match a flow
+    // without a name: port 80 meets the default deny (R6.1).
+    let (text, rows) = replay_with(
+        &cap,
+        "mapped",
+        &[
+            "--map",
+            "131.155.215.0/24=192.168.1.0/24",
+            "--map",
+            "137.116.81.94/32=10.1.1.4/32",
+        ],
+    );
+    assert!(text.contains("1 in the fabric"), "{text}");
+    let r = &rows[0];
+    assert_eq!(
+        (r["src"].as_str(), r["dst"].as_str()),
+        (Some("192.168.1.69"), Some("10.1.1.4"))
+    );
+    assert_eq!(r["ingress"], "site:home");
+    assert_eq!(r["outcome"], "unreachable", "{r}");
+    assert_eq!(r["droppedAt"], "firewall:afw-hub");
+    assert_eq!(r["rule"], "afw-hub/DefaultDeny");
+}

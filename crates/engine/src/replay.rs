@@ -83,11 +83,84 @@ fn key(p: &Ipv4Flow) -> (Key, Key) {
     )
 }
 
+/// `--map OLD/LEN=NEW/LEN`: re-addresses a capture taken elsewhere onto the fabric. An address
+/// inside OLD keeps its host bits under NEW; the first matching rule applies.
+#[derive(Clone, Debug, Default)]
+pub struct AddressMap {
+    rules: Vec<(u32, u32, u32)>,
+}
+
+impl AddressMap {
+    /// Parses `OLD/LEN=NEW/LEN` (both lengths equal).
+    pub fn add(&mut self, s: &str) -> Result<(), String> {
+        let bad = || format!("invalid --map '{s}'; expected OLD/LEN=NEW/LEN with equal lengths");
+        let (a, b) = s.split_once('=').ok_or_else(bad)?;
+        let a: ipnet::Ipv4Net = a.trim().parse().map_err(|_| bad())?;
+        let b: ipnet::Ipv4Net = b.trim().parse().map_err(|_| bad())?;
+        if a.prefix_len() != b.prefix_len() {
+            return Err(bad());
+        }
+        let mask = vnetsim_fabric::prefix::mask(a.prefix_len());
+        self.rules
+            .push((u32::from(a.network()), mask, u32::from(b.network())));
+        Ok(())
+    }
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+    #[inline]
+    pub fn apply(&self, ip: u32) -> u32 {
+        for &(net, mask, to) in &self.rules {
+            if ip & mask == net {
+                return to | (ip & !mask);
+            }
+        }
+        ip
+    }
+    #[inline]
+    fn packet(&self, p: &mut Ipv4Flow) {
+        if !self.rules.is_empty() {
+            p.src = self.apply(p.src);
+            p.dst = self.apply(p.dst);
+        }
+    }
+}
+
+/// Where a flow's addresses are, against the fabric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// Both addresses belong to the fabric (a NIC, endpoint, firewall, subnet, site, or one of
+    /// the fabric's public addresses).
+    InFabric,
+    /// One of them does; the other is an Internet host.
+    Partly,
+    /// Neither does: the flow never touched this fabric (a capture taken elsewhere?).
+    Outside,
+}
+
+impl Scope {
+    pub fn of(f: &Fabric, src: u32, dst: u32) -> Scope {
+        match (f.knows(src), f.knows(dst)) {
+            (true, true) => Scope::InFabric,
+            (false, false) => Scope::Outside,
+            _ => Scope::Partly,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::InFabric => "in the fabric",
+            Scope::Partly => "partly in the fabric",
+            Scope::Outside => "outside the fabric",
+        }
+    }
+}
+
 /// One flow of the capture, in the direction of its first packet.
 #[derive(Clone, Debug)]
 pub struct FlowRecord {
     pub flow: Flow,
     pub ingress: Endpoint,
+    pub scope: Scope,
     /// The first packet seen was TCP without SYN (or a SYN-ACK): no request state exists.
     pub midstream: bool,
     /// The name the request's first payload carried (TLS SNI, HTTP Host) and its protocol.
@@ -208,6 +281,7 @@ impl FlowTable {
         self.flows.push(FlowRecord {
             flow,
             ingress: from.unwrap_or_else(|| f.endpoint_of_source(p.src)),
+            scope: Scope::of(f, p.src, p.dst),
             midstream: p.proto == TCP && !syn_only,
             hint: None,
             hint_checked: false,
@@ -280,6 +354,7 @@ pub fn build_table(
     f: &Fabric,
     captures: &[&Path],
     from: Option<Endpoint>,
+    map: &AddressMap,
     progress: &dyn Fn(u64),
 ) -> Result<FlowTable, String> {
     let mut t = FlowTable::default();
@@ -295,7 +370,7 @@ pub fn build_table(
     let paths: Vec<std::path::PathBuf> = captures.iter().map(|p| p.to_path_buf()).collect();
     let (tx, rx) = crossbeam_channel::bounded::<Batch>(IN_FLIGHT);
     std::thread::scope(|scope| {
-        scope.spawn(move || read_captures(&paths, &tx));
+        scope.spawn(move || read_captures(&paths, map, &tx));
         // Owned here, so an early return drops it and a reader blocked on a full channel ends.
         let rx = rx;
         for msg in rx.iter() {
@@ -323,7 +398,11 @@ pub fn build_table(
 }
 
 /// The reader stage: decode, keep IPv4, look for a name in payloads, batch.
-fn read_captures(paths: &[std::path::PathBuf], tx: &crossbeam_channel::Sender<Batch>) {
+fn read_captures(
+    paths: &[std::path::PathBuf],
+    map: &AddressMap,
+    tx: &crossbeam_channel::Sender<Batch>,
+) {
     for path in paths {
         let mut r = match CaptureReader::open(path) {
             Ok(r) => r,
@@ -335,7 +414,8 @@ fn read_captures(paths: &[std::path::PathBuf], tx: &crossbeam_channel::Sender<Ba
         let mut batch = Packets::new();
         while let Some(pkt) = r.next_packet() {
             batch.seen += 1;
-            if let PacketKind::Ipv4(p) = pkt.info.kind {
+            if let PacketKind::Ipv4(mut p) = pkt.info.kind {
+                map.packet(&mut p);
                 let hint = if p.l4_payload_len > 0 && p.proto == TCP {
                     let payload = p.l4_payload(pkt.data);
                     match tls_sni(payload) {
@@ -386,6 +466,7 @@ pub struct PacketEvent<'a> {
 pub fn second_pass(
     captures: &[&Path],
     t: &FlowTable,
+    map: &AddressMap,
     each: &mut dyn FnMut(&PacketEvent<'_>) -> Result<(), String>,
 ) -> Result<(), String> {
     let mut index = 0u64;
@@ -393,9 +474,10 @@ pub fn second_pass(
         let mut r = CaptureReader::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
         while let Some(pkt) = r.next_packet() {
             index += 1;
-            let PacketKind::Ipv4(p) = pkt.info.kind else {
+            let PacketKind::Ipv4(mut p) = pkt.info.kind else {
                 continue;
             };
+            map.packet(&mut p);
             let Some(placement) = t.place(&p) else {
                 continue;
             };

@@ -287,7 +287,7 @@ fn capture() -> &'static Path {
 /// Pass one over the lab capture given `copies` times: the same flows, `copies` times the packets.
 fn pass_one(f: &Fabric, copies: usize) -> (FlowTable, u64) {
     let paths = vec![capture(); copies];
-    counted(|| build_table(f, &paths, None, &|_| {}).unwrap())
+    counted(|| build_table(f, &paths, None, &Default::default(), &|_| {}).unwrap())
 }
 
 fn replay_pass_one_allocates_nothing_per_packet() {
@@ -320,7 +320,7 @@ fn pass_two(f: &Fabric, table: &FlowTable, copies: usize, names: &[String]) -> (
     let _ = f;
     let (rows, n) = counted(|| {
         let mut rows = 0u64;
-        second_pass(&paths, table, &mut |e| {
+        second_pass(&paths, table, &Default::default(), &mut |e| {
             let name = names[e.placement.flow as usize].as_str();
             let row = PacketRow {
                 index: e.index,
@@ -366,7 +366,7 @@ fn pass_two(f: &Fabric, table: &FlowTable, copies: usize, names: &[String]) -> (
 
 fn replay_pass_two_allocates_nothing_per_packet() {
     let f = lab();
-    let table = build_table(&f, &[capture()], None, &|_| {}).unwrap();
+    let table = build_table(&f, &[capture()], None, &Default::default(), &|_| {}).unwrap();
     let names: Vec<String> = (0..table.flows.len())
         .map(|i| format!("nic:flow-{i}"))
         .collect();

@@ -323,6 +323,11 @@ impl Fabric {
         };
         Some((vnet, o))
     }
+    /// Whether an address belongs to the fabric: a NIC's, endpoint's or firewall's, one inside
+    /// a subnet or a site, the platform's, or one of the fabric's public addresses.
+    pub fn knows(&self, ip: u32) -> bool {
+        self.public_owner(ip).is_some() || self.endpoint_of_source(ip) != Endpoint::Internet
+    }
     /// The endpoint that owns a source address (R: trace `--from` default).
     pub fn endpoint_of_source(&self, ip: u32) -> Endpoint {
         if ip == security::PLATFORM_IP {
