@@ -119,6 +119,11 @@ pub enum Command {
     /// Throughput of the data plane: FIB, NSG classifier, whole walk.
     #[command(subcommand)]
     Bench(crate::bench::BenchCmd),
+    /// Print a shell completion script: `vnetsim completions bash > /etc/bash_completion.d/vnetsim`
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -360,6 +365,13 @@ fn print_json(v: &serde_json::Value) {
 pub fn run(cli: Cli) -> Result<u8, String> {
     match cli.command {
         Command::Import(a) => crate::import::run_import(a),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "vnetsim", &mut buf);
+            print!("{}", String::from_utf8_lossy(&buf));
+            Ok(0)
+        }
         Command::Validate { topology, out } => {
             let v = crate::import::load_validated(&topology)?;
             eprint!("{}", v.warnings);

@@ -138,7 +138,7 @@ fn prepare(
     );
     bar.set_style(
         indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{wide_bar}] {pos}/{len} flows ({per_sec})",
+            "{elapsed_precise} [{wide_bar}] {human_pos}/{human_len} flows ({per_sec}, {eta} left)",
         )
         .expect("template"),
     );

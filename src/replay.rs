@@ -94,7 +94,7 @@ fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
     );
     b.set_style(
         indicatif::ProgressStyle::with_template(&format!(
-            "{{elapsed_precise}} [{{wide_bar}}] {{pos}}/{{len}} {what} ({{per_sec}})"
+            "{{elapsed_precise}} [{{wide_bar}}] {{human_pos}}/{{human_len}} {what} ({{per_sec}}, {{eta}} left)"
         ))
         .expect("template"),
     );
@@ -341,7 +341,11 @@ fn second(
         None => None,
     };
     let mut buf: Vec<u8> = Vec::with_capacity(65536);
+    let b = bar(table.stats.read.packets, "packets, second pass");
     let mut each = |e: &PacketEvent<'_>| -> Result<(), String> {
+        if e.index % 4096 == 0 {
+            b.set_position(e.index);
+        }
         let fate = &fates[e.placement.flow as usize];
         if let Some((w, path)) = rows_out.as_mut() {
             w.write(&packet_row(e, fate))
@@ -353,6 +357,7 @@ fn second(
         Ok(())
     };
     second_pass(paths, table, map, &mut each).map_err(|e| format!("error: {e}"))?;
+    b.finish_and_clear();
     if let Some((w, path)) = rows_out {
         w.finish()
             .map_err(|err| format!("error: cannot write {}: {err}", path.display()))?;
