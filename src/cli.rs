@@ -5,7 +5,12 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use vnetsim_engine as engine;
-use vnetsim_fabric::{self as fabric, Endpoint, Fabric};
+use vnetsim_fabric::{self as fabric, Fabric};
+pub use vnetsim_jobs::names::{
+    find_nic, find_subnet, flow_l7, parse_app_protocol, parse_endpoint, parse_protocol,
+    source_endpoint,
+};
+pub use vnetsim_jobs::{parse_threads, thread_pool};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -185,86 +190,6 @@ pub fn load(path: &Path) -> Result<Fabric, String> {
     Ok(fabric::compile(&v))
 }
 
-pub fn parse_protocol(s: &str) -> Result<u8, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "tcp" => Ok(engine::TCP),
-        "udp" => Ok(engine::UDP),
-        "icmp" => Ok(engine::ICMP),
-        _ => s
-            .parse::<u8>()
-            .map_err(|_| format!("error: invalid protocol '{s}'; expected Tcp, Udp or Icmp")),
-    }
-}
-
-fn names<T>(items: &[T], f: impl Fn(&T) -> &str) -> String {
-    let v: Vec<&str> = items.iter().map(f).collect();
-    if v.is_empty() {
-        "none are defined".into()
-    } else {
-        format!("defined: {}", v.join(", "))
-    }
-}
-
-pub fn find_nic(f: &Fabric, name: &str) -> Result<fabric::NicId, String> {
-    f.find_nic(name).ok_or_else(|| {
-        format!(
-            "error: unknown NIC '{name}' ({})",
-            names(&f.nics, |n| &n.name)
-        )
-    })
-}
-
-pub fn find_subnet(f: &Fabric, path: &str) -> Result<fabric::SubnetId, String> {
-    f.find_subnet(path).ok_or_else(|| {
-        let all: Vec<String> = (0..f.subnets.len())
-            .map(|i| f.subnet_path(fabric::SubnetId(i as u32)))
-            .collect();
-        format!(
-            "error: unknown subnet '{path}' (expected VNET/SUBNET; defined: {})",
-            all.join(", ")
-        )
-    })
-}
-
-/// Parses an endpoint id (`nic:NAME`, `pe:NAME`, `site:NAME`, `service:NAME`, `subnet:V/S`, `firewall:NAME`, `internet`, `platform`).
-pub fn parse_endpoint(f: &Fabric, s: &str) -> Result<Endpoint, String> {
-    let bad = || format!("error: unknown endpoint '{s}'");
-    let (kind, name) = s.split_once(':').unwrap_or((s, ""));
-    match kind {
-        "internet" => Ok(Endpoint::Internet),
-        "platform" => Ok(Endpoint::Platform),
-        "nic" => find_nic(f, name).map(Endpoint::Nic),
-        "pe" => f.find_pe(name).map(Endpoint::Pe).ok_or_else(bad),
-        "site" => f.find_site(name).map(Endpoint::Site).ok_or_else(bad),
-        "service" => f.find_service(name).map(Endpoint::Service).ok_or_else(bad),
-        "subnet" => find_subnet(f, name).map(Endpoint::Subnet),
-        "firewall" => f.firewalls.iter().position(|x| x.name == name).map(|i| Endpoint::Firewall(fabric::FirewallId(i as u32))).ok_or_else(bad),
-        _ => Err(format!(
-            "error: invalid endpoint '{s}'; expected nic:NAME, pe:NAME, site:NAME, service:NAME, subnet:VNET/SUBNET, firewall:NAME, internet or platform"
-        )),
-    }
-}
-
-/// `--threads N`, the same in every command: a whole number of at least 1.
-pub fn parse_threads(s: &str) -> Result<usize, String> {
-    match s.trim().parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!(
-            "invalid thread count '{s}'; expected a whole number of at least 1"
-        )),
-    }
-}
-
-/// The worker pool of every command: `threads` workers, or one per core when absent.
-pub fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool, String> {
-    let mut b = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = threads {
-        b = b.num_threads(n);
-    }
-    b.build()
-        .map_err(|e| format!("error: cannot start worker threads: {e}"))
-}
-
 /// `validate --json`: counts, warnings, and every object with its origin (where it came from
 /// and who owns it).
 fn validate_json(path: &Path, v: &vnetsim_model::Validated) -> serde_json::Value {
@@ -314,47 +239,6 @@ fn validate_json(path: &Path, v: &vnetsim_model::Validated) -> serde_json::Value
             "line": w.loc.line, "column": w.loc.col, "message": w.message,
         })).collect::<Vec<_>>(),
         "objects": objects,
-    })
-}
-
-/// The endpoint a source address enters at. An address that nothing in the fabric owns and
-/// that is not public Internet space is refused: it would otherwise be taken as an Internet
-/// host, which it cannot be.
-pub fn source_endpoint(f: &Fabric, src: u32) -> Result<Endpoint, String> {
-    let e = f.endpoint_of_source(src);
-    if e == Endpoint::Internet && !fabric::prefix::is_public(src) {
-        return Err(format!(
-            "error: --src {} belongs to no NIC, endpoint, site or subnet of the fabric and is not public Internet space; give --from ENDPOINT to say where it enters",
-            Ipv4Addr::from(src)
-        ));
-    }
-    Ok(e)
-}
-
-pub fn parse_app_protocol(s: &str) -> Result<engine::AppProtocol, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "http" => Ok(engine::AppProtocol::Http),
-        "https" => Ok(engine::AppProtocol::Https),
-        "mssql" => Ok(engine::AppProtocol::Mssql),
-        _ => Err(format!(
-            "invalid application protocol '{s}'; expected Http, Https or Mssql"
-        )),
-    }
-}
-
-/// What application rules see of a flow: the given name (or the destination service's FQDN)
-/// with the given protocol (or the one its port stands for).
-pub fn flow_l7<'a>(
-    f: &'a Fabric,
-    flow: &engine::Flow,
-    fqdn: Option<&'a str>,
-    protocol: Option<engine::AppProtocol>,
-) -> Option<engine::L7<'a>> {
-    let name = fqdn.or_else(|| engine::sweep::fqdn_for(f, flow.dst))?;
-    let by_port = engine::L7::by_port(name, flow.dport);
-    Some(engine::L7 {
-        fqdn: name,
-        protocol: protocol.unwrap_or(by_port.protocol),
     })
 }
 
@@ -540,7 +424,8 @@ pub fn run(cli: Cli) -> Result<u8, String> {
                 (a.src_port, a.dst_port)
             };
             let named = |s: &str, what: &str| {
-                crate::names::resolve_address(&f, s).map_err(|e| format!("error: {what}: {e}"))
+                vnetsim_jobs::names::resolve_address(&f, s)
+                    .map_err(|e| format!("error: {what}: {e}"))
             };
             let (src, dst) = (named(&a.src, "--src")?, named(&a.dst, "--dst")?);
             let flow = engine::Flow {

@@ -41,7 +41,6 @@ mod bench;
 mod cli;
 mod flows;
 mod import;
-mod names;
 mod replay;
 mod watcher;
 

@@ -3,7 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use vnetsim_fabric::{Endpoint, Fabric};
+use std::net::Ipv4Addr;
+
+use vnetsim_engine as engine;
+use vnetsim_fabric::{self as fabric, Endpoint, Fabric};
 
 /// Every node id an output can show (`nic:NAME`, `subnet:V/S`, `internet`, ...).
 pub fn node_ids(f: &Fabric) -> BTreeSet<String> {
@@ -203,5 +206,107 @@ pub fn resolve_address(f: &Fabric, s: &str) -> Result<Named, String> {
             "'{s}' is neither an IPv4 address nor a NIC, endpoint, site or service of the fabric{}",
             did_you_mean(s, all.iter().map(String::as_str))
         )
+    })
+}
+
+pub fn parse_protocol(s: &str) -> Result<u8, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "tcp" => Ok(engine::TCP),
+        "udp" => Ok(engine::UDP),
+        "icmp" => Ok(engine::ICMP),
+        _ => s
+            .parse::<u8>()
+            .map_err(|_| format!("error: invalid protocol '{s}'; expected Tcp, Udp or Icmp")),
+    }
+}
+
+fn names<T>(items: &[T], f: impl Fn(&T) -> &str) -> String {
+    let v: Vec<&str> = items.iter().map(f).collect();
+    if v.is_empty() {
+        "none are defined".into()
+    } else {
+        format!("defined: {}", v.join(", "))
+    }
+}
+
+pub fn find_nic(f: &Fabric, name: &str) -> Result<fabric::NicId, String> {
+    f.find_nic(name).ok_or_else(|| {
+        format!(
+            "error: unknown NIC '{name}' ({})",
+            names(&f.nics, |n| &n.name)
+        )
+    })
+}
+
+pub fn find_subnet(f: &Fabric, path: &str) -> Result<fabric::SubnetId, String> {
+    f.find_subnet(path).ok_or_else(|| {
+        let all: Vec<String> = (0..f.subnets.len())
+            .map(|i| f.subnet_path(fabric::SubnetId(i as u32)))
+            .collect();
+        format!(
+            "error: unknown subnet '{path}' (expected VNET/SUBNET; defined: {})",
+            all.join(", ")
+        )
+    })
+}
+
+/// Parses an endpoint id (`nic:NAME`, `pe:NAME`, `site:NAME`, `service:NAME`, `subnet:V/S`, `firewall:NAME`, `internet`, `platform`).
+pub fn parse_endpoint(f: &Fabric, s: &str) -> Result<Endpoint, String> {
+    let bad = || format!("error: unknown endpoint '{s}'");
+    let (kind, name) = s.split_once(':').unwrap_or((s, ""));
+    match kind {
+        "internet" => Ok(Endpoint::Internet),
+        "platform" => Ok(Endpoint::Platform),
+        "nic" => find_nic(f, name).map(Endpoint::Nic),
+        "pe" => f.find_pe(name).map(Endpoint::Pe).ok_or_else(bad),
+        "site" => f.find_site(name).map(Endpoint::Site).ok_or_else(bad),
+        "service" => f.find_service(name).map(Endpoint::Service).ok_or_else(bad),
+        "subnet" => find_subnet(f, name).map(Endpoint::Subnet),
+        "firewall" => f.firewalls.iter().position(|x| x.name == name).map(|i| Endpoint::Firewall(fabric::FirewallId(i as u32))).ok_or_else(bad),
+        _ => Err(format!(
+            "error: invalid endpoint '{s}'; expected nic:NAME, pe:NAME, site:NAME, service:NAME, subnet:VNET/SUBNET, firewall:NAME, internet or platform"
+        )),
+    }
+}
+
+/// `--threads N`, the same in every command: a whole number of at least 1.
+/// The endpoint a source address enters at. An address that nothing in the fabric owns and
+/// that is not public Internet space is refused: it would otherwise be taken as an Internet
+/// host, which it cannot be.
+pub fn source_endpoint(f: &Fabric, src: u32) -> Result<Endpoint, String> {
+    let e = f.endpoint_of_source(src);
+    if e == Endpoint::Internet && !fabric::prefix::is_public(src) {
+        return Err(format!(
+            "error: --src {} belongs to no NIC, endpoint, site or subnet of the fabric and is not public Internet space; give --from ENDPOINT to say where it enters",
+            Ipv4Addr::from(src)
+        ));
+    }
+    Ok(e)
+}
+
+pub fn parse_app_protocol(s: &str) -> Result<engine::AppProtocol, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "http" => Ok(engine::AppProtocol::Http),
+        "https" => Ok(engine::AppProtocol::Https),
+        "mssql" => Ok(engine::AppProtocol::Mssql),
+        _ => Err(format!(
+            "invalid application protocol '{s}'; expected Http, Https or Mssql"
+        )),
+    }
+}
+
+/// What application rules see of a flow: the given name (or the destination service's FQDN)
+/// with the given protocol (or the one its port stands for).
+pub fn flow_l7<'a>(
+    f: &'a Fabric,
+    flow: &engine::Flow,
+    fqdn: Option<&'a str>,
+    protocol: Option<engine::AppProtocol>,
+) -> Option<engine::L7<'a>> {
+    let name = fqdn.or_else(|| engine::sweep::fqdn_for(f, flow.dst))?;
+    let by_port = engine::L7::by_port(name, flow.dport);
+    Some(engine::L7 {
+        fqdn: name,
+        protocol: protocol.unwrap_or(by_port.protocol),
     })
 }

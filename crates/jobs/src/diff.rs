@@ -1,0 +1,76 @@
+//! Diff: the same sweep on two fabrics, and the flows whose outcome, path or source seen
+//! changed, keyed by (source, destination, protocol, port) so that the two matrices may list
+//! their probes in different orders.
+
+use std::collections::BTreeMap;
+
+use vnetsim_engine::sweep::Matrix;
+use vnetsim_fabric::Fabric;
+use vnetsim_report::FlowRow;
+
+use crate::sweep::{collect_rows, matrix, Selectors};
+use crate::Job;
+
+/// (source label, destination label, protocol, destination port).
+pub type FlowKey = (String, String, String, u16);
+
+/// One flow that changed: its row on each side (`None` where the flow does not exist).
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub key: FlowKey,
+    pub old: Option<FlowRow>,
+    pub new: Option<FlowRow>,
+}
+
+/// The flows of the new fabric compared, and those that changed, in key order.
+pub struct Diff {
+    pub flows: usize,
+    pub changes: Vec<Change>,
+}
+
+fn index(m: &Matrix, rows: Vec<FlowRow>) -> BTreeMap<FlowKey, FlowRow> {
+    m.iter()
+        .zip(rows)
+        .map(|(c, r)| {
+            let key = (
+                m.sources[c.src as usize].label.clone(),
+                m.dests[c.dst as usize].label.clone(),
+                r.protocol.clone(),
+                r.dst_port,
+            );
+            (key, r)
+        })
+        .collect()
+}
+
+/// Sweeps both fabrics with the same selectors and compares them flow by flow.
+pub fn diff(old: &Fabric, new: &Fabric, sel: &Selectors, job: &Job<'_>) -> Result<Diff, String> {
+    let (mo, mn) = (matrix(old, sel)?, matrix(new, sel)?);
+    let io = index(&mo, collect_rows(old, &mo, job));
+    let inew = index(&mn, collect_rows(new, &mn, job));
+    let mut changes = Vec::new();
+    for (k, b) in &inew {
+        match io.get(k) {
+            Some(a) if a.outcome == b.outcome && a.path == b.path && a.src_seen == b.src_seen => {}
+            other => changes.push(Change {
+                key: k.clone(),
+                old: other.cloned(),
+                new: Some(b.clone()),
+            }),
+        }
+    }
+    for (k, a) in &io {
+        if !inew.contains_key(k) {
+            changes.push(Change {
+                key: k.clone(),
+                old: Some(a.clone()),
+                new: None,
+            });
+        }
+    }
+    changes.sort_by(|x, y| x.key.cmp(&y.key));
+    Ok(Diff {
+        flows: inew.len(),
+        changes,
+    })
+}

@@ -1,0 +1,284 @@
+//! Sweeps: the matrix of selected sources × destinations × ports, evaluated in parallel and
+//! streamed to a sink in matrix order, slice by slice, with the summary and the per-pair
+//! outcomes the heat map draws.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::path::Path;
+use std::time::Instant;
+
+use vnetsim_engine::render::{ip, outcome_reason, path, protocol_name, rule_name};
+use vnetsim_engine::sweep::{self, Matrix, Side};
+use vnetsim_engine::{Outcome, Scratch, Trace, Verdict, L7};
+use vnetsim_fabric::Fabric;
+use vnetsim_report::heatmap::{CellOutcome, Heatmap};
+use vnetsim_report::summary::Summary;
+use vnetsim_report::{FlowRow, OutputFormat, RowWriter};
+
+use crate::Job;
+
+/// What a sweep covers: selectors and ports as the user writes them.
+#[derive(Clone, Debug, Default)]
+pub struct Selectors {
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+    pub ports: String,
+}
+
+/// The matrix the selectors and ports describe.
+pub fn matrix(f: &Fabric, sel: &Selectors) -> Result<Matrix, String> {
+    let sources = sweep::resolve(f, &sel.from, Side::Source).map_err(|e| format!("error: {e}"))?;
+    let dests = sweep::resolve(f, &sel.to, Side::Destination).map_err(|e| format!("error: {e}"))?;
+    let ports = sweep::parse_ports(&sel.ports).map_err(|e| format!("error: --ports: {e}"))?;
+    Ok(Matrix::new(sources, dests, ports))
+}
+
+/// Every row of a sweep, kept (for diff and check, whose matrices are small enough to hold).
+pub fn collect_rows(f: &Fabric, matrix: &Matrix, job: &Job<'_>) -> Vec<FlowRow> {
+    job.pool
+        .install(|| sweep::run(f, matrix, |f, s, t, _, q| row(f, s, t, q), job.progress))
+}
+
+/// One trace as a flat row (the contract's columns).
+pub fn row(f: &Fabric, s: &Scratch, t: &Trace, l7: Option<L7<'_>>) -> FlowRow {
+    let p = path(f, s, &t.forward);
+    let rp = t.ret.as_ref().map(|r| path(f, s, r)).unwrap_or_default();
+    row_with(f, t, l7, p, rp)
+}
+
+/// [`row`] with the paths given (empty for a representative of aggregated flows).
+pub fn row_with(
+    f: &Fabric,
+    t: &Trace,
+    l7: Option<L7<'_>>,
+    path: String,
+    return_path: String,
+) -> FlowRow {
+    let fw = &t.forward;
+    let delivered = fw.verdict == Verdict::Delivered;
+    let (dropped_at, rule) = match (t.outcome, &t.ret) {
+        (Outcome::NoReturn, Some(r)) if r.verdict == Verdict::Dropped => (r.dropped_at, r.rule),
+        (Outcome::NoReturn, _) => (t.bypassed.map(vnetsim_fabric::Endpoint::Firewall), fw.rule),
+        _ => (fw.dropped_at, fw.rule),
+    };
+    FlowRow {
+        src: ip(t.flow.src),
+        dst: ip(t.flow.dst),
+        protocol: protocol_name(t.flow.proto),
+        src_port: t.flow.sport,
+        dst_port: t.flow.dport,
+        fqdn: l7.map(|x| x.fqdn.to_string()),
+        ingress: f.endpoint_id(t.ingress),
+        outcome: t.outcome.as_str().to_string(),
+        delivered_to: fw.delivered_to.map(|e| f.endpoint_id(e)),
+        dropped_at: dropped_at.map(|e| f.endpoint_id(e)),
+        rule: rule.map(|r| rule_name(f, r)),
+        reason: outcome_reason(f, t),
+        src_seen: delivered.then(|| ip(fw.seen.src)),
+        dst_seen: delivered.then(|| ip(fw.seen.dst)),
+        path,
+        return_path,
+        symmetric: t.symmetric,
+    }
+}
+
+/// Cells evaluated per slice of a streamed sweep: what a sweep holds at once, rows or
+/// accumulators, is bounded by a slice, never by the matrix.
+const SLICE: u64 = 64 * 1024;
+
+/// Per pair (source, destination) of the matrix, flows by outcome: what the heat map draws.
+pub struct PairOutcomes {
+    pub dests: usize,
+    /// Per pair (source-major), flows by [`Outcome`] (`Outcome as usize`).
+    pub counts: Vec<[u64; 3]>,
+}
+
+impl PairOutcomes {
+    fn new(m: &Matrix) -> PairOutcomes {
+        PairOutcomes {
+            dests: m.dests.len(),
+            counts: vec![[0; 3]; m.sources.len() * m.dests.len()],
+        }
+    }
+    fn add(&mut self, c: sweep::Cell, o: Outcome, n: u64) {
+        self.counts[c.src as usize * self.dests + c.dst as usize][o as usize] += n;
+    }
+}
+
+/// What a sweep reports besides its rows.
+pub struct SweptSummary {
+    pub matrix: Matrix,
+    pub summary: Summary,
+    /// Present when a heat map was asked for.
+    pub pairs: Option<PairOutcomes>,
+    pub flows: u64,
+    pub seconds: f64,
+}
+
+type KeyCounts = HashMap<
+    vnetsim_engine::TraceKey,
+    (u64, vnetsim_engine::sweep::Cell),
+    BuildHasherDefault<vnetsim_engine::replay::FxHasher>,
+>;
+
+/// A summary-only sweep: per distinct [`vnetsim_engine::TraceKey`] a count (names rendered once
+/// per key), and per pair its outcomes when `pairs` is wanted. Memory: the distinct keys and
+/// the pairs, never the flows.
+pub fn sweep_summary(f: &Fabric, matrix: Matrix, job: &Job<'_>, pairs: bool) -> SweptSummary {
+    let (pool, progress) = (job.pool, job.progress);
+    let started = Instant::now();
+    let fq = matrix.fqdns(f);
+    let mut counts: KeyCounts = KeyCounts::default();
+    let mut heat = pairs.then(|| PairOutcomes::new(&matrix));
+    for start in (0..matrix.len()).step_by(SLICE as usize) {
+        let range = start..(start + SLICE).min(matrix.len());
+        let chunks: Vec<(KeyCounts, Vec<(sweep::Cell, Outcome)>)> = pool.install(|| {
+            sweep::fold_range(
+                f,
+                &matrix,
+                &fq,
+                range,
+                |_| Default::default(),
+                |acc: &mut (KeyCounts, Vec<(sweep::Cell, Outcome)>), _, _, t, c, _| {
+                    acc.0.entry(t.key()).or_insert((0, c)).0 += 1;
+                    if pairs {
+                        acc.1.push((c, t.outcome));
+                    }
+                },
+                progress,
+            )
+        });
+        for (k, cells) in chunks {
+            for (key, (n, c)) in k {
+                counts.entry(key).and_modify(|e| e.0 += n).or_insert((n, c));
+            }
+            if let Some(h) = heat.as_mut() {
+                for (c, o) in cells {
+                    h.add(c, o, 1);
+                }
+            }
+        }
+    }
+    let mut summary = Summary::default();
+    let mut s = Scratch::new();
+    // Keys in the order of their first cell, so the summary's ties break the same every run.
+    let mut keys: Vec<(&vnetsim_engine::TraceKey, &(u64, sweep::Cell))> = counts.iter().collect();
+    keys.sort_by_key(|(_, (_, c))| (c.src, c.dst, c.port));
+    for (_, (n, c)) in keys {
+        let t = sweep::trace_cell(f, &matrix, *c, &mut s);
+        summary.add_n(&row_with(f, &t, None, String::new(), String::new()), *n);
+    }
+    SweptSummary {
+        flows: matrix.len(),
+        matrix,
+        summary,
+        pairs: heat,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// A sweep whose rows are streamed to `out` in matrix order, slice by slice (each slice
+/// evaluated and rendered in parallel): memory holds one slice of rows.
+pub fn sweep_rows(
+    f: &Fabric,
+    matrix: Matrix,
+    job: &Job<'_>,
+    pairs: bool,
+    out: &mut dyn FnMut(&FlowRow) -> Result<(), String>,
+) -> Result<SweptSummary, String> {
+    let (pool, progress) = (job.pool, job.progress);
+    let started = Instant::now();
+    let fq = matrix.fqdns(f);
+    let mut summary = Summary::default();
+    let mut heat = pairs.then(|| PairOutcomes::new(&matrix));
+    for start in (0..matrix.len()).step_by(SLICE as usize) {
+        let range = start..(start + SLICE).min(matrix.len());
+        let chunks: Vec<Vec<(sweep::Cell, Outcome, FlowRow)>> = pool.install(|| {
+            sweep::fold_range(
+                f,
+                &matrix,
+                &fq,
+                range,
+                Vec::with_capacity,
+                |v: &mut Vec<(sweep::Cell, Outcome, FlowRow)>, f, s, t, c, q| {
+                    v.push((c, t.outcome, row(f, s, t, q)))
+                },
+                progress,
+            )
+        });
+        for (c, o, r) in chunks.into_iter().flatten() {
+            out(&r)?;
+            summary.add(&r);
+            if let Some(h) = heat.as_mut() {
+                h.add(c, o, 1);
+            }
+        }
+    }
+    Ok(SweptSummary {
+        flows: matrix.len(),
+        matrix,
+        summary,
+        pairs: heat,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn cell_outcome(o: &str) -> CellOutcome {
+    match o {
+        "reachable" => CellOutcome::Reachable,
+        "unreachable" => CellOutcome::Unreachable,
+        _ => CellOutcome::NoReturn,
+    }
+}
+
+/// Writes rows to a file in the format its extension names (complete or absent, never half).
+pub fn write_rows(path: &Path, rows: &[FlowRow]) -> Result<(), String> {
+    let fmt = OutputFormat::from_path(path).map_err(|e| format!("error: --out: {e}"))?;
+    let mut w = RowWriter::create(path, fmt)
+        .map_err(|e| format!("error: cannot write {}: {e}", path.display()))?;
+    for r in rows {
+        w.write(r)
+            .map_err(|e| format!("error: cannot write {}: {e}", path.display()))?;
+    }
+    w.finish()
+        .map_err(|e| format!("error: cannot write {}: {e}", path.display()))?;
+    Ok(())
+}
+
+/// Draws the per-pair outcomes as an SVG heat map into `path` (complete or absent).
+pub fn write_heatmap(
+    path: &Path,
+    title: &str,
+    m: &Matrix,
+    pairs: &PairOutcomes,
+) -> Result<(), String> {
+    let rows: Vec<String> = m.sources.iter().map(|p| p.label.clone()).collect();
+    let cols: Vec<String> = m.dests.iter().map(|p| p.label.clone()).collect();
+    let mut h = Heatmap::new(title, rows, cols);
+    let outcomes = [Outcome::Reachable, Outcome::Unreachable, Outcome::NoReturn];
+    for (i, c) in pairs.counts.iter().enumerate() {
+        for o in outcomes {
+            if c[o as usize] > 0 {
+                let cell = cell_outcome(o.as_str());
+                let n = u32::try_from(c[o as usize]).unwrap_or(u32::MAX);
+                h.add_count(i / pairs.dests, i % pairs.dests, cell, n);
+            }
+        }
+    }
+    let (file, done) = vnetsim_report::Completion::create(path)
+        .map_err(|e| format!("error: cannot write {}: {e}", path.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    h.write_svg(&mut w)
+        .and_then(|_| std::io::Write::flush(&mut w))
+        .map_err(|e| format!("error: cannot write {}: {e}", path.display()))?;
+    drop(w);
+    done.finish()
+        .map_err(|e| format!("error: cannot write {}: {e}", path.display()))
+}
+
+/// What a sweep answers and what it does not: said with every summary, so a sweep is never
+/// taken for a proof.
+pub const COVERAGE: &str = "coverage: one probe per endpoint (a NIC's or endpoint's address, a subnet's first usable \
+address, a site's first host, 203.0.113.10 for the Internet) on the listed ports only. Not covered: other \
+addresses of subnets, sites and the Internet, rules narrower than those probes, and public IPs and DNAT \
+rules reachable from the Internet (trace them one by one).";
