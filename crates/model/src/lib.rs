@@ -20,18 +20,22 @@ pub mod assertions;
 pub mod decode;
 pub mod diag;
 pub mod generate;
+pub mod limits;
 pub mod node;
+pub mod overlap;
+pub mod read;
 pub mod types;
 pub mod validate;
 
 use std::path::Path;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
+pub use limits::Limits;
 pub use node::Loc;
 pub use types::*;
 pub use validate::{is_reserved, FIREWALL_SUBNET, GATEWAY_SUBNET};
 
-/// Largest topology file read (a guard against unbounded memory).
+/// Largest topology read by default ([`Limits::max_input_bytes`]).
 pub const MAX_FILE_BYTES: u64 = 256 << 20;
 
 /// A topology that passed validation: the only input the fabric compiler takes.
@@ -48,10 +52,16 @@ impl Validated {
     }
 }
 
-/// Parses and validates topology text; `file` is the name used in messages.
+/// Parses and validates topology text within the default [`Limits`];
+/// `file` is the name used in messages.
 pub fn load_str(file: &str, text: &str) -> Result<Validated, Diagnostics> {
-    let mut d = Diagnostics::new(file);
-    let root = match node::parse(text) {
+    load_str_with(file, text, &Limits::default())
+}
+
+/// Parses and validates topology text within `limits`.
+pub fn load_str_with(file: &str, text: &str, limits: &Limits) -> Result<Validated, Diagnostics> {
+    let mut d = Diagnostics::with_limits(file, limits);
+    let root = match node::parse_with(text, limits) {
         Ok(r) => r,
         Err(e) => {
             d.error(e.loc, format!("syntax error: {}", e.message));
@@ -72,25 +82,19 @@ pub fn load_str(file: &str, text: &str) -> Result<Validated, Diagnostics> {
     })
 }
 
-/// Reads, parses and validates a topology file.
+/// Reads, parses and validates a topology file within the default [`Limits`].
 pub fn load(path: &Path) -> Result<Validated, Diagnostics> {
+    load_with(path, &Limits::default())
+}
+
+/// Reads, parses and validates a topology file (or pipe) within `limits`:
+/// at most `limits.max_input_bytes` are read, whatever size the file claims.
+pub fn load_with(path: &Path, limits: &Limits) -> Result<Validated, Diagnostics> {
     let name = path.display().to_string();
-    let fail = |msg: String| {
-        let mut d = Diagnostics::new(name.clone());
-        d.error(Loc { line: 1, col: 1 }, msg);
+    let text = read::read_topology(path, limits).map_err(|e| {
+        let mut d = Diagnostics::with_limits(name.clone(), limits);
+        d.error(e.loc, e.message);
         d
-    };
-    let meta =
-        std::fs::metadata(path).map_err(|e| fail(format!("cannot read the topology file: {e}")))?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(fail(format!(
-            "topology file is {} bytes; the limit is {MAX_FILE_BYTES}",
-            meta.len()
-        )));
-    }
-    let bytes =
-        std::fs::read(path).map_err(|e| fail(format!("cannot read the topology file: {e}")))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| fail("the topology file is not UTF-8 text".to_string()))?;
-    load_str(&name, &text)
+    })?;
+    load_str_with(&name, &text, limits)
 }

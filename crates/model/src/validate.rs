@@ -1,20 +1,19 @@
 //! Whole-file validation: every problem at once, each located.
 
-use std::collections::HashMap;
+use std::cell::OnceCell;
+use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
 use crate::diag::Diagnostics;
+use crate::limits::Echo;
 use crate::node::Loc;
+use crate::overlap::{overlapping_pairs, PrefixIndex};
 use crate::types::*;
 
 pub const GATEWAY_SUBNET: &str = "GatewaySubnet";
 pub const FIREWALL_SUBNET: &str = "AzureFirewallSubnet";
-
-fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
-    a.contains(&b.network()) || b.contains(&a.network())
-}
 
 /// Whether `ip` is one Azure keeps in `subnet` (R1.1): the first four and the last.
 pub fn is_reserved(subnet: &Ipv4Net, ip: Ipv4Addr) -> bool {
@@ -24,14 +23,35 @@ pub fn is_reserved(subnet: &Ipv4Net, ip: Ipv4Addr) -> bool {
     v < base + 4 || v == last
 }
 
-fn list(names: impl Iterator<Item = String>) -> String {
-    let v: Vec<String> = names.collect();
-    if v.is_empty() {
+/// How many names (or prefixes) a message lists before "... (N in all)".
+const LISTED: usize = 12;
+
+/// The names a reference could have used, for an "unknown NAME" message:
+/// at most [`LISTED`], each echoed short, so the message costs the same
+/// however many are defined.
+fn list<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> String {
+    let total = names.len();
+    let shown: Vec<String> = names.take(LISTED).map(|n| Echo(n).to_string()).collect();
+    if total == 0 {
         "none are defined".to_string()
-    } else if v.len() > 12 {
-        format!("defined: {}, ... ({} in all)", v[..12].join(", "), v.len())
+    } else if total > LISTED {
+        format!("defined: {}, ... ({total} in all)", shown.join(", "))
     } else {
-        format!("defined: {}", v.join(", "))
+        format!("defined: {}", shown.join(", "))
+    }
+}
+
+/// A vnet's address space for a message: at most [`LISTED`] prefixes.
+fn space_list(space: &[Sp<Ipv4Net>]) -> String {
+    let shown: Vec<String> = space
+        .iter()
+        .take(LISTED)
+        .map(|a| a.value.to_string())
+        .collect();
+    if space.len() > LISTED {
+        format!("{}, ... ({} in all)", shown.join(", "), space.len())
+    } else {
+        shown.join(", ")
     }
 }
 
@@ -48,7 +68,8 @@ fn unique<'a>(
                 n.loc,
                 format!(
                     "duplicate {kind} name '{}' (first defined at line {})",
-                    n.value, l.line
+                    Echo(&n.value),
+                    l.line
                 ),
             );
         } else {
@@ -57,6 +78,36 @@ fn unique<'a>(
         }
     }
     seen
+}
+
+/// The overlap between the address spaces of two vnets: the first pair
+/// found (an index into each vnet's addressSpace) and how many of the
+/// searched side's prefixes overlap the other side.
+#[derive(Clone, Copy, Debug)]
+struct SpaceOverlap {
+    first: usize,
+    second: usize,
+    count: usize,
+}
+
+/// Whether the address spaces of vnets `a` and `b` overlap. The smaller
+/// side is searched in the larger side's index: O(min log max).
+fn space_overlap(t: &Topology, ix: &[PrefixIndex], a: usize, b: usize) -> Option<SpaceOverlap> {
+    let (sa, sb) = (&t.vnets[a].address_space, &t.vnets[b].address_space);
+    let swap = sa.len() > sb.len();
+    let (small, large) = if swap { (sb, &ix[a]) } else { (sa, &ix[b]) };
+    let mut found: Option<SpaceOverlap> = None;
+    for (i, x) in small.iter().enumerate() {
+        if let Some(j) = large.overlapping(&x.value) {
+            let f = found.get_or_insert(SpaceOverlap {
+                first: if swap { j } else { i },
+                second: if swap { i } else { j },
+                count: 0,
+            });
+            f.count += 1;
+        }
+    }
+    found
 }
 
 /// Checks a topology; appends every problem to `d`.
@@ -81,50 +132,55 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
     );
 
     // Subnets by "VNET/SUBNET".
+    let space_indexes: Vec<PrefixIndex> = t
+        .vnets
+        .iter()
+        .map(|v| PrefixIndex::new(&v.address_space.iter().map(|a| a.value).collect::<Vec<_>>()))
+        .collect();
     let mut subnets: HashMap<String, (usize, usize)> = HashMap::new();
     for (vi, v) in t.vnets.iter().enumerate() {
         unique(
             d,
-            &format!("subnet (in vnet '{}')", v.name.value),
+            &format!("subnet (in vnet '{}')", Echo(&v.name.value)),
             v.subnets.iter().map(|s| &s.name),
         );
         if v.address_space.is_empty() {
             d.error(
                 v.name.loc,
-                format!("vnet '{}' has an empty addressSpace", v.name.value),
+                format!("vnet '{}' has an empty addressSpace", Echo(&v.name.value)),
             );
         }
-        for (i, a) in v.address_space.iter().enumerate() {
-            for b in &v.address_space[..i] {
-                if overlaps(&a.value, &b.value) {
-                    d.error(
-                        a.loc,
-                        format!(
-                            "address space {} of vnet '{}' overlaps {}",
-                            a.value, v.name.value, b.value
-                        ),
-                    );
-                }
-            }
+        let space: Vec<Ipv4Net> = v.address_space.iter().map(|a| a.value).collect();
+        for (i, j) in overlapping_pairs(&space) {
+            let (a, b) = (&v.address_space[i], &v.address_space[j]);
+            d.error(
+                a.loc,
+                format!(
+                    "address space {} of vnet '{}' overlaps {}",
+                    a.value,
+                    Echo(&v.name.value),
+                    b.value
+                ),
+            );
+        }
+        let prefixes: Vec<Ipv4Net> = v.subnets.iter().map(|s| s.address_prefix.value).collect();
+        let mut overlaps_earlier: Vec<Vec<usize>> = vec![Vec::new(); prefixes.len()];
+        for (later, earlier) in overlapping_pairs(&prefixes) {
+            overlaps_earlier[later].push(earlier);
         }
         for (si, s) in v.subnets.iter().enumerate() {
             subnets
                 .entry(format!("{}/{}", v.name.value, s.name.value))
                 .or_insert((vi, si));
             let p = s.address_prefix.value;
-            if !v.address_space.iter().any(|a| a.value.contains(&p)) {
-                let space: Vec<String> = v
-                    .address_space
-                    .iter()
-                    .map(|a| a.value.to_string())
-                    .collect();
+            if !space_indexes[vi].contains(&p) {
                 d.error(
                     s.address_prefix.loc,
                     format!(
                         "subnet '{}' prefix {p} is outside the address space of vnet '{}' ({})",
-                        s.name.value,
-                        v.name.value,
-                        space.join(", ")
+                        Echo(&s.name.value),
+                        Echo(&v.name.value),
+                        space_list(&v.address_space)
                     ),
                 );
             }
@@ -134,16 +190,17 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                     format!("subnet prefix {p} is smaller than Azure's smallest subnet, /29"),
                 );
             }
-            for o in &v.subnets[..si] {
-                if overlaps(&p, &o.address_prefix.value) {
-                    d.error(
-                        s.address_prefix.loc,
-                        format!(
-                            "subnet '{}' ({p}) overlaps subnet '{}' ({})",
-                            s.name.value, o.name.value, o.address_prefix.value
-                        ),
-                    );
-                }
+            for &o in &overlaps_earlier[si] {
+                let o = &v.subnets[o];
+                d.error(
+                    s.address_prefix.loc,
+                    format!(
+                        "subnet '{}' ({p}) overlaps subnet '{}' ({})",
+                        Echo(&s.name.value),
+                        Echo(&o.name.value),
+                        o.address_prefix.value
+                    ),
+                );
             }
             if let Some(n) = &s.nsg {
                 if !nsgs.contains_key(n.value.as_str()) {
@@ -151,8 +208,8 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                         n.loc,
                         format!(
                             "unknown NSG '{}' ({})",
-                            n.value,
-                            list(t.nsgs.iter().map(|x| x.name.value.clone()))
+                            Echo(&n.value),
+                            list(t.nsgs.iter().map(|x| x.name.value.as_str()))
                         ),
                     );
                 }
@@ -166,8 +223,8 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                         r.loc,
                         format!(
                             "unknown route table '{}' ({})",
-                            r.value,
-                            list(t.route_tables.iter().map(|x| x.name.value.clone()))
+                            Echo(&r.value),
+                            list(t.route_tables.iter().map(|x| x.name.value.as_str()))
                         ),
                     ),
                     Some(&ri) => {
@@ -178,7 +235,7 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                                 r.loc,
                                 format!(
                                     "route table '{}' disables BGP route propagation and cannot be used on GatewaySubnet",
-                                    r.value
+                                    Echo(&r.value)
                                 ),
                             );
                         }
@@ -187,13 +244,14 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
             }
         }
     }
+    let sorted_subnets: OnceCell<Vec<&str>> = OnceCell::new();
     let subnet_ref = |d: &mut Diagnostics, r: &Sp<String>| -> Option<(usize, usize)> {
         if !r.value.contains('/') {
             d.error(
                 r.loc,
                 format!(
                     "expected a subnet reference VNET/SUBNET, found '{}'",
-                    r.value
+                    Echo(&r.value)
                 ),
             );
             return None;
@@ -205,12 +263,18 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                     r.loc,
                     format!(
                         "unknown subnet '{}' ({})",
-                        r.value,
-                        list({
-                            let mut k: Vec<String> = subnets.keys().cloned().collect();
-                            k.sort();
-                            k.into_iter()
-                        })
+                        Echo(&r.value),
+                        list(
+                            sorted_subnets
+                                .get_or_init(|| {
+                                    let mut k: Vec<&str> =
+                                        subnets.keys().map(String::as_str).collect();
+                                    k.sort_unstable();
+                                    k
+                                })
+                                .iter()
+                                .copied()
+                        )
                     ),
                 );
                 None
@@ -221,6 +285,14 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
     // Peerings.
     let mut pairs: HashMap<(&str, &str), Loc> = HashMap::new();
     let mut remote_gw_users: HashMap<&str, Loc> = HashMap::new();
+    let mut space_overlaps: HashMap<(usize, usize), Option<SpaceOverlap>> = HashMap::new();
+    let gateway_vnets: HashSet<&str> = t.gateways.iter().map(|g| g.vnet.value.as_str()).collect();
+    let mut first_peering: HashMap<(&str, &str), usize> = HashMap::new();
+    for (i, p) in t.peerings.iter().enumerate() {
+        first_peering
+            .entry((&p.from.value, &p.to.value))
+            .or_insert(i);
+    }
     for p in &t.peerings {
         let f = vnets.get(p.from.value.as_str()).copied();
         let to = vnets.get(p.to.value.as_str()).copied();
@@ -230,8 +302,8 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                     r.loc,
                     format!(
                         "unknown vnet '{}' ({})",
-                        r.value,
-                        list(t.vnets.iter().map(|v| v.name.value.clone()))
+                        Echo(&r.value),
+                        list(t.vnets.iter().map(|v| v.name.value.as_str()))
                     ),
                 );
             }
@@ -245,23 +317,36 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                 p.loc,
                 format!(
                     "duplicate peering {} -> {} (first at line {})",
-                    p.from.value, p.to.value, l.line
+                    Echo(&p.from.value),
+                    Echo(&p.to.value),
+                    l.line
                 ),
             );
         }
         if let (Some(a), Some(b)) = (f, to) {
-            for x in &t.vnets[a].address_space {
-                for y in &t.vnets[b].address_space {
-                    if overlaps(&x.value, &y.value) {
-                        d.error(
-                            p.loc,
-                            format!(
-                                "peered vnets '{}' and '{}' have overlapping address spaces ({} and {})",
-                                p.from.value, p.to.value, x.value, y.value
-                            ),
-                        );
-                    }
-                }
+            let found = *space_overlaps
+                .entry((a.min(b), a.max(b)))
+                .or_insert_with(|| space_overlap(t, &space_indexes, a.min(b), a.max(b)));
+            if let Some(o) = found {
+                let (x, y) = if a < b {
+                    (o.first, o.second)
+                } else {
+                    (o.second, o.first)
+                };
+                let more = match o.count {
+                    1 => String::new(),
+                    n => format!("; {} more overlapping address spaces", n - 1),
+                };
+                d.error(
+                    p.loc,
+                    format!(
+                        "peered vnets '{}' and '{}' have overlapping address spaces ({} and {}){more}",
+                        Echo(&p.from.value),
+                        Echo(&p.to.value),
+                        t.vnets[a].address_space[x].value,
+                        t.vnets[b].address_space[y].value
+                    ),
+                );
             }
         }
         if p.use_remote_gateways {
@@ -270,16 +355,17 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                     p.loc,
                     format!(
                         "vnet '{}' already uses remote gateways through the peering at line {}",
-                        p.from.value, l.line
+                        Echo(&p.from.value),
+                        l.line
                     ),
                 );
             }
-            if t.gateways.iter().any(|g| g.vnet.value == p.from.value) {
+            if gateway_vnets.contains(p.from.value.as_str()) {
                 d.error(
                     p.loc,
                     format!(
                         "vnet '{}' has its own gateway and cannot use remote gateways",
-                        p.from.value
+                        Echo(&p.from.value)
                     ),
                 );
             }
@@ -289,34 +375,33 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
         if p.from.value == p.to.value {
             continue;
         }
-        let back = t
-            .peerings
-            .iter()
-            .find(|q| q.from.value == p.to.value && q.to.value == p.from.value);
+        let back = first_peering
+            .get(&(p.to.value.as_str(), p.from.value.as_str()))
+            .map(|&i| &t.peerings[i]);
         match back {
             None => d.warning(
                 p.loc,
                 format!(
                     "peering {} -> {} has no peering back from {} to {}: Azure shows it as Initiated and it carries no traffic",
-                    p.from.value, p.to.value, p.to.value, p.from.value
+                    Echo(&p.from.value), Echo(&p.to.value), Echo(&p.to.value), Echo(&p.from.value)
                 ),
             ),
             Some(q) => {
                 if p.use_remote_gateways {
-                    let hub_has_gw = t.gateways.iter().any(|g| g.vnet.value == p.to.value);
+                    let hub_has_gw = gateway_vnets.contains(p.to.value.as_str());
                     if !q.allow_gateway_transit || !hub_has_gw {
                         d.warning(
                             p.loc,
                             format!(
                                 "peering {} -> {} sets useRemoteGateways but {}: no gateway routes reach {}",
-                                p.from.value,
-                                p.to.value,
+                                Echo(&p.from.value),
+                                Echo(&p.to.value),
                                 if !hub_has_gw {
-                                    format!("vnet '{}' has no gateway", p.to.value)
+                                    format!("vnet '{}' has no gateway", Echo(&p.to.value))
                                 } else {
                                     format!("the peering back does not set allowGatewayTransit")
                                 },
-                                p.from.value
+                                Echo(&p.from.value)
                             ),
                         );
                     }
@@ -329,7 +414,7 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
     for rt in &t.route_tables {
         unique(
             d,
-            &format!("route (in route table '{}')", rt.name.value),
+            &format!("route (in route table '{}')", Echo(&rt.name.value)),
             rt.routes.iter().map(|r| &r.name),
         );
         let mut prefixes: HashMap<&RoutePrefix, Loc> = HashMap::new();
@@ -339,26 +424,27 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                     r.address_prefix.loc,
                     format!(
                         "route table '{}' has two routes for the same prefix (first at line {})",
-                        rt.name.value, l.line
+                        Echo(&rt.name.value),
+                        l.line
                     ),
                 );
             }
             match (r.next_hop_type.value, &r.next_hop_ip_address) {
                 (NextHopType::VirtualAppliance, None) => d.error(
                     r.next_hop_type.loc,
-                    format!("route '{}' has nextHopType VirtualAppliance but no nextHopIpAddress", r.name.value),
+                    format!("route '{}' has nextHopType VirtualAppliance but no nextHopIpAddress", Echo(&r.name.value)),
                 ),
                 (NextHopType::VirtualAppliance, Some(_)) => {}
                 (other, Some(ip)) => d.error(
                     ip.loc,
-                    format!("route '{}' has a nextHopIpAddress, which only nextHopType VirtualAppliance takes (found {:?})", r.name.value, other),
+                    format!("route '{}' has a nextHopIpAddress, which only nextHopType VirtualAppliance takes (found {:?})", Echo(&r.name.value), other),
                 ),
                 _ => {}
             }
             if let RoutePrefix::ServiceTag(tag) = &r.address_prefix.value {
                 d.warning(
                     r.address_prefix.loc,
-                    format!("route '{}' uses service tag '{tag}' as its prefix; no service-tag address data is bundled, so this route is not installed", r.name.value),
+                    format!("route '{}' uses service tag '{tag}' as its prefix; no service-tag address data is bundled, so this route is not installed", Echo(&r.name.value)),
                 );
             }
         }
@@ -368,7 +454,7 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
     for n in &t.nsgs {
         unique(
             d,
-            &format!("security rule (in NSG '{}')", n.name.value),
+            &format!("security rule (in NSG '{}')", Echo(&n.name.value)),
             n.rules.iter().map(|r| &r.name),
         );
         let mut prios: HashMap<(Direction, u32), Loc> = HashMap::new();
@@ -379,13 +465,13 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                     r.priority.loc,
                     format!(
                         "security rule '{}' priority {p} is outside 100..4096",
-                        r.name.value
+                        Echo(&r.name.value)
                     ),
                 );
             } else if let Some(l) = prios.insert((r.direction, p), r.priority.loc) {
                 d.error(
                     r.priority.loc,
-                    format!("security rule '{}' reuses priority {p} for {:?} rules in NSG '{}' (first at line {})", r.name.value, r.direction, n.name.value, l.line),
+                    format!("security rule '{}' reuses priority {p} for {:?} rules in NSG '{}' (first at line {})", Echo(&r.name.value), r.direction, Echo(&n.name.value), l.line),
                 );
             }
             for a in r.source.iter().chain(r.destination.iter()) {
@@ -398,7 +484,7 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                                 list(
                                     t.application_security_groups
                                         .iter()
-                                        .map(|x| x.value.clone())
+                                        .map(|x| x.value.as_str())
                                 )
                             ),
                         );
@@ -410,7 +496,7 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                     r.name.loc,
                     format!(
                         "security rule '{}' needs a source and a destination",
-                        r.name.value
+                        Echo(&r.name.value)
                     ),
                 );
             }
@@ -441,7 +527,9 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                 ip.loc,
                 format!(
                     "{who} address {} is outside its subnet {}/{} ({p})",
-                    ip.value, t.vnets[vi].name.value, s.name.value
+                    ip.value,
+                    Echo(&t.vnets[vi].name.value),
+                    Echo(&s.name.value)
                 ),
             );
         } else if is_reserved(&p, ip.value) {
@@ -465,7 +553,10 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
         if sname == GATEWAY_SUBNET || sname == FIREWALL_SUBNET {
             d.error(
                 nic.subnet.loc,
-                format!("NIC '{}' cannot be placed in {sname}", nic.name.value),
+                format!(
+                    "NIC '{}' cannot be placed in {sname}",
+                    Echo(&nic.name.value)
+                ),
             );
         }
         check_ip(
@@ -473,13 +564,13 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
             t,
             (vi, si),
             &nic.private_ip_address,
-            &format!("NIC '{}'", nic.name.value),
+            &format!("NIC '{}'", Echo(&nic.name.value)),
         );
         claim(
             d,
             vi,
             &nic.private_ip_address,
-            format!("NIC '{}'", nic.name.value),
+            format!("NIC '{}'", Echo(&nic.name.value)),
         );
         if let Some(n) = &nic.nsg {
             if !nsgs.contains_key(n.value.as_str()) {
@@ -487,8 +578,8 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                     n.loc,
                     format!(
                         "unknown NSG '{}' ({})",
-                        n.value,
-                        list(t.nsgs.iter().map(|x| x.name.value.clone()))
+                        Echo(&n.value),
+                        list(t.nsgs.iter().map(|x| x.name.value.as_str()))
                     ),
                 );
             }
@@ -499,17 +590,17 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                     a.loc,
                     format!(
                         "unknown application security group '{}' ({})",
-                        a.value,
+                        Echo(&a.value),
                         list(
                             t.application_security_groups
                                 .iter()
-                                .map(|x| x.value.clone())
+                                .map(|x| x.value.as_str())
                         )
                     ),
                 );
             } else if let Some((v0, l0)) = asg_vnet.get(a.value.as_str()) {
                 if *v0 != vi {
-                    d.error(a.loc, format!("application security group '{}' already has members in vnet '{}' (line {}); all members must be in one vnet", a.value, t.vnets[*v0].name.value, l0.line));
+                    d.error(a.loc, format!("application security group '{}' already has members in vnet '{}' (line {}); all members must be in one vnet", Echo(&a.value), Echo(&t.vnets[*v0].name.value), l0.line));
                 }
             } else {
                 asg_vnet.insert(&a.value, (vi, a.loc));
@@ -528,8 +619,8 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                 g.vnet.loc,
                 format!(
                     "unknown vnet '{}' ({})",
-                    g.vnet.value,
-                    list(t.vnets.iter().map(|v| v.name.value.clone()))
+                    Echo(&g.vnet.value),
+                    list(t.vnets.iter().map(|v| v.name.value.as_str()))
                 ),
             );
         } else if find_special(&g.vnet.value, GATEWAY_SUBNET).is_none() {
@@ -537,7 +628,8 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                 g.vnet.loc,
                 format!(
                     "gateway '{}' needs a subnet named GatewaySubnet in vnet '{}'",
-                    g.name.value, g.vnet.value
+                    Echo(&g.name.value),
+                    Echo(&g.vnet.value)
                 ),
             );
         }
@@ -546,7 +638,9 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                 g.name.loc,
                 format!(
                     "vnet '{}' already has a {:?} gateway (line {})",
-                    g.vnet.value, g.gateway_type, l.line
+                    Echo(&g.vnet.value),
+                    g.gateway_type,
+                    l.line
                 ),
             );
         }
@@ -556,8 +650,8 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                     c.loc,
                     format!(
                         "unknown site '{}' ({})",
-                        c.value,
-                        list(t.sites.iter().map(|s| s.name.value.clone()))
+                        Echo(&c.value),
+                        list(t.sites.iter().map(|s| s.name.value.as_str()))
                     ),
                 );
             }
@@ -570,8 +664,8 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                 f.vnet.loc,
                 format!(
                     "unknown vnet '{}' ({})",
-                    f.vnet.value,
-                    list(t.vnets.iter().map(|v| v.name.value.clone()))
+                    Echo(&f.vnet.value),
+                    list(t.vnets.iter().map(|v| v.name.value.as_str()))
                 ),
             );
             continue;
@@ -581,12 +675,13 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                 f.vnet.loc,
                 format!(
                     "firewall '{}' needs a subnet named AzureFirewallSubnet in vnet '{}'",
-                    f.name.value, f.vnet.value
+                    Echo(&f.name.value),
+                    Echo(&f.vnet.value)
                 ),
             );
             continue;
         };
-        let who = format!("firewall '{}'", f.name.value);
+        let who = format!("firewall '{}'", Echo(&f.name.value));
         check_ip(d, t, fs, &f.private_ip_address, &who);
         claim(d, vi, &f.private_ip_address, who.clone());
         for s in &f.snat_ip_addresses {
@@ -598,14 +693,16 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
         if f.public_ip_addresses.is_empty() {
             d.warning(f.name.loc, format!("{who} has no publicIpAddresses: Azure requires one; SNAT toward the Internet is impossible"));
         }
+        let public_ips: HashSet<Ipv4Addr> = f.public_ip_addresses.iter().map(|p| p.value).collect();
         for r in &f.dnat_rules {
             for dst in &r.destination {
-                if !f.public_ip_addresses.iter().any(|p| p.value == dst.value) {
+                if !public_ips.contains(&dst.value) {
                     d.error(
                         dst.loc,
                         format!(
                             "DNAT rule '{}' destination {} is not a public IP of {who}",
-                            r.name.value, dst.value
+                            Echo(&r.name.value),
+                            dst.value
                         ),
                     );
                 }
@@ -617,7 +714,8 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                     c.priority.loc,
                     format!(
                         "rule collection '{}' priority {} is outside 100..65000",
-                        c.name.value, c.priority.value
+                        Echo(&c.name.value),
+                        c.priority.value
                     ),
                 );
             }
@@ -628,7 +726,8 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                     c.priority.loc,
                     format!(
                         "rule collection '{}' priority {} is outside 100..65000",
-                        c.name.value, c.priority.value
+                        Echo(&c.name.value),
+                        c.priority.value
                     ),
                 );
             }
@@ -641,8 +740,8 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                 pe.service.loc,
                 format!(
                     "unknown service '{}' ({})",
-                    pe.service.value,
-                    list(t.services.iter().map(|s| s.name.value.clone()))
+                    Echo(&pe.service.value),
+                    list(t.services.iter().map(|s| s.name.value.as_str()))
                 ),
             );
         }
@@ -655,11 +754,11 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                 pe.subnet.loc,
                 format!(
                     "private endpoint '{}' cannot be placed in {sname}",
-                    pe.name.value
+                    Echo(&pe.name.value)
                 ),
             );
         }
-        let who = format!("private endpoint '{}'", pe.name.value);
+        let who = format!("private endpoint '{}'", Echo(&pe.name.value));
         check_ip(d, t, (vi, si), &pe.private_ip_address, &who);
         claim(d, vi, &pe.private_ip_address, who);
     }
