@@ -90,8 +90,7 @@ impl Diagnostics {
     /// Drops all but the `cap` most important items: errors first, then by
     /// position. The sort is stable, so equal items keep their order.
     fn keep_first(&mut self) {
-        self.items
-            .sort_by(|a, b| (a.severity, a.loc).cmp(&(b.severity, b.loc)));
+        self.items.sort_by_key(|a| (a.severity, a.loc));
         self.items.truncate(self.cap);
     }
 
@@ -133,7 +132,7 @@ impl Diagnostics {
         if self.items.len() > self.cap {
             self.keep_first();
         }
-        self.items.sort_by(|a, b| a.loc.cmp(&b.loc));
+        self.items.sort_by_key(|a| a.loc);
     }
 }
 
@@ -160,7 +159,7 @@ fn bounded_message(message: String) -> String {
     if out.len() > MAX_MESSAGE_BYTES {
         let end = floor_char_boundary(&out, MAX_MESSAGE_BYTES);
         out.truncate(end);
-        out.push_str("…");
+        out.push('…');
     }
     out
 }
@@ -170,7 +169,7 @@ fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

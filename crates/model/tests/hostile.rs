@@ -311,3 +311,19 @@ fn invalid_utf8_is_located() {
     assert!(e.message.contains("expected UTF-8 text"));
     assert_eq!((e.loc.line, e.loc.col), (2, 9));
 }
+
+/// A (too small) subnet at the top of the address space: the reserved-address
+/// arithmetic must not overflow past 255.255.255.255.
+#[test]
+fn subnet_at_the_top_of_the_address_space() {
+    let text = format!(
+        "{HEAD}  - name: v\n    addressSpace: [255.255.255.0/24]\n    subnets:\n      - {{ name: s, addressPrefix: 255.255.255.252/30 }}\nnics:\n  - {{ name: n, subnet: v/s, privateIpAddress: 255.255.255.254 }}\n"
+    );
+    let d = load_str("t.yaml", &text).unwrap_err();
+    let msgs: Vec<&str> = d.errors().map(|e| e.message.as_str()).collect();
+    assert_eq!(msgs.len(), 2, "{d}");
+    assert!(msgs[0].contains("255.255.255.252/30 is smaller than Azure's smallest subnet, /29"));
+    assert!(msgs[1].starts_with(
+        "NIC 'n' address 255.255.255.254 is reserved by Azure in subnet 255.255.255.252/30"
+    ));
+}
