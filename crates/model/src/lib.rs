@@ -6,12 +6,22 @@
 //! line, column and the expected form.
 //!
 //! Layers inside, each with one job:
+//! - [`read`]: the bytes, at most [`Limits::max_input_bytes`] of them,
+//!   whatever size the file claims;
 //! - [`node`]: the document as a tree of located nodes (one parser for YAML
-//!   and JSON; bounded in size and depth, aliases included);
+//!   and JSON; nodes, depth, scalar length and alias expansion bounded by
+//!   [`Limits`]);
 //! - [`decode`]: the tree into [`types`], strictly: unknown keys, wrong
 //!   types and bad enum values are errors, features outside v1 are named;
 //! - [`validate`]: cross-references and Azure's own constraints (dangling
 //!   names, overlaps, reserved addresses, priorities, special subnets).
+//!
+//! Every resource spent on a file is bounded by a [`Limits`] field with a
+//! stated default ([`load`] and [`load_str`] use the defaults,
+//! [`load_with`] and [`load_str_with`] take others); going over one is a
+//! located error, and diagnostics are capped at the first
+//! [`Limits::max_diagnostics`] with a count of the rest. Validation is
+//! linear, or n log n where it sorts prefixes to find overlaps.
 //!
 //! The model knows nothing of packets or routes; `vnetsim-fabric` compiles
 //! a [`Validated`] topology into the data plane.

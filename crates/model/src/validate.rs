@@ -3,7 +3,7 @@
 //! [`validate`] runs named steps in a fixed order (names, vnets and
 //! subnets, peerings, route tables, NSGs, NICs, gateways, firewalls,
 //! private endpoints). Each step reads the topology and what earlier steps
-//! recorded in a [`Checker`]. Every step is linear in what it reads, or
+//! recorded in a `Checker`. Every step is linear in what it reads, or
 //! n log n where prefixes are sorted to find overlaps; no step compares all
 //! pairs.
 
