@@ -40,6 +40,13 @@ seeds() {
     esac 2>/dev/null
 }
 
+# Extra libFuzzer options per target (a dictionary of the format's words).
+extra() {
+    case "$1" in
+    topology) echo "-dict=$here/topology.dict" ;;
+    esac
+}
+
 max_len() {
     case "$1" in
     topology) echo 16384 ;;
@@ -55,7 +62,7 @@ for t in "${targets[@]}"; do
     echo "smoke.sh: fuzzing $t for ${secs}s"
     if ! cargo fuzz run "${flags[@]}" "$t" "corpus/$t" "$seed_dir" -- \
         -max_total_time="$secs" -max_len="$(max_len "$t")" \
-        -rss_limit_mb=2048 -timeout=10 -print_final_stats=1; then
+        -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 $(extra "$t"); then
         failed+=("$t")
     fi
     rm -rf "$seed_dir"

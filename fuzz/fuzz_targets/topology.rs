@@ -11,6 +11,7 @@ const LIMITS: Limits = Limits {
     max_input_bytes: 1 << 20,
     max_scalar_bytes: 256,
     max_nodes: 20_000,
+    max_flow_entries: 5_000,
     max_depth: 64,
     max_alias_bytes: 64 << 10,
     max_diagnostics: 20,

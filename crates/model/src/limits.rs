@@ -6,9 +6,10 @@
 //! located error naming the limit, never an allocation failure or a hang.
 //!
 //! The defaults are well above what a real estate needs (the generated
-//! 52,000-subnet fabric, 4,000 vnets, is 24 MB and 2.4 M nodes: a tenth of
-//! the input limit and a quarter of the node limit) and keep the worst case
-//! of a hostile file to about a gigabyte and a few seconds.
+//! 52,000-subnet fabric, 4,000 vnets, is 24 MB, 2.4 M nodes and 1.1 M flow
+//! entries: a tenth of the input limit, a quarter of the node limit and a
+//! third of the flow limit) and keep the worst case of a hostile file to
+//! one or two gigabytes and a few seconds.
 
 /// Bounds on what reading, parsing and validating one topology may spend.
 ///
@@ -32,6 +33,14 @@ pub struct Limits {
     /// Nodes in the document after alias expansion: every scalar, key, list
     /// and mapping counts one. Default: 10,000,000 (about 1.2 GB of tree).
     pub max_nodes: usize,
+    /// Flow-style entries: the `,`, `[` and `{` characters of the text,
+    /// counted before parsing (wherever they are, so an upper bound on the
+    /// entries of `[...]` and `{...}`). The YAML scanner holds a whole flow
+    /// collection (a whole JSON document) in memory, about 350 bytes an
+    /// entry, before it yields the first node, so this bounds the parser's
+    /// memory where `max_nodes` comes too late. Default: 3,000,000 (about
+    /// 1 GB; the generated 52,000-subnet fabric has 1.1 M).
+    pub max_flow_entries: usize,
     /// Nesting depth of lists and mappings. Default: 256.
     pub max_depth: usize,
     /// Bytes that anchors and aliases add to the document (each copied node
@@ -53,6 +62,7 @@ impl Default for Limits {
             max_input_bytes: crate::MAX_FILE_BYTES,
             max_scalar_bytes: 64 << 10,
             max_nodes: 10_000_000,
+            max_flow_entries: 3_000_000,
             max_depth: 256,
             max_alias_bytes: 64 << 20,
             max_diagnostics: 20,

@@ -101,6 +101,7 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
 /// `limits`; going over a limit is a located [`SyntaxError`]. The work is
 /// linear in the input plus what aliases copy.
 pub fn parse_with(text: &str, limits: &Limits) -> Result<Node, SyntaxError> {
+    check_flow_entries(text, limits)?;
     let mut tree = TreeBuilder::new(limits);
     let mut parser = Parser::new_from_str(text);
     while let Some(ev) = parser.next_event() {
@@ -114,6 +115,41 @@ pub fn parse_with(text: &str, limits: &Limits) -> Result<Node, SyntaxError> {
         tree.event(event, Loc::from_span(&span))?;
     }
     Ok(tree.finish())
+}
+
+/// Counts the flow indicators `,`, `[` and `{` of the text against
+/// [`Limits::max_flow_entries`], before the scanner buffers them; the error
+/// is located at the first one over the limit.
+fn check_flow_entries(text: &str, limits: &Limits) -> Result<(), SyntaxError> {
+    let mut seen = 0usize;
+    let mut loc = Loc { line: 1, col: 1 };
+    for &b in text.as_bytes() {
+        if matches!(b, b',' | b'[' | b'{') {
+            seen += 1;
+            if seen > limits.max_flow_entries {
+                return Err(error(
+                    loc,
+                    format!(
+                        "the document has more than {} flow-style entries (',', '[' and '{{'; \
+                         the limit is max_flow_entries): use block style for large lists",
+                        limits.max_flow_entries
+                    ),
+                ));
+            }
+        }
+        match b {
+            b'\n' => {
+                loc = Loc {
+                    line: loc.line + 1,
+                    col: 1,
+                }
+            }
+            // UTF-8 continuation bytes do not start a character.
+            _ if b & 0xC0 == 0x80 => {}
+            _ => loc.col += 1,
+        }
+    }
+    Ok(())
 }
 
 /// A list or mapping still open, with its anchor id (0: none).

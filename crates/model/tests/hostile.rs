@@ -327,3 +327,24 @@ fn subnet_at_the_top_of_the_address_space() {
         "NIC 'n' address 255.255.255.254 is reserved by Azure in subnet 255.255.255.252/30"
     ));
 }
+
+/// The YAML scanner buffers a whole flow collection before yielding a node
+/// (about 350 bytes an entry), so `[0, 0, ...]` is bounded before parsing,
+/// by its `,` `[` `{` characters: the error is at the first one over.
+#[test]
+fn flow_entries_are_bounded_before_parsing() {
+    let limits = Limits {
+        max_flow_entries: 1000,
+        ..Limits::default()
+    };
+    let text = format!(
+        "version: 1\nname: x\nsites: [{}]\n",
+        vec!["0"; 2000].join(",")
+    );
+    let d = rejected(&text, &limits);
+    let e = single_error(&d, "more than 1000 flow-style entries");
+    // Line 3 is `sites: [0,0,...`: the '[' at column 8 is the first, and the
+    // k-th ',' is at column 8 + 2k; the 1,001st indicator is comma 1,000.
+    assert_eq!((e.loc.line, e.loc.col), (3, 8 + 2 * 1000));
+    assert_eq!(char_at(&text, e.loc.line, e.loc.col), ',');
+}
