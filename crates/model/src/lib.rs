@@ -6,12 +6,22 @@
 //! line, column and the expected form.
 //!
 //! Layers inside, each with one job:
+//! - [`read`]: the bytes, at most [`Limits::max_input_bytes`] of them,
+//!   whatever size the file claims;
 //! - [`node`]: the document as a tree of located nodes (one parser for YAML
-//!   and JSON; bounded in size and depth, aliases included);
+//!   and JSON; nodes, depth, scalar length and alias expansion bounded by
+//!   [`Limits`]);
 //! - [`decode`]: the tree into [`types`], strictly: unknown keys, wrong
 //!   types and bad enum values are errors, features outside v1 are named;
 //! - [`validate`]: cross-references and Azure's own constraints (dangling
 //!   names, overlaps, reserved addresses, priorities, special subnets).
+//!
+//! Every resource spent on a file is bounded by a [`Limits`] field with a
+//! stated default ([`load`] and [`load_str`] use the defaults,
+//! [`load_with`] and [`load_str_with`] take others); going over one is a
+//! located error, and diagnostics are capped at the first
+//! [`Limits::max_diagnostics`] with a count of the rest. Validation is
+//! linear, or n log n where it sorts prefixes to find overlaps.
 //!
 //! The model knows nothing of packets or routes; `vnetsim-fabric` compiles
 //! a [`Validated`] topology into the data plane.
@@ -20,18 +30,22 @@ pub mod assertions;
 pub mod decode;
 pub mod diag;
 pub mod generate;
+pub mod limits;
 pub mod node;
+pub mod overlap;
+pub mod read;
 pub mod types;
 pub mod validate;
 
 use std::path::Path;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
+pub use limits::Limits;
 pub use node::Loc;
 pub use types::*;
 pub use validate::{is_reserved, FIREWALL_SUBNET, GATEWAY_SUBNET};
 
-/// Largest topology file read (a guard against unbounded memory).
+/// Largest topology read by default ([`Limits::max_input_bytes`]).
 pub const MAX_FILE_BYTES: u64 = 256 << 20;
 
 /// A topology that passed validation: the only input the fabric compiler takes.
@@ -48,10 +62,16 @@ impl Validated {
     }
 }
 
-/// Parses and validates topology text; `file` is the name used in messages.
+/// Parses and validates topology text within the default [`Limits`];
+/// `file` is the name used in messages.
 pub fn load_str(file: &str, text: &str) -> Result<Validated, Diagnostics> {
-    let mut d = Diagnostics::new(file);
-    let root = match node::parse(text) {
+    load_str_with(file, text, &Limits::default())
+}
+
+/// Parses and validates topology text within `limits`.
+pub fn load_str_with(file: &str, text: &str, limits: &Limits) -> Result<Validated, Diagnostics> {
+    let mut d = Diagnostics::with_limits(file, limits);
+    let root = match node::parse_with(text, limits) {
         Ok(r) => r,
         Err(e) => {
             d.error(e.loc, format!("syntax error: {}", e.message));
@@ -72,25 +92,19 @@ pub fn load_str(file: &str, text: &str) -> Result<Validated, Diagnostics> {
     })
 }
 
-/// Reads, parses and validates a topology file.
+/// Reads, parses and validates a topology file within the default [`Limits`].
 pub fn load(path: &Path) -> Result<Validated, Diagnostics> {
+    load_with(path, &Limits::default())
+}
+
+/// Reads, parses and validates a topology file (or pipe) within `limits`:
+/// at most `limits.max_input_bytes` are read, whatever size the file claims.
+pub fn load_with(path: &Path, limits: &Limits) -> Result<Validated, Diagnostics> {
     let name = path.display().to_string();
-    let fail = |msg: String| {
-        let mut d = Diagnostics::new(name.clone());
-        d.error(Loc { line: 1, col: 1 }, msg);
+    let text = read::read_topology(path, limits).map_err(|e| {
+        let mut d = Diagnostics::with_limits(name.clone(), limits);
+        d.error(e.loc, e.message);
         d
-    };
-    let meta =
-        std::fs::metadata(path).map_err(|e| fail(format!("cannot read the topology file: {e}")))?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(fail(format!(
-            "topology file is {} bytes; the limit is {MAX_FILE_BYTES}",
-            meta.len()
-        )));
-    }
-    let bytes =
-        std::fs::read(path).map_err(|e| fail(format!("cannot read the topology file: {e}")))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| fail("the topology file is not UTF-8 text".to_string()))?;
-    load_str(&name, &text)
+    })?;
+    load_str_with(&name, &text, limits)
 }

@@ -4,7 +4,11 @@
 
 use std::fmt;
 
+use std::collections::{HashMap, HashSet};
+
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+
+use crate::limits::{Echo, Limits};
 
 /// A 1-based line and column in the input file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -78,26 +82,28 @@ pub struct SyntaxError {
     pub message: String,
 }
 
-/// Upper bound on the nodes one document may expand to (aliases included),
-/// so a small file cannot make the reader use unbounded memory.
-const MAX_NODES: usize = 5_000_000;
-/// Upper bound on nesting depth.
-const MAX_DEPTH: usize = 256;
+/// Memory one node costs in the tree, whatever its kind (a mapping entry is
+/// the largest): what anchors and aliases are charged per node they copy.
+const NODE_BYTES: usize = std::mem::size_of::<(String, Loc, Node)>();
 
-enum Frame {
-    Seq(Loc, Vec<Node>, usize),
-    Map(Loc, Vec<(String, Loc, Node)>, Option<(String, Loc)>, usize),
+/// Mappings up to this many keys are checked for duplicates by a scan;
+/// larger ones keep a hash set of their keys.
+const SCAN_KEYS: usize = 16;
+
+/// Parses one YAML (or JSON) document into a located tree, within the
+/// default [`Limits`].
+pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+    parse_with(text, &Limits::default())
 }
 
-/// Parses one YAML (or JSON) document into a located tree.
-pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+/// Parses one YAML (or JSON) document into a located tree. Nodes, depth,
+/// scalar length and the bytes that anchors and aliases copy are bounded by
+/// `limits`; going over a limit is a located [`SyntaxError`]. The work is
+/// linear in the input plus what aliases copy.
+pub fn parse_with(text: &str, limits: &Limits) -> Result<Node, SyntaxError> {
+    check_flow_entries(text, limits)?;
+    let mut tree = TreeBuilder::new(limits);
     let mut parser = Parser::new_from_str(text);
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: Vec<(usize, Node)> = Vec::new();
-    let mut root: Option<Node> = None;
-    let mut nodes: usize = 0;
-    let mut docs = 0;
-
     while let Some(ev) = parser.next_event() {
         let (event, span) = ev.map_err(|e| SyntaxError {
             loc: Loc {
@@ -106,159 +112,336 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
             },
             message: e.info().to_string(),
         })?;
-        let loc = Loc::from_span(&span);
-        let produced: Option<(Node, usize)> = match event {
-            Event::StreamStart | Event::StreamEnd | Event::Nothing | Event::DocumentEnd => None,
-            Event::DocumentStart(_) => {
-                docs += 1;
-                if docs > 1 {
-                    return Err(SyntaxError {
-                        loc,
-                        message: "expected one document, found a second one ('---')".into(),
-                    });
-                }
-                None
-            }
-            Event::Alias(id) => {
-                let node = anchors
-                    .iter()
-                    .rev()
-                    .find(|(a, _)| *a == id)
-                    .map(|(_, n)| n.clone());
-                match node {
-                    Some(n) => {
-                        nodes += count(&n);
-                        Some((n, 0))
-                    }
-                    None => {
-                        return Err(SyntaxError {
-                            loc,
-                            message: "alias to an unknown anchor".into(),
-                        })
-                    }
-                }
-            }
-            Event::Scalar(value, style, anchor, _tag) => {
-                nodes += 1;
-                let quoted = !matches!(style, ScalarStyle::Plain);
-                Some((
-                    Node {
-                        kind: NodeKind::Scalar {
-                            text: value.into_owned(),
-                            quoted,
-                        },
-                        loc,
-                    },
-                    anchor,
-                ))
-            }
-            Event::SequenceStart(anchor, _) => {
-                if stack.len() >= MAX_DEPTH {
-                    return Err(SyntaxError {
-                        loc,
-                        message: "nesting deeper than 256 levels".into(),
-                    });
-                }
-                stack.push(Frame::Seq(loc, Vec::new(), anchor));
-                None
-            }
-            Event::MappingStart(anchor, _) => {
-                if stack.len() >= MAX_DEPTH {
-                    return Err(SyntaxError {
-                        loc,
-                        message: "nesting deeper than 256 levels".into(),
-                    });
-                }
-                stack.push(Frame::Map(loc, Vec::new(), None, anchor));
-                None
-            }
-            Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq(l, items, anchor)) => {
-                    nodes += 1;
-                    Some((
-                        Node {
-                            kind: NodeKind::Seq(items),
-                            loc: l,
-                        },
-                        anchor,
-                    ))
-                }
-                _ => {
-                    return Err(SyntaxError {
-                        loc,
-                        message: "unbalanced sequence".into(),
-                    })
-                }
-            },
-            Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map(l, entries, _, anchor)) => {
-                    nodes += 1;
-                    Some((
-                        Node {
-                            kind: NodeKind::Map(entries),
-                            loc: l,
-                        },
-                        anchor,
-                    ))
-                }
-                _ => {
-                    return Err(SyntaxError {
-                        loc,
-                        message: "unbalanced mapping".into(),
-                    })
-                }
-            },
-        };
-        if nodes > MAX_NODES {
-            return Err(SyntaxError {
-                loc,
-                message: format!("document expands to more than {MAX_NODES} nodes (alias bomb?)"),
-            });
-        }
-        let Some((node, anchor)) = produced else {
-            continue;
-        };
-        if anchor != 0 {
-            anchors.push((anchor, node.clone()));
-        }
-        match stack.last_mut() {
-            None => root = Some(node),
-            Some(Frame::Seq(_, items, _)) => items.push(node),
-            Some(Frame::Map(_, entries, pending, _)) => match pending.take() {
-                None => match &node.kind {
-                    NodeKind::Scalar { text, .. } => {
-                        if entries.iter().any(|(k, _, _)| k == text) {
-                            return Err(SyntaxError {
-                                loc: node.loc,
-                                message: format!("duplicate key '{text}' in this mapping"),
-                            });
-                        }
-                        *pending = Some((text.clone(), node.loc));
-                    }
-                    _ => {
-                        return Err(SyntaxError {
-                            loc: node.loc,
-                            message: "expected a scalar mapping key".into(),
-                        })
-                    }
-                },
-                Some((key, kloc)) => entries.push((key, kloc, node)),
-            },
-        }
+        tree.event(event, Loc::from_span(&span))?;
     }
-    Ok(root.unwrap_or(Node {
-        kind: NodeKind::Scalar {
-            text: String::new(),
-            quoted: false,
-        },
-        loc: Loc { line: 1, col: 1 },
-    }))
+    Ok(tree.finish())
 }
 
-fn count(n: &Node) -> usize {
+/// Counts the flow indicators `,`, `[` and `{` of the text against
+/// [`Limits::max_flow_entries`], before the scanner buffers them; the error
+/// is located at the first one over the limit.
+fn check_flow_entries(text: &str, limits: &Limits) -> Result<(), SyntaxError> {
+    let mut seen = 0usize;
+    let mut loc = Loc { line: 1, col: 1 };
+    for &b in text.as_bytes() {
+        if matches!(b, b',' | b'[' | b'{') {
+            seen += 1;
+            if seen > limits.max_flow_entries {
+                return Err(error(
+                    loc,
+                    format!(
+                        "the document has more than {} flow-style entries (',', '[' and '{{'; \
+                         the limit is max_flow_entries): use block style for large lists",
+                        limits.max_flow_entries
+                    ),
+                ));
+            }
+        }
+        match b {
+            b'\n' => {
+                loc = Loc {
+                    line: loc.line + 1,
+                    col: 1,
+                }
+            }
+            // UTF-8 continuation bytes do not start a character.
+            _ if b & 0xC0 == 0x80 => {}
+            _ => loc.col += 1,
+        }
+    }
+    Ok(())
+}
+
+/// A list or mapping still open, with its anchor id (0: none).
+enum Frame {
+    Seq {
+        loc: Loc,
+        items: Vec<Node>,
+        anchor: usize,
+    },
+    Map {
+        loc: Loc,
+        entries: Vec<(String, Loc, Node)>,
+        /// The key read, waiting for its value.
+        pending: Option<(String, Loc)>,
+        /// All keys, once the mapping has more than [`SCAN_KEYS`].
+        keys: Option<HashSet<String>>,
+        anchor: usize,
+    },
+}
+
+/// An anchored node, with what copying it costs.
+struct Anchored {
+    node: Node,
+    nodes: usize,
+    bytes: usize,
+}
+
+/// Builds the tree from parser events, charging every node to the limits.
+struct TreeBuilder<'l> {
+    limits: &'l Limits,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Anchored>,
+    root: Option<Node>,
+    nodes: usize,
+    alias_bytes: usize,
+    docs: usize,
+}
+
+fn error(loc: Loc, message: String) -> SyntaxError {
+    SyntaxError { loc, message }
+}
+
+impl<'l> TreeBuilder<'l> {
+    fn new(limits: &'l Limits) -> Self {
+        TreeBuilder {
+            limits,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            root: None,
+            nodes: 0,
+            alias_bytes: 0,
+            docs: 0,
+        }
+    }
+
+    fn finish(self) -> Node {
+        self.root.unwrap_or(Node {
+            kind: NodeKind::Scalar {
+                text: String::new(),
+                quoted: false,
+            },
+            loc: Loc { line: 1, col: 1 },
+        })
+    }
+
+    /// Takes one parser event; a finished node goes into its parent.
+    fn event(&mut self, event: Event<'_>, loc: Loc) -> Result<(), SyntaxError> {
+        let finished = match event {
+            Event::StreamStart | Event::StreamEnd | Event::Nothing | Event::DocumentEnd => None,
+            Event::DocumentStart(_) => self.document_start(loc)?,
+            Event::Alias(id) => Some((self.alias(id, loc)?, 0)),
+            Event::Scalar(value, style, anchor, _tag) => {
+                Some((self.scalar(&value, style, loc)?, anchor))
+            }
+            Event::SequenceStart(anchor, _) => self.open(loc, anchor, false)?,
+            Event::MappingStart(anchor, _) => self.open(loc, anchor, true)?,
+            Event::SequenceEnd | Event::MappingEnd => Some(self.close(loc)?),
+        };
+        if let Some((node, anchor)) = finished {
+            if anchor != 0 {
+                self.anchor(anchor, &node)?;
+            }
+            self.attach(node)?;
+        }
+        Ok(())
+    }
+
+    fn document_start(&mut self, loc: Loc) -> Result<Option<(Node, usize)>, SyntaxError> {
+        self.docs += 1;
+        if self.docs > 1 {
+            return Err(error(
+                loc,
+                "expected one document, found a second one ('---')".into(),
+            ));
+        }
+        Ok(None)
+    }
+
+    /// Counts `n` more nodes against [`Limits::max_nodes`].
+    fn charge_nodes(&mut self, n: usize, loc: Loc) -> Result<(), SyntaxError> {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > self.limits.max_nodes {
+            return Err(error(
+                loc,
+                format!(
+                    "the document has more than {} nodes (keys, values, lists and mappings, \
+                     aliases expanded; the limit is max_nodes)",
+                    self.limits.max_nodes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts bytes an anchor or alias copies against [`Limits::max_alias_bytes`].
+    fn charge_alias_bytes(&mut self, bytes: usize, loc: Loc) -> Result<(), SyntaxError> {
+        self.alias_bytes = self.alias_bytes.saturating_add(bytes);
+        if self.alias_bytes > self.limits.max_alias_bytes {
+            return Err(error(
+                loc,
+                format!(
+                    "anchors and aliases expand the document by more than {} bytes \
+                     (an alias bomb? the limit is max_alias_bytes)",
+                    self.limits.max_alias_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn scalar(&mut self, value: &str, style: ScalarStyle, loc: Loc) -> Result<Node, SyntaxError> {
+        if value.len() > self.limits.max_scalar_bytes {
+            return Err(error(
+                loc,
+                format!(
+                    "expected a scalar of at most {} bytes (the limit is max_scalar_bytes), found '{}'",
+                    self.limits.max_scalar_bytes,
+                    Echo(value)
+                ),
+            ));
+        }
+        self.charge_nodes(1, loc)?;
+        Ok(Node {
+            kind: NodeKind::Scalar {
+                text: value.to_string(),
+                quoted: !matches!(style, ScalarStyle::Plain),
+            },
+            loc,
+        })
+    }
+
+    fn open(
+        &mut self,
+        loc: Loc,
+        anchor: usize,
+        map: bool,
+    ) -> Result<Option<(Node, usize)>, SyntaxError> {
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(error(
+                loc,
+                format!(
+                    "nesting deeper than {} levels (the limit is max_depth)",
+                    self.limits.max_depth
+                ),
+            ));
+        }
+        self.charge_nodes(1, loc)?;
+        self.stack.push(if map {
+            Frame::Map {
+                loc,
+                entries: Vec::new(),
+                pending: None,
+                keys: None,
+                anchor,
+            }
+        } else {
+            Frame::Seq {
+                loc,
+                items: Vec::new(),
+                anchor,
+            }
+        });
+        Ok(None)
+    }
+
+    fn close(&mut self, loc: Loc) -> Result<(Node, usize), SyntaxError> {
+        match self.stack.pop() {
+            Some(Frame::Seq { loc, items, anchor }) => Ok((
+                Node {
+                    kind: NodeKind::Seq(items),
+                    loc,
+                },
+                anchor,
+            )),
+            Some(Frame::Map {
+                loc,
+                entries,
+                anchor,
+                ..
+            }) => Ok((
+                Node {
+                    kind: NodeKind::Map(entries),
+                    loc,
+                },
+                anchor,
+            )),
+            None => Err(error(loc, "unbalanced list or mapping".into())),
+        }
+    }
+
+    /// Remembers an anchored node; the copy is charged like an alias.
+    fn anchor(&mut self, id: usize, node: &Node) -> Result<(), SyntaxError> {
+        let (nodes, bytes) = cost(node);
+        self.charge_alias_bytes(bytes, node.loc)?;
+        self.anchors.insert(
+            id,
+            Anchored {
+                node: node.clone(),
+                nodes,
+                bytes,
+            },
+        );
+        Ok(())
+    }
+
+    /// A copy of the anchored node, after charging it to the limits.
+    fn alias(&mut self, id: usize, loc: Loc) -> Result<Node, SyntaxError> {
+        let Some(a) = self.anchors.get(&id) else {
+            return Err(error(loc, "alias to an unknown anchor".into()));
+        };
+        let (nodes, bytes) = (a.nodes, a.bytes);
+        self.charge_alias_bytes(bytes, loc)?;
+        self.charge_nodes(nodes, loc)?;
+        Ok(self.anchors[&id].node.clone())
+    }
+
+    /// Puts a finished node into the open list or mapping (or makes it the root).
+    fn attach(&mut self, node: Node) -> Result<(), SyntaxError> {
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map {
+                entries,
+                pending,
+                keys,
+                ..
+            }) => match pending.take() {
+                Some((key, kloc)) => entries.push((key, kloc, node)),
+                None => *pending = Some(new_key(entries, keys, node)?),
+            },
+        }
+        Ok(())
+    }
+}
+
+/// Checks a mapping key: a scalar, not yet in the mapping. Small mappings are
+/// scanned; larger ones keep a set, so the check is linear overall.
+fn new_key(
+    entries: &[(String, Loc, Node)],
+    keys: &mut Option<HashSet<String>>,
+    node: Node,
+) -> Result<(String, Loc), SyntaxError> {
+    let NodeKind::Scalar { text, .. } = node.kind else {
+        return Err(error(node.loc, "expected a scalar mapping key".into()));
+    };
+    if keys.is_none() && entries.len() >= SCAN_KEYS {
+        *keys = Some(entries.iter().map(|(k, _, _)| k.clone()).collect());
+    }
+    let duplicate = match keys {
+        Some(set) => !set.insert(text.clone()),
+        None => entries.iter().any(|(k, _, _)| *k == text),
+    };
+    if duplicate {
+        return Err(error(
+            node.loc,
+            format!("duplicate key '{}' in this mapping", Echo(&text)),
+        ));
+    }
+    Ok((text, node.loc))
+}
+
+/// Nodes and bytes (text plus [`NODE_BYTES`] per node) in a tree.
+fn cost(n: &Node) -> (usize, usize) {
     match &n.kind {
-        NodeKind::Scalar { .. } => 1,
-        NodeKind::Seq(items) => 1 + items.iter().map(count).sum::<usize>(),
-        NodeKind::Map(entries) => 1 + entries.iter().map(|(_, _, v)| 1 + count(v)).sum::<usize>(),
+        NodeKind::Scalar { text, .. } => (1, NODE_BYTES + text.len()),
+        NodeKind::Seq(items) => items.iter().fold((1, NODE_BYTES), |(n, b), x| {
+            let (xn, xb) = cost(x);
+            (n + xn, b + xb)
+        }),
+        NodeKind::Map(entries) => entries.iter().fold((1, NODE_BYTES), |(n, b), (k, _, v)| {
+            let (vn, vb) = cost(v);
+            (n + 1 + vn, b + k.len() + vb)
+        }),
     }
 }

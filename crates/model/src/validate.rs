@@ -1,40 +1,72 @@
 //! Whole-file validation: every problem at once, each located.
+//!
+//! [`validate`] runs named steps in a fixed order (names, vnets and
+//! subnets, peerings, route tables, NSGs, NICs, gateways, firewalls,
+//! private endpoints). Each step reads the topology and what earlier steps
+//! recorded in a `Checker`. Every step is linear in what it reads, or
+//! n log n where prefixes are sorted to find overlaps; no step compares all
+//! pairs.
 
-use std::collections::HashMap;
+use std::cell::OnceCell;
+use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
 use crate::diag::Diagnostics;
+use crate::limits::Echo;
 use crate::node::Loc;
+use crate::overlap::{overlapping_pairs, PrefixIndex};
 use crate::types::*;
 
 pub const GATEWAY_SUBNET: &str = "GatewaySubnet";
 pub const FIREWALL_SUBNET: &str = "AzureFirewallSubnet";
 
-fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
-    a.contains(&b.network()) || b.contains(&a.network())
-}
-
 /// Whether `ip` is one Azure keeps in `subnet` (R1.1): the first four and the last.
 pub fn is_reserved(subnet: &Ipv4Net, ip: Ipv4Addr) -> bool {
-    let base = u32::from(subnet.network());
-    let last = u32::from(subnet.broadcast());
+    let base = u64::from(u32::from(subnet.network()));
     let v = u32::from(ip);
-    v < base + 4 || v == last
+    u64::from(v) < base + 4 || v == u32::from(subnet.broadcast())
 }
 
-fn list(names: impl Iterator<Item = String>) -> String {
-    let v: Vec<String> = names.collect();
-    if v.is_empty() {
+/// The first address of `subnet` Azure lets a resource use (R1.1).
+fn first_usable(subnet: &Ipv4Net) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(subnet.network()).saturating_add(4))
+}
+
+/// How many names (or prefixes) a message lists before "... (N in all)".
+const LISTED: usize = 12;
+
+/// The names a reference could have used, for an "unknown NAME" message:
+/// at most [`LISTED`], each echoed short, so the message costs the same
+/// however many are defined.
+fn list<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> String {
+    let total = names.len();
+    let shown: Vec<String> = names.take(LISTED).map(|n| Echo(n).to_string()).collect();
+    if total == 0 {
         "none are defined".to_string()
-    } else if v.len() > 12 {
-        format!("defined: {}, ... ({} in all)", v[..12].join(", "), v.len())
+    } else if total > LISTED {
+        format!("defined: {}, ... ({total} in all)", shown.join(", "))
     } else {
-        format!("defined: {}", v.join(", "))
+        format!("defined: {}", shown.join(", "))
     }
 }
 
+/// A vnet's address space for a message: at most [`LISTED`] prefixes.
+fn space_list(space: &[Sp<Ipv4Net>]) -> String {
+    let shown: Vec<String> = space
+        .iter()
+        .take(LISTED)
+        .map(|a| a.value.to_string())
+        .collect();
+    if space.len() > LISTED {
+        format!("{}, ... ({} in all)", shown.join(", "), space.len())
+    } else {
+        shown.join(", ")
+    }
+}
+
+/// Reports every name defined twice; returns each name's first index.
 fn unique<'a>(
     d: &mut Diagnostics,
     kind: &str,
@@ -48,7 +80,8 @@ fn unique<'a>(
                 n.loc,
                 format!(
                     "duplicate {kind} name '{}' (first defined at line {})",
-                    n.value, l.line
+                    Echo(&n.value),
+                    l.line
                 ),
             );
         } else {
@@ -59,389 +92,563 @@ fn unique<'a>(
     seen
 }
 
-/// Checks a topology; appends every problem to `d`.
-pub fn validate(t: &Topology, d: &mut Diagnostics) {
-    let sites = unique(d, "site", t.sites.iter().map(|s| &s.name));
-    let vnets = unique(d, "vnet", t.vnets.iter().map(|v| &v.name));
-    let rts = unique(d, "route table", t.route_tables.iter().map(|r| &r.name));
-    let asgs = unique(
-        d,
-        "application security group",
-        t.application_security_groups.iter(),
+/// Reports a reference to a name that is not defined.
+fn unknown(d: &mut Diagnostics, r: &Sp<String>, kind: &str, defined: String) {
+    d.error(
+        r.loc,
+        format!("unknown {kind} '{}' ({defined})", Echo(&r.value)),
     );
-    let nsgs = unique(d, "NSG", t.nsgs.iter().map(|n| &n.name));
-    unique(d, "NIC", t.nics.iter().map(|n| &n.name));
-    unique(d, "gateway", t.gateways.iter().map(|n| &n.name));
-    unique(d, "firewall", t.firewalls.iter().map(|n| &n.name));
-    let services = unique(d, "service", t.services.iter().map(|n| &n.name));
-    unique(
-        d,
-        "private endpoint",
-        t.private_endpoints.iter().map(|n| &n.name),
-    );
+}
 
-    // Subnets by "VNET/SUBNET".
-    let mut subnets: HashMap<String, (usize, usize)> = HashMap::new();
-    for (vi, v) in t.vnets.iter().enumerate() {
+/// The overlap between the address spaces of two vnets: the first pair
+/// found (an index into each vnet's addressSpace) and how many of the
+/// searched side's prefixes overlap the other side.
+#[derive(Clone, Copy, Debug)]
+struct SpaceOverlap {
+    first: usize,
+    second: usize,
+    count: usize,
+}
+
+/// Whether the address spaces of vnets `a` and `b` overlap. The smaller
+/// side is searched in the larger side's index: O(min log max).
+fn space_overlap(t: &Topology, ix: &[PrefixIndex], a: usize, b: usize) -> Option<SpaceOverlap> {
+    let (sa, sb) = (&t.vnets[a].address_space, &t.vnets[b].address_space);
+    let swap = sa.len() > sb.len();
+    let (small, large) = if swap { (sb, &ix[a]) } else { (sa, &ix[b]) };
+    let mut found: Option<SpaceOverlap> = None;
+    for (i, x) in small.iter().enumerate() {
+        if let Some(j) = large.overlapping(&x.value) {
+            let f = found.get_or_insert(SpaceOverlap {
+                first: if swap { j } else { i },
+                second: if swap { i } else { j },
+                count: 0,
+            });
+            f.count += 1;
+        }
+    }
+    found
+}
+
+/// Names defined once at the top level, each with its index.
+struct Names<'a> {
+    sites: HashMap<&'a str, usize>,
+    vnets: HashMap<&'a str, usize>,
+    route_tables: HashMap<&'a str, usize>,
+    asgs: HashMap<&'a str, usize>,
+    nsgs: HashMap<&'a str, usize>,
+    services: HashMap<&'a str, usize>,
+}
+
+impl<'a> Names<'a> {
+    /// Step 1: every kind of name is unique.
+    fn check(t: &'a Topology, d: &mut Diagnostics) -> Self {
+        let names = Names {
+            sites: unique(d, "site", t.sites.iter().map(|s| &s.name)),
+            vnets: unique(d, "vnet", t.vnets.iter().map(|v| &v.name)),
+            route_tables: unique(d, "route table", t.route_tables.iter().map(|r| &r.name)),
+            asgs: unique(
+                d,
+                "application security group",
+                t.application_security_groups.iter(),
+            ),
+            nsgs: unique(d, "NSG", t.nsgs.iter().map(|n| &n.name)),
+            services: HashMap::new(),
+        };
+        unique(d, "NIC", t.nics.iter().map(|n| &n.name));
+        unique(d, "gateway", t.gateways.iter().map(|n| &n.name));
+        unique(d, "firewall", t.firewalls.iter().map(|n| &n.name));
+        let services = unique(d, "service", t.services.iter().map(|n| &n.name));
         unique(
             d,
-            &format!("subnet (in vnet '{}')", v.name.value),
+            "private endpoint",
+            t.private_endpoints.iter().map(|n| &n.name),
+        );
+        Names { services, ..names }
+    }
+}
+
+/// What the steps share: the topology, its names, indexes built once, and
+/// what earlier steps recorded.
+struct Checker<'a> {
+    t: &'a Topology,
+    names: Names<'a>,
+    /// Each vnet's address space, indexed for overlap and containment.
+    spaces: Vec<PrefixIndex>,
+    /// Subnets by "VNET/SUBNET" (the first of a duplicated name).
+    subnets: HashMap<String, (usize, usize)>,
+    /// Subnet references sorted by name, built for the first unknown one.
+    sorted_subnets: OnceCell<Vec<String>>,
+    /// Vnets that have a gateway.
+    gateway_vnets: HashSet<&'a str>,
+    /// Addresses owned by NICs, endpoints and firewalls, per vnet.
+    owners: HashMap<(usize, Ipv4Addr), String>,
+    /// The vnet (and the place) where each ASG got its first member.
+    asg_vnet: HashMap<&'a str, (usize, Loc)>,
+}
+
+/// Checks a topology; appends every problem to `d`.
+pub fn validate(t: &Topology, d: &mut Diagnostics) {
+    let mut c = Checker::new(t, d);
+    c.check_vnets(d);
+    c.check_peerings(d);
+    c.check_peerings_back(d);
+    c.check_route_tables(d);
+    c.check_nsgs(d);
+    c.check_nics(d);
+    c.check_gateways(d);
+    c.check_firewalls(d);
+    c.check_private_endpoints(d);
+}
+
+impl<'a> Checker<'a> {
+    fn new(t: &'a Topology, d: &mut Diagnostics) -> Self {
+        let spaces = t
+            .vnets
+            .iter()
+            .map(|v| PrefixIndex::new(&v.address_space.iter().map(|a| a.value).collect::<Vec<_>>()))
+            .collect();
+        Checker {
+            t,
+            names: Names::check(t, d),
+            spaces,
+            subnets: HashMap::new(),
+            sorted_subnets: OnceCell::new(),
+            gateway_vnets: t.gateways.iter().map(|g| g.vnet.value.as_str()).collect(),
+            owners: HashMap::new(),
+            asg_vnet: HashMap::new(),
+        }
+    }
+
+    fn defined_vnets(&self) -> String {
+        list(self.t.vnets.iter().map(|v| v.name.value.as_str()))
+    }
+
+    fn defined_nsgs(&self) -> String {
+        list(self.t.nsgs.iter().map(|x| x.name.value.as_str()))
+    }
+
+    fn defined_asgs(&self) -> String {
+        list(
+            self.t
+                .application_security_groups
+                .iter()
+                .map(|x| x.value.as_str()),
+        )
+    }
+
+    fn defined_subnets(&self) -> String {
+        let sorted = self.sorted_subnets.get_or_init(|| {
+            let mut k: Vec<String> = self.subnets.keys().cloned().collect();
+            k.sort_unstable();
+            k
+        });
+        list(sorted.iter().map(String::as_str))
+    }
+
+    // ---- Step 2: vnets and their subnets.
+
+    fn check_vnets(&mut self, d: &mut Diagnostics) {
+        for vi in 0..self.t.vnets.len() {
+            self.check_vnet(vi, d);
+        }
+    }
+
+    fn check_vnet(&mut self, vi: usize, d: &mut Diagnostics) {
+        let v = &self.t.vnets[vi];
+        unique(
+            d,
+            &format!("subnet (in vnet '{}')", Echo(&v.name.value)),
             v.subnets.iter().map(|s| &s.name),
         );
         if v.address_space.is_empty() {
             d.error(
                 v.name.loc,
-                format!("vnet '{}' has an empty addressSpace", v.name.value),
+                format!("vnet '{}' has an empty addressSpace", Echo(&v.name.value)),
             );
         }
-        for (i, a) in v.address_space.iter().enumerate() {
-            for b in &v.address_space[..i] {
-                if overlaps(&a.value, &b.value) {
-                    d.error(
-                        a.loc,
-                        format!(
-                            "address space {} of vnet '{}' overlaps {}",
-                            a.value, v.name.value, b.value
-                        ),
-                    );
-                }
-            }
+        check_address_space_overlaps(v, d);
+        let prefixes: Vec<Ipv4Net> = v.subnets.iter().map(|s| s.address_prefix.value).collect();
+        let mut overlaps_earlier: Vec<Vec<usize>> = vec![Vec::new(); prefixes.len()];
+        for (later, earlier) in overlapping_pairs(&prefixes) {
+            overlaps_earlier[later].push(earlier);
         }
-        for (si, s) in v.subnets.iter().enumerate() {
-            subnets
-                .entry(format!("{}/{}", v.name.value, s.name.value))
-                .or_insert((vi, si));
-            let p = s.address_prefix.value;
-            if !v.address_space.iter().any(|a| a.value.contains(&p)) {
-                let space: Vec<String> = v
-                    .address_space
-                    .iter()
-                    .map(|a| a.value.to_string())
-                    .collect();
-                d.error(
-                    s.address_prefix.loc,
-                    format!(
-                        "subnet '{}' prefix {p} is outside the address space of vnet '{}' ({})",
-                        s.name.value,
-                        v.name.value,
-                        space.join(", ")
-                    ),
-                );
-            }
-            if p.prefix_len() > 29 {
-                d.error(
-                    s.address_prefix.loc,
-                    format!("subnet prefix {p} is smaller than Azure's smallest subnet, /29"),
-                );
-            }
-            for o in &v.subnets[..si] {
-                if overlaps(&p, &o.address_prefix.value) {
+        for (si, earlier) in overlaps_earlier.iter().enumerate() {
+            self.check_subnet(vi, si, earlier, d);
+        }
+    }
+
+    /// One subnet: its prefix, its overlaps with subnets declared before it
+    /// (`earlier`), and its NSG and route table.
+    fn check_subnet(&mut self, vi: usize, si: usize, earlier: &[usize], d: &mut Diagnostics) {
+        let v = &self.t.vnets[vi];
+        let s = &v.subnets[si];
+        self.subnets
+            .entry(format!("{}/{}", v.name.value, s.name.value))
+            .or_insert((vi, si));
+        self.check_subnet_prefix(vi, s, d);
+        for &o in earlier {
+            let o = &v.subnets[o];
+            d.error(
+                s.address_prefix.loc,
+                format!(
+                    "subnet '{}' ({}) overlaps subnet '{}' ({})",
+                    Echo(&s.name.value),
+                    s.address_prefix.value,
+                    Echo(&o.name.value),
+                    o.address_prefix.value
+                ),
+            );
+        }
+        if let Some(n) = &s.nsg {
+            self.check_subnet_nsg(s, n, d);
+        }
+        if let Some(r) = &s.route_table {
+            self.check_subnet_route_table(s, r, d);
+        }
+    }
+
+    /// Inside the vnet's address space, and no smaller than /29.
+    fn check_subnet_prefix(&self, vi: usize, s: &Subnet, d: &mut Diagnostics) {
+        let v = &self.t.vnets[vi];
+        let p = s.address_prefix.value;
+        if !self.spaces[vi].contains(&p) {
+            d.error(
+                s.address_prefix.loc,
+                format!(
+                    "subnet '{}' prefix {p} is outside the address space of vnet '{}' ({})",
+                    Echo(&s.name.value),
+                    Echo(&v.name.value),
+                    space_list(&v.address_space)
+                ),
+            );
+        }
+        if p.prefix_len() > 29 {
+            d.error(
+                s.address_prefix.loc,
+                format!("subnet prefix {p} is smaller than Azure's smallest subnet, /29"),
+            );
+        }
+    }
+
+    fn check_subnet_nsg(&self, s: &Subnet, n: &Sp<String>, d: &mut Diagnostics) {
+        if !self.names.nsgs.contains_key(n.value.as_str()) {
+            unknown(d, n, "NSG", self.defined_nsgs());
+        }
+        if s.name.value == GATEWAY_SUBNET {
+            d.error(
+                n.loc,
+                "an NSG on GatewaySubnet is not supported by Azure (the gateway stops working)",
+            );
+        }
+    }
+
+    fn check_subnet_route_table(&self, s: &Subnet, r: &Sp<String>, d: &mut Diagnostics) {
+        let t = self.t;
+        match self.names.route_tables.get(r.value.as_str()) {
+            None => unknown(
+                d,
+                r,
+                "route table",
+                list(t.route_tables.iter().map(|x| x.name.value.as_str())),
+            ),
+            Some(&ri) => {
+                if s.name.value == GATEWAY_SUBNET
+                    && t.route_tables[ri].disable_bgp_route_propagation
+                {
                     d.error(
-                        s.address_prefix.loc,
-                        format!(
-                            "subnet '{}' ({p}) overlaps subnet '{}' ({})",
-                            s.name.value, o.name.value, o.address_prefix.value
-                        ),
-                    );
-                }
-            }
-            if let Some(n) = &s.nsg {
-                if !nsgs.contains_key(n.value.as_str()) {
-                    d.error(
-                        n.loc,
-                        format!(
-                            "unknown NSG '{}' ({})",
-                            n.value,
-                            list(t.nsgs.iter().map(|x| x.name.value.clone()))
-                        ),
-                    );
-                }
-                if s.name.value == GATEWAY_SUBNET {
-                    d.error(n.loc, "an NSG on GatewaySubnet is not supported by Azure (the gateway stops working)");
-                }
-            }
-            if let Some(r) = &s.route_table {
-                match rts.get(r.value.as_str()) {
-                    None => d.error(
                         r.loc,
                         format!(
-                            "unknown route table '{}' ({})",
-                            r.value,
-                            list(t.route_tables.iter().map(|x| x.name.value.clone()))
+                            "route table '{}' disables BGP route propagation and cannot be used on GatewaySubnet",
+                            Echo(&r.value)
                         ),
-                    ),
-                    Some(&ri) => {
-                        if s.name.value == GATEWAY_SUBNET
-                            && t.route_tables[ri].disable_bgp_route_propagation
-                        {
-                            d.error(
-                                r.loc,
-                                format!(
-                                    "route table '{}' disables BGP route propagation and cannot be used on GatewaySubnet",
-                                    r.value
-                                ),
-                            );
-                        }
-                    }
+                    );
                 }
             }
         }
     }
-    let subnet_ref = |d: &mut Diagnostics, r: &Sp<String>| -> Option<(usize, usize)> {
+
+    /// Resolves a `VNET/SUBNET` reference, reporting a malformed or unknown one.
+    fn subnet_ref(&self, d: &mut Diagnostics, r: &Sp<String>) -> Option<(usize, usize)> {
         if !r.value.contains('/') {
             d.error(
                 r.loc,
                 format!(
                     "expected a subnet reference VNET/SUBNET, found '{}'",
-                    r.value
+                    Echo(&r.value)
                 ),
             );
             return None;
         }
-        match subnets.get(&r.value) {
-            Some(x) => Some(*x),
-            None => {
-                d.error(
-                    r.loc,
-                    format!(
-                        "unknown subnet '{}' ({})",
-                        r.value,
-                        list({
-                            let mut k: Vec<String> = subnets.keys().cloned().collect();
-                            k.sort();
-                            k.into_iter()
-                        })
-                    ),
-                );
-                None
-            }
+        let found = self.subnets.get(&r.value).copied();
+        if found.is_none() {
+            unknown(d, r, "subnet", self.defined_subnets());
         }
-    };
+        found
+    }
 
-    // Peerings.
-    let mut pairs: HashMap<(&str, &str), Loc> = HashMap::new();
-    let mut remote_gw_users: HashMap<&str, Loc> = HashMap::new();
-    for p in &t.peerings {
-        let f = vnets.get(p.from.value.as_str()).copied();
-        let to = vnets.get(p.to.value.as_str()).copied();
+    /// A subnet named `name` in vnet `vnet` (for GatewaySubnet and AzureFirewallSubnet).
+    fn special_subnet(&self, vnet: &str, name: &str) -> Option<(usize, usize)> {
+        self.subnets.get(&format!("{vnet}/{name}")).copied()
+    }
+
+    // ---- Step 3: peerings.
+
+    fn check_peerings(&self, d: &mut Diagnostics) {
+        let mut seen = PeeringsSeen::default();
+        for p in &self.t.peerings {
+            self.check_peering(p, &mut seen, d);
+        }
+    }
+
+    fn check_peering(&self, p: &'a Peering, seen: &mut PeeringsSeen<'a>, d: &mut Diagnostics) {
+        let f = self.names.vnets.get(p.from.value.as_str()).copied();
+        let to = self.names.vnets.get(p.to.value.as_str()).copied();
         for (r, x) in [(&p.from, f), (&p.to, to)] {
             if x.is_none() {
-                d.error(
-                    r.loc,
-                    format!(
-                        "unknown vnet '{}' ({})",
-                        r.value,
-                        list(t.vnets.iter().map(|v| v.name.value.clone()))
-                    ),
-                );
+                unknown(d, r, "vnet", self.defined_vnets());
             }
         }
         if p.from.value == p.to.value {
             d.error(p.to.loc, "a vnet cannot be peered with itself");
-            continue;
+            return;
         }
-        if let Some(l) = pairs.insert((&p.from.value, &p.to.value), p.loc) {
+        if let Some(l) = seen.pairs.insert((&p.from.value, &p.to.value), p.loc) {
             d.error(
                 p.loc,
                 format!(
                     "duplicate peering {} -> {} (first at line {})",
-                    p.from.value, p.to.value, l.line
+                    Echo(&p.from.value),
+                    Echo(&p.to.value),
+                    l.line
                 ),
             );
         }
         if let (Some(a), Some(b)) = (f, to) {
-            for x in &t.vnets[a].address_space {
-                for y in &t.vnets[b].address_space {
-                    if overlaps(&x.value, &y.value) {
-                        d.error(
-                            p.loc,
-                            format!(
-                                "peered vnets '{}' and '{}' have overlapping address spaces ({} and {})",
-                                p.from.value, p.to.value, x.value, y.value
-                            ),
-                        );
-                    }
-                }
-            }
+            self.check_peered_spaces(p, (a, b), seen, d);
         }
         if p.use_remote_gateways {
-            if let Some(l) = remote_gw_users.insert(&p.from.value, p.loc) {
-                d.error(
-                    p.loc,
-                    format!(
-                        "vnet '{}' already uses remote gateways through the peering at line {}",
-                        p.from.value, l.line
-                    ),
-                );
-            }
-            if t.gateways.iter().any(|g| g.vnet.value == p.from.value) {
-                d.error(
-                    p.loc,
-                    format!(
-                        "vnet '{}' has its own gateway and cannot use remote gateways",
-                        p.from.value
-                    ),
-                );
-            }
+            self.check_remote_gateways(p, seen, d);
         }
     }
-    for p in &t.peerings {
-        if p.from.value == p.to.value {
-            continue;
-        }
-        let back = t
-            .peerings
-            .iter()
-            .find(|q| q.from.value == p.to.value && q.to.value == p.from.value);
-        match back {
-            None => d.warning(
+
+    /// Peered vnets may not overlap: one error per peering, with the first
+    /// overlapping pair and how many more there are.
+    fn check_peered_spaces(
+        &self,
+        p: &Peering,
+        (a, b): (usize, usize),
+        seen: &mut PeeringsSeen<'a>,
+        d: &mut Diagnostics,
+    ) {
+        let (lo, hi) = (a.min(b), a.max(b));
+        let found = *seen
+            .space_overlaps
+            .entry((lo, hi))
+            .or_insert_with(|| space_overlap(self.t, &self.spaces, lo, hi));
+        let Some(o) = found else { return };
+        let (x, y) = if a < b {
+            (o.first, o.second)
+        } else {
+            (o.second, o.first)
+        };
+        let more = match o.count {
+            1 => String::new(),
+            n => format!("; {} more overlapping address spaces", n - 1),
+        };
+        d.error(
+            p.loc,
+            format!(
+                "peered vnets '{}' and '{}' have overlapping address spaces ({} and {}){more}",
+                Echo(&p.from.value),
+                Echo(&p.to.value),
+                self.t.vnets[a].address_space[x].value,
+                self.t.vnets[b].address_space[y].value
+            ),
+        );
+    }
+
+    /// A vnet uses remote gateways through one peering, and only without its own.
+    fn check_remote_gateways(
+        &self,
+        p: &'a Peering,
+        seen: &mut PeeringsSeen<'a>,
+        d: &mut Diagnostics,
+    ) {
+        if let Some(l) = seen.remote_gateway_users.insert(&p.from.value, p.loc) {
+            d.error(
                 p.loc,
                 format!(
-                    "peering {} -> {} has no peering back from {} to {}: Azure shows it as Initiated and it carries no traffic",
-                    p.from.value, p.to.value, p.to.value, p.from.value
+                    "vnet '{}' already uses remote gateways through the peering at line {}",
+                    Echo(&p.from.value),
+                    l.line
                 ),
+            );
+        }
+        if self.gateway_vnets.contains(p.from.value.as_str()) {
+            d.error(
+                p.loc,
+                format!(
+                    "vnet '{}' has its own gateway and cannot use remote gateways",
+                    Echo(&p.from.value)
+                ),
+            );
+        }
+    }
+
+    /// Step 4: every peering has one back (a warning otherwise), and gateway
+    /// transit is set up on both sides where a spoke uses remote gateways.
+    fn check_peerings_back(&self, d: &mut Diagnostics) {
+        let t = self.t;
+        let mut first: HashMap<(&str, &str), usize> = HashMap::new();
+        for (i, p) in t.peerings.iter().enumerate() {
+            first.entry((&p.from.value, &p.to.value)).or_insert(i);
+        }
+        for p in &t.peerings {
+            if p.from.value == p.to.value {
+                continue;
+            }
+            match first.get(&(p.to.value.as_str(), p.from.value.as_str())) {
+                None => d.warning(
+                    p.loc,
+                    format!(
+                        "peering {} -> {} has no peering back from {} to {}: Azure shows it as Initiated and it carries no traffic",
+                        Echo(&p.from.value),
+                        Echo(&p.to.value),
+                        Echo(&p.to.value),
+                        Echo(&p.from.value)
+                    ),
+                ),
+                Some(&q) if p.use_remote_gateways => self.check_gateway_transit(p, &t.peerings[q], d),
+                Some(_) => {}
+            }
+        }
+    }
+
+    fn check_gateway_transit(&self, p: &Peering, back: &Peering, d: &mut Diagnostics) {
+        let hub_has_gw = self.gateway_vnets.contains(p.to.value.as_str());
+        if back.allow_gateway_transit && hub_has_gw {
+            return;
+        }
+        let why = if !hub_has_gw {
+            format!("vnet '{}' has no gateway", Echo(&p.to.value))
+        } else {
+            "the peering back does not set allowGatewayTransit".to_string()
+        };
+        d.warning(
+            p.loc,
+            format!(
+                "peering {} -> {} sets useRemoteGateways but {why}: no gateway routes reach {}",
+                Echo(&p.from.value),
+                Echo(&p.to.value),
+                Echo(&p.from.value)
             ),
-            Some(q) => {
-                if p.use_remote_gateways {
-                    let hub_has_gw = t.gateways.iter().any(|g| g.vnet.value == p.to.value);
-                    if !q.allow_gateway_transit || !hub_has_gw {
-                        d.warning(
-                            p.loc,
-                            format!(
-                                "peering {} -> {} sets useRemoteGateways but {}: no gateway routes reach {}",
-                                p.from.value,
-                                p.to.value,
-                                if !hub_has_gw {
-                                    format!("vnet '{}' has no gateway", p.to.value)
-                                } else {
-                                    format!("the peering back does not set allowGatewayTransit")
-                                },
-                                p.from.value
-                            ),
-                        );
-                    }
+        );
+    }
+
+    // ---- Step 5: route tables.
+
+    fn check_route_tables(&self, d: &mut Diagnostics) {
+        for rt in &self.t.route_tables {
+            unique(
+                d,
+                &format!("route (in route table '{}')", Echo(&rt.name.value)),
+                rt.routes.iter().map(|r| &r.name),
+            );
+            let mut prefixes: HashMap<&RoutePrefix, Loc> = HashMap::new();
+            for r in &rt.routes {
+                if let Some(l) = prefixes.insert(&r.address_prefix.value, r.address_prefix.loc) {
+                    d.error(
+                        r.address_prefix.loc,
+                        format!(
+                            "route table '{}' has two routes for the same prefix (first at line {})",
+                            Echo(&rt.name.value),
+                            l.line
+                        ),
+                    );
+                }
+                check_route(r, d);
+            }
+        }
+    }
+
+    // ---- Step 6: NSGs.
+
+    fn check_nsgs(&self, d: &mut Diagnostics) {
+        for n in &self.t.nsgs {
+            unique(
+                d,
+                &format!("security rule (in NSG '{}')", Echo(&n.name.value)),
+                n.rules.iter().map(|r| &r.name),
+            );
+            let mut priorities: HashMap<(Direction, u32), Loc> = HashMap::new();
+            for r in &n.rules {
+                check_rule_priority(n, r, &mut priorities, d);
+                self.check_rule_addresses(r, d);
+            }
+        }
+    }
+
+    /// ASGs named by a rule exist; a rule has a source and a destination.
+    fn check_rule_addresses(&self, r: &SecurityRule, d: &mut Diagnostics) {
+        for a in r.source.iter().chain(r.destination.iter()) {
+            if let AddressSpec::Asg(name) = &a.value {
+                if !self.names.asgs.contains_key(name.as_str()) {
+                    d.error(
+                        a.loc,
+                        format!(
+                            "unknown application security group '{}' ({})",
+                            Echo(name),
+                            self.defined_asgs()
+                        ),
+                    );
                 }
             }
         }
-    }
-
-    // Route tables.
-    for rt in &t.route_tables {
-        unique(
-            d,
-            &format!("route (in route table '{}')", rt.name.value),
-            rt.routes.iter().map(|r| &r.name),
-        );
-        let mut prefixes: HashMap<&RoutePrefix, Loc> = HashMap::new();
-        for r in &rt.routes {
-            if let Some(l) = prefixes.insert(&r.address_prefix.value, r.address_prefix.loc) {
-                d.error(
-                    r.address_prefix.loc,
-                    format!(
-                        "route table '{}' has two routes for the same prefix (first at line {})",
-                        rt.name.value, l.line
-                    ),
-                );
-            }
-            match (r.next_hop_type.value, &r.next_hop_ip_address) {
-                (NextHopType::VirtualAppliance, None) => d.error(
-                    r.next_hop_type.loc,
-                    format!("route '{}' has nextHopType VirtualAppliance but no nextHopIpAddress", r.name.value),
+        if r.source.is_empty() || r.destination.is_empty() {
+            d.error(
+                r.name.loc,
+                format!(
+                    "security rule '{}' needs a source and a destination",
+                    Echo(&r.name.value)
                 ),
-                (NextHopType::VirtualAppliance, Some(_)) => {}
-                (other, Some(ip)) => d.error(
-                    ip.loc,
-                    format!("route '{}' has a nextHopIpAddress, which only nextHopType VirtualAppliance takes (found {:?})", r.name.value, other),
-                ),
-                _ => {}
-            }
-            if let RoutePrefix::ServiceTag(tag) = &r.address_prefix.value {
-                d.warning(
-                    r.address_prefix.loc,
-                    format!("route '{}' uses service tag '{tag}' as its prefix; no service-tag address data is bundled, so this route is not installed", r.name.value),
-                );
-            }
+            );
         }
     }
 
-    // NSGs.
-    for n in &t.nsgs {
-        unique(
-            d,
-            &format!("security rule (in NSG '{}')", n.name.value),
-            n.rules.iter().map(|r| &r.name),
-        );
-        let mut prios: HashMap<(Direction, u32), Loc> = HashMap::new();
-        for r in &n.rules {
-            let p = r.priority.value;
-            if !(100..=4096).contains(&p) {
-                d.error(
-                    r.priority.loc,
-                    format!(
-                        "security rule '{}' priority {p} is outside 100..4096",
-                        r.name.value
-                    ),
-                );
-            } else if let Some(l) = prios.insert((r.direction, p), r.priority.loc) {
-                d.error(
-                    r.priority.loc,
-                    format!("security rule '{}' reuses priority {p} for {:?} rules in NSG '{}' (first at line {})", r.name.value, r.direction, n.name.value, l.line),
-                );
-            }
-            for a in r.source.iter().chain(r.destination.iter()) {
-                if let AddressSpec::Asg(name) = &a.value {
-                    if !asgs.contains_key(name.as_str()) {
-                        d.error(
-                            a.loc,
-                            format!(
-                                "unknown application security group '{name}' ({})",
-                                list(
-                                    t.application_security_groups
-                                        .iter()
-                                        .map(|x| x.value.clone())
-                                )
-                            ),
-                        );
-                    }
-                }
-            }
-            if r.source.is_empty() || r.destination.is_empty() {
-                d.error(
-                    r.name.loc,
-                    format!(
-                        "security rule '{}' needs a source and a destination",
-                        r.name.value
-                    ),
-                );
-            }
-        }
-    }
+    // ---- Steps 7-10: what owns an address: NICs, gateways, firewalls, endpoints.
 
-    // Addresses owned by NICs, endpoints and firewalls must be unique per VNet.
-    let mut owners: HashMap<(usize, Ipv4Addr), String> = HashMap::new();
-    let mut claim = |d: &mut Diagnostics, vnet: usize, ip: &Sp<Ipv4Addr>, who: String| {
-        if let Some(prev) = owners.get(&(vnet, ip.value)) {
+    /// Records that `who` owns `ip` in vnet `vnet`; an address has one owner per vnet.
+    fn claim(&mut self, d: &mut Diagnostics, vnet: usize, ip: &Sp<Ipv4Addr>, who: String) {
+        if let Some(prev) = self.owners.get(&(vnet, ip.value)) {
             d.error(
                 ip.loc,
                 format!("address {} of {who} is already used by {prev}", ip.value),
             );
         } else {
-            owners.insert((vnet, ip.value), who);
+            self.owners.insert((vnet, ip.value), who);
         }
-    };
-    let check_ip = |d: &mut Diagnostics,
-                    t: &Topology,
-                    (vi, si): (usize, usize),
-                    ip: &Sp<Ipv4Addr>,
-                    who: &str| {
-        let s = &t.vnets[vi].subnets[si];
+    }
+
+    /// `ip` is inside subnet `(vi, si)` and not one Azure reserves there.
+    fn check_ip(
+        &self,
+        d: &mut Diagnostics,
+        (vi, si): (usize, usize),
+        ip: &Sp<Ipv4Addr>,
+        who: &str,
+    ) {
+        let v = &self.t.vnets[vi];
+        let s = &v.subnets[si];
         let p = s.address_prefix.value;
         if !p.contains(&ip.value) {
             d.error(
                 ip.loc,
                 format!(
                     "{who} address {} is outside its subnet {}/{} ({p})",
-                    ip.value, t.vnets[vi].name.value, s.name.value
+                    ip.value,
+                    Echo(&v.name.value),
+                    Echo(&s.name.value)
                 ),
             );
         } else if is_reserved(&p, ip.value) {
@@ -450,217 +657,314 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
                 format!(
                     "{who} address {} is reserved by Azure in subnet {p} (the first four and the last address; the first usable is {})",
                     ip.value,
-                    Ipv4Addr::from(u32::from(p.network()) + 4)
+                    first_usable(&p)
                 ),
             );
         }
-    };
+    }
 
-    let mut asg_vnet: HashMap<&str, (usize, Loc)> = HashMap::new();
-    for nic in &t.nics {
-        let Some((vi, si)) = subnet_ref(d, &nic.subnet) else {
-            continue;
-        };
-        let sname = &t.vnets[vi].subnets[si].name.value;
+    /// The subnet a NIC or private endpoint sits in, which may not be a special one.
+    fn placement(
+        &self,
+        d: &mut Diagnostics,
+        subnet: &Sp<String>,
+        what: &str,
+    ) -> Option<(usize, usize)> {
+        let (vi, si) = self.subnet_ref(d, subnet)?;
+        let sname = &self.t.vnets[vi].subnets[si].name.value;
         if sname == GATEWAY_SUBNET || sname == FIREWALL_SUBNET {
-            d.error(
-                nic.subnet.loc,
-                format!("NIC '{}' cannot be placed in {sname}", nic.name.value),
-            );
+            d.error(subnet.loc, format!("{what} cannot be placed in {sname}"));
         }
-        check_ip(
-            d,
-            t,
-            (vi, si),
-            &nic.private_ip_address,
-            &format!("NIC '{}'", nic.name.value),
-        );
-        claim(
-            d,
-            vi,
-            &nic.private_ip_address,
-            format!("NIC '{}'", nic.name.value),
-        );
+        Some((vi, si))
+    }
+
+    fn check_nics(&mut self, d: &mut Diagnostics) {
+        for nic in &self.t.nics {
+            self.check_nic(nic, d);
+        }
+    }
+
+    fn check_nic(&mut self, nic: &'a Nic, d: &mut Diagnostics) {
+        let who = format!("NIC '{}'", Echo(&nic.name.value));
+        let Some((vi, si)) = self.placement(d, &nic.subnet, &who) else {
+            return;
+        };
+        self.check_ip(d, (vi, si), &nic.private_ip_address, &who);
+        self.claim(d, vi, &nic.private_ip_address, who);
         if let Some(n) = &nic.nsg {
-            if !nsgs.contains_key(n.value.as_str()) {
-                d.error(
-                    n.loc,
-                    format!(
-                        "unknown NSG '{}' ({})",
-                        n.value,
-                        list(t.nsgs.iter().map(|x| x.name.value.clone()))
-                    ),
-                );
+            if !self.names.nsgs.contains_key(n.value.as_str()) {
+                unknown(d, n, "NSG", self.defined_nsgs());
             }
         }
         for a in &nic.application_security_groups {
-            if !asgs.contains_key(a.value.as_str()) {
+            self.check_nic_asg(vi, a, d);
+        }
+    }
+
+    /// An ASG exists, and all its members are in one vnet.
+    fn check_nic_asg(&mut self, vi: usize, a: &'a Sp<String>, d: &mut Diagnostics) {
+        if !self.names.asgs.contains_key(a.value.as_str()) {
+            unknown(d, a, "application security group", self.defined_asgs());
+        } else if let Some(&(v0, l0)) = self.asg_vnet.get(a.value.as_str()) {
+            if v0 != vi {
                 d.error(
                     a.loc,
                     format!(
-                        "unknown application security group '{}' ({})",
-                        a.value,
-                        list(
-                            t.application_security_groups
-                                .iter()
-                                .map(|x| x.value.clone())
-                        )
+                        "application security group '{}' already has members in vnet '{}' (line {}); all members must be in one vnet",
+                        Echo(&a.value),
+                        Echo(&self.t.vnets[v0].name.value),
+                        l0.line
                     ),
                 );
-            } else if let Some((v0, l0)) = asg_vnet.get(a.value.as_str()) {
-                if *v0 != vi {
-                    d.error(a.loc, format!("application security group '{}' already has members in vnet '{}' (line {}); all members must be in one vnet", a.value, t.vnets[*v0].name.value, l0.line));
+            }
+        } else {
+            self.asg_vnet.insert(&a.value, (vi, a.loc));
+        }
+    }
+
+    fn check_gateways(&self, d: &mut Diagnostics) {
+        let mut per_vnet: HashMap<(&str, GatewayType), Loc> = HashMap::new();
+        for g in &self.t.gateways {
+            self.check_gateway(g, d);
+            if let Some(l) = per_vnet.insert((&g.vnet.value, g.gateway_type), g.name.loc) {
+                d.error(
+                    g.name.loc,
+                    format!(
+                        "vnet '{}' already has a {:?} gateway (line {})",
+                        Echo(&g.vnet.value),
+                        g.gateway_type,
+                        l.line
+                    ),
+                );
+            }
+            for c in &g.connections {
+                if !self.names.sites.contains_key(c.value.as_str()) {
+                    let sites = list(self.t.sites.iter().map(|s| s.name.value.as_str()));
+                    unknown(d, c, "site", sites);
                 }
-            } else {
-                asg_vnet.insert(&a.value, (vi, a.loc));
             }
         }
     }
 
-    let find_special = |vnet: &str, name: &str| -> Option<(usize, usize)> {
-        subnets.get(&format!("{vnet}/{name}")).copied()
-    };
-
-    let mut gw_per_vnet: HashMap<(&str, GatewayType), Loc> = HashMap::new();
-    for g in &t.gateways {
-        if !vnets.contains_key(g.vnet.value.as_str()) {
-            d.error(
-                g.vnet.loc,
-                format!(
-                    "unknown vnet '{}' ({})",
-                    g.vnet.value,
-                    list(t.vnets.iter().map(|v| v.name.value.clone()))
-                ),
-            );
-        } else if find_special(&g.vnet.value, GATEWAY_SUBNET).is_none() {
+    /// A gateway's vnet exists and has a GatewaySubnet.
+    fn check_gateway(&self, g: &Gateway, d: &mut Diagnostics) {
+        if !self.names.vnets.contains_key(g.vnet.value.as_str()) {
+            unknown(d, &g.vnet, "vnet", self.defined_vnets());
+        } else if self.special_subnet(&g.vnet.value, GATEWAY_SUBNET).is_none() {
             d.error(
                 g.vnet.loc,
                 format!(
                     "gateway '{}' needs a subnet named GatewaySubnet in vnet '{}'",
-                    g.name.value, g.vnet.value
+                    Echo(&g.name.value),
+                    Echo(&g.vnet.value)
                 ),
             );
-        }
-        if let Some(l) = gw_per_vnet.insert((&g.vnet.value, g.gateway_type), g.name.loc) {
-            d.error(
-                g.name.loc,
-                format!(
-                    "vnet '{}' already has a {:?} gateway (line {})",
-                    g.vnet.value, g.gateway_type, l.line
-                ),
-            );
-        }
-        for c in &g.connections {
-            if !sites.contains_key(c.value.as_str()) {
-                d.error(
-                    c.loc,
-                    format!(
-                        "unknown site '{}' ({})",
-                        c.value,
-                        list(t.sites.iter().map(|s| s.name.value.clone()))
-                    ),
-                );
-            }
         }
     }
 
-    for f in &t.firewalls {
-        let Some(&vi) = vnets.get(f.vnet.value.as_str()) else {
-            d.error(
-                f.vnet.loc,
-                format!(
-                    "unknown vnet '{}' ({})",
-                    f.vnet.value,
-                    list(t.vnets.iter().map(|v| v.name.value.clone()))
-                ),
-            );
-            continue;
+    fn check_firewalls(&mut self, d: &mut Diagnostics) {
+        for f in &self.t.firewalls {
+            self.check_firewall(f, d);
+        }
+    }
+
+    fn check_firewall(&mut self, f: &Firewall, d: &mut Diagnostics) {
+        let Some(&vi) = self.names.vnets.get(f.vnet.value.as_str()) else {
+            unknown(d, &f.vnet, "vnet", self.defined_vnets());
+            return;
         };
-        let Some(fs) = find_special(&f.vnet.value, FIREWALL_SUBNET) else {
+        let Some(fs) = self.special_subnet(&f.vnet.value, FIREWALL_SUBNET) else {
             d.error(
                 f.vnet.loc,
                 format!(
                     "firewall '{}' needs a subnet named AzureFirewallSubnet in vnet '{}'",
-                    f.name.value, f.vnet.value
+                    Echo(&f.name.value),
+                    Echo(&f.vnet.value)
                 ),
             );
-            continue;
+            return;
         };
-        let who = format!("firewall '{}'", f.name.value);
-        check_ip(d, t, fs, &f.private_ip_address, &who);
-        claim(d, vi, &f.private_ip_address, who.clone());
+        let who = format!("firewall '{}'", Echo(&f.name.value));
+        self.check_firewall_addresses(f, (vi, fs), &who, d);
+        check_dnat_destinations(f, &who, d);
+        check_collection_priorities(f, d);
+    }
+
+    /// The private and SNAT addresses are usable in AzureFirewallSubnet and
+    /// owned by the firewall; it has a public address.
+    fn check_firewall_addresses(
+        &mut self,
+        f: &Firewall,
+        (vi, fs): (usize, (usize, usize)),
+        who: &str,
+        d: &mut Diagnostics,
+    ) {
+        self.check_ip(d, fs, &f.private_ip_address, who);
+        self.claim(d, vi, &f.private_ip_address, who.to_string());
         for s in &f.snat_ip_addresses {
-            check_ip(d, t, fs, s, &format!("{who} SNAT"));
+            self.check_ip(d, fs, s, &format!("{who} SNAT"));
             if s.value != f.private_ip_address.value {
-                claim(d, vi, s, format!("{who} (SNAT address)"));
+                self.claim(d, vi, s, format!("{who} (SNAT address)"));
             }
         }
         if f.public_ip_addresses.is_empty() {
-            d.warning(f.name.loc, format!("{who} has no publicIpAddresses: Azure requires one; SNAT toward the Internet is impossible"));
+            d.warning(
+                f.name.loc,
+                format!("{who} has no publicIpAddresses: Azure requires one; SNAT toward the Internet is impossible"),
+            );
         }
-        for r in &f.dnat_rules {
-            for dst in &r.destination {
-                if !f.public_ip_addresses.iter().any(|p| p.value == dst.value) {
-                    d.error(
-                        dst.loc,
-                        format!(
-                            "DNAT rule '{}' destination {} is not a public IP of {who}",
-                            r.name.value, dst.value
-                        ),
-                    );
-                }
-            }
+    }
+
+    fn check_private_endpoints(&mut self, d: &mut Diagnostics) {
+        for pe in &self.t.private_endpoints {
+            self.check_private_endpoint(pe, d);
         }
-        for c in &f.network_rule_collections {
-            if c.priority.value < 100 {
+    }
+
+    fn check_private_endpoint(&mut self, pe: &PrivateEndpoint, d: &mut Diagnostics) {
+        if !self.names.services.contains_key(pe.service.value.as_str()) {
+            let services = list(self.t.services.iter().map(|s| s.name.value.as_str()));
+            unknown(d, &pe.service, "service", services);
+        }
+        let what = format!("private endpoint '{}'", Echo(&pe.name.value));
+        let Some((vi, si)) = self.placement(d, &pe.subnet, &what) else {
+            return;
+        };
+        self.check_ip(d, (vi, si), &pe.private_ip_address, &what);
+        self.claim(d, vi, &pe.private_ip_address, what);
+    }
+}
+
+/// What the peering step remembers from one peering to the next.
+#[derive(Default)]
+struct PeeringsSeen<'a> {
+    pairs: HashMap<(&'a str, &'a str), Loc>,
+    remote_gateway_users: HashMap<&'a str, Loc>,
+    /// Address-space overlap per pair of vnets (lower index first).
+    space_overlaps: HashMap<(usize, usize), Option<SpaceOverlap>>,
+}
+
+/// Address spaces of one vnet may not overlap: one error per prefix that
+/// overlaps one declared before it.
+fn check_address_space_overlaps(v: &Vnet, d: &mut Diagnostics) {
+    let space: Vec<Ipv4Net> = v.address_space.iter().map(|a| a.value).collect();
+    for (i, j) in overlapping_pairs(&space) {
+        let (a, b) = (&v.address_space[i], &v.address_space[j]);
+        d.error(
+            a.loc,
+            format!(
+                "address space {} of vnet '{}' overlaps {}",
+                a.value,
+                Echo(&v.name.value),
+                b.value
+            ),
+        );
+    }
+}
+
+/// A route's next hop address goes with VirtualAppliance only; a service
+/// tag as prefix is not installed.
+fn check_route(r: &Route, d: &mut Diagnostics) {
+    match (r.next_hop_type.value, &r.next_hop_ip_address) {
+        (NextHopType::VirtualAppliance, None) => d.error(
+            r.next_hop_type.loc,
+            format!(
+                "route '{}' has nextHopType VirtualAppliance but no nextHopIpAddress",
+                Echo(&r.name.value)
+            ),
+        ),
+        (NextHopType::VirtualAppliance, Some(_)) => {}
+        (other, Some(ip)) => d.error(
+            ip.loc,
+            format!(
+                "route '{}' has a nextHopIpAddress, which only nextHopType VirtualAppliance takes (found {:?})",
+                Echo(&r.name.value),
+                other
+            ),
+        ),
+        _ => {}
+    }
+    if let RoutePrefix::ServiceTag(tag) = &r.address_prefix.value {
+        d.warning(
+            r.address_prefix.loc,
+            format!(
+                "route '{}' uses service tag '{}' as its prefix; no service-tag address data is bundled, so this route is not installed",
+                Echo(&r.name.value),
+                Echo(tag)
+            ),
+        );
+    }
+}
+
+/// A security rule's priority is in 100..4096 and unique per direction in its NSG.
+fn check_rule_priority(
+    n: &Nsg,
+    r: &SecurityRule,
+    seen: &mut HashMap<(Direction, u32), Loc>,
+    d: &mut Diagnostics,
+) {
+    let p = r.priority.value;
+    if !(100..=4096).contains(&p) {
+        d.error(
+            r.priority.loc,
+            format!(
+                "security rule '{}' priority {p} is outside 100..4096",
+                Echo(&r.name.value)
+            ),
+        );
+    } else if let Some(l) = seen.insert((r.direction, p), r.priority.loc) {
+        d.error(
+            r.priority.loc,
+            format!(
+                "security rule '{}' reuses priority {p} for {:?} rules in NSG '{}' (first at line {})",
+                Echo(&r.name.value),
+                r.direction,
+                Echo(&n.name.value),
+                l.line
+            ),
+        );
+    }
+}
+
+/// DNAT rules translate traffic to one of the firewall's public addresses.
+fn check_dnat_destinations(f: &Firewall, who: &str, d: &mut Diagnostics) {
+    let public: HashSet<Ipv4Addr> = f.public_ip_addresses.iter().map(|p| p.value).collect();
+    for r in &f.dnat_rules {
+        for dst in &r.destination {
+            if !public.contains(&dst.value) {
                 d.error(
-                    c.priority.loc,
+                    dst.loc,
                     format!(
-                        "rule collection '{}' priority {} is outside 100..65000",
-                        c.name.value, c.priority.value
-                    ),
-                );
-            }
-        }
-        for c in &f.application_rule_collections {
-            if c.priority.value < 100 {
-                d.error(
-                    c.priority.loc,
-                    format!(
-                        "rule collection '{}' priority {} is outside 100..65000",
-                        c.name.value, c.priority.value
+                        "DNAT rule '{}' destination {} is not a public IP of {who}",
+                        Echo(&r.name.value),
+                        dst.value
                     ),
                 );
             }
         }
     }
+}
 
-    for pe in &t.private_endpoints {
-        if !services.contains_key(pe.service.value.as_str()) {
+/// Rule collection priorities are at least 100 (decoding caps them at 65000).
+fn check_collection_priorities(f: &Firewall, d: &mut Diagnostics) {
+    let network = f
+        .network_rule_collections
+        .iter()
+        .map(|c| (&c.name, &c.priority));
+    let application = f
+        .application_rule_collections
+        .iter()
+        .map(|c| (&c.name, &c.priority));
+    for (name, priority) in network.chain(application) {
+        if priority.value < 100 {
             d.error(
-                pe.service.loc,
+                priority.loc,
                 format!(
-                    "unknown service '{}' ({})",
-                    pe.service.value,
-                    list(t.services.iter().map(|s| s.name.value.clone()))
+                    "rule collection '{}' priority {} is outside 100..65000",
+                    Echo(&name.value),
+                    priority.value
                 ),
             );
         }
-        let Some((vi, si)) = subnet_ref(d, &pe.subnet) else {
-            continue;
-        };
-        let sname = &t.vnets[vi].subnets[si].name.value;
-        if sname == GATEWAY_SUBNET || sname == FIREWALL_SUBNET {
-            d.error(
-                pe.subnet.loc,
-                format!(
-                    "private endpoint '{}' cannot be placed in {sname}",
-                    pe.name.value
-                ),
-            );
-        }
-        let who = format!("private endpoint '{}'", pe.name.value);
-        check_ip(d, t, (vi, si), &pe.private_ip_address, &who);
-        claim(d, vi, &pe.private_ip_address, who);
     }
 }

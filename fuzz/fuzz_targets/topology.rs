@@ -1,0 +1,37 @@
+//! The topology reader, parser, decoder and validator on arbitrary bytes:
+//! every input must give a topology or located diagnostics, never a panic,
+//! and the diagnostics must respect the limits.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use vnetsim_model::{assertions, load_str_with, read::read_text, Limits};
+
+/// Small limits so that the fuzzer reaches them with small inputs.
+const LIMITS: Limits = Limits {
+    max_input_bytes: 1 << 20,
+    max_scalar_bytes: 256,
+    max_nodes: 20_000,
+    max_flow_entries: 5_000,
+    max_depth: 64,
+    max_alias_bytes: 64 << 10,
+    max_diagnostics: 20,
+};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = read_text(data, &LIMITS) else {
+        return;
+    };
+    let d = match load_str_with("fuzz.yaml", &text, &LIMITS) {
+        Ok(v) => v.warnings,
+        Err(d) => {
+            assert!(d.has_errors());
+            d
+        }
+    };
+    assert!(d.items.len() <= LIMITS.max_diagnostics);
+    for item in &d.items {
+        assert!(item.loc.line >= 1 && item.loc.col >= 1, "{item:?}");
+    }
+    let _ = d.to_string();
+    let _ = assertions::parse("fuzz.yaml", &text);
+});
