@@ -275,7 +275,7 @@ pub fn run(cli: Cli) -> Result<u8, String> {
                 t.route_tables.len(),
                 t.firewalls.len(),
                 t.gateways.len(),
-                v.warnings.items.len()
+                v.warnings.warning_count()
             );
             Ok(0)
         }
