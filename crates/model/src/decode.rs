@@ -807,8 +807,8 @@ fn gateway(d: &mut Diagnostics, n: &Node) -> Option<Gateway> {
     let bgp_asn = o.get("bgp").and_then(|b| {
         let bo = obj(d, b, "gateway bgp settings", &["asn"])?;
         match bo.get("asn") {
-            Some(a) => uint(d, a, "an ASN", u32::MAX as u64).map(|v| v.value),
-            None => Some(65515),
+            Some(a) => uint(d, a, "an ASN", u32::MAX as u64),
+            None => Some(Sp::new(65515, b.loc)),
         }
     });
     let mut connections = Vec::new();

@@ -299,7 +299,8 @@ pub struct Gateway {
     pub name: Sp<String>,
     pub vnet: Sp<String>,
     pub gateway_type: GatewayType,
-    pub bgp_asn: Option<u32>,
+    /// The gateway's BGP ASN (65515 when `bgp` is given without one), where it was written.
+    pub bgp_asn: Option<Sp<u32>>,
     pub connections: Vec<Sp<String>>,
 }
 

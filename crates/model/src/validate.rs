@@ -663,4 +663,5 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
         check_ip(d, t, (vi, si), &pe.private_ip_address, &who);
         claim(d, vi, &pe.private_ip_address, who);
     }
+    crate::control_plane::check(t, d);
 }
