@@ -216,6 +216,14 @@ pub fn reason_text(f: &Fabric, leg: &Leg) -> String {
             format!("dropped at {at}: a Private Endpoint never originates traffic")
         }
         Reason::ReplyMisdelivered => format!("the reply reached {at}, not the request's source"),
+        Reason::NoOutboundConnectivity => format!(
+            "dropped at {at}: private subnet (defaultOutboundAccess false) without a NAT gateway, \
+             and the NIC has no public IP: no outbound method toward the Internet"
+        ),
+        Reason::NatGatewayInbound => format!(
+            "dropped at {at}: the destination is a NAT gateway public IP, which accepts no inbound \
+             connections"
+        ),
     }
 }
 

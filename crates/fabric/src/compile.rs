@@ -23,9 +23,9 @@ use crate::prefix::{self, contains};
 use crate::routes::{self, EffectiveRoute, NextHopType, RouteState, Target};
 use crate::security::{self, NsgTable, TagSets};
 use crate::{
-    firewall, Fabric, FirewallId, Gateway, GatewayId, Nic, NicId, NsgId, NsgTableId, Owner, PeId,
-    PeerLink, PrivateEndpoint, PublicOwner, RouteSet, RouteSetId, RouteTableId, RouteTableInfo,
-    Service, ServiceId, Site, SiteId, Subnet, SubnetId, Vnet, VnetId,
+    firewall, Fabric, FirewallId, Gateway, GatewayId, NatGateway, NatGatewayId, Nic, NicId, NsgId,
+    NsgTableId, Owner, PeId, PeerLink, PrivateEndpoint, PublicOwner, RouteSet, RouteSetId,
+    RouteTableId, RouteTableInfo, Service, ServiceId, Site, SiteId, Subnet, SubnetId, Vnet, VnetId,
 };
 
 /// Compiles a validated topology.
@@ -33,11 +33,12 @@ pub fn compile(v: &m::Validated) -> Fabric {
     let t = v.topology();
     let names = Names::new(t);
     let (mut vnets, mut subnets) = number_vnets(t, &names);
+    let nat_gateways = compile_nat_gateways(t);
     let peerings = connect_peerings(t, &names, &mut vnets);
     let (sites, gws) = compile_gateways(t, &names, &vnets, &peerings);
     let (services, mut nics, pes, firewalls) = compile_endpoints(t, &names, &vnets, &subnets);
     let owners = owner_tables(
-        &mut vnets, &subnets, &nics, &pes, &firewalls, &services, &sites,
+        &mut vnets, &subnets, &nics, &pes, &firewalls, &services, &sites, t,
     );
     let route_sets = compile_route_sets(t, &vnets, &mut subnets, &nics, &pes, &peerings, &gws);
     let nsg_tables = compile_nsg_tables(t, &vnets, &mut subnets, &mut nics, &peerings, &gws);
@@ -51,6 +52,7 @@ pub fn compile(v: &m::Validated) -> Fabric {
         sites,
         gateways: gws.gateways,
         firewalls,
+        nat_gateways,
         route_tables: t
             .route_tables
             .iter()
@@ -161,6 +163,11 @@ fn number_vnets(t: &m::Topology, names: &Names) -> (Vec<Vnet>, Vec<Subnet>) {
                 nsg: s.nsg.as_ref().map(|n| names.nsg(&n.value)),
                 nsg_table: None,
                 pe_policies: s.private_endpoint_network_policies,
+                nat_gateway: s.nat_gateway.as_ref().map(|n| {
+                    let i = t.nat_gateways.iter().position(|g| g.name.value == n.value);
+                    NatGatewayId(i.expect("validated") as u32)
+                }),
+                default_outbound_access: s.default_outbound_access,
             });
         }
         let space: Vec<Ipv4Net> = v.address_space.iter().map(|a| a.value).collect();
@@ -176,6 +183,22 @@ fn number_vnets(t: &m::Topology, names: &Names) -> (Vec<Vnet>, Vec<Subnet>) {
         });
     }
     (vnets, subnets)
+}
+
+/// NAT gateways and the address each one's connections leave from.
+fn compile_nat_gateways(t: &m::Topology) -> Vec<NatGateway> {
+    t.nat_gateways
+        .iter()
+        .map(|n| NatGateway {
+            name: n.name.value.clone(),
+            snat_ip: n
+                .public_ip_addresses
+                .first()
+                .map(|a| ip(a.value))
+                .or_else(|| n.public_ip_prefixes.first().map(|p| ip(p.value.network())))
+                .expect("validated: a public IP or prefix"),
+        })
+        .collect()
 }
 
 /// Step 3's result: the peering objects by (from, to), and the connected pairs.
@@ -447,6 +470,7 @@ struct Owners {
 /// Step 6: who owns each address. Per VNet its NICs, endpoints and firewall addresses; and
 /// globally public addresses, site prefixes, every private owner (the first declared VNet wins
 /// where spaces overlap) and every subnet prefix.
+#[allow(clippy::too_many_arguments)]
 fn owner_tables(
     vnets: &mut [Vnet],
     subnets: &[Subnet],
@@ -455,6 +479,7 @@ fn owner_tables(
     firewalls: &[firewall::Firewall],
     services: &[Service],
     sites: &[Site],
+    t: &m::Topology,
 ) -> Owners {
     let mut owner_lists: Vec<Vec<(Ipv4Net, u32)>> = vec![Vec::new(); vnets.len()];
     for (i, n) in nics.iter().enumerate() {
@@ -490,6 +515,15 @@ fn owner_tables(
     for (i, s) in services.iter().enumerate() {
         if let Some(p) = s.public_ip {
             public_list.push((host(p), PublicOwner::Service(ServiceId(i as u32)).encode()));
+        }
+    }
+    for (i, n) in t.nat_gateways.iter().enumerate() {
+        let owner = PublicOwner::NatGateway(NatGatewayId(i as u32)).encode();
+        for a in &n.public_ip_addresses {
+            public_list.push((host(ip(a.value)), owner));
+        }
+        for p in &n.public_ip_prefixes {
+            public_list.push((p.value, owner));
         }
     }
     // Later entries win in a FIB build: lists go in reverse so the first declared wins.

@@ -59,6 +59,7 @@ ids!(
     ServiceId,
     SiteId,
     GatewayId,
+    NatGatewayId,
     FirewallId,
     RouteTableId,
     RouteSetId,
@@ -104,6 +105,8 @@ pub enum PublicOwner {
     Nic(NicId),
     Firewall(FirewallId),
     Service(ServiceId),
+    /// One of a NAT gateway's public IPs or prefixes (outbound only).
+    NatGateway(NatGatewayId),
 }
 
 impl PublicOwner {
@@ -112,6 +115,7 @@ impl PublicOwner {
             PublicOwner::Nic(i) => i.0,
             PublicOwner::Firewall(i) => 1 << 28 | i.0,
             PublicOwner::Service(i) => 2 << 28 | i.0,
+            PublicOwner::NatGateway(i) => 3 << 28 | i.0,
         }
     }
     #[inline]
@@ -120,7 +124,8 @@ impl PublicOwner {
         match v >> 28 {
             0 => PublicOwner::Nic(NicId(id)),
             1 => PublicOwner::Firewall(FirewallId(id)),
-            _ => PublicOwner::Service(ServiceId(id)),
+            2 => PublicOwner::Service(ServiceId(id)),
+            _ => PublicOwner::NatGateway(NatGatewayId(id)),
         }
     }
 }
@@ -174,6 +179,31 @@ pub struct Subnet {
     pub nsg: Option<NsgId>,
     pub nsg_table: Option<NsgTableId>,
     pub pe_policies: m::PeNetworkPolicies,
+    /// The NAT gateway the subnet's outbound Internet connections leave through.
+    pub nat_gateway: Option<NatGatewayId>,
+    /// Default outbound access for VMs without an explicit outbound method.
+    pub default_outbound_access: bool,
+}
+
+/// The stand-in for the platform's default outbound access address, which Azure assigns
+/// implicitly and may change (198.51.100.1, from TEST-NET-2, RFC 5737; a modelling choice).
+pub const DEFAULT_OUTBOUND_IP: u32 = 0xC633_6401;
+
+/// A NAT gateway: the outbound source of every VM of the subnets it is associated with.
+#[derive(Clone, Debug)]
+pub struct NatGateway {
+    pub name: String,
+    /// The address its connections leave from: the first public IP, else the first address of
+    /// the first prefix (a modelling choice; Azure picks among them per connection).
+    pub snat_ip: u32,
+}
+
+/// How a VM's connection to the Internet gets its public source address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OutboundMethod {
+    NatGateway(NatGatewayId),
+    InstancePublicIp,
+    DefaultOutboundAccess,
 }
 
 #[derive(Clone, Debug)]
@@ -272,6 +302,7 @@ pub struct Fabric {
     pub sites: Vec<Site>,
     pub gateways: Vec<Gateway>,
     pub firewalls: Vec<firewall::Firewall>,
+    pub nat_gateways: Vec<NatGateway>,
     pub route_tables: Vec<RouteTableInfo>,
     pub route_sets: Vec<RouteSet>,
     pub nsg_names: Vec<String>,
@@ -308,6 +339,25 @@ impl Fabric {
     #[inline]
     pub fn public_owner(&self, ip: u32) -> Option<PublicOwner> {
         self.public.lookup(ip).map(PublicOwner::decode)
+    }
+    /// The outbound method of a NIC toward the Internet and the source address it gives, in
+    /// Azure's order of precedence: NAT gateway on the subnet, instance public IP, default
+    /// outbound access (none on a private subnet).
+    #[inline]
+    pub fn outbound_of(&self, n: NicId) -> Option<(OutboundMethod, u32)> {
+        let nic = &self.nics[n.ix()];
+        let s = &self.subnets[nic.subnet.ix()];
+        if let Some(g) = s.nat_gateway {
+            return Some((
+                OutboundMethod::NatGateway(g),
+                self.nat_gateways[g.ix()].snat_ip,
+            ));
+        }
+        if let Some(p) = nic.public_ip {
+            return Some((OutboundMethod::InstancePublicIp, p));
+        }
+        s.default_outbound_access
+            .then_some((OutboundMethod::DefaultOutboundAccess, DEFAULT_OUTBOUND_IP))
     }
     #[inline]
     pub fn site_of(&self, ip: u32) -> Option<SiteId> {

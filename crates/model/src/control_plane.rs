@@ -26,6 +26,7 @@ pub fn check(t: &Topology, d: &mut Diagnostics) {
     site_asns(t, d);
     gateway_asns(t, d);
     special_subnet_sizes(t, d);
+    nat_gateways(t, d);
 }
 
 fn has_gateway(t: &Topology, vnet: &str) -> bool {
@@ -204,5 +205,67 @@ fn gateway_subnet_size(t: &Topology, v: &Vnet, s: &Subnet, d: &mut Diagnostics) 
                 v.name.value, p.value
             ),
         );
+    }
+}
+
+/// NAT gateways: each needs a public IP or prefix, serves subnets of one VNet only, and is never
+/// on GatewaySubnet. learn.microsoft.com/azure/nat-gateway/nat-gateway-resource
+fn nat_gateways(t: &Topology, d: &mut Diagnostics) {
+    for n in &t.nat_gateways {
+        if n.public_ip_addresses.is_empty() && n.public_ip_prefixes.is_empty() {
+            d.error(
+                n.name.loc,
+                format!(
+                    "NAT gateway '{}' has no publicIpAddresses and no publicIpPrefixes \
+                     (rule: a NAT gateway needs at least one public IP address or prefix)",
+                    n.name.value
+                ),
+            );
+        }
+    }
+    let mut vnet_of: Vec<(&str, &str)> = Vec::new();
+    for v in &t.vnets {
+        for s in &v.subnets {
+            let Some(r) = &s.nat_gateway else { continue };
+            if !t.nat_gateways.iter().any(|n| n.name.value == r.value) {
+                let names: Vec<&str> = t
+                    .nat_gateways
+                    .iter()
+                    .map(|n| n.name.value.as_str())
+                    .collect();
+                d.error(
+                    r.loc,
+                    format!(
+                        "unknown NAT gateway '{}' (defined: {})",
+                        r.value,
+                        if names.is_empty() {
+                            "none".to_string()
+                        } else {
+                            names.join(", ")
+                        }
+                    ),
+                );
+                continue;
+            }
+            if s.name.value == GATEWAY_SUBNET {
+                d.error(
+                    r.loc,
+                    "a NAT gateway on GatewaySubnet (rule: NAT gateway cannot be associated with \
+                     the gateway subnet)",
+                );
+            }
+            match vnet_of.iter().find(|(n, _)| *n == r.value) {
+                Some((_, w)) if *w != v.name.value => d.error(
+                    r.loc,
+                    format!(
+                        "NAT gateway '{}' already serves vnet '{w}' (rule: a NAT gateway cannot \
+                         span virtual networks)",
+                        r.value
+                    ),
+                ),
+                Some(_) => {}
+                None => vnet_of.push((&r.value, &v.name.value)),
+            }
+        }
     }
 }

@@ -13,8 +13,6 @@ use crate::types::*;
 /// Features named by Azure that topology format v1 does not model: input that
 /// names them is rejected with this explanation, never silently ignored.
 const NOT_IN_V1: &[(&str, &str)] = &[
-    ("natGateways", "NAT gateways"),
-    ("natGateway", "NAT gateways"),
     ("loadBalancers", "load balancers"),
     ("loadBalancer", "load balancers"),
     ("serviceEndpoints", "service endpoints"),
@@ -382,6 +380,7 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
             "nsgs",
             "nics",
             "gateways",
+            "natGateways",
             "firewalls",
             "services",
             "privateEndpoints",
@@ -452,6 +451,11 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
     for n in items(d, o.get("gateways"), "gateways", false) {
         if let Some(x) = gateway(d, n) {
             t.gateways.push(x);
+        }
+    }
+    for n in items(d, o.get("natGateways"), "natGateways", false) {
+        if let Some(x) = nat_gateway(d, n) {
+            t.nat_gateways.push(x);
         }
     }
     for n in items(d, o.get("firewalls"), "firewalls", false) {
@@ -534,6 +538,8 @@ fn vnet(d: &mut Diagnostics, n: &Node) -> Option<Vnet> {
                 "nsg",
                 "routeTable",
                 "privateEndpointNetworkPolicies",
+                "natGateway",
+                "defaultOutboundAccess",
             ],
         ) else {
             continue;
@@ -567,6 +573,10 @@ fn vnet(d: &mut Diagnostics, n: &Node) -> Option<Vnet> {
             nsg,
             route_table,
             private_endpoint_network_policies: policies,
+            nat_gateway: so
+                .get("natGateway")
+                .and_then(|x| string(d, x, "a NAT gateway name")),
+            default_outbound_access: boolean(d, so.get("defaultOutboundAccess"), true),
         });
     }
     Some(Vnet {
@@ -828,6 +838,29 @@ fn gateway(d: &mut Diagnostics, n: &Node) -> Option<Gateway> {
         gateway_type: gateway_type?,
         bgp_asn,
         connections,
+    })
+}
+
+fn nat_gateway(d: &mut Diagnostics, n: &Node) -> Option<NatGateway> {
+    let o = obj(
+        d,
+        n,
+        "a NAT gateway",
+        &["name", "publicIpAddresses", "publicIpPrefixes"],
+    )?;
+    let name = named(d, &o, "a NAT gateway")?;
+    let public_ip_addresses = items(d, o.get("publicIpAddresses"), "publicIpAddresses", true)
+        .into_iter()
+        .filter_map(|x| ipv4(d, x, "a public IP address"))
+        .collect();
+    let public_ip_prefixes = items(d, o.get("publicIpPrefixes"), "publicIpPrefixes", true)
+        .into_iter()
+        .filter_map(|x| prefix(d, x, false))
+        .collect();
+    Some(NatGateway {
+        name,
+        public_ip_addresses,
+        public_ip_prefixes,
     })
 }
 

@@ -32,6 +32,7 @@ pub struct Topology {
     pub nsgs: Vec<Nsg>,
     pub nics: Vec<Nic>,
     pub gateways: Vec<Gateway>,
+    pub nat_gateways: Vec<NatGateway>,
     pub firewalls: Vec<Firewall>,
     pub services: Vec<Service>,
     pub private_endpoints: Vec<PrivateEndpoint>,
@@ -113,6 +114,20 @@ pub struct Subnet {
     pub nsg: Option<Sp<String>>,
     pub route_table: Option<Sp<String>>,
     pub private_endpoint_network_policies: PeNetworkPolicies,
+    /// The NAT gateway associated with the subnet (its explicit outbound method).
+    pub nat_gateway: Option<Sp<String>>,
+    /// Whether VMs without an explicit outbound method get default outbound access
+    /// (default true in format version 1, Azure's behaviour for VNets created before private
+    /// subnets became the default; `false` makes the subnet private).
+    pub default_outbound_access: bool,
+}
+
+/// A NAT gateway: the source address of its subnets' outbound connections to the Internet.
+#[derive(Clone, Debug)]
+pub struct NatGateway {
+    pub name: Sp<String>,
+    pub public_ip_addresses: Vec<Sp<Ipv4Addr>>,
+    pub public_ip_prefixes: Vec<Sp<Ipv4Net>>,
 }
 
 #[derive(Clone, Debug)]

@@ -277,3 +277,58 @@ fn coexisting_expressroute_and_vpn_gateways_need_a_27() {
     );
     valid(&fabric("", "", gws));
 }
+
+fn with_nat(subnet_extra: &str, nat: &str) -> String {
+    fabric("", "", "")
+        .replace(
+            "{ name: app, addressPrefix: 10.1.1.0/24 }",
+            &format!("{{ name: app, addressPrefix: 10.1.1.0/24{subnet_extra} }}"),
+        )
+        .replace("peerings:", &format!("{nat}peerings:"))
+}
+
+#[test]
+fn nat_gateway_references_and_placement() {
+    // learn.microsoft.com/azure/nat-gateway/nat-gateway-resource: a NAT gateway needs a public
+    // IP address or prefix, cannot span virtual networks, and is not for the gateway subnet.
+    let ok = "natGateways: [{ name: ng, publicIpAddresses: [40.0.0.10] }]\n";
+    valid(&with_nat(", natGateway: ng", ok));
+    let t = with_nat(", natGateway: nope", ok);
+    expect(&t, Severity::Error, &["unknown NAT gateway 'nope'"], "nope");
+    let t = with_nat(", natGateway: ng", "natGateways: [{ name: ng }]\n");
+    expect(
+        &t,
+        Severity::Error,
+        &["rule: a NAT gateway needs at least one public IP address or prefix"],
+        "ng }]",
+    );
+    let t = with_nat(", natGateway: ng", ok).replace(
+        "{ name: GatewaySubnet, addressPrefix: 10.0.0.0/27 }",
+        "{ name: GatewaySubnet, addressPrefix: 10.0.0.0/27, natGateway: ng }",
+    );
+    expect(
+        &t,
+        Severity::Error,
+        &["rule: NAT gateway cannot be associated with the gateway subnet"],
+        "ng }",
+    );
+    let t = with_nat(", natGateway: ng", ok).replace(
+        "{ name: AzureFirewallSubnet, addressPrefix: 10.0.1.0/26 }",
+        "{ name: AzureFirewallSubnet, addressPrefix: 10.0.1.0/26, natGateway: ng }",
+    );
+    // Reported at the spoke's reference, the second VNet to name the gateway.
+    let all = diagnostics(&t, Severity::Error);
+    let e = all
+        .iter()
+        .find(|e| {
+            e.message
+                .contains("rule: a NAT gateway cannot span virtual networks")
+        })
+        .unwrap_or_else(|| panic!("{all:#?}"));
+    assert!(e
+        .message
+        .contains("NAT gateway 'ng' already serves vnet 'hub'"));
+    let line = t.lines().position(|l| l.contains("name: app")).unwrap();
+    let col = t.lines().nth(line).unwrap().find("ng }").unwrap();
+    assert_eq!((e.loc.line, e.loc.col), (line as u32 + 1, col as u32 + 1));
+}
