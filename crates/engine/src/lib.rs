@@ -22,8 +22,8 @@ use vnetsim_fabric::firewall::prefix_match;
 use vnetsim_fabric::prefix::is_public;
 use vnetsim_fabric::security::{Access, PLATFORM_IP};
 use vnetsim_fabric::{
-    Endpoint, Fabric, FirewallId, GatewayId, NicId, Owner, PeId, PublicOwner, RouteSetId, SubnetId,
-    Target, VnetId,
+    Endpoint, Fabric, FirewallId, GatewayId, GatewayPeer, NicId, Owner, PeId, PublicOwner,
+    RouteSetId, SubnetId, Target, VnetId,
 };
 
 /// R8.4: a walk of more than this many hops is a loop.
@@ -762,15 +762,46 @@ impl<'a> Walk<'a> {
         Err(f.subnet)
     }
 
-    /// A packet handed to a gateway toward on-premises (R7.3, R-GW-05).
+    /// A packet handed to a gateway (R7.3, R-GW-05): into the connection that learned the
+    /// destination (a site, or another gateway over Vnet2Vnet); otherwise the gateway routes it
+    /// by GatewaySubnet's effective routes (R-GW-04), toward a peered spoke or a firewall or NVA
+    /// a GatewaySubnet user route names. It never sends traffic to the Internet.
     fn gateway_egress(&mut self, g: GatewayId) -> End {
-        self.hop(Endpoint::Gateway(g), Action::Forward);
-        match self.f.gateways[g.ix()].site_for(self.pkt.dst) {
-            Some(site) => {
+        let node = Endpoint::Gateway(g);
+        if self.s.hops.last().map(|h| h.node) != Some(node) {
+            self.hop(node, Action::Forward);
+        }
+        let gw = &self.f.gateways[g.ix()];
+        match gw.next_for(self.pkt.dst) {
+            Some(GatewayPeer::Site(site)) => {
                 self.hop(Endpoint::Site(site), Action::Deliver);
                 End::Delivered(Endpoint::Site(site))
             }
-            None => End::Dropped(Endpoint::Gateway(g), Reason::GatewayNoSite, None),
+            Some(GatewayPeer::Gateway(o)) => {
+                self.hop(Endpoint::Gateway(o), Action::Forward);
+                match self.f.gateways[o.ix()].subnet {
+                    Some(gs) => self.route_from(gs, true),
+                    None => End::Dropped(Endpoint::Gateway(o), Reason::NoRoute, None),
+                }
+            }
+            None => match gw.subnet {
+                Some(gs) if self.gateway_routes_onward(gs, g) => self.route_from(gs, true),
+                _ => End::Dropped(node, Reason::GatewayNoSite, None),
+            },
+        }
+    }
+
+    /// Whether GatewaySubnet's route for the destination leads somewhere other than the
+    /// Internet or back into gateway `g`.
+    fn gateway_routes_onward(&self, gs: SubnetId, g: GatewayId) -> bool {
+        let rs = self.f.route_set(gs);
+        let Some(i) = rs.lookup(self.pkt.dst) else {
+            return false;
+        };
+        match rs.routes[i as usize].target {
+            Target::Internet | Target::NoGateway => false,
+            Target::Gateway(o) => o != g,
+            _ => true,
         }
     }
 
@@ -1032,17 +1063,20 @@ impl<'a> Walk<'a> {
             Endpoint::Site(site) => {
                 self.hop(at, Action::Forward);
                 let dst = self.pkt.dst;
+                let bgp = self.f.sites[site.ix()].bgp;
                 let g = self.f.sites[site.ix()]
                     .gateways
                     .iter()
                     .copied()
-                    .find(|g| self.f.gateways[g.ix()].advertises(dst));
+                    .find(|g| self.f.gateways[g.ix()].advertises_to(dst, bgp));
                 let Some(g) = g else {
                     if let Some(h) = self.s.hops.last_mut() {
                         h.action = Action::Drop;
                     }
                     return End::Dropped(at, Reason::NotAdvertisedToSite, None);
                 };
+                // R7.2: forwarded by GatewaySubnet's routes, which also carry the prefixes the
+                // gateway learned from its other connections (site-to-site transit).
                 self.hop(Endpoint::Gateway(g), Action::Forward);
                 match self.f.gateways[g.ix()].subnet {
                     Some(gs) => self.route_from(gs, true),

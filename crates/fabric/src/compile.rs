@@ -23,9 +23,10 @@ use crate::prefix::{self, contains};
 use crate::routes::{self, EffectiveRoute, NextHopType, RouteState, Target};
 use crate::security::{self, NsgTable, TagSets};
 use crate::{
-    firewall, Fabric, FirewallId, Gateway, GatewayId, NatGateway, NatGatewayId, Nic, NicId, NsgId,
-    NsgTableId, Owner, PeId, PeerLink, PrivateEndpoint, PublicOwner, RouteSet, RouteSetId,
-    RouteTableId, RouteTableInfo, Service, ServiceId, Site, SiteId, Subnet, SubnetId, Vnet, VnetId,
+    firewall, Fabric, FirewallId, Gateway, GatewayId, GatewayPeer, NatGateway, NatGatewayId, Nic,
+    NicId, NsgId, NsgTableId, Owner, PeId, PeerLink, PrivateEndpoint, PublicOwner, RouteSet,
+    RouteSetId, RouteTableId, RouteTableInfo, Service, ServiceId, Site, SiteId, Subnet, SubnetId,
+    Vnet, VnetId,
 };
 
 /// Compiles a validated topology.
@@ -304,6 +305,7 @@ fn compile_gateways(
             name: s.name.value.clone(),
             prefixes: s.address_prefixes.iter().map(|p| p.value).collect(),
             gateways: Vec::new(),
+            bgp: s.bgp.is_some(),
         })
         .collect();
     let mut gateways: Vec<Gateway> = Vec::new();
@@ -320,10 +322,12 @@ fn compile_gateways(
             name: g.name.value.clone(),
             vnet: VnetId(vi as u32),
             subnet: vnets[vi].gateway_subnet,
-            learned_fib: fib_of(learned.iter().map(|(p, s)| (*p, s.0))),
+            bgp: g.bgp_asn.is_some(),
+            learned_fib: Fib::default(),
             learned,
             advertised: Vec::new(),
             advertised_fib: Fib::default(),
+            bgp_advertised_fib: Fib::default(),
         });
     }
     let transit_hub = transit_hubs(peerings, &of_vnet);
@@ -342,6 +346,16 @@ fn compile_gateways(
         g.advertised_fib = fib_of(adv.iter().map(|p| (*p, 1)));
         g.advertised = adv;
     }
+    learn_vnet2vnet(t, &mut gateways, vnets);
+    for g in gateways.iter_mut() {
+        g.learned_fib = fib_of(g.learned.iter().map(|(p, s)| (*p, s.encode())));
+        let all = g
+            .advertised
+            .iter()
+            .copied()
+            .chain(g.learned.iter().map(|l| l.0));
+        g.bgp_advertised_fib = fib_of(all.map(|p| (p, 1)));
+    }
     (
         sites,
         Gateways {
@@ -352,6 +366,55 @@ fn compile_gateways(
     )
 }
 
+/// VNet-to-VNet connections (declared on either side, they connect both): each gateway learns
+/// the other VNet's address space; with BGP on both ends, everything the other advertises
+/// (its transit spokes) and learned from its sites (R-GW-03). Prefixes inside a gateway's own
+/// VNet space are filtered, and a prefix already learned keeps its first connection.
+fn learn_vnet2vnet(t: &m::Topology, gateways: &mut [Gateway], vnets: &[Vnet]) {
+    let id = |name: &str| t.gateways.iter().position(|g| g.name.value == name);
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    for (a, g) in t.gateways.iter().enumerate() {
+        for c in &g.vnet2vnet {
+            let b = id(&c.value).expect("validated");
+            pairs.extend([(a, b), (b, a)]);
+        }
+    }
+    let snapshot: Vec<(Vec<Ipv4Net>, Vec<Ipv4Net>)> = gateways
+        .iter()
+        .map(|g| {
+            (
+                g.advertised.clone(),
+                g.learned.iter().map(|l| l.0).collect(),
+            )
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for (a, b) in pairs {
+        if !seen.insert((a, b)) {
+            continue;
+        }
+        let bgp = gateways[a].bgp && gateways[b].bgp;
+        let from_b: Vec<Ipv4Net> = if bgp {
+            snapshot[b]
+                .0
+                .iter()
+                .chain(&snapshot[b].1)
+                .copied()
+                .collect()
+        } else {
+            vnets[gateways[b].vnet.ix()].address_space.clone()
+        };
+        let own = &vnets[gateways[a].vnet.ix()].address_space;
+        for p in from_b {
+            let inside_own = own.iter().any(|s| contains(s, &p));
+            if !inside_own && !gateways[a].learned.iter().any(|l| l.0 == p) {
+                let peer = GatewayPeer::Gateway(GatewayId(b as u32));
+                gateways[a].learned.push((p, peer));
+            }
+        }
+    }
+}
+
 /// What gateway `g` learns from its connections' sites, each prefix once, first site wins.
 /// Prefixes equal to or inside the gateway VNet's own space are filtered (R-RT-12).
 fn learned_prefixes(
@@ -359,8 +422,8 @@ fn learned_prefixes(
     names: &Names,
     g: &m::Gateway,
     vnet: &Vnet,
-) -> Vec<(Ipv4Net, SiteId)> {
-    let mut learned: Vec<(Ipv4Net, SiteId)> = Vec::new();
+) -> Vec<(Ipv4Net, GatewayPeer)> {
+    let mut learned: Vec<(Ipv4Net, GatewayPeer)> = Vec::new();
     let mut seen: std::collections::HashSet<Ipv4Net> = std::collections::HashSet::new();
     for c in &g.connections {
         let si = names.site[c.value.as_str()];
@@ -374,7 +437,7 @@ fn learned_prefixes(
                 continue;
             }
             if seen.insert(p) {
-                learned.push((p, SiteId(si as u32)));
+                learned.push((p, GatewayPeer::Site(SiteId(si as u32))));
             }
         }
     }

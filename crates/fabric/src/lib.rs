@@ -240,6 +240,31 @@ pub struct Site {
     pub name: String,
     pub prefixes: Vec<Ipv4Net>,
     pub gateways: Vec<GatewayId>,
+    /// The site speaks BGP over its connections.
+    pub bgp: bool,
+}
+
+/// Where a gateway sends what it learned: a site (IPsec) or another gateway (Vnet2Vnet).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GatewayPeer {
+    Site(SiteId),
+    Gateway(GatewayId),
+}
+
+impl GatewayPeer {
+    fn encode(self) -> u32 {
+        match self {
+            GatewayPeer::Site(s) => s.0,
+            GatewayPeer::Gateway(g) => 1 << 30 | g.0,
+        }
+    }
+    #[inline]
+    fn decode(v: u32) -> GatewayPeer {
+        match v >> 30 {
+            0 => GatewayPeer::Site(SiteId(v)),
+            _ => GatewayPeer::Gateway(GatewayId(v & 0x3FFF_FFFF)),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -247,21 +272,32 @@ pub struct Gateway {
     pub name: String,
     pub vnet: VnetId,
     pub subnet: Option<SubnetId>,
-    /// On-premises prefixes learned (static and BGP), each with its site.
-    pub learned: Vec<(Ipv4Net, SiteId)>,
+    /// The gateway speaks BGP.
+    pub bgp: bool,
+    /// Prefixes learned (site prefixes, static and BGP; the other VNet's over Vnet2Vnet), each
+    /// with the connection it leaves through.
+    pub learned: Vec<(Ipv4Net, GatewayPeer)>,
     learned_fib: Fib,
     /// What the gateway advertises to its sites (R7.1): its VNet's space and transit spokes'.
     pub advertised: Vec<Ipv4Net>,
     advertised_fib: Fib,
+    /// What it advertises to a BGP peer: the above and everything it learned from its other
+    /// connections (R-GW-03: transit between sites through the gateway).
+    bgp_advertised_fib: Fib,
 }
 
 impl Gateway {
+    /// The connection a packet toward `dst` leaves through.
     #[inline]
-    pub fn site_for(&self, dst: u32) -> Option<SiteId> {
-        self.learned_fib.lookup(dst).map(SiteId)
+    pub fn next_for(&self, dst: u32) -> Option<GatewayPeer> {
+        self.learned_fib.lookup(dst).map(GatewayPeer::decode)
     }
+    /// Whether a site (a BGP one when `bgp`) routes `dst` to this gateway.
     #[inline]
-    pub fn advertises(&self, dst: u32) -> bool {
+    pub fn advertises_to(&self, dst: u32, bgp: bool) -> bool {
+        if bgp && self.bgp {
+            return self.bgp_advertised_fib.lookup(dst).is_some();
+        }
         self.advertised_fib.lookup(dst).is_some()
     }
 }

@@ -27,6 +27,57 @@ pub fn check(t: &Topology, d: &mut Diagnostics) {
     gateway_asns(t, d);
     special_subnet_sizes(t, d);
     nat_gateways(t, d);
+    vnet2vnet(t, d);
+}
+
+/// VNet-to-VNet connections: toward another VPN gateway, with a different ASN when both speak
+/// BGP. learn.microsoft.com/azure/vpn-gateway/vpn-gateway-howto-vnet-vnet-resource-manager-portal
+fn vnet2vnet(t: &Topology, d: &mut Diagnostics) {
+    for g in &t.gateways {
+        for c in &g.vnet2vnet {
+            let Some(o) = t.gateways.iter().find(|o| o.name.value == c.value) else {
+                let names: Vec<&str> = t.gateways.iter().map(|o| o.name.value.as_str()).collect();
+                d.error(
+                    c.loc,
+                    format!(
+                        "unknown gateway '{}' (defined: {})",
+                        c.value,
+                        names.join(", ")
+                    ),
+                );
+                continue;
+            };
+            if o.vnet.value == g.vnet.value {
+                d.error(
+                    c.loc,
+                    format!(
+                        "gateway '{}' cannot connect to a gateway of its own vnet \
+                         (rule: a VNet-to-VNet connection joins two virtual networks)",
+                        g.name.value
+                    ),
+                );
+            }
+            if g.gateway_type != GatewayType::Vpn || o.gateway_type != GatewayType::Vpn {
+                d.error(
+                    c.loc,
+                    "a Vnet2Vnet connection joins two VPN gateways \
+                     (rule: VNet-to-VNet connections are VPN gateway connections)",
+                );
+            }
+            if let (Some(a), Some(b)) = (&g.bgp_asn, &o.bgp_asn) {
+                if a.value == b.value {
+                    d.error(
+                        c.loc,
+                        format!(
+                            "the BGP connection of gateway '{}' to gateway '{}' has ASN {} on \
+                             both ends (rule: the two ends of a BGP connection need different ASNs)",
+                            g.name.value, o.name.value, a.value
+                        ),
+                    );
+                }
+            }
+        }
+    }
 }
 
 fn has_gateway(t: &Topology, vnet: &str) -> bool {

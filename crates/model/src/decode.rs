@@ -822,14 +822,12 @@ fn gateway(d: &mut Diagnostics, n: &Node) -> Option<Gateway> {
         }
     });
     let mut connections = Vec::new();
+    let mut vnet2vnet = Vec::new();
     for c in items(d, o.get("connections"), "connections", false) {
-        let Some(co) = obj(d, c, "a gateway connection", &["site"]) else {
-            continue;
-        };
-        if let Some(s) = require(d, &co, "site", "a gateway connection")
-            .and_then(|x| string(d, x, "a site name"))
-        {
-            connections.push(s);
+        match connection(d, c) {
+            Some((ConnectionType::IPsec, s)) => connections.push(s),
+            Some((ConnectionType::Vnet2Vnet, g)) => vnet2vnet.push(g),
+            None => {}
         }
     }
     Some(Gateway {
@@ -838,7 +836,41 @@ fn gateway(d: &mut Diagnostics, n: &Node) -> Option<Gateway> {
         gateway_type: gateway_type?,
         bgp_asn,
         connections,
+        vnet2vnet,
     })
+}
+
+/// One gateway connection: `site` (connectionType IPsec, the default for a site) or
+/// `virtualNetworkGateway` (connectionType Vnet2Vnet), as Azure's connection resource names them.
+fn connection(d: &mut Diagnostics, c: &Node) -> Option<(ConnectionType, Sp<String>)> {
+    let co = obj(
+        d,
+        c,
+        "a gateway connection",
+        &["site", "virtualNetworkGateway", "connectionType"],
+    )?;
+    let ty = co
+        .get("connectionType")
+        .and_then(|x| enumerated(d, x, "connectionType", &ConnectionType::ALL).map(|t| (t, x.loc)));
+    let (want, node, what) = match (co.get("site"), co.get("virtualNetworkGateway")) {
+        (Some(s), None) => (ConnectionType::IPsec, s, "a site name"),
+        (None, Some(g)) => (ConnectionType::Vnet2Vnet, g, "a gateway name"),
+        _ => {
+            d.error(
+                c.loc,
+                "a gateway connection names exactly one of 'site' (IPsec) or \
+                 'virtualNetworkGateway' (Vnet2Vnet)",
+            );
+            return None;
+        }
+    };
+    if let Some((t, loc)) = ty.filter(|(t, _)| *t != want) {
+        d.error(
+            loc,
+            format!("connectionType {t:?} does not fit this connection; expected {want:?}"),
+        );
+    }
+    Some((want, string(d, node, what)?))
 }
 
 fn nat_gateway(d: &mut Diagnostics, n: &Node) -> Option<NatGateway> {

@@ -316,7 +316,24 @@ pub struct Gateway {
     pub gateway_type: GatewayType,
     /// The gateway's BGP ASN (65515 when `bgp` is given without one), where it was written.
     pub bgp_asn: Option<Sp<u32>>,
+    /// IPsec (site-to-site) connections, by site name.
     pub connections: Vec<Sp<String>>,
+    /// VNet-to-VNet connections, by the other virtual network gateway's name.
+    pub vnet2vnet: Vec<Sp<String>>,
+}
+
+/// A gateway connection's `connectionType`, in Azure's spelling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConnectionType {
+    IPsec,
+    Vnet2Vnet,
+}
+
+impl ConnectionType {
+    pub const ALL: [(&'static str, ConnectionType); 2] = [
+        ("IPsec", ConnectionType::IPsec),
+        ("Vnet2Vnet", ConnectionType::Vnet2Vnet),
+    ];
 }
 
 /// Firewall network-rule and DNAT protocols.
