@@ -166,3 +166,26 @@ fn vnet_to_vnet_with_equal_asns_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn reasons_name_the_expressroute_gateway_and_the_unreachable_appliance() {
+    // learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview: a user route's
+    // next hop VirtualNetworkGateway must be a VPN gateway; an ExpressRoute gateway cannot be
+    // named (its routes come by BGP). The drop names the gateway that is there.
+    let t = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reasons.yaml");
+    let v = trace(&t, "10.10.1.4", "192.168.1.1");
+    assert_eq!(v["outcome"], "unreachable");
+    assert_eq!(v["forward"]["droppedAt"], "gateway:ergw");
+    let reason = v["forward"]["reason"].as_str().unwrap();
+    assert!(reason.contains("ExpressRoute gateway"), "{reason}");
+    assert!(!reason.contains("no gateway serves"), "{reason}");
+    // Same page and learn.microsoft.com/azure/virtual-network/virtual-network-peering-overview:
+    // a VirtualAppliance next hop is reached in the VNet or a peered one; an IP-forwarding NIC
+    // elsewhere is named as unreachable, not as an address nothing owns.
+    let v = trace(&t, "10.10.1.4", "172.16.1.1");
+    assert_eq!(v["outcome"], "unreachable");
+    assert_eq!(v["forward"]["droppedAt"], "nic:nva-far");
+    let reason = v["forward"]["reason"].as_str().unwrap();
+    assert!(reason.contains("IP-forwarding NIC"), "{reason}");
+    assert!(reason.contains("unreachable"), "{reason}");
+}

@@ -189,6 +189,12 @@ pub enum Reason {
     NoOutboundConnectivity,
     /// A connection from outside toward a NAT gateway's public IP: NAT gateways are outbound only.
     NatGatewayInbound,
+    /// A user route's next hop VirtualNetworkGateway where the gateway there is an ExpressRoute
+    /// gateway (dropped at it): user routes can only name VPN gateways.
+    ExpressRouteNotUserRouteNextHop,
+    /// A user route's VirtualAppliance is an IP-forwarding NIC (dropped at it) in a VNet the
+    /// sending VNet is not connected to.
+    ApplianceNotInReach,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -799,7 +805,7 @@ impl<'a> Walk<'a> {
             return false;
         };
         match rs.routes[i as usize].target {
-            Target::Internet | Target::NoGateway => false,
+            Target::Internet | Target::NoGateway | Target::ExpressRouteGateway(_) => false,
             Target::Gateway(o) => o != g,
             _ => true,
         }
@@ -979,6 +985,14 @@ impl<'a> Walk<'a> {
                     return End::Dropped(here, Reason::RouteNone, user_rule);
                 }
                 Target::NoGateway => return End::Dropped(here, Reason::NoGateway, user_rule),
+                Target::ExpressRouteGateway(g) => {
+                    let at = Endpoint::Gateway(g);
+                    return End::Dropped(at, Reason::ExpressRouteNotUserRouteNextHop, user_rule);
+                }
+                Target::ApplianceUnreachable(n) => {
+                    let at = Endpoint::Nic(n);
+                    return End::Dropped(at, Reason::ApplianceNotInReach, user_rule);
+                }
                 Target::ApplianceUnresolved => {
                     return End::Dropped(here, Reason::ApplianceUnresolved, user_rule)
                 }

@@ -220,6 +220,23 @@ pub fn reason_text(f: &Fabric, leg: &Leg) -> String {
             "dropped at {at}: private subnet (defaultOutboundAccess false) without a NAT gateway, \
              and the NIC has no public IP: no outbound method toward the Internet"
         ),
+        Reason::ExpressRouteNotUserRouteNextHop => format!(
+            "dropped before {at}: user route {rule} has next hop VirtualNetworkGateway, and the \
+             gateway there is an ExpressRoute gateway, which user routes cannot use (only a VPN \
+             gateway can be a user route's next hop)"
+        ),
+        Reason::ApplianceNotInReach => {
+            let vnet = match leg.dropped_at {
+                Some(Endpoint::Nic(n)) => f.vnets[f.subnets[f.nics[n.ix()].subnet.ix()].vnet.ix()]
+                    .name
+                    .as_str(),
+                _ => "",
+            };
+            format!(
+                "dropped before {at}: user route {rule} names this IP-forwarding NIC, which is \
+                 in vnet {vnet}, neither the sending VNet nor one peered with it: unreachable"
+            )
+        }
         Reason::NatGatewayInbound => format!(
             "dropped at {at}: the destination is a NAT gateway public IP, which accepts no inbound \
              connections"

@@ -280,13 +280,23 @@ impl Gateways {
             })
             .collect()
     }
-    /// The gateway a `VirtualNetworkGateway` user route in VNet `vi` reaches (R2.8).
-    fn udr_gateway_of(&self, t: &m::Topology, vi: usize) -> Option<GatewayId> {
-        let own = self.of_vnet[vi]
-            .iter()
-            .copied()
-            .find(|g| t.gateways[g.ix()].gateway_type == m::GatewayType::Vpn);
-        own.or_else(|| self.transit_hub[vi].and_then(|h| self.of_vnet[h].first().copied()))
+    /// The VPN gateway a `VirtualNetworkGateway` user route in VNet `vi` reaches (R2.8): its
+    /// own, else its transit hub's. A user route cannot name an ExpressRoute gateway
+    /// (learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview, next hop types).
+    fn udr_target(&self, t: &m::Topology, vi: usize) -> Target {
+        let gws = if self.of_vnet[vi].is_empty() {
+            self.transit_hub[vi]
+                .map(|h| &self.of_vnet[h][..])
+                .unwrap_or(&[])
+        } else {
+            &self.of_vnet[vi][..]
+        };
+        let vpn = |g: &&GatewayId| t.gateways[g.ix()].gateway_type == m::GatewayType::Vpn;
+        match (gws.iter().find(vpn), gws.first()) {
+            (Some(&g), _) => Target::Gateway(g),
+            (None, Some(&er)) => Target::ExpressRouteGateway(er),
+            (None, None) => Target::NoGateway,
+        }
     }
 }
 
@@ -621,6 +631,14 @@ fn resolve_appliance(
     a: u32,
 ) -> Target {
     let candidates = std::iter::once(vi).chain(peerings.connected[vi].iter().copied());
+    let unreachable = || {
+        let far = vnets.iter().find_map(|v| match v.owner(a) {
+            Some(Owner::Nic(n)) if nics[n.ix()].ip_forwarding => Some(n),
+            _ => None,
+        });
+        far.map(Target::ApplianceUnreachable)
+            .unwrap_or(Target::ApplianceUnresolved)
+    };
     for c in candidates {
         if !vnets[c].in_space(a) {
             continue;
@@ -632,7 +650,7 @@ fn resolve_appliance(
             _ => Target::ApplianceUnresolved,
         };
     }
-    Target::ApplianceUnresolved
+    unreachable()
 }
 
 /// A subnet's user routes with their targets resolved.
@@ -716,12 +734,9 @@ fn compile_route_sets(
                     let target = resolve_appliance(vnets, nics, peerings, vi, ip(a));
                     (NextHopType::VirtualAppliance, target)
                 }
-                m::NextHopType::VirtualNetworkGateway => (
-                    NextHopType::VirtualNetworkGateway,
-                    gws.udr_gateway_of(t, vi)
-                        .map(Target::Gateway)
-                        .unwrap_or(Target::NoGateway),
-                ),
+                m::NextHopType::VirtualNetworkGateway => {
+                    (NextHopType::VirtualNetworkGateway, gws.udr_target(t, vi))
+                }
                 m::NextHopType::VnetLocal => {
                     (NextHopType::VnetLocal, Target::Vnet(VnetId(vi as u32)))
                 }
