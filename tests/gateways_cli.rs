@@ -189,3 +189,45 @@ fn reasons_name_the_expressroute_gateway_and_the_unreachable_appliance() {
     assert!(reason.contains("IP-forwarding NIC"), "{reason}");
     assert!(reason.contains("unreachable"), "{reason}");
 }
+
+#[test]
+fn gateway_routes_show_the_instance_addresses() {
+    // learn.microsoft.com/azure/vpn-gateway/vpn-gateway-vpn-faq#bgp: the gateway's BGP peer
+    // addresses come from GatewaySubnet, one per instance, two for active-active; effective
+    // routes (learn.microsoft.com/azure/network-watcher/diagnose-vm-network-routing-problem)
+    // list a gateway route's next hop addresses. A spoke using the hub's gateway shows the hub
+    // gateway's instances.
+    let o = Command::new(env!("CARGO_BIN_EXE_vnetsim"))
+        .args([
+            "routes",
+            fixture(&[]).to_str().unwrap(),
+            "--subnet",
+            "spoke1/app",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let row = v["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["addressPrefix"][0] == "192.168.20.0/24")
+        .expect("the site route")
+        .clone();
+    assert_eq!(row["source"], "VirtualNetworkGateway");
+    assert_eq!(
+        row["nextHopIpAddress"],
+        serde_json::json!(["10.0.0.4", "10.0.0.5"])
+    );
+    // The user route to VirtualNetworkGateway names no address.
+    let udr = v["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["source"] == "User")
+        .unwrap()
+        .clone();
+    assert_eq!(udr["nextHopIpAddress"], serde_json::json!([]));
+}

@@ -94,7 +94,9 @@ pub fn route_json(f: &Fabric, r: RouteRef) -> Value {
     m.insert("nextHopType".into(), json!(route.next_hop_type.as_str()));
     m.insert(
         "nextHopIpAddress".into(),
-        json!(route.next_hop_ip.map(|a| a.to_string())),
+        json!(vnetsim_fabric::watcher::next_hop_ips(f, route)
+            .first()
+            .map(|a| a.to_string())),
     );
     m.insert("source".into(), json!(route.source.as_str()));
     m.insert(

@@ -333,6 +333,7 @@ fn compile_gateways(
             vnet: VnetId(vi as u32),
             subnet: vnets[vi].gateway_subnet,
             bgp: g.bgp_asn.is_some(),
+            instance_ips: g.instance_addresses.iter().map(|a| a.value).collect(),
             learned_fib: Fib::default(),
             learned,
             advertised: Vec::new(),

@@ -274,6 +274,8 @@ pub struct Gateway {
     pub subnet: Option<SubnetId>,
     /// The gateway speaks BGP.
     pub bgp: bool,
+    /// Its instances' addresses in GatewaySubnet, where declared (`instanceAddresses`).
+    pub instance_ips: Vec<std::net::Ipv4Addr>,
     /// Prefixes learned (site prefixes, static and BGP; the other VNet's over Vnet2Vnet), each
     /// with the connection it leaves through.
     pub learned: Vec<(Ipv4Net, GatewayPeer)>,

@@ -28,6 +28,52 @@ pub fn check(t: &Topology, d: &mut Diagnostics) {
     special_subnet_sizes(t, d);
     nat_gateways(t, d);
     vnet2vnet(t, d);
+    instance_addresses(t, d);
+}
+
+/// A gateway has one instance address (active-standby) or two (active-active), each a usable
+/// address of its GatewaySubnet. learn.microsoft.com/azure/vpn-gateway/vpn-gateway-vpn-faq#bgp
+/// (one BGP peer IP for active-standby, two for active-active).
+fn instance_addresses(t: &Topology, d: &mut Diagnostics) {
+    for g in t
+        .gateways
+        .iter()
+        .filter(|g| !g.instance_addresses.is_empty())
+    {
+        let want = if g.active_active { 2 } else { 1 };
+        if g.instance_addresses.len() != want {
+            d.error(
+                g.instance_addresses[0].loc,
+                format!(
+                    "gateway '{}' lists {} instanceAddresses; {} has {want} \
+                     (rule: one instance address for active-standby, two for active-active)",
+                    g.name.value,
+                    g.instance_addresses.len(),
+                    if g.active_active {
+                        "an active-active gateway"
+                    } else {
+                        "an active-standby gateway"
+                    }
+                ),
+            );
+        }
+        let v = t.vnets.iter().find(|v| v.name.value == g.vnet.value);
+        let gs = v.and_then(|v| v.subnets.iter().find(|s| s.name.value == GATEWAY_SUBNET));
+        let Some(gs) = gs else { continue };
+        let p = gs.address_prefix.value;
+        for a in &g.instance_addresses {
+            if !p.contains(&a.value) || crate::validate::is_reserved(&p, a.value) {
+                d.error(
+                    a.loc,
+                    format!(
+                        "gateway '{}' instance address {} is not a usable address of its \
+                         GatewaySubnet {p} (rule: gateway instances take addresses of GatewaySubnet)",
+                        g.name.value, a.value
+                    ),
+                );
+            }
+        }
+    }
 }
 
 /// VNet-to-VNet connections: toward another VPN gateway, with a different ASN when both speak

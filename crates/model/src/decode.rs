@@ -798,7 +798,15 @@ fn gateway(d: &mut Diagnostics, n: &Node) -> Option<Gateway> {
         d,
         n,
         "a gateway",
-        &["name", "vnet", "type", "bgp", "connections"],
+        &[
+            "name",
+            "vnet",
+            "type",
+            "bgp",
+            "connections",
+            "activeActive",
+            "instanceAddresses",
+        ],
     )?;
     let name = named(d, &o, "a gateway");
     let vnet = require(d, &o, "vnet", "a gateway").and_then(|x| string(d, x, "a vnet name"));
@@ -837,6 +845,11 @@ fn gateway(d: &mut Diagnostics, n: &Node) -> Option<Gateway> {
         bgp_asn,
         connections,
         vnet2vnet,
+        active_active: boolean(d, o.get("activeActive"), false),
+        instance_addresses: items(d, o.get("instanceAddresses"), "instanceAddresses", true)
+            .into_iter()
+            .filter_map(|x| ipv4(d, x, "a gateway instance address"))
+            .collect(),
     })
 }
 

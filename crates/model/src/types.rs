@@ -320,6 +320,11 @@ pub struct Gateway {
     pub connections: Vec<Sp<String>>,
     /// VNet-to-VNet connections, by the other virtual network gateway's name.
     pub vnet2vnet: Vec<Sp<String>>,
+    /// Two instances both active (`activeActive`), or active-standby.
+    pub active_active: bool,
+    /// The instances' addresses in GatewaySubnet (`instanceAddresses`): what effective routes
+    /// show as the next hop of the routes the gateway puts in.
+    pub instance_addresses: Vec<Sp<Ipv4Addr>>,
 }
 
 /// A gateway connection's `connectionType`, in Azure's spelling.

@@ -332,3 +332,34 @@ fn nat_gateway_references_and_placement() {
     let col = t.lines().nth(line).unwrap().find("ng }").unwrap();
     assert_eq!((e.loc.line, e.loc.col), (line as u32 + 1, col as u32 + 1));
 }
+
+#[test]
+fn instance_addresses_fit_the_gateway_mode_and_subnet() {
+    // learn.microsoft.com/azure/vpn-gateway/vpn-gateway-vpn-faq#bgp: one BGP peer IP from
+    // GatewaySubnet for active-standby, two for active-active.
+    let gw = |extra: &str| {
+        fabric(
+            "",
+            "",
+            &format!("gateways:\n  - {{ name: gw, vnet: hub{extra} }}\n"),
+        )
+    };
+    valid(&gw(
+        ", activeActive: true, instanceAddresses: [10.0.0.4, 10.0.0.5]",
+    ));
+    valid(&gw(", instanceAddresses: [10.0.0.4]"));
+    let t = gw(", instanceAddresses: [10.0.0.4, 10.0.0.5]");
+    expect(
+        &t,
+        Severity::Error,
+        &["rule: one instance address for active-standby, two for active-active"],
+        "10.0.0.4,",
+    );
+    let t = gw(", instanceAddresses: [10.0.1.4]");
+    expect(
+        &t,
+        Severity::Error,
+        &["rule: gateway instances take addresses of GatewaySubnet"],
+        "10.0.1.4]",
+    );
+}
