@@ -25,7 +25,7 @@ fn fixture(subst: &[(&str, &str)]) -> PathBuf {
         .flat_map(|(_, v)| v.chars())
         .filter(|c| c.is_ascii_alphanumeric())
         .collect();
-    let p = d.join(format!("gateways-{tag}.yaml"));
+    let p = d.join(format!("gateways-{}.yaml", &tag[..tag.len().min(80)]));
     std::fs::write(&p, text).unwrap();
     p
 }
@@ -230,4 +230,31 @@ fn gateway_routes_show_the_instance_addresses() {
         .unwrap()
         .clone();
     assert_eq!(udr["nextHopIpAddress"], serde_json::json!([]));
+}
+
+#[test]
+fn gateway_subnet_user_route_sends_spoke_traffic_to_an_appliance() {
+    // learn.microsoft.com/azure/vpn-gateway/vpn-gateway-about-vpn-gateway-settings#gwsub and
+    // learn.microsoft.com/azure/firewall/tutorial-hybrid-ps: a route table on GatewaySubnet
+    // steers what the gateway forwards, here to an IP-forwarding NVA in the hub.
+    let t = fixture(&[
+        (
+            "{ name: GatewaySubnet, addressPrefix: 10.0.0.0/27 }",
+            "{ name: GatewaySubnet, addressPrefix: 10.0.0.0/27, routeTable: rt-gw }\n      - { name: nva, addressPrefix: 10.0.3.0/24 }",
+        ),
+        (
+            "routeTables:",
+            "routeTables:\n  - { name: rt-gw, routes: [{ name: spoke2-via-nva, addressPrefix: 10.2.0.0/16, nextHopType: VirtualAppliance, nextHopIpAddress: 10.0.3.4 }] }",
+        ),
+        (
+            "nics:",
+            "nics:\n  - { name: nva, subnet: hub/nva, privateIpAddress: 10.0.3.4, enableIpForwarding: true }",
+        ),
+    ]);
+    let v = trace(&t, "10.1.1.4", "10.2.1.4");
+    assert_eq!(v["forward"]["deliveredTo"], "nic:vm2");
+    assert_eq!(
+        nodes(&v["forward"]),
+        ["nic:vm1", "gateway:vgw-hub", "nic:nva", "nic:vm2"]
+    );
 }
