@@ -258,3 +258,30 @@ fn gateway_subnet_user_route_sends_spoke_traffic_to_an_appliance() {
         ["nic:vm1", "gateway:vgw-hub", "nic:nva", "nic:vm2"]
     );
 }
+
+#[test]
+fn expressroute_is_preferred_over_vpn_for_the_same_prefix() {
+    // learn.microsoft.com/azure/expressroute/use-s2s-vpn-as-backup-for-expressroute-privatepeering:
+    // with ExpressRoute and a site-to-site VPN coexisting, Azure prefers the ExpressRoute
+    // route for the same prefix (longest prefix match still comes first); private peering
+    // routes are learned over BGP (learn.microsoft.com/azure/expressroute/expressroute-routing).
+    let t = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/expressroute.yaml");
+    let v = trace(&t, "10.0.2.4", "192.168.1.1");
+    assert_eq!(v["outcome"], "reachable");
+    assert_eq!(
+        nodes(&v["forward"]),
+        ["nic:vm", "gateway:ergw", "circuit:er-circuit"]
+    );
+    // A prefix only the VPN site has still goes over the VPN.
+    let v = trace(&t, "10.0.2.4", "172.16.5.1");
+    assert_eq!(
+        nodes(&v["forward"]),
+        ["nic:vm", "gateway:vpngw", "site:branch"]
+    );
+    // A prefix only the circuit advertises, both ways.
+    let v = trace(&t, "10.0.2.4", "10.200.1.1");
+    assert_eq!(v["forward"]["deliveredTo"], "circuit:er-circuit");
+    let v = trace(&t, "10.200.1.1", "10.0.2.4");
+    assert_eq!(v["outcome"], "reachable");
+    assert_eq!(v["ingress"], "circuit:er-circuit");
+}

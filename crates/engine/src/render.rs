@@ -149,6 +149,9 @@ pub fn reason_text(f: &Fabric, leg: &Leg) -> String {
                 format!("delivered to Private Endpoint {}", f.pes[p.ix()].name)
             }
             Some(Endpoint::Nic(n)) => format!("delivered to NIC {}", f.nics[n.ix()].name),
+            Some(Endpoint::Site(s)) if f.sites[s.ix()].express_route => {
+                format!("delivered to ExpressRoute circuit {}", f.sites[s.ix()].name)
+            }
             Some(Endpoint::Site(s)) => {
                 format!("delivered to on-premises site {}", f.sites[s.ix()].name)
             }

@@ -259,6 +259,8 @@ pub(crate) struct Gateways {
     of_vnet: Vec<Vec<GatewayId>>,
     /// Per VNet, the hub whose gateways it uses (`useRemoteGateways` honoured).
     transit_hub: Vec<Option<usize>>,
+    /// Per gateway, whether it is an ExpressRoute gateway.
+    express_route: Vec<bool>,
 }
 
 impl Gateways {
@@ -271,7 +273,12 @@ impl Gateways {
                 gws = &self.of_vnet[h];
             }
         }
-        gws.iter()
+        // For the same prefix the first gateway's route is kept: ExpressRoute gateways go first,
+        // as Azure prefers ExpressRoute over VPN for an equal prefix.
+        let er_first = gws.iter().filter(|g| self.express_route[g.ix()]);
+        let vpn = gws.iter().filter(|g| !self.express_route[g.ix()]);
+        er_first
+            .chain(vpn)
             .flat_map(|&g| {
                 self.gateways[g.ix()]
                     .learned
@@ -316,8 +323,18 @@ fn compile_gateways(
             prefixes: s.address_prefixes.iter().map(|p| p.value).collect(),
             gateways: Vec::new(),
             bgp: s.bgp.is_some(),
+            express_route: false,
         })
         .collect();
+    // Circuits follow the sites; BGP over private peering, but not re-advertised to BGP sites
+    // (ExpressRoute-to-VPN transit is off by default).
+    sites.extend(t.express_route_circuits.iter().map(|c| Site {
+        name: c.name.value.clone(),
+        prefixes: c.advertised_prefixes.iter().map(|p| p.value).collect(),
+        gateways: Vec::new(),
+        bgp: false,
+        express_route: true,
+    }));
     let mut gateways: Vec<Gateway> = Vec::new();
     let mut of_vnet: Vec<Vec<GatewayId>> = vec![Vec::new(); vnets.len()];
     for g in &t.gateways {
@@ -327,7 +344,17 @@ fn compile_gateways(
         for c in &g.connections {
             sites[names.site[c.value.as_str()]].gateways.push(id);
         }
-        let learned = learned_prefixes(t, names, g, &vnets[vi]);
+        let mut learned = learned_prefixes(t, names, g, &vnets[vi]);
+        for c in &g.circuits {
+            let ci = circuit_site(t, &c.value);
+            sites[ci].gateways.push(id);
+            for p in &sites[ci].prefixes {
+                let inside = vnets[vi].address_space.iter().any(|s| contains(s, p));
+                if !inside && !learned.iter().any(|l| l.0 == *p) {
+                    learned.push((*p, GatewayPeer::Site(SiteId(ci as u32))));
+                }
+            }
+        }
         gateways.push(Gateway {
             name: g.name.value.clone(),
             vnet: VnetId(vi as u32),
@@ -373,6 +400,11 @@ fn compile_gateways(
             gateways,
             of_vnet,
             transit_hub,
+            express_route: t
+                .gateways
+                .iter()
+                .map(|g| g.gateway_type == m::GatewayType::ExpressRoute)
+                .collect(),
         },
     )
 }
@@ -424,6 +456,15 @@ fn learn_vnet2vnet(t: &m::Topology, gateways: &mut [Gateway], vnets: &[Vnet]) {
             }
         }
     }
+}
+
+/// The fabric site index of circuit `name` (circuits follow the sites).
+fn circuit_site(t: &m::Topology, name: &str) -> usize {
+    let i = t
+        .express_route_circuits
+        .iter()
+        .position(|c| c.name.value == name);
+    t.sites.len() + i.expect("validated")
 }
 
 /// What gateway `g` learns from its connections' sites, each prefix once, first site wins.

@@ -242,6 +242,8 @@ pub struct Site {
     pub gateways: Vec<GatewayId>,
     /// The site speaks BGP over its connections.
     pub bgp: bool,
+    /// An ExpressRoute circuit's private peering (its prefixes are what it advertises).
+    pub express_route: bool,
 }
 
 /// Where a gateway sends what it learned: a site (IPsec) or another gateway (Vnet2Vnet).
@@ -438,6 +440,9 @@ impl Fabric {
             Endpoint::Nic(i) => format!("nic:{}", self.nics[i.ix()].name),
             Endpoint::Pe(i) => format!("pe:{}", self.pes[i.ix()].name),
             Endpoint::Service(i) => format!("service:{}", self.services[i.ix()].name),
+            Endpoint::Site(i) if self.sites[i.ix()].express_route => {
+                format!("circuit:{}", self.sites[i.ix()].name)
+            }
             Endpoint::Site(i) => format!("site:{}", self.sites[i.ix()].name),
             Endpoint::Internet => "internet".to_string(),
             Endpoint::Firewall(i) => format!("firewall:{}", self.firewalls[i.ix()].name),

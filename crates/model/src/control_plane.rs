@@ -29,6 +29,58 @@ pub fn check(t: &Topology, d: &mut Diagnostics) {
     nat_gateways(t, d);
     vnet2vnet(t, d);
     instance_addresses(t, d);
+    express_route(t, d);
+}
+
+/// ExpressRoute: circuits connect to ExpressRoute gateways, sites and VNet-to-VNet to VPN
+/// gateways; a circuit's peer ASN is not one Azure reserves.
+/// learn.microsoft.com/azure/expressroute/expressroute-routing (ASNs);
+/// learn.microsoft.com/azure/expressroute/expressroute-about-virtual-network-gateways
+fn express_route(t: &Topology, d: &mut Diagnostics) {
+    for c in &t.express_route_circuits {
+        if let Some(why) = site_asn_refusal(c.peer_asn.value) {
+            d.error(
+                c.peer_asn.loc,
+                format!(
+                    "circuit '{}' peers with ASN {}, which is {why} \
+                     (rule: on-premises devices cannot use reserved ASNs)",
+                    c.name.value, c.peer_asn.value
+                ),
+            );
+        }
+    }
+    for g in &t.gateways {
+        let er = g.gateway_type == GatewayType::ExpressRoute;
+        for c in &g.circuits {
+            if !t
+                .express_route_circuits
+                .iter()
+                .any(|x| x.name.value == c.value)
+            {
+                d.error(c.loc, format!("unknown ExpressRoute circuit '{}'", c.value));
+            }
+            if !er {
+                d.error(
+                    c.loc,
+                    format!(
+                        "VPN gateway '{}' cannot hold an ExpressRoute connection \
+                         (rule: circuits connect to ExpressRoute gateways)",
+                        g.name.value
+                    ),
+                );
+            }
+        }
+        for c in g.connections.iter().filter(|_| er) {
+            d.error(
+                c.loc,
+                format!(
+                    "ExpressRoute gateway '{}' cannot hold an IPsec connection \
+                     (rule: sites connect to VPN gateways)",
+                    g.name.value
+                ),
+            );
+        }
+    }
 }
 
 /// A gateway has one instance address (active-standby) or two (active-active), each a usable

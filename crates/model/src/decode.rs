@@ -381,6 +381,7 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
             "nics",
             "gateways",
             "natGateways",
+            "expressRouteCircuits",
             "firewalls",
             "services",
             "privateEndpoints",
@@ -456,6 +457,16 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
     for n in items(d, o.get("natGateways"), "natGateways", false) {
         if let Some(x) = nat_gateway(d, n) {
             t.nat_gateways.push(x);
+        }
+    }
+    for n in items(
+        d,
+        o.get("expressRouteCircuits"),
+        "expressRouteCircuits",
+        false,
+    ) {
+        if let Some(x) = circuit(d, n) {
+            t.express_route_circuits.push(x);
         }
     }
     for n in items(d, o.get("firewalls"), "firewalls", false) {
@@ -831,10 +842,12 @@ fn gateway(d: &mut Diagnostics, n: &Node) -> Option<Gateway> {
     });
     let mut connections = Vec::new();
     let mut vnet2vnet = Vec::new();
+    let mut circuits = Vec::new();
     for c in items(d, o.get("connections"), "connections", false) {
         match connection(d, c) {
             Some((ConnectionType::IPsec, s)) => connections.push(s),
             Some((ConnectionType::Vnet2Vnet, g)) => vnet2vnet.push(g),
+            Some((ConnectionType::ExpressRoute, c)) => circuits.push(c),
             None => {}
         }
     }
@@ -845,6 +858,7 @@ fn gateway(d: &mut Diagnostics, n: &Node) -> Option<Gateway> {
         bgp_asn,
         connections,
         vnet2vnet,
+        circuits,
         active_active: boolean(d, o.get("activeActive"), false),
         instance_addresses: items(d, o.get("instanceAddresses"), "instanceAddresses", true)
             .into_iter()
@@ -860,22 +874,40 @@ fn connection(d: &mut Diagnostics, c: &Node) -> Option<(ConnectionType, Sp<Strin
         d,
         c,
         "a gateway connection",
-        &["site", "virtualNetworkGateway", "connectionType"],
+        &[
+            "site",
+            "virtualNetworkGateway",
+            "expressRouteCircuit",
+            "connectionType",
+        ],
     )?;
     let ty = co
         .get("connectionType")
         .and_then(|x| enumerated(d, x, "connectionType", &ConnectionType::ALL).map(|t| (t, x.loc)));
-    let (want, node, what) = match (co.get("site"), co.get("virtualNetworkGateway")) {
-        (Some(s), None) => (ConnectionType::IPsec, s, "a site name"),
-        (None, Some(g)) => (ConnectionType::Vnet2Vnet, g, "a gateway name"),
-        _ => {
-            d.error(
-                c.loc,
-                "a gateway connection names exactly one of 'site' (IPsec) or \
-                 'virtualNetworkGateway' (Vnet2Vnet)",
-            );
-            return None;
-        }
+    let named = [
+        ("site", ConnectionType::IPsec, "a site name"),
+        (
+            "virtualNetworkGateway",
+            ConnectionType::Vnet2Vnet,
+            "a gateway name",
+        ),
+        (
+            "expressRouteCircuit",
+            ConnectionType::ExpressRoute,
+            "a circuit name",
+        ),
+    ];
+    let given: Vec<_> = named
+        .iter()
+        .filter_map(|(k, t, w)| co.get(k).map(|n| (*t, n, *w)))
+        .collect();
+    let [(want, node, what)] = given[..] else {
+        d.error(
+            c.loc,
+            "a gateway connection names exactly one of 'site' (IPsec), \
+             'virtualNetworkGateway' (Vnet2Vnet) or 'expressRouteCircuit' (ExpressRoute)",
+        );
+        return None;
     };
     if let Some((t, loc)) = ty.filter(|(t, _)| *t != want) {
         d.error(
@@ -884,6 +916,29 @@ fn connection(d: &mut Diagnostics, c: &Node) -> Option<(ConnectionType, Sp<Strin
         );
     }
     Some((want, string(d, node, what)?))
+}
+
+fn circuit(d: &mut Diagnostics, n: &Node) -> Option<ExpressRouteCircuit> {
+    let o = obj(d, n, "an ExpressRoute circuit", &["name", "privatePeering"])?;
+    let name = named(d, &o, "an ExpressRoute circuit")?;
+    let pn = require(d, &o, "privatePeering", "an ExpressRoute circuit")?;
+    let po = obj(
+        d,
+        pn,
+        "a circuit's private peering",
+        &["peerAsn", "advertisedPrefixes"],
+    )?;
+    let peer_asn = require(d, &po, "peerAsn", "a private peering")
+        .and_then(|a| uint(d, a, "an ASN", u32::MAX as u64))?;
+    let advertised_prefixes = items(d, po.get("advertisedPrefixes"), "advertisedPrefixes", true)
+        .into_iter()
+        .filter_map(|x| prefix(d, x, false))
+        .collect();
+    Some(ExpressRouteCircuit {
+        name,
+        peer_asn,
+        advertised_prefixes,
+    })
 }
 
 fn nat_gateway(d: &mut Diagnostics, n: &Node) -> Option<NatGateway> {

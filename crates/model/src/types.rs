@@ -33,6 +33,7 @@ pub struct Topology {
     pub nics: Vec<Nic>,
     pub gateways: Vec<Gateway>,
     pub nat_gateways: Vec<NatGateway>,
+    pub express_route_circuits: Vec<ExpressRouteCircuit>,
     pub firewalls: Vec<Firewall>,
     pub services: Vec<Service>,
     pub private_endpoints: Vec<PrivateEndpoint>,
@@ -320,6 +321,8 @@ pub struct Gateway {
     pub connections: Vec<Sp<String>>,
     /// VNet-to-VNet connections, by the other virtual network gateway's name.
     pub vnet2vnet: Vec<Sp<String>>,
+    /// ExpressRoute connections, by circuit name.
+    pub circuits: Vec<Sp<String>>,
     /// Two instances both active (`activeActive`), or active-standby.
     pub active_active: bool,
     /// The instances' addresses in GatewaySubnet (`instanceAddresses`): what effective routes
@@ -327,17 +330,28 @@ pub struct Gateway {
     pub instance_addresses: Vec<Sp<Ipv4Addr>>,
 }
 
+/// An ExpressRoute circuit's private peering: the on-premises side's ASN and the prefixes it
+/// advertises over BGP.
+#[derive(Clone, Debug)]
+pub struct ExpressRouteCircuit {
+    pub name: Sp<String>,
+    pub peer_asn: Sp<u32>,
+    pub advertised_prefixes: Vec<Sp<Ipv4Net>>,
+}
+
 /// A gateway connection's `connectionType`, in Azure's spelling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConnectionType {
     IPsec,
     Vnet2Vnet,
+    ExpressRoute,
 }
 
 impl ConnectionType {
-    pub const ALL: [(&'static str, ConnectionType); 2] = [
+    pub const ALL: [(&'static str, ConnectionType); 3] = [
         ("IPsec", ConnectionType::IPsec),
         ("Vnet2Vnet", ConnectionType::Vnet2Vnet),
+        ("ExpressRoute", ConnectionType::ExpressRoute),
     ];
 }
 

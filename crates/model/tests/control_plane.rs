@@ -363,3 +363,31 @@ fn instance_addresses_fit_the_gateway_mode_and_subnet() {
         "10.0.1.4]",
     );
 }
+
+#[test]
+fn expressroute_connections_fit_the_gateway_type() {
+    // learn.microsoft.com/azure/expressroute/expressroute-about-virtual-network-gateways: a
+    // circuit connects to an ExpressRoute gateway; learn.microsoft.com/azure/expressroute/expressroute-routing:
+    // the private peering's ASN may not be one Azure reserves.
+    let circuit = "expressRouteCircuits:\n  - { name: c1, privatePeering: { peerAsn: 65100, advertisedPrefixes: [10.200.0.0/16] } }\n";
+    let gws = |ty: &str| {
+        format!("{circuit}gateways:\n  - {{ name: gw, vnet: hub, type: {ty}, connections: [{{ expressRouteCircuit: c1 }}] }}\n")
+    };
+    valid(&fabric("", "", &gws("ExpressRoute")));
+    expect(
+        &fabric("", "", &gws("Vpn")),
+        Severity::Error,
+        &["rule: circuits connect to ExpressRoute gateways"],
+        "c1 }]",
+    );
+    let t = fabric("", "", &gws("ExpressRoute")).replace("peerAsn: 65100", "peerAsn: 12076");
+    expect(
+        &t,
+        Severity::Error,
+        &[
+            "circuit 'c1' peers with ASN 12076",
+            "rule: on-premises devices cannot use reserved ASNs",
+        ],
+        "12076",
+    );
+}
