@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 use vnetsim_fabric::security::{ExpandedRule, RuleTable};
-use vnetsim_fabric::watcher::{effective_routes, effective_rules, Association};
+use vnetsim_fabric::watcher::{effective_routes, effective_rules, next_hop_ips, Association};
 use vnetsim_fabric::{EffectiveRoute, Fabric, NicId, RouteSource, SubnetId};
 
 fn route_row(f: &Fabric, r: &EffectiveRoute) -> Value {
@@ -14,7 +14,7 @@ fn route_row(f: &Fabric, r: &EffectiveRoute) -> Value {
         "state": r.state.as_str(),
         "addressPrefix": [r.prefix.to_string()],
         "nextHopType": r.next_hop_type.as_str(),
-        "nextHopIpAddress": r.next_hop_ip.map(|a| vec![a.to_string()]).unwrap_or_default(),
+        "nextHopIpAddress": next_hop_ips(f, r).iter().map(|a| a.to_string()).collect::<Vec<_>>(),
         "routeTable": match (r.source, r.route_table) {
             (RouteSource::User, Some(rt)) => Some(f.route_tables[rt.ix()].name.clone()),
             _ => None,
@@ -50,7 +50,11 @@ pub fn routes_text(f: &Fabric, s: SubnetId) -> String {
             r.state.as_str(),
             r.prefix.to_string(),
             r.next_hop_type.as_str(),
-            r.next_hop_ip.map(|a| a.to_string()).unwrap_or_default(),
+            next_hop_ips(f, r)
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
             name
         );
     }

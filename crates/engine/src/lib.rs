@@ -22,8 +22,8 @@ use vnetsim_fabric::firewall::prefix_match;
 use vnetsim_fabric::prefix::is_public;
 use vnetsim_fabric::security::{Access, PLATFORM_IP};
 use vnetsim_fabric::{
-    Endpoint, Fabric, FirewallId, GatewayId, NicId, Owner, PeId, PublicOwner, RouteSetId, SubnetId,
-    Target, VnetId,
+    Endpoint, Fabric, FirewallId, GatewayId, GatewayPeer, NicId, Owner, PeId, PublicOwner,
+    RouteSetId, SubnetId, Target, VnetId,
 };
 
 /// R8.4: a walk of more than this many hops is a loop.
@@ -186,6 +186,17 @@ pub enum Reason {
     EndpointNeverOriginates,
     /// The reply reached an endpoint other than the request's source.
     ReplyMisdelivered,
+    /// A VM on a private subnet (no default outbound access) with no NAT gateway and no public
+    /// IP toward the Internet.
+    NoOutboundConnectivity,
+    /// A connection from outside toward a NAT gateway's public IP: NAT gateways are outbound only.
+    NatGatewayInbound,
+    /// A user route's next hop VirtualNetworkGateway where the gateway there is an ExpressRoute
+    /// gateway (dropped at it): user routes can only name VPN gateways.
+    ExpressRouteNotUserRouteNextHop,
+    /// A user route's VirtualAppliance is an IP-forwarding NIC (dropped at it) in a VNet the
+    /// sending VNet is not connected to.
+    ApplianceNotInReach,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -371,6 +382,15 @@ impl Scratch {
     }
 }
 
+/// A request's source translation toward the Internet (NAT gateway, instance public IP or
+/// default outbound access): replies to `public` go back to `private` on `nic`.
+#[derive(Clone, Copy, Debug)]
+struct Egress {
+    public: u32,
+    private: u32,
+    nic: NicId,
+}
+
 /// The per-leg walker.
 struct Walk<'a> {
     f: &'a Fabric,
@@ -380,8 +400,10 @@ struct Walk<'a> {
     reply: bool,
     internet_sourced: bool,
     lookups: usize,
-    /// The VNet whose subnet handed the packet to the Internet next hop directly.
-    internet_exit_vnet: Option<VnetId>,
+    /// The outbound translation of a request that left for the Internet from a NIC.
+    egress: Option<Egress>,
+    /// The (public, private) address of a NIC the request reached at its public IP.
+    ingress_public: Option<(u32, u32)>,
     /// A TCP packet seen mid-stream (no SYN) with no connection state.
     midstream: bool,
 }
@@ -748,22 +770,135 @@ impl<'a> Walk<'a> {
         Err(f.subnet)
     }
 
-    /// A packet handed to a gateway toward on-premises (R7.3, R-GW-05).
+    /// A packet handed to a gateway (R7.3, R-GW-05): into the connection that learned the
+    /// destination (a site, or another gateway over Vnet2Vnet); otherwise the gateway routes it
+    /// by GatewaySubnet's effective routes (R-GW-04), toward a peered spoke or a firewall or NVA
+    /// a GatewaySubnet user route names. It never sends traffic to the Internet.
     fn gateway_egress(&mut self, g: GatewayId) -> End {
-        self.hop(Endpoint::Gateway(g), Action::Forward);
-        match self.f.gateways[g.ix()].site_for(self.pkt.dst) {
-            Some(site) => {
+        let node = Endpoint::Gateway(g);
+        if self.s.hops.last().map(|h| h.node) != Some(node) {
+            self.hop(node, Action::Forward);
+        }
+        let gw = &self.f.gateways[g.ix()];
+        match gw.next_for(self.pkt.dst) {
+            Some(GatewayPeer::Site(site)) => {
                 self.hop(Endpoint::Site(site), Action::Deliver);
                 End::Delivered(Endpoint::Site(site))
             }
-            None => End::Dropped(Endpoint::Gateway(g), Reason::GatewayNoSite, None),
+            Some(GatewayPeer::Gateway(o)) => {
+                self.hop(Endpoint::Gateway(o), Action::Forward);
+                match self.f.gateways[o.ix()].subnet {
+                    Some(gs) => self.route_from(gs, true),
+                    None => End::Dropped(Endpoint::Gateway(o), Reason::NoRoute, None),
+                }
+            }
+            None => match gw.subnet {
+                Some(gs) if self.gateway_routes_onward(gs, g) => self.route_from(gs, true),
+                _ => End::Dropped(node, Reason::GatewayNoSite, None),
+            },
         }
     }
 
+    /// Whether GatewaySubnet's route for the destination leads somewhere other than the
+    /// Internet or back into gateway `g`.
+    fn gateway_routes_onward(&self, gs: SubnetId, g: GatewayId) -> bool {
+        let rs = self.f.route_set(gs);
+        let Some(i) = rs.lookup(self.pkt.dst) else {
+            return false;
+        };
+        match rs.routes[i as usize].target {
+            Target::Internet | Target::NoGateway | Target::ExpressRouteGateway(_) => false,
+            Target::Gateway(o) => o != g,
+            _ => true,
+        }
+    }
+
+    /// Records a source rewrite on the last hop.
+    fn note_src_nat(&mut self, before: u32, after: u32) {
+        if let Some(h) = self.s.hops.last_mut() {
+            let mut nat = h.nat.unwrap_or_default();
+            nat.src = Some((before, after));
+            h.nat = Some(nat);
+        }
+    }
+
+    /// The source a packet handed to the Internet next hop by subnet `sub` gets. A request from
+    /// a NIC of that subnet takes its outbound method's address, or is dropped on a private
+    /// subnet without one (a packet forwarded from elsewhere keeps its source); a reply from a
+    /// NIC reached at its public IP leaves from that IP.
+    fn outbound_snat(&mut self, sub: SubnetId) -> Result<(), End> {
+        let src = self.pkt.src;
+        if self.reply {
+            if let Some((public, private)) = self.ingress_public {
+                if src == private {
+                    self.note_src_nat(src, public);
+                    self.pkt.src = public;
+                }
+            }
+            return Ok(());
+        }
+        if is_public(src) || !is_public(self.pkt.dst) {
+            return Ok(());
+        }
+        let v = self.f.subnets[sub.ix()].vnet;
+        let Some(Owner::Nic(n)) = self.f.vnets[v.ix()].owner(src) else {
+            return Ok(());
+        };
+        if self.f.nics[n.ix()].subnet != sub {
+            return Ok(());
+        }
+        let Some((_, public)) = self.f.outbound_of(n) else {
+            let at = Endpoint::Subnet(sub);
+            return Err(self.drop_here(at, Reason::NoOutboundConnectivity, None));
+        };
+        self.note_src_nat(src, public);
+        self.pkt.src = public;
+        self.egress = Some(Egress {
+            public,
+            private: src,
+            nic: n,
+        });
+        Ok(())
+    }
+
+    /// A reply to the address a request's outbound translation gave: back to the NIC.
+    fn egress_reply(&mut self) -> Option<End> {
+        let e = self
+            .egress
+            .filter(|e| self.reply && e.public == self.pkt.dst)?;
+        let nat = Some(Nat {
+            src: None,
+            dst: Some((e.public, e.private)),
+        });
+        match self.s.hops.last_mut() {
+            Some(h) if h.node == Endpoint::Internet => h.nat = nat,
+            _ => self.s.hops.push(Hop {
+                node: Endpoint::Internet,
+                action: Action::Forward,
+                route: None,
+                rule: None,
+                nat,
+            }),
+        }
+        self.pkt.dst = e.private;
+        Some(self.deliver_nic(e.nic))
+    }
+
     /// Traffic leaving to the Internet (or to a public endpoint on it).
-    fn to_internet(&mut self, from_vnet: Option<VnetId>) -> Result<End, SubnetId> {
+    fn to_internet(&mut self, from: Option<SubnetId>) -> Result<End, SubnetId> {
+        if let Some(sub) = from {
+            if let Err(e) = self.outbound_snat(sub) {
+                return Ok(e);
+            }
+        }
+        if let Some(end) = self.egress_reply() {
+            return Ok(end);
+        }
         let dst = self.pkt.dst;
         match self.f.public_owner(dst) {
+            Some(PublicOwner::NatGateway(_)) if !self.reply => {
+                return Ok(self.drop_here(Endpoint::Internet, Reason::NatGatewayInbound, None));
+            }
             Some(PublicOwner::Service(s)) => {
                 let node = Endpoint::Service(s);
                 if !self.f.services[s.ix()].public_network_access {
@@ -793,36 +928,21 @@ impl<'a> Walk<'a> {
                     }),
                 }
                 self.pkt.dst = private;
+                if !self.reply {
+                    self.ingress_public = Some((dst, private));
+                }
                 return Ok(self.deliver_nic(n));
             }
-            None => {}
+            Some(PublicOwner::NatGateway(_)) | None => {}
         }
         if self.reply && is_public(dst) {
             self.hop(Endpoint::Internet, Action::Deliver);
             return Ok(End::Delivered(Endpoint::Internet));
         }
-        if self.reply {
-            // The platform's outbound SNAT (instance public IP or default outbound access) brings
-            // a reply back to the private source that went out directly.
-            if let Some(v) = self.internet_exit_vnet {
-                if let Some(Owner::Nic(n)) = self.f.vnets[v.ix()].owner(dst) {
-                    return Ok(self.deliver_nic(n));
-                }
-            }
+        if self.reply || !is_public(dst) {
+            // A reply to a private address that no outbound translation gave (e.g. a firewall
+            // told never to SNAT) finds no way back from the Internet.
             return Ok(self.drop_here(Endpoint::Internet, Reason::NotReachableFromInternet, None));
-        }
-        if !is_public(dst) {
-            return Ok(self.drop_here(Endpoint::Internet, Reason::NotReachableFromInternet, None));
-        }
-        if !is_public(self.pkt.src)
-            && from_vnet
-                .map(|v| !self.f.vnets[v.ix()].in_space(self.pkt.src))
-                .unwrap_or(true)
-        {
-            // A private source not owned by the VNet sending it out (e.g. a firewall told never to SNAT).
-            self.internet_exit_vnet = None;
-        } else {
-            self.internet_exit_vnet = from_vnet;
         }
         self.hop(Endpoint::Internet, Action::Deliver);
         Ok(End::Delivered(Endpoint::Internet))
@@ -867,10 +987,18 @@ impl<'a> Walk<'a> {
                     return End::Dropped(here, Reason::RouteNone, user_rule);
                 }
                 Target::NoGateway => return End::Dropped(here, Reason::NoGateway, user_rule),
+                Target::ExpressRouteGateway(g) => {
+                    let at = Endpoint::Gateway(g);
+                    return End::Dropped(at, Reason::ExpressRouteNotUserRouteNextHop, user_rule);
+                }
+                Target::ApplianceUnreachable(n) => {
+                    let at = Endpoint::Nic(n);
+                    return End::Dropped(at, Reason::ApplianceNotInReach, user_rule);
+                }
                 Target::ApplianceUnresolved => {
                     return End::Dropped(here, Reason::ApplianceUnresolved, user_rule)
                 }
-                Target::Internet => self.to_internet(Some(vnet)),
+                Target::Internet => self.to_internet(Some(subnet)),
                 Target::Gateway(g) => Ok(self.gateway_egress(g)),
                 Target::Vnet(w) => {
                     if !self.may_enter(vnet, w, from_gateway) {
@@ -957,17 +1085,20 @@ impl<'a> Walk<'a> {
             Endpoint::Site(site) => {
                 self.hop(at, Action::Forward);
                 let dst = self.pkt.dst;
+                let bgp = self.f.sites[site.ix()].bgp;
                 let g = self.f.sites[site.ix()]
                     .gateways
                     .iter()
                     .copied()
-                    .find(|g| self.f.gateways[g.ix()].advertises(dst));
+                    .find(|g| self.f.gateways[g.ix()].advertises_to(dst, bgp));
                 let Some(g) = g else {
                     if let Some(h) = self.s.hops.last_mut() {
                         h.action = Action::Drop;
                     }
                     return End::Dropped(at, Reason::NotAdvertisedToSite, None);
                 };
+                // R7.2: forwarded by GatewaySubnet's routes, which also carry the prefixes the
+                // gateway learned from its other connections (site-to-site transit).
                 self.hop(Endpoint::Gateway(g), Action::Forward);
                 match self.f.gateways[g.ix()].subnet {
                     Some(gs) => self.route_from(gs, true),
@@ -1098,12 +1229,13 @@ pub fn trace_with(
         reply: false,
         internet_sourced: false,
         lookups: 0,
-        internet_exit_vnet: None,
+        egress: None,
+        ingress_public: None,
         midstream,
     };
     let end = w.start(ingress);
     let seen = w.pkt;
-    let exit_vnet = w.internet_exit_vnet;
+    let (egress, ingress_public) = (w.egress, w.ingress_public);
     let forward = leg_of(end, 0, s, seen);
     let Some(delivered) = forward.delivered_to else {
         return Trace {
@@ -1127,7 +1259,8 @@ pub fn trace_with(
         reply: true,
         internet_sourced: false,
         lookups: 0,
-        internet_exit_vnet: exit_vnet,
+        egress,
+        ingress_public,
         midstream: false,
     };
     let end = w.start(delivered);

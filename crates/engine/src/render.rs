@@ -94,7 +94,9 @@ pub fn route_json(f: &Fabric, r: RouteRef) -> Value {
     m.insert("nextHopType".into(), json!(route.next_hop_type.as_str()));
     m.insert(
         "nextHopIpAddress".into(),
-        json!(route.next_hop_ip.map(|a| a.to_string())),
+        json!(vnetsim_fabric::watcher::next_hop_ips(f, route)
+            .first()
+            .map(|a| a.to_string())),
     );
     m.insert("source".into(), json!(route.source.as_str()));
     m.insert(
@@ -147,6 +149,9 @@ pub fn reason_text(f: &Fabric, leg: &Leg) -> String {
                 format!("delivered to Private Endpoint {}", f.pes[p.ix()].name)
             }
             Some(Endpoint::Nic(n)) => format!("delivered to NIC {}", f.nics[n.ix()].name),
+            Some(Endpoint::Site(s)) if f.sites[s.ix()].express_route => {
+                format!("delivered to ExpressRoute circuit {}", f.sites[s.ix()].name)
+            }
             Some(Endpoint::Site(s)) => {
                 format!("delivered to on-premises site {}", f.sites[s.ix()].name)
             }
@@ -220,6 +225,31 @@ pub fn reason_text(f: &Fabric, leg: &Leg) -> String {
             format!("dropped at {at}: a Private Endpoint never originates traffic")
         }
         Reason::ReplyMisdelivered => format!("the reply reached {at}, not the request's source"),
+        Reason::NoOutboundConnectivity => format!(
+            "dropped at {at}: private subnet (defaultOutboundAccess false) without a NAT gateway, \
+             and the NIC has no public IP: no outbound method toward the Internet"
+        ),
+        Reason::ExpressRouteNotUserRouteNextHop => format!(
+            "dropped before {at}: user route {rule} has next hop VirtualNetworkGateway, and the \
+             gateway there is an ExpressRoute gateway, which user routes cannot use (only a VPN \
+             gateway can be a user route's next hop)"
+        ),
+        Reason::ApplianceNotInReach => {
+            let vnet = match leg.dropped_at {
+                Some(Endpoint::Nic(n)) => f.vnets[f.subnets[f.nics[n.ix()].subnet.ix()].vnet.ix()]
+                    .name
+                    .as_str(),
+                _ => "",
+            };
+            format!(
+                "dropped before {at}: user route {rule} names this IP-forwarding NIC, which is \
+                 in vnet {vnet}, neither the sending VNet nor one peered with it: unreachable"
+            )
+        }
+        Reason::NatGatewayInbound => format!(
+            "dropped at {at}: the destination is a NAT gateway public IP, which accepts no inbound \
+             connections"
+        ),
     }
 }
 

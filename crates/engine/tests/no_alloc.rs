@@ -59,7 +59,8 @@ fn lab() -> Fabric {
     compile(&vnetsim_model::load_str("lab", text).unwrap())
 }
 
-/// Two IP-forwarding appliances in a line, so that walks cross appliance hops too.
+/// Two IP-forwarding appliances in a line, so that walks cross appliance hops too; subnet b
+/// leaves for the Internet through a NAT gateway.
 fn appliances() -> Fabric {
     let y = "version: 1
 vnets:
@@ -68,7 +69,8 @@ vnets:
     subnets:
       - { name: a, addressPrefix: 10.0.0.0/24, routeTable: rt-a, nsg: nsg }
       - { name: n, addressPrefix: 10.0.1.0/24, nsg: nsg }
-      - { name: b, addressPrefix: 10.0.2.0/24, routeTable: rt-b }
+      - { name: b, addressPrefix: 10.0.2.0/24, routeTable: rt-b, natGateway: natgw }
+natGateways: [{ name: natgw, publicIpAddresses: [40.0.0.10] }]
 routeTables:
   - { name: rt-a, routes: [{ name: to-b, addressPrefix: 10.0.2.0/24, nextHopType: VirtualAppliance, nextHopIpAddress: 10.0.1.4 }] }
   - { name: rt-b, routes: [{ name: to-a, addressPrefix: 10.0.0.0/24, nextHopType: VirtualAppliance, nextHopIpAddress: 10.0.1.4 }] }
@@ -168,6 +170,11 @@ fn kinds(f: &Fabric, cases: &[Case], seen: &mut BTreeSet<&'static str>) {
                 Endpoint::Service(_) => "service",
                 Endpoint::Platform => "platform",
             });
+            if matches!(h.nat, Some(n) if n.src.is_some())
+                && matches!(h.node, Endpoint::Nic(_) | Endpoint::Subnet(_))
+            {
+                seen.insert("outbound-snat");
+            }
             if let Some(r) = h.rule {
                 seen.insert(match r {
                     RuleRef::Nsg { .. } => "nsg-rule",
@@ -191,7 +198,10 @@ fn walks_allocate_nothing() {
     let lab = lab();
     let nva = appliances();
     let lab_cases = lab_cases();
-    let nva_cases = vec![case("10.0.0.4", "10.0.2.4", TCP, 443, None)];
+    let nva_cases = vec![
+        case("10.0.0.4", "10.0.2.4", TCP, 443, None),
+        case("10.0.2.4", "8.8.8.8", TCP, 443, None),
+    ];
     let mut seen = BTreeSet::new();
     kinds(&lab, &lab_cases, &mut seen);
     kinds(&nva, &nva_cases, &mut seen);
@@ -214,6 +224,7 @@ fn walks_allocate_nothing() {
         "firewall-default-deny",
         "firewall-session",
         "bypassed-firewall",
+        "outbound-snat",
     ] {
         assert!(seen.contains(k), "no walk crossed a {k}: {seen:?}");
     }
@@ -236,7 +247,7 @@ fn walks_allocate_nothing() {
         n,
         0,
         "the walk allocated {n} times in {} walks",
-        1000 * (lab_cases.len() + 1)
+        1000 * (lab_cases.len() + nva_cases.len())
     );
 }
 

@@ -247,11 +247,12 @@ fn v07_gateway_transit_needs_both_flags() {
         .as_deref(),
         Some("Active")
     );
-    for (s, h) in [
-        (", useRemoteGateways: true", ""),
-        ("", ", allowGatewayTransit: true"),
-        ("", ""),
-    ] {
+    // useRemoteGateways toward a hub without allowGatewayTransit is refused by Azure
+    // (learn.microsoft.com/azure/vpn-gateway/vpn-gateway-peering-gateway-transit), so that
+    // case is a validation error now, not a fabric without site routes.
+    let refused = hub_spoke(", useRemoteGateways: true", "", "");
+    assert!(vnetsim_model::load_str("t.yaml", &refused).is_err());
+    for (s, h) in [("", ", allowGatewayTransit: true"), ("", "")] {
         let f = fabric(&hub_spoke(s, h, ""));
         assert_eq!(
             state(&f, "spoke/work", "192.168.0.0/16", "VirtualNetworkGateway"),

@@ -23,9 +23,10 @@ use crate::prefix::{self, contains};
 use crate::routes::{self, EffectiveRoute, NextHopType, RouteState, Target};
 use crate::security::{self, NsgTable, TagSets};
 use crate::{
-    firewall, Fabric, FirewallId, Gateway, GatewayId, Nic, NicId, NsgId, NsgTableId, Owner, PeId,
-    PeerLink, PrivateEndpoint, PublicOwner, RouteSet, RouteSetId, RouteTableId, RouteTableInfo,
-    Service, ServiceId, Site, SiteId, Subnet, SubnetId, Vnet, VnetId,
+    firewall, Fabric, FirewallId, Gateway, GatewayId, GatewayPeer, NatGateway, NatGatewayId, Nic,
+    NicId, NsgId, NsgTableId, Owner, PeId, PeerLink, PrivateEndpoint, PublicOwner, RouteSet,
+    RouteSetId, RouteTableId, RouteTableInfo, Service, ServiceId, Site, SiteId, Subnet, SubnetId,
+    Vnet, VnetId,
 };
 
 /// Compiles a validated topology.
@@ -33,11 +34,12 @@ pub fn compile(v: &m::Validated) -> Fabric {
     let t = v.topology();
     let names = Names::new(t);
     let (mut vnets, mut subnets) = number_vnets(t, &names);
+    let nat_gateways = compile_nat_gateways(t);
     let peerings = connect_peerings(t, &names, &mut vnets);
     let (sites, gws) = compile_gateways(t, &names, &vnets, &peerings);
     let (services, mut nics, pes, firewalls) = compile_endpoints(t, &names, &vnets, &subnets);
     let owners = owner_tables(
-        &mut vnets, &subnets, &nics, &pes, &firewalls, &services, &sites,
+        &mut vnets, &subnets, &nics, &pes, &firewalls, &services, &sites, t,
     );
     let route_sets = compile_route_sets(t, &vnets, &mut subnets, &nics, &pes, &peerings, &gws);
     let nsg_tables = compile_nsg_tables(t, &vnets, &mut subnets, &mut nics, &peerings, &gws);
@@ -51,6 +53,7 @@ pub fn compile(v: &m::Validated) -> Fabric {
         sites,
         gateways: gws.gateways,
         firewalls,
+        nat_gateways,
         route_tables: t
             .route_tables
             .iter()
@@ -161,6 +164,11 @@ fn number_vnets(t: &m::Topology, names: &Names) -> (Vec<Vnet>, Vec<Subnet>) {
                 nsg: s.nsg.as_ref().map(|n| names.nsg(&n.value)),
                 nsg_table: None,
                 pe_policies: s.private_endpoint_network_policies,
+                nat_gateway: s.nat_gateway.as_ref().map(|n| {
+                    let i = t.nat_gateways.iter().position(|g| g.name.value == n.value);
+                    NatGatewayId(i.expect("validated") as u32)
+                }),
+                default_outbound_access: s.default_outbound_access,
             });
         }
         let space: Vec<Ipv4Net> = v.address_space.iter().map(|a| a.value).collect();
@@ -176,6 +184,22 @@ fn number_vnets(t: &m::Topology, names: &Names) -> (Vec<Vnet>, Vec<Subnet>) {
         });
     }
     (vnets, subnets)
+}
+
+/// NAT gateways and the address each one's connections leave from.
+fn compile_nat_gateways(t: &m::Topology) -> Vec<NatGateway> {
+    t.nat_gateways
+        .iter()
+        .map(|n| NatGateway {
+            name: n.name.value.clone(),
+            snat_ip: n
+                .public_ip_addresses
+                .first()
+                .map(|a| ip(a.value))
+                .or_else(|| n.public_ip_prefixes.first().map(|p| ip(p.value.network())))
+                .expect("validated: a public IP or prefix"),
+        })
+        .collect()
 }
 
 /// Step 3's result: the peering objects by (from, to), and the connected pairs.
@@ -235,6 +259,8 @@ pub(crate) struct Gateways {
     of_vnet: Vec<Vec<GatewayId>>,
     /// Per VNet, the hub whose gateways it uses (`useRemoteGateways` honoured).
     transit_hub: Vec<Option<usize>>,
+    /// Per gateway, whether it is an ExpressRoute gateway.
+    express_route: Vec<bool>,
 }
 
 impl Gateways {
@@ -247,7 +273,12 @@ impl Gateways {
                 gws = &self.of_vnet[h];
             }
         }
-        gws.iter()
+        // For the same prefix the first gateway's route is kept: ExpressRoute gateways go first,
+        // as Azure prefers ExpressRoute over VPN for an equal prefix.
+        let er_first = gws.iter().filter(|g| self.express_route[g.ix()]);
+        let vpn = gws.iter().filter(|g| !self.express_route[g.ix()]);
+        er_first
+            .chain(vpn)
             .flat_map(|&g| {
                 self.gateways[g.ix()]
                     .learned
@@ -256,13 +287,23 @@ impl Gateways {
             })
             .collect()
     }
-    /// The gateway a `VirtualNetworkGateway` user route in VNet `vi` reaches (R2.8).
-    fn udr_gateway_of(&self, t: &m::Topology, vi: usize) -> Option<GatewayId> {
-        let own = self.of_vnet[vi]
-            .iter()
-            .copied()
-            .find(|g| t.gateways[g.ix()].gateway_type == m::GatewayType::Vpn);
-        own.or_else(|| self.transit_hub[vi].and_then(|h| self.of_vnet[h].first().copied()))
+    /// The VPN gateway a `VirtualNetworkGateway` user route in VNet `vi` reaches (R2.8): its
+    /// own, else its transit hub's. A user route cannot name an ExpressRoute gateway
+    /// (learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview, next hop types).
+    fn udr_target(&self, t: &m::Topology, vi: usize) -> Target {
+        let gws = if self.of_vnet[vi].is_empty() {
+            self.transit_hub[vi]
+                .map(|h| &self.of_vnet[h][..])
+                .unwrap_or(&[])
+        } else {
+            &self.of_vnet[vi][..]
+        };
+        let vpn = |g: &&GatewayId| t.gateways[g.ix()].gateway_type == m::GatewayType::Vpn;
+        match (gws.iter().find(vpn), gws.first()) {
+            (Some(&g), _) => Target::Gateway(g),
+            (None, Some(&er)) => Target::ExpressRouteGateway(er),
+            (None, None) => Target::NoGateway,
+        }
     }
 }
 
@@ -281,8 +322,19 @@ fn compile_gateways(
             name: s.name.value.clone(),
             prefixes: s.address_prefixes.iter().map(|p| p.value).collect(),
             gateways: Vec::new(),
+            bgp: s.bgp.is_some(),
+            express_route: false,
         })
         .collect();
+    // Circuits follow the sites; BGP over private peering, but not re-advertised to BGP sites
+    // (ExpressRoute-to-VPN transit is off by default).
+    sites.extend(t.express_route_circuits.iter().map(|c| Site {
+        name: c.name.value.clone(),
+        prefixes: c.advertised_prefixes.iter().map(|p| p.value).collect(),
+        gateways: Vec::new(),
+        bgp: false,
+        express_route: true,
+    }));
     let mut gateways: Vec<Gateway> = Vec::new();
     let mut of_vnet: Vec<Vec<GatewayId>> = vec![Vec::new(); vnets.len()];
     for g in &t.gateways {
@@ -292,15 +344,28 @@ fn compile_gateways(
         for c in &g.connections {
             sites[names.site[c.value.as_str()]].gateways.push(id);
         }
-        let learned = learned_prefixes(t, names, g, &vnets[vi]);
+        let mut learned = learned_prefixes(t, names, g, &vnets[vi]);
+        for c in &g.circuits {
+            let ci = circuit_site(t, &c.value);
+            sites[ci].gateways.push(id);
+            for p in &sites[ci].prefixes {
+                let inside = vnets[vi].address_space.iter().any(|s| contains(s, p));
+                if !inside && !learned.iter().any(|l| l.0 == *p) {
+                    learned.push((*p, GatewayPeer::Site(SiteId(ci as u32))));
+                }
+            }
+        }
         gateways.push(Gateway {
             name: g.name.value.clone(),
             vnet: VnetId(vi as u32),
             subnet: vnets[vi].gateway_subnet,
-            learned_fib: fib_of(learned.iter().map(|(p, s)| (*p, s.0))),
+            bgp: g.bgp_asn.is_some(),
+            instance_ips: g.instance_addresses.iter().map(|a| a.value).collect(),
+            learned_fib: Fib::default(),
             learned,
             advertised: Vec::new(),
             advertised_fib: Fib::default(),
+            bgp_advertised_fib: Fib::default(),
         });
     }
     let transit_hub = transit_hubs(peerings, &of_vnet);
@@ -319,14 +384,87 @@ fn compile_gateways(
         g.advertised_fib = fib_of(adv.iter().map(|p| (*p, 1)));
         g.advertised = adv;
     }
+    learn_vnet2vnet(t, &mut gateways, vnets);
+    for g in gateways.iter_mut() {
+        g.learned_fib = fib_of(g.learned.iter().map(|(p, s)| (*p, s.encode())));
+        let all = g
+            .advertised
+            .iter()
+            .copied()
+            .chain(g.learned.iter().map(|l| l.0));
+        g.bgp_advertised_fib = fib_of(all.map(|p| (p, 1)));
+    }
     (
         sites,
         Gateways {
             gateways,
             of_vnet,
             transit_hub,
+            express_route: t
+                .gateways
+                .iter()
+                .map(|g| g.gateway_type == m::GatewayType::ExpressRoute)
+                .collect(),
         },
     )
+}
+
+/// VNet-to-VNet connections (declared on either side, they connect both): each gateway learns
+/// the other VNet's address space; with BGP on both ends, everything the other advertises
+/// (its transit spokes) and learned from its sites (R-GW-03). Prefixes inside a gateway's own
+/// VNet space are filtered, and a prefix already learned keeps its first connection.
+fn learn_vnet2vnet(t: &m::Topology, gateways: &mut [Gateway], vnets: &[Vnet]) {
+    let id = |name: &str| t.gateways.iter().position(|g| g.name.value == name);
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    for (a, g) in t.gateways.iter().enumerate() {
+        for c in &g.vnet2vnet {
+            let b = id(&c.value).expect("validated");
+            pairs.extend([(a, b), (b, a)]);
+        }
+    }
+    let snapshot: Vec<(Vec<Ipv4Net>, Vec<Ipv4Net>)> = gateways
+        .iter()
+        .map(|g| {
+            (
+                g.advertised.clone(),
+                g.learned.iter().map(|l| l.0).collect(),
+            )
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for (a, b) in pairs {
+        if !seen.insert((a, b)) {
+            continue;
+        }
+        let bgp = gateways[a].bgp && gateways[b].bgp;
+        let from_b: Vec<Ipv4Net> = if bgp {
+            snapshot[b]
+                .0
+                .iter()
+                .chain(&snapshot[b].1)
+                .copied()
+                .collect()
+        } else {
+            vnets[gateways[b].vnet.ix()].address_space.clone()
+        };
+        let own = &vnets[gateways[a].vnet.ix()].address_space;
+        for p in from_b {
+            let inside_own = own.iter().any(|s| contains(s, &p));
+            if !inside_own && !gateways[a].learned.iter().any(|l| l.0 == p) {
+                let peer = GatewayPeer::Gateway(GatewayId(b as u32));
+                gateways[a].learned.push((p, peer));
+            }
+        }
+    }
+}
+
+/// The fabric site index of circuit `name` (circuits follow the sites).
+fn circuit_site(t: &m::Topology, name: &str) -> usize {
+    let i = t
+        .express_route_circuits
+        .iter()
+        .position(|c| c.name.value == name);
+    t.sites.len() + i.expect("validated")
 }
 
 /// What gateway `g` learns from its connections' sites, each prefix once, first site wins.
@@ -336,8 +474,8 @@ fn learned_prefixes(
     names: &Names,
     g: &m::Gateway,
     vnet: &Vnet,
-) -> Vec<(Ipv4Net, SiteId)> {
-    let mut learned: Vec<(Ipv4Net, SiteId)> = Vec::new();
+) -> Vec<(Ipv4Net, GatewayPeer)> {
+    let mut learned: Vec<(Ipv4Net, GatewayPeer)> = Vec::new();
     let mut seen: std::collections::HashSet<Ipv4Net> = std::collections::HashSet::new();
     for c in &g.connections {
         let si = names.site[c.value.as_str()];
@@ -351,7 +489,7 @@ fn learned_prefixes(
                 continue;
             }
             if seen.insert(p) {
-                learned.push((p, SiteId(si as u32)));
+                learned.push((p, GatewayPeer::Site(SiteId(si as u32))));
             }
         }
     }
@@ -447,6 +585,7 @@ struct Owners {
 /// Step 6: who owns each address. Per VNet its NICs, endpoints and firewall addresses; and
 /// globally public addresses, site prefixes, every private owner (the first declared VNet wins
 /// where spaces overlap) and every subnet prefix.
+#[allow(clippy::too_many_arguments)]
 fn owner_tables(
     vnets: &mut [Vnet],
     subnets: &[Subnet],
@@ -455,6 +594,7 @@ fn owner_tables(
     firewalls: &[firewall::Firewall],
     services: &[Service],
     sites: &[Site],
+    t: &m::Topology,
 ) -> Owners {
     let mut owner_lists: Vec<Vec<(Ipv4Net, u32)>> = vec![Vec::new(); vnets.len()];
     for (i, n) in nics.iter().enumerate() {
@@ -492,6 +632,15 @@ fn owner_tables(
             public_list.push((host(p), PublicOwner::Service(ServiceId(i as u32)).encode()));
         }
     }
+    for (i, n) in t.nat_gateways.iter().enumerate() {
+        let owner = PublicOwner::NatGateway(NatGatewayId(i as u32)).encode();
+        for a in &n.public_ip_addresses {
+            public_list.push((host(ip(a.value)), owner));
+        }
+        for p in &n.public_ip_prefixes {
+            public_list.push((p.value, owner));
+        }
+    }
     // Later entries win in a FIB build: lists go in reverse so the first declared wins.
     public_list.reverse();
     let mut site_list: Vec<(Ipv4Net, u32)> = Vec::new();
@@ -524,6 +673,14 @@ fn resolve_appliance(
     a: u32,
 ) -> Target {
     let candidates = std::iter::once(vi).chain(peerings.connected[vi].iter().copied());
+    let unreachable = || {
+        let far = vnets.iter().find_map(|v| match v.owner(a) {
+            Some(Owner::Nic(n)) if nics[n.ix()].ip_forwarding => Some(n),
+            _ => None,
+        });
+        far.map(Target::ApplianceUnreachable)
+            .unwrap_or(Target::ApplianceUnresolved)
+    };
     for c in candidates {
         if !vnets[c].in_space(a) {
             continue;
@@ -535,7 +692,7 @@ fn resolve_appliance(
             _ => Target::ApplianceUnresolved,
         };
     }
-    Target::ApplianceUnresolved
+    unreachable()
 }
 
 /// A subnet's user routes with their targets resolved.
@@ -619,12 +776,9 @@ fn compile_route_sets(
                     let target = resolve_appliance(vnets, nics, peerings, vi, ip(a));
                     (NextHopType::VirtualAppliance, target)
                 }
-                m::NextHopType::VirtualNetworkGateway => (
-                    NextHopType::VirtualNetworkGateway,
-                    gws.udr_gateway_of(t, vi)
-                        .map(Target::Gateway)
-                        .unwrap_or(Target::NoGateway),
-                ),
+                m::NextHopType::VirtualNetworkGateway => {
+                    (NextHopType::VirtualNetworkGateway, gws.udr_target(t, vi))
+                }
                 m::NextHopType::VnetLocal => {
                     (NextHopType::VnetLocal, Target::Vnet(VnetId(vi as u32)))
                 }

@@ -59,6 +59,7 @@ ids!(
     ServiceId,
     SiteId,
     GatewayId,
+    NatGatewayId,
     FirewallId,
     RouteTableId,
     RouteSetId,
@@ -104,6 +105,8 @@ pub enum PublicOwner {
     Nic(NicId),
     Firewall(FirewallId),
     Service(ServiceId),
+    /// One of a NAT gateway's public IPs or prefixes (outbound only).
+    NatGateway(NatGatewayId),
 }
 
 impl PublicOwner {
@@ -112,6 +115,7 @@ impl PublicOwner {
             PublicOwner::Nic(i) => i.0,
             PublicOwner::Firewall(i) => 1 << 28 | i.0,
             PublicOwner::Service(i) => 2 << 28 | i.0,
+            PublicOwner::NatGateway(i) => 3 << 28 | i.0,
         }
     }
     #[inline]
@@ -120,7 +124,8 @@ impl PublicOwner {
         match v >> 28 {
             0 => PublicOwner::Nic(NicId(id)),
             1 => PublicOwner::Firewall(FirewallId(id)),
-            _ => PublicOwner::Service(ServiceId(id)),
+            2 => PublicOwner::Service(ServiceId(id)),
+            _ => PublicOwner::NatGateway(NatGatewayId(id)),
         }
     }
 }
@@ -174,6 +179,31 @@ pub struct Subnet {
     pub nsg: Option<NsgId>,
     pub nsg_table: Option<NsgTableId>,
     pub pe_policies: m::PeNetworkPolicies,
+    /// The NAT gateway the subnet's outbound Internet connections leave through.
+    pub nat_gateway: Option<NatGatewayId>,
+    /// Default outbound access for VMs without an explicit outbound method.
+    pub default_outbound_access: bool,
+}
+
+/// The stand-in for the platform's default outbound access address, which Azure assigns
+/// implicitly and may change (198.51.100.1, from TEST-NET-2, RFC 5737; a modelling choice).
+pub const DEFAULT_OUTBOUND_IP: u32 = 0xC633_6401;
+
+/// A NAT gateway: the outbound source of every VM of the subnets it is associated with.
+#[derive(Clone, Debug)]
+pub struct NatGateway {
+    pub name: String,
+    /// The address its connections leave from: the first public IP, else the first address of
+    /// the first prefix (a modelling choice; Azure picks among them per connection).
+    pub snat_ip: u32,
+}
+
+/// How a VM's connection to the Internet gets its public source address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OutboundMethod {
+    NatGateway(NatGatewayId),
+    InstancePublicIp,
+    DefaultOutboundAccess,
 }
 
 #[derive(Clone, Debug)]
@@ -210,6 +240,33 @@ pub struct Site {
     pub name: String,
     pub prefixes: Vec<Ipv4Net>,
     pub gateways: Vec<GatewayId>,
+    /// The site speaks BGP over its connections.
+    pub bgp: bool,
+    /// An ExpressRoute circuit's private peering (its prefixes are what it advertises).
+    pub express_route: bool,
+}
+
+/// Where a gateway sends what it learned: a site (IPsec) or another gateway (Vnet2Vnet).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GatewayPeer {
+    Site(SiteId),
+    Gateway(GatewayId),
+}
+
+impl GatewayPeer {
+    fn encode(self) -> u32 {
+        match self {
+            GatewayPeer::Site(s) => s.0,
+            GatewayPeer::Gateway(g) => 1 << 30 | g.0,
+        }
+    }
+    #[inline]
+    fn decode(v: u32) -> GatewayPeer {
+        match v >> 30 {
+            0 => GatewayPeer::Site(SiteId(v)),
+            _ => GatewayPeer::Gateway(GatewayId(v & 0x3FFF_FFFF)),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -217,21 +274,34 @@ pub struct Gateway {
     pub name: String,
     pub vnet: VnetId,
     pub subnet: Option<SubnetId>,
-    /// On-premises prefixes learned (static and BGP), each with its site.
-    pub learned: Vec<(Ipv4Net, SiteId)>,
+    /// The gateway speaks BGP.
+    pub bgp: bool,
+    /// Its instances' addresses in GatewaySubnet, where declared (`instanceAddresses`).
+    pub instance_ips: Vec<std::net::Ipv4Addr>,
+    /// Prefixes learned (site prefixes, static and BGP; the other VNet's over Vnet2Vnet), each
+    /// with the connection it leaves through.
+    pub learned: Vec<(Ipv4Net, GatewayPeer)>,
     learned_fib: Fib,
     /// What the gateway advertises to its sites (R7.1): its VNet's space and transit spokes'.
     pub advertised: Vec<Ipv4Net>,
     advertised_fib: Fib,
+    /// What it advertises to a BGP peer: the above and everything it learned from its other
+    /// connections (R-GW-03: transit between sites through the gateway).
+    bgp_advertised_fib: Fib,
 }
 
 impl Gateway {
+    /// The connection a packet toward `dst` leaves through.
     #[inline]
-    pub fn site_for(&self, dst: u32) -> Option<SiteId> {
-        self.learned_fib.lookup(dst).map(SiteId)
+    pub fn next_for(&self, dst: u32) -> Option<GatewayPeer> {
+        self.learned_fib.lookup(dst).map(GatewayPeer::decode)
     }
+    /// Whether a site (a BGP one when `bgp`) routes `dst` to this gateway.
     #[inline]
-    pub fn advertises(&self, dst: u32) -> bool {
+    pub fn advertises_to(&self, dst: u32, bgp: bool) -> bool {
+        if bgp && self.bgp {
+            return self.bgp_advertised_fib.lookup(dst).is_some();
+        }
         self.advertised_fib.lookup(dst).is_some()
     }
 }
@@ -272,6 +342,7 @@ pub struct Fabric {
     pub sites: Vec<Site>,
     pub gateways: Vec<Gateway>,
     pub firewalls: Vec<firewall::Firewall>,
+    pub nat_gateways: Vec<NatGateway>,
     pub route_tables: Vec<RouteTableInfo>,
     pub route_sets: Vec<RouteSet>,
     pub nsg_names: Vec<String>,
@@ -308,6 +379,25 @@ impl Fabric {
     #[inline]
     pub fn public_owner(&self, ip: u32) -> Option<PublicOwner> {
         self.public.lookup(ip).map(PublicOwner::decode)
+    }
+    /// The outbound method of a NIC toward the Internet and the source address it gives, in
+    /// Azure's order of precedence: NAT gateway on the subnet, instance public IP, default
+    /// outbound access (none on a private subnet).
+    #[inline]
+    pub fn outbound_of(&self, n: NicId) -> Option<(OutboundMethod, u32)> {
+        let nic = &self.nics[n.ix()];
+        let s = &self.subnets[nic.subnet.ix()];
+        if let Some(g) = s.nat_gateway {
+            return Some((
+                OutboundMethod::NatGateway(g),
+                self.nat_gateways[g.ix()].snat_ip,
+            ));
+        }
+        if let Some(p) = nic.public_ip {
+            return Some((OutboundMethod::InstancePublicIp, p));
+        }
+        s.default_outbound_access
+            .then_some((OutboundMethod::DefaultOutboundAccess, DEFAULT_OUTBOUND_IP))
     }
     #[inline]
     pub fn site_of(&self, ip: u32) -> Option<SiteId> {
@@ -355,6 +445,9 @@ impl Fabric {
             Endpoint::Nic(i) => format!("nic:{}", self.nics[i.ix()].name),
             Endpoint::Pe(i) => format!("pe:{}", self.pes[i.ix()].name),
             Endpoint::Service(i) => format!("service:{}", self.services[i.ix()].name),
+            Endpoint::Site(i) if self.sites[i.ix()].express_route => {
+                format!("circuit:{}", self.sites[i.ix()].name)
+            }
             Endpoint::Site(i) => format!("site:{}", self.sites[i.ix()].name),
             Endpoint::Internet => "internet".to_string(),
             Endpoint::Firewall(i) => format!("firewall:{}", self.firewalls[i.ix()].name),

@@ -97,6 +97,12 @@ pub enum Target {
     ApplianceNoForwarding(NicId),
     /// VirtualAppliance address owned by nothing reachable.
     ApplianceUnresolved,
+    /// VirtualAppliance address of an IP-forwarding NIC in a VNet that is neither this one nor
+    /// a connected peer: it exists, but the route cannot reach it.
+    ApplianceUnreachable(NicId),
+    /// Next hop VirtualNetworkGateway where the only gateway is this ExpressRoute gateway, which
+    /// a user route cannot name (only VPN gateways can be).
+    ExpressRouteGateway(GatewayId),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -12,6 +12,17 @@ pub fn effective_routes(f: &Fabric, s: SubnetId) -> &[EffectiveRoute] {
     &f.route_set(s).routes
 }
 
+/// The next hop addresses effective routes show for a route: a gateway route's gateway instance
+/// addresses (two for active-active, where the topology declares them), else its own.
+pub fn next_hop_ips(f: &Fabric, r: &EffectiveRoute) -> Vec<Ipv4Addr> {
+    match (r.source, r.target) {
+        (RouteSource::VirtualNetworkGateway, crate::Target::Gateway(g)) => {
+            f.gateways[g.ix()].instance_ips.clone()
+        }
+        _ => r.next_hop_ip.into_iter().collect(),
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NextHop {
     pub next_hop_type: NextHopType,
@@ -29,7 +40,7 @@ pub fn next_hop(f: &Fabric, s: SubnetId, dst: Ipv4Addr) -> NextHop {
             let r = &rs.routes[i as usize];
             NextHop {
                 next_hop_type: r.next_hop_type,
-                next_hop_ip: r.next_hop_ip,
+                next_hop_ip: next_hop_ips(f, r).first().copied(),
                 route_table_id: match (r.source, r.route_table) {
                     (RouteSource::User, Some(rt)) => f.route_tables[rt.ix()].name.clone(),
                     _ => "System Route".to_string(),

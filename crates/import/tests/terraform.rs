@@ -26,7 +26,7 @@ fn state_4x_equals_the_az_export() {
     // bgp_route_propagation_enabled = true (4.x) is disableBgpRoutePropagation false.
     assert!(!t.route_tables[0].disable_bgp_route_propagation);
     // bgp_enabled (4.x) and bgp_settings.asn.
-    assert_eq!(t.gateways[0].bgp_asn, Some(65501));
+    assert_eq!(t.gateways[0].bgp_asn.as_ref().map(|a| a.value), Some(65501));
     // The association resources put nsg-web and rt-web on east's snet-web.
     let web = t.vnets[0]
         .subnets

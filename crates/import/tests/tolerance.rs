@@ -65,7 +65,7 @@ fn property_names_enums_and_booleans_are_tolerant() {
     // "gatewayType": "vpn", "enableBGP": "True".
     let g = &t.gateways[0];
     assert_eq!(g.gateway_type, m::GatewayType::Vpn);
-    assert_eq!(g.bgp_asn, Some(65501));
+    assert_eq!(g.bgp_asn.as_ref().map(|a| a.value), Some(65501));
     // "disableBgpRoutePropagation": "False", nextHopType in lower case.
     let rt = &t.route_tables[0];
     assert!(!rt.disable_bgp_route_propagation);

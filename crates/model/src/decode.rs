@@ -13,8 +13,6 @@ use crate::types::*;
 /// Features named by Azure that topology format v1 does not model: input that
 /// names them is rejected with this explanation, never silently ignored.
 const NOT_IN_V1: &[(&str, &str)] = &[
-    ("natGateways", "NAT gateways"),
-    ("natGateway", "NAT gateways"),
     ("loadBalancers", "load balancers"),
     ("loadBalancer", "load balancers"),
     ("serviceEndpoints", "service endpoints"),
@@ -382,6 +380,8 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
             "nsgs",
             "nics",
             "gateways",
+            "natGateways",
+            "expressRouteCircuits",
             "firewalls",
             "services",
             "privateEndpoints",
@@ -453,6 +453,21 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
     for n in items(d, o.get("gateways"), "gateways", false) {
         if let Some(x) = gateway(d, n) {
             t.gateways.push(x);
+        }
+    }
+    for n in items(d, o.get("natGateways"), "natGateways", false) {
+        if let Some(x) = nat_gateway(d, n) {
+            t.nat_gateways.push(x);
+        }
+    }
+    for n in items(
+        d,
+        o.get("expressRouteCircuits"),
+        "expressRouteCircuits",
+        false,
+    ) {
+        if let Some(x) = circuit(d, n) {
+            t.express_route_circuits.push(x);
         }
     }
     for n in items(d, o.get("firewalls"), "firewalls", false) {
@@ -575,6 +590,8 @@ fn vnet(d: &mut Diagnostics, n: &Node) -> Option<Vnet> {
                 "nsg",
                 "routeTable",
                 "privateEndpointNetworkPolicies",
+                "natGateway",
+                "defaultOutboundAccess",
             ],
         ) else {
             continue;
@@ -608,6 +625,10 @@ fn vnet(d: &mut Diagnostics, n: &Node) -> Option<Vnet> {
             nsg,
             route_table,
             private_endpoint_network_policies: policies,
+            nat_gateway: so
+                .get("natGateway")
+                .and_then(|x| string(d, x, "a NAT gateway name")),
+            default_outbound_access: boolean(d, so.get("defaultOutboundAccess"), true),
         });
     }
     Some(Vnet {
@@ -839,7 +860,16 @@ fn gateway(d: &mut Diagnostics, n: &Node) -> Option<Gateway> {
         d,
         n,
         "a gateway",
-        &["name", "vnet", "type", "bgp", "connections", "origin"],
+        &[
+            "name",
+            "vnet",
+            "type",
+            "bgp",
+            "connections",
+            "activeActive",
+            "instanceAddresses",
+            "origin",
+        ],
     )?;
     let name = named(d, &o, "a gateway");
     let vnet = require(d, &o, "vnet", "a gateway").and_then(|x| string(d, x, "a vnet name"));
@@ -858,19 +888,19 @@ fn gateway(d: &mut Diagnostics, n: &Node) -> Option<Gateway> {
     let bgp_asn = o.get("bgp").and_then(|b| {
         let bo = obj(d, b, "gateway bgp settings", &["asn"])?;
         match bo.get("asn") {
-            Some(a) => uint(d, a, "an ASN", u32::MAX as u64).map(|v| v.value),
-            None => Some(65515),
+            Some(a) => uint(d, a, "an ASN", u32::MAX as u64),
+            None => Some(Sp::new(65515, b.loc)),
         }
     });
     let mut connections = Vec::new();
+    let mut vnet2vnet = Vec::new();
+    let mut circuits = Vec::new();
     for c in items(d, o.get("connections"), "connections", false) {
-        let Some(co) = obj(d, c, "a gateway connection", &["site"]) else {
-            continue;
-        };
-        if let Some(s) = require(d, &co, "site", "a gateway connection")
-            .and_then(|x| string(d, x, "a site name"))
-        {
-            connections.push(s);
+        match connection(d, c) {
+            Some((ConnectionType::IPsec, s)) => connections.push(s),
+            Some((ConnectionType::Vnet2Vnet, g)) => vnet2vnet.push(g),
+            Some((ConnectionType::ExpressRoute, c)) => circuits.push(c),
+            None => {}
         }
     }
     Some(Gateway {
@@ -880,6 +910,110 @@ fn gateway(d: &mut Diagnostics, n: &Node) -> Option<Gateway> {
         bgp_asn,
         connections,
         origin: origin(d, &o),
+        vnet2vnet,
+        circuits,
+        active_active: boolean(d, o.get("activeActive"), false),
+        instance_addresses: items(d, o.get("instanceAddresses"), "instanceAddresses", true)
+            .into_iter()
+            .filter_map(|x| ipv4(d, x, "a gateway instance address"))
+            .collect(),
+    })
+}
+
+/// One gateway connection: `site` (connectionType IPsec, the default for a site) or
+/// `virtualNetworkGateway` (connectionType Vnet2Vnet), as Azure's connection resource names them.
+fn connection(d: &mut Diagnostics, c: &Node) -> Option<(ConnectionType, Sp<String>)> {
+    let co = obj(
+        d,
+        c,
+        "a gateway connection",
+        &[
+            "site",
+            "virtualNetworkGateway",
+            "expressRouteCircuit",
+            "connectionType",
+        ],
+    )?;
+    let ty = co
+        .get("connectionType")
+        .and_then(|x| enumerated(d, x, "connectionType", &ConnectionType::ALL).map(|t| (t, x.loc)));
+    let named = [
+        ("site", ConnectionType::IPsec, "a site name"),
+        (
+            "virtualNetworkGateway",
+            ConnectionType::Vnet2Vnet,
+            "a gateway name",
+        ),
+        (
+            "expressRouteCircuit",
+            ConnectionType::ExpressRoute,
+            "a circuit name",
+        ),
+    ];
+    let given: Vec<_> = named
+        .iter()
+        .filter_map(|(k, t, w)| co.get(k).map(|n| (*t, n, *w)))
+        .collect();
+    let [(want, node, what)] = given[..] else {
+        d.error(
+            c.loc,
+            "a gateway connection names exactly one of 'site' (IPsec), \
+             'virtualNetworkGateway' (Vnet2Vnet) or 'expressRouteCircuit' (ExpressRoute)",
+        );
+        return None;
+    };
+    if let Some((t, loc)) = ty.filter(|(t, _)| *t != want) {
+        d.error(
+            loc,
+            format!("connectionType {t:?} does not fit this connection; expected {want:?}"),
+        );
+    }
+    Some((want, string(d, node, what)?))
+}
+
+fn circuit(d: &mut Diagnostics, n: &Node) -> Option<ExpressRouteCircuit> {
+    let o = obj(d, n, "an ExpressRoute circuit", &["name", "privatePeering"])?;
+    let name = named(d, &o, "an ExpressRoute circuit")?;
+    let pn = require(d, &o, "privatePeering", "an ExpressRoute circuit")?;
+    let po = obj(
+        d,
+        pn,
+        "a circuit's private peering",
+        &["peerAsn", "advertisedPrefixes"],
+    )?;
+    let peer_asn = require(d, &po, "peerAsn", "a private peering")
+        .and_then(|a| uint(d, a, "an ASN", u32::MAX as u64))?;
+    let advertised_prefixes = items(d, po.get("advertisedPrefixes"), "advertisedPrefixes", true)
+        .into_iter()
+        .filter_map(|x| prefix(d, x, false))
+        .collect();
+    Some(ExpressRouteCircuit {
+        name,
+        peer_asn,
+        advertised_prefixes,
+    })
+}
+
+fn nat_gateway(d: &mut Diagnostics, n: &Node) -> Option<NatGateway> {
+    let o = obj(
+        d,
+        n,
+        "a NAT gateway",
+        &["name", "publicIpAddresses", "publicIpPrefixes"],
+    )?;
+    let name = named(d, &o, "a NAT gateway")?;
+    let public_ip_addresses = items(d, o.get("publicIpAddresses"), "publicIpAddresses", true)
+        .into_iter()
+        .filter_map(|x| ipv4(d, x, "a public IP address"))
+        .collect();
+    let public_ip_prefixes = items(d, o.get("publicIpPrefixes"), "publicIpPrefixes", true)
+        .into_iter()
+        .filter_map(|x| prefix(d, x, false))
+        .collect();
+    Some(NatGateway {
+        name,
+        public_ip_addresses,
+        public_ip_prefixes,
     })
 }
 

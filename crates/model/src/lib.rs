@@ -27,6 +27,7 @@
 //! a [`Validated`] topology into the data plane.
 
 pub mod assertions;
+pub mod control_plane;
 pub mod decode;
 pub mod diag;
 pub mod generate;

@@ -32,6 +32,8 @@ pub struct Topology {
     pub nsgs: Vec<Nsg>,
     pub nics: Vec<Nic>,
     pub gateways: Vec<Gateway>,
+    pub nat_gateways: Vec<NatGateway>,
+    pub express_route_circuits: Vec<ExpressRouteCircuit>,
     pub firewalls: Vec<Firewall>,
     pub services: Vec<Service>,
     pub private_endpoints: Vec<PrivateEndpoint>,
@@ -130,6 +132,20 @@ pub struct Subnet {
     pub nsg: Option<Sp<String>>,
     pub route_table: Option<Sp<String>>,
     pub private_endpoint_network_policies: PeNetworkPolicies,
+    /// The NAT gateway associated with the subnet (its explicit outbound method).
+    pub nat_gateway: Option<Sp<String>>,
+    /// Whether VMs without an explicit outbound method get default outbound access
+    /// (default true in format version 1, Azure's behaviour for VNets created before private
+    /// subnets became the default; `false` makes the subnet private).
+    pub default_outbound_access: bool,
+}
+
+/// A NAT gateway: the source address of its subnets' outbound connections to the Internet.
+#[derive(Clone, Debug)]
+pub struct NatGateway {
+    pub name: Sp<String>,
+    pub public_ip_addresses: Vec<Sp<Ipv4Addr>>,
+    pub public_ip_prefixes: Vec<Sp<Ipv4Net>>,
 }
 
 #[derive(Clone, Debug)]
@@ -324,10 +340,46 @@ pub struct Gateway {
     pub name: Sp<String>,
     pub vnet: Sp<String>,
     pub gateway_type: GatewayType,
-    pub bgp_asn: Option<u32>,
+    /// The gateway's BGP ASN (65515 when `bgp` is given without one), where it was written.
+    pub bgp_asn: Option<Sp<u32>>,
+    /// IPsec (site-to-site) connections, by site name.
     pub connections: Vec<Sp<String>>,
     /// Where the object came from (set by the importer; optional).
     pub origin: Option<Origin>,
+    /// VNet-to-VNet connections, by the other virtual network gateway's name.
+    pub vnet2vnet: Vec<Sp<String>>,
+    /// ExpressRoute connections, by circuit name.
+    pub circuits: Vec<Sp<String>>,
+    /// Two instances both active (`activeActive`), or active-standby.
+    pub active_active: bool,
+    /// The instances' addresses in GatewaySubnet (`instanceAddresses`): what effective routes
+    /// show as the next hop of the routes the gateway puts in.
+    pub instance_addresses: Vec<Sp<Ipv4Addr>>,
+}
+
+/// An ExpressRoute circuit's private peering: the on-premises side's ASN and the prefixes it
+/// advertises over BGP.
+#[derive(Clone, Debug)]
+pub struct ExpressRouteCircuit {
+    pub name: Sp<String>,
+    pub peer_asn: Sp<u32>,
+    pub advertised_prefixes: Vec<Sp<Ipv4Net>>,
+}
+
+/// A gateway connection's `connectionType`, in Azure's spelling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConnectionType {
+    IPsec,
+    Vnet2Vnet,
+    ExpressRoute,
+}
+
+impl ConnectionType {
+    pub const ALL: [(&'static str, ConnectionType); 3] = [
+        ("IPsec", ConnectionType::IPsec),
+        ("Vnet2Vnet", ConnectionType::Vnet2Vnet),
+        ("ExpressRoute", ConnectionType::ExpressRoute),
+    ];
 }
 
 /// Firewall network-rule and DNAT protocols.

@@ -199,6 +199,7 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
     c.check_gateways(d);
     c.check_firewalls(d);
     c.check_private_endpoints(d);
+    crate::control_plane::check(t, d);
 }
 
 impl<'a> Checker<'a> {
@@ -519,31 +520,11 @@ impl<'a> Checker<'a> {
                         Echo(&p.from.value)
                     ),
                 ),
-                Some(&q) if p.use_remote_gateways => self.check_gateway_transit(p, &t.peerings[q], d),
+                // useRemoteGateways toward a peer without a gateway or gateway transit is refused
+                // by control_plane, as Azure refuses it.
                 Some(_) => {}
             }
         }
-    }
-
-    fn check_gateway_transit(&self, p: &Peering, back: &Peering, d: &mut Diagnostics) {
-        let hub_has_gw = self.gateway_vnets.contains(p.to.value.as_str());
-        if back.allow_gateway_transit && hub_has_gw {
-            return;
-        }
-        let why = if !hub_has_gw {
-            format!("vnet '{}' has no gateway", Echo(&p.to.value))
-        } else {
-            "the peering back does not set allowGatewayTransit".to_string()
-        };
-        d.warning(
-            p.loc,
-            format!(
-                "peering {} -> {} sets useRemoteGateways but {why}: no gateway routes reach {}",
-                Echo(&p.from.value),
-                Echo(&p.to.value),
-                Echo(&p.from.value)
-            ),
-        );
     }
 
     // ---- Step 5: route tables.
