@@ -113,7 +113,7 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
         progress: &|_| {},
     };
     let rows_needed = a.out.is_some() || a.pcap_out.is_some();
-    let (sum, fates) = replay::walk(&f, &table, rows_needed, &job);
+    let (sum, fates) = replay::walk(&f, &table, &paths, rows_needed, &job);
     let walked = started.elapsed().as_secs_f64();
 
     if a.per == Per::Flow {

@@ -424,3 +424,30 @@ fn a_capture_from_another_network_is_outside_the_fabric_until_mapped() {
     assert_eq!(r["droppedAt"], "firewall:afw-hub");
     assert_eq!(r["rule"], "afw-hub/DefaultDeny");
 }
+
+#[test]
+fn flow_rows_carry_what_the_capture_saw() {
+    // The hand-built conversation: the client sends SYN, ACK and the request (3 packets), the
+    // server SYN-ACK and ACK (2); one record a second from 1,700,000,000 s.
+    let frames = conversation(
+        "10.2.1.4",
+        "10.1.2.5",
+        40009,
+        443,
+        &client_hello("app-flask.azurewebsites.net"),
+    );
+    let request_bytes: usize = [0, 2, 3].iter().map(|&i| frames[i].len()).sum();
+    let reply_bytes: usize = [1, 4].iter().map(|&i| frames[i].len()).sum();
+    let cap = tmp("seen.pcap");
+    write_pcap(&cap, &frames);
+    let rows = replay_rows(&cap, "seen");
+    let r = &rows[0];
+    assert_eq!(r["to"], "pe:pe-app");
+    assert_eq!(r["capture"], cap.display().to_string());
+    assert_eq!(r["firstTsNs"], 1_700_000_000u64 * 1_000_000_000);
+    assert_eq!(r["lastTsNs"], 1_700_000_004u64 * 1_000_000_000);
+    assert_eq!(r["requestPackets"], 3);
+    assert_eq!(r["replyPackets"], 2);
+    assert_eq!(r["requestBytes"], request_bytes as u64);
+    assert_eq!(r["replyBytes"], reply_bytes as u64);
+}

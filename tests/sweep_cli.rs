@@ -699,6 +699,17 @@ fn a_purpose_built_matrix_has_the_outcomes_the_semantics_give() {
         }
         let crosses = r["path"].as_str().unwrap().contains("firewall:fw");
         assert_eq!(crosses, e.7, "{r}");
+        // `to` names the destination endpoint: the NIC owning the address, or the Internet.
+        let to = match e.1 {
+            "10.1.1.4" => "nic:a1",
+            "10.1.1.5" => "nic:a2",
+            _ => "nic:b1",
+        };
+        assert_eq!(r["to"], to, "{r}");
+        assert!(
+            r["capture"].is_null() && r["requestPackets"].is_null(),
+            "sweep rows have no capture: {r}"
+        );
         if e.3 == R {
             // No SNAT anywhere: network rules toward private addresses keep the source.
             assert_eq!(r["srcSeen"], r["src"], "{r}");

@@ -167,6 +167,9 @@ pub struct FlowRecord {
     pub hint: Option<(String, AppProtocol)>,
     hint_checked: bool,
     pub first_ts_ns: u64,
+    pub last_ts_ns: u64,
+    /// The capture (index into the list given) holding the flow's first packet.
+    pub capture: u32,
     pub request_packets: u64,
     pub request_bytes: u64,
     pub reply_packets: u64,
@@ -220,7 +223,12 @@ impl FlowTable {
     /// is the batch's arena that `d.hint` points into.
     fn observe_decoded(&mut self, f: &Fabric, from: Option<Endpoint>, d: &Decoded, hints: &str) {
         let pl = self.place_or_insert(f, from, &d.flow, d.ts_ns);
+        let capture = self.stats.captures as u32;
         let rec = &mut self.flows[pl.flow as usize];
+        if rec.request_packets + rec.reply_packets == 0 {
+            rec.capture = capture;
+        }
+        rec.last_ts_ns = rec.last_ts_ns.max(d.ts_ns);
         if pl.reply {
             rec.reply_packets += 1;
             rec.reply_bytes += d.wire_len as u64;
@@ -286,6 +294,8 @@ impl FlowTable {
             hint: None,
             hint_checked: false,
             first_ts_ns: ts_ns,
+            last_ts_ns: ts_ns,
+            capture: 0,
             request_packets: 0,
             request_bytes: 0,
             reply_packets: 0,

@@ -413,6 +413,16 @@ impl Fabric {
         };
         Some((vnet, o))
     }
+    /// The endpoint a destination address stands for: the owner of a public address (a NIC's
+    /// public IP, a firewall's, a service's), else what owns it as a source would.
+    pub fn endpoint_of_destination(&self, ip: u32) -> Endpoint {
+        match self.public_owner(ip) {
+            Some(PublicOwner::Nic(n)) => Endpoint::Nic(n),
+            Some(PublicOwner::Firewall(f)) => Endpoint::Firewall(f),
+            Some(PublicOwner::Service(s)) => Endpoint::Service(s),
+            _ => self.endpoint_of_source(ip),
+        }
+    }
     /// Whether an address belongs to the fabric: a NIC's, endpoint's or firewall's, one inside
     /// a subnet or a site, the platform's, or one of the fabric's public addresses.
     pub fn knows(&self, ip: u32) -> bool {

@@ -49,7 +49,16 @@ fn endpoint_file(f: &Fabric, e: Endpoint) -> String {
 
 /// Walks every distinct flow of `table`: with `fates`, each flow's [`Fate`] (for rows and pass
 /// two); without, only the summary, aggregated per distinct outcome.
-pub fn walk(f: &Fabric, table: &FlowTable, fates: bool, job: &Job<'_>) -> (Summary, Vec<Fate>) {
+///
+/// Rows carry what the capture saw of each flow: the capture file (`captures`, in the order
+/// given to pass one), the first and last packet times, packets and bytes each way.
+pub fn walk(
+    f: &Fabric,
+    table: &FlowTable,
+    captures: &[&Path],
+    fates: bool,
+    job: &Job<'_>,
+) -> (Summary, Vec<Fate>) {
     let rows_needed = fates;
     let mut sum = Summary::default();
     let mut fates: Vec<Fate> = Vec::new();
@@ -57,7 +66,9 @@ pub fn walk(f: &Fabric, table: &FlowTable, fates: bool, job: &Job<'_>) -> (Summa
         fates = job.pool.install(|| {
             walk_flows(f, &table, |f, s, t, rec, fqdn| {
                 if rec.scope == Scope::Outside {
-                    return outside_fate(rec, fqdn);
+                    let mut fate = outside_fate(rec, fqdn);
+                    seen_in_capture(&mut fate.row, rec, captures);
+                    return fate;
                 }
                 let fwd = (t.forward.verdict == Verdict::Delivered)
                     .then(|| (t.forward.delivered_to.unwrap(), t.forward.seen));
@@ -65,8 +76,10 @@ pub fn walk(f: &Fabric, table: &FlowTable, fates: bool, job: &Job<'_>) -> (Summa
                     .ret
                     .filter(|r| r.verdict == Verdict::Delivered)
                     .map(|r| (r.delivered_to.unwrap(), r.seen));
+                let mut row = row(f, s, t, fqdn);
+                seen_in_capture(&mut row, rec, captures);
                 Fate {
-                    row: row(f, s, t, fqdn),
+                    row,
                     fwd,
                     ret,
                     ret_dropped_at: t.ret.and_then(|r| r.dropped_at).map(|e| f.endpoint_id(e)),
@@ -136,12 +149,27 @@ pub fn outside_fate(r: &FlowRecord, l7: Option<vnetsim_engine::L7<'_>>) -> Fate 
             path: String::new(),
             return_path: String::new(),
             symmetric: true,
+            to: Some("internet".into()),
+            ..FlowRow::default()
         },
         fwd: None,
         ret: None,
         ret_dropped_at: None,
         ret_rule: None,
     }
+}
+
+/// What the captures saw of a flow, into its row.
+fn seen_in_capture(row: &mut FlowRow, rec: &FlowRecord, captures: &[&Path]) {
+    row.capture = captures
+        .get(rec.capture as usize)
+        .map(|p| p.display().to_string());
+    row.first_ts_ns = Some(rec.first_ts_ns);
+    row.last_ts_ns = Some(rec.last_ts_ns);
+    row.request_packets = Some(rec.request_packets);
+    row.request_bytes = Some(rec.request_bytes);
+    row.reply_packets = Some(rec.reply_packets);
+    row.reply_bytes = Some(rec.reply_bytes);
 }
 
 /// Flows by scope, for the summary line.

@@ -79,6 +79,8 @@ pub fn row_with(
         path,
         return_path,
         symmetric: t.symmetric,
+        to: Some(f.endpoint_id(f.endpoint_of_destination(t.flow.dst))),
+        ..FlowRow::default()
     }
 }
 

@@ -57,7 +57,7 @@ pub mod summary;
 ///
 /// Serialized with camelCase names (`srcPort`, `deliveredTo`, ...), in the
 /// order of the fields below; see [`COLUMNS`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FlowRow {
     /// Source address as sent.
@@ -92,10 +92,23 @@ pub struct FlowRow {
     pub return_path: String,
     /// Whether the reply crossed every stateful device the request crossed.
     pub symmetric: bool,
+    /// The destination endpoint: what owns the destination address (`nic:NAME`, `pe:NAME`,
+    /// `service:NAME`, `site:NAME`, `subnet:V/S`, `internet`, ...).
+    pub to: Option<String>,
+    /// Replay: the capture file the flow's first packet came from.
+    pub capture: Option<String>,
+    /// Replay: the time of the flow's first and last packets, in nanoseconds since the epoch.
+    pub first_ts_ns: Option<u64>,
+    pub last_ts_ns: Option<u64>,
+    /// Replay: packets and bytes (on the wire) in each direction.
+    pub request_packets: Option<u64>,
+    pub request_bytes: Option<u64>,
+    pub reply_packets: Option<u64>,
+    pub reply_bytes: Option<u64>,
 }
 
 /// Column names, in the order every format writes them.
-pub const COLUMNS: [&str; 17] = [
+pub const COLUMNS: [&str; 25] = [
     "src",
     "dst",
     "protocol",
@@ -113,6 +126,14 @@ pub const COLUMNS: [&str; 17] = [
     "path",
     "returnPath",
     "symmetric",
+    "to",
+    "capture",
+    "firstTsNs",
+    "lastTsNs",
+    "requestPackets",
+    "requestBytes",
+    "replyPackets",
+    "replyBytes",
 ];
 
 /// The file formats rows can be written in.

@@ -3,7 +3,8 @@
 //! Schema: one column per [`FlowRow`] field, named as in [`crate::COLUMNS`].
 //! Strings are UTF-8 (`Utf8`), nullable exactly where the field is an
 //! `Option`; ports are `UInt16` (stored as Parquet INT32 with the logical type
-//! INTEGER(16, unsigned)); `symmetric` is a boolean. Snappy compression.
+//! INTEGER(16, unsigned)); `symmetric` is a boolean; replay's timestamps and
+//! counters are nullable `UInt64`. Snappy compression.
 //!
 //! Rows are gathered into Arrow batches of [`BATCH_ROWS`] and handed to the
 //! Arrow writer, which closes a row group every [`ROW_GROUP_ROWS`] rows or
@@ -18,8 +19,10 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::builder::{BooleanBuilder, StringBuilder, UInt16Builder};
-use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray, UInt16Array};
+use arrow_array::builder::{BooleanBuilder, StringBuilder, UInt16Builder, UInt64Builder};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, RecordBatch, StringArray, UInt16Array, UInt64Array,
+};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
@@ -56,8 +59,28 @@ pub fn schema() -> SchemaRef {
         s(COLUMNS[14], false),
         s(COLUMNS[15], false),
         Field::new(COLUMNS[16], DataType::Boolean, false),
+        s(COLUMNS[17], true),
+        s(COLUMNS[18], true),
+        Field::new(COLUMNS[19], DataType::UInt64, true),
+        Field::new(COLUMNS[20], DataType::UInt64, true),
+        Field::new(COLUMNS[21], DataType::UInt64, true),
+        Field::new(COLUMNS[22], DataType::UInt64, true),
+        Field::new(COLUMNS[23], DataType::UInt64, true),
+        Field::new(COLUMNS[24], DataType::UInt64, true),
     ];
     Arc::new(Schema::new(fields))
+}
+
+/// A row's replay counters in column order.
+fn counters(r: &FlowRow) -> [Option<u64>; 6] {
+    [
+        r.first_ts_ns,
+        r.last_ts_ns,
+        r.request_packets,
+        r.request_bytes,
+        r.reply_packets,
+        r.reply_bytes,
+    ]
 }
 
 struct Builders {
@@ -78,6 +101,10 @@ struct Builders {
     path: StringBuilder,
     return_path: StringBuilder,
     symmetric: BooleanBuilder,
+    to: StringBuilder,
+    capture: StringBuilder,
+    /// firstTsNs, lastTsNs, requestPackets, requestBytes, replyPackets, replyBytes.
+    counters: [UInt64Builder; 6],
     len: usize,
 }
 
@@ -102,6 +129,9 @@ impl Builders {
             path: s(),
             return_path: s(),
             symmetric: BooleanBuilder::with_capacity(BATCH_ROWS),
+            to: s(),
+            capture: s(),
+            counters: std::array::from_fn(|_| UInt64Builder::with_capacity(BATCH_ROWS)),
             len: 0,
         }
     }
@@ -124,6 +154,11 @@ impl Builders {
         self.path.append_value(&r.path);
         self.return_path.append_value(&r.return_path);
         self.symmetric.append_value(r.symmetric);
+        self.to.append_option(r.to.as_deref());
+        self.capture.append_option(r.capture.as_deref());
+        for (b, v) in self.counters.iter_mut().zip(counters(r)) {
+            b.append_option(v);
+        }
         self.len += 1;
     }
 
@@ -147,7 +182,13 @@ impl Builders {
             Arc::new(self.path.finish()),
             Arc::new(self.return_path.finish()),
             Arc::new(self.symmetric.finish()),
+            Arc::new(self.to.finish()),
+            Arc::new(self.capture.finish()),
         ];
+        let mut cols = cols;
+        for b in self.counters.iter_mut() {
+            cols.push(Arc::new(b.finish()));
+        }
         self.len = 0;
         Ok(RecordBatch::try_new(schema.clone(), cols)?)
     }
@@ -244,6 +285,17 @@ pub fn read(path: &Path) -> Result<Vec<FlowRow>, String> {
         let (reason, src_seen, dst_seen) = (st("reason")?, st("srcSeen")?, st("dstSeen")?);
         let (path_c, return_path) = (st("path")?, st("returnPath")?);
         let symmetric = column::<BooleanArray>(&b, "symmetric")?;
+        let (to, capture) = (st("to")?, st("capture")?);
+        let u = |n: &str| column::<UInt64Array>(&b, n);
+        let counters = [
+            u("firstTsNs")?,
+            u("lastTsNs")?,
+            u("requestPackets")?,
+            u("requestBytes")?,
+            u("replyPackets")?,
+            u("replyBytes")?,
+        ];
+        let num = |k: usize, i: usize| (!counters[k].is_null(i)).then(|| counters[k].value(i));
         rows.reserve(b.num_rows());
         for i in 0..b.num_rows() {
             rows.push(FlowRow {
@@ -264,6 +316,14 @@ pub fn read(path: &Path) -> Result<Vec<FlowRow>, String> {
                 path: req(path_c, i, "path")?,
                 return_path: req(return_path, i, "returnPath")?,
                 symmetric: symmetric.value(i),
+                to: opt(to, i),
+                capture: opt(capture, i),
+                first_ts_ns: num(0, i),
+                last_ts_ns: num(1, i),
+                request_packets: num(2, i),
+                request_bytes: num(3, i),
+                reply_packets: num(4, i),
+                reply_bytes: num(5, i),
             });
         }
     }

@@ -32,6 +32,7 @@ fn r(
         path: String::new(),
         return_path: String::new(),
         symmetric,
+        ..Default::default()
     }
 }
 
@@ -301,6 +302,7 @@ fn add_n_counts_like_adding_n_times() {
         path: "nic:a > firewall:fw > nic:b".into(),
         return_path: String::new(),
         symmetric: false,
+        ..Default::default()
     };
     let mut once = vnetsim_report::summary::Summary::default();
     for _ in 0..7 {
