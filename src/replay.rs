@@ -1,6 +1,5 @@
 //! `replay` (captures through the fabric) and `synth` (captures of a topology's traffic).
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -14,7 +13,7 @@ use vnetsim_jobs::replay;
 use vnetsim_jobs::sweep::write_rows;
 
 use crate::cli::{load, parse_endpoint, Output};
-use crate::flows::Selectors;
+use crate::flows::{bar, Selectors};
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Per {
@@ -51,24 +50,6 @@ pub struct ReplayArgs {
     pub top: usize,
     #[command(flatten)]
     pub out_fmt: Output,
-}
-
-fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
-    let b = indicatif::ProgressBar::with_draw_target(
-        Some(len),
-        if std::io::stderr().is_terminal() {
-            indicatif::ProgressDrawTarget::stderr()
-        } else {
-            indicatif::ProgressDrawTarget::hidden()
-        },
-    );
-    b.set_style(
-        indicatif::ProgressStyle::with_template(&format!(
-            "{{elapsed_precise}} [{{wide_bar}}] {{human_pos}}/{{human_len}} {what} ({{per_sec}}, {{eta}} left)"
-        ))
-        .expect("template"),
-    );
-    b
 }
 
 pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {

@@ -870,6 +870,14 @@ impl<'a> Walk<'a> {
             src: None,
             dst: Some((e.public, e.private)),
         });
+        self.internet_hop_nat(nat);
+        self.pkt.dst = e.private;
+        Some(self.deliver_nic(e.nic))
+    }
+
+    /// Records a destination rewrite on the Internet hop the packet is at (adding the hop when
+    /// the walk has not recorded it yet).
+    fn internet_hop_nat(&mut self, nat: Option<Nat>) {
         match self.s.hops.last_mut() {
             Some(h) if h.node == Endpoint::Internet => h.nat = nat,
             _ => self.s.hops.push(Hop {
@@ -880,8 +888,6 @@ impl<'a> Walk<'a> {
                 nat,
             }),
         }
-        self.pkt.dst = e.private;
-        Some(self.deliver_nic(e.nic))
     }
 
     /// Traffic leaving to the Internet (or to a public endpoint on it).
@@ -917,16 +923,7 @@ impl<'a> Walk<'a> {
                     src: None,
                     dst: Some((dst, private)),
                 });
-                match self.s.hops.last_mut() {
-                    Some(h) if h.node == Endpoint::Internet => h.nat = nat,
-                    _ => self.s.hops.push(Hop {
-                        node: Endpoint::Internet,
-                        action: Action::Forward,
-                        route: None,
-                        rule: None,
-                        nat,
-                    }),
-                }
+                self.internet_hop_nat(nat);
                 self.pkt.dst = private;
                 if !self.reply {
                     self.ingress_public = Some((dst, private));
