@@ -293,3 +293,56 @@ fn a_truncated_export_is_a_located_error() {
     assert_eq!(c, 2, "{err}");
     assert!(err.contains("truncated.json:1:"), "{err}");
 }
+
+#[test]
+fn a_trace_that_meets_a_resource_not_modelled_names_it() {
+    // The az bundle plus `az network lb list` output (tests/fixtures/az-lb/lb.json): an
+    // internal load balancer lb-app with a frontend at 10.1.1.100 in snet-app. Load balancers
+    // are not modelled, so a flow to that frontend cannot be answered: the trace must stop
+    // there and say why, never claim a confident drop or delivery.
+    let dir = tmp("az-with-lb");
+    std::fs::create_dir_all(&dir).unwrap();
+    for e in std::fs::read_dir(az()).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(
+        root().join("tests/fixtures/az-lb/lb.json"),
+        dir.join("lb.json"),
+    )
+    .unwrap();
+    let v: Value = serde_json::from_str(&ok(&[
+        "trace",
+        dir.to_str().unwrap(),
+        "--src",
+        "vm-app-nic",
+        "--dst",
+        "10.1.1.100",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(v["outcome"], "unreachable");
+    assert_eq!(v["forward"]["rule"], "notModelled/lb-app");
+    let reason = v["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("Microsoft.Network/loadBalancers"),
+        "{reason}"
+    );
+    assert!(reason.contains("/loadBalancers/lb-app"), "{reason}");
+    assert!(reason.contains("not trustworthy"), "{reason}");
+    // An address nothing holds is still an ordinary drop.
+    let v: Value = serde_json::from_str(&ok(&[
+        "trace",
+        dir.to_str().unwrap(),
+        "--src",
+        "vm-app-nic",
+        "--dst",
+        "10.1.1.101",
+        "--json",
+    ]))
+    .unwrap();
+    assert!(
+        v["reason"].as_str().unwrap().contains("nothing owns"),
+        "{v}"
+    );
+}

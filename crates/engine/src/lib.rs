@@ -130,6 +130,8 @@ pub enum RuleRef {
     FirewallDefaultDeny(FirewallId),
     FirewallSession(FirewallId),
     Route(RouteRef),
+    /// The packet reached a resource vnetsim does not model (its `notModelled` entry).
+    NotModelled(u32),
 }
 
 /// An address rewrite at a hop: (before, after).
@@ -176,6 +178,8 @@ pub enum Reason {
     ForwardedTrafficNotAllowed,
     /// Nothing owns the destination inside the VNet (U4).
     NoOwner,
+    /// The destination belongs to a resource vnetsim does not model: no answer can be given.
+    NotModelled,
     Loop,
     /// Internet traffic toward an address that is not public.
     NotReachableFromInternet,
@@ -573,7 +577,16 @@ impl<'a> Walk<'a> {
                     Ok(self.drop_here(Endpoint::Firewall(fw), Reason::AddressedToFirewall, None))
                 }
             }
-            None => Ok(self.drop_here(at, Reason::NoOwner, None)),
+            None => Ok(self.nothing_owns(at)),
+        }
+    }
+
+    /// Nothing modelled owns the destination: a resource vnetsim does not model may (the answer
+    /// then says so), else nothing does (U4).
+    fn nothing_owns(&mut self, at: Endpoint) -> End {
+        match self.f.not_modelled_at(self.pkt.dst) {
+            Some(i) => self.drop_here(at, Reason::NotModelled, Some(RuleRef::NotModelled(i))),
+            None => self.drop_here(at, Reason::NoOwner, None),
         }
     }
 
@@ -931,6 +944,15 @@ impl<'a> Walk<'a> {
                 return Ok(self.deliver_nic(n));
             }
             Some(PublicOwner::NatGateway(_)) | None => {}
+        }
+        if !self.reply {
+            if let Some(i) = self.f.not_modelled_at(dst) {
+                return Ok(self.drop_here(
+                    Endpoint::Internet,
+                    Reason::NotModelled,
+                    Some(RuleRef::NotModelled(i)),
+                ));
+            }
         }
         if self.reply && is_public(dst) {
             self.hop(Endpoint::Internet, Action::Deliver);

@@ -76,6 +76,10 @@ pub fn rule_name(f: &Fabric, r: RuleRef) -> String {
         ),
         RuleRef::FirewallDefaultDeny(fw) => format!("{}/DefaultDeny", f.firewalls[fw.ix()].name),
         RuleRef::FirewallSession(fw) => format!("{}/session", f.firewalls[fw.ix()].name),
+        RuleRef::NotModelled(i) => {
+            let x = &f.not_modelled[i as usize];
+            format!("notModelled/{}", x.id.rsplit('/').next().unwrap_or(&x.id))
+        }
         RuleRef::Route(rr) => route_of(f, rr)
             .name
             .clone()
@@ -208,6 +212,16 @@ pub fn reason_text(f: &Fabric, leg: &Leg) -> String {
             format!("dropped at {at}: peering does not allow forwarded traffic (source outside the sending VNet)")
         }
         Reason::NoOwner => format!("dropped at {at}: nothing owns the destination address"),
+        Reason::NotModelled => match leg.rule {
+            Some(RuleRef::NotModelled(i)) => {
+                let x = &f.not_modelled[i as usize];
+                format!(
+                    "stopped at {at}: the destination belongs to {} {}, which vnetsim does not model ({}); this answer is not trustworthy",
+                    x.resource_type, x.id, x.affects
+                )
+            }
+            _ => format!("stopped at {at}: the destination belongs to a resource vnetsim does not model"),
+        },
         Reason::Loop => format!(
             "dropped at {at}: forwarding loop (more than {} hops)",
             crate::MAX_HOPS

@@ -185,6 +185,7 @@ fn kinds(f: &Fabric, cases: &[Case], seen: &mut BTreeSet<&'static str>) {
                     RuleRef::FirewallDefaultDeny(_) => "firewall-default-deny",
                     RuleRef::FirewallSession(_) => "firewall-session",
                     RuleRef::Route(_) => "user-route",
+                    RuleRef::NotModelled(_) => "not-modelled",
                 });
             }
         }

@@ -69,6 +69,22 @@ pub fn compile(v: &m::Validated) -> Fabric {
         site_prefixes: owners.site_prefixes,
         private: owners.private,
         subnet_prefixes: owners.subnet_prefixes,
+        not_modelled: t
+            .not_modelled
+            .iter()
+            .map(|x| crate::NotModelled {
+                resource_type: x.resource_type.clone(),
+                id: x.id.clone(),
+                affects: x.affects.clone(),
+            })
+            .collect(),
+        not_modelled_addresses: fib_of(t.not_modelled.iter().enumerate().rev().flat_map(
+            |(i, x)| {
+                x.addresses
+                    .iter()
+                    .map(move |a| (host(ip(a.value)), i as u32))
+            },
+        )),
     }
 }
 

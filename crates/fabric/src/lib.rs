@@ -354,6 +354,18 @@ pub struct Fabric {
     private: Fib,
     /// Every subnet prefix to its subnet (the first declared wins where spaces overlap).
     subnet_prefixes: Fib,
+    /// Resources the fabric has and vnetsim does not model (from `notModelled`).
+    pub not_modelled: Vec<NotModelled>,
+    /// Their addresses, to the index of their entry.
+    not_modelled_addresses: Fib,
+}
+
+/// A resource that affects packets and that vnetsim does not model.
+#[derive(Clone, Debug)]
+pub struct NotModelled {
+    pub resource_type: String,
+    pub id: String,
+    pub affects: String,
 }
 
 /// Where a flow enters the fabric.
@@ -422,6 +434,11 @@ impl Fabric {
             Some(PublicOwner::Service(s)) => Endpoint::Service(s),
             _ => self.endpoint_of_source(ip),
         }
+    }
+    /// The not-modelled resource holding `ip`, if any.
+    #[inline]
+    pub fn not_modelled_at(&self, ip: u32) -> Option<u32> {
+        self.not_modelled_addresses.lookup(ip)
     }
     /// Whether an address belongs to the fabric: a NIC's, endpoint's or firewall's, one inside
     /// a subnet or a site, the platform's, or one of the fabric's public addresses.

@@ -367,6 +367,13 @@ impl<'a> Ctx<'a> {
                 },
             };
             self.report.add(status, &r.type_name, &r.id, detail);
+            if status == Status::Unsupported {
+                let mut found = Vec::new();
+                addresses_in(&r.body, &mut found);
+                if let Some(e) = self.report.entries.last_mut() {
+                    e.addresses = found;
+                }
+            }
         }
         self.report.entries.sort_by(|a, b| {
             (a.status, &a.type_name.to_ascii_lowercase(), &a.id).cmp(&(
@@ -415,11 +422,16 @@ impl<'a> Ctx<'a> {
             .report
             .unsupported()
             .map(|e| {
-                M::new()
+                let m = M::new()
                     .put("type", Y::s(e.type_name.clone()))
                     .put("id", Y::s(e.id.clone()))
-                    .put("affects", Y::s(e.detail.replace('\n', " ")))
-                    .y()
+                    .put("affects", Y::s(e.detail.replace('\n', " ")));
+                let m = if e.addresses.is_empty() {
+                    m
+                } else {
+                    m.put("addresses", Y::strs(e.addresses.iter().cloned()))
+                };
+                m.y()
             })
             .collect();
         if !not_modelled.is_empty() {
@@ -445,6 +457,29 @@ impl Ctx<'_> {
             let detail = e.detail.replace('\n', " ");
             s.push_str(&format!("#   {} {}: {detail}\n", e.type_name, e.id));
         }
+    }
+}
+
+/// Every IPv4 address a resource's body holds as a `privateIPAddress` or `ipAddress` (in any
+/// case): a load balancer's or Application Gateway's frontends, a Bastion's, a NAT rule's.
+fn addresses_in(v: &crate::json::Val, out: &mut Vec<String>) {
+    use crate::json::Json;
+    match &v.v {
+        Json::Obj(kv) => {
+            for (k, x) in kv {
+                let key = k.to_ascii_lowercase();
+                if key == "privateipaddress" || key == "ipaddress" {
+                    if let Json::Str(a) = &x.v {
+                        if a.parse::<std::net::Ipv4Addr>().is_ok() && !out.contains(a) {
+                            out.push(a.clone());
+                        }
+                    }
+                }
+                addresses_in(x, out);
+            }
+        }
+        Json::Arr(items) => items.iter().for_each(|x| addresses_in(x, out)),
+        _ => {}
     }
 }
 

@@ -30,6 +30,9 @@ pub struct Entry {
     pub id: String,
     /// Imported: as what (`vnet vnet-hub`); skipped: why; unsupported: what it would affect.
     pub detail: String,
+    /// Unsupported: the IPv4 addresses it holds (frontends, instances), where the source says,
+    /// so that a trace reaching one can name it.
+    pub addresses: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -46,6 +49,7 @@ impl Report {
             type_name: type_name.to_string(),
             id: id.to_string(),
             detail: detail.into(),
+            addresses: Vec::new(),
         });
     }
     pub fn note(&mut self, n: impl Into<String>) {

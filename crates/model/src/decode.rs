@@ -496,16 +496,27 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
 /// A `notModelled` entry: said again as a warning at every load, so no answer about this
 /// fabric forgets it.
 fn not_modelled(d: &mut Diagnostics, n: &Node) -> Option<NotModelled> {
-    let o = obj(d, n, "a notModelled entry", &["type", "id", "affects"])?;
+    let o = obj(
+        d,
+        n,
+        "a notModelled entry",
+        &["type", "id", "affects", "addresses"],
+    )?;
     let mut field = |k: &str| {
         o.get(k)
             .and_then(|x| scalar(d, x, "a string").map(str::to_string))
             .unwrap_or_default()
     };
+    let (resource_type, id, affects) = (field("type"), field("id"), field("affects"));
+    let addresses = items(d, o.get("addresses"), "addresses", true)
+        .into_iter()
+        .filter_map(|x| ipv4(d, x, "an IPv4 address"))
+        .collect();
     let x = NotModelled {
-        resource_type: field("type"),
-        id: field("id"),
-        affects: field("affects"),
+        resource_type,
+        id,
+        affects,
+        addresses,
     };
     d.warning(
         n.loc,

@@ -50,6 +50,8 @@ pub struct NotModelled {
     pub id: String,
     /// What it would affect.
     pub affects: String,
+    /// Addresses it holds (frontends, instances): a packet sent to one meets it.
+    pub addresses: Vec<Sp<Ipv4Addr>>,
 }
 
 #[derive(Clone, Debug)]
