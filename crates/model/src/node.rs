@@ -117,26 +117,54 @@ pub fn parse_with(text: &str, limits: &Limits) -> Result<Node, SyntaxError> {
     Ok(tree.finish())
 }
 
-/// Counts the flow indicators `,`, `[` and `{` of the text against
-/// [`Limits::max_flow_entries`], before the scanner buffers them; the error
-/// is located at the first one over the limit.
+/// Counts the flow indicators `,`, `[` and `{` of each outermost flow collection against
+/// [`Limits::max_flow_entries`], before the scanner buffers them (it holds a whole flow
+/// collection before yielding a node); the error is located at the first one over the limit.
+/// The count starts again after each outermost collection closes, so a block-style document
+/// of many small flow mappings (one per rule, say) is bounded by its real size, not refused.
+/// Double-quoted strings inside a collection and comments outside one are skipped.
 fn check_flow_entries(text: &str, limits: &Limits) -> Result<(), SyntaxError> {
     let mut seen = 0usize;
+    let mut depth = 0usize;
+    let (mut quoted, mut escaped, mut comment) = (false, false, false);
+    let mut prev = b'\n';
     let mut loc = Loc { line: 1, col: 1 };
     for &b in text.as_bytes() {
-        if matches!(b, b',' | b'[' | b'{') {
-            seen += 1;
-            if seen > limits.max_flow_entries {
-                return Err(error(
-                    loc,
-                    format!(
-                        "the document has more than {} flow-style entries (',', '[' and '{{'; \
-                         the limit is max_flow_entries): use block style for large lists",
-                        limits.max_flow_entries
-                    ),
-                ));
+        if comment {
+            comment = b != b'\n';
+        } else if quoted {
+            quoted = escaped || b != b'"';
+            escaped = !escaped && b == b'\\';
+        } else {
+            match b {
+                b'#' if depth == 0 && matches!(prev, b' ' | b'\t' | b'\n') => comment = true,
+                b'"' if depth > 0 => quoted = true,
+                b'[' | b'{' | b',' if b != b',' || depth > 0 => {
+                    seen += 1;
+                    if b != b',' {
+                        depth += 1;
+                    }
+                    if seen > limits.max_flow_entries {
+                        return Err(error(
+                            loc,
+                            format!(
+                                "a flow-style collection has more than {} entries (',', '[' and '{{'; \
+                                 the limit is max_flow_entries): use block style for large lists",
+                                limits.max_flow_entries
+                            ),
+                        ));
+                    }
+                }
+                b']' | b'}' if depth > 0 => {
+                    depth -= 1;
+                    if depth == 0 {
+                        seen = 0;
+                    }
+                }
+                _ => {}
             }
         }
+        prev = b;
         match b {
             b'\n' => {
                 loc = Loc {

@@ -342,9 +342,33 @@ fn flow_entries_are_bounded_before_parsing() {
         vec!["0"; 2000].join(",")
     );
     let d = rejected(&text, &limits);
-    let e = single_error(&d, "more than 1000 flow-style entries");
+    let e = single_error(&d, "a flow-style collection has more than 1000 entries");
     // Line 3 is `sites: [0,0,...`: the '[' at column 8 is the first, and the
     // k-th ',' is at column 8 + 2k; the 1,001st indicator is comma 1,000.
     assert_eq!((e.loc.line, e.loc.col), (3, 8 + 2 * 1000));
     assert_eq!(char_at(&text, e.loc.line, e.loc.col), ',');
+}
+
+/// The bound is per outermost flow collection: many small flow mappings (a generated estate
+/// writes one per rule) are as many small collections, and the file is accepted.
+#[test]
+fn many_small_flow_collections_are_not_refused_for_their_total() {
+    let limits = Limits {
+        max_flow_entries: 1000,
+        ..Limits::default()
+    };
+    let mut text =
+        String::from("version: 1\nname: x\n# a comment with [ an open bracket\nsites:\n");
+    for i in 0..600 {
+        // 4 indicators each ({ and three commas), 2,400 in all: over 1,000 in total, under it
+        // in any one collection.
+        text += &format!(
+            "  - {{ name: \"s,{i}\", addressPrefixes: [10.{}.{}.0/24], bgp: {{ asn: 65001 }} }}\n",
+            i / 250,
+            i % 250
+        );
+    }
+    if let Err(d) = load_str_with("t.yaml", &text, &limits) {
+        panic!("refused: {:?}", d.items.first());
+    }
 }
