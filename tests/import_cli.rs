@@ -1,38 +1,12 @@
 //! `vnetsim import` and import sources given to other commands, through the real binary.
 //! Expected values are read from the fixtures and templates by hand (see the comments).
 
+mod common;
+use common::{ok, root, run, tmp};
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("vnetsim-import-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_vnetsim"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into(),
-        String::from_utf8_lossy(&o.stderr).into(),
-    )
-}
-
-fn ok(args: &[&str]) -> String {
-    let (c, out, err) = run(args);
-    assert_eq!(c, 0, "{args:?}: {err}");
-    out
-}
 
 fn az() -> PathBuf {
     root().join("crates/import/tests/fixtures/az-hub-spoke")
@@ -52,7 +26,7 @@ fn sorted_rows(p: &Path) -> Vec<String> {
 fn an_az_export_sweeps_like_the_hand_written_yaml_of_the_same_fabric() {
     // az-hub-spoke.expected.yaml was written by hand from the export files.
     let hand = root().join("crates/import/tests/fixtures/az-hub-spoke.expected.yaml");
-    let (a, b) = (tmp("az.jsonl"), tmp("hand.jsonl"));
+    let (a, b) = (tmp("import", "az.jsonl"), tmp("import", "hand.jsonl"));
     let ports = "tcp/443,tcp/22,tcp/3389,udp/53,icmp";
     ok(&[
         "sweep",
@@ -80,7 +54,7 @@ fn an_az_export_sweeps_like_the_hand_written_yaml_of_the_same_fabric() {
 
 #[test]
 fn import_writes_a_topology_that_validates_keeps_origins_and_says_what_is_not_modelled() {
-    let out = tmp("imported.yaml");
+    let out = tmp("import", "imported.yaml");
     let (c, _, err) = run(&[
         "import",
         az().to_str().unwrap(),
@@ -159,7 +133,7 @@ fn the_lab_templates_are_refused_without_their_deploy_time_values() {
 }
 
 fn import_lab(extra: &[&str]) -> PathBuf {
-    let out = tmp(&format!("lab{}.yaml", extra.len()));
+    let out = tmp("import", &format!("lab{}.yaml", extra.len()));
     let mut args = vec![
         "import".to_string(),
         lab().to_str().unwrap().into(),
@@ -220,7 +194,7 @@ fn on_the_imported_lab_the_endpoint_32_follows_its_subnets_policies() {
             !(in_dev && l.contains("privateEndpointNetworkPolicies"))
         })
         .collect();
-    let t2 = tmp("lab-policies-off.yaml");
+    let t2 = tmp("import", "lab-policies-off.yaml");
     std::fs::write(&t2, off.join("\n")).unwrap();
     assert_eq!(
         route_state(&t2, gw, "10.1.2.20/32").as_deref(),
@@ -273,7 +247,7 @@ fn on_the_imported_lab_the_virtual_network_tag_widens_under_a_default_route() {
         .lines()
         .filter(|l| l.trim() != "routeTable: \"rt-dev\"")
         .collect();
-    let t2 = tmp("lab-no-rt-dev.yaml");
+    let t2 = tmp("import", "lab-no-rt-dev.yaml");
     std::fs::write(&t2, kept.join("\n")).unwrap();
     assert_eq!(
         vnet_tag(&t2, "vmldev0100000000"),
@@ -283,7 +257,7 @@ fn on_the_imported_lab_the_virtual_network_tag_widens_under_a_default_route() {
 
 #[test]
 fn a_truncated_export_is_a_located_error() {
-    let p = tmp("truncated.json");
+    let p = tmp("import", "truncated.json");
     std::fs::write(
         &p,
         "[{\"type\": \"Microsoft.Network/virtualNetworks\", \"name\": \"v\", \"properties\": {",
@@ -300,7 +274,7 @@ fn a_trace_that_meets_a_resource_not_modelled_names_it() {
     // internal load balancer lb-app with a frontend at 10.1.1.100 in snet-app. Load balancers
     // are not modelled, so a flow to that frontend cannot be answered: the trace must stop
     // there and say why, never claim a confident drop or delivery.
-    let dir = tmp("az-with-lb");
+    let dir = tmp("import", "az-with-lb");
     std::fs::create_dir_all(&dir).unwrap();
     for e in std::fs::read_dir(az()).unwrap() {
         let p = e.unwrap().path();

@@ -2,20 +2,13 @@
 //! (Apache Arrow's C++ reader), captures written by `--pcap-out` by tcpdump. `.ci/run`
 //! installs both; a missing one fails these tests, it never skips them.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{jsonl, root, tmp};
+
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("vnetsim-readers-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
-}
 
 fn vnetsim(args: &[&str]) {
     let o = Command::new(env!("CARGO_BIN_EXE_vnetsim"))
@@ -27,14 +20,6 @@ fn vnetsim(args: &[&str]) {
         "{args:?}: {}",
         String::from_utf8_lossy(&o.stderr)
     );
-}
-
-fn jsonl(p: &Path) -> Vec<Value> {
-    std::fs::read_to_string(p)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 /// The rows of a Parquet file as pyarrow reads them, one JSON object per row, and the
@@ -70,8 +55,8 @@ for row in t.to_pylist():
 #[test]
 fn pyarrow_reads_a_sweeps_parquet_equal_to_its_jsonl() {
     let lab = root().join("traces/hub-spoke-lab.yaml");
-    let pq = tmp("sweep.parquet");
-    let js = tmp("sweep.jsonl");
+    let pq = tmp("readers", "sweep.parquet");
+    let js = tmp("readers", "sweep.jsonl");
     for out in [&pq, &js] {
         vnetsim(&[
             "sweep",
@@ -104,8 +89,8 @@ fn pyarrow_reads_a_sweeps_parquet_equal_to_its_jsonl() {
 fn pyarrow_reads_a_replays_parquet_equal_to_its_jsonl() {
     let lab = root().join("traces/hub-spoke-lab.yaml");
     let cap = root().join("traces/hub-spoke-lab.pcap");
-    let pq = tmp("replay.parquet");
-    let js = tmp("replay.jsonl");
+    let pq = tmp("readers", "replay.parquet");
+    let js = tmp("readers", "replay.jsonl");
     for out in [&pq, &js] {
         vnetsim(&[
             "replay",
@@ -141,8 +126,8 @@ fn tcpdump(p: &Path) -> Vec<String> {
 fn tcpdump_reads_the_rewritten_captures_with_correct_checksums() {
     let lab = root().join("traces/hub-spoke-lab.yaml");
     let cap = root().join("traces/hub-spoke-lab.pcap");
-    let dir = tmp("pcap-out");
-    let rows = tmp("packets.jsonl");
+    let dir = tmp("readers", "pcap-out");
+    let rows = tmp("readers", "packets.jsonl");
     vnetsim(&[
         "replay",
         lab.to_str().unwrap(),

@@ -3,7 +3,10 @@
 //! rewrite is worked out from the lab's configuration (`traces/hub-spoke-lab.yaml`) and the
 //! rules of fabric-semantics.md named next to it, not from vnetsim's own output.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{root, tmp};
+
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
@@ -11,19 +14,9 @@ use vnetsim_traffic::{
     ipv4_offset, linktype, rewrite_ipv4_at, CaptureReader, PacketKind, PcapWriter, Rewrite,
 };
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("vnetsim-replay-sem-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
-}
-
 fn replay_rows(capture: &Path, name: &str) -> Vec<Value> {
     let lab = root().join("traces/hub-spoke-lab.yaml");
-    let out = tmp(&format!("{name}.jsonl"));
+    let out = tmp("replay-sem", &format!("{name}.jsonl"));
     let o = Command::new(env!("CARGO_BIN_EXE_vnetsim"))
         .args([
             "replay",
@@ -159,7 +152,7 @@ fn conversation(
 }
 
 fn one_flow(frames: &[Vec<u8>], name: &str) -> Value {
-    let cap = tmp(&format!("{name}.pcap"));
+    let cap = tmp("replay-sem", &format!("{name}.pcap"));
     write_pcap(&cap, frames);
     let rows = replay_rows(&cap, name);
     assert_eq!(rows.len(), 1, "{rows:?}");
@@ -316,7 +309,7 @@ fn a_real_handshake_from_on_premises_reaches_the_workload_vm_symmetrically() {
     // Return: rt-spoke's 0.0.0.0/0 sends the reply to the firewall, which holds the session
     // and forwards it to the gateway (R6.6, R7): reachable and symmetric.
     let src = root().join("traces/captures/tcpdump/tcp-handshake-nano.pcap");
-    let out = tmp("handshake.pcap");
+    let out = tmp("replay-sem", "handshake.pcap");
     let map = |a: u32, port: u16| match a {
         a if a == ip("131.155.215.69") => (ip("192.168.1.10"), port),
         a if a == ip("137.116.81.94") => (ip("10.1.1.4"), 443),
@@ -347,7 +340,7 @@ fn a_real_http_download_to_an_unlisted_host_is_denied_by_the_firewall() {
     // public address 23.45.67.89. rt-spoke sends it to the firewall; no network rule covers
     // TCP/80 toward it, and no application rule names bro.org: default deny (R6.1, R6.4).
     let src = root().join("traces/captures/zeek/http-qinq-0.pcap");
-    let out = tmp("http-qinq.pcap");
+    let out = tmp("replay-sem", "http-qinq.pcap");
     let map = |a: u32, port: u16| match a {
         a if a == ip("141.142.228.5") => (ip("10.1.1.4"), port),
         a if a == ip("192.150.187.43") => (ip("23.45.67.89"), port),
@@ -366,7 +359,7 @@ fn a_real_http_download_to_an_unlisted_host_is_denied_by_the_firewall() {
 
 fn replay_with(capture: &Path, name: &str, extra: &[&str]) -> (String, Vec<Value>) {
     let lab = root().join("traces/hub-spoke-lab.yaml");
-    let out = tmp(&format!("{name}.jsonl"));
+    let out = tmp("replay-sem", &format!("{name}.jsonl"));
     let mut args = vec![
         "replay",
         lab.to_str().unwrap(),
@@ -438,7 +431,7 @@ fn flow_rows_carry_what_the_capture_saw() {
     );
     let request_bytes: usize = [0, 2, 3].iter().map(|&i| frames[i].len()).sum();
     let reply_bytes: usize = [1, 4].iter().map(|&i| frames[i].len()).sum();
-    let cap = tmp("seen.pcap");
+    let cap = tmp("replay-sem", "seen.pcap");
     write_pcap(&cap, &frames);
     let rows = replay_rows(&cap, "seen");
     let r = &rows[0];
