@@ -174,7 +174,7 @@ fn walk(a: WalkArgs) -> Result<u8, String> {
             (
                 fl,
                 m.sources[c.src as usize].endpoint,
-                sweep::fqdn_for(&f, fl.dst).map(|n| vnetsim_engine::L7::by_port(n, fl.dport)),
+                sweep::destination_l7(&f, &fl),
             )
         })
         .collect();

@@ -513,7 +513,7 @@ pub fn flow_l7<'a>(f: &'a Fabric, r: &'a FlowRecord) -> Option<L7<'a>> {
             fqdn,
             protocol: *protocol,
         }),
-        None => crate::sweep::fqdn_for(f, r.flow.dst).map(|n| L7::by_port(n, r.flow.dport)),
+        None => crate::sweep::destination_l7(f, &r.flow),
     }
 }
 

@@ -304,6 +304,12 @@ pub fn fqdn_for<'f>(f: &'f Fabric, dst: u32) -> Option<&'f str> {
     None
 }
 
+/// What application rules see of a flow nobody observed: the destination service's FQDN, in
+/// the protocol the port stands for ([`L7::by_port`]).
+pub fn destination_l7<'f>(f: &'f Fabric, flow: &Flow) -> Option<L7<'f>> {
+    fqdn_for(f, flow.dst).map(|n| L7::by_port(n, flow.dport))
+}
+
 /// One cell of the matrix: indices into sources, destinations and ports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cell {
@@ -530,6 +536,5 @@ where
 pub fn trace_cell(f: &Fabric, m: &Matrix, c: Cell, s: &mut Scratch) -> Trace {
     let flow = m.flow(f, c);
     let src = m.sources[c.src as usize].endpoint;
-    let l7 = fqdn_for(f, flow.dst).map(|n| L7::by_port(n, flow.dport));
-    trace(f, flow, src, l7, s)
+    trace(f, flow, src, destination_l7(f, &flow), s)
 }

@@ -303,10 +303,12 @@ pub fn flow_l7<'a>(
     fqdn: Option<&'a str>,
     protocol: Option<engine::AppProtocol>,
 ) -> Option<engine::L7<'a>> {
-    let name = fqdn.or_else(|| engine::sweep::fqdn_for(f, flow.dst))?;
-    let by_port = engine::L7::by_port(name, flow.dport);
+    let l7 = match fqdn {
+        Some(name) => engine::L7::by_port(name, flow.dport),
+        None => engine::sweep::destination_l7(f, flow)?,
+    };
     Some(engine::L7 {
-        fqdn: name,
-        protocol: protocol.unwrap_or(by_port.protocol),
+        protocol: protocol.unwrap_or(l7.protocol),
+        ..l7
     })
 }
