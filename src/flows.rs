@@ -42,11 +42,22 @@ pub struct SweepArgs {
     /// Write a sources x destinations heat map (SVG)
     #[arg(long)]
     pub heatmap: Option<PathBuf>,
+    /// Write a self-contained HTML report (heat map with drill-down, summaries; works offline)
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
     /// How many top rules and drop points the summary lists
     #[arg(long, default_value_t = 10)]
     pub top: usize,
     #[command(flatten)]
     pub out_fmt: Output,
+}
+
+/// The title of a report or heat map: the fabric's name and what was swept.
+fn title(f: &vnetsim_fabric::Fabric, what: &str) -> String {
+    format!(
+        "{}: {what}",
+        if f.name.is_empty() { "fabric" } else { &f.name }
+    )
 }
 
 /// Row formats for standard output.
@@ -151,18 +162,30 @@ pub fn run_sweep(a: SweepArgs) -> Result<u8, String> {
         pool: &pool,
         progress: &progress,
     };
+    let mut report = a.report.as_ref().map(|_| {
+        let mut r = jobs::report::new_report(
+            &title(&f, &format!("sweep, {}", a.sel.ports)),
+            vnetsim_report::html::Kind::Sweep,
+        );
+        r.note(jobs::sweep::COVERAGE);
+        r
+    });
     let s = match &a.out {
         Some(p) => {
             let mut w = row_writer(p, a.out_format.map(Into::into))?;
-            let s = jobs::sweep::sweep_rows(&f, matrix, &job, pairs, &mut |r| {
-                w.write(r).map_err(|e| write_error(p, e))
-            })?;
+            let s =
+                jobs::sweep::sweep_rows_into(&f, matrix, &job, pairs, report.as_mut(), &mut |r| {
+                    w.write(r).map_err(|e| write_error(p, e))
+                })?;
             w.finish().map_err(|e| write_error(p, e))?;
             s
         }
-        None => jobs::sweep::sweep_summary(&f, matrix, &job, pairs),
+        None => jobs::sweep::sweep_summary_into(&f, matrix, &job, pairs, report.as_mut()),
     };
     b.finish_and_clear();
+    if let (Some(p), Some(r)) = (&a.report, &report) {
+        jobs::report::write(p, r, &s.summary)?;
+    }
     if let (Some(p), Some(pairs)) = (&a.heatmap, &s.pairs) {
         let title = format!(
             "{}: reachability, {}",
@@ -213,6 +236,10 @@ pub struct DiffArgs {
     /// Also write the changed flows (both sides) as JSON lines
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Write a self-contained HTML report: the new fabric's heat map and the changes grouped
+    /// by cause
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
     #[command(flatten)]
     pub out_fmt: Output,
 }
@@ -225,7 +252,24 @@ pub fn run_diff(a: DiffArgs) -> Result<u8, String> {
         pool: &pool,
         progress: &|_| {},
     };
-    let d = jobs::diff::diff(&old, &new, &a.sel.job(), &job)?;
+    let mut report = a.report.as_ref().map(|_| {
+        let what = format!(
+            "diff of {} against {}, {}",
+            a.new.display(),
+            a.old.display(),
+            a.sel.ports
+        );
+        let mut r = jobs::report::new_report(&title(&new, &what), vnetsim_report::html::Kind::Diff);
+        r.note(
+            "The heat map shows the new fabric's sweep; the changes compare it with the old one.",
+        );
+        r.note(jobs::sweep::COVERAGE);
+        r
+    });
+    let d = jobs::diff::diff_into(&old, &new, &a.sel.job(), &job, report.as_mut())?;
+    if let (Some(p), Some(r)) = (&a.report, &report) {
+        jobs::report::write(p, r, &d.new_summary)?;
+    }
     let changes: Vec<(jobs::diff::FlowKey, Option<FlowRow>, Option<FlowRow>)> = d
         .changes
         .into_iter()

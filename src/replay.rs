@@ -45,6 +45,9 @@ pub struct ReplayArgs {
     /// Worker threads, at least 1 (default: one per core)
     #[arg(long, value_parser = crate::cli::parse_threads)]
     pub threads: Option<usize>,
+    /// Write a self-contained HTML report (heat map of the flows with drill-down, summaries)
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
     /// How many top rules and drop points the summary lists
     #[arg(long, default_value_t = 10)]
     pub top: usize,
@@ -93,7 +96,7 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
         pool: &pool,
         progress: &|_| {},
     };
-    let rows_needed = a.out.is_some() || a.pcap_out.is_some();
+    let rows_needed = a.out.is_some() || a.pcap_out.is_some() || a.report.is_some();
     let (sum, fates) = replay::walk(&f, &table, &paths, rows_needed, &job);
     let walked = started.elapsed().as_secs_f64();
 
@@ -102,6 +105,19 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
             let rows: Vec<FlowRow> = fates.iter().map(|x| x.row.clone()).collect();
             write_rows(p, &rows)?;
         }
+    }
+    if let Some(p) = &a.report {
+        let names: Vec<String> = a.captures.iter().map(|c| c.display().to_string()).collect();
+        let what = format!("replay of {}", names.join(", "));
+        let title = format!(
+            "{}: {what}",
+            if f.name.is_empty() { "fabric" } else { &f.name }
+        );
+        let mut r = vnetsim_jobs::report::new_report(&title, vnetsim_report::html::Kind::Replay);
+        r.note("One row per distinct flow of the captures (5-tuple, both directions together), in the order first seen.");
+        let places = vnetsim_jobs::report::Placements::new(&f);
+        vnetsim_jobs::report::record_rows(&mut r, &places, fates.iter().map(|x| &x.row));
+        vnetsim_jobs::report::write(p, &r, &sum)?;
     }
     let second_pass = a.pcap_out.is_some() || (a.per == Per::Packet && a.out.is_some());
     if second_pass {

@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 
 use vnetsim_engine::sweep::Matrix;
 use vnetsim_fabric::Fabric;
+use vnetsim_report::html::HtmlReport;
+use vnetsim_report::summary::Summary;
 use vnetsim_report::FlowRow;
 
 use crate::sweep::{collect_rows, matrix, Selectors};
-use crate::Job;
+use crate::{report, Job};
 
 /// (source label, destination label, protocol, destination port).
 pub type FlowKey = (String, String, String, u16);
@@ -26,6 +28,8 @@ pub struct Change {
 pub struct Diff {
     pub flows: usize,
     pub changes: Vec<Change>,
+    /// The summary of the new fabric's sweep.
+    pub new_summary: Summary,
 }
 
 fn index(m: &Matrix, rows: Vec<FlowRow>) -> BTreeMap<FlowKey, FlowRow> {
@@ -45,9 +49,26 @@ fn index(m: &Matrix, rows: Vec<FlowRow>) -> BTreeMap<FlowKey, FlowRow> {
 
 /// Sweeps both fabrics with the same selectors and compares them flow by flow.
 pub fn diff(old: &Fabric, new: &Fabric, sel: &Selectors, job: &Job<'_>) -> Result<Diff, String> {
+    diff_into(old, new, sel, job, None)
+}
+
+/// [`diff`], feeding an HTML report: the new fabric's sweep as its heat map, and every
+/// changed flow under its cause ([`crate::report::change_cause`]).
+pub fn diff_into(
+    old: &Fabric,
+    new: &Fabric,
+    sel: &Selectors,
+    job: &Job<'_>,
+    mut report: Option<&mut HtmlReport>,
+) -> Result<Diff, String> {
     let (mo, mn) = (matrix(old, sel)?, matrix(new, sel)?);
     let io = index(&mo, collect_rows(old, &mo, job));
-    let inew = index(&mn, collect_rows(new, &mn, job));
+    let new_rows = collect_rows(new, &mn, job);
+    let new_summary: Summary = new_rows.iter().collect();
+    if let Some(r) = report.as_deref_mut() {
+        report::record_rows(r, &report::Placements::new(new), &new_rows);
+    }
+    let inew = index(&mn, new_rows);
     let mut changes = Vec::new();
     for (k, b) in &inew {
         match io.get(k) {
@@ -69,8 +90,15 @@ pub fn diff(old: &Fabric, new: &Fabric, sel: &Selectors, job: &Job<'_>) -> Resul
         }
     }
     changes.sort_by(|x, y| x.key.cmp(&y.key));
+    if let Some(r) = report {
+        for c in &changes {
+            let cause = report::change_cause(c.old.as_ref(), c.new.as_ref());
+            r.change(&cause, c.old.as_ref(), c.new.as_ref());
+        }
+    }
     Ok(Diff {
         flows: inew.len(),
         changes,
+        new_summary,
     })
 }

@@ -8,6 +8,8 @@
 //! - [`diff`]: the same sweep on two fabrics, and the flows that changed;
 //! - [`check`]: reachability assertions, every name resolved before anything runs;
 //! - [`replay`]: captures through the fabric, each flow's fate, and pass two's sinks;
+//! - [`report`]: the HTML report as one more sink (where endpoints are drawn, a diff's
+//!   causes);
 //! - [`names`]: the names users type, resolved against the fabric, with a did-you-mean.
 //!
 //! It decides nothing about packets: every decision is the engine's (`vnetsim-engine`) over
@@ -18,6 +20,7 @@ pub mod check;
 pub mod diff;
 pub mod names;
 pub mod replay;
+pub mod report;
 pub mod sweep;
 
 /// Where a job runs: the worker pool, and a progress callback told how much work was done

@@ -12,9 +12,11 @@ use vnetsim_engine::sweep::{self, Matrix, Side};
 use vnetsim_engine::{Outcome, Scratch, Trace, Verdict, L7};
 use vnetsim_fabric::Fabric;
 use vnetsim_report::heatmap::{CellOutcome, Heatmap};
+use vnetsim_report::html::HtmlReport;
 use vnetsim_report::summary::Summary;
 use vnetsim_report::{FlowRow, OutputFormat, RowWriter};
 
+use crate::report::Placements;
 use crate::Job;
 
 /// What a sweep covers: selectors and ports as the user writes them.
@@ -127,7 +129,65 @@ type KeyCounts = HashMap<
 /// per key), and per pair its outcomes when `pairs` is wanted. Memory: the distinct keys and
 /// the pairs, never the flows.
 pub fn sweep_summary(f: &Fabric, matrix: Matrix, job: &Job<'_>, pairs: bool) -> SweptSummary {
+    sweep_summary_into(f, matrix, job, pairs, None)
+}
+
+/// The report's members for the matrix's sources and destinations (by probe), and the
+/// representatives it asked for, traced once the sweep is done.
+struct ReportFeed<'r> {
+    report: &'r mut HtmlReport,
+    sources: Vec<u32>,
+    dests: Vec<u32>,
+    wanted: Vec<(u32, sweep::Cell)>,
+}
+
+impl<'r> ReportFeed<'r> {
+    fn new(f: &Fabric, m: &Matrix, report: &'r mut HtmlReport) -> ReportFeed<'r> {
+        let places = Placements::new(f);
+        let mut member =
+            |p: &sweep::Probe| places.member_as(report, &p.label, &f.endpoint_id(p.endpoint));
+        let sources = m.sources.iter().map(&mut member).collect();
+        let dests = m.dests.iter().map(&mut member).collect();
+        ReportFeed {
+            report,
+            sources,
+            dests,
+            wanted: Vec::new(),
+        }
+    }
+    fn record(&mut self, c: sweep::Cell, o: Outcome) -> Option<u32> {
+        let id = self.report.record(
+            self.sources[c.src as usize],
+            self.dests[c.dst as usize],
+            o as usize,
+        );
+        if let Some(id) = id {
+            self.wanted.push((id, c));
+        }
+        id
+    }
+    /// Traces the representatives not yet filled (a summary-only sweep renders no rows).
+    fn finish(self, f: &Fabric, m: &Matrix) {
+        let mut s = Scratch::new();
+        for (id, c) in self.wanted {
+            let t = sweep::trace_cell(f, m, c, &mut s);
+            let l7 = sweep::destination_l7(f, &t.flow);
+            self.report.set_rep(id, row(f, &s, &t, l7));
+        }
+    }
+}
+
+/// [`sweep_summary`], feeding an HTML report as it goes.
+pub fn sweep_summary_into(
+    f: &Fabric,
+    matrix: Matrix,
+    job: &Job<'_>,
+    pairs: bool,
+    report: Option<&mut HtmlReport>,
+) -> SweptSummary {
     let (pool, progress) = (job.pool, job.progress);
+    let mut feed = report.map(|r| ReportFeed::new(f, &matrix, r));
+    let cells_wanted = pairs || feed.is_some();
     let started = Instant::now();
     let fq = matrix.fqdns(f);
     let mut counts: KeyCounts = KeyCounts::default();
@@ -143,7 +203,7 @@ pub fn sweep_summary(f: &Fabric, matrix: Matrix, job: &Job<'_>, pairs: bool) -> 
                 |_| Default::default(),
                 |acc: &mut (KeyCounts, Vec<(sweep::Cell, Outcome)>), _, _, t, c, _| {
                     acc.0.entry(t.key()).or_insert((0, c)).0 += 1;
-                    if pairs {
+                    if cells_wanted {
                         acc.1.push((c, t.outcome));
                     }
                 },
@@ -154,12 +214,18 @@ pub fn sweep_summary(f: &Fabric, matrix: Matrix, job: &Job<'_>, pairs: bool) -> 
             for (key, (n, c)) in k {
                 counts.entry(key).and_modify(|e| e.0 += n).or_insert((n, c));
             }
-            if let Some(h) = heat.as_mut() {
-                for (c, o) in cells {
+            for (c, o) in cells {
+                if let Some(h) = heat.as_mut() {
                     h.add(c, o, 1);
+                }
+                if let Some(r) = feed.as_mut() {
+                    r.record(c, o);
                 }
             }
         }
+    }
+    if let Some(r) = feed {
+        r.finish(f, &matrix);
     }
     let mut summary = Summary::default();
     let mut s = Scratch::new();
@@ -188,7 +254,20 @@ pub fn sweep_rows(
     pairs: bool,
     out: &mut dyn FnMut(&FlowRow) -> Result<(), String>,
 ) -> Result<SweptSummary, String> {
+    sweep_rows_into(f, matrix, job, pairs, None, out)
+}
+
+/// [`sweep_rows`], feeding an HTML report as it goes.
+pub fn sweep_rows_into(
+    f: &Fabric,
+    matrix: Matrix,
+    job: &Job<'_>,
+    pairs: bool,
+    report: Option<&mut HtmlReport>,
+    out: &mut dyn FnMut(&FlowRow) -> Result<(), String>,
+) -> Result<SweptSummary, String> {
     let (pool, progress) = (job.pool, job.progress);
+    let mut feed = report.map(|r| ReportFeed::new(f, &matrix, r));
     let started = Instant::now();
     let fq = matrix.fqdns(f);
     let mut summary = Summary::default();
@@ -213,6 +292,12 @@ pub fn sweep_rows(
             summary.add(&r);
             if let Some(h) = heat.as_mut() {
                 h.add(c, o, 1);
+            }
+            if let Some(feed) = feed.as_mut() {
+                if let Some(id) = feed.record(c, o) {
+                    feed.report.set_rep(id, r);
+                    feed.wanted.pop();
+                }
             }
         }
     }

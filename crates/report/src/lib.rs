@@ -49,6 +49,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub mod heatmap;
+pub mod html;
 pub mod packets;
 mod parquet_io;
 pub mod summary;

@@ -1,0 +1,413 @@
+//! The HTML report (`--report FILE.html` on sweep, diff and replay), opened in a real headless
+//! browser (Debian's Chromium, which `tests/setup.sh` installs): it loads without script
+//! errors, a drill-down from a heat-map cell to an endpoint pair and a representative trace
+//! shows the sweep's own rows, and the largest report the budgets allow renders.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{jsonl, ok, root, tmp};
+use serde_json::Value;
+
+const TAG: &str = "html";
+
+fn chromium() -> PathBuf {
+    for c in ["chromium", "chromium-browser", "google-chrome"] {
+        for dir in ["/usr/bin", "/usr/local/bin", "/snap/bin"] {
+            let p = Path::new(dir).join(c);
+            if p.exists() {
+                return p;
+            }
+        }
+    }
+    panic!("no Chromium found: run tests/setup.sh, which installs Debian's chromium package");
+}
+
+/// The DOM of `file` (with `#hash`) after its scripts ran, as headless Chromium dumps it.
+fn dom(file: &Path, hash: &str) -> String {
+    let profile = tmp(TAG, &format!("profile-{}", rand_tag(file, hash)));
+    let url = format!("file://{}{}", file.display(), hash);
+    let o = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--allow-file-access-from-files",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .expect("run chromium");
+    assert!(
+        o.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn rand_tag(file: &Path, hash: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (file, hash).hash(&mut h);
+    format!("{:x}", h.finish())
+}
+
+/// The page drew itself, with no script error.
+fn assert_ready(dom: &str) {
+    assert!(
+        dom.contains("data-state=\"ready\""),
+        "report did not finish drawing:\n{}",
+        &dom[..dom.len().min(3000)]
+    );
+    assert!(
+        !dom.contains("data-errors="),
+        "script errors:\n{}",
+        errors(dom)
+    );
+}
+
+fn errors(dom: &str) -> String {
+    dom.split("<pre id=\"errors\"")
+        .nth(1)
+        .unwrap_or("")
+        .chars()
+        .take(2000)
+        .collect()
+}
+
+/// The JSON data a report carries.
+fn data(file: &Path) -> Value {
+    let html = std::fs::read_to_string(file).unwrap();
+    let start = html
+        .find("<script id=\"data\" type=\"application/json\">")
+        .unwrap();
+    let rest = &html[start..];
+    let body = &rest[rest.find('>').unwrap() + 1..rest.find("</script>").unwrap()];
+    serde_json::from_str(&body.replace("<\\/", "</")).unwrap()
+}
+
+/// Text content between `<tag id="id"...>` and its closing tag, tags stripped.
+fn text_of(dom: &str, id: &str) -> Option<String> {
+    let at = dom.find(&format!("id=\"{id}\""))?;
+    let open_end = at + dom[at..].find('>')? + 1;
+    let tag_start = dom[..at].rfind('<')? + 1;
+    let tag: String = dom[tag_start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let close = open_end + dom[open_end..].find(&format!("</{tag}>"))?;
+    Some(strip_tags(&dom[open_end..close]))
+}
+
+fn strip_tags(s: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for c in s.chars() {
+        match c {
+            '<' => {
+                inside = true;
+                out.push('\u{1}');
+            }
+            '>' => inside = false,
+            _ if !inside => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&gt;", ">")
+        .replace("&lt;", "<")
+        .replace("&amp;", "&")
+}
+
+/// The `<li>` items of the list with `id`.
+fn items(dom: &str, id: &str) -> Vec<String> {
+    let Some(t) = text_of(dom, id) else {
+        return Vec::new();
+    };
+    t.split('\u{1}')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.to_string())
+        .collect()
+}
+
+fn lab() -> String {
+    root()
+        .join("traces/hub-spoke-lab.yaml")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn lab_sweep_report_drills_from_a_cell_to_a_pair_and_its_trace() {
+    let html = tmp(TAG, "lab.html");
+    let rows_file = tmp(TAG, "lab.jsonl");
+    ok(&[
+        "sweep",
+        &lab(),
+        "--ports",
+        "tcp/443,tcp/22,udp/53,icmp",
+        "--report",
+        html.to_str().unwrap(),
+        "--out",
+        rows_file.to_str().unwrap(),
+    ]);
+    let rows = jsonl(&rows_file);
+    let d = data(&html);
+    // The lab has 6 subnets and a handful of endpoints: the report draws it subnet by subnet.
+    assert_eq!(d["level"], "subnet");
+    assert_eq!(d["flows"].as_u64().unwrap(), rows.len() as u64);
+
+    // Pick the cell holding the most unreachable flows, and drill into it.
+    let k = d["outcomes"].as_array().unwrap().len();
+    let cells = d["cells"].as_array().unwrap();
+    let stride = 2 + k;
+    let best = (0..cells.len() / stride)
+        .max_by_key(|i| {
+            (
+                cells[i * stride + 3].as_u64().unwrap(),
+                std::cmp::Reverse(*i),
+            )
+        })
+        .unwrap();
+    let (r, c) = (
+        cells[best * stride].as_u64().unwrap(),
+        cells[best * stride + 1].as_u64().unwrap(),
+    );
+    let row_label = d["rows"][r as usize].as_str().unwrap().to_string();
+    let col_label = d["cols"][c as usize].as_str().unwrap().to_string();
+    let page = dom(&html, &format!("#cell={r},{c}"));
+    assert_ready(&page);
+    assert_eq!(
+        text_of(&page, "cell-title").unwrap(),
+        format!("{row_label} → {col_label}")
+    );
+
+    // The pairs listed are exactly the (source, destination) endpoint pairs of the rows whose
+    // source sits in the row group and destination in the column group.
+    // (Every lab probe is an endpoint: the rows' `ingress` and `to` name the report's members.)
+    let members = d["members"].as_array().unwrap();
+    let subnet_of = |label: &str| -> String {
+        let m = members.iter().find(|m| m[0] == label);
+        m.unwrap_or_else(|| panic!("{label} is not a member"))
+            .as_array()
+            .unwrap()[1]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let mut expected: Vec<(String, String)> = Vec::new();
+    for row in &rows {
+        let (src, to) = (
+            row["ingress"].as_str().unwrap(),
+            row["to"].as_str().unwrap(),
+        );
+        let pair = (src.to_string(), to.to_string());
+        if subnet_of(src) == row_label && subnet_of(to) == col_label && !expected.contains(&pair) {
+            expected.push(pair);
+        }
+    }
+    assert!(!expected.is_empty());
+    assert_eq!(
+        page.matches("data-pair=").count(),
+        expected.len(),
+        "pairs listed"
+    );
+    for (s, t) in &expected {
+        assert!(
+            page.contains(&format!(">{s}</td>")),
+            "pair source {s} missing"
+        );
+        assert!(
+            page.contains(&format!(">{t}</td>")),
+            "pair destination {t} missing"
+        );
+    }
+
+    // The first pair of the cell, then its first representative: the trace shown is the path
+    // of the first row (in matrix order) of that pair with that outcome.
+    let pairs = d["pairs"].as_array().unwrap();
+    let ps = 4 + k;
+    let p = (0..pairs.len() / ps)
+        .find(|i| pairs[i * ps + 2].as_u64() == Some(r) && pairs[i * ps + 3].as_u64() == Some(c))
+        .unwrap();
+    let rep = d["pairReps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x[0].as_u64() == Some(p as u64))
+        .unwrap();
+    let rep_id = rep[2].as_u64().unwrap();
+    let f = &d["reps"][rep_id as usize];
+    let page = dom(&html, &format!("#rep={rep_id}"));
+    assert_ready(&page);
+    let first = rows
+        .iter()
+        .find(|row| {
+            row["src"] == f["src"] && row["dst"] == f["dst"] && row["outcome"] == f["outcome"]
+        })
+        .unwrap();
+    assert_eq!(
+        first["dstPort"], f["dstPort"],
+        "the representative is the first of its outcome"
+    );
+    let hops: Vec<String> = first["path"]
+        .as_str()
+        .unwrap()
+        .split(" > ")
+        .map(String::from)
+        .collect();
+    assert_eq!(items(&page, "trace-path"), hops);
+}
+
+#[test]
+fn the_same_sweep_gives_the_same_report_bytes_at_one_and_two_threads() {
+    let a = tmp(TAG, "t1.html");
+    let b = tmp(TAG, "t2.html");
+    for (p, t) in [(&a, "1"), (&b, "2")] {
+        ok(&[
+            "sweep",
+            &lab(),
+            "--ports",
+            "tcp/1-300,udp/53",
+            "--threads",
+            t,
+            "--report",
+            p.to_str().unwrap(),
+        ]);
+    }
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+}
+
+#[test]
+fn diff_report_groups_changes_by_the_resource_that_explains_them() {
+    // docs/examples/lab-without-rt-hub.yaml is the lab without the hub's route table: the
+    // spokes' traffic no longer crosses the firewall, so changes are explained by routing.
+    let html = tmp(TAG, "diff.html");
+    let new = root().join("docs/examples/lab-without-rt-hub.yaml");
+    ok(&[
+        "diff",
+        &lab(),
+        new.to_str().unwrap(),
+        "--ports",
+        "tcp/443,tcp/22",
+        "--report",
+        html.to_str().unwrap(),
+    ]);
+    let d = data(&html);
+    let changes = &d["changes"];
+    let total: u64 = changes["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["flows"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, changes["changed"].as_u64().unwrap());
+    assert!(total > 0);
+    let page = dom(&html, "");
+    assert_ready(&page);
+    assert!(page.contains("Changes, grouped by cause"));
+    for c in changes["causes"].as_array().unwrap() {
+        assert!(page.contains(&format!(">{}</td>", c["cause"].as_str().unwrap())));
+    }
+}
+
+#[test]
+fn replay_report_loads() {
+    let pcap = tmp(TAG, "lab.pcap");
+    let html = tmp(TAG, "replay.html");
+    ok(&[
+        "synth",
+        &lab(),
+        "--ports",
+        "tcp/443,udp/53",
+        "-o",
+        pcap.to_str().unwrap(),
+    ]);
+    ok(&[
+        "replay",
+        &lab(),
+        pcap.to_str().unwrap(),
+        "--report",
+        html.to_str().unwrap(),
+    ]);
+    let d = data(&html);
+    assert_eq!(d["kind"], "replay");
+    assert!(d["flows"].as_u64().unwrap() > 0);
+    assert_ready(&dom(&html, "#cell=0,0"));
+}
+
+/// The largest report the budgets allow: 10,000 endpoints in 1,000 VNets, a million VNet
+/// cells, every pair and representative budget spent. It must load and draw; the time it
+/// took is printed (the README states the figure and how it was measured).
+#[test]
+fn a_report_of_ten_thousand_endpoints_renders() {
+    use vnetsim_report::html::{HtmlReport, Kind};
+    use vnetsim_report::summary::Summary;
+    use vnetsim_report::FlowRow;
+    let mut h = HtmlReport::new("10,000 endpoints", Kind::Sweep);
+    for o in ["reachable", "unreachable", "no-return"] {
+        h.outcome_slot(o);
+    }
+    let ids: Vec<u32> = (0..10_000u32)
+        .map(|i| {
+            let v = format!("vnet-{:04}", i / 10);
+            h.member(
+                &format!("subnet:{v}/snet-{}", i % 10),
+                &format!("{v}/snet-{}", i % 10),
+                &v,
+            )
+        })
+        .collect();
+    let mut summary = Summary::new();
+    // One flow per pair of VNets' first subnets, and ten per pair in the first VNet row:
+    // a million cells.
+    for s in (0..10_000).step_by(10) {
+        for d in (0..10_000).step_by(10) {
+            let slot = ((s / 10 * 7 + d / 10 * 3) % 3) as usize;
+            if let Some(id) = h.record(ids[s], ids[d], slot) {
+                let row = FlowRow {
+                    src: format!("10.{}.{}.4", s / 256 % 256, s % 256),
+                    dst: format!("10.{}.{}.4", d / 256 % 256, d % 256),
+                    protocol: "Tcp".into(),
+                    dst_port: 443,
+                    outcome: ["reachable", "unreachable", "no-return"][slot].into(),
+                    path: "subnet:a > firewall:b > subnet:c".into(),
+                    ingress: format!("subnet:{s}"),
+                    ..FlowRow::default()
+                };
+                summary.add(&row);
+                h.set_rep(id, row);
+            }
+        }
+    }
+    let html = tmp(TAG, "large.html");
+    h.write(&summary, std::fs::File::create(&html).unwrap())
+        .unwrap();
+    let size = std::fs::metadata(&html).unwrap().len();
+    let page = dom(&html, "#cell=0,1");
+    assert_ready(&page);
+    assert!(
+        page.contains("id=\"cell-title\""),
+        "drill-down at 10,000 endpoints"
+    );
+    let ms: u64 = page
+        .split("data-render-ms=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    println!(
+        "report of 1,000 x 1,000 VNet cells: {} MB, drawn in {ms} ms",
+        size / 1_000_000
+    );
+    // The stated bound (README): the largest report draws within 10 seconds.
+    assert!(ms < 10_000, "drawn in {ms} ms");
+}
