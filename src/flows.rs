@@ -192,7 +192,7 @@ pub fn run_sweep(a: SweepArgs) -> Result<u8, String> {
             if f.name.is_empty() { "fabric" } else { &f.name },
             a.sel.ports
         );
-        jobs::sweep::write_heatmap(p, &title, &s.matrix, pairs)?;
+        jobs::sweep::write_heatmap(&f, p, &title, &s.matrix, pairs)?;
     }
     let to_stdout = a.out.as_deref().is_some_and(|p| p.as_os_str() == "-");
     if to_stdout {

@@ -411,3 +411,78 @@ fn a_report_of_ten_thousand_endpoints_renders() {
     // The stated bound (README): the largest report draws within 10 seconds.
     assert!(ms < 10_000, "drawn in {ms} ms");
 }
+
+/// Above 200 endpoints on a side, the SVG heat map draws VNets, each cell tallying every flow
+/// between its VNets: the picture stays readable and its size bounded.
+#[test]
+fn a_large_svg_heat_map_is_drawn_by_vnet() {
+    let fabric = tmp(TAG, "g30.yaml");
+    // 30 VNets of 10 subnets: 300 subnet probes as sources, more than 200.
+    ok(&[
+        "generate",
+        "--vnets",
+        "30",
+        "--subnets-per-vnet",
+        "10",
+        "--private-endpoints",
+        "0",
+        "-o",
+        fabric.to_str().unwrap(),
+    ]);
+    let svg = tmp(TAG, "g30.svg");
+    let rows = tmp(TAG, "g30.jsonl");
+    ok(&[
+        "sweep",
+        fabric.to_str().unwrap(),
+        "--from",
+        "all",
+        "--to",
+        "internet",
+        "--ports",
+        "tcp/443",
+        "--heatmap",
+        svg.to_str().unwrap(),
+        "--out",
+        rows.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    // Cells that hold flows (the Internet's own row is "not tested" against itself).
+    let cells = text.matches("<rect class=\"cell ").count()
+        - text.matches("<rect class=\"cell empty").count();
+    let rows = jsonl(&rows);
+    let sources: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .map(|r| r["ingress"].as_str().unwrap())
+        .collect();
+    assert!(sources.len() > 200, "{} sources", sources.len());
+    // One column (the Internet), one row per VNet the sources live in (a NIC's VNet is that
+    // of the subnet its path starts in); a site is a group of its own.
+    let vnets: std::collections::BTreeSet<String> = rows
+        .iter()
+        .map(|r| {
+            let ingress = r["ingress"].as_str().unwrap();
+            if !ingress.starts_with("nic:") {
+                return ingress.to_string();
+            }
+            let path = r["path"].as_str().unwrap();
+            let hop = path
+                .split(" > ")
+                .find(|h| h.starts_with("subnet:"))
+                .unwrap();
+            hop["subnet:".len()..]
+                .split('/')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(cells, vnets.len());
+    assert!(text.contains("<title>spoke1 (VNet) → internet"));
+    // Every flow is in some cell: the tallies in the tooltips add up to the rows.
+    let total: u64 = text
+        .split("(of ")
+        .skip(1)
+        .map(|s| s.split(')').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(total, rows.len() as u64);
+}

@@ -53,6 +53,11 @@ impl Placements {
         Placements { by_id }
     }
 
+    /// The VNet an endpoint id lives in, if any.
+    pub fn vnet_of(&self, id: &str) -> Option<&str> {
+        self.by_id.get(id).map(|(_, v)| v.as_str())
+    }
+
     /// The report member `label`, drawn where the endpoint `id` lives.
     pub fn member_as(&self, report: &mut HtmlReport, label: &str, id: &str) -> u32 {
         match self.by_id.get(id) {

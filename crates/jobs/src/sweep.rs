@@ -332,15 +332,66 @@ pub fn write_rows(path: &Path, rows: &[FlowRow]) -> Result<(), String> {
     Ok(())
 }
 
-/// Draws the per-pair outcomes as an SVG heat map into `path` (complete or absent).
+/// Above this many rows or columns, the SVG heat map draws groups (VNets, then runs of
+/// consecutive VNets) instead of endpoints, so its size stays that of a readable picture.
+pub const HEATMAP_AXIS_MAX: usize = 200;
+
+/// Per probe, the index of the row (or column) it is drawn in, and the labels: the probes
+/// themselves when they fit, else their VNets, else runs of consecutive VNets.
+fn heatmap_axis(
+    f: &Fabric,
+    places: &Placements,
+    probes: &[sweep::Probe],
+) -> (Vec<usize>, Vec<String>) {
+    if probes.len() <= HEATMAP_AXIS_MAX {
+        return (
+            (0..probes.len()).collect(),
+            probes.iter().map(|p| p.label.clone()).collect(),
+        );
+    }
+    let mut vnets: Vec<String> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let of: Vec<usize> = probes
+        .iter()
+        .map(|p| {
+            let v = places
+                .vnet_of(&f.endpoint_id(p.endpoint))
+                .unwrap_or(&p.label)
+                .to_string();
+            *index.entry(v.clone()).or_insert_with(|| {
+                vnets.push(v);
+                vnets.len() - 1
+            })
+        })
+        .collect();
+    if vnets.len() <= HEATMAP_AXIS_MAX {
+        return (of, vnets.iter().map(|v| format!("{v} (VNet)")).collect());
+    }
+    let per = vnets.len().div_ceil(HEATMAP_AXIS_MAX);
+    let labels = vnets
+        .chunks(per)
+        .map(|run| match run {
+            [one] => one.clone(),
+            [first, .., last] => format!("{first} … {last} ({} VNets)", run.len()),
+            [] => String::new(),
+        })
+        .collect();
+    (of.into_iter().map(|i| i / per).collect(), labels)
+}
+
+/// Draws the per-pair outcomes as an SVG heat map into `path` (complete or absent); above
+/// [`HEATMAP_AXIS_MAX`] endpoints on a side, that side is drawn by VNet (each cell then
+/// tallies every flow between its groups).
 pub fn write_heatmap(
+    f: &Fabric,
     path: &Path,
     title: &str,
     m: &Matrix,
     pairs: &PairOutcomes,
 ) -> Result<(), String> {
-    let rows: Vec<String> = m.sources.iter().map(|p| p.label.clone()).collect();
-    let cols: Vec<String> = m.dests.iter().map(|p| p.label.clone()).collect();
+    let places = Placements::new(f);
+    let (row_of, rows) = heatmap_axis(f, &places, &m.sources);
+    let (col_of, cols) = heatmap_axis(f, &places, &m.dests);
     let mut h = Heatmap::new(title, rows, cols);
     let outcomes = [Outcome::Reachable, Outcome::Unreachable, Outcome::NoReturn];
     for (i, c) in pairs.counts.iter().enumerate() {
@@ -348,7 +399,7 @@ pub fn write_heatmap(
             if c[o as usize] > 0 {
                 let cell = cell_outcome(o.as_str());
                 let n = u32::try_from(c[o as usize]).unwrap_or(u32::MAX);
-                h.add_count(i / pairs.dests, i % pairs.dests, cell, n);
+                h.add_count(row_of[i / pairs.dests], col_of[i % pairs.dests], cell, n);
             }
         }
     }

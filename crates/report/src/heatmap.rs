@@ -197,9 +197,9 @@ impl Heatmap {
         let i = self.idx(row, col);
         let t = &mut self.cells[i];
         match outcome {
-            CellOutcome::Reachable => t.reachable += n,
-            CellOutcome::Unreachable => t.unreachable += n,
-            CellOutcome::NoReturn => t.no_return += n,
+            CellOutcome::Reachable => t.reachable = t.reachable.saturating_add(n),
+            CellOutcome::Unreachable => t.unreachable = t.unreachable.saturating_add(n),
+            CellOutcome::NoReturn => t.no_return = t.no_return.saturating_add(n),
         }
     }
 
