@@ -49,9 +49,22 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let json = wants_json();
+    let args = match cli::Cli::try_parse() {
+        Ok(a) => a,
+        Err(e) if json && e.use_stderr() => {
+            let text = e.render().to_string();
+            println!("{}", error_json(&text));
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
     match cli::run(args) {
         Ok(code) => ExitCode::from(code),
+        Err(e) if json => {
+            println!("{}", error_json(&e));
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprint!("{e}");
             if !e.ends_with('\n') {
@@ -60,4 +73,55 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Whether the command line asks for JSON (`--json`, `--format json`), read before parsing so
+/// that a parse error is JSON too.
+fn wants_json() -> bool {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    args.iter().any(|a| a == "--json" || a == "--format=json")
+        || args
+            .windows(2)
+            .any(|w| w[0] == "--format" && w[1] == "json")
+}
+
+/// An error as JSON on standard output: the whole text, and each located line
+/// (`FILE:LINE:COLUMN: error: MESSAGE`) as a diagnostic with its parts.
+fn error_json(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let diagnostics: Vec<serde_json::Value> = lines.iter().filter_map(|l| located(l)).collect();
+    let message = lines
+        .first()
+        .map(|l| l.trim_start_matches("error: ").to_string())
+        .unwrap_or_default();
+    serde_json::to_string_pretty(&serde_json::json!({
+        "error": { "message": message, "diagnostics": diagnostics, "text": text.trim_end() }
+    }))
+    .expect("json")
+}
+
+/// `FILE:LINE:COLUMN: [error: |warning: ]MESSAGE` into its parts.
+fn located(line: &str) -> Option<serde_json::Value> {
+    // The first ":LINE:COLUMN: " in the line ends the file name (which may hold colons).
+    for (i, _) in line.match_indices(':') {
+        let rest = &line[i + 1..];
+        let l_end = rest.find(':')?;
+        let (l, after) = (&rest[..l_end], &rest[l_end + 1..]);
+        let Ok(line_no) = l.parse::<u64>() else {
+            continue;
+        };
+        let c_end = after.find(": ")?;
+        let Ok(col) = after[..c_end].parse::<u64>() else {
+            continue;
+        };
+        let msg = &after[c_end + 2..];
+        let (severity, msg) = match msg.split_once(": ") {
+            Some((s @ ("error" | "warning"), m)) => (s, m),
+            _ => ("error", msg),
+        };
+        return Some(serde_json::json!({
+            "file": &line[..i], "line": line_no, "column": col, "severity": severity, "message": msg,
+        }));
+    }
+    None
 }
