@@ -363,6 +363,31 @@ fn names(d: &mut Diagnostics, node: Option<&Node>, what: &str) -> Vec<Sp<String>
 }
 
 /// Decodes a whole document. Returns the (possibly partial) topology; errors are in `d`.
+/// Decodes one object of a top-level list. An object that had any error is left out of the
+/// topology (its name remembered in [`Diagnostics::undecoded`]), so that the semantic checks,
+/// which run even when decoding failed, never see a half-read object and never report a
+/// reference to it as unknown: every independent problem is reported in one run, without
+/// cascades.
+fn whole<T>(
+    d: &mut Diagnostics,
+    n: &Node,
+    decode: impl FnOnce(&mut Diagnostics, &Node) -> Option<T>,
+) -> Option<T> {
+    let before = d.error_count();
+    let x = decode(d, n);
+    if x.is_some() && d.error_count() == before {
+        return x;
+    }
+    if let NodeKind::Map(entries) = &n.kind {
+        for (k, _, v) in entries {
+            if let (true, NodeKind::Scalar { text, .. }) = (k == "name", &v.kind) {
+                d.undecoded.insert(text.clone());
+            }
+        }
+    }
+    None
+}
+
 pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
     let mut t = Topology::default();
     let Some(o) = obj(
@@ -416,22 +441,22 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
         .unwrap_or_default();
 
     for n in items(d, o.get("sites"), "sites", false) {
-        if let Some(s) = site(d, n) {
+        if let Some(s) = whole(d, n, site) {
             t.sites.push(s);
         }
     }
     for n in items(d, o.get("vnets"), "vnets", false) {
-        if let Some(v) = vnet(d, n) {
+        if let Some(v) = whole(d, n, vnet) {
             t.vnets.push(v);
         }
     }
     for n in items(d, o.get("peerings"), "peerings", false) {
-        if let Some(p) = peering(d, n) {
+        if let Some(p) = whole(d, n, peering) {
             t.peerings.push(p);
         }
     }
     for n in items(d, o.get("routeTables"), "routeTables", false) {
-        if let Some(r) = route_table(d, n) {
+        if let Some(r) = whole(d, n, route_table) {
             t.route_tables.push(r);
         }
     }
@@ -441,22 +466,22 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
         "an application security group name",
     );
     for n in items(d, o.get("nsgs"), "nsgs", false) {
-        if let Some(x) = nsg(d, n) {
+        if let Some(x) = whole(d, n, nsg) {
             t.nsgs.push(x);
         }
     }
     for n in items(d, o.get("nics"), "nics", false) {
-        if let Some(x) = nic(d, n) {
+        if let Some(x) = whole(d, n, nic) {
             t.nics.push(x);
         }
     }
     for n in items(d, o.get("gateways"), "gateways", false) {
-        if let Some(x) = gateway(d, n) {
+        if let Some(x) = whole(d, n, gateway) {
             t.gateways.push(x);
         }
     }
     for n in items(d, o.get("natGateways"), "natGateways", false) {
-        if let Some(x) = nat_gateway(d, n) {
+        if let Some(x) = whole(d, n, nat_gateway) {
             t.nat_gateways.push(x);
         }
     }
@@ -466,27 +491,27 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
         "expressRouteCircuits",
         false,
     ) {
-        if let Some(x) = circuit(d, n) {
+        if let Some(x) = whole(d, n, circuit) {
             t.express_route_circuits.push(x);
         }
     }
     for n in items(d, o.get("firewalls"), "firewalls", false) {
-        if let Some(x) = firewall(d, n) {
+        if let Some(x) = whole(d, n, firewall) {
             t.firewalls.push(x);
         }
     }
     for n in items(d, o.get("services"), "services", false) {
-        if let Some(x) = service(d, n) {
+        if let Some(x) = whole(d, n, service) {
             t.services.push(x);
         }
     }
     for n in items(d, o.get("privateEndpoints"), "privateEndpoints", false) {
-        if let Some(x) = private_endpoint(d, n) {
+        if let Some(x) = whole(d, n, private_endpoint) {
             t.private_endpoints.push(x);
         }
     }
     for n in items(d, o.get("notModelled"), "notModelled", false) {
-        if let Some(x) = not_modelled(d, n) {
+        if let Some(x) = whole(d, n, not_modelled) {
             t.not_modelled.push(x);
         }
     }

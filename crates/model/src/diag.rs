@@ -41,6 +41,9 @@ pub struct Diagnostics {
     cap: usize,
     errors: usize,
     warnings: usize,
+    /// Names of objects left out because they did not decode: a reference to one is not
+    /// reported as unknown (its own error says what is wrong).
+    pub undecoded: std::collections::HashSet<String>,
 }
 
 impl Default for Diagnostics {
@@ -63,6 +66,7 @@ impl Diagnostics {
             cap: limits.max_diagnostics.max(1),
             errors: 0,
             warnings: 0,
+            undecoded: Default::default(),
         }
     }
 

@@ -80,9 +80,10 @@ pub fn load_str_with(file: &str, text: &str, limits: &Limits) -> Result<Validate
         }
     };
     let t = decode::decode(&mut d, &root);
-    if !d.has_errors() {
-        validate::validate(&t, &mut d);
-    }
+    // Semantic checks run even after decoding errors: objects that did not decode are left
+    // out of the topology and references to them are not reported, so what is reported is
+    // every independent problem.
+    validate::validate(&t, &mut d);
     d.sort();
     if d.has_errors() {
         return Err(d);

@@ -93,7 +93,12 @@ fn unique<'a>(
 }
 
 /// Reports a reference to a name that is not defined.
+/// A name left out because it did not decode (alone, or as either half of `VNET/SUBNET`) is
+/// not reported: its own error says what is wrong.
 fn unknown(d: &mut Diagnostics, r: &Sp<String>, kind: &str, defined: String) {
+    if d.undecoded.contains(&r.value) || r.value.split('/').any(|part| d.undecoded.contains(part)) {
+        return;
+    }
     d.error(
         r.loc,
         format!("unknown {kind} '{}' ({defined})", Echo(&r.value)),

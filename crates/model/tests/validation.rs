@@ -387,3 +387,44 @@ fn json_input_is_accepted_with_locations() {
         "\"bogus\"",
     );
 }
+
+/// A syntax problem in one object and semantic problems in others are reported in one run; an
+/// object that did not decode is left out, so nothing cascades from it (no "unknown subnet"
+/// for the subnets of a VNet that failed, no overlap with a half-read prefix).
+#[test]
+fn syntax_and_semantic_problems_are_reported_together_without_cascades() {
+    let text = "\
+version: 1
+vnets:
+  - name: vnet-a
+    addressSpace: [10.1.0.0/16]
+    subnets:
+      - { name: app, addressPrefix: 10.1.0.0/24, colour: blue }
+  - name: vnet-b
+    addressSpace: [10.2.0.0/16]
+    subnets:
+      - { name: web, addressPrefix: 10.3.0.0/24 }
+nics:
+  - { name: n1, subnet: vnet-a/app, privateIpAddress: 10.1.0.4 }
+  - { name: n2, subnet: vnet-b/nope, privateIpAddress: 10.2.0.4 }
+";
+    let errs = errors(text);
+    let (l, c) = pos(text, "colour", "colour");
+    assert!(errs
+        .iter()
+        .any(|e| e.message.contains("unknown key 'colour'") && (e.loc.line, e.loc.col) == (l, c)));
+    // vnet-b's subnet lies outside its space: a semantic problem, independent of vnet-a's.
+    assert!(errs.iter().any(|e| e
+        .message
+        .contains("outside the address space of vnet 'vnet-b'")));
+    // n2 names a subnet that does not exist in a VNet that decoded.
+    assert!(errs
+        .iter()
+        .any(|e| e.message.contains("unknown subnet 'vnet-b/nope'")));
+    // n1's subnet is in vnet-a, which did not decode: not reported as unknown.
+    assert!(
+        !errs.iter().any(|e| e.message.contains("vnet-a/app")),
+        "{errs:#?}"
+    );
+    assert_eq!(errs.len(), 3, "{errs:#?}");
+}
