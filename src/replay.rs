@@ -27,7 +27,7 @@ pub struct ReplayArgs {
     /// pcap or pcapng files, replayed in the order given
     #[arg(required = true)]
     pub captures: Vec<PathBuf>,
-    /// Rows per flow (.csv, .jsonl, .parquet) or per packet (.csv, .jsonl)
+    /// Rows per flow or per packet (.csv, .jsonl, .parquet)
     #[arg(long)]
     pub out: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "flow")]
@@ -69,9 +69,9 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
                 .and_then(|e| e.to_str())
                 .unwrap_or("")
                 .to_ascii_lowercase();
-            if ext != "jsonl" && ext != "csv" && ext != "ndjson" {
+            if ext != "jsonl" && ext != "csv" && ext != "ndjson" && ext != "parquet" {
                 return Err(format!(
-                    "error: --per packet writes .jsonl or .csv, not {}",
+                    "error: --per packet writes .jsonl, .csv or .parquet, not {}",
                     p.display()
                 ));
             }

@@ -105,6 +105,44 @@ fn pyarrow_reads_a_replays_parquet_equal_to_its_jsonl() {
 }
 
 /// `tcpdump -nn -vv -r FILE`, its lines.
+#[test]
+fn pyarrow_reads_a_replays_per_packet_parquet_equal_to_its_jsonl() {
+    let lab = root().join("traces/hub-spoke-lab.yaml");
+    let cap = root().join("traces/hub-spoke-lab.pcap");
+    let pq = tmp("readers", "packets.parquet");
+    let js = tmp("readers", "packets.jsonl");
+    for out in [&pq, &js] {
+        vnetsim(&[
+            "replay",
+            lab.to_str().unwrap(),
+            cap.to_str().unwrap(),
+            "--per",
+            "packet",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+    }
+    let (rows, schema) = pyarrow_rows(&pq);
+    let expected = jsonl(&js);
+    assert!(!expected.is_empty());
+    assert_eq!(
+        rows, expected,
+        "pyarrow's packet rows differ from the JSON lines"
+    );
+    let ty = |n: &str| {
+        schema
+            .iter()
+            .find(|(f, _)| f == n)
+            .map(|(_, t)| t.clone())
+            .unwrap()
+    };
+    assert_eq!(ty("index"), "uint64");
+    assert_eq!(ty("tsNs"), "uint64");
+    assert_eq!(ty("srcPort"), "uint16");
+    assert_eq!(ty("flow"), "uint32");
+    assert_eq!(ty("verdict"), "string");
+}
+
 fn tcpdump(p: &Path) -> Vec<String> {
     let o = Command::new("tcpdump")
         .args(["-nn", "-vv", "-r", p.to_str().unwrap()])

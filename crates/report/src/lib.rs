@@ -51,6 +51,7 @@ use serde::{Deserialize, Serialize};
 pub mod heatmap;
 pub mod html;
 pub mod packets;
+pub mod packets_parquet;
 mod parquet_io;
 pub mod summary;
 

@@ -53,30 +53,32 @@ pub struct PacketRow<'a> {
     pub outcome: &'a str,
 }
 
-/// Writes [`PacketRow`]s as JSON lines or CSV (with a header row).
+/// Writes [`PacketRow`]s as JSON lines, CSV (with a header row) or Parquet
+/// ([`crate::packets_parquet`]).
 pub struct PacketRowWriter {
     out: BufWriter<Box<dyn Write + Send>>,
     csv: bool,
+    parquet: Option<crate::packets_parquet::PacketParquetWriter<Box<dyn Write + Send>>>,
     line: Vec<u8>,
     rename: Option<crate::Completion>,
 }
 
 impl PacketRowWriter {
-    /// `format` must be CSV or JSON lines; Parquet is refused with a message.
     pub fn new(sink: Box<dyn Write + Send>, format: OutputFormat) -> io::Result<Self> {
-        let csv = match format {
-            OutputFormat::Csv => true,
-            OutputFormat::Jsonl => false,
-            OutputFormat::Parquet => {
-                return Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    "per-packet rows are written as .jsonl or .csv",
-                ))
-            }
-        };
+        if format == OutputFormat::Parquet {
+            return Ok(PacketRowWriter {
+                out: BufWriter::new(Box::new(io::sink())),
+                csv: false,
+                parquet: Some(crate::packets_parquet::PacketParquetWriter::new(sink)?),
+                line: Vec::new(),
+                rename: None,
+            });
+        }
+        let csv = format == OutputFormat::Csv;
         let mut w = PacketRowWriter {
             out: BufWriter::with_capacity(1 << 16, sink),
             csv,
+            parquet: None,
             line: Vec::with_capacity(512),
             rename: None,
         };
@@ -96,6 +98,9 @@ impl PacketRowWriter {
     }
 
     pub fn write(&mut self, r: &PacketRow<'_>) -> io::Result<()> {
+        if let Some(p) = self.parquet.as_mut() {
+            return p.write(r);
+        }
         self.line.clear();
         if self.csv {
             csv_row(&mut self.line, r)?;
@@ -106,6 +111,9 @@ impl PacketRowWriter {
     }
 
     pub fn finish(mut self) -> io::Result<()> {
+        if let Some(p) = self.parquet.take() {
+            p.finish()?;
+        }
         self.out.flush()?;
         match self.rename.take() {
             Some(done) => done.finish(),
