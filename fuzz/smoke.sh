@@ -19,7 +19,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(topology capture)
+    targets=(topology capture import trace)
 fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -37,19 +37,21 @@ seeds() {
     case "$1" in
     topology) ls "$root"/traces/*.yaml "$root"/tests/fixtures/*.yaml "$root"/docs/*.yaml ;;
     capture) ls "$root"/traces/*.pcap "$root"/traces/captures/*/*.pcap* ;;
+    import)
+        find "$root"/tests/fixtures "$root"/../shared/import-samples -name '*.json' -size -64k ;;
     esac 2>/dev/null
 }
 
 # Extra libFuzzer options per target (a dictionary of the format's words).
 extra() {
     case "$1" in
-    topology) echo "-dict=$here/topology.dict" ;;
+    topology | trace) echo "-dict=$here/topology.dict" ;;
     esac
 }
 
 max_len() {
     case "$1" in
-    topology) echo 16384 ;;
+    topology | trace) echo 16384 ;;
     *) echo 65536 ;;
     esac
 }
@@ -58,6 +60,12 @@ failed=()
 for t in "${targets[@]}"; do
     seed_dir="$(mktemp -d)"
     seeds "$t" | while read -r f; do cp "$f" "$seed_dir/"; done
+    if [ "$t" = trace ]; then
+        # A trace input is 24 bytes choosing the flows, then a topology.
+        for f in "$root"/traces/*.yaml "$root"/tests/fixtures/*.yaml; do
+            { printf 'vnetsim-trace-seed-0123\n'; cat "$f"; } > "$seed_dir/$(basename "$f")"
+        done
+    fi
     mkdir -p "corpus/$t" "artifacts/$t"
     echo "smoke.sh: fuzzing $t for ${secs}s"
     if ! cargo fuzz run "${flags[@]}" "$t" "corpus/$t" "$seed_dir" -- \
