@@ -112,8 +112,7 @@ pub fn run_guard(
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("{}:1:1: error: cannot read: {e}", path.display()))?;
     let name = path.display().to_string();
-    let list =
-        vnetsim_model::assertions::parse_guards(&name, &text).map_err(|d| d.to_string())?;
+    let list = vnetsim_model::assertions::parse_guards(&name, &text).map_err(|d| d.to_string())?;
     let (vo, vn) = (
         crate::import::load_validated(old)?,
         crate::import::load_validated(new)?,

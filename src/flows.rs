@@ -266,7 +266,11 @@ pub fn run_diff(a: DiffArgs) -> Result<u8, String> {
                 crate::duties::run_guard(&a.guard, &a.old, &a.new, a.sel.threads, true)?;
             v["guards"] = g;
             println!("{}", serde_json::to_string_pretty(&v).expect("json"));
-            return Ok(if !pass || (a.fail_on_change && !changes.is_empty()) { 1 } else { 0 });
+            return Ok(if !pass || (a.fail_on_change && !changes.is_empty()) {
+                1
+            } else {
+                0
+            });
         }
         println!("{}", serde_json::to_string_pretty(&v).expect("json"));
     } else {

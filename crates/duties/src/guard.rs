@@ -101,7 +101,12 @@ fn eval(f: &Fabric, file: &str, g: &Assertion, job: &Job<'_>) -> Value {
     }
 }
 
-fn eval_topology(t: m::Topology, file: &str, g: &Assertion, job: &Job<'_>) -> Result<Value, String> {
+fn eval_topology(
+    t: m::Topology,
+    file: &str,
+    g: &Assertion,
+    job: &Job<'_>,
+) -> Result<Value, String> {
     let v = m::revalidate("(counterfactual)", t).map_err(|d| {
         d.errors()
             .next()

@@ -130,7 +130,10 @@ fn label_space(f: &Fabric, label: &str) -> u64 {
     if label == "internet" {
         return size(&subtract(&[p("0.0.0.0/0")], &not_internet()));
     }
-    if let Some(s) = label.strip_prefix("site:").or(label.strip_prefix("circuit:")) {
+    if let Some(s) = label
+        .strip_prefix("site:")
+        .or(label.strip_prefix("circuit:"))
+    {
         if let Some(x) = f.sites.iter().find(|x| x.name == s) {
             return size(&x.prefixes);
         }
@@ -220,7 +223,10 @@ fn regions(f: &Fabric, own_vnet: usize, widened: &[Ipv4Net]) -> Vec<(String, Vec
 /// A probe address inside `ps`: a NIC's address when one is there, else the first usable host.
 fn probe_in(f: &Fabric, ps: &[Ipv4Net]) -> u32 {
     for n in &f.nics {
-        if ps.iter().any(|x| vnetsim_fabric::prefix::contains_ip(x, n.ip)) {
+        if ps
+            .iter()
+            .any(|x| vnetsim_fabric::prefix::contains_ip(x, n.ip))
+        {
             return n.ip;
         }
     }
@@ -393,7 +399,10 @@ fn tag_widening(
         let mut opened = Vec::new();
         for (_, _, dst, _) in &assoc {
             for o in opened_rules(f, nsg, &table.inbound, narrow, *dst, &regs) {
-                if !opened.iter().any(|x: &OpenedRule| x.rule == o.rule && x.source == o.source) {
+                if !opened
+                    .iter()
+                    .any(|x: &OpenedRule| x.rule == o.rule && x.source == o.source)
+                {
                     opened.push(o);
                 }
             }
@@ -546,7 +555,11 @@ fn route_redirection(
                 .flat_map(|x| &x.routes)
             {
                 if let Some(ip) = &r.next_hop_ip_address {
-                    for fw in t.firewalls.iter().filter(|x| x.private_ip_address.value == ip.value) {
+                    for fw in t
+                        .firewalls
+                        .iter()
+                        .filter(|x| x.private_ip_address.value == ip.value)
+                    {
                         let o = owners.of(Kind::Firewall, &fw.name.value).to_string();
                         if !fw_owners.iter().any(|(n, _)| *n == fw.name.value) {
                             fw_owners.push((fw.name.value.clone(), o));
@@ -577,7 +590,10 @@ fn route_redirection(
             for (to, what) in targets {
                 let through: Vec<&str> = fw_owners.iter().map(|x| x.0.as_str()).collect();
                 let detail = if through.is_empty() {
-                    format!("{} decides where the traffic of subnet {path} goes", rt.value)
+                    format!(
+                        "{} decides where the traffic of subnet {path} goes",
+                        rt.value
+                    )
                 } else {
                     format!(
                         "{} sends the traffic of subnet {path} through (or, by its narrower routes, around) firewall {}",
@@ -726,10 +742,26 @@ fn peering_flags(
                 "allowGatewayTransit" => q.allow_gateway_transit = false,
                 _ => q.use_remote_gateways = false,
             }
-            let detail = format!(
-                "{flag} on peering {name} decides what {} accepts from or through {}",
-                pr.from.value, pr.to.value
-            );
+            if flag == "allowGatewayTransit" {
+                // Without transit the remote side cannot use this side's gateways either.
+                for r in ct.peerings.iter_mut() {
+                    if r.from.value == pr.to.value && r.to.value == pr.from.value {
+                        r.use_remote_gateways = false;
+                    }
+                }
+            }
+            let (x, y) = (&pr.from.value, &pr.to.value);
+            let detail = match flag {
+                "allowForwardedTraffic" => format!(
+                    "allowForwardedTraffic on peering {name}: {x} accepts traffic that {y}'s appliances, firewalls or gateways forward from elsewhere"
+                ),
+                "allowGatewayTransit" => format!(
+                    "allowGatewayTransit on peering {name}: {y} may use {x}'s gateways, and with them reach (and be reached from) what they connect (R2.3)"
+                ),
+                _ => format!(
+                    "useRemoteGateways on peering {name}: {x} uses {y}'s gateways; the routes they learn enter {x}'s subnets and its VirtualNetwork tag (R2.3, R5.5)"
+                ),
+            };
             out.push(measured(
                 InfluenceKind::PeeringFlags,
                 a,
@@ -816,7 +848,9 @@ pub fn map(
     all.sort_by(|x, y| {
         (y.seed, y.exposure, y.flows.len())
             .cmp(&(x.seed, x.exposure, x.flows.len()))
-            .then_with(|| (x.kind, &x.from, &x.to, &x.affected).cmp(&(y.kind, &y.from, &y.to, &y.affected)))
+            .then_with(|| {
+                (x.kind, &x.from, &x.to, &x.affected).cmp(&(y.kind, &y.from, &y.to, &y.affected))
+            })
     });
     Ok(Map {
         boundaries: owners.boundaries(),

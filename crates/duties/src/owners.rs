@@ -49,8 +49,7 @@ pub fn glob(pattern: &str, name: &str) -> bool {
         return pattern == name;
     }
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !name.starts_with(first) || name.len() < first.len() + last.len() || !name.ends_with(last)
-    {
+    if !name.starts_with(first) || name.len() < first.len() + last.len() || !name.ends_with(last) {
         return false;
     }
     let mut rest = &name[first.len()..name.len() - last.len()];
@@ -164,7 +163,9 @@ pub fn parse(file: &str, body: &str) -> Result<OwnerFile, Diagnostics> {
             match k {
                 "default" => f.default = text(&mut d, v, "the default owner"),
                 "owners" => match &v.kind {
-                    NodeKind::Seq(items) => f.rules.extend(items.iter().filter_map(|n| rule(&mut d, n))),
+                    NodeKind::Seq(items) => {
+                        f.rules.extend(items.iter().filter_map(|n| rule(&mut d, n)))
+                    }
                     _ => d.error(
                         v.loc,
                         format!("expected a list of owner rules, found {}", v.describe()),
@@ -275,7 +276,8 @@ pub fn read(path: Option<&std::path::Path>) -> Result<OwnerFile, String> {
         return Ok(OwnerFile::default());
     };
     let name = p.display().to_string();
-    let body = std::fs::read_to_string(p).map_err(|e| format!("{name}:1:1: error: cannot read: {e}"))?;
+    let body =
+        std::fs::read_to_string(p).map_err(|e| format!("{name}:1:1: error: cannot read: {e}"))?;
     parse(&name, &body).map_err(|d| d.to_string())
 }
 

@@ -17,7 +17,10 @@ pub fn short_list(ps: &[ipnet::Ipv4Net]) -> String {
     let mut v: Vec<String> = ps.iter().take(SHOWN).map(|p| p.to_string()).collect();
     if ps.len() > SHOWN {
         let n: u64 = ps.iter().map(|p| 1u64 << (32 - p.prefix_len())).sum();
-        v.push(format!("and {} more prefixes; {n} addresses in all", ps.len() - SHOWN));
+        v.push(format!(
+            "and {} more prefixes; {n} addresses in all",
+            ps.len() - SHOWN
+        ));
     }
     v.join(", ")
 }
@@ -82,7 +85,13 @@ pub fn map_json(m: &Map) -> Value {
 
 fn matrix_text(m: &Map, out: &mut String) {
     let c = cells(m);
-    let w = m.boundaries.iter().map(|b| b.len()).max().unwrap_or(4).max(9);
+    let w = m
+        .boundaries
+        .iter()
+        .map(|b| b.len())
+        .max()
+        .unwrap_or(4)
+        .max(9);
     let _ = write!(out, "{:w$}", "A \\ B");
     for b in &m.boundaries {
         let _ = write!(out, "  {b:>cw$}", cw = b.len().max(3));
@@ -120,7 +129,11 @@ pub fn map_text(m: &Map) -> String {
             i.kind.as_str(),
             i.from,
             i.to,
-            if i.seed { " [0.0.0.0/0 route, no explicit deny]" } else { "" },
+            if i.seed {
+                " [0.0.0.0/0 route, no explicit deny]"
+            } else {
+                ""
+            },
             i.exposure,
             i.flows.len()
         );
@@ -203,7 +216,13 @@ pub fn guard_text(r: &Report) -> String {
     );
     for g in &r.guards {
         if !g.altered() {
-            let _ = writeln!(s, "  unchanged  {} (owner {}): {}", g.name, g.owner, g.new.describe());
+            let _ = writeln!(
+                s,
+                "  unchanged  {} (owner {}): {}",
+                g.name,
+                g.owner,
+                g.new.describe()
+            );
             continue;
         }
         let _ = writeln!(s, "  ALTERED    {} (owner {})", g.name, g.owner);
@@ -227,7 +246,11 @@ pub fn guard_text(r: &Report) -> String {
         let _ = writeln!(s, "no guarded property changed: no approval needed");
     } else if miss.is_empty() {
         let v: Vec<&str> = r.required.iter().map(String::as_str).collect();
-        let _ = writeln!(s, "approved: every required owner approved ({})", v.join(", "));
+        let _ = writeln!(
+            s,
+            "approved: every required owner approved ({})",
+            v.join(", ")
+        );
     } else {
         let v: Vec<&str> = miss.iter().map(|x| x.as_str()).collect();
         let _ = writeln!(s, "NOT APPROVED: missing approval of {}", v.join(", "));

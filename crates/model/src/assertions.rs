@@ -177,7 +177,11 @@ fn parse_list(
     top: &str,
     guards: bool,
 ) -> Result<Vec<Assertion>, Diagnostics> {
-    let what = if guards { "a guard file" } else { "an assertion file" };
+    let what = if guards {
+        "a guard file"
+    } else {
+        "an assertion file"
+    };
     let item = if guards { "a guard" } else { "an assertion" };
     let mut d = Diagnostics::new(file);
     let root = match node::parse(text) {
@@ -190,10 +194,7 @@ fn parse_list(
     let mut out = Vec::new();
     if let Some(o) = obj(&mut d, &root, what, &[top]) {
         let list = require(&mut d, &o, top, what);
-        for (i, n) in items(&mut d, list, top, false)
-            .into_iter()
-            .enumerate()
-        {
+        for (i, n) in items(&mut d, list, top, false).into_iter().enumerate() {
             let keys: &[&str] = if guards {
                 &["name", "owner", "from", "to", "ports", "flow", "expect"]
             } else {
