@@ -8,7 +8,8 @@
 //! 4. for a subnet, its VNet's owner (a subnet is a child resource of its VNet); for a
 //!    peering, the owner of the VNet it belongs to (`from`);
 //! 5. the owner file's `default`;
-//! 6. `unowned`.
+//! 6. the topology's own top-level `owner:` (the default of that file);
+//! 7. `unowned`.
 //!
 //! ```yaml
 //! default: app-team
@@ -227,7 +228,11 @@ impl Owners {
                 map.insert(r.clone(), o);
             }
         }
-        let fallback = file.default.clone().unwrap_or_else(|| UNOWNED.to_string());
+        let fallback = file
+            .default
+            .clone()
+            .or_else(|| t.owner.clone())
+            .unwrap_or_else(|| UNOWNED.to_string());
         for (r, _, _) in &inv {
             if map.contains_key(r) {
                 continue;
@@ -302,5 +307,49 @@ mod tests {
         let s = e.to_string();
         assert!(s.contains("o.yaml:2:"), "{s}");
         assert!(s.contains("unknown resource kind 'routeTabel'"), "{s}");
+    }
+}
+
+#[cfg(test)]
+mod resolution {
+    use super::*;
+
+    const T: &str = "version: 1
+owner: platform-team
+vnets:
+  - name: hub
+    addressSpace: [10.0.0.0/16]
+    subnets: [{ name: s, addressPrefix: 10.0.1.0/24 }]
+    origin: { subscription: sub-1, resourceGroup: rg-hub }
+  - name: spoke
+    addressSpace: [10.1.0.0/16]
+    subnets: [{ name: s, addressPrefix: 10.1.1.0/24 }]
+    origin: { owner: app-team, subscription: sub-2, resourceGroup: rg-app }
+routeTables:
+  - { name: rt, routes: [] }
+nsgs:
+  - { name: n, rules: [] }
+";
+
+    #[test]
+    fn rules_then_origin_then_parent_then_defaults() {
+        let t = m::load_str("t.yaml", T).unwrap().topology().clone();
+        let file = parse(
+            "o.yaml",
+            "owners:\n  - { kind: nsg, owner: security-team }\n",
+        )
+        .unwrap();
+        let o = Owners::resolve(&t, &file);
+        assert_eq!(o.of(Kind::Nsg, "n"), "security-team");
+        // origin.owner beats the subscription and resource group.
+        assert_eq!(o.of(Kind::Vnet, "spoke"), "app-team");
+        assert_eq!(o.of(Kind::Vnet, "hub"), "sub-1/rg-hub");
+        // A subnet is its VNet's.
+        assert_eq!(o.of(Kind::Subnet, "hub/s"), "sub-1/rg-hub");
+        // Nothing else applies: the file's own top-level owner.
+        assert_eq!(o.of(Kind::RouteTable, "rt"), "platform-team");
+        // An owner file's default beats the topology's.
+        let file = parse("o.yaml", "default: net\n").unwrap();
+        assert_eq!(Owners::resolve(&t, &file).of(Kind::RouteTable, "rt"), "net");
     }
 }

@@ -275,3 +275,60 @@ pub fn with_resource_of(base: &m::Topology, from: &m::Topology, r: &ResourceId) 
     }
     t
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topo(text: &str) -> m::Topology {
+        m::load_str("t.yaml", text).unwrap().topology().clone()
+    }
+
+    const BASE: &str = "version: 1
+vnets:
+  - { name: v, addressSpace: [10.0.0.0/16], subnets: [{ name: s, addressPrefix: 10.0.1.0/24, routeTable: rt }] }
+routeTables:
+  - { name: rt, routes: [{ name: r, addressPrefix: 10.9.0.0/16, nextHopType: None }] }
+nsgs:
+  - { name: n, rules: [] }
+";
+
+    #[test]
+    fn moving_a_resource_in_the_file_is_not_a_change() {
+        let moved = BASE.replace("nsgs:\n  - { name: n, rules: [] }\n", "");
+        let moved = moved.replace(
+            "version: 1\n",
+            "version: 1\nnsgs:\n  - { name: n, rules: [] }\n\n",
+        );
+        assert!(changed(&topo(BASE), &topo(&moved)).is_empty());
+    }
+
+    #[test]
+    fn a_changed_route_is_its_tables_change_and_applies_alone() {
+        let new = BASE.replace("nextHopType: None", "nextHopType: Internet");
+        let (a, b) = (topo(BASE), topo(&new));
+        let c = changed(&a, &b);
+        assert_eq!(c, vec![(id(Kind::RouteTable, "rt"), ChangeKind::Modified)]);
+        let applied = with_resource_of(&a, &b, &c[0].0);
+        assert!(changed(&applied, &b).is_empty());
+        assert!(changed(&with_resource_of(&b, &a, &c[0].0), &a).is_empty());
+    }
+
+    #[test]
+    fn an_added_nsg_on_a_subnet_is_two_changes() {
+        let new = BASE
+            .replace("routeTable: rt }", "routeTable: rt, nsg: n2 }")
+            .replace(
+                "  - { name: n, rules: [] }\n",
+                "  - { name: n, rules: [] }\n  - { name: n2, rules: [] }\n",
+            );
+        let c = changed(&topo(BASE), &topo(&new));
+        assert_eq!(
+            c,
+            vec![
+                (id(Kind::Subnet, "v/s"), ChangeKind::Modified),
+                (id(Kind::Nsg, "n2"), ChangeKind::Added)
+            ]
+        );
+    }
+}
