@@ -385,6 +385,13 @@ fn after_import_owners_are_the_subscriptions_and_resource_groups() {
         .unwrap_or_else(|| panic!("{v:#}"));
     assert_eq!(r["causes"], serde_json::json!(["routeTable:rt-spoke"]));
     assert_eq!(r["affected"], serde_json::json!(["firewall:afw-hub"]));
+    // The spoke's own peering to the hub (workload-to-hub, in rg-spoke, vnet.json) uses the
+    // hub's gateways: a spoke-subscription setting that decides what reaches the hub's VNet.
+    assert!(influences(&v).iter().any(|i| i["kind"] == "peering-flags"
+        && i["from"] == spoke
+        && i["to"] == hub
+        && i["causes"]
+            == serde_json::json!(["peering:vnet-workload->vnet-hub useRemoteGateways"])));
 }
 
 #[test]
@@ -418,4 +425,62 @@ fn bad_owner_and_guard_files_are_located_errors() {
     let (c, _, err) = run(&["diff", ts, ts, "--guard", g.to_str().unwrap()]);
     assert_eq!(c, 2);
     assert!(err.contains("vm-aa"), "{err}");
+}
+
+#[test]
+fn a_nic_joining_another_teams_asg_is_an_influence_with_the_flow_it_opens() {
+    // R5.8: asg:app-servers stands for its members' addresses. nsg-db (security team) allows
+    // 1433 from asg:app-servers at 100 and denies everything at 4096, so vm-x (application
+    // team) reaches vm-db on 1433 only as a member: without the membership DenyAll at 4096.
+    let topo = "version: 1
+vnets:
+  - name: v
+    addressSpace: [10.0.0.0/16]
+    subnets:
+      - { name: db, addressPrefix: 10.0.1.0/24, nsg: nsg-db }
+      - { name: app, addressPrefix: 10.0.2.0/24 }
+applicationSecurityGroups: [app-servers]
+nsgs:
+  - name: nsg-db
+    rules:
+      - { name: sql-from-app, priority: 100, direction: Inbound, access: Allow, protocol: Tcp,
+          source: asg:app-servers, destination: '*', destinationPorts: '1433' }
+      - { name: deny-all, priority: 4096, direction: Inbound, access: Deny, protocol: '*',
+          source: '*', destination: '*', destinationPorts: '*' }
+nics:
+  - { name: vm-db, subnet: v/db, privateIpAddress: 10.0.1.4 }
+  - { name: vm-x, subnet: v/app, privateIpAddress: 10.0.2.4, applicationSecurityGroups: [app-servers] }
+";
+    let p = tmp("duties", "asg.yaml");
+    std::fs::write(&p, topo).unwrap();
+    let (c, out, err) = run(&[
+        "audit",
+        "duties",
+        p.to_str().unwrap(),
+        "--owners",
+        &fixture("duties/owners-lab.yaml"),
+        "--ports",
+        "tcp/1433",
+        "--json",
+    ]);
+    assert_eq!(c, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let i = influences(&v)
+        .iter()
+        .find(|i| i["kind"] == "asg-membership")
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert_eq!(i["from"], "app-team");
+    assert_eq!(i["to"], "security-team");
+    assert_eq!(
+        i["causes"],
+        serde_json::json!(["nic:vm-x in asg:app-servers"])
+    );
+    let f = i["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["from"] == "nic:vm-x" && f["to"] == "nic:vm-db")
+        .expect("vm-x -> vm-db");
+    assert_eq!(f["without"], "unreachable");
+    assert_eq!(f["today"], "reachable");
 }

@@ -120,6 +120,13 @@ pub fn map_text(m: &Map) -> String {
         m.boundaries.len(),
         m.influences.len()
     );
+    if m.boundaries.len() < 2 {
+        let _ = writeln!(
+            s,
+            "every resource has one owner ({}): nothing crosses a boundary. Give an owner file (--owners), `origin.owner` on resources, or a topology imported from several subscriptions or resource groups.",
+            m.boundaries.first().map(String::as_str).unwrap_or(crate::owners::UNOWNED)
+        );
+    }
     matrix_text(m, &mut s);
     for (k, i) in m.influences.iter().enumerate() {
         let _ = writeln!(
