@@ -115,6 +115,9 @@ pub enum Command {
     Diff(crate::flows::DiffArgs),
     /// Reachability assertions against a topology; exit 1 on any failure.
     Check(crate::flows::CheckArgs),
+    /// Audits of a topology (duties: who can change what a packet meets).
+    #[command(subcommand)]
+    Audit(crate::duties::AuditCmd),
     /// Write a synthetic hub-and-spoke fabric (deterministic for a seed).
     Generate(GenerateArgs),
     /// Push pcap/pcapng captures through the fabric: every packet's path, verdict and rewrite.
@@ -396,6 +399,7 @@ pub fn run(cli: Cli) -> Result<u8, String> {
         Command::Sweep(a) => crate::flows::run_sweep(a),
         Command::Diff(a) => crate::flows::run_diff(a),
         Command::Check(a) => crate::flows::run_check(a),
+        Command::Audit(c) => crate::duties::run_audit(c),
         Command::Replay(a) => crate::replay::run_replay(a),
         Command::Synth(a) => crate::replay::run_synth(a),
         Command::Bench(c) => crate::bench::run(c),

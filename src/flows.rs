@@ -241,6 +241,8 @@ pub struct DiffArgs {
     #[arg(long, value_name = "FILE.html")]
     pub report: Option<PathBuf>,
     #[command(flatten)]
+    pub guard: crate::duties::GuardArgs,
+    #[command(flatten)]
     pub out_fmt: Output,
 }
 
@@ -302,13 +304,19 @@ pub fn run_diff(a: DiffArgs) -> Result<u8, String> {
         std::fs::write(p, text).map_err(|e| format!("error: cannot write {}: {e}", p.display()))?;
     }
     if a.out_fmt.json() {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({ "flows": d.flows, "changed": items })
-            )
-            .expect("json")
-        );
+        let mut v = serde_json::json!({ "flows": d.flows, "changed": items });
+        if a.guard.guard.is_some() {
+            let (pass, g) =
+                crate::duties::run_guard(&a.guard, &a.old, &a.new, a.sel.threads, true)?;
+            v["guards"] = g;
+            println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+            return Ok(if !pass || (a.fail_on_change && !changes.is_empty()) {
+                1
+            } else {
+                0
+            });
+        }
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
     } else {
         println!("{} flows compared, {} changed", d.flows, changes.len());
         for (k, a0, b) in &changes {
@@ -325,6 +333,12 @@ pub fn run_diff(a: DiffArgs) -> Result<u8, String> {
             };
             show("old", a0);
             show("new", b);
+        }
+    }
+    if a.guard.guard.is_some() {
+        let (pass, _) = crate::duties::run_guard(&a.guard, &a.old, &a.new, a.sel.threads, false)?;
+        if !pass {
+            return Ok(1);
         }
     }
     Ok(if a.fail_on_change && !changes.is_empty() {

@@ -87,6 +87,9 @@ pub struct Assertion {
     pub loc: Loc,
     pub subject: Subject,
     pub expect: Expect,
+    /// Who owns the property (a guard's `owner`, a team or boundary name); `None` in a plain
+    /// assertion file.
+    pub owner: Option<String>,
     /// Every name the assertion uses, where it is written: `check` resolves each against the
     /// topology before running, so a misspelt one is an error, never a silent pass.
     pub refs: Vec<NameRef>,
@@ -149,6 +152,37 @@ fn string_at(
 
 /// Parses an assertion file; every problem is reported with its location.
 pub fn parse(file: &str, text: &str) -> Result<Vec<Assertion>, Diagnostics> {
+    parse_list(file, text, "assertions", false)
+}
+
+/// Parses a guard file (`vnetsim diff --guard`): a `guards:` list of assertions in the same
+/// form, each with the `owner` who must approve a change that alters it.
+///
+/// ```yaml
+/// guards:
+///   - name: the shared spoke does not reach the app VM on 22
+///     owner: security-team
+///     from: nic:vm-shared-nic
+///     to: nic:vm-app-nic
+///     ports: tcp/22
+///     expect: { outcome: unreachable }
+/// ```
+pub fn parse_guards(file: &str, text: &str) -> Result<Vec<Assertion>, Diagnostics> {
+    parse_list(file, text, "guards", true)
+}
+
+fn parse_list(
+    file: &str,
+    text: &str,
+    top: &str,
+    guards: bool,
+) -> Result<Vec<Assertion>, Diagnostics> {
+    let what = if guards {
+        "a guard file"
+    } else {
+        "an assertion file"
+    };
+    let item = if guards { "a guard" } else { "an assertion" };
     let mut d = Diagnostics::new(file);
     let root = match node::parse(text) {
         Ok(r) => r,
@@ -158,19 +192,23 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Assertion>, Diagnostics> {
         }
     };
     let mut out = Vec::new();
-    if let Some(o) = obj(&mut d, &root, "an assertion file", &["assertions"]) {
-        let list = require(&mut d, &o, "assertions", "an assertion file");
-        for (i, n) in items(&mut d, list, "assertions", false)
-            .into_iter()
-            .enumerate()
-        {
-            let Some(a) = obj(
-                &mut d,
-                n,
-                "an assertion",
-                &["name", "from", "to", "ports", "flow", "expect"],
-            ) else {
+    if let Some(o) = obj(&mut d, &root, what, &[top]) {
+        let list = require(&mut d, &o, top, what);
+        for (i, n) in items(&mut d, list, top, false).into_iter().enumerate() {
+            let keys: &[&str] = if guards {
+                &["name", "owner", "from", "to", "ports", "flow", "expect"]
+            } else {
+                &["name", "from", "to", "ports", "flow", "expect"]
+            };
+            let Some(a) = obj(&mut d, n, item, keys) else {
                 continue;
+            };
+            let owner = if guards {
+                require(&mut d, &a, "owner", item)
+                    .and_then(|x| string(&mut d, x, "an owner (a team or boundary name)"))
+                    .map(|s| s.value)
+            } else {
+                None
             };
             let mut refs = Vec::new();
             let name = a
@@ -360,6 +398,7 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Assertion>, Diagnostics> {
                 loc: n.loc,
                 subject,
                 expect,
+                owner,
                 refs,
             });
         }

@@ -397,6 +397,7 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
         &[
             "version",
             "name",
+            "owner",
             "sites",
             "vnets",
             "peerings",
@@ -439,6 +440,10 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
         .get("name")
         .and_then(|n| scalar(d, n, "a name").map(str::to_string))
         .unwrap_or_default();
+    t.owner = o
+        .get("owner")
+        .and_then(|n| string(d, n, "an owner (a team or boundary name)"))
+        .map(|s| s.value);
 
     for n in items(d, o.get("sites"), "sites", false) {
         if let Some(s) = whole(d, n, site) {

@@ -94,6 +94,21 @@ pub fn load_str_with(file: &str, text: &str, limits: &Limits) -> Result<Validate
     })
 }
 
+/// Validates a topology built or edited in memory (a counterfactual: one resource changed,
+/// one setting reverted), with the same checks as a file; `file` names it in messages.
+pub fn revalidate(file: &str, t: Topology) -> Result<Validated, Diagnostics> {
+    let mut d = Diagnostics::new(file);
+    validate::validate(&t, &mut d);
+    d.sort();
+    if d.has_errors() {
+        return Err(d);
+    }
+    Ok(Validated {
+        topology: t,
+        warnings: d,
+    })
+}
+
 /// Reads, parses and validates a topology file within the default [`Limits`].
 pub fn load(path: &Path) -> Result<Validated, Diagnostics> {
     load_with(path, &Limits::default())

@@ -24,6 +24,9 @@ impl<T> Sp<T> {
 pub struct Topology {
     pub version: u32,
     pub name: String,
+    /// The owner of every object of the file that names none (`owner:` at the top; a team or
+    /// boundary name, used by separation-of-duties audits).
+    pub owner: Option<String>,
     pub sites: Vec<Site>,
     pub vnets: Vec<Vnet>,
     pub peerings: Vec<Peering>,

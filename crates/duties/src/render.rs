@@ -1,0 +1,266 @@
+//! The influence map and the guard report as text and JSON (camelCase keys).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde_json::{json, Value};
+
+use crate::guard::Report;
+use crate::influence::{Influence, Map};
+
+/// What the audit does not cover, printed with every map.
+pub const COVERAGE: &str = "coverage: reachability by sweep (one probe per endpoint, the ports given), with and without each boundary's contribution; rule openings probed on ports 22, 80, 443, 445, 1433, 3389, 5985, 8080 and each rule's own ports; inbound NSG rules only (outbound widening of AllowVnetOutBound is not reported)";
+
+/// A prefix list for a reader: the first few, then how many more and how many addresses.
+pub fn short_list(ps: &[ipnet::Ipv4Net]) -> String {
+    const SHOWN: usize = 4;
+    let mut v: Vec<String> = ps.iter().take(SHOWN).map(|p| p.to_string()).collect();
+    if ps.len() > SHOWN {
+        let n: u64 = ps.iter().map(|p| 1u64 << (32 - p.prefix_len())).sum();
+        v.push(format!(
+            "and {} more prefixes; {n} addresses in all",
+            ps.len() - SHOWN
+        ));
+    }
+    v.join(", ")
+}
+
+/// (from, to) -> (count, kinds, exposure).
+fn cells(m: &Map) -> BTreeMap<(String, String), (usize, Vec<&'static str>, u64)> {
+    let mut c: BTreeMap<(String, String), (usize, Vec<&'static str>, u64)> = BTreeMap::new();
+    for i in &m.influences {
+        let e = c.entry((i.from.clone(), i.to.clone())).or_default();
+        e.0 += 1;
+        if !e.1.contains(&i.kind.as_str()) {
+            e.1.push(i.kind.as_str());
+        }
+        e.2 = e.2.saturating_add(i.exposure);
+    }
+    c
+}
+
+fn influence_json(rank: usize, i: &Influence) -> Value {
+    json!({
+        "rank": rank,
+        "kind": i.kind.as_str(),
+        "from": i.from,
+        "to": i.to,
+        "seed": i.seed,
+        "exposure": i.exposure,
+        "detail": i.detail,
+        "causes": i.causes,
+        "affected": i.affected,
+        "opened": i.opened.iter().map(|o| json!({
+            "rule": o.rule,
+            "source": o.source,
+            "prefixes": o.prefixes.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            "ports": o.ports.iter().map(|(p, n)| format!("{p}/{n}")).collect::<Vec<_>>(),
+            "rulesOnly": o.rules_only,
+        })).collect::<Vec<_>>(),
+        "flows": i.flows.iter().map(|f| json!({
+            "from": f.from, "to": f.to, "protocol": f.protocol, "dstPort": f.port,
+            "without": f.without, "today": f.today,
+            "pathWithout": f.path_without, "pathToday": f.path_today,
+        })).collect::<Vec<_>>(),
+        "mitigations": i.mitigations,
+        "notEvaluated": i.not_evaluated,
+    })
+}
+
+pub fn map_json(m: &Map) -> Value {
+    let matrix: Vec<Value> = cells(m)
+        .into_iter()
+        .map(|((a, b), (n, kinds, e))| {
+            json!({ "from": a, "to": b, "influences": n, "kinds": kinds, "exposure": e })
+        })
+        .collect();
+    json!({
+        "boundaries": m.boundaries,
+        "ports": m.ports,
+        "matrix": matrix,
+        "influences": m.influences.iter().enumerate().map(|(k, i)| influence_json(k + 1, i)).collect::<Vec<_>>(),
+        "coverage": COVERAGE,
+    })
+}
+
+fn matrix_text(m: &Map, out: &mut String) {
+    let c = cells(m);
+    let w = m
+        .boundaries
+        .iter()
+        .map(|b| b.len())
+        .max()
+        .unwrap_or(4)
+        .max(9);
+    let _ = write!(out, "{:w$}", "A \\ B");
+    for b in &m.boundaries {
+        let _ = write!(out, "  {b:>cw$}", cw = b.len().max(3));
+    }
+    out.push('\n');
+    for a in &m.boundaries {
+        let _ = write!(out, "{a:w$}");
+        for b in &m.boundaries {
+            let n = c.get(&(a.clone(), b.clone())).map(|x| x.0).unwrap_or(0);
+            let cell = if a == b {
+                "-".to_string()
+            } else {
+                n.to_string()
+            };
+            let _ = write!(out, "  {cell:>cw$}", cw = b.len().max(3));
+        }
+        out.push('\n');
+    }
+}
+
+pub fn map_text(m: &Map) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{} boundaries, {} influences across them (row A's resources decide, column B's decisions depend on them)\n",
+        m.boundaries.len(),
+        m.influences.len()
+    );
+    if m.boundaries.len() < 2 {
+        let _ = writeln!(
+            s,
+            "every resource has one owner ({}): nothing crosses a boundary. Give an owner file (--owners), `origin.owner` on resources, or a topology imported from several subscriptions or resource groups.",
+            m.boundaries.first().map(String::as_str).unwrap_or(crate::owners::UNOWNED)
+        );
+    }
+    matrix_text(m, &mut s);
+    for (k, i) in m.influences.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "\n#{} {} {} -> {}{} (exposure {} addresses, {} flows changed)",
+            k + 1,
+            i.kind.as_str(),
+            i.from,
+            i.to,
+            if i.seed {
+                " [0.0.0.0/0 route, no explicit deny]"
+            } else {
+                ""
+            },
+            i.exposure,
+            i.flows.len()
+        );
+        let _ = writeln!(s, "  {}", i.detail);
+        let _ = writeln!(s, "  caused by: {}", i.causes.join("; "));
+        let _ = writeln!(s, "  affects:   {}", i.affected.join("; "));
+        for o in &i.opened {
+            let ports: Vec<String> = o.ports.iter().map(|(p, n)| format!("{p}/{n}")).collect();
+            let _ = writeln!(
+                s,
+                "  opens {} to {} ({}) on {}{}",
+                o.rule,
+                o.source,
+                short_list(&o.prefixes),
+                ports.join(","),
+                if o.rules_only {
+                    " [rules and IP flow verify only: the fabric does not admit Internet-sourced traffic at a public IP through the widened part, R5.7]"
+                } else {
+                    ""
+                }
+            );
+        }
+        for f in &i.flows {
+            let _ = writeln!(
+                s,
+                "  flow {} -> {} {}/{}: {} without, {} today (path {})",
+                f.from,
+                f.to,
+                f.protocol.to_ascii_lowercase(),
+                f.port,
+                f.without,
+                f.today,
+                f.path_today
+            );
+        }
+        if let Some(e) = &i.not_evaluated {
+            let _ = writeln!(s, "  reachability not evaluated: {e}");
+        }
+        for x in &i.mitigations {
+            let _ = writeln!(s, "  mitigation: {x}");
+        }
+    }
+    let _ = writeln!(s, "\n{COVERAGE}");
+    s
+}
+
+pub fn guard_json(r: &Report) -> Value {
+    json!({
+        "pass": r.pass(),
+        "changedResources": r.changed.iter().map(|(id, c, o)| json!({
+            "resource": id.to_string(), "change": c.as_str(), "owner": o,
+        })).collect::<Vec<_>>(),
+        "guards": r.guards.iter().map(|g| json!({
+            "name": g.name,
+            "owner": g.owner,
+            "altered": g.altered(),
+            "old": { "pass": g.old.pass, "problems": g.old.problems },
+            "new": { "pass": g.new.pass, "problems": g.new.problems },
+            "causes": g.causes.iter().map(|c| json!({
+                "resource": c.resource.to_string(), "change": c.change.as_str(),
+                "owner": c.owner, "how": c.how,
+            })).collect::<Vec<_>>(),
+            "approvals": g.approvals,
+        })).collect::<Vec<_>>(),
+        "required": r.required,
+        "approved": r.approved,
+        "missing": r.missing(),
+    })
+}
+
+pub fn guard_text(r: &Report) -> String {
+    let mut s = String::new();
+    let altered = r.guards.iter().filter(|g| g.altered()).count();
+    let _ = writeln!(
+        s,
+        "guards: {} checked, {} altered by this change ({} resources changed)",
+        r.guards.len(),
+        altered,
+        r.changed.len()
+    );
+    for g in &r.guards {
+        if !g.altered() {
+            let _ = writeln!(
+                s,
+                "  unchanged  {} (owner {}): {}",
+                g.name,
+                g.owner,
+                g.new.describe()
+            );
+            continue;
+        }
+        let _ = writeln!(s, "  ALTERED    {} (owner {})", g.name, g.owner);
+        let _ = writeln!(s, "             before: {}", g.old.describe());
+        let _ = writeln!(s, "             after:  {}", g.new.describe());
+        for c in &g.causes {
+            let _ = writeln!(
+                s,
+                "             caused by {} ({}, owner {}; {})",
+                c.resource,
+                c.change.as_str(),
+                c.owner,
+                c.how
+            );
+        }
+        let v: Vec<&str> = g.approvals.iter().map(String::as_str).collect();
+        let _ = writeln!(s, "             needs approval of: {}", v.join(", "));
+    }
+    let miss = r.missing();
+    if r.required.is_empty() {
+        let _ = writeln!(s, "no guarded property changed: no approval needed");
+    } else if miss.is_empty() {
+        let v: Vec<&str> = r.required.iter().map(String::as_str).collect();
+        let _ = writeln!(
+            s,
+            "approved: every required owner approved ({})",
+            v.join(", ")
+        );
+    } else {
+        let v: Vec<&str> = miss.iter().map(|x| x.as_str()).collect();
+        let _ = writeln!(s, "NOT APPROVED: missing approval of {}", v.join(", "));
+    }
+    s
+}
