@@ -40,3 +40,27 @@ fn network_manager_and_service_endpoints_are_imported() {
     // No network manager resource is left as unsupported.
     assert!(!out.yaml.contains("type: \"Microsoft.Network/networkManagers\""));
 }
+
+#[test]
+fn terraform_network_manager_resources_are_imported() {
+    let out = import(&[fixture("tf-avnm.json")], &ImportOptions::default()).expect("imports");
+    let v = m::load_str("imported.yaml", &out.yaml).expect("validates");
+    let t = v.topology();
+    let nm = &t.network_managers[0];
+    assert_eq!(nm.network_groups[0].members[0].value, "vnet-a");
+    let r = &nm.security_admin_configurations[0].rule_collections[0].rules[0];
+    assert_eq!((r.name.value.as_str(), r.priority.value), ("allow-ssh", 5));
+    assert_eq!(r.access, m::admin::AdminAccess::AlwaysAllow);
+    assert_eq!(r.sources[0].value, m::AddressSpec::Prefix("10.0.0.0/16".parse().unwrap()));
+    let c = &nm.connectivity_configurations[0];
+    assert_eq!(c.topology, m::admin::ConnectivityTopology::HubAndSpoke);
+    assert_eq!(c.hub.as_ref().unwrap().value, "vnet-hub");
+    // Hub and spoke: AVNM creates the hub-spoke peerings, both directions.
+    let pairs: Vec<(&str, &str)> = t
+        .peerings
+        .iter()
+        .map(|p| (p.from.value.as_str(), p.to.value.as_str()))
+        .collect();
+    assert_eq!(pairs, [("vnet-hub", "vnet-a"), ("vnet-a", "vnet-hub")]);
+    assert_eq!(t.vnets[0].subnets[0].service_endpoints[0].service.value, "Microsoft.Sql");
+}
