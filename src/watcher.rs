@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 use serde_json::{json, Value};
-use vnetsim_fabric::security::{ExpandedRule, RuleTable};
 use vnetsim_fabric::admin::{AdminRule, AdminRules};
+use vnetsim_fabric::security::{ExpandedRule, RuleTable};
 use vnetsim_fabric::watcher::{
     admin_rules, effective_routes, effective_rules, next_hop_ips, Association,
 };

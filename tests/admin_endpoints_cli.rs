@@ -44,7 +44,13 @@ fn trace(topo: &PathBuf, src: &str, dst: &str, port: &str) -> Value {
 }
 
 fn routes(topo: &PathBuf, subnet: &str) -> Vec<(String, String, String)> {
-    let v = json(&["routes", topo.to_str().unwrap(), "--subnet", subnet, "--json"]);
+    let v = json(&[
+        "routes",
+        topo.to_str().unwrap(),
+        "--subnet",
+        subnet,
+        "--json",
+    ]);
     v["value"]
         .as_array()
         .unwrap()
@@ -147,13 +153,24 @@ fn admin_deny_beats_nsg_allow_always_allow_beats_nsg_deny_allow_defers() {
     let t = fixture("avnm.yaml");
     let v = trace(&t, "vm-b", "vm-a", "8080");
     assert_eq!(v["outcome"], "unreachable");
-    assert_eq!(v["forward"]["rule"], "avnm-corp/baseline/guardrails/deny-8080");
+    assert_eq!(
+        v["forward"]["rule"],
+        "avnm-corp/baseline/guardrails/deny-8080"
+    );
     assert_eq!(v["forward"]["droppedAt"], "nic:vm-a");
 
     let v = trace(&t, "vm-b", "vm-a", "22");
     assert_eq!(v["outcome"], "reachable");
-    let last = v["forward"]["hops"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!(last["rule"], "avnm-corp/baseline/guardrails/always-ssh-from-b");
+    let last = v["forward"]["hops"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        last["rule"],
+        "avnm-corp/baseline/guardrails/always-ssh-from-b"
+    );
 
     let v = trace(&t, "vm-b", "vm-a", "443");
     assert_eq!(v["outcome"], "unreachable");
@@ -181,11 +198,26 @@ fn admin_deny_beats_nsg_allow_always_allow_beats_nsg_deny_allow_defers() {
         ])
     };
     let v = fv("8080");
-    assert_eq!((v["access"].as_str(), v["ruleName"].as_str()), (Some("Deny"), Some("avnm-corp/baseline/guardrails/deny-8080")));
+    assert_eq!(
+        (v["access"].as_str(), v["ruleName"].as_str()),
+        (
+            Some("Deny"),
+            Some("avnm-corp/baseline/guardrails/deny-8080")
+        )
+    );
     let v = fv("22");
-    assert_eq!((v["access"].as_str(), v["ruleName"].as_str()), (Some("Allow"), Some("avnm-corp/baseline/guardrails/always-ssh-from-b")));
+    assert_eq!(
+        (v["access"].as_str(), v["ruleName"].as_str()),
+        (
+            Some("Allow"),
+            Some("avnm-corp/baseline/guardrails/always-ssh-from-b")
+        )
+    );
     let v = fv("443");
-    assert_eq!((v["access"].as_str(), v["ruleName"].as_str()), (Some("Deny"), Some("nsg-a/deny-https")));
+    assert_eq!(
+        (v["access"].as_str(), v["ruleName"].as_str()),
+        (Some("Deny"), Some("nsg-a/deny-https"))
+    );
 
     // Effective security rules list the admin rules too.
     let v = json(&["rules", t.to_str().unwrap(), "--nic", "vm-a", "--json"]);
@@ -216,14 +248,25 @@ fn admin_deny_beats_nsg_allow_always_allow_beats_nsg_deny_allow_defers() {
 fn mesh_connected_group_routes() {
     let t = fixture("avnm.yaml");
     let r = routes(&t, "vnet-a/snet-a");
-    assert!(r.contains(&("10.20.0.0/16".into(), "ConnectedGroup".into(), "Active".into())));
+    assert!(r.contains(&(
+        "10.20.0.0/16".into(),
+        "ConnectedGroup".into(),
+        "Active".into()
+    )));
     assert!(r.iter().all(|x| x.0 != "10.30.0.0/16"));
     let r = routes(&t, "vnet-b/snet-b");
-    assert!(r.contains(&("10.10.0.0/16".into(), "ConnectedGroup".into(), "Active".into())));
+    assert!(r.contains(&(
+        "10.10.0.0/16".into(),
+        "ConnectedGroup".into(),
+        "Active".into()
+    )));
     let r = routes(&t, "vnet-c/snet-c");
     assert!(r.iter().all(|x| x.1 != "ConnectedGroup"));
     let v = trace(&t, "vm-b", "vm-a", "80");
-    assert_eq!(v["forward"]["hops"][0]["route"]["nextHopType"], "ConnectedGroup");
+    assert_eq!(
+        v["forward"]["hops"][0]["route"]["nextHopType"],
+        "ConnectedGroup"
+    );
     // vnet-c is no member: 10.10.0.0/16 falls in 10.0.0.0/8, next hop None.
     let v = trace(&t, "vm-c", "vm-a", "80");
     assert_eq!(v["outcome"], "unreachable");
@@ -270,7 +313,8 @@ networkManagers:
         (24, "names no hub vnet"),
     ] {
         assert!(
-            err.lines().any(|l| l.contains(&format!(":{line}:")) && l.contains(what)),
+            err.lines()
+                .any(|l| l.contains(&format!(":{line}:")) && l.contains(what)),
             "line {line}: {what}\n{err}"
         );
     }
@@ -284,7 +328,10 @@ fn an_unknown_admin_action_is_a_located_error() {
     let (code, _, err) = common::run(&["validate", p.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains(":12:") && err.contains("invalid admin rule access 'Block'; expected one of: Allow, Deny, AlwaysAllow"),
+        err.contains(":12:")
+            && err.contains(
+                "invalid admin rule access 'Block'; expected one of: Allow, Deny, AlwaysAllow"
+            ),
         "{err}"
     );
 }
@@ -298,5 +345,8 @@ fn a_broken_tag_file_is_a_located_error() {
     std::fs::write(&p, text).unwrap();
     let (code, _, err) = common::run(&["validate", p.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains(":2:") && err.contains("broken-tags.json:1:") && err.contains("host bits"), "{err}");
+    assert!(
+        err.contains(":2:") && err.contains("broken-tags.json:1:") && err.contains("host bits"),
+        "{err}"
+    );
 }

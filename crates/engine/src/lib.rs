@@ -17,11 +17,11 @@ pub mod render;
 pub mod replay;
 pub mod sweep;
 
+use vnetsim_fabric::admin::AdminAccess;
 use vnetsim_fabric::classify::Key;
 use vnetsim_fabric::firewall::prefix_match;
 use vnetsim_fabric::prefix::is_public;
 use vnetsim_fabric::security::{Access, PLATFORM_IP};
-use vnetsim_fabric::admin::AdminAccess;
 use vnetsim_fabric::{
     Endpoint, Fabric, FirewallId, GatewayId, GatewayPeer, NicId, Owner, PeId, PublicOwner,
     RouteSetId, ServiceId, SubnetId, Target, VnetId,
@@ -1205,7 +1205,9 @@ impl<'a> Walk<'a> {
                     None => End::Dropped(Endpoint::Gateway(g), Reason::NoRoute, None),
                 }
             }
-            Endpoint::Internet | Endpoint::Service(_) if self.reply && self.service_endpoint.is_some() => {
+            Endpoint::Internet | Endpoint::Service(_)
+                if self.reply && self.service_endpoint.is_some() =>
+            {
                 // The service answers over the backbone, to the private source it saw.
                 self.hop(at, Action::Forward);
                 self.straight_to_source()

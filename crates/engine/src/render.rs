@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
 use serde_json::{json, Map, Value};
-use vnetsim_fabric::{Endpoint, Fabric, RouteSource};
 use vnetsim_fabric::prefix::is_public;
+use vnetsim_fabric::{Endpoint, Fabric, RouteSource};
 
 use crate::{
     Action, AppProtocol, Flow, Hop, Leg, Nat, Outcome, Reason, RouteRef, RuleRef, Scratch, Trace,

@@ -86,7 +86,10 @@ nics:
 /// Security admin rules (Deny, AlwaysAllow, Allow) before NSGs, a mesh connected group, and
 /// a service endpoint to a storage account that admits only its subnet.
 fn managed() -> Fabric {
-    let tags = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/service-tags.json");
+    let tags = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/service-tags.json"
+    );
     let y = format!(
         "version: 1
 serviceTags: {tags}
@@ -256,8 +259,14 @@ fn walks_allocate_nothing() {
     kinds(&nva, &nva_cases, &mut seen);
     let mut admin = BTreeSet::new();
     kinds(&managed, &managed_cases, &mut admin);
-    assert!(admin.contains("admin-rule"), "no walk met an admin rule: {admin:?}");
-    assert!(admin.contains("service"), "no walk reached the service: {admin:?}");
+    assert!(
+        admin.contains("admin-rule"),
+        "no walk met an admin rule: {admin:?}"
+    );
+    assert!(
+        admin.contains("service"),
+        "no walk reached the service: {admin:?}"
+    );
     for k in [
         "appliance",
         "nic",

@@ -873,7 +873,10 @@ fn connected_groups(t: &m::Topology, vnets: &[Vnet]) -> Vec<Vec<usize>> {
         .collect();
     let mut out: Vec<Vec<usize>> = vec![Vec::new(); vnets.len()];
     for g in m::admin::connected_groups(t) {
-        let members: Vec<usize> = g.iter().filter_map(|n| ix.get(n.as_str()).copied()).collect();
+        let members: Vec<usize> = g
+            .iter()
+            .filter_map(|n| ix.get(n.as_str()).copied())
+            .collect();
         for &a in &members {
             for &b in &members {
                 if a != b && !out[a].contains(&b) {

@@ -208,7 +208,11 @@ pub(crate) fn effective_routes(inp: &RouteInputs) -> Vec<EffectiveRoute> {
         .iter()
         .copied()
         .chain(inp.peers.iter().flat_map(|(_, s)| s.iter().copied()))
-        .chain(inp.connected_group.iter().flat_map(|(_, s)| s.iter().copied()))
+        .chain(
+            inp.connected_group
+                .iter()
+                .flat_map(|(_, s)| s.iter().copied()),
+        )
         .collect();
 
     // R2.3/R2.4: gateway routes unless the route table disables propagation.

@@ -3,9 +3,9 @@
 
 use std::net::Ipv4Addr;
 
+use crate::admin::{AdminAccess, AdminTable};
 use crate::classify::Key;
 use crate::routes::{EffectiveRoute, NextHopType, RouteSource};
-use crate::admin::{AdminAccess, AdminTable};
 use crate::security::{Access, NsgTable};
 use crate::{Fabric, NicId, SubnetId};
 

@@ -187,7 +187,10 @@ fn boolean(b: bool, pos: Pos) -> Val {
 
 /// azurerm types and their ARM types.
 const TYPES: &[(&str, &str)] = &[
-    ("azurerm_network_manager", "Microsoft.Network/networkManagers"),
+    (
+        "azurerm_network_manager",
+        "Microsoft.Network/networkManagers",
+    ),
     (
         "azurerm_network_manager_network_group",
         "Microsoft.Network/networkManagers/networkGroups",
@@ -667,10 +670,17 @@ fn network_manager_props(ty: &str, v: &Val) -> Val {
                 .iter()
                 .map(|x| {
                     o(vec![
-                        ("addressPrefix", x.key("address_prefix").cloned().unwrap_or_else(|| Val::null(p))),
+                        (
+                            "addressPrefix",
+                            x.key("address_prefix")
+                                .cloned()
+                                .unwrap_or_else(|| Val::null(p)),
+                        ),
                         (
                             "addressPrefixType",
-                            x.key("address_prefix_type").cloned().unwrap_or_else(|| Val::null(p)),
+                            x.key("address_prefix_type")
+                                .cloned()
+                                .unwrap_or_else(|| Val::null(p)),
                         ),
                     ])
                 })
@@ -680,7 +690,9 @@ fn network_manager_props(ty: &str, v: &Val) -> Val {
     match ty {
         "azurerm_network_manager_static_member" => o(vec![(
             "resourceId",
-            v.key("target_virtual_network_id").cloned().unwrap_or_else(|| Val::null(p)),
+            v.key("target_virtual_network_id")
+                .cloned()
+                .unwrap_or_else(|| Val::null(p)),
         )]),
         "azurerm_network_manager_admin_rule_collection" => o(vec![(
             "appliesToGroups",
@@ -703,13 +715,23 @@ fn network_manager_props(ty: &str, v: &Val) -> Val {
                 ("sources", side("source")),
                 ("destinations", side("destination")),
                 ("sourcePortRanges", str_list(v, &["source_port_ranges"])),
-                ("destinationPortRanges", str_list(v, &["destination_port_ranges"])),
+                (
+                    "destinationPortRanges",
+                    str_list(v, &["destination_port_ranges"]),
+                ),
             ])
         }
         "azurerm_network_manager_connectivity_configuration" => {
             let hubs: Vec<Val> = arr(v, "hub")
                 .iter()
-                .map(|h| o(vec![("resourceId", h.key("resource_id").cloned().unwrap_or_else(|| Val::null(p)))]))
+                .map(|h| {
+                    o(vec![(
+                        "resourceId",
+                        h.key("resource_id")
+                            .cloned()
+                            .unwrap_or_else(|| Val::null(p)),
+                    )])
+                })
                 .collect();
             let applies: Vec<Val> = arr(v, "applies_to_group")
                 .iter()
@@ -723,7 +745,12 @@ fn network_manager_props(ty: &str, v: &Val) -> Val {
                 })
                 .collect();
             o(vec![
-                ("connectivityTopology", v.key("connectivity_topology").cloned().unwrap_or_else(|| Val::null(p))),
+                (
+                    "connectivityTopology",
+                    v.key("connectivity_topology")
+                        .cloned()
+                        .unwrap_or_else(|| Val::null(p)),
+                ),
                 ("hubs", groups(hubs)),
                 ("appliesToGroups", groups(applies)),
             ])

@@ -23,7 +23,11 @@ fn network_manager_and_service_endpoints_are_imported() {
     assert_eq!(locs, ["westeurope", "northeurope"]);
     let nm = &t.network_managers[0];
     assert_eq!(nm.name.value, "avnm-corp");
-    let members: Vec<&str> = nm.network_groups[0].members.iter().map(|x| x.value.as_str()).collect();
+    let members: Vec<&str> = nm.network_groups[0]
+        .members
+        .iter()
+        .map(|x| x.value.as_str())
+        .collect();
     assert_eq!(members, ["vnet-a", "vnet-b"]);
     let rc = &nm.security_admin_configurations[0].rule_collections[0];
     assert_eq!(rc.applies_to_groups[0].value, "ng-prod");
@@ -36,9 +40,14 @@ fn network_manager_and_service_endpoints_are_imported() {
     assert!(out.yaml.contains("admin rule allow-storage not imported"));
     let c = &nm.connectivity_configurations[0];
     assert_eq!(c.topology, m::admin::ConnectivityTopology::Mesh);
-    assert_eq!(m::admin::connected_groups(t), vec![vec!["vnet-a".to_string(), "vnet-b".to_string()]]);
+    assert_eq!(
+        m::admin::connected_groups(t),
+        vec![vec!["vnet-a".to_string(), "vnet-b".to_string()]]
+    );
     // No network manager resource is left as unsupported.
-    assert!(!out.yaml.contains("type: \"Microsoft.Network/networkManagers\""));
+    assert!(!out
+        .yaml
+        .contains("type: \"Microsoft.Network/networkManagers\""));
 }
 
 #[test]
@@ -51,7 +60,10 @@ fn terraform_network_manager_resources_are_imported() {
     let r = &nm.security_admin_configurations[0].rule_collections[0].rules[0];
     assert_eq!((r.name.value.as_str(), r.priority.value), ("allow-ssh", 5));
     assert_eq!(r.access, m::admin::AdminAccess::AlwaysAllow);
-    assert_eq!(r.sources[0].value, m::AddressSpec::Prefix("10.0.0.0/16".parse().unwrap()));
+    assert_eq!(
+        r.sources[0].value,
+        m::AddressSpec::Prefix("10.0.0.0/16".parse().unwrap())
+    );
     let c = &nm.connectivity_configurations[0];
     assert_eq!(c.topology, m::admin::ConnectivityTopology::HubAndSpoke);
     assert_eq!(c.hub.as_ref().unwrap().value, "vnet-hub");
@@ -62,5 +74,8 @@ fn terraform_network_manager_resources_are_imported() {
         .map(|p| (p.from.value.as_str(), p.to.value.as_str()))
         .collect();
     assert_eq!(pairs, [("vnet-hub", "vnet-a"), ("vnet-a", "vnet-hub")]);
-    assert_eq!(t.vnets[0].subnets[0].service_endpoints[0].service.value, "Microsoft.Sql");
+    assert_eq!(
+        t.vnets[0].subnets[0].service_endpoints[0].service.value,
+        "Microsoft.Sql"
+    );
 }

@@ -26,9 +26,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::decode::{
-    enumerated, items, nsg_address, obj, port_ranges, require, string, uint, Obj,
-};
+use crate::decode::{enumerated, items, nsg_address, obj, port_ranges, require, string, uint, Obj};
 use crate::diag::Diagnostics;
 use crate::limits::Echo;
 use crate::node::{Loc, Node};
@@ -207,7 +205,10 @@ fn network_group(d: &mut Diagnostics, n: &Node) -> Option<NetworkGroup> {
     })
 }
 
-fn security_admin_configuration(d: &mut Diagnostics, n: &Node) -> Option<SecurityAdminConfiguration> {
+fn security_admin_configuration(
+    d: &mut Diagnostics,
+    n: &Node,
+) -> Option<SecurityAdminConfiguration> {
     let o = obj(
         d,
         n,
@@ -216,7 +217,12 @@ fn security_admin_configuration(d: &mut Diagnostics, n: &Node) -> Option<Securit
     )?;
     Some(SecurityAdminConfiguration {
         name: named(d, &o, "a security admin configuration")?,
-        rule_collections: list_of(d, o.get("ruleCollections"), "ruleCollections", rule_collection),
+        rule_collections: list_of(
+            d,
+            o.get("ruleCollections"),
+            "ruleCollections",
+            rule_collection,
+        ),
     })
 }
 
@@ -313,18 +319,23 @@ fn connectivity_configuration(d: &mut Diagnostics, n: &Node) -> Option<Connectiv
         &["name", "connectivityTopology", "hub", "appliesToGroups"],
     )?;
     let name = named(d, &o, "a connectivity configuration")?;
-    let topology = require(d, &o, "connectivityTopology", "a connectivity configuration")
-        .and_then(|x| {
-            enumerated(
-                d,
-                x,
-                "connectivityTopology",
-                &[
-                    ("Mesh", ConnectivityTopology::Mesh),
-                    ("HubAndSpoke", ConnectivityTopology::HubAndSpoke),
-                ],
-            )
-        })?;
+    let topology = require(
+        d,
+        &o,
+        "connectivityTopology",
+        "a connectivity configuration",
+    )
+    .and_then(|x| {
+        enumerated(
+            d,
+            x,
+            "connectivityTopology",
+            &[
+                ("Mesh", ConnectivityTopology::Mesh),
+                ("HubAndSpoke", ConnectivityTopology::HubAndSpoke),
+            ],
+        )
+    })?;
     let hub = o.get("hub").and_then(|x| string(d, x, "a vnet name"));
     let applies_to_groups = list_of(d, o.get("appliesToGroups"), "appliesToGroups", |d, g| {
         let go = obj(
@@ -404,8 +415,16 @@ fn dup<'a>(d: &mut Diagnostics, kind: &str, names: impl Iterator<Item = &'a Sp<S
 
 fn check_manager(m: &NetworkManager, vnets: &HashSet<&str>, d: &mut Diagnostics) {
     let who = format!("network manager '{}'", Echo(&m.name.value));
-    dup(d, &format!("network group (in {who})"), m.network_groups.iter().map(|g| &g.name));
-    let groups: HashSet<&str> = m.network_groups.iter().map(|g| g.name.value.as_str()).collect();
+    dup(
+        d,
+        &format!("network group (in {who})"),
+        m.network_groups.iter().map(|g| &g.name),
+    );
+    let groups: HashSet<&str> = m
+        .network_groups
+        .iter()
+        .map(|g| g.name.value.as_str())
+        .collect();
     let defined_groups = {
         let mut v: Vec<&str> = groups.iter().copied().collect();
         v.sort_unstable();
@@ -532,10 +551,9 @@ fn check_hub(c: &ConnectivityConfiguration, vnets: &HashSet<&str>, d: &mut Diagn
                 Echo(&c.name.value)
             ),
         ),
-        (_, Some(h)) if !vnets.contains(h.value.as_str()) => d.error(
-            h.loc,
-            format!("unknown hub vnet '{}'", Echo(&h.value)),
-        ),
+        (_, Some(h)) if !vnets.contains(h.value.as_str()) => {
+            d.error(h.loc, format!("unknown hub vnet '{}'", Echo(&h.value)))
+        }
         _ => {}
     }
 }

@@ -1382,7 +1382,11 @@ fn network_acls(d: &mut Diagnostics, n: &Node) -> Option<NetworkAcls> {
         .unwrap_or(false);
     Some(NetworkAcls {
         default_deny,
-        virtual_network_rules: names(d, o.get("virtualNetworkRules"), "a subnet reference VNET/SUBNET"),
+        virtual_network_rules: names(
+            d,
+            o.get("virtualNetworkRules"),
+            "a subnet reference VNET/SUBNET",
+        ),
         ip_rules: items(d, o.get("ipRules"), "ipRules", true)
             .into_iter()
             .filter_map(|x| prefix(d, x, true))

@@ -109,10 +109,7 @@ fn read_service_tags(file: &str, t: &mut Topology, limits: &Limits, d: &mut Diag
     let path = if path.is_absolute() {
         path.to_path_buf()
     } else {
-        Path::new(file)
-            .parent()
-            .unwrap_or(Path::new(""))
-            .join(path)
+        Path::new(file).parent().unwrap_or(Path::new("")).join(path)
     };
     let text = std::fs::File::open(&path)
         .map_err(|e| format!("cannot read the service-tag file {}: {e}", path.display()))

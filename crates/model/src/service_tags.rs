@@ -124,7 +124,10 @@ pub fn parse(file: &str, body: &str, limits: &Limits) -> Result<ServiceTags, Tag
     let NodeKind::Seq(items) = &values.kind else {
         return Err(err(
             values.loc,
-            format!("expected 'values' to be a list, found {}", values.describe()),
+            format!(
+                "expected 'values' to be a list, found {}",
+                values.describe()
+            ),
         ));
     };
     let mut out = ServiceTags {
@@ -160,8 +163,12 @@ fn tag_entry(item: &Node, ipv6_skipped: &mut usize) -> Result<TagData, TagFileEr
         .and_then(|n| text(n, "a tag name"))?
         .trim()
         .to_string();
-    let props = field(e, "properties")
-        .ok_or_else(|| err(item.loc, format!("service tag '{}' has no 'properties'", Echo(&name))))?;
+    let props = field(e, "properties").ok_or_else(|| {
+        err(
+            item.loc,
+            format!("service tag '{}' has no 'properties'", Echo(&name)),
+        )
+    })?;
     let p = entries(props, "a service tag's properties")?;
     let opt = |k: &str| -> String {
         field(p, k)
@@ -174,7 +181,10 @@ fn tag_entry(item: &Node, ipv6_skipped: &mut usize) -> Result<TagData, TagFileEr
         let NodeKind::Seq(v) = &list.kind else {
             return Err(err(
                 list.loc,
-                format!("expected 'addressPrefixes' to be a list, found {}", list.describe()),
+                format!(
+                    "expected 'addressPrefixes' to be a list, found {}",
+                    list.describe()
+                ),
             ));
         };
         for x in v {
@@ -226,10 +236,16 @@ pub fn endpoint_services() -> &'static str {
 impl ServiceTags {
     /// The prefixes a service endpoint for tag `base` covers in `locations` (`*` or none: the
     /// global tag), and the locations that have no regional tag in the file.
-    pub fn endpoint_prefixes(&self, base: &str, locations: &[String]) -> (Vec<Ipv4Net>, Vec<String>) {
+    pub fn endpoint_prefixes(
+        &self,
+        base: &str,
+        locations: &[String],
+    ) -> (Vec<Ipv4Net>, Vec<String>) {
         if locations.is_empty() || locations.iter().any(|l| l == "*") {
             return (
-                self.get(base).map(|t| t.prefixes.clone()).unwrap_or_default(),
+                self.get(base)
+                    .map(|t| t.prefixes.clone())
+                    .unwrap_or_default(),
                 if self.get(base).is_none() {
                     vec!["*".to_string()]
                 } else {
@@ -243,7 +259,9 @@ impl ServiceTags {
             let squashed: String = l.chars().filter(|c| !c.is_whitespace()).collect();
             let regional = self.get(&format!("{base}.{squashed}")).or_else(|| {
                 self.tags.iter().find(|t| {
-                    t.name.to_ascii_lowercase().starts_with(&format!("{}.", base.to_ascii_lowercase()))
+                    t.name
+                        .to_ascii_lowercase()
+                        .starts_with(&format!("{}.", base.to_ascii_lowercase()))
                         && t.region.eq_ignore_ascii_case(&squashed)
                 })
             });

@@ -13,8 +13,10 @@ const NM: &str = "microsoft.network/networkmanagers";
 const GROUP: &str = "microsoft.network/networkmanagers/networkgroups";
 const MEMBER: &str = "microsoft.network/networkmanagers/networkgroups/staticmembers";
 const SAC: &str = "microsoft.network/networkmanagers/securityadminconfigurations";
-const COLLECTION: &str = "microsoft.network/networkmanagers/securityadminconfigurations/rulecollections";
-const RULE: &str = "microsoft.network/networkmanagers/securityadminconfigurations/rulecollections/rules";
+const COLLECTION: &str =
+    "microsoft.network/networkmanagers/securityadminconfigurations/rulecollections";
+const RULE: &str =
+    "microsoft.network/networkmanagers/securityadminconfigurations/rulecollections/rules";
 const CONNECTIVITY: &str = "microsoft.network/networkmanagers/connectivityconfigurations";
 
 fn short(r: &Resource) -> String {
@@ -47,7 +49,11 @@ fn network_groups(c: &mut Ctx, r: &Resource) -> Vec<Y> {
         let mut members = Vec::new();
         for mi in c.children_of(&g.id, MEMBER) {
             let m = c.res[mi];
-            c.mark(mi, Status::Imported, format!("member of network group {}", short(g)));
+            c.mark(
+                mi,
+                Status::Imported,
+                format!("member of network group {}", short(g)),
+            );
             let Some(v) = prop(&m.body, "resourceId") else {
                 continue;
             };
@@ -56,7 +62,11 @@ fn network_groups(c: &mut Ctx, r: &Resource) -> Vec<Y> {
             }
         }
         if prop(&g.body, "memberType").and_then(Val::as_str) == Some("Subnet") {
-            c.unsupported(&g.type_name, &g.id, "a network group of subnets: only VNet members are modelled");
+            c.unsupported(
+                &g.type_name,
+                &g.id,
+                "a network group of subnets: only VNet members are modelled",
+            );
         }
         c.mark(gi, Status::Imported, format!("network group {}", short(g)));
         out.push(
@@ -93,7 +103,11 @@ fn admin_configurations(c: &mut Ctx, r: &Resource) -> Vec<Y> {
                 }
             }
             rules.sort_by(|a, b| a.0.cmp(&b.0));
-            c.mark(ci, Status::Imported, format!("admin rule collection {}", short(rc)));
+            c.mark(
+                ci,
+                Status::Imported,
+                format!("admin rule collection {}", short(rc)),
+            );
             let groups = group_names(props_of(rc));
             collections.push(
                 M::new()
@@ -103,7 +117,11 @@ fn admin_configurations(c: &mut Ctx, r: &Resource) -> Vec<Y> {
                     .y(),
             );
         }
-        c.mark(si, Status::Imported, format!("security admin configuration {}", short(s)));
+        c.mark(
+            si,
+            Status::Imported,
+            format!("security admin configuration {}", short(s)),
+        );
         out.push(
             M::new()
                 .put("name", Y::s(short(s)))
@@ -126,9 +144,10 @@ fn side(v: &Val, key: &str) -> Result<Vec<String>, String> {
             continue;
         };
         let tag = a.key("addressPrefixType").and_then(Val::as_str) == Some("ServiceTag");
-        if tag && !["VirtualNetwork", "AzureLoadBalancer", "Internet", "*"]
-            .iter()
-            .any(|t| t.eq_ignore_ascii_case(p))
+        if tag
+            && !["VirtualNetwork", "AzureLoadBalancer", "Internet", "*"]
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(p))
         {
             return Err(format!(
                 "service tag {p} needs a serviceTags file (add 'serviceTags: FILE' and the rule by hand)"
@@ -158,23 +177,40 @@ fn port_list(v: &Val, key: &str) -> Vec<String> {
 fn admin_rule(c: &mut Ctx, r: &Resource) -> Option<(String, Y)> {
     let name = short(r);
     if r.body.key("kind").and_then(Val::as_str) == Some("Default") {
-        c.unsupported(&r.type_name, &r.id, format!("admin rule {name}: a Default (built-in) admin rule is not modelled"));
+        c.unsupported(
+            &r.type_name,
+            &r.id,
+            format!("admin rule {name}: a Default (built-in) admin rule is not modelled"),
+        );
         return None;
     }
     let p = props_of(r);
     let (src, dst) = match (side(p, "sources"), side(p, "destinations")) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {
-            c.unsupported(&r.type_name, &r.id, format!("admin rule {name} not imported: {e}"));
+            c.unsupported(
+                &r.type_name,
+                &r.id,
+                format!("admin rule {name} not imported: {e}"),
+            );
             return None;
         }
     };
     let dir = canon(text(p, "direction").unwrap_or(""), &["Inbound", "Outbound"]);
-    let access = canon(text(p, "access").unwrap_or(""), &["Allow", "Deny", "AlwaysAllow"]);
-    let proto = canon(text(p, "protocol").unwrap_or("Any"), &["Tcp", "Udp", "Icmp", "Esp", "Ah", "Any"]);
+    let access = canon(
+        text(p, "access").unwrap_or(""),
+        &["Allow", "Deny", "AlwaysAllow"],
+    );
+    let proto = canon(
+        text(p, "protocol").unwrap_or("Any"),
+        &["Tcp", "Udp", "Icmp", "Esp", "Ah", "Any"],
+    );
     let prio = p.key("priority").and_then(Val::as_i64);
     let (Some(dir), Some(access), Some(proto), Some(prio)) = (dir, access, proto, prio) else {
-        c.error(r.pos, format!("admin rule '{name}' lacks a valid direction, access, protocol or priority"));
+        c.error(
+            r.pos,
+            format!("admin rule '{name}' lacks a valid direction, access, protocol or priority"),
+        );
         return None;
     };
     let y = M::new()
@@ -184,9 +220,15 @@ fn admin_rule(c: &mut Ctx, r: &Resource) -> Option<(String, Y)> {
         .put("access", Y::s(access))
         .put("protocol", Y::s(proto))
         .put("sources", Y::strs(src))
-        .put("sourcePortRanges", Y::strs(port_list(p, "sourcePortRanges")))
+        .put(
+            "sourcePortRanges",
+            Y::strs(port_list(p, "sourcePortRanges")),
+        )
         .put("destinations", Y::strs(dst))
-        .put("destinationPortRanges", Y::strs(port_list(p, "destinationPortRanges")))
+        .put(
+            "destinationPortRanges",
+            Y::strs(port_list(p, "destinationPortRanges")),
+        )
         .y();
     Some((format!("{dir}{prio:06}"), y))
 }
@@ -196,9 +238,18 @@ fn connectivity(c: &mut Ctx, r: &Resource) -> Vec<Y> {
     for ci in c.children_of(&r.id, CONNECTIVITY) {
         let cc = c.res[ci];
         let p = props_of(cc);
-        let topo = canon(text(p, "connectivityTopology").unwrap_or(""), &["Mesh", "HubAndSpoke"]);
+        let topo = canon(
+            text(p, "connectivityTopology").unwrap_or(""),
+            &["Mesh", "HubAndSpoke"],
+        );
         let Some(topo) = topo else {
-            c.error(cc.pos, format!("connectivity configuration '{}' has no valid connectivityTopology", short(cc)));
+            c.error(
+                cc.pos,
+                format!(
+                    "connectivity configuration '{}' has no valid connectivityTopology",
+                    short(cc)
+                ),
+            );
             continue;
         };
         let hub = arr(p, "hubs")
@@ -209,22 +260,32 @@ fn connectivity(c: &mut Ctx, r: &Resource) -> Vec<Y> {
             .iter()
             .filter_map(|g| {
                 let id = g.key("networkGroupId").and_then(Val::as_str)?;
-                let direct = g.key("groupConnectivity").and_then(Val::as_str) == Some("DirectlyConnected");
+                let direct =
+                    g.key("groupConnectivity").and_then(Val::as_str) == Some("DirectlyConnected");
                 let gw = match g.key("useHubGateway") {
-                    Some(v) => v.as_bool().unwrap_or(v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true"))),
+                    Some(v) => v
+                        .as_bool()
+                        .unwrap_or(v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true"))),
                     None => false,
                 };
                 Some(
                     M::new()
                         .put("networkGroup", Y::s(last_segment(id)))
-                        .put("groupConnectivity", Y::s(if direct { "DirectlyConnected" } else { "None" }))
+                        .put(
+                            "groupConnectivity",
+                            Y::s(if direct { "DirectlyConnected" } else { "None" }),
+                        )
                         .put("useHubGateway", Y::b(gw))
                         .y(),
                 )
             })
             .collect();
         let _ = ref_id;
-        c.mark(ci, Status::Imported, format!("connectivity configuration {}", short(cc)));
+        c.mark(
+            ci,
+            Status::Imported,
+            format!("connectivity configuration {}", short(cc)),
+        );
         out.push(
             M::new()
                 .put("name", Y::s(short(cc)))
