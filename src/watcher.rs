@@ -3,8 +3,11 @@
 use std::fmt::Write as _;
 
 use serde_json::{json, Value};
+use vnetsim_fabric::admin::{AdminRule, AdminRules};
 use vnetsim_fabric::security::{ExpandedRule, RuleTable};
-use vnetsim_fabric::watcher::{effective_routes, effective_rules, next_hop_ips, Association};
+use vnetsim_fabric::watcher::{
+    admin_rules, effective_routes, effective_rules, next_hop_ips, Association,
+};
 use vnetsim_fabric::{EffectiveRoute, Fabric, NicId, RouteSource, SubnetId};
 
 fn route_row(f: &Fabric, r: &EffectiveRoute) -> Value {
@@ -102,7 +105,52 @@ pub fn rules_json(f: &Fabric, n: NicId) -> Value {
             json!({ "networkSecurityGroup": name, "association": assoc(f, a), "effectiveSecurityRules": rules })
         })
         .collect();
-    json!({ "networkInterface": f.nics[n.ix()].name, "value": blocks })
+    let mut admin: Vec<Value> = Vec::new();
+    if let Some(a) = admin_rules(f, n) {
+        admin.extend(a.inbound.rules.iter().map(|r| admin_json(r, "Inbound")));
+        admin.extend(a.outbound.rules.iter().map(|r| admin_json(r, "Outbound")));
+    }
+    json!({
+        "networkInterface": f.nics[n.ix()].name,
+        "securityAdminRules": admin,
+        "value": blocks,
+    })
+}
+
+fn admin_json(r: &AdminRule, dir: &str) -> Value {
+    json!({
+        "name": r.name,
+        "protocol": r.protocol,
+        "sourcePortRanges": ports(&r.source_ports),
+        "destinationPortRanges": ports(&r.destination_ports),
+        "sources": r.source,
+        "expandedSourceAddressPrefix": r.expanded_source.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        "destinations": r.destination,
+        "expandedDestinationAddressPrefix": r.expanded_destination.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        "access": r.access.as_str(),
+        "priority": r.priority,
+        "direction": dir,
+    })
+}
+
+fn admin_text(out: &mut String, dir: &str, t: &AdminRules) {
+    for r in &t.rules {
+        let _ = writeln!(
+            out,
+            "  {:<9} {:>5} {:<34} {:<11} {:<5} src {} [{}] ports {} -> dst {} [{}] ports {}",
+            dir,
+            r.priority,
+            r.name,
+            r.access.as_str(),
+            r.protocol,
+            r.source.join(","),
+            short(&r.expanded_source),
+            ports(&r.source_ports).join(","),
+            r.destination.join(","),
+            short(&r.expanded_destination),
+            ports(&r.destination_ports).join(","),
+        );
+    }
 }
 
 fn short(v: &[ipnet::Ipv4Net]) -> String {
@@ -137,7 +185,16 @@ fn table_text(out: &mut String, dir: &str, t: &RuleTable) {
 pub fn rules_text(f: &Fabric, n: NicId) -> String {
     let mut out = String::new();
     let blocks = effective_rules(f, n);
-    if blocks.is_empty() {
+    let admin = admin_rules(f, n);
+    if let Some(a) = admin {
+        let _ = writeln!(
+            out,
+            "Security admin rules (network manager; evaluated before NSGs: Deny and AlwaysAllow decide, Allow defers to the NSGs)"
+        );
+        admin_text(&mut out, "Inbound", &a.inbound);
+        admin_text(&mut out, "Outbound", &a.outbound);
+    }
+    if blocks.is_empty() && admin.is_none() {
         let _ = writeln!(
             out,
             "No NSG applies to NIC {} (all traffic allowed).",

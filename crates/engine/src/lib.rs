@@ -17,13 +17,14 @@ pub mod render;
 pub mod replay;
 pub mod sweep;
 
+use vnetsim_fabric::admin::AdminAccess;
 use vnetsim_fabric::classify::Key;
 use vnetsim_fabric::firewall::prefix_match;
 use vnetsim_fabric::prefix::is_public;
 use vnetsim_fabric::security::{Access, PLATFORM_IP};
 use vnetsim_fabric::{
     Endpoint, Fabric, FirewallId, GatewayId, GatewayPeer, NicId, Owner, PeId, PublicOwner,
-    RouteSetId, SubnetId, Target, VnetId,
+    RouteSetId, ServiceId, SubnetId, Target, VnetId,
 };
 
 /// R8.4: a walk of more than this many hops is a loop.
@@ -115,6 +116,12 @@ pub enum RuleRef {
     },
     /// Allowed by the connection's flow record (R5.4), no rule evaluated.
     NsgFlowRecord,
+    /// An AVNM security admin rule (its subnet's admin table, direction, index).
+    AdminRule {
+        table: u32,
+        inbound: bool,
+        index: u32,
+    },
     FirewallNetwork {
         fw: FirewallId,
         index: u32,
@@ -168,6 +175,10 @@ pub enum Reason {
     /// A NIC without IP forwarding sent a packet from an address it does not own.
     SourceNotOwned,
     NsgDeny,
+    /// An AVNM security admin rule with action Deny (evaluated before NSGs).
+    AdminRuleDeny,
+    /// The PaaS service's network rules (`networkAcls`) do not admit the source.
+    ServiceNetworkRules,
     FirewallDeny,
     FirewallDefaultDeny,
     /// A reply the firewall never saw the request of (R6.6).
@@ -410,6 +421,8 @@ struct Walk<'a> {
     ingress_public: Option<(u32, u32)>,
     /// A TCP packet seen mid-stream (no SYN) with no connection state.
     midstream: bool,
+    /// The subnet whose service endpoint the request left through (its private source kept).
+    service_endpoint: Option<SubnetId>,
 }
 
 enum End {
@@ -478,8 +491,47 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// Outbound NSGs of a NIC: the NIC's, then its subnet's (R5.3).
+    /// The AVNM security admin rules of a NIC's subnet, before its NSGs (R-NSG-12). `Ok(Some)`:
+    /// an `AlwaysAllow` rule admitted the packet (NSGs skipped); `Ok(None)`: no rule, or an
+    /// `Allow` one, left it to the NSGs; `Err`: a `Deny` rule dropped it. A reply at a point the
+    /// request passed is admitted by the flow record, as NSGs do (model).
+    fn admin(&mut self, n: NicId, inbound: bool) -> Result<Option<RuleRef>, End> {
+        let sub = self.f.nics[n.ix()].subnet;
+        let Some(t) = self.f.subnets[sub.ix()].admin_table else {
+            return Ok(None);
+        };
+        let point = Endpoint::Nic(n);
+        if self.reply && self.s.has_point(point) {
+            return Ok(None);
+        }
+        let rules = self.f.admin_tables[t.ix()].rules(inbound);
+        let Some((access, index)) = rules.decide(&self.pkt.key()) else {
+            return Ok(None);
+        };
+        let rule = RuleRef::AdminRule {
+            table: t.0,
+            inbound,
+            index,
+        };
+        match access {
+            AdminAccess::Allow => Ok(None),
+            AdminAccess::Deny => Err(self.drop_here(point, Reason::AdminRuleDeny, Some(rule))),
+            AdminAccess::AlwaysAllow => {
+                if !self.reply {
+                    self.s.add_point(point);
+                    self.s.add_point(Endpoint::Subnet(sub));
+                }
+                Ok(Some(rule))
+            }
+        }
+    }
+
+    /// Outbound NSGs of a NIC: the NIC's, then its subnet's (R5.3), after admin rules.
     fn nsg_out(&mut self, n: NicId) -> Result<(), End> {
+        if let Some(rule) = self.admin(n, false)? {
+            self.hop_rule(Endpoint::Nic(n), Action::Forward, Some(rule));
+            return Ok(());
+        }
         let nic = &self.f.nics[n.ix()];
         let sub = nic.subnet;
         let stable = self.f.subnets[sub.ix()].nsg_table;
@@ -498,8 +550,12 @@ impl<'a> Walk<'a> {
         Ok(())
     }
 
-    /// Inbound NSGs of a NIC: its subnet's, then the NIC's (R5.3). Leaves the NIC's rule for the caller's hop.
+    /// Inbound NSGs of a NIC: its subnet's, then the NIC's (R5.3), after admin rules. Leaves
+    /// the NIC's rule (or the admin `AlwaysAllow` rule) for the caller's hop.
     fn nsg_in(&mut self, n: NicId) -> Result<Option<RuleRef>, End> {
+        if let Some(rule) = self.admin(n, true)? {
+            return Ok(Some(rule));
+        }
         let nic = &self.f.nics[n.ix()];
         let sub = nic.subnet;
         let stable = self.f.subnets[sub.ix()].nsg_table;
@@ -918,14 +974,7 @@ impl<'a> Walk<'a> {
             Some(PublicOwner::NatGateway(_)) if !self.reply => {
                 return Ok(self.drop_here(Endpoint::Internet, Reason::NatGatewayInbound, None));
             }
-            Some(PublicOwner::Service(s)) => {
-                let node = Endpoint::Service(s);
-                if !self.f.services[s.ix()].public_network_access {
-                    return Ok(self.drop_here(node, Reason::PublicNetworkAccessDisabled, None));
-                }
-                self.hop(node, Action::Deliver);
-                return Ok(End::Delivered(node));
-            }
+            Some(PublicOwner::Service(s)) => return Ok(self.deliver_service(s, None)),
             Some(PublicOwner::Firewall(fw)) => return self.firewall_dnat(fw),
             Some(PublicOwner::Nic(n)) => {
                 let private = self.f.nics[n.ix()].ip;
@@ -965,6 +1014,37 @@ impl<'a> Walk<'a> {
         }
         self.hop(Endpoint::Internet, Action::Deliver);
         Ok(End::Delivered(Endpoint::Internet))
+    }
+
+    /// A PaaS service's public endpoint: public network access, then its network rules judge
+    /// the source, arriving over subnet `via`'s service endpoint or from the Internet.
+    fn deliver_service(&mut self, s: ServiceId, via: Option<SubnetId>) -> End {
+        let node = Endpoint::Service(s);
+        let svc = &self.f.services[s.ix()];
+        if !svc.public_network_access {
+            return self.drop_here(node, Reason::PublicNetworkAccessDisabled, None);
+        }
+        if !svc.acls.admits(self.pkt.src, via) {
+            return self.drop_here(node, Reason::ServiceNetworkRules, None);
+        }
+        self.hop(node, Action::Deliver);
+        End::Delivered(node)
+    }
+
+    /// A `VirtualNetworkServiceEndpoint` route: to the service over the backbone with the
+    /// private source (no outbound translation). An address of the service's prefixes that no
+    /// modelled service holds is the service itself, outside the fabric.
+    fn to_service_endpoint(&mut self, sub: SubnetId) -> End {
+        if !self.reply {
+            self.service_endpoint = Some(sub);
+        }
+        match self.f.public_owner(self.pkt.dst) {
+            Some(PublicOwner::Service(s)) => self.deliver_service(s, Some(sub)),
+            _ => {
+                self.hop(Endpoint::Internet, Action::Deliver);
+                End::Delivered(Endpoint::Internet)
+            }
+        }
     }
 
     /// Routes from `subnet` until the packet is delivered or dropped.
@@ -1018,6 +1098,7 @@ impl<'a> Walk<'a> {
                     return End::Dropped(here, Reason::ApplianceUnresolved, user_rule)
                 }
                 Target::Internet => self.to_internet(Some(subnet)),
+                Target::ServiceEndpoint => Ok(self.to_service_endpoint(subnet)),
                 Target::Gateway(g) => Ok(self.gateway_egress(g)),
                 Target::Vnet(w) => {
                     if !self.may_enter(vnet, w, from_gateway) {
@@ -1123,6 +1204,13 @@ impl<'a> Walk<'a> {
                     Some(gs) => self.route_from(gs, true),
                     None => End::Dropped(Endpoint::Gateway(g), Reason::NoRoute, None),
                 }
+            }
+            Endpoint::Internet | Endpoint::Service(_)
+                if self.reply && self.service_endpoint.is_some() =>
+            {
+                // The service answers over the backbone, to the private source it saw.
+                self.hop(at, Action::Forward);
+                self.straight_to_source()
             }
             Endpoint::Internet | Endpoint::Service(_) | Endpoint::Gateway(_) => {
                 self.hop(at, Action::Forward);
@@ -1251,10 +1339,12 @@ pub fn trace_with(
         egress: None,
         ingress_public: None,
         midstream,
+        service_endpoint: None,
     };
     let end = w.start(ingress);
     let seen = w.pkt;
-    let (egress, ingress_public) = (w.egress, w.ingress_public);
+    let (egress, ingress_public, service_endpoint) =
+        (w.egress, w.ingress_public, w.service_endpoint);
     let forward = leg_of(end, 0, s, seen);
     let Some(delivered) = forward.delivered_to else {
         return Trace {
@@ -1281,6 +1371,7 @@ pub fn trace_with(
         egress,
         ingress_public,
         midstream: false,
+        service_endpoint,
     };
     let end = w.start(delivered);
     let rseen = w.pkt;

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
 use serde_json::{json, Map, Value};
+use vnetsim_fabric::prefix::is_public;
 use vnetsim_fabric::{Endpoint, Fabric, RouteSource};
 
 use crate::{
@@ -63,6 +64,13 @@ pub fn rule_name(f: &Fabric, r: RuleRef) -> String {
             rt.rule_name(&f.nsg_names[t.nsg.ix()], index)
         }
         RuleRef::NsgFlowRecord => "flow-record".into(),
+        RuleRef::AdminRule {
+            table,
+            inbound,
+            index,
+        } => f.admin_tables[table as usize].rules(inbound).rules[index as usize]
+            .name
+            .clone(),
         RuleRef::FirewallNetwork { fw, index } => {
             f.firewalls[fw.ix()].network_rules[index as usize].0.clone()
         }
@@ -198,6 +206,18 @@ pub fn reason_text(f: &Fabric, leg: &Leg) -> String {
             ip(leg.seen.src)
         ),
         Reason::NsgDeny => format!("dropped at {at} by NSG rule {rule}"),
+        Reason::AdminRuleDeny => format!(
+            "dropped at {at} by security admin rule {rule} (network manager rules are evaluated before NSGs)"
+        ),
+        Reason::ServiceNetworkRules => format!(
+            "dropped at {at}: the service's network rules do not admit source {}{}",
+            ip(leg.seen.src),
+            if is_public(leg.seen.src) {
+                " (not in its ipRules)"
+            } else {
+                " (its subnet is not in the virtualNetworkRules)"
+            }
+        ),
         Reason::FirewallDeny => format!("dropped at {at} by firewall rule {rule}"),
         Reason::FirewallDefaultDeny => {
             format!("dropped at {at}: no firewall rule matched (default deny)")

@@ -83,6 +83,48 @@ nics:
     compile(&vnetsim_model::load_str("appliances", y).unwrap())
 }
 
+/// Security admin rules (Deny, AlwaysAllow, Allow) before NSGs, a mesh connected group, and
+/// a service endpoint to a storage account that admits only its subnet.
+fn managed() -> Fabric {
+    let tags = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/service-tags.json"
+    );
+    let y = format!(
+        "version: 1
+serviceTags: {tags}
+vnets:
+  - name: a
+    addressSpace: [10.10.0.0/16]
+    subnets: [{{ name: s, addressPrefix: 10.10.0.0/24, nsg: nsg, serviceEndpoints: [Microsoft.Storage] }}]
+  - name: b
+    addressSpace: [10.20.0.0/16]
+    subnets: [{{ name: s, addressPrefix: 10.20.0.0/24 }}]
+nsgs: [{{ name: nsg, rules: [{{ name: deny-22, priority: 100, direction: Inbound, access: Deny, protocol: Tcp, source: '*', destination: '*', destinationPorts: '22' }}] }}]
+nics:
+  - {{ name: va, subnet: a/s, privateIpAddress: 10.10.0.4 }}
+  - {{ name: vb, subnet: b/s, privateIpAddress: 10.20.0.4 }}
+services:
+  - {{ name: st, publicIpAddress: 20.38.109.10, networkAcls: {{ defaultAction: Deny, virtualNetworkRules: [a/s] }} }}
+networkManagers:
+  - name: m
+    networkGroups: [{{ name: g, members: [a, b] }}]
+    securityAdminConfigurations:
+      - name: c
+        ruleCollections:
+          - name: rc
+            appliesToGroups: [g]
+            rules:
+              - {{ name: deny-8080, priority: 10, direction: Inbound, access: Deny, protocol: Tcp, sources: ['*'], destinations: ['*'], destinationPortRanges: ['8080'] }}
+              - {{ name: always-22, priority: 20, direction: Inbound, access: AlwaysAllow, protocol: Tcp, sources: ['*'], destinations: ['*'], destinationPortRanges: ['22'] }}
+              - {{ name: allow-443, priority: 30, direction: Inbound, access: Allow, protocol: Tcp, sources: ['*'], destinations: ['*'], destinationPortRanges: ['443'] }}
+    connectivityConfigurations:
+      - {{ name: mesh, connectivityTopology: Mesh, appliesToGroups: [{{ networkGroup: g }}] }}
+"
+    );
+    compile(&vnetsim_model::load_str("managed", &y).unwrap())
+}
+
 struct Case {
     flow: Flow,
     l7: Option<L7<'static>>,
@@ -186,6 +228,7 @@ fn kinds(f: &Fabric, cases: &[Case], seen: &mut BTreeSet<&'static str>) {
                     RuleRef::FirewallSession(_) => "firewall-session",
                     RuleRef::Route(_) => "user-route",
                     RuleRef::NotModelled(_) => "not-modelled",
+                    RuleRef::AdminRule { .. } => "admin-rule",
                 });
             }
         }
@@ -203,9 +246,27 @@ fn walks_allocate_nothing() {
         case("10.0.0.4", "10.0.2.4", TCP, 443, None),
         case("10.0.2.4", "8.8.8.8", TCP, 443, None),
     ];
+    let managed = managed();
+    let managed_cases = vec![
+        case("10.20.0.4", "10.10.0.4", TCP, 8080, None),
+        case("10.20.0.4", "10.10.0.4", TCP, 22, None),
+        case("10.20.0.4", "10.10.0.4", TCP, 443, None),
+        case("10.10.0.4", "20.38.109.10", TCP, 443, None),
+        case("10.20.0.4", "20.38.109.10", TCP, 443, None),
+    ];
     let mut seen = BTreeSet::new();
     kinds(&lab, &lab_cases, &mut seen);
     kinds(&nva, &nva_cases, &mut seen);
+    let mut admin = BTreeSet::new();
+    kinds(&managed, &managed_cases, &mut admin);
+    assert!(
+        admin.contains("admin-rule"),
+        "no walk met an admin rule: {admin:?}"
+    );
+    assert!(
+        admin.contains("service"),
+        "no walk reached the service: {admin:?}"
+    );
     for k in [
         "appliance",
         "nic",
@@ -240,6 +301,9 @@ fn walks_allocate_nothing() {
             for c in &nva_cases {
                 std::hint::black_box(walk(&nva, c, &mut s));
             }
+            for c in &managed_cases {
+                std::hint::black_box(walk(&managed, c, &mut s));
+            }
         }
         same
     });
@@ -248,7 +312,7 @@ fn walks_allocate_nothing() {
         n,
         0,
         "the walk allocated {n} times in {} walks",
-        1000 * (lab_cases.len() + nva_cases.len())
+        1000 * (lab_cases.len() + nva_cases.len() + managed_cases.len())
     );
 }
 

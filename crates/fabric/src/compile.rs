@@ -8,7 +8,8 @@
 //! 5. [`compile_endpoints`]: services, NICs, Private Endpoints, firewalls;
 //! 6. [`owner_tables`]: who owns each private (per VNet and global) and public address;
 //! 7. [`compile_route_sets`]: per subnet, effective routes, deduplicated into route sets;
-//! 8. [`compile_nsg_tables`]: per NSG association, the NSG with its tags expanded.
+//! 8. [`compile_nsg_tables`]: per NSG association, the NSG with its tags expanded;
+//! 9. [`compile_admin_tables`]: per subnet that AVNM admin rules reach, those rules.
 //!
 //! Every step is linear in the size of its input, or n log n where it sorts.
 
@@ -22,6 +23,7 @@ use crate::lpm::Fib;
 use crate::prefix::{self, contains};
 use crate::routes::{self, EffectiveRoute, NextHopType, RouteState, Target};
 use crate::security::{self, NsgTable, TagSets};
+use crate::service_tags;
 use crate::{
     firewall, Fabric, FirewallId, Gateway, GatewayId, GatewayPeer, NatGateway, NatGatewayId, Nic,
     NicId, NsgId, NsgTableId, Owner, PeId, PeerLink, PrivateEndpoint, PublicOwner, RouteSet,
@@ -43,6 +45,7 @@ pub fn compile(v: &m::Validated) -> Fabric {
     );
     let route_sets = compile_route_sets(t, &vnets, &mut subnets, &nics, &pes, &peerings, &gws);
     let nsg_tables = compile_nsg_tables(t, &vnets, &mut subnets, &mut nics, &peerings, &gws);
+    let admin_tables = compile_admin_tables(t, &vnets, &mut subnets, &peerings, &gws);
     Fabric {
         name: t.name.clone(),
         vnets,
@@ -65,6 +68,7 @@ pub fn compile(v: &m::Validated) -> Fabric {
         route_sets,
         nsg_names: t.nsgs.iter().map(|n| n.name.value.clone()).collect(),
         nsg_tables,
+        admin_tables,
         public: owners.public,
         site_prefixes: owners.site_prefixes,
         private: owners.private,
@@ -185,6 +189,7 @@ fn number_vnets(t: &m::Topology, names: &Names) -> (Vec<Vnet>, Vec<Subnet>) {
                     NatGatewayId(i.expect("validated") as u32)
                 }),
                 default_outbound_access: s.default_outbound_access,
+                admin_table: None,
             });
         }
         let space: Vec<Ipv4Net> = v.address_space.iter().map(|a| a.value).collect();
@@ -553,6 +558,25 @@ fn compile_endpoints(
             public_ip: s.public_ip_address.as_ref().map(|a| ip(a.value)),
             public_network_access: s.public_network_access,
             accepts_udp: s.accepts_udp,
+            acls: crate::ServiceAcls {
+                default_deny: s.network_acls.default_deny,
+                virtual_network_rules: {
+                    let mut v: Vec<SubnetId> = s
+                        .network_acls
+                        .virtual_network_rules
+                        .iter()
+                        .map(|r| names.subnet(&r.value))
+                        .collect();
+                    v.sort_unstable();
+                    v
+                },
+                ip_rules: s
+                    .network_acls
+                    .ip_rules
+                    .iter()
+                    .map(|p| prefix::net(&p.value))
+                    .collect(),
+            },
         })
         .collect();
     let nics = t
@@ -717,21 +741,23 @@ fn user_routes(
     rt: RouteTableId,
     target_of: &dyn Fn(&m::Route) -> (NextHopType, Target),
 ) -> Vec<routes::UserRoute> {
-    t.route_tables[rt.ix()]
-        .routes
-        .iter()
-        .filter_map(|r| {
-            let m::RoutePrefix::Prefix(prefix) = r.address_prefix.value else {
-                return None;
-            };
+    let tags = t.service_tags.as_ref();
+    let mut routes: Vec<&m::Route> = t.route_tables[rt.ix()].routes.iter().collect();
+    // R-RT-13: on an exact tie the earlier route wins; order by explicit prefix, then tag kind.
+    routes.sort_by_key(|r| service_tags::rank(&r.address_prefix.value));
+    routes
+        .into_iter()
+        .flat_map(|r| {
             let (next_hop_type, target) = target_of(r);
-            Some(routes::UserRoute {
-                name: r.name.value.clone(),
-                prefix,
-                next_hop_type,
-                next_hop_ip: r.next_hop_ip_address.as_ref().map(|a| a.value),
-                target,
-            })
+            service_tags::route_prefixes(&r.address_prefix.value, tags)
+                .into_iter()
+                .map(move |prefix| routes::UserRoute {
+                    name: r.name.value.clone(),
+                    prefix,
+                    next_hop_type,
+                    next_hop_ip: r.next_hop_ip_address.as_ref().map(|a| a.value),
+                    target,
+                })
         })
         .collect()
 }
@@ -783,6 +809,8 @@ fn compile_route_sets(
     }
     let mut set_ix: HashMap<Vec<EffectiveRoute>, usize> = HashMap::new();
     let mut route_sets: Vec<RouteSet> = Vec::new();
+    let msubnets: Vec<&m::Subnet> = t.vnets.iter().flat_map(|v| v.subnets.iter()).collect();
+    let groups = connected_groups(t, vnets);
     for si in 0..subnets.len() {
         let vi = subnets[si].vnet.ix();
         let target_of = |r: &m::Route| -> (NextHopType, Target) {
@@ -816,6 +844,14 @@ fn compile_route_sets(
             endpoints: endpoint_routes(vi, &pes_by_vnet, pes, subnets, vnets, peerings),
             route_table,
             vnet: VnetId(vi as u32),
+            connected_group: groups[vi]
+                .iter()
+                .map(|&w| (VnetId(w as u32), vnets[w].address_space.as_slice()))
+                .collect(),
+            service_endpoints: service_tags::endpoint_prefixes(
+                msubnets[si],
+                t.service_tags.as_ref(),
+            ),
         };
         let list = routes::effective_routes(&inputs);
         let id = *set_ix.entry(list).or_insert_with_key(|list| {
@@ -825,6 +861,31 @@ fn compile_route_sets(
         subnets[si].route_set = RouteSetId(id as u32);
     }
     route_sets
+}
+
+/// Per VNet, the other VNets of the AVNM connected groups it is in (mesh, or hub and spoke
+/// with direct connectivity), in declaration order, each once.
+fn connected_groups(t: &m::Topology, vnets: &[Vnet]) -> Vec<Vec<usize>> {
+    let ix: HashMap<&str, usize> = vnets
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.name.as_str(), i))
+        .collect();
+    let mut out: Vec<Vec<usize>> = vec![Vec::new(); vnets.len()];
+    for g in m::admin::connected_groups(t) {
+        let members: Vec<usize> = g
+            .iter()
+            .filter_map(|n| ix.get(n.as_str()).copied())
+            .collect();
+        for &a in &members {
+            for &b in &members {
+                if a != b && !out[a].contains(&b) {
+                    out[a].push(b);
+                }
+            }
+        }
+    }
+    out
 }
 
 fn route_set(routes: Vec<EffectiveRoute>) -> RouteSet {
@@ -841,14 +902,14 @@ fn route_set(routes: Vec<EffectiveRoute>) -> RouteSet {
 /// The service tags an NSG associated in VNet `vi` (under route table `rt`) expands
 /// (R5.5, R-TAG-03, R-PEER-03): `VirtualNetwork` with and without the subnet's user-route
 /// prefixes, and `Internet`.
-fn tags_for(
-    t: &m::Topology,
+fn tags_for<'t>(
+    t: &'t m::Topology,
     vnets: &[Vnet],
     peerings: &Peerings,
     gws: &Gateways,
     vi: usize,
     rt: Option<RouteTableId>,
-) -> TagSets {
+) -> TagSets<'t> {
     let mut base: Vec<Ipv4Net> = vnets[vi].address_space.clone();
     for &w in &peerings.connected[vi] {
         // R-PEER-03: only when this VNet's own peering object allows VNet access.
@@ -867,9 +928,10 @@ fn tags_for(
     let mut with_udr = base.clone();
     if let Some(rt) = rt {
         for r in &t.route_tables[rt.ix()].routes {
-            if let m::RoutePrefix::Prefix(p) = r.address_prefix.value {
-                with_udr.push(p);
-            }
+            with_udr.extend(service_tags::route_prefixes(
+                &r.address_prefix.value,
+                t.service_tags.as_ref(),
+            ));
         }
     }
     // Internet: public space outside this VNet's, its peers' and on-premises space.
@@ -883,7 +945,38 @@ fn tags_for(
         virtual_network: prefix::aggregate(&with_udr),
         virtual_network_without_udr: prefix::aggregate(&base),
         internet: prefix::subtract(&[prefix::p("0.0.0.0/0")], &not_inet),
+        named: t.service_tags.as_ref(),
     }
+}
+
+/// Step 9: AVNM security admin rules per subnet of a VNet some rule collection reaches,
+/// deduplicated by (VNet, route table), the tags' scope.
+fn compile_admin_tables(
+    t: &m::Topology,
+    vnets: &[Vnet],
+    subnets: &mut [Subnet],
+    peerings: &Peerings,
+    gws: &Gateways,
+) -> Vec<crate::admin::AdminTable> {
+    let mut tables = Vec::new();
+    let mut table_ix: HashMap<(usize, Option<RouteTableId>), usize> = HashMap::new();
+    let reached: Vec<bool> = vnets
+        .iter()
+        .map(|v| crate::admin::reaches(t, &v.name))
+        .collect();
+    for s in subnets.iter_mut() {
+        let vi = s.vnet.ix();
+        if !reached[vi] {
+            continue;
+        }
+        let i = *table_ix.entry((vi, s.route_table)).or_insert_with(|| {
+            let tags = tags_for(t, vnets, peerings, gws, vi, s.route_table);
+            tables.push(crate::admin::compile_admin(t, &vnets[vi].name, &tags));
+            tables.len() - 1
+        });
+        s.admin_table = Some(crate::AdminTableId(i as u32));
+    }
+    tables
 }
 
 /// Step 8: NSG tables per association, deduplicated by (NSG, VNet, route table): the same NSG

@@ -21,11 +21,13 @@
 //! tables ([`watcher`]), so what the reports say and what the data plane
 //! does cannot disagree.
 
+pub mod admin;
 mod compile;
 pub mod firewall;
 pub mod prefix;
 pub mod routes;
 pub mod security;
+mod service_tags;
 pub mod watcher;
 
 /// The compiled first-match classifier NSG tables and firewall network rules use.
@@ -64,7 +66,8 @@ ids!(
     RouteTableId,
     RouteSetId,
     NsgId,
-    NsgTableId
+    NsgTableId,
+    AdminTableId
 );
 
 /// Who owns a private address inside one VNet.
@@ -183,6 +186,8 @@ pub struct Subnet {
     pub nat_gateway: Option<NatGatewayId>,
     /// Default outbound access for VMs without an explicit outbound method.
     pub default_outbound_access: bool,
+    /// The AVNM security admin rules that reach the subnet (evaluated before NSGs).
+    pub admin_table: Option<AdminTableId>,
 }
 
 /// The stand-in for the platform's default outbound access address, which Azure assigns
@@ -233,6 +238,39 @@ pub struct Service {
     pub public_ip: Option<u32>,
     pub public_network_access: bool,
     pub accepts_udp: bool,
+    /// What its public endpoint admits (`networkAcls`).
+    pub acls: ServiceAcls,
+}
+
+/// A PaaS service's network rules, as its public endpoint applies them.
+#[derive(Clone, Debug, Default)]
+pub struct ServiceAcls {
+    /// Only the rules below are admitted ("selected networks").
+    pub default_deny: bool,
+    /// Subnets whose service-endpoint traffic is admitted, sorted.
+    pub virtual_network_rules: Vec<SubnetId>,
+    /// Public source prefixes admitted: (network, length).
+    pub ip_rules: Vec<(u32, u8)>,
+}
+
+impl ServiceAcls {
+    /// Whether the service admits a packet from `src`, arriving over a service endpoint of
+    /// subnet `via` or (`None`) from the Internet. Virtual network rules judge service-endpoint
+    /// traffic, IP rules the public sources (Microsoft Learn, "Configure Azure Storage
+    /// firewalls and virtual networks").
+    #[inline]
+    pub fn admits(&self, src: u32, via: Option<SubnetId>) -> bool {
+        if !self.default_deny {
+            return true;
+        }
+        match via {
+            Some(s) => self.virtual_network_rules.binary_search(&s).is_ok(),
+            None => self
+                .ip_rules
+                .iter()
+                .any(|&(n, l)| src & prefix::mask(l) == n),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -347,6 +385,8 @@ pub struct Fabric {
     pub route_sets: Vec<RouteSet>,
     pub nsg_names: Vec<String>,
     pub nsg_tables: Vec<NsgTable>,
+    /// AVNM security admin rules, per subnet that they reach (`Subnet::admin_table`).
+    pub admin_tables: Vec<admin::AdminTable>,
     public: Fib,
     site_prefixes: Fib,
     /// Every NIC, endpoint and firewall address (the first VNet wins where spaces overlap), for

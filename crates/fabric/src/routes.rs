@@ -59,6 +59,10 @@ pub enum NextHopType {
     None,
     VirtualAppliance,
     InterfaceEndpoint,
+    /// A service endpoint's route to the service's public prefixes.
+    VirtualNetworkServiceEndpoint,
+    /// An AVNM connected group's route to another member VNet's space.
+    ConnectedGroup,
 }
 
 impl NextHopType {
@@ -71,6 +75,8 @@ impl NextHopType {
             NextHopType::None => "None",
             NextHopType::VirtualAppliance => "VirtualAppliance",
             NextHopType::InterfaceEndpoint => "InterfaceEndpoint",
+            NextHopType::VirtualNetworkServiceEndpoint => "VirtualNetworkServiceEndpoint",
+            NextHopType::ConnectedGroup => "ConnectedGroup",
         }
     }
 }
@@ -89,6 +95,8 @@ pub enum Target {
     Internet,
     /// Next hop None.
     Drop,
+    /// A service endpoint: to the service over the backbone, the source left private.
+    ServiceEndpoint,
     /// VirtualAppliance resolved to an Azure Firewall.
     Firewall(FirewallId),
     /// VirtualAppliance resolved to a NIC with IP forwarding.
@@ -130,6 +138,10 @@ pub(crate) struct RouteInputs<'a> {
     pub endpoints: Vec<(PeId, u32, bool, u8)>,
     pub route_table: Option<(RouteTableId, bool, Vec<UserRoute>)>,
     pub vnet: VnetId,
+    /// VNets of the AVNM connected groups this VNet is in: (vnet, its address space).
+    pub connected_group: Vec<(VnetId, &'a [Ipv4Net])>,
+    /// The public prefixes the subnet's service endpoints cover.
+    pub service_endpoints: Vec<Ipv4Net>,
 }
 
 #[derive(Clone, Debug)]
@@ -181,11 +193,26 @@ pub(crate) fn effective_routes(inp: &RouteInputs) -> Vec<EffectiveRoute> {
             );
         }
     }
+    for (w, space) in &inp.connected_group {
+        for a in space.iter() {
+            push(
+                &mut out,
+                &mut pre_invalid,
+                sys(*a, NextHopType::ConnectedGroup, Target::Vnet(*w)),
+                false,
+            );
+        }
+    }
     let system_spaces: Vec<Ipv4Net> = inp
         .own_space
         .iter()
         .copied()
         .chain(inp.peers.iter().flat_map(|(_, s)| s.iter().copied()))
+        .chain(
+            inp.connected_group
+                .iter()
+                .flat_map(|(_, s)| s.iter().copied()),
+        )
         .collect();
 
     // R2.3/R2.4: gateway routes unless the route table disables propagation.
@@ -199,8 +226,12 @@ pub(crate) fn effective_routes(inp: &RouteInputs) -> Vec<EffectiveRoute> {
             {
                 continue;
             }
-            // R2.7: the VNet's own and peered spaces beat gateway routes inside them.
-            let inv = system_spaces.iter().any(|s| contains(s, prefix));
+            // R2.7 / R-RT-12: the VNet's own and peered spaces, and service endpoint
+            // prefixes, beat gateway routes inside them.
+            let inv = system_spaces
+                .iter()
+                .chain(inp.service_endpoints.iter())
+                .any(|s| contains(s, prefix));
             if prefix.prefix_len() == 0 {
                 bgp_default = true;
             }
@@ -220,6 +251,19 @@ pub(crate) fn effective_routes(inp: &RouteInputs) -> Vec<EffectiveRoute> {
                 inv,
             );
         }
+    }
+    // R-RT-07: service endpoint routes, only in the subnets that enabled the endpoint.
+    for p in &inp.service_endpoints {
+        push(
+            &mut out,
+            &mut pre_invalid,
+            sys(
+                *p,
+                NextHopType::VirtualNetworkServiceEndpoint,
+                Target::ServiceEndpoint,
+            ),
+            false,
+        );
     }
     push(
         &mut out,
@@ -325,6 +369,8 @@ mod tests {
             endpoints: vec![],
             route_table: None,
             vnet: VnetId(0),
+            connected_group: vec![],
+            service_endpoints: vec![],
         };
         let r = effective_routes(&inp);
         let got: Vec<(String, &str, &str)> = r

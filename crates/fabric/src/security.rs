@@ -114,17 +114,19 @@ impl NsgTable {
 }
 
 /// Address sets the tags expand to for one association.
-pub(crate) struct TagSets {
+pub(crate) struct TagSets<'t> {
     pub virtual_network: Vec<Ipv4Net>,
     pub virtual_network_without_udr: Vec<Ipv4Net>,
     pub internet: Vec<Ipv4Net>,
+    /// The `serviceTags` file's tags (validation made sure every tag named is in it).
+    pub named: Option<&'t m::service_tags::ServiceTags>,
 }
 
 fn any() -> Vec<Ipv4Net> {
     vec![p("0.0.0.0/0")]
 }
 
-fn expand(
+pub(crate) fn expand(
     specs: &[m::Sp<m::AddressSpec>],
     tags: &TagSets,
     narrow_vnet: bool,
@@ -162,12 +164,17 @@ fn expand(
                 shown.push(format!("asg:{name}"));
                 nets.extend(asg(name));
             }
+            m::AddressSpec::NamedTag(name) => {
+                let tag = tags.named.and_then(|t| t.get(name));
+                shown.push(tag.map(|t| t.name.clone()).unwrap_or_else(|| name.clone()));
+                nets.extend(tag.iter().flat_map(|t| t.prefixes.iter().copied()));
+            }
         }
     }
     (shown, aggregate(&nets))
 }
 
-fn proto(p: m::NsgProtocol) -> (&'static str, Option<u8>) {
+pub(crate) fn proto(p: m::NsgProtocol) -> (&'static str, Option<u8>) {
     let name = match p {
         m::NsgProtocol::Tcp => "Tcp",
         m::NsgProtocol::Udp => "Udp",

@@ -3,6 +3,7 @@
 
 use std::net::Ipv4Addr;
 
+use crate::admin::{AdminAccess, AdminTable};
 use crate::classify::Key;
 use crate::routes::{EffectiveRoute, NextHopType, RouteSource};
 use crate::security::{Access, NsgTable};
@@ -86,6 +87,12 @@ pub fn effective_rules(f: &Fabric, nic: NicId) -> Vec<(Association, &str, &NsgTa
     out
 }
 
+/// The AVNM security admin rules that reach a NIC (its subnet's), evaluated before its NSGs.
+pub fn admin_rules(f: &Fabric, nic: NicId) -> Option<&AdminTable> {
+    let s = &f.subnets[f.nics[nic.ix()].subnet.ix()];
+    s.admin_table.map(|t| &f.admin_tables[t.ix()])
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
     Inbound,
@@ -99,9 +106,11 @@ pub struct Verdict {
     pub rule_name: Option<String>,
 }
 
-/// IP flow verify (R5.6): what the NSGs of a NIC say, from the rules only.
-/// Inbound: subnet NSG then NIC NSG; outbound: NIC then subnet. The first
-/// deny decides; when all allow, the allow of the last NSG evaluated is named (U13).
+/// IP flow verify (R5.6, R-NW-02): what the security admin rules and NSGs of a NIC say, from
+/// the rules only. Admin rules first: `Deny` and `AlwaysAllow` decide, `Allow` goes on to the
+/// NSGs. Inbound: subnet NSG then NIC NSG; outbound: NIC then subnet. The first deny decides;
+/// when all allow, the allow of the last NSG evaluated is named (U13), or the admin `Allow`
+/// rule when no NSG applies.
 pub fn flow_verify(
     f: &Fabric,
     nic: NicId,
@@ -131,6 +140,27 @@ pub fn flow_verify(
         }
     };
     let mut last = None;
+    if let Some(a) = admin_rules(f, nic) {
+        let rules = a.rules(dir == Direction::Inbound);
+        if let Some((access, i)) = rules.decide(&key) {
+            let name = rules.rules[i as usize].name.clone();
+            match access {
+                AdminAccess::Deny => {
+                    return Verdict {
+                        access: Access::Deny,
+                        rule_name: Some(name),
+                    }
+                }
+                AdminAccess::AlwaysAllow => {
+                    return Verdict {
+                        access: Access::Allow,
+                        rule_name: Some(name),
+                    }
+                }
+                AdminAccess::Allow => last = Some(name),
+            }
+        }
+    }
     for (_, name, t) in nsgs {
         let table = match dir {
             Direction::Inbound => &t.inbound,

@@ -20,6 +20,7 @@ use crate::{Diag, Files, ImportError, ImportOptions, Imported};
 
 mod classify;
 mod firewall;
+mod manager;
 mod network;
 
 pub use classify::{classify, Class};
@@ -71,6 +72,7 @@ pub fn map(
     network::sites_and_gateways(&mut c);
     firewall::firewalls(&mut c);
     network::private_endpoints(&mut c);
+    manager::network_managers(&mut c);
     c.finish_report();
     if !c.errors.is_empty() {
         return Err(ImportError {
@@ -402,6 +404,7 @@ impl<'a> Ctx<'a> {
             "firewalls",
             "services",
             "privateEndpoints",
+            "networkManagers",
         ];
         for sec in order {
             if let Some(mut items) = self.out.remove(sec) {

@@ -188,6 +188,34 @@ fn boolean(b: bool, pos: Pos) -> Val {
 /// azurerm types and their ARM types.
 const TYPES: &[(&str, &str)] = &[
     (
+        "azurerm_network_manager",
+        "Microsoft.Network/networkManagers",
+    ),
+    (
+        "azurerm_network_manager_network_group",
+        "Microsoft.Network/networkManagers/networkGroups",
+    ),
+    (
+        "azurerm_network_manager_static_member",
+        "Microsoft.Network/networkManagers/networkGroups/staticMembers",
+    ),
+    (
+        "azurerm_network_manager_security_admin_configuration",
+        "Microsoft.Network/networkManagers/securityAdminConfigurations",
+    ),
+    (
+        "azurerm_network_manager_admin_rule_collection",
+        "Microsoft.Network/networkManagers/securityAdminConfigurations/ruleCollections",
+    ),
+    (
+        "azurerm_network_manager_admin_rule",
+        "Microsoft.Network/networkManagers/securityAdminConfigurations/ruleCollections/rules",
+    ),
+    (
+        "azurerm_network_manager_connectivity_configuration",
+        "Microsoft.Network/networkManagers/connectivityConfigurations",
+    ),
+    (
         "azurerm_virtual_network",
         "Microsoft.Network/virtualNetworks",
     ),
@@ -630,6 +658,107 @@ fn azapi(r: &Tf, file: &str) -> Option<Resource> {
     })
 }
 
+/// REST-shaped `properties` of the azurerm network manager resources (state: their ids carry
+/// the parent chain the mapper follows).
+fn network_manager_props(ty: &str, v: &Val) -> Val {
+    let p = v.pos;
+    let o = |m: Vec<(&str, Val)>| obj(m, p);
+    let groups = |list: Vec<Val>| Val::new(Json::Arr(list), p);
+    let side = |k: &str| -> Val {
+        groups(
+            arr(v, k)
+                .iter()
+                .map(|x| {
+                    o(vec![
+                        (
+                            "addressPrefix",
+                            x.key("address_prefix")
+                                .cloned()
+                                .unwrap_or_else(|| Val::null(p)),
+                        ),
+                        (
+                            "addressPrefixType",
+                            x.key("address_prefix_type")
+                                .cloned()
+                                .unwrap_or_else(|| Val::null(p)),
+                        ),
+                    ])
+                })
+                .collect(),
+        )
+    };
+    match ty {
+        "azurerm_network_manager_static_member" => o(vec![(
+            "resourceId",
+            v.key("target_virtual_network_id")
+                .cloned()
+                .unwrap_or_else(|| Val::null(p)),
+        )]),
+        "azurerm_network_manager_admin_rule_collection" => o(vec![(
+            "appliesToGroups",
+            groups(
+                str_list(v, &["network_group_ids"])
+                    .as_arr()
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(|g| o(vec![("networkGroupId", g.clone())]))
+                    .collect(),
+            ),
+        )]),
+        "azurerm_network_manager_admin_rule" => {
+            let field = |k: &str| v.key(k).cloned().unwrap_or_else(|| Val::null(p));
+            o(vec![
+                ("priority", field("priority")),
+                ("direction", field("direction")),
+                ("access", field("action")),
+                ("protocol", field("protocol")),
+                ("sources", side("source")),
+                ("destinations", side("destination")),
+                ("sourcePortRanges", str_list(v, &["source_port_ranges"])),
+                (
+                    "destinationPortRanges",
+                    str_list(v, &["destination_port_ranges"]),
+                ),
+            ])
+        }
+        "azurerm_network_manager_connectivity_configuration" => {
+            let hubs: Vec<Val> = arr(v, "hub")
+                .iter()
+                .map(|h| {
+                    o(vec![(
+                        "resourceId",
+                        h.key("resource_id")
+                            .cloned()
+                            .unwrap_or_else(|| Val::null(p)),
+                    )])
+                })
+                .collect();
+            let applies: Vec<Val> = arr(v, "applies_to_group")
+                .iter()
+                .map(|g| {
+                    let f = |k: &str| g.key(k).cloned().unwrap_or_else(|| Val::null(p));
+                    o(vec![
+                        ("networkGroupId", f("network_group_id")),
+                        ("groupConnectivity", f("group_connectivity")),
+                        ("useHubGateway", f("use_hub_gateway")),
+                    ])
+                })
+                .collect();
+            o(vec![
+                (
+                    "connectivityTopology",
+                    v.key("connectivity_topology")
+                        .cloned()
+                        .unwrap_or_else(|| Val::null(p)),
+                ),
+                ("hubs", groups(hubs)),
+                ("appliesToGroups", groups(applies)),
+            ])
+        }
+        _ => o(vec![]),
+    }
+}
+
 /// REST-shaped `properties` for an azurerm resource.
 fn properties(ty: &str, v: &Val) -> Option<Val> {
     let p = v.pos;
@@ -658,6 +787,7 @@ fn properties(ty: &str, v: &Val) -> Option<Val> {
             ])
         }
         "azurerm_subnet" => subnet_props(v),
+        t if t.starts_with("azurerm_network_manager") => network_manager_props(t, v),
         "azurerm_virtual_network_peering" => o(vec![
             (
                 "remoteVirtualNetwork",

@@ -15,7 +15,6 @@ use crate::types::*;
 const NOT_IN_V1: &[(&str, &str)] = &[
     ("loadBalancers", "load balancers"),
     ("loadBalancer", "load balancers"),
-    ("serviceEndpoints", "service endpoints"),
     ("virtualHubs", "Virtual WAN hubs"),
     ("virtualWans", "Virtual WAN"),
     ("routeServers", "Route Server"),
@@ -246,6 +245,10 @@ pub(crate) fn items<'a>(
     }
 }
 
+pub(crate) fn port_ranges(d: &mut Diagnostics, node: Option<&Node>) -> Vec<PortRange> {
+    ports(d, node)
+}
+
 fn ports(d: &mut Diagnostics, node: Option<&Node>) -> Vec<PortRange> {
     let Some(node) = node else {
         return vec![PortRange::ANY];
@@ -282,7 +285,7 @@ fn ports(d: &mut Diagnostics, node: Option<&Node>) -> Vec<PortRange> {
     out
 }
 
-fn nsg_address(d: &mut Diagnostics, node: &Node) -> Option<Sp<AddressSpec>> {
+pub(crate) fn nsg_address(d: &mut Diagnostics, node: &Node) -> Option<Sp<AddressSpec>> {
     let s = scalar(
         d,
         node,
@@ -303,17 +306,27 @@ fn nsg_address(d: &mut Diagnostics, node: &Node) -> Option<Sp<AddressSpec>> {
         }
     } else if let Some(tag) = ServiceTag::parse(s) {
         AddressSpec::Tag(tag)
+    } else if is_tag_name(s) {
+        // Checked against the serviceTags file by validation.
+        AddressSpec::NamedTag(s.to_string())
     } else {
         d.error(
             node.loc,
             format!(
                 "unknown address '{s}': expected '*', a prefix, an IP, asg:NAME or a service tag \
-                 with address data in v1 (VirtualNetwork, AzureLoadBalancer, Internet)"
+                 (VirtualNetwork, AzureLoadBalancer, Internet, or one of the serviceTags file)"
             ),
         );
         return None;
     };
     Some(Sp::new(spec, node.loc))
+}
+
+/// A service tag's spelling: letters first, then letters, digits, `.`, `_` or `-`.
+pub(crate) fn is_tag_name(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 fn fw_addresses(d: &mut Diagnostics, node: Option<&Node>, default_any: bool) -> Vec<FwAddress> {
@@ -412,6 +425,8 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
             "services",
             "privateEndpoints",
             "notModelled",
+            "serviceTags",
+            "networkManagers",
         ],
     ) else {
         return t;
@@ -518,6 +533,14 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
     for n in items(d, o.get("notModelled"), "notModelled", false) {
         if let Some(x) = whole(d, n, not_modelled) {
             t.not_modelled.push(x);
+        }
+    }
+    t.service_tags_file = o
+        .get("serviceTags")
+        .and_then(|x| string(d, x, "the path of a service-tag file"));
+    for n in items(d, o.get("networkManagers"), "networkManagers", false) {
+        if let Some(x) = whole(d, n, |d, n| crate::admin::network_manager(d, n, origin)) {
+            t.network_managers.push(x);
         }
     }
     t
@@ -633,6 +656,7 @@ fn vnet(d: &mut Diagnostics, n: &Node) -> Option<Vnet> {
                 "privateEndpointNetworkPolicies",
                 "natGateway",
                 "defaultOutboundAccess",
+                "serviceEndpoints",
             ],
         ) else {
             continue;
@@ -670,6 +694,10 @@ fn vnet(d: &mut Diagnostics, n: &Node) -> Option<Vnet> {
                 .get("natGateway")
                 .and_then(|x| string(d, x, "a NAT gateway name")),
             default_outbound_access: boolean(d, so.get("defaultOutboundAccess"), true),
+            service_endpoints: items(d, so.get("serviceEndpoints"), "serviceEndpoints", false)
+                .into_iter()
+                .filter_map(|x| service_endpoint(d, x))
+                .collect(),
         });
     }
     Some(Vnet {
@@ -677,6 +705,23 @@ fn vnet(d: &mut Diagnostics, n: &Node) -> Option<Vnet> {
         address_space,
         subnets,
         origin: origin(d, &o),
+    })
+}
+
+/// `{service: Microsoft.Storage, locations: [westeurope]}`, or just the service's name.
+fn service_endpoint(d: &mut Diagnostics, n: &Node) -> Option<ServiceEndpoint> {
+    if matches!(n.kind, NodeKind::Scalar { .. }) {
+        return Some(ServiceEndpoint {
+            service: string(d, n, "a service name like Microsoft.Storage")?,
+            locations: Vec::new(),
+        });
+    }
+    let o = obj(d, n, "a service endpoint", &["service", "locations"])?;
+    let service = require(d, &o, "service", "a service endpoint")
+        .and_then(|x| string(d, x, "a service name like Microsoft.Storage"))?;
+    Some(ServiceEndpoint {
+        service,
+        locations: names(d, o.get("locations"), "a location"),
     })
 }
 
@@ -1352,6 +1397,33 @@ pub fn check_fqdn_pattern(p: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A service's `networkAcls`: `defaultAction` (Allow | Deny), `virtualNetworkRules` (subnets),
+/// `ipRules` (public prefixes).
+fn network_acls(d: &mut Diagnostics, n: &Node) -> Option<NetworkAcls> {
+    let o = obj(
+        d,
+        n,
+        "a service's networkAcls",
+        &["defaultAction", "virtualNetworkRules", "ipRules"],
+    )?;
+    let default_deny = o
+        .get("defaultAction")
+        .and_then(|x| enumerated(d, x, "defaultAction", &[("Allow", false), ("Deny", true)]))
+        .unwrap_or(false);
+    Some(NetworkAcls {
+        default_deny,
+        virtual_network_rules: names(
+            d,
+            o.get("virtualNetworkRules"),
+            "a subnet reference VNET/SUBNET",
+        ),
+        ip_rules: items(d, o.get("ipRules"), "ipRules", true)
+            .into_iter()
+            .filter_map(|x| prefix(d, x, true))
+            .collect(),
+    })
+}
+
 fn service(d: &mut Diagnostics, n: &Node) -> Option<Service> {
     let o = obj(
         d,
@@ -1364,10 +1436,15 @@ fn service(d: &mut Diagnostics, n: &Node) -> Option<Service> {
             "publicIpAddress",
             "publicNetworkAccess",
             "acceptsUdp",
+            "networkAcls",
             "origin",
         ],
     )?;
     let name = named(d, &o, "a service")?;
+    let network_acls = o
+        .get("networkAcls")
+        .and_then(|x| network_acls(d, x))
+        .unwrap_or_default();
     let kind = o
         .get("kind")
         .and_then(|x| scalar(d, x, "a kind").map(str::to_string))
@@ -1395,6 +1472,7 @@ fn service(d: &mut Diagnostics, n: &Node) -> Option<Service> {
         fqdn,
         public_ip_address,
         public_network_access: pna,
+        network_acls,
         accepts_udp,
         origin: origin(d, &o),
     })
@@ -1424,7 +1502,7 @@ fn private_endpoint(d: &mut Diagnostics, n: &Node) -> Option<PrivateEndpoint> {
 }
 
 /// The optional `origin:` mapping of a top-level object (where it was imported from).
-fn origin(d: &mut Diagnostics, o: &Obj) -> Option<Origin> {
+pub(crate) fn origin(d: &mut Diagnostics, o: &Obj) -> Option<Origin> {
     let n = o.get("origin")?;
     let keys = ["source", "subscription", "resourceGroup", "tenant", "owner"];
     let oo = obj(d, n, "an origin", &keys)?;

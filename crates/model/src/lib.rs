@@ -26,6 +26,7 @@
 //! The model knows nothing of packets or routes; `vnetsim-fabric` compiles
 //! a [`Validated`] topology into the data plane.
 
+pub mod admin;
 pub mod assertions;
 pub mod control_plane;
 pub mod decode;
@@ -35,6 +36,7 @@ pub mod limits;
 pub mod node;
 pub mod overlap;
 pub mod read;
+pub mod service_tags;
 pub mod types;
 pub mod validate;
 
@@ -79,10 +81,13 @@ pub fn load_str_with(file: &str, text: &str, limits: &Limits) -> Result<Validate
             return Err(d);
         }
     };
-    let t = decode::decode(&mut d, &root);
+    let mut t = decode::decode(&mut d, &root);
     // Semantic checks run even after decoding errors: objects that did not decode are left
     // out of the topology and references to them are not reported, so what is reported is
     // every independent problem.
+    read_service_tags(file, &mut t, limits, &mut d);
+    let extra = admin::hub_and_spoke_peerings(&t);
+    t.peerings.extend(extra);
     validate::validate(&t, &mut d);
     d.sort();
     if d.has_errors() {
@@ -107,6 +112,46 @@ pub fn revalidate(file: &str, t: Topology) -> Result<Validated, Diagnostics> {
         topology: t,
         warnings: d,
     })
+}
+
+/// Reads the `serviceTags` file a topology names (relative to the topology's folder), within
+/// `limits`; a problem in it is an error at the `serviceTags` key that names the place in the
+/// tag file.
+fn read_service_tags(file: &str, t: &mut Topology, limits: &Limits, d: &mut Diagnostics) {
+    let Some(name) = t.service_tags_file.clone() else {
+        return;
+    };
+    let path = Path::new(&name.value);
+    let path = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        Path::new(file).parent().unwrap_or(Path::new("")).join(path)
+    };
+    let text = std::fs::File::open(&path)
+        .map_err(|e| format!("cannot read the service-tag file {}: {e}", path.display()))
+        .and_then(|f| {
+            read::read_text(f, limits)
+                .map_err(|e| format!("{}:{}: {}", path.display(), e.loc, e.message))
+        });
+    let parsed = text.and_then(|text| {
+        service_tags::parse(&name.value, &text, limits)
+            .map_err(|e| format!("{}:{}: {}", path.display(), e.loc, e.message))
+    });
+    match parsed {
+        Ok(tags) => {
+            if tags.ipv6_skipped > 0 {
+                d.warning(
+                    name.loc,
+                    format!(
+                        "serviceTags: {} IPv6 prefixes of {} skipped (vnetsim models IPv4 only)",
+                        tags.ipv6_skipped, name.value
+                    ),
+                );
+            }
+            t.service_tags = Some(tags);
+        }
+        Err(m) => d.error(name.loc, format!("serviceTags: {m}")),
+    }
 }
 
 /// Reads, parses and validates a topology file within the default [`Limits`].

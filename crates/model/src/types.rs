@@ -42,6 +42,12 @@ pub struct Topology {
     pub private_endpoints: Vec<PrivateEndpoint>,
     /// Resources that affect packets but that vnetsim does not model (written by `import`).
     pub not_modelled: Vec<NotModelled>,
+    /// `serviceTags`: the service-tag file (as written, relative to the topology).
+    pub service_tags_file: Option<Sp<String>>,
+    /// The tag data read from it (filled when the topology is loaded).
+    pub service_tags: Option<crate::service_tags::ServiceTags>,
+    /// Azure Virtual Network Manager instances (`networkManagers`).
+    pub network_managers: Vec<crate::admin::NetworkManager>,
 }
 
 /// A resource the fabric has and vnetsim does not model: every load reports it.
@@ -143,6 +149,27 @@ pub struct Subnet {
     /// (default true in format version 1, Azure's behaviour for VNets created before private
     /// subnets became the default; `false` makes the subnet private).
     pub default_outbound_access: bool,
+    /// `serviceEndpoints`: services reached over the backbone with the VM's private source.
+    pub service_endpoints: Vec<ServiceEndpoint>,
+}
+
+/// A subnet's service endpoint (`{service: Microsoft.Storage, locations: [westeurope]}`).
+#[derive(Clone, Debug)]
+pub struct ServiceEndpoint {
+    pub service: Sp<String>,
+    /// Regions whose prefixes the endpoint covers; empty or `*`: all (the global tag).
+    pub locations: Vec<Sp<String>>,
+}
+
+/// A PaaS service's `networkAcls` (the storage account shape): what its public endpoint admits.
+#[derive(Clone, Debug, Default)]
+pub struct NetworkAcls {
+    /// `defaultAction: Deny` admits only the rules below ("selected networks").
+    pub default_deny: bool,
+    /// Subnets (`VNET/SUBNET`) whose service-endpoint traffic is admitted.
+    pub virtual_network_rules: Vec<Sp<String>>,
+    /// Public source prefixes admitted (never private ones, nor service-endpoint traffic).
+    pub ip_rules: Vec<Sp<Ipv4Net>>,
 }
 
 /// A NAT gateway: the source address of its subnets' outbound connections to the Internet.
@@ -197,7 +224,7 @@ impl NextHopType {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum RoutePrefix {
     Prefix(Ipv4Net),
-    /// A service tag used as a route prefix; no address data for tags is bundled in v1.
+    /// A service tag used as a route prefix: its prefixes come from the `serviceTags` file.
     ServiceTag(String),
 }
 
@@ -288,6 +315,8 @@ pub enum AddressSpec {
     Prefix(Ipv4Net),
     Tag(ServiceTag),
     Asg(String),
+    /// A service tag whose prefixes come from the `serviceTags` file (e.g. `Storage`).
+    NamedTag(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -500,6 +529,8 @@ pub struct Service {
     pub public_network_access: bool,
     /// Whether the service answers UDP through its endpoints (R4.6; default TCP only).
     pub accepts_udp: bool,
+    /// What its public endpoint admits (`networkAcls`; default: everything).
+    pub network_acls: NetworkAcls,
     /// Where the object came from (set by the importer; optional).
     pub origin: Option<Origin>,
 }

@@ -204,7 +204,59 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
     c.check_gateways(d);
     c.check_firewalls(d);
     c.check_private_endpoints(d);
+    c.check_service_endpoints(d);
+    c.check_network_acls(d);
+    check_named_tags(t, d);
+    crate::admin::validate(t, d);
     crate::control_plane::check(t, d);
+}
+
+/// The message for a tag the serviceTags file does not have.
+fn unknown_tag(tag: &str, tags: &crate::service_tags::ServiceTags) -> String {
+    let hint = match tags.near(tag) {
+        Some(n) => format!(" (did you mean '{}'?)", Echo(n)),
+        None => String::new(),
+    };
+    format!(
+        "unknown service tag '{}': the serviceTags file {} has no such tag{hint}",
+        Echo(tag),
+        Echo(&tags.file)
+    )
+}
+
+/// Service tags NSG and admin rules name beyond the built-in three need the serviceTags file,
+/// and must be in it.
+fn check_named_tags(t: &Topology, d: &mut Diagnostics) {
+    let nsg = t
+        .nsgs
+        .iter()
+        .flat_map(|n| n.rules.iter())
+        .flat_map(|r| r.source.iter().chain(r.destination.iter()));
+    let admin = t
+        .network_managers
+        .iter()
+        .flat_map(|m| m.security_admin_configurations.iter())
+        .flat_map(|c| c.rule_collections.iter())
+        .flat_map(|c| c.rules.iter())
+        .flat_map(|r| r.sources.iter().chain(r.destinations.iter()));
+    for a in nsg.chain(admin) {
+        let AddressSpec::NamedTag(tag) = &a.value else {
+            continue;
+        };
+        match &t.service_tags {
+            None => d.error(
+                a.loc,
+                format!(
+                    "service tag '{}' has no address data: only VirtualNetwork, AzureLoadBalancer \
+                     and Internet are built in; name a service-tag file with 'serviceTags: FILE' \
+                     (the JSON `az network list-service-tags` writes)",
+                    Echo(tag)
+                ),
+            ),
+            Some(tags) if tags.get(tag).is_none() => d.error(a.loc, unknown_tag(tag, tags)),
+            Some(_) => {}
+        }
+    }
 }
 
 impl<'a> Checker<'a> {
@@ -553,7 +605,7 @@ impl<'a> Checker<'a> {
                         ),
                     );
                 }
-                check_route(r, d);
+                check_route(r, self.t.service_tags.as_ref(), d);
             }
         }
     }
@@ -599,6 +651,107 @@ impl<'a> Checker<'a> {
                     Echo(&r.name.value)
                 ),
             );
+        }
+    }
+
+    // ---- Service endpoints and what PaaS services admit.
+
+    /// Each service endpoint names a service that has endpoints; its routes need tag data.
+    fn check_service_endpoints(&self, d: &mut Diagnostics) {
+        for v in &self.t.vnets {
+            for s in &v.subnets {
+                for e in &s.service_endpoints {
+                    self.check_service_endpoint(s, e, d);
+                }
+            }
+        }
+    }
+
+    fn check_service_endpoint(&self, s: &Subnet, e: &ServiceEndpoint, d: &mut Diagnostics) {
+        use crate::service_tags::{endpoint_services, endpoint_tag};
+        let Some(base) = endpoint_tag(&e.service.value) else {
+            d.error(
+                e.service.loc,
+                format!(
+                    "subnet '{}': unknown service endpoint service '{}' (expected one of: {})",
+                    Echo(&s.name.value),
+                    Echo(&e.service.value),
+                    endpoint_services()
+                ),
+            );
+            return;
+        };
+        if [GATEWAY_SUBNET, FIREWALL_SUBNET].contains(&s.name.value.as_str()) {
+            return;
+        }
+        let Some(tags) = &self.t.service_tags else {
+            d.warning(
+                e.service.loc,
+                format!(
+                    "subnet '{}': the service endpoint for {} adds no routes, because the topology \
+                     names no serviceTags file to take the service's prefixes from",
+                    Echo(&s.name.value),
+                    Echo(&e.service.value)
+                ),
+            );
+            return;
+        };
+        let locations: Vec<String> = e.locations.iter().map(|l| l.value.clone()).collect();
+        let (_, missing) = tags.endpoint_prefixes(base, &locations);
+        for m in missing {
+            let loc = e
+                .locations
+                .iter()
+                .find(|l| l.value == m)
+                .map(|l| l.loc)
+                .unwrap_or(e.service.loc);
+            d.warning(
+                loc,
+                format!(
+                    "service endpoint {} in '{}': the serviceTags file has no tag for that region, \
+                     so it adds no routes there",
+                    Echo(&e.service.value),
+                    Echo(&m)
+                ),
+            );
+        }
+    }
+
+    /// A service's virtual network rules name subnets that exist and have a service endpoint;
+    /// its IP rules name public prefixes (Azure refuses private ones).
+    fn check_network_acls(&self, d: &mut Diagnostics) {
+        for svc in &self.t.services {
+            let acls = &svc.network_acls;
+            for r in &acls.virtual_network_rules {
+                let Some((vi, si)) = self.subnet_ref(d, r) else {
+                    continue;
+                };
+                if self.t.vnets[vi].subnets[si].service_endpoints.is_empty() {
+                    d.warning(
+                        r.loc,
+                        format!(
+                            "service '{}' admits subnet '{}', which has no service endpoint: its \
+                             traffic reaches the service from its public egress address, which this \
+                             rule does not admit",
+                            Echo(&svc.name.value),
+                            Echo(&r.value)
+                        ),
+                    );
+                }
+            }
+            for p in &acls.ip_rules {
+                let a = p.value.addr();
+                if a.is_private() || a.is_loopback() || a.is_link_local() {
+                    d.error(
+                        p.loc,
+                        format!(
+                            "service '{}': ipRules take public addresses only, found {}",
+                            Echo(&svc.name.value),
+                            p.value
+                        ),
+                    );
+                }
+            }
         }
     }
 
@@ -850,7 +1003,7 @@ fn check_address_space_overlaps(v: &Vnet, d: &mut Diagnostics) {
 
 /// A route's next hop address goes with VirtualAppliance only; a service
 /// tag as prefix is not installed.
-fn check_route(r: &Route, d: &mut Diagnostics) {
+fn check_route(r: &Route, tags: Option<&crate::service_tags::ServiceTags>, d: &mut Diagnostics) {
     match (r.next_hop_type.value, &r.next_hop_ip_address) {
         (NextHopType::VirtualAppliance, None) => d.error(
             r.next_hop_type.loc,
@@ -871,14 +1024,21 @@ fn check_route(r: &Route, d: &mut Diagnostics) {
         _ => {}
     }
     if let RoutePrefix::ServiceTag(tag) = &r.address_prefix.value {
-        d.warning(
-            r.address_prefix.loc,
-            format!(
-                "route '{}' uses service tag '{}' as its prefix; no service-tag address data is bundled, so this route is not installed",
-                Echo(&r.name.value),
-                Echo(tag)
+        match tags {
+            None => d.warning(
+                r.address_prefix.loc,
+                format!(
+                    "route '{}' uses service tag '{}' as its prefix; no tag data is bundled and the topology names no serviceTags file, so this route is not installed",
+                    Echo(&r.name.value),
+                    Echo(tag)
+                ),
             ),
-        );
+            Some(tags) => {
+                if tags.get(tag).is_none() {
+                    d.error(r.address_prefix.loc, unknown_tag(tag, tags));
+                }
+            }
+        }
     }
 }
 

@@ -31,6 +31,13 @@ const MODELLED: &[&str] = &[
     "microsoft.network/localnetworkgateways",
     "microsoft.network/connections",
     "microsoft.network/publicipaddresses",
+    "microsoft.network/networkmanagers",
+    "microsoft.network/networkmanagers/networkgroups",
+    "microsoft.network/networkmanagers/networkgroups/staticmembers",
+    "microsoft.network/networkmanagers/securityadminconfigurations",
+    "microsoft.network/networkmanagers/securityadminconfigurations/rulecollections",
+    "microsoft.network/networkmanagers/securityadminconfigurations/rulecollections/rules",
+    "microsoft.network/networkmanagers/connectivityconfigurations",
 ];
 
 const UNSUPPORTED: &[(&str, &str)] = &[
@@ -52,8 +59,7 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("microsoft.network/networkvirtualappliances", "traffic through an NVA in a Virtual WAN hub"),
     ("microsoft.network/privatelinkservices", "traffic into the Private Link service frontend"),
     ("microsoft.network/dnsresolvers", "DNS resolution through inbound/outbound endpoints"),
-    ("microsoft.network/networkmanagers", "security admin rules evaluated before NSGs, and managed connectivity"),
-    ("microsoft.network/networkmanagers/securityadminconfigurations", "security admin rules evaluated before NSGs"),
+    ("microsoft.network/networkmanagers", "network manager parts other than network groups, security admin and connectivity configurations (routing configurations, IPAM, verifier)"),
     ("microsoft.network/routefilters", "Microsoft peering routes over ExpressRoute"),
     ("microsoft.network/frontdoors", "HTTP(S) traffic entering through Front Door"),
     ("microsoft.network/virtualnetworktaps", "mirrored traffic"),

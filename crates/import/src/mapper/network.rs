@@ -151,6 +151,7 @@ fn subnet(c: &mut Ctx, r: &Resource, s: &Val) -> Option<(String, Y)> {
         .opt("nsg", nsg.map(Y::s))
         .opt("routeTable", rt.map(Y::s))
         .opt("privateEndpointNetworkPolicies", pol.map(Y::s))
+        .opt("serviceEndpoints", service_endpoints(c, s, &id))
         .y();
     Some((name, y))
 }
@@ -165,20 +166,33 @@ fn subnet_features(c: &mut Ctx, s: &Val, id: &str) {
             format!("NAT gateway {ng}: outbound Internet SNAT from this subnet is not modelled"),
         );
     }
-    let eps: Vec<String> = arr(s, "serviceEndpoints")
+}
+
+/// A subnet's service endpoints: `{service, locations}` each; a service vnetsim has no tag for
+/// is reported, not imported.
+fn service_endpoints(c: &mut Ctx, s: &Val, id: &str) -> Option<Y> {
+    let eps: Vec<Y> = arr(s, "serviceEndpoints")
         .iter()
-        .filter_map(|e| text(e, "service").map(str::to_string))
+        .filter_map(|e| {
+            let service = text(e, "service")?;
+            if vnetsim_model::service_tags::endpoint_tag(service).is_none() {
+                c.unsupported(
+                    "Microsoft.Network/virtualNetworks/subnets",
+                    id,
+                    format!("service endpoint {service}: no service tag is known for it, so its routes are not modelled"),
+                );
+                return None;
+            }
+            let locations = strings(e.key("locations"));
+            Some(
+                M::new()
+                    .put("service", Y::s(service))
+                    .opt("locations", (!locations.is_empty()).then(|| Y::strs(locations)))
+                    .y(),
+            )
+        })
         .collect();
-    if !eps.is_empty() {
-        c.unsupported(
-            t,
-            id,
-            format!(
-                "service endpoints ({}): traffic to those services takes the endpoint path",
-                eps.join(", ")
-            ),
-        );
-    }
+    (!eps.is_empty()).then_some(Y::Seq(eps))
 }
 
 fn peering(c: &mut Ctx, r: &Resource, from: &str, p: &Val, stubs: &mut HashSet<String>) {

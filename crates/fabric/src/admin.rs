@@ -1,0 +1,167 @@
+//! Azure Virtual Network Manager security admin rules, compiled per subnet
+//! into the same first-match classifier NSGs use.
+//!
+//! Every rule collection applied to a network group reaches every subnet of
+//! the group's VNets. A subnet's admin rules (from every network manager and
+//! configuration that reaches it) are ordered by priority, lower first, then
+//! by declaration; the first match decides (Microsoft Learn, "Security admin
+//! rules in Azure Virtual Network Manager"): `Deny` drops, `AlwaysAllow`
+//! admits without NSGs, `Allow` hands the packet to the NSGs. Service tags
+//! are expanded for the subnet, as for its NSG.
+
+use ipnet::Ipv4Net;
+use vnetsim_model as m;
+pub use vnetsim_model::admin::AdminAccess;
+
+use crate::classify::{Classifier, Key, Protocols, Rule};
+use crate::prefix::net;
+use crate::security::{expand, proto, TagSets};
+
+/// One admin rule as effective security rules show it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AdminRule {
+    /// `MANAGER/CONFIGURATION/COLLECTION/RULE`.
+    pub name: String,
+    pub priority: u32,
+    pub access: AdminAccess,
+    pub protocol: &'static str,
+    pub source: Vec<String>,
+    pub destination: Vec<String>,
+    pub source_ports: Vec<(u16, u16)>,
+    pub destination_ports: Vec<(u16, u16)>,
+    pub expanded_source: Vec<Ipv4Net>,
+    pub expanded_destination: Vec<Ipv4Net>,
+    proto_num: Option<u8>,
+}
+
+/// One direction of a subnet's admin rules.
+#[derive(Clone, Debug)]
+pub struct AdminRules {
+    pub rules: Vec<AdminRule>,
+    classifier: Classifier,
+}
+
+impl AdminRules {
+    fn new(rules: Vec<AdminRule>) -> AdminRules {
+        let crules: Vec<Rule> = rules
+            .iter()
+            .map(|r| Rule {
+                protocols: match r.proto_num {
+                    None => Protocols::Any,
+                    Some(n) => Protocols::Set(vec![n]),
+                },
+                src: r.expanded_source.iter().map(net).collect(),
+                dst: r.expanded_destination.iter().map(net).collect(),
+                sport: r.source_ports.clone(),
+                dport: r.destination_ports.clone(),
+            })
+            .collect();
+        AdminRules {
+            classifier: Classifier::build(&crules),
+            rules,
+        }
+    }
+    /// The first matching rule and its action; `None` when no admin rule matches (the NSGs
+    /// decide).
+    #[inline]
+    pub fn decide(&self, key: &Key) -> Option<(AdminAccess, u32)> {
+        if self.rules.is_empty() {
+            return None;
+        }
+        self.classifier
+            .classify(key)
+            .map(|i| (self.rules[i as usize].access, i))
+    }
+}
+
+/// A subnet's admin rules, both directions.
+#[derive(Clone, Debug)]
+pub struct AdminTable {
+    pub inbound: AdminRules,
+    pub outbound: AdminRules,
+}
+
+impl AdminTable {
+    #[inline]
+    pub fn rules(&self, inbound: bool) -> &AdminRules {
+        if inbound {
+            &self.inbound
+        } else {
+            &self.outbound
+        }
+    }
+}
+
+/// The admin rules reaching VNet `vnet` (by name): (manager, configuration, collection, rule).
+fn rules_for<'t>(
+    t: &'t m::Topology,
+    vnet: &str,
+) -> Vec<(&'t str, &'t str, &'t str, &'t m::admin::AdminRule)> {
+    let mut out = Vec::new();
+    for mgr in &t.network_managers {
+        for cfg in &mgr.security_admin_configurations {
+            for rc in &cfg.rule_collections {
+                let reaches = rc
+                    .applies_to_groups
+                    .iter()
+                    .any(|g| mgr.members(&g.value).iter().any(|v| v.value == vnet));
+                if !reaches {
+                    continue;
+                }
+                for r in &rc.rules {
+                    out.push((
+                        mgr.name.value.as_str(),
+                        cfg.name.value.as_str(),
+                        rc.name.value.as_str(),
+                        r,
+                    ));
+                }
+            }
+        }
+    }
+    // Stable: equal priorities keep declaration order.
+    out.sort_by_key(|x| x.3.priority.value);
+    out
+}
+
+/// Whether any admin rule reaches VNet `vnet`.
+pub(crate) fn reaches(t: &m::Topology, vnet: &str) -> bool {
+    !rules_for(t, vnet).is_empty()
+}
+
+/// Compiles the admin rules that reach a subnet of VNet `vnet`, tags expanded by `tags`.
+pub(crate) fn compile_admin(t: &m::Topology, vnet: &str, tags: &TagSets) -> AdminTable {
+    let no_asg = |_: &str| -> Vec<Ipv4Net> { Vec::new() };
+    let mut inbound = Vec::new();
+    let mut outbound = Vec::new();
+    for (mgr, cfg, rc, r) in rules_for(t, vnet) {
+        let (src_shown, src) = expand(&r.sources, tags, false, &no_asg);
+        let (dst_shown, dst) = expand(&r.destinations, tags, false, &no_asg);
+        let (pname, pnum) = proto(r.protocol);
+        let rule = AdminRule {
+            name: format!("{mgr}/{cfg}/{rc}/{}", r.name.value),
+            priority: r.priority.value,
+            access: r.access,
+            protocol: pname,
+            source: src_shown,
+            destination: dst_shown,
+            source_ports: r.source_port_ranges.iter().map(|p| (p.lo, p.hi)).collect(),
+            destination_ports: r
+                .destination_port_ranges
+                .iter()
+                .map(|p| (p.lo, p.hi))
+                .collect(),
+            expanded_source: src,
+            expanded_destination: dst,
+            proto_num: pnum,
+        };
+        match r.direction {
+            m::Direction::Inbound => inbound.push(rule),
+            m::Direction::Outbound => outbound.push(rule),
+        }
+    }
+    AdminTable {
+        inbound: AdminRules::new(inbound),
+        outbound: AdminRules::new(outbound),
+    }
+}
