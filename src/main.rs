@@ -41,6 +41,7 @@ mod bench;
 mod cli;
 mod flows;
 mod import;
+mod reach;
 mod replay;
 mod watcher;
 

@@ -287,7 +287,8 @@ pub fn internet_space() -> Vec<(u32, u32)> {
     space::complement(&blocks, u32::MAX)
 }
 
-/// What the Internet sends from: public space less the fabric's own public addresses.
+/// What the Internet sends from: public space less the fabric's own public addresses and the
+/// platform's address.
 pub fn internet_sources(f: &Fabric) -> Vec<(u32, u32)> {
     let cuts = f.address_cuts()[0];
     let mut held = Vec::new();
@@ -297,6 +298,9 @@ pub fn internet_sources(f: &Fabric) -> Vec<(u32, u32)> {
             held.push((c, end));
         }
     }
+    // 168.63.129.16 is the platform's (R1.2), never an Internet host.
+    let platform = vnetsim_fabric::security::PLATFORM_IP;
+    held.push((platform, platform));
     let held = space::union(held);
     intersect_sorted(&internet_space(), &space::complement(&held, u32::MAX))
 }
