@@ -111,6 +111,9 @@ pub enum Command {
     Trace(TraceArgs),
     /// Every source x every destination x every port, each a full round trip.
     Sweep(crate::flows::SweepArgs),
+    /// Every header from sources to destinations (all addresses, protocols and ports), proven
+    /// by equivalence classes and printed as regions.
+    Reach(crate::reach::ReachArgs),
     /// The same sweep on two topologies: the flows whose outcome, path or source seen changed.
     Diff(crate::flows::DiffArgs),
     /// Reachability assertions against a topology; exit 1 on any failure.
@@ -397,6 +400,7 @@ pub fn run(cli: Cli) -> Result<u8, String> {
             Ok(0)
         }
         Command::Sweep(a) => crate::flows::run_sweep(a),
+        Command::Reach(a) => crate::reach::run_reach(a),
         Command::Diff(a) => crate::flows::run_diff(a),
         Command::Check(a) => crate::flows::run_check(a),
         Command::Audit(c) => crate::duties::run_audit(c),

@@ -42,6 +42,7 @@ mod cli;
 mod duties;
 mod flows;
 mod import;
+mod reach;
 mod replay;
 mod watcher;
 

@@ -81,6 +81,16 @@ pub struct Key {
     pub dport: u16,
 }
 
+/// Interval starts along each field of a [`Classifier`] (see [`Classifier::cuts`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cuts {
+    pub proto: Vec<u32>,
+    pub src: Vec<u32>,
+    pub dst: Vec<u32>,
+    pub sport: Vec<u32>,
+    pub dport: Vec<u32>,
+}
+
 /// The IP protocols a rule matches.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Protocols {
@@ -560,6 +570,31 @@ impl Classifier {
     /// Number of rules compiled.
     pub fn len(&self) -> usize {
         self.rules
+    }
+
+    /// Where the answer may change along each field: the sorted distinct starts of the
+    /// elementary intervals of the protocol, source, destination, source port and destination
+    /// port. Within a box of keys that crosses none of these starts every key gets the same
+    /// answer. For header-space analyses.
+    pub fn cuts(&self) -> Cuts {
+        fn starts(f: &Field) -> Vec<u32> {
+            let mut v = f.starts.clone();
+            v.dedup();
+            v
+        }
+        let mut proto = vec![0u32];
+        for p in 1..256 {
+            if self.proto_map[p] != self.proto_map[p - 1] {
+                proto.push(p as u32);
+            }
+        }
+        Cuts {
+            proto,
+            src: starts(&self.src),
+            dst: starts(&self.dst),
+            sport: starts(&self.sport.field),
+            dport: starts(&self.dport.field),
+        }
     }
 
     /// Whether the rule list was empty (nothing ever matches).

@@ -162,6 +162,14 @@ impl Vnet {
     pub fn in_space(&self, ip: u32) -> bool {
         self.space.lookup(ip).is_some()
     }
+    /// Where [`Vnet::owner`]'s answer may change (see `Fib::cuts`).
+    pub fn owner_cuts(&self) -> &[u32] {
+        self.owners.cuts()
+    }
+    /// Where [`Vnet::in_space`]'s answer may change.
+    pub fn space_cuts(&self) -> &[u32] {
+        self.space.cuts()
+    }
     #[inline]
     pub fn peer(&self, other: VnetId) -> Option<&PeerLink> {
         // Sorted by VNet id at compile time: a hub with a thousand spokes costs ten probes.
@@ -335,6 +343,14 @@ impl Gateway {
         self.learned_fib.lookup(dst).map(GatewayPeer::decode)
     }
     /// Whether a site (a BGP one when `bgp`) routes `dst` to this gateway.
+    /// Where [`Gateway::next_for`] and [`Gateway::advertises_to`] may change their answer.
+    pub fn cuts(&self) -> [&[u32]; 3] {
+        [
+            self.learned_fib.cuts(),
+            self.advertised_fib.cuts(),
+            self.bgp_advertised_fib.cuts(),
+        ]
+    }
     #[inline]
     pub fn advertises_to(&self, dst: u32, bgp: bool) -> bool {
         if bgp && self.bgp {
@@ -365,6 +381,10 @@ impl RouteSet {
     }
     pub fn fib_bytes(&self) -> usize {
         self.fib.memory_bytes()
+    }
+    /// Where [`RouteSet::lookup`]'s answer may change.
+    pub fn cuts(&self) -> &[u32] {
+        self.fib.cuts()
     }
 }
 
@@ -474,6 +494,17 @@ impl Fabric {
             Some(PublicOwner::Service(s)) => Endpoint::Service(s),
             _ => self.endpoint_of_source(ip),
         }
+    }
+    /// Where the global address tables may change their answer, for header-space analyses:
+    /// public owners, site prefixes, private owners, subnet prefixes, not-modelled addresses.
+    pub fn address_cuts(&self) -> [&[u32]; 5] {
+        [
+            self.public.cuts(),
+            self.site_prefixes.cuts(),
+            self.private.cuts(),
+            self.subnet_prefixes.cuts(),
+            self.not_modelled_addresses.cuts(),
+        ]
     }
     /// The not-modelled resource holding `ip`, if any.
     #[inline]

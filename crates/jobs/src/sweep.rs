@@ -419,4 +419,4 @@ pub fn write_heatmap(
 pub const COVERAGE: &str = "coverage: one probe per endpoint (a NIC's or endpoint's address, a subnet's first usable \
 address, a site's first host, 203.0.113.10 for the Internet) on the listed ports only. Not covered: other \
 addresses of subnets, sites and the Internet, rules narrower than those probes, and public IPs and DNAT \
-rules reachable from the Internet (trace them one by one).";
+rules reachable from the Internet (vnetsim reach covers every header).";

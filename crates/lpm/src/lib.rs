@@ -139,6 +139,9 @@ pub struct Fib {
     nodes: Box<[Node]>,
     leaves: Box<[u32]>,
     prefixes: usize,
+    /// Sorted distinct addresses where a prefix starts or ends (its last address plus one):
+    /// between two consecutive cuts every lookup returns the same value.
+    cuts: Box<[u32]>,
 }
 
 impl Default for Fib {
@@ -399,6 +402,14 @@ impl Fib {
         self.direct.len() * std::mem::size_of::<u32>()
             + self.nodes.len() * std::mem::size_of::<Node>()
             + self.leaves.len() * std::mem::size_of::<u32>()
+            + self.cuts.len() * std::mem::size_of::<u32>()
+    }
+
+    /// Sorted distinct addresses at which the value a lookup returns may change (where a
+    /// prefix starts, or ends plus one): every address between two consecutive cuts, and
+    /// every address below the first, gets the same answer. For header-space analyses.
+    pub fn cuts(&self) -> &[u32] {
+        &self.cuts
     }
 
     /// Number of distinct prefixes.
@@ -593,5 +604,20 @@ fn compile(routes: &[Route], bits: u32) -> Fib {
         nodes: c.nodes.into_boxed_slice(),
         leaves: c.leaves.into_boxed_slice(),
         prefixes: routes.len(),
+        cuts: cuts_of(routes),
     }
+}
+
+/// The starts of the intervals a route list divides the address space into.
+fn cuts_of(routes: &[Route]) -> Box<[u32]> {
+    let mut v: Vec<u32> = Vec::with_capacity(2 * routes.len());
+    for &(a, l, _) in routes {
+        v.push(a);
+        if let Some(end) = (a | !netmask(l)).checked_add(1) {
+            v.push(end);
+        }
+    }
+    v.sort_unstable();
+    v.dedup();
+    v.into_boxed_slice()
 }

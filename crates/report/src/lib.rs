@@ -54,6 +54,7 @@ pub mod packets;
 pub mod packets_parquet;
 mod parquet_io;
 pub mod summary;
+pub mod table;
 
 /// One simulated flow, flat: the columns of the `sweep` output.
 ///

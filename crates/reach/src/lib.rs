@@ -1,0 +1,572 @@
+//! # vnetsim-reach: exhaustive reachability
+//!
+//! Answers "what can reach what" for every header, not a sample. For each source the header
+//! space (source address, destination address, protocol, source port, destination port) is
+//! cut into equivalence classes: boxes within which no decision of any table the walk
+//! consults can change. Each class is walked once, on the engine's ordinary `trace`, with its
+//! lowest header as representative; classes with the same outcome, path and rewrite are
+//! merged into maximal regions.
+//!
+//! The classes are found by refinement, per source and from the tables that source's walks
+//! touch, never globally: a box is walked, the cut points of every table at every node the
+//! walk visited (both legs, see [`tables`]) are gathered in the orientation of the packet
+//! there, and if any cut falls inside the box it is split along one dimension and each piece
+//! is walked in turn. A box no cut divides is a class: by induction over the hops, every
+//! header in it makes each decision the representative made, so it follows the same path with
+//! the same rewrites. Fields a rewrite has made constant (DNAT, SNAT) are not cut further
+//! on that leg.
+//!
+//! Application rules read the name a flow carries, which no header holds. A class is walked
+//! with the name a flow nobody observed carries (`sweep::destination_l7`: the destination
+//! service's FQDN, in the protocol its port stands for); when a firewall with application
+//! rules is on the path, the destination's owners and the ports that pick that protocol (80,
+//! 1433) are cuts too, so the name is the same throughout the class. Protocols other than TCP
+//! and UDP carry no ports: they are walked with ports 0, as a sweep's ICMP probe is.
+//!
+//! Layering: fabric and engine below; the binary prints what this crate returns.
+
+pub mod render;
+pub mod space;
+pub mod tables;
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+use vnetsim_engine::sweep::destination_l7;
+use vnetsim_engine::{trace, Action, Flow, RouteRef, RuleRef, Scratch, Trace, TraceKey, TCP, UDP};
+use vnetsim_fabric::prefix::NOT_INTERNET;
+use vnetsim_fabric::{Endpoint, Fabric, Target};
+
+use space::{Cuts, HeaderBox, DPORT, DST, PROTO, SPORT, SRC};
+use tables::{NodeCuts, Tables};
+
+/// One hop as a region compares it: forward hops keep the addresses a rewrite gave (they are
+/// the same for the whole class), reply hops only whether a rewrite happened (a reply's
+/// restoring rewrite gives back each header's own addresses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HopSig {
+    pub node: Endpoint,
+    pub action: u8,
+    pub route: Option<RouteRef>,
+    pub rule: Option<RuleRef>,
+    pub nat: (Option<u32>, Option<u32>),
+}
+
+/// Everything a class's walk decided: two headers with equal signatures took the same path,
+/// met the same rules and were rewritten alike.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Signature {
+    pub key: TraceKey,
+    pub forward: Vec<HopSig>,
+    pub ret: Vec<HopSig>,
+    /// The source, destination and destination port the destination saw, where a rewrite
+    /// changed them.
+    pub seen: [Option<u32>; 3],
+}
+
+fn action(a: Action) -> u8 {
+    a as u8
+}
+
+/// The signature of a walk (its hops are in `s`).
+pub fn signature(t: &Trace, s: &Scratch) -> Signature {
+    let fwd = s
+        .leg_hops(&t.forward)
+        .iter()
+        .map(|h| HopSig {
+            node: h.node,
+            action: action(h.action),
+            route: h.route,
+            rule: h.rule,
+            nat: h.nat.map_or((None, None), |n| (n.src.map(|x| x.1), n.dst.map(|x| x.1))),
+        })
+        .collect();
+    let ret = t.ret.map_or(Vec::new(), |r| {
+        s.leg_hops(&r)
+            .iter()
+            .map(|h| HopSig {
+                node: h.node,
+                action: action(h.action),
+                route: h.route,
+                rule: h.rule,
+                nat: h.nat.map_or((None, None), |n| (n.src.map(|_| 0), n.dst.map(|_| 0))),
+            })
+            .collect()
+    });
+    let (fl, seen) = (t.flow, t.forward.seen);
+    Signature {
+        key: t.key(),
+        forward: fwd,
+        ret,
+        seen: [
+            (seen.src != fl.src).then_some(seen.src),
+            (seen.dst != fl.dst).then_some(seen.dst),
+            (seen.dport != fl.dport).then_some(seen.dport as u32),
+        ],
+    }
+}
+
+/// Walks one header the way every header of its class is walked.
+pub fn walk(f: &Fabric, ingress: Endpoint, flow: Flow, s: &mut Scratch) -> Trace {
+    trace(f, flow, ingress, destination_l7(f, &flow), s)
+}
+
+/// Gathers, into `out`, the cuts inside `b` of every table the walk `t` consulted.
+pub fn collect(tb: &Tables, t: &Trace, s: &Scratch, b: &HeaderBox, out: &mut Cuts) {
+    out.clear();
+    // Leg dimension i is original dimension map[i].
+    const FWD: [usize; 5] = [SRC, DST, PROTO, SPORT, DPORT];
+    const REV: [usize; 5] = [DST, SRC, PROTO, DPORT, SPORT];
+    let mut app = false;
+    let mut c = Collector { b, out, map: &FWD, konst: [false; 5] };
+    for h in s.leg_hops(&t.forward) {
+        c.hop(tb, h.node, h.route, &mut app);
+        if let Some(n) = h.nat {
+            c.konst[SRC] |= n.src.is_some();
+            c.konst[DST] |= n.dst.is_some();
+        }
+        if matches!(h.rule, Some(RuleRef::FirewallDnat { .. })) {
+            c.konst[DST] = true;
+            c.konst[DPORT] = true;
+        }
+    }
+    if let Some(r) = &t.ret {
+        c.map = &REV;
+        for h in s.leg_hops(r) {
+            c.hop(tb, h.node, h.route, &mut app);
+            if h.nat.is_some() || matches!(h.rule, Some(RuleRef::FirewallSession(_))) {
+                c.konst = [false; 5];
+            }
+        }
+    }
+    if app {
+        c.map = &FWD;
+        c.konst = [false; 5];
+        c.add(&tb.l7);
+    }
+}
+
+struct Collector<'a> {
+    b: &'a HeaderBox,
+    out: &'a mut Cuts,
+    map: &'a [usize; 5],
+    konst: [bool; 5],
+}
+
+impl Collector<'_> {
+    fn add(&mut self, n: &NodeCuts) {
+        for i in 0..5 {
+            let d = self.map[i];
+            if self.konst[d] {
+                continue;
+            }
+            let v = &n.d[i];
+            let (lo, hi) = (self.b.lo[d], self.b.hi[d]);
+            let a = v.partition_point(|&x| x <= lo);
+            let e = v.partition_point(|&x| x <= hi);
+            self.out.d[d].extend_from_slice(&v[a..e]);
+        }
+    }
+    fn node(&mut self, tb: &Tables, e: Endpoint, app: &mut bool) {
+        match e {
+            Endpoint::Nic(n) => self.add(&tb.nic[n.ix()]),
+            Endpoint::Pe(p) => self.add(&tb.pe[p.ix()]),
+            Endpoint::Subnet(s) => self.add(&tb.subnet[s.ix()]),
+            Endpoint::Firewall(fw) => {
+                *app |= tb.firewall_app[fw.ix()];
+                self.add(&tb.firewall[fw.ix()])
+            }
+            Endpoint::Gateway(g) => self.add(&tb.gateway[g.ix()]),
+            Endpoint::Site(s) => self.add(&tb.site[s.ix()]),
+            Endpoint::Internet | Endpoint::Service(_) => self.add(&tb.internet),
+            Endpoint::Platform => self.add(&tb.platform),
+        }
+    }
+    fn hop(&mut self, tb: &Tables, node: Endpoint, route: Option<RouteRef>, app: &mut bool) {
+        self.node(tb, node, app);
+        let Some(r) = route else { return };
+        self.add(&tb.route_set[r.set.ix()]);
+        let f_target = tb.targets[r.set.ix()][r.index as usize];
+        match f_target {
+            Target::Vnet(w) => self.add(&tb.vnet[w.ix()]),
+            Target::Pe(p) => self.node(tb, Endpoint::Pe(p), app),
+            Target::Firewall(fw) => self.node(tb, Endpoint::Firewall(fw), app),
+            Target::Appliance(n) | Target::ApplianceNoForwarding(n) | Target::ApplianceUnreachable(n) => {
+                self.node(tb, Endpoint::Nic(n), app)
+            }
+            Target::Internet => self.add(&tb.internet),
+            Target::Gateway(g) | Target::ExpressRouteGateway(g) => self.node(tb, Endpoint::Gateway(g), app),
+            _ => {}
+        }
+    }
+}
+
+/// Where flows start: an endpoint and the headers it can send.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub label: String,
+    pub endpoint: Endpoint,
+    pub space: Vec<HeaderBox>,
+}
+
+/// The protocols and destination ports to cover.
+#[derive(Clone, Debug)]
+pub struct Scope {
+    /// `None`: every protocol.
+    pub protocol: Option<u8>,
+    /// Destination port ranges (TCP and UDP); `None`: all.
+    pub ports: Option<Vec<(u16, u16)>>,
+    /// Destination ports left out.
+    pub except_ports: Vec<(u16, u16)>,
+}
+
+impl Scope {
+    pub fn everything() -> Scope {
+        Scope {
+            protocol: None,
+            ports: None,
+            except_ports: Vec::new(),
+        }
+    }
+    /// (protocol interval, destination port intervals): TCP and UDP with their ports, every
+    /// other protocol with port 0.
+    fn protocol_boxes(&self) -> Vec<((u32, u32), Vec<(u32, u32)>, (u32, u32))> {
+        let mut ports: Vec<(u32, u32)> = match &self.ports {
+            Some(v) => space::union(v.iter().map(|&(a, b)| (a as u32, b as u32)).collect()),
+            None => vec![(0, 65535)],
+        };
+        if !self.except_ports.is_empty() {
+            let ex = space::union(self.except_ports.iter().map(|&(a, b)| (a as u32, b as u32)).collect());
+            let keep = space::complement(&ex, 65535);
+            ports = intersect(&ports, &keep);
+        }
+        let mut out = Vec::new();
+        for p in [TCP, UDP] {
+            if self.protocol.is_none_or(|x| x == p) {
+                out.push(((p as u32, p as u32), ports.clone(), (0, 65535)));
+            }
+        }
+        let portless = self.ports.is_none() && self.except_ports.is_empty();
+        match self.protocol {
+            None if portless => {
+                for r in [(0, 5), (7, 16), (18, 255)] {
+                    out.push((r, vec![(0, 0)], (0, 0)));
+                }
+            }
+            Some(p) if p != TCP && p != UDP => out.push(((p as u32, p as u32), vec![(0, 0)], (0, 0))),
+            _ => {}
+        }
+        out
+    }
+}
+
+fn intersect(a: &[(u32, u32)], b: &[(u32, u32)]) -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    for &(x, y) in a {
+        for &(u, v) in b {
+            let (lo, hi) = (x.max(u), y.min(v));
+            if lo <= hi {
+                out.push((lo, hi));
+            }
+        }
+    }
+    out
+}
+
+/// Public Internet space (outside [`NOT_INTERNET`]) as sorted intervals.
+pub fn internet_space() -> Vec<(u32, u32)> {
+    let blocks = space::union(
+        NOT_INTERNET
+            .iter()
+            .map(|&(a, l)| {
+                let m = vnetsim_fabric::lpm::netmask(l);
+                (a & m, (a & m) | !m)
+            })
+            .collect(),
+    );
+    space::complement(&blocks, u32::MAX)
+}
+
+/// What the Internet sends from: public space less the fabric's own public addresses and the
+/// platform's address.
+pub fn internet_sources(f: &Fabric) -> Vec<(u32, u32)> {
+    let cuts = f.address_cuts()[0];
+    let mut held = Vec::new();
+    for (i, &c) in cuts.iter().enumerate() {
+        if f.public_owner(c).is_some() {
+            let end = cuts.get(i + 1).map_or(u32::MAX, |&n| n - 1);
+            held.push((c, end));
+        }
+    }
+    // 168.63.129.16 is the platform's (R1.2), never an Internet host.
+    let platform = vnetsim_fabric::security::PLATFORM_IP;
+    held.push((platform, platform));
+    let held = space::union(held);
+    intersect_sorted(&internet_space(), &space::complement(&held, u32::MAX))
+}
+
+fn intersect_sorted(a: &[(u32, u32)], b: &[(u32, u32)]) -> Vec<(u32, u32)> {
+    space::union(intersect(a, b))
+}
+
+/// The header space of a source: its source addresses × every destination × the scope.
+pub fn source_space(src: &[(u32, u32)], scope: &Scope) -> Vec<HeaderBox> {
+    let mut out = Vec::new();
+    for &s in src {
+        for (proto, dports, sport) in scope.protocol_boxes() {
+            for &dp in &dports {
+                out.push(HeaderBox::new(s, (0, u32::MAX), proto, sport, dp));
+            }
+        }
+    }
+    out
+}
+
+/// The header space cut into classes, for every source.
+#[derive(Clone, Debug, Default)]
+pub struct Partition {
+    /// In source order, then box order.
+    pub classes: Vec<Class>,
+    pub signatures: Vec<Signature>,
+    /// Walks made (classes, and the boxes split on the way).
+    pub walks: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Class {
+    pub source: u32,
+    pub bx: HeaderBox,
+    pub sig: u32,
+}
+
+enum Step {
+    Class(u32, HeaderBox, Signature),
+    Split(u32, Vec<HeaderBox>),
+}
+
+/// Boxes walked per parallel batch: bounds what is held at once.
+const BATCH: usize = 1 << 16;
+
+/// Cuts every source's space into classes, in parallel, deterministically (the result does
+/// not depend on the thread count). `extra_dst_cuts` are cut first (destination address sets
+/// the caller will ask about).
+pub fn partition(f: &Fabric, tb: &Tables, sources: &[Source], extra_dst_cuts: &[u32]) -> Partition {
+    let mut frontier: Vec<(u32, HeaderBox)> = Vec::new();
+    for (i, s) in sources.iter().enumerate() {
+        for b in &s.space {
+            let mut c = Cuts::default();
+            c.d[DST] = extra_dst_cuts.to_vec();
+            match space::split(b, &mut c) {
+                Some(v) => frontier.extend(v.into_iter().map(|x| (i as u32, x))),
+                None => frontier.push((i as u32, *b)),
+            }
+        }
+    }
+    let mut p = Partition::default();
+    let mut ids: HashMap<Signature, u32> = HashMap::new();
+    let mut raw: Vec<Class> = Vec::new();
+    while !frontier.is_empty() {
+        let mut next = Vec::new();
+        for chunk in frontier.chunks(BATCH) {
+            p.walks += chunk.len() as u64;
+            let steps: Vec<Step> = chunk
+                .par_iter()
+                .map_init(
+                    || (Scratch::new(), Cuts::default()),
+                    |(s, cuts), &(src, b)| {
+                        let e = sources[src as usize].endpoint;
+                        let t = walk(f, e, b.representative(), s);
+                        collect(tb, &t, s, &b, cuts);
+                        match space::split(&b, cuts) {
+                            None => Step::Class(src, b, signature(&t, s)),
+                            Some(v) => Step::Split(src, v),
+                        }
+                    },
+                )
+                .collect();
+            for st in steps {
+                match st {
+                    Step::Class(src, bx, sig) => {
+                        let n = ids.len() as u32;
+                        let id = *ids.entry(sig.clone()).or_insert_with(|| {
+                            p.signatures.push(sig);
+                            n
+                        });
+                        raw.push(Class { source: src, bx, sig: id });
+                    }
+                    Step::Split(src, v) => next.extend(v.into_iter().map(|b| (src, b))),
+                }
+            }
+        }
+        frontier = next;
+    }
+    raw.sort_by_key(|c| (c.source, c.bx));
+    p.classes = raw;
+    p
+}
+
+/// A destination people ask about: an endpoint and the addresses that stand for it.
+#[derive(Clone, Debug)]
+pub struct Dest {
+    pub label: String,
+    pub endpoint: Endpoint,
+    /// Sorted disjoint intervals: a header aimed at one of these is aimed at this destination.
+    pub addrs: Vec<(u32, u32)>,
+}
+
+/// A maximal region: headers of one source, one destination, one signature.
+#[derive(Clone, Debug)]
+pub struct Region {
+    pub source: u32,
+    /// Index into the destinations, or `None` (aimed at nothing asked about).
+    pub dest: Option<u32>,
+    pub sig: u32,
+    /// Disjoint boxes, merged.
+    pub boxes: Vec<HeaderBox>,
+    pub classes: u64,
+}
+
+/// The destination a class is aimed at or delivered to: the first that matches.
+fn dest_of(f: &Fabric, dests: &[Dest], c: &Class, sig: &Signature) -> Option<u32> {
+    let delivered = sig.key.forward.delivered_to;
+    let dst = c.bx.lo[DST];
+    let seen_dst = sig.seen[1];
+    let inside = |a: &[(u32, u32)], x: u32| a.iter().any(|&(lo, hi)| lo <= x && x <= hi);
+    dests
+        .iter()
+        .position(|d| {
+            if d.endpoint == Endpoint::Internet {
+                return delivered == Some(Endpoint::Internet)
+                    || (delivered.is_none()
+                        && vnetsim_fabric::prefix::is_public(dst)
+                        && !f.knows(dst));
+            }
+            delivered == Some(d.endpoint)
+                || inside(&d.addrs, dst)
+                || seen_dst.is_some_and(|x| inside(&d.addrs, x))
+        })
+        .map(|i| i as u32)
+}
+
+/// Every destination's address sets as cut points (and, for the Internet, what tells fabric
+/// addresses from Internet ones).
+pub fn dest_cuts(f: &Fabric, dests: &[Dest]) -> Vec<u32> {
+    let mut v = Vec::new();
+    for d in dests {
+        for &(lo, hi) in &d.addrs {
+            v.push(lo);
+            if let Some(e) = hi.checked_add(1) {
+                v.push(e);
+            }
+        }
+        if d.endpoint == Endpoint::Internet {
+            for x in &f.address_cuts()[..4] {
+                v.extend_from_slice(x);
+            }
+            for (lo, hi) in internet_space() {
+                v.push(lo);
+                if let Some(e) = hi.checked_add(1) {
+                    v.push(e);
+                }
+            }
+        }
+    }
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Merges a partition into regions. With `keep_unmatched`, classes aimed at no destination
+/// asked about are kept (as `dest: None`); `keep` filters signatures (e.g. reachable only).
+pub fn regions(
+    f: &Fabric,
+    p: &Partition,
+    dests: &[Dest],
+    keep_unmatched: bool,
+    keep: impl Fn(&Signature) -> bool,
+) -> Vec<Region> {
+    let mut groups: HashMap<(u32, Option<u32>, u32), (Vec<HeaderBox>, u64)> = HashMap::new();
+    for c in &p.classes {
+        let sig = &p.signatures[c.sig as usize];
+        if !keep(sig) {
+            continue;
+        }
+        let d = dest_of(f, dests, c, sig);
+        if d.is_none() && !keep_unmatched {
+            continue;
+        }
+        let g = groups.entry((c.source, d, c.sig)).or_default();
+        g.0.push(c.bx);
+        g.1 += 1;
+    }
+    let mut out: Vec<Region> = groups
+        .into_par_iter()
+        .map(|((source, dest, sig), (boxes, n))| Region {
+            source,
+            dest,
+            sig,
+            boxes: space::merge(boxes),
+            classes: n,
+        })
+        .collect();
+    out.sort_by_key(|r| (r.source, r.dest.map_or(u32::MAX, |d| d), r.boxes[0]));
+    out
+}
+
+/// Sources from sweep probes (`sweep::resolve`): `internet` sends from every public address, a
+/// site from its prefixes, a NIC from its own address, an address from itself.
+pub fn sources(f: &Fabric, probes: &[vnetsim_engine::sweep::Probe], scope: &Scope) -> Vec<Source> {
+    probes
+        .iter()
+        .map(|p| {
+            let addrs = match p.endpoint {
+                Endpoint::Internet if p.label == "internet" => internet_sources(f),
+                Endpoint::Site(s) if p.label == f.endpoint_id(p.endpoint) => {
+                    space::union(f.sites[s.ix()].prefixes.iter().map(interval).collect())
+                }
+                _ => vec![(p.addr, p.addr)],
+            };
+            Source {
+                label: p.label.clone(),
+                endpoint: p.endpoint,
+                space: source_space(&addrs, scope),
+            }
+        })
+        .collect()
+}
+
+fn interval(p: &ipnet::Ipv4Net) -> (u32, u32) {
+    (u32::from(p.network()), u32::from(p.broadcast()))
+}
+
+/// Destinations from sweep probes: a NIC is its address and its public IP, an endpoint its
+/// address, a site its prefixes, a subnet its prefix, `internet` every address the fabric does
+/// not hold.
+pub fn dests(f: &Fabric, probes: &[vnetsim_engine::sweep::Probe]) -> Vec<Dest> {
+    probes
+        .iter()
+        .map(|p| {
+            let subnet = p.label.strip_prefix("subnet:").and_then(|x| f.find_subnet(x));
+            let (endpoint, addrs) = match (subnet, p.endpoint) {
+                (Some(s), _) => (Endpoint::Subnet(s), vec![interval(&f.subnets[s.ix()].prefix)]),
+                (None, Endpoint::Nic(n)) => {
+                    let nic = &f.nics[n.ix()];
+                    let mut v = vec![(nic.ip, nic.ip)];
+                    v.extend(nic.public_ip.map(|x| (x, x)));
+                    (p.endpoint, space::union(v))
+                }
+                (None, Endpoint::Site(s)) if p.label == f.endpoint_id(p.endpoint) => (
+                    p.endpoint,
+                    space::union(f.sites[s.ix()].prefixes.iter().map(interval).collect()),
+                ),
+                (None, Endpoint::Internet) if p.label == "internet" => (Endpoint::Internet, Vec::new()),
+                (None, e) => (e, vec![(p.addr, p.addr)]),
+            };
+            Dest {
+                label: p.label.clone(),
+                endpoint,
+                addrs,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,266 @@
+//! Where each device's decisions can change, computed once per fabric.
+//!
+//! For every node a walk can visit, the cut points of every table the engine consults there,
+//! per dimension, in the orientation of the packet at that node: the route set of the
+//! subnet it routes from, NSG classifiers (every direction, both inbound tables; service tags
+//! and ASGs are already expanded in them), the VNet's space and address owners, a firewall's
+//! network classifier, DNAT rules, application rules and private ranges, a gateway's learned
+//! and advertised prefixes, the public owners, site prefixes and Internet space. A superset is
+//! always sound (a class is only cut finer); a missing table would not be, which the brute-force
+//! tests check.
+
+use vnetsim_engine::{TCP, UDP};
+use vnetsim_fabric::classify::{Classifier, Protocols};
+use vnetsim_fabric::prefix::NOT_INTERNET;
+use vnetsim_fabric::security::PLATFORM_IP;
+use vnetsim_fabric::{Fabric, NsgTableId, SubnetId};
+
+use crate::space::{DPORT, DST, PROTO, SPORT, SRC};
+
+/// Sorted distinct cut points per dimension.
+#[derive(Clone, Debug, Default)]
+pub struct NodeCuts {
+    pub d: [Vec<u32>; 5],
+}
+
+impl NodeCuts {
+    fn point(&mut self, d: usize, x: u32) {
+        self.range(d, x, x);
+    }
+    fn range(&mut self, d: usize, lo: u32, hi: u32) {
+        self.d[d].push(lo);
+        if let Some(e) = hi.checked_add(1) {
+            self.d[d].push(e);
+        }
+    }
+    fn prefix(&mut self, d: usize, (a, l): (u32, u8)) {
+        let m = vnetsim_fabric::lpm::netmask(l);
+        self.range(d, a & m, (a & m) | !m);
+    }
+    fn all(&mut self, d: usize, xs: &[u32]) {
+        self.d[d].extend_from_slice(xs);
+    }
+    fn classifier(&mut self, c: &Classifier) {
+        let k = c.cuts();
+        self.all(PROTO, &k.proto);
+        self.all(SRC, &k.src);
+        self.all(DST, &k.dst);
+        self.all(SPORT, &k.sport);
+        self.all(DPORT, &k.dport);
+    }
+    fn protocols(&mut self, p: &Protocols) {
+        if let Protocols::Set(v) = p {
+            for &x in v {
+                self.point(PROTO, x as u32);
+            }
+        }
+    }
+    fn add(&mut self, o: &NodeCuts) {
+        for d in 0..5 {
+            self.d[d].extend_from_slice(&o.d[d]);
+        }
+    }
+    fn done(mut self) -> NodeCuts {
+        for v in &mut self.d {
+            v.sort_unstable();
+            v.dedup();
+        }
+        self
+    }
+}
+
+/// The cut tables of a fabric.
+pub struct Tables {
+    /// Per subnet: its routes, NSG, VNet space and owners, and what a packet leaving it for
+    /// the Internet is checked against.
+    pub subnet: Vec<NodeCuts>,
+    pub nic: Vec<NodeCuts>,
+    pub pe: Vec<NodeCuts>,
+    pub firewall: Vec<NodeCuts>,
+    /// Whether the firewall has application rules (they read the flow's name, see `l7`).
+    pub firewall_app: Vec<bool>,
+    pub gateway: Vec<NodeCuts>,
+    pub site: Vec<NodeCuts>,
+    /// Per VNet: its owners (a route into it delivers to what owns the destination).
+    pub vnet: Vec<NodeCuts>,
+    pub route_set: Vec<NodeCuts>,
+    /// Per route set, each route's target (where a route leads decides the next tables).
+    pub targets: Vec<Vec<vnetsim_fabric::Target>>,
+    pub internet: NodeCuts,
+    pub platform: NodeCuts,
+    /// What the name application rules see depends on: private and public owners of the
+    /// destination, and the ports that pick the protocol (80, 1433).
+    pub l7: NodeCuts,
+}
+
+fn nsg(c: &mut NodeCuts, f: &Fabric, t: Option<NsgTableId>) {
+    let Some(t) = t else { return };
+    let nt = &f.nsg_tables[t.ix()];
+    c.classifier(&nt.inbound.classifier);
+    c.classifier(&nt.outbound.classifier);
+    if let Some(i) = &nt.inbound_from_internet {
+        c.classifier(&i.classifier);
+    }
+}
+
+fn not_internet(c: &mut NodeCuts) {
+    for &p in &NOT_INTERNET {
+        c.prefix(SRC, p);
+        c.prefix(DST, p);
+    }
+}
+
+fn subnet(f: &Fabric, s: SubnetId) -> NodeCuts {
+    let sn = &f.subnets[s.ix()];
+    let v = &f.vnets[sn.vnet.ix()];
+    let mut c = NodeCuts::default();
+    c.all(DST, f.route_sets[sn.route_set.ix()].cuts());
+    nsg(&mut c, f, sn.nsg_table);
+    // Peering: whether the source is in the sending VNet's space (R-PEER-04).
+    c.all(SRC, v.space_cuts());
+    // Delivery inside the VNet, and the owner of a source leaving for the Internet.
+    c.all(DST, v.owner_cuts());
+    c.all(SRC, v.owner_cuts());
+    c.all(DST, f.address_cuts()[4]);
+    not_internet(&mut c);
+    c.done()
+}
+
+fn firewall(f: &Fabric, i: usize) -> NodeCuts {
+    let fw = &f.firewalls[i];
+    let mut c = NodeCuts::default();
+    c.classifier(&fw.network);
+    c.all(DST, fw.private_ranges.cuts());
+    for r in &fw.dnat {
+        c.protocols(&r.protocols);
+        for &d in &r.destination {
+            c.point(DST, d);
+        }
+        for &(lo, hi) in &r.ports {
+            c.range(DPORT, lo as u32, hi as u32);
+        }
+        for &p in &r.source {
+            c.prefix(SRC, p);
+        }
+    }
+    for a in &fw.application {
+        c.point(PROTO, TCP as u32);
+        for &p in &a.source {
+            c.prefix(SRC, p);
+        }
+        for &(_, port) in &a.protocols {
+            c.point(DPORT, port as u32);
+        }
+    }
+    for &x in fw.snat_ips.iter().chain(&fw.public_ips).chain([&fw.private_ip]) {
+        c.point(DST, x);
+    }
+    c.add(&subnet(f, fw.subnet));
+    c.done()
+}
+
+impl Tables {
+    pub fn new(f: &Fabric) -> Tables {
+        let subnets: Vec<NodeCuts> = (0..f.subnets.len()).map(|i| subnet(f, SubnetId(i as u32))).collect();
+        let [public, sites, private, _subnets, not_modelled] = f.address_cuts();
+        let nic = f
+            .nics
+            .iter()
+            .map(|n| {
+                let mut c = NodeCuts::default();
+                c.point(SRC, n.ip);
+                c.point(DST, PLATFORM_IP);
+                nsg(&mut c, f, n.nsg_table);
+                c.add(&subnets[n.subnet.ix()]);
+                c.done()
+            })
+            .collect();
+        let pe = f
+            .pes
+            .iter()
+            .map(|p| {
+                let mut c = NodeCuts::default();
+                c.point(PROTO, TCP as u32);
+                c.point(PROTO, UDP as u32);
+                // A reply straight back to its source: private owners, sites, firewalls.
+                c.all(DST, private);
+                c.all(DST, sites);
+                c.all(DST, public);
+                c.add(&subnets[p.subnet.ix()]);
+                c.done()
+            })
+            .collect();
+        let firewall_cuts = (0..f.firewalls.len()).map(|i| firewall(f, i)).collect();
+        let gateway = f
+            .gateways
+            .iter()
+            .map(|g| {
+                let mut c = NodeCuts::default();
+                for x in g.cuts() {
+                    c.all(DST, x);
+                }
+                if let Some(s) = g.subnet {
+                    c.add(&subnets[s.ix()]);
+                }
+                c.done()
+            })
+            .collect::<Vec<_>>();
+        let site = f
+            .sites
+            .iter()
+            .map(|s| {
+                let mut c = NodeCuts::default();
+                for g in &s.gateways {
+                    c.add(&gateway[g.ix()]);
+                }
+                c.all(DST, sites);
+                c.done()
+            })
+            .collect();
+        let vnet = f
+            .vnets
+            .iter()
+            .map(|v| {
+                let mut c = NodeCuts::default();
+                c.all(DST, v.owner_cuts());
+                c.all(DST, not_modelled);
+                c.done()
+            })
+            .collect();
+        let route_set = f
+            .route_sets
+            .iter()
+            .map(|r| {
+                let mut c = NodeCuts::default();
+                c.all(DST, r.cuts());
+                c.done()
+            })
+            .collect();
+        let mut internet = NodeCuts::default();
+        internet.all(DST, public);
+        internet.all(DST, not_modelled);
+        not_internet(&mut internet);
+        let mut platform = NodeCuts::default();
+        platform.all(DST, private);
+        let mut l7 = NodeCuts::default();
+        l7.all(DST, private);
+        l7.all(DST, public);
+        l7.point(DPORT, 80);
+        l7.point(DPORT, 1433);
+        Tables {
+            subnet: subnets,
+            nic,
+            pe,
+            firewall: firewall_cuts,
+            firewall_app: f.firewalls.iter().map(|x| !x.application.is_empty()).collect(),
+            gateway,
+            site,
+            vnet,
+            route_set,
+            targets: f.route_sets.iter().map(|r| r.routes.iter().map(|x| x.target).collect()).collect(),
+            internet: internet.done(),
+            platform: platform.done(),
+            l7: l7.done(),
+        }
+    }
+}

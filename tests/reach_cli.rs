@@ -1,0 +1,107 @@
+//! `vnetsim reach` on the bundled lab: every header, as regions.
+
+mod common;
+use common::*;
+
+fn lab() -> String {
+    root().join("traces/hub-spoke-lab.yaml").display().to_string()
+}
+
+fn rows(args: &[&str], tag: &str) -> Vec<serde_json::Value> {
+    let out = tmp("reach", tag);
+    let o = out.display().to_string();
+    let mut a: Vec<&str> = vec!["reach", &lab_path()];
+    a.extend_from_slice(args);
+    a.extend_from_slice(&["--out", &o]);
+    ok(&a);
+    jsonl(&out)
+}
+
+fn lab_path() -> String {
+    lab()
+}
+
+/// The lab's firewall DNAT rule rdp-to-app publishes 20.10.10.10 tcp/3389 to vm-app-nic
+/// (10.1.1.4). Azure Firewall DNAT also translates the source to one of the firewall's
+/// private addresses, so the VM sees 10.0.1.5 (the first SNAT address): "DNAT ... the
+/// original source is SNAT'ed to the firewall's private IP"
+/// (https://learn.microsoft.com/azure/firewall/firewall-faq).
+#[test]
+fn exposed_finds_the_rdp_dnat_a_sweep_misses() {
+    // The sweep's one Internet probe aims at the VM's private address: unreachable.
+    let sweep = tmp("reach", "sweep.jsonl");
+    ok(&[
+        "sweep", &lab(), "--from", "internet", "--to", "nic:vm-app-nic", "--ports", "tcp/3389",
+        "--out", &sweep.display().to_string(),
+    ]);
+    let s = jsonl(&sweep);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0]["outcome"], "unreachable");
+
+    let r = rows(&["--exposed"], "exposed.jsonl");
+    let rdp: Vec<_> = r
+        .iter()
+        .filter(|x| x["to"] == "nic:vm-app-nic" && x["outcome"] == "reachable")
+        .collect();
+    assert_eq!(rdp.len(), 1, "{r:#?}");
+    assert_eq!(rdp[0]["from"], "internet");
+    assert_eq!(rdp[0]["dst"], "20.10.10.10");
+    assert_eq!(rdp[0]["protocols"], "tcp/3389");
+    assert_eq!(rdp[0]["srcSeen"], "10.0.1.5");
+    assert_eq!(rdp[0]["dstSeen"], "10.1.1.4:3389");
+    assert!(rdp[0]["path"].as_str().unwrap().contains("firewall:afw-hub"));
+    // Every public address the fabric does not hold can do it.
+    assert!(rdp[0]["src"].as_str().unwrap().starts_with("0.0.0.0/0 except "));
+    // vm-tools-nic's public IP meets nsg-tools, which has no rule letting the Internet in
+    // (DenyAllInBound, https://learn.microsoft.com/azure/virtual-network/network-security-groups-overview#default-security-rules).
+    assert!(!r.iter().any(|x| x["to"] == "nic:vm-tools-nic"), "{r:#?}");
+}
+
+#[test]
+fn only_allowed_except_the_published_port_leaves_nothing_from_the_internet() {
+    let r = rows(
+        &["--from", "internet", "--to", "nic:vm-app-nic", "--only-allowed", "--except-ports", "3389"],
+        "except.jsonl",
+    );
+    assert!(r.is_empty(), "{r:#?}");
+    let r = rows(&["--from", "internet", "--to", "nic:vm-app-nic", "--only-allowed"], "allowed.jsonl");
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0]["protocols"], "tcp/3389");
+}
+
+/// rt-spoke sends everything from the shared spoke to the firewall (0.0.0.0/0 via 10.0.1.4),
+/// and no network rule of afw-hub allows shared -> workload (workload-to-shared allows the other
+/// way), so no TCP header from vm-shared-nic reaches vm-app-nic.
+#[test]
+fn regions_from_a_spoke_name_the_deciding_rules() {
+    let r = rows(&["--from", "nic:vm-shared-nic", "--to", "nic:vm-app-nic", "--protocol", "tcp"], "spoke.jsonl");
+    assert!(!r.is_empty());
+    // Spoke to spoke goes through the firewall (rt-spoke sends 0.0.0.0/0 to it) and no network
+    // rule allows shared -> workload, so nothing is reachable.
+    assert!(r.iter().all(|x| x["outcome"] != "reachable"), "{r:#?}");
+    assert!(r.iter().any(|x| x["droppedAt"] == "firewall:afw-hub"));
+}
+
+#[test]
+fn same_rows_at_any_thread_count_and_parquet_too() {
+    let a = tmp("reach", "t1.jsonl");
+    let b = tmp("reach", "t2.jsonl");
+    for (p, t) in [(&a, "1"), (&b, "2")] {
+        ok(&["reach", &lab(), "--from", "all", "--to", "all", "--threads", t, "--out", &p.display().to_string()]);
+    }
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    let pq = tmp("reach", "r.parquet");
+    ok(&["reach", &lab(), "--exposed", "--out", &pq.display().to_string()]);
+    let bytes = std::fs::read(&pq).unwrap();
+    assert_eq!(&bytes[..4], b"PAR1");
+}
+
+#[test]
+fn bad_ports_are_refused_with_a_message() {
+    let (c, _, err) = run(&["reach", &lab(), "--ports", "70000"]);
+    assert_eq!(c, 2);
+    assert!(err.contains("invalid port '70000'"), "{err}");
+    let (c, _, err) = run(&["reach", &lab(), "--from", "nic:nope"]);
+    assert_eq!(c, 2);
+    assert!(err.contains("nope"), "{err}");
+}
