@@ -13,8 +13,6 @@ use crate::types::*;
 /// Features named by Azure that topology format v1 does not model: input that
 /// names them is rejected with this explanation, never silently ignored.
 const NOT_IN_V1: &[(&str, &str)] = &[
-    ("loadBalancers", "load balancers"),
-    ("loadBalancer", "load balancers"),
     ("serviceEndpoints", "service endpoints"),
     ("virtualHubs", "Virtual WAN hubs"),
     ("virtualWans", "Virtual WAN"),
@@ -385,6 +383,8 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
             "firewalls",
             "services",
             "privateEndpoints",
+            "loadBalancers",
+            "applicationGateways",
             "notModelled",
         ],
     ) else {
@@ -483,6 +483,16 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
     for n in items(d, o.get("privateEndpoints"), "privateEndpoints", false) {
         if let Some(x) = private_endpoint(d, n) {
             t.private_endpoints.push(x);
+        }
+    }
+    for n in items(d, o.get("loadBalancers"), "loadBalancers", false) {
+        if let Some(x) = crate::load_balancer::decode_load_balancer(d, n) {
+            t.load_balancers.push(x);
+        }
+    }
+    for n in items(d, o.get("applicationGateways"), "applicationGateways", false) {
+        if let Some(x) = crate::load_balancer::decode_application_gateway(d, n) {
+            t.application_gateways.push(x);
         }
     }
     for n in items(d, o.get("notModelled"), "notModelled", false) {
@@ -1394,7 +1404,7 @@ fn private_endpoint(d: &mut Diagnostics, n: &Node) -> Option<PrivateEndpoint> {
 }
 
 /// The optional `origin:` mapping of a top-level object (where it was imported from).
-fn origin(d: &mut Diagnostics, o: &Obj) -> Option<Origin> {
+pub(crate) fn origin(d: &mut Diagnostics, o: &Obj) -> Option<Origin> {
     let n = o.get("origin")?;
     let keys = ["source", "subscription", "resourceGroup", "tenant", "owner"];
     let oo = obj(d, n, "an origin", &keys)?;
