@@ -20,6 +20,7 @@ use crate::{Diag, Files, ImportError, ImportOptions, Imported};
 
 mod classify;
 mod firewall;
+mod lb;
 mod network;
 
 pub use classify::{classify, Class};
@@ -71,6 +72,7 @@ pub fn map(
     network::sites_and_gateways(&mut c);
     firewall::firewalls(&mut c);
     network::private_endpoints(&mut c);
+    lb::load_balancers(&mut c);
     c.finish_report();
     if !c.errors.is_empty() {
         return Err(ImportError {
@@ -402,6 +404,8 @@ impl<'a> Ctx<'a> {
             "firewalls",
             "services",
             "privateEndpoints",
+            "loadBalancers",
+            "applicationGateways",
         ];
         for sec in order {
             if let Some(mut items) = self.out.remove(sec) {
