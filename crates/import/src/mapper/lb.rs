@@ -113,7 +113,7 @@ fn load_balancer(c: &mut Ctx, i: usize, from_nics: &BTreeMap<String, Vec<String>
         }
     };
     if arr(&r.body, "frontendIPConfigurations").is_empty() {
-        c.mark(i, Status::Unsupported, "traffic to its frontend IPs (load-balancing and inbound NAT rules) and outbound SNAT of its backend pools: its frontends are not in the sources (a resource listing only); export it with `az network lb list`");
+        c.mark(i, Status::Unsupported, "traffic to its frontend IPs (load-balancing and inbound NAT rules) and outbound SNAT of its backend pools: its frontends are not in the sources (a resource listing, or Terraform's separate azurerm_lb_* resources, which are not assembled); export it with `az network lb list`");
         return;
     }
     let mut fes = Vec::new();
