@@ -270,19 +270,19 @@ fn a_truncated_export_is_a_located_error() {
 
 #[test]
 fn a_trace_that_meets_a_resource_not_modelled_names_it() {
-    // The az bundle plus `az network lb list` output (tests/fixtures/az-lb/lb.json): an
-    // internal load balancer lb-app with a frontend at 10.1.1.100 in snet-app. Load balancers
-    // are not modelled, so a flow to that frontend cannot be answered: the trace must stop
-    // there and say why, never claim a confident drop or delivery.
-    let dir = tmp("import", "az-with-lb");
+    // The az bundle plus a Private Link service (tests/fixtures/az-pls/pls.json) with a
+    // frontend at 10.1.1.100 in snet-app. Private Link services are not modelled, so a flow to
+    // that frontend cannot be answered: the trace must stop there and say why, never claim a
+    // confident drop or delivery.
+    let dir = tmp("import", "az-with-pls");
     std::fs::create_dir_all(&dir).unwrap();
     for e in std::fs::read_dir(az()).unwrap() {
         let p = e.unwrap().path();
         std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
     }
     std::fs::copy(
-        root().join("tests/fixtures/az-lb/lb.json"),
-        dir.join("lb.json"),
+        root().join("tests/fixtures/az-pls/pls.json"),
+        dir.join("pls.json"),
     )
     .unwrap();
     let v: Value = serde_json::from_str(&ok(&[
@@ -296,13 +296,13 @@ fn a_trace_that_meets_a_resource_not_modelled_names_it() {
     ]))
     .unwrap();
     assert_eq!(v["outcome"], "unreachable");
-    assert_eq!(v["forward"]["rule"], "notModelled/lb-app");
+    assert_eq!(v["forward"]["rule"], "notModelled/pls-app");
     let reason = v["reason"].as_str().unwrap();
     assert!(
-        reason.contains("Microsoft.Network/loadBalancers"),
+        reason.contains("Microsoft.Network/privateLinkServices"),
         "{reason}"
     );
-    assert!(reason.contains("/loadBalancers/lb-app"), "{reason}");
+    assert!(reason.contains("/privateLinkServices/pls-app"), "{reason}");
     assert!(reason.contains("not trustworthy"), "{reason}");
     // An address nothing holds is still an ordinary drop.
     let v: Value = serde_json::from_str(&ok(&[
@@ -319,4 +319,63 @@ fn a_trace_that_meets_a_resource_not_modelled_names_it() {
         v["reason"].as_str().unwrap().contains("nothing owns"),
         "{v}"
     );
+}
+
+#[test]
+fn an_imported_internal_load_balancer_is_modelled() {
+    // The az bundle plus `az network lb list` output (tests/fixtures/az-lb/lb.json): an
+    // internal Standard load balancer lb-app with a frontend at 10.1.1.100 in snet-app and no
+    // rules. It is imported (no longer listed as unsupported); a flow to its frontend meets it
+    // and, with no load-balancing rule for the port, is dropped there
+    // (learn.microsoft.com/azure/load-balancer/components: rules map frontend ports to pools).
+    let dir = tmp("import", "az-with-lb");
+    std::fs::create_dir_all(&dir).unwrap();
+    for e in std::fs::read_dir(az()).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(root().join("tests/fixtures/az-lb/lb.json"), dir.join("lb.json")).unwrap();
+    let yaml = ok(&["import", dir.to_str().unwrap()]);
+    assert!(yaml.contains("loadBalancers:"), "{yaml}");
+    assert!(yaml.contains("privateIpAddress: \"10.1.1.100\""), "{yaml}");
+    assert!(!yaml.contains("loadBalancers/lb-app:"), "not listed as not modelled: {yaml}");
+    let v: Value = serde_json::from_str(&ok(&[
+        "trace",
+        dir.to_str().unwrap(),
+        "--src",
+        "vm-app-nic",
+        "--dst",
+        "10.1.1.100",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(v["outcome"], "unreachable");
+    assert_eq!(v["forward"]["droppedAt"], "lb:lb-app");
+}
+
+#[test]
+fn an_az_load_balancer_export_maps_rules_pools_probes_and_nat() {
+    // `az network lb list` shape (learn.microsoft.com/rest/api/load-balancer/load-balancers):
+    // frontendIPConfigurations, backendAddressPools (backendIPConfigurations naming NIC IP
+    // configurations), probes, loadBalancingRules and inboundNatRules, referenced by id.
+    let dir = tmp("import", "az-lb-rules");
+    std::fs::create_dir_all(&dir).unwrap();
+    for e in std::fs::read_dir(az()).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(root().join("tests/fixtures/az-lb-rules/lb.json"), dir.join("lb.json")).unwrap();
+    let yaml = ok(&["import", dir.to_str().unwrap()]);
+    for want in [
+        "backends: [\"vm-app-nic\"]",
+        "frontendIPConfiguration: \"fe-app\"",
+        "backendPort: 8443",
+        "loadDistribution: \"SourceIP\"",
+        "probe: \"https\"",
+        "backend: \"vm-app-nic\"",
+        "frontendPort: 50001",
+    ] {
+        assert!(yaml.contains(want), "{want} in {yaml}");
+    }
+    assert!(!yaml.contains("loadBalancers/lb-app:"), "not listed as not modelled: {yaml}");
 }

@@ -13,6 +13,7 @@
 //! allocates nothing once the scratch has warmed up. Names appear only when
 //! a [`Trace`] is rendered (see `render`).
 
+mod load_balancer;
 pub mod render;
 pub mod replay;
 pub mod sweep;
@@ -23,8 +24,8 @@ use vnetsim_fabric::firewall::prefix_match;
 use vnetsim_fabric::prefix::is_public;
 use vnetsim_fabric::security::{Access, PLATFORM_IP};
 use vnetsim_fabric::{
-    Endpoint, Fabric, FirewallId, GatewayId, GatewayPeer, NicId, Owner, PeId, PublicOwner,
-    RouteSetId, ServiceId, SubnetId, Target, VnetId,
+    AppGwId, Endpoint, Fabric, FirewallId, GatewayId, GatewayPeer, LbId, NicId, Owner, PeId,
+    PublicOwner, RouteSetId, ServiceId, SubnetId, Target, VnetId,
 };
 
 /// R8.4: a walk of more than this many hops is a loop.
@@ -139,6 +140,16 @@ pub enum RuleRef {
     Route(RouteRef),
     /// The packet reached a resource vnetsim does not model (its `notModelled` entry).
     NotModelled(u32),
+    /// A load balancer's load-balancing rule (index into its `rules`).
+    LbRule { lb: LbId, index: u32 },
+    /// A load balancer's inbound NAT rule (index into its `nat_rules`).
+    LbNatRule { lb: LbId, index: u32 },
+    /// The load balancer's reverse translation of a reply from a backend.
+    LbSession(LbId),
+    /// An application gateway's routing rule (index into its `rules`).
+    AppGwRule { gw: AppGwId, index: u32 },
+    /// The application gateway's connection the reply belongs to.
+    AppGwSession(AppGwId),
 }
 
 /// An address rewrite at a hop: (before, after).
@@ -212,6 +223,18 @@ pub enum Reason {
     /// A user route's VirtualAppliance is an IP-forwarding NIC (dropped at it) in a VNet the
     /// sending VNet is not connected to.
     ApplianceNotInReach,
+    /// No load-balancing or inbound NAT rule of the frontend matches protocol and port.
+    LbNoRule,
+    /// Every backend of the matching rule's pool is down (marked, or its NSG denies the probe).
+    LbNoHealthyBackend,
+    /// A load balancer frontend never originates traffic.
+    LbNeverOriginates,
+    /// No listener of the application gateway on this address, protocol and port.
+    AppGwNoListener,
+    /// The listener's routing rule has no backend.
+    AppGwNoBackend,
+    /// A packet toward an application gateway instance that belongs to none of its connections.
+    AppGwNoSession,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -249,6 +272,7 @@ impl Trace {
             forward: self.forward.key(),
             ret: self.ret.map(|r| r.key()),
             bypassed: self.bypassed,
+            bypassed_nva: self.bypassed_nva,
             symmetric: self.symmetric,
             rewritten: (delivered && self.forward.seen.src != self.flow.src)
                 .then_some(self.forward.seen.src),
@@ -295,6 +319,7 @@ pub struct TraceKey {
     pub forward: LegKey,
     pub ret: Option<LegKey>,
     pub bypassed: Option<FirewallId>,
+    pub bypassed_nva: Option<NicId>,
     pub symmetric: bool,
     /// The source the destination saw, when it differs from the flow's.
     pub rewritten: Option<u32>,
@@ -311,6 +336,9 @@ pub struct Trace {
     pub symmetric: bool,
     /// The stateful device the reply bypassed, when that made the flow `no-return`.
     pub bypassed: Option<FirewallId>,
+    /// The appliance a load balancer sent the request to and the reply did not cross (the
+    /// reply hashed to another one, or took another path): asymmetric for a stateful NVA.
+    pub bypassed_nva: Option<NicId>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -345,6 +373,15 @@ pub struct Scratch {
     /// NSG enforcement points the request passed (their flow records admit the reply, R5.4).
     points: [Endpoint; MAX_POINTS],
     npoints: usize,
+    /// Load balancer translations toward backends (undone on the backend's reply).
+    lb_sessions: [load_balancer::LbSession; MAX_SESSIONS],
+    nlb: usize,
+    /// Appliances chosen by a load balancer for the request, and whether the reply crossed each.
+    picks: [(NicId, bool); MAX_SESSIONS],
+    npicks: usize,
+    /// Application gateway connections: (gateway, client flow, backend flow).
+    gw_sessions: [(AppGwId, Flow, Flow); MAX_SESSIONS],
+    ngw: usize,
 }
 
 impl Default for Scratch {
@@ -367,6 +404,12 @@ impl Scratch {
             nsessions: 0,
             points: [Endpoint::Internet; MAX_POINTS],
             npoints: 0,
+            lb_sessions: [load_balancer::LbSession::NONE; MAX_SESSIONS],
+            nlb: 0,
+            picks: [(NicId(0), false); MAX_SESSIONS],
+            npicks: 0,
+            gw_sessions: [(AppGwId(0), Flow::default(), Flow::default()); MAX_SESSIONS],
+            ngw: 0,
         }
     }
     pub fn leg_hops(&self, leg: &Leg) -> &[Hop] {
@@ -380,6 +423,9 @@ impl Scratch {
         self.hops.clear();
         self.nsessions = 0;
         self.npoints = 0;
+        self.nlb = 0;
+        self.npicks = 0;
+        self.ngw = 0;
     }
     fn add_point(&mut self, e: Endpoint) {
         if self.has_point(e) {
@@ -633,6 +679,9 @@ impl<'a> Walk<'a> {
                     Ok(self.drop_here(Endpoint::Firewall(fw), Reason::AddressedToFirewall, None))
                 }
             }
+            Some(Owner::LbFrontend(fe)) => self.load_balancer(fe, false),
+            Some(Owner::AppGw(g)) => self.app_gateway(g),
+            Some(Owner::AppGwInstance(g)) => self.app_gateway_instance(g),
             None => Ok(self.nothing_owns(at)),
         }
     }
@@ -976,6 +1025,18 @@ impl<'a> Walk<'a> {
             }
             Some(PublicOwner::Service(s)) => return Ok(self.deliver_service(s, None)),
             Some(PublicOwner::Firewall(fw)) => return self.firewall_dnat(fw),
+            Some(PublicOwner::LbFrontend(fe)) => {
+                if !self.reply {
+                    self.internet_sourced = true;
+                }
+                return self.load_balancer(fe, false);
+            }
+            Some(PublicOwner::AppGw(g)) => {
+                if !self.reply {
+                    self.internet_sourced = true;
+                }
+                return self.app_gateway(g);
+            }
             Some(PublicOwner::Nic(n)) => {
                 let private = self.f.nics[n.ix()].ip;
                 if !self.reply {
@@ -1123,11 +1184,22 @@ impl<'a> Walk<'a> {
                 Target::ApplianceNoForwarding(n) => {
                     return self.drop_here(Endpoint::Nic(n), Reason::IpForwardingDisabled, None);
                 }
+                Target::LoadBalancer(fe) => {
+                    let lv = self.f.lb_frontends[fe.ix()]
+                        .subnet
+                        .map(|s| self.f.subnets[s.ix()].vnet)
+                        .unwrap_or(vnet);
+                    if !self.may_enter(vnet, lv, from_gateway) {
+                        return End::Dropped(here, Reason::ForwardedTrafficNotAllowed, None);
+                    }
+                    self.load_balancer(fe, true)
+                }
                 Target::Appliance(n) => {
                     let nv = self.f.subnets[self.f.nics[n.ix()].subnet.ix()].vnet;
                     if !self.may_enter(vnet, nv, from_gateway) {
                         return End::Dropped(here, Reason::ForwardedTrafficNotAllowed, None);
                     }
+                    self.cross_appliance(n);
                     // R-NVA-02 / R-NSG-11: the appliance's NSGs see the transit packet both ways.
                     match self.nsg_in(n) {
                         Ok(_) => {}
@@ -1152,6 +1224,9 @@ impl<'a> Walk<'a> {
     /// Starts a leg at an endpoint.
     fn start(&mut self, at: Endpoint) -> End {
         match at {
+            Endpoint::Nic(n) if self.reply && self.lb_session_of(n).is_some() => {
+                self.lb_backend_reply(n)
+            }
             Endpoint::Nic(n) => {
                 let nic = &self.f.nics[n.ix()];
                 if self.pkt.src != nic.ip && !nic.ip_forwarding {
@@ -1222,6 +1297,11 @@ impl<'a> Walk<'a> {
                     Err(s) => self.route_from(s, false),
                 }
             }
+            Endpoint::LoadBalancer(_) => self.drop_here(at, Reason::LbNeverOriginates, None),
+            Endpoint::AppGateway(g) => {
+                self.hop(at, Action::Forward);
+                self.route_from(self.f.app_gateways[g.ix()].subnet, false)
+            }
             Endpoint::Platform => {
                 self.hop(at, Action::Forward);
                 match self.f.private_owner(self.pkt.dst) {
@@ -1269,6 +1349,13 @@ impl<'a> Walk<'a> {
                         Ok(e) => e,
                         Err(s) => self.route_from(s, false),
                     }
+                }
+                Owner::AppGwInstance(g) => match self.app_gateway_instance(g) {
+                    Ok(e) => e,
+                    Err(s) => self.route_from(s, false),
+                },
+                Owner::LbFrontend(_) | Owner::AppGw(_) => {
+                    self.drop_here(Endpoint::Internet, Reason::NoOwner, None)
                 }
             };
         }
@@ -1355,6 +1442,7 @@ pub fn trace_with(
             ret: None,
             symmetric: true,
             bypassed: None,
+            bypassed_nva: None,
         };
     };
     // R8.2: the reply, from where the request landed, to the address it saw as source.
@@ -1398,6 +1486,7 @@ pub fn trace_with(
             ret: Some(ret),
             symmetric: false,
             bypassed: None,
+            bypassed_nva: None,
         };
     }
     // R8.3: every stateful device of the request must see the reply.
@@ -1406,25 +1495,24 @@ pub fn trace_with(
         .iter()
         .find(|x| !x.crossed_by_reply)
         .map(|x| x.fw);
-    match bypassed {
-        Some(fw) => Trace {
-            flow,
-            ingress,
-            outcome: Outcome::NoReturn,
-            forward,
-            ret: Some(ret),
-            symmetric: false,
-            bypassed: Some(fw),
+    let bypassed_nva = s.picks[..s.npicks]
+        .iter()
+        .find(|p| !p.1)
+        .map(|p| p.0);
+    let ok = bypassed.is_none() && bypassed_nva.is_none();
+    Trace {
+        flow,
+        ingress,
+        outcome: if ok {
+            Outcome::Reachable
+        } else {
+            Outcome::NoReturn
         },
-        None => Trace {
-            flow,
-            ingress,
-            outcome: Outcome::Reachable,
-            forward,
-            ret: Some(ret),
-            symmetric: true,
-            bypassed: None,
-        },
+        forward,
+        ret: Some(ret),
+        symmetric: ok,
+        bypassed,
+        bypassed_nva,
     }
 }
 

@@ -88,6 +88,20 @@ pub fn rule_name(f: &Fabric, r: RuleRef) -> String {
             let x = &f.not_modelled[i as usize];
             format!("notModelled/{}", x.id.rsplit('/').next().unwrap_or(&x.id))
         }
+        RuleRef::LbRule { lb, index } => {
+            let l = &f.load_balancers[lb.ix()];
+            format!("{}/loadBalancingRules/{}", l.name, l.rules[index as usize].name)
+        }
+        RuleRef::LbNatRule { lb, index } => {
+            let l = &f.load_balancers[lb.ix()];
+            format!("{}/inboundNatRules/{}", l.name, l.nat_rules[index as usize].name)
+        }
+        RuleRef::LbSession(lb) => format!("{}/session", f.load_balancers[lb.ix()].name),
+        RuleRef::AppGwRule { gw, index } => {
+            let g = &f.app_gateways[gw.ix()];
+            format!("{}/routingRules/{}", g.name, g.rules[index as usize].name)
+        }
+        RuleRef::AppGwSession(gw) => format!("{}/session", f.app_gateways[gw.ix()].name),
         RuleRef::Route(rr) => route_of(f, rr)
             .name
             .clone()
@@ -280,6 +294,24 @@ pub fn reason_text(f: &Fabric, leg: &Leg) -> String {
                  in vnet {vnet}, neither the sending VNet nor one peered with it: unreachable"
             )
         }
+        Reason::LbNoRule => format!(
+            "dropped at {at}: no load-balancing or inbound NAT rule of this frontend matches the protocol and port"
+        ),
+        Reason::LbNoHealthyBackend => format!(
+            "dropped at {at}: every backend of rule {rule}'s pool is down (marked down, or its NSG denies the health probe from AzureLoadBalancer 168.63.129.16)"
+        ),
+        Reason::LbNeverOriginates => {
+            format!("dropped at {at}: a load balancer frontend never originates traffic")
+        }
+        Reason::AppGwNoListener => format!(
+            "dropped at {at}: no listener of the application gateway on this address, protocol and port"
+        ),
+        Reason::AppGwNoBackend => {
+            format!("dropped at {at}: routing rule {rule} has no backend address")
+        }
+        Reason::AppGwNoSession => format!(
+            "dropped at {at}: the packet belongs to no connection of the application gateway"
+        ),
         Reason::NatGatewayInbound => format!(
             "dropped at {at}: the destination is a NAT gateway public IP, which accepts no inbound \
              connections"
@@ -315,6 +347,12 @@ pub fn outcome_reason(f: &Fabric, t: &Trace) -> String {
     match t.outcome {
         Outcome::Reachable => reason_text(f, &t.forward),
         Outcome::Unreachable => reason_text(f, &t.forward),
+        Outcome::NoReturn if t.bypassed.is_none() && t.bypassed_nva.is_some() => {
+            let n = t.bypassed_nva.map(|n| f.nics[n.ix()].name.as_str()).unwrap_or("");
+            format!(
+                "the reply does not cross appliance {n}, which the load balancer chose for the request (the reply hashed to another backend or took another path): a stateful appliance drops the rest of the connection (asymmetric)"
+            )
+        }
         Outcome::NoReturn => match (t.bypassed, &t.ret) {
             (Some(fw), _) => format!(
                 "the reply bypasses stateful firewall {}, which carried the request: it drops the rest of the connection (asymmetric)",
@@ -332,10 +370,21 @@ pub fn trace_json(f: &Fabric, s: &Scratch, t: &Trace, l7: Option<L7<'_>>) -> Val
         "ingress": f.endpoint_id(t.ingress),
         "outcome": t.outcome.as_str(),
         "reason": outcome_reason(f, t),
-        "bypassed": t.bypassed.map(|fw| format!("firewall:{}", f.firewalls[fw.ix()].name)),
+        "bypassed": t.bypassed.map(|fw| format!("firewall:{}", f.firewalls[fw.ix()].name))
+            .or_else(|| t.bypassed_nva.map(|n| format!("nic:{}", f.nics[n.ix()].name))),
+        "xForwardedFor": x_forwarded_for(s, &t.forward).map(ip),
         "forward": leg_json(f, s, &t.forward),
         "return": t.ret.as_ref().map(|r| leg_json(f, s, r)),
         "symmetric": t.symmetric,
+    })
+}
+
+/// The client address an application gateway on the leg put in X-Forwarded-For (the source
+/// of the packet it proxied): information, never the source the backend sees.
+pub fn x_forwarded_for(s: &Scratch, leg: &Leg) -> Option<u32> {
+    s.leg_hops(leg).iter().find_map(|h| match (h.node, h.rule, h.nat) {
+        (Endpoint::AppGateway(_), Some(RuleRef::AppGwRule { .. }), Some(n)) => n.src.map(|x| x.0),
+        _ => None,
     })
 }
 
@@ -417,6 +466,9 @@ pub fn trace_text(f: &Fabric, s: &Scratch, t: &Trace, l7: Option<L7<'_>>) -> Str
             ip(fw.seen.src),
             ip(fw.seen.dst)
         );
+        if let Some(x) = x_forwarded_for(s, fw) {
+            let _ = write!(out, "  [X-Forwarded-For {}]", ip(x));
+        }
     }
     out.push('\n');
     hops_text(f, s, fw, &mut out);

@@ -123,6 +123,23 @@ networkManagers:
 "
     );
     compile(&vnetsim_model::load_str("managed", &y).unwrap())
+/// Load balancers (HA ports in front of NVAs, a second ILB, a public one with inbound NAT and an
+/// outbound rule) and an Application Gateway in front of a VM and of a Private Endpoint.
+fn balancers() -> Fabric {
+    let text = include_str!("../../../tests/fixtures/load-balancers.yaml");
+    compile(&vnetsim_model::load_str("load-balancers", text).unwrap())
+}
+
+fn balancer_cases() -> Vec<Case> {
+    vec![
+        case("10.1.0.4", "10.2.0.4", TCP, 443, None),
+        case("10.1.0.4", "10.3.0.4", TCP, 443, None),
+        case("203.0.113.10", "20.50.0.10", TCP, 80, None),
+        case("203.0.113.10", "20.50.0.10", TCP, 50001, None),
+        case("10.0.4.5", "8.8.8.8", TCP, 443, None),
+        case("8.8.8.8", "20.50.0.20", TCP, 443, None),
+        case("10.1.0.4", "10.0.3.10", TCP, 443, None),
+    ]
 }
 
 struct Case {
@@ -211,6 +228,8 @@ fn kinds(f: &Fabric, cases: &[Case], seen: &mut BTreeSet<&'static str>) {
                 Endpoint::Internet => "internet",
                 Endpoint::Service(_) => "service",
                 Endpoint::Platform => "platform",
+                Endpoint::LoadBalancer(_) => "load-balancer",
+                Endpoint::AppGateway(_) => "application-gateway",
             });
             if matches!(h.nat, Some(n) if n.src.is_some())
                 && matches!(h.node, Endpoint::Nic(_) | Endpoint::Subnet(_))
@@ -229,11 +248,19 @@ fn kinds(f: &Fabric, cases: &[Case], seen: &mut BTreeSet<&'static str>) {
                     RuleRef::Route(_) => "user-route",
                     RuleRef::NotModelled(_) => "not-modelled",
                     RuleRef::AdminRule { .. } => "admin-rule",
+                    RuleRef::LbRule { .. } => "lb-rule",
+                    RuleRef::LbNatRule { .. } => "lb-nat-rule",
+                    RuleRef::LbSession(_) => "lb-session",
+                    RuleRef::AppGwRule { .. } => "appgw-rule",
+                    RuleRef::AppGwSession(_) => "appgw-session",
                 });
             }
         }
         if t.bypassed.is_some() {
             seen.insert("bypassed-firewall");
+        }
+        if t.bypassed_nva.is_some() {
+            seen.insert("bypassed-appliance");
         }
     }
 }
@@ -254,9 +281,12 @@ fn walks_allocate_nothing() {
         case("10.10.0.4", "20.38.109.10", TCP, 443, None),
         case("10.20.0.4", "20.38.109.10", TCP, 443, None),
     ];
+    let lbs = balancers();
+    let lb_cases = balancer_cases();
     let mut seen = BTreeSet::new();
     kinds(&lab, &lab_cases, &mut seen);
     kinds(&nva, &nva_cases, &mut seen);
+    kinds(&lbs, &lb_cases, &mut seen);
     let mut admin = BTreeSet::new();
     kinds(&managed, &managed_cases, &mut admin);
     assert!(
@@ -287,6 +317,14 @@ fn walks_allocate_nothing() {
         "firewall-session",
         "bypassed-firewall",
         "outbound-snat",
+        "load-balancer",
+        "application-gateway",
+        "lb-rule",
+        "lb-nat-rule",
+        "lb-session",
+        "appgw-rule",
+        "appgw-session",
+        "bypassed-appliance",
     ] {
         assert!(seen.contains(k), "no walk crossed a {k}: {seen:?}");
     }
@@ -304,6 +342,9 @@ fn walks_allocate_nothing() {
             for c in &managed_cases {
                 std::hint::black_box(walk(&managed, c, &mut s));
             }
+            for c in &lb_cases {
+                std::hint::black_box(walk(&lbs, c, &mut s));
+            }
         }
         same
     });
@@ -312,7 +353,7 @@ fn walks_allocate_nothing() {
         n,
         0,
         "the walk allocated {n} times in {} walks",
-        1000 * (lab_cases.len() + nva_cases.len() + managed_cases.len())
+        1000 * (lab_cases.len() + nva_cases.len() + managed_cases.len() + lb_cases.len())
     );
 }
 

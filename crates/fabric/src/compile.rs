@@ -24,8 +24,9 @@ use crate::prefix::{self, contains};
 use crate::routes::{self, EffectiveRoute, NextHopType, RouteState, Target};
 use crate::security::{self, NsgTable, TagSets};
 use crate::service_tags;
+use crate::load_balancer::{self, AppGateway, Frontend};
 use crate::{
-    firewall, Fabric, FirewallId, Gateway, GatewayId, GatewayPeer, NatGateway, NatGatewayId, Nic,
+    firewall, AppGwId, LbFrontendId, Fabric, FirewallId, Gateway, GatewayId, GatewayPeer, NatGateway, NatGatewayId, Nic,
     NicId, NsgId, NsgTableId, Owner, PeId, PeerLink, PrivateEndpoint, PublicOwner, RouteSet,
     RouteSetId, RouteTableId, RouteTableInfo, Service, ServiceId, Site, SiteId, Subnet, SubnetId,
     Vnet, VnetId,
@@ -40,12 +41,20 @@ pub fn compile(v: &m::Validated) -> Fabric {
     let peerings = connect_peerings(t, &names, &mut vnets);
     let (sites, gws) = compile_gateways(t, &names, &vnets, &peerings);
     let (services, mut nics, pes, firewalls) = compile_endpoints(t, &names, &vnets, &subnets);
+    let subnet_of = |p: &str| names.subnet(p);
+    let mut lbs = load_balancer::compile_load_balancers(t, &subnet_of, &subnets);
+    let app_gateways = load_balancer::compile_app_gateways(t, &subnet_of, &subnets, &nics);
+    let extra = ExtraOwners {
+        frontends: &lbs.frontends,
+        app_gateways: &app_gateways,
+    };
     let owners = owner_tables(
-        &mut vnets, &subnets, &nics, &pes, &firewalls, &services, &sites, t,
+        &mut vnets, &subnets, &nics, &pes, &firewalls, &services, &sites, t, &extra,
     );
     let route_sets = compile_route_sets(t, &vnets, &mut subnets, &nics, &pes, &peerings, &gws);
     let nsg_tables = compile_nsg_tables(t, &vnets, &mut subnets, &mut nics, &peerings, &gws);
     let admin_tables = compile_admin_tables(t, &vnets, &mut subnets, &peerings, &gws);
+    load_balancer::probe_health(t, &mut lbs.lbs, &nics, &subnets, &nsg_tables);
     Fabric {
         name: t.name.clone(),
         vnets,
@@ -57,6 +66,10 @@ pub fn compile(v: &m::Validated) -> Fabric {
         gateways: gws.gateways,
         firewalls,
         nat_gateways,
+        load_balancers: lbs.lbs,
+        lb_frontends: lbs.frontends,
+        lb_outbound: lbs.outbound,
+        app_gateways,
         route_tables: t
             .route_tables
             .iter()
@@ -614,6 +627,48 @@ fn compile_endpoints(
     (services, nics, pes, firewalls)
 }
 
+/// Addresses held by load balancer frontends and application gateways.
+struct ExtraOwners<'c> {
+    frontends: &'c [Frontend],
+    app_gateways: &'c [AppGateway],
+}
+
+impl ExtraOwners<'_> {
+    /// (vnet, address, owner) of every private address, and (address, owner) of public ones.
+    fn private(&self, subnets: &[Subnet]) -> Vec<(usize, u32, Owner)> {
+        let mut v = Vec::new();
+        for (i, f) in self.frontends.iter().enumerate() {
+            if let Some(s) = f.subnet {
+                v.push((subnets[s.ix()].vnet.ix(), f.ip, Owner::LbFrontend(LbFrontendId(i as u32))));
+            }
+        }
+        for (i, g) in self.app_gateways.iter().enumerate() {
+            let id = AppGwId(i as u32);
+            for a in &g.instance_ips {
+                v.push((g.vnet.ix(), *a, Owner::AppGwInstance(id)));
+            }
+            if let Some(a) = g.private_ip {
+                v.push((g.vnet.ix(), a, Owner::AppGw(id)));
+            }
+        }
+        v
+    }
+    fn public(&self) -> Vec<(u32, PublicOwner)> {
+        let mut v = Vec::new();
+        for (i, f) in self.frontends.iter().enumerate() {
+            if f.subnet.is_none() {
+                v.push((f.ip, PublicOwner::LbFrontend(LbFrontendId(i as u32))));
+            }
+        }
+        for (i, g) in self.app_gateways.iter().enumerate() {
+            if let Some(a) = g.public_ip {
+                v.push((a, PublicOwner::AppGw(AppGwId(i as u32))));
+            }
+        }
+        v
+    }
+}
+
 /// Step 6's result: the global address tables.
 struct Owners {
     public: Fib,
@@ -635,6 +690,7 @@ fn owner_tables(
     services: &[Service],
     sites: &[Site],
     t: &m::Topology,
+    extra: &ExtraOwners,
 ) -> Owners {
     let mut owner_lists: Vec<Vec<(Ipv4Net, u32)>> = vec![Vec::new(); vnets.len()];
     for (i, n) in nics.iter().enumerate() {
@@ -651,6 +707,9 @@ fn owner_tables(
             owner_lists[f.vnet.ix()].push((host(*s), Owner::FirewallInstance(id).encode()));
         }
         owner_lists[f.vnet.ix()].push((host(f.private_ip), Owner::Firewall(id).encode()));
+    }
+    for (vi, a, o) in extra.private(subnets) {
+        owner_lists[vi].push((host(a), o.encode()));
     }
     for (vi, l) in owner_lists.iter().enumerate() {
         vnets[vi].owners = fib_of(l.iter().copied());
@@ -680,6 +739,9 @@ fn owner_tables(
         for p in &n.public_ip_prefixes {
             public_list.push((p.value, owner));
         }
+    }
+    for (a, o) in extra.public() {
+        public_list.push((host(a), o.encode()));
     }
     // Later entries win in a FIB build: lists go in reverse so the first declared wins.
     public_list.reverse();
@@ -729,6 +791,7 @@ fn resolve_appliance(
             Some(Owner::Firewall(f)) | Some(Owner::FirewallInstance(f)) => Target::Firewall(f),
             Some(Owner::Nic(n)) if nics[n.ix()].ip_forwarding => Target::Appliance(n),
             Some(Owner::Nic(n)) => Target::ApplianceNoForwarding(n),
+            Some(Owner::LbFrontend(fe)) => Target::LoadBalancer(fe),
             _ => Target::ApplianceUnresolved,
         };
     }

@@ -24,6 +24,7 @@
 pub mod admin;
 mod compile;
 pub mod firewall;
+pub mod load_balancer;
 pub mod prefix;
 pub mod routes;
 pub mod security;
@@ -67,7 +68,10 @@ ids!(
     RouteSetId,
     NsgId,
     NsgTableId,
-    AdminTableId
+    AdminTableId,
+    LbId,
+    LbFrontendId,
+    AppGwId
 );
 
 /// Who owns a private address inside one VNet.
@@ -79,6 +83,12 @@ pub enum Owner {
     Firewall(FirewallId),
     /// One of the firewall's instance (SNAT) addresses.
     FirewallInstance(FirewallId),
+    /// An internal load balancer's frontend address.
+    LbFrontend(LbFrontendId),
+    /// An application gateway's private frontend address.
+    AppGw(AppGwId),
+    /// One of an application gateway's instance addresses.
+    AppGwInstance(AppGwId),
 }
 
 impl Owner {
@@ -88,6 +98,9 @@ impl Owner {
             Owner::Pe(i) => 1 << 28 | i.0,
             Owner::Firewall(i) => 2 << 28 | i.0,
             Owner::FirewallInstance(i) => 3 << 28 | i.0,
+            Owner::LbFrontend(i) => 4 << 28 | i.0,
+            Owner::AppGw(i) => 5 << 28 | i.0,
+            Owner::AppGwInstance(i) => 6 << 28 | i.0,
         }
     }
     #[inline]
@@ -97,7 +110,10 @@ impl Owner {
             0 => Owner::Nic(NicId(id)),
             1 => Owner::Pe(PeId(id)),
             2 => Owner::Firewall(FirewallId(id)),
-            _ => Owner::FirewallInstance(FirewallId(id)),
+            3 => Owner::FirewallInstance(FirewallId(id)),
+            4 => Owner::LbFrontend(LbFrontendId(id)),
+            5 => Owner::AppGw(AppGwId(id)),
+            _ => Owner::AppGwInstance(AppGwId(id)),
         }
     }
 }
@@ -110,6 +126,10 @@ pub enum PublicOwner {
     Service(ServiceId),
     /// One of a NAT gateway's public IPs or prefixes (outbound only).
     NatGateway(NatGatewayId),
+    /// A public load balancer's frontend.
+    LbFrontend(LbFrontendId),
+    /// An application gateway's public frontend.
+    AppGw(AppGwId),
 }
 
 impl PublicOwner {
@@ -119,6 +139,8 @@ impl PublicOwner {
             PublicOwner::Firewall(i) => 1 << 28 | i.0,
             PublicOwner::Service(i) => 2 << 28 | i.0,
             PublicOwner::NatGateway(i) => 3 << 28 | i.0,
+            PublicOwner::LbFrontend(i) => 4 << 28 | i.0,
+            PublicOwner::AppGw(i) => 5 << 28 | i.0,
         }
     }
     #[inline]
@@ -128,7 +150,9 @@ impl PublicOwner {
             0 => PublicOwner::Nic(NicId(id)),
             1 => PublicOwner::Firewall(FirewallId(id)),
             2 => PublicOwner::Service(ServiceId(id)),
-            _ => PublicOwner::NatGateway(NatGatewayId(id)),
+            3 => PublicOwner::NatGateway(NatGatewayId(id)),
+            4 => PublicOwner::LbFrontend(LbFrontendId(id)),
+            _ => PublicOwner::AppGw(AppGwId(id)),
         }
     }
 }
@@ -216,6 +240,8 @@ pub struct NatGateway {
 pub enum OutboundMethod {
     NatGateway(NatGatewayId),
     InstancePublicIp,
+    /// A public load balancer's outbound rule (or a load-balancing rule keeping outbound SNAT).
+    LoadBalancer(LbId),
     DefaultOutboundAccess,
 }
 
@@ -401,6 +427,12 @@ pub struct Fabric {
     pub gateways: Vec<Gateway>,
     pub firewalls: Vec<firewall::Firewall>,
     pub nat_gateways: Vec<NatGateway>,
+    pub load_balancers: Vec<load_balancer::LoadBalancer>,
+    pub lb_frontends: Vec<load_balancer::Frontend>,
+    /// Per NIC, the load balancer giving it outbound SNAT: (balancer, frontend public IP,
+    /// from an outbound rule).
+    pub lb_outbound: Vec<Option<(LbId, u32, bool)>>,
+    pub app_gateways: Vec<load_balancer::AppGateway>,
     pub route_tables: Vec<RouteTableInfo>,
     pub route_sets: Vec<RouteSet>,
     pub nsg_names: Vec<String>,
@@ -441,6 +473,8 @@ pub enum Endpoint {
     Subnet(SubnetId),
     /// 168.63.129.16, the platform (R1.2).
     Platform,
+    LoadBalancer(LbId),
+    AppGateway(AppGwId),
 }
 
 impl Fabric {
@@ -453,8 +487,10 @@ impl Fabric {
         self.public.lookup(ip).map(PublicOwner::decode)
     }
     /// The outbound method of a NIC toward the Internet and the source address it gives, in
-    /// Azure's order of precedence: NAT gateway on the subnet, instance public IP, default
-    /// outbound access (none on a private subnet).
+    /// Azure's order of precedence: NAT gateway on the subnet, instance public IP, a public
+    /// load balancer's outbound rule (followed only when the VM has no instance-level public
+    /// IP: learn.microsoft.com/azure/load-balancer/outbound-rules), then a load-balancing
+    /// rule's outbound SNAT, default outbound access (none on a private subnet).
     #[inline]
     pub fn outbound_of(&self, n: NicId) -> Option<(OutboundMethod, u32)> {
         let nic = &self.nics[n.ix()];
@@ -467,6 +503,9 @@ impl Fabric {
         }
         if let Some(p) = nic.public_ip {
             return Some((OutboundMethod::InstancePublicIp, p));
+        }
+        if let Some((lb, a, _)) = self.lb_outbound.get(n.ix()).copied().flatten() {
+            return Some((OutboundMethod::LoadBalancer(lb), a));
         }
         s.default_outbound_access
             .then_some((OutboundMethod::DefaultOutboundAccess, DEFAULT_OUTBOUND_IP))
@@ -482,6 +521,11 @@ impl Fabric {
             Owner::Nic(n) => self.subnets[self.nics[n.ix()].subnet.ix()].vnet,
             Owner::Pe(p) => self.subnets[self.pes[p.ix()].subnet.ix()].vnet,
             Owner::Firewall(f) | Owner::FirewallInstance(f) => self.firewalls[f.ix()].vnet,
+            Owner::LbFrontend(fe) => {
+                let s = self.lb_frontends[fe.ix()].subnet?;
+                self.subnets[s.ix()].vnet
+            }
+            Owner::AppGw(g) | Owner::AppGwInstance(g) => self.app_gateways[g.ix()].vnet,
         };
         Some((vnet, o))
     }
@@ -526,6 +570,8 @@ impl Fabric {
                 Owner::Nic(n) => Endpoint::Nic(n),
                 Owner::Pe(p) => Endpoint::Pe(p),
                 Owner::Firewall(f) | Owner::FirewallInstance(f) => Endpoint::Firewall(f),
+                Owner::LbFrontend(fe) => Endpoint::LoadBalancer(self.lb_frontends[fe.ix()].lb),
+                Owner::AppGw(g) | Owner::AppGwInstance(g) => Endpoint::AppGateway(g),
             };
         }
         if let Some(s) = self.site_of(ip) {
@@ -552,6 +598,8 @@ impl Fabric {
             Endpoint::Gateway(i) => format!("gateway:{}", self.gateways[i.ix()].name),
             Endpoint::Subnet(i) => self.subnet_id(i),
             Endpoint::Platform => "platform".to_string(),
+            Endpoint::LoadBalancer(i) => format!("lb:{}", self.load_balancers[i.ix()].name),
+            Endpoint::AppGateway(i) => format!("appgw:{}", self.app_gateways[i.ix()].name),
         }
     }
     pub fn subnet_id(&self, s: SubnetId) -> String {

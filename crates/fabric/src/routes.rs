@@ -101,6 +101,8 @@ pub enum Target {
     Firewall(FirewallId),
     /// VirtualAppliance resolved to a NIC with IP forwarding.
     Appliance(NicId),
+    /// VirtualAppliance resolved to an internal load balancer's frontend (NVAs behind it).
+    LoadBalancer(crate::LbFrontendId),
     /// VirtualAppliance resolved to a NIC without IP forwarding (R-NVA-01).
     ApplianceNoForwarding(NicId),
     /// VirtualAppliance address owned by nothing reachable.

@@ -21,6 +21,7 @@ use crate::{Diag, Files, ImportError, ImportOptions, Imported};
 mod classify;
 mod firewall;
 mod manager;
+mod lb;
 mod network;
 
 pub use classify::{classify, Class};
@@ -73,6 +74,7 @@ pub fn map(
     firewall::firewalls(&mut c);
     network::private_endpoints(&mut c);
     manager::network_managers(&mut c);
+    lb::load_balancers(&mut c);
     c.finish_report();
     if !c.errors.is_empty() {
         return Err(ImportError {
@@ -405,6 +407,8 @@ impl<'a> Ctx<'a> {
             "services",
             "privateEndpoints",
             "networkManagers",
+            "loadBalancers",
+            "applicationGateways",
         ];
         for sec in order {
             if let Some(mut items) = self.out.remove(sec) {

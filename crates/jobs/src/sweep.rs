@@ -60,7 +60,12 @@ pub fn row_with(
     let delivered = fw.verdict == Verdict::Delivered;
     let (dropped_at, rule) = match (t.outcome, &t.ret) {
         (Outcome::NoReturn, Some(r)) if r.verdict == Verdict::Dropped => (r.dropped_at, r.rule),
-        (Outcome::NoReturn, _) => (t.bypassed.map(vnetsim_fabric::Endpoint::Firewall), fw.rule),
+        (Outcome::NoReturn, _) => (
+            t.bypassed
+                .map(vnetsim_fabric::Endpoint::Firewall)
+                .or(t.bypassed_nva.map(vnetsim_fabric::Endpoint::Nic)),
+            fw.rule,
+        ),
         _ => (fw.dropped_at, fw.rule),
     };
     FlowRow {

@@ -13,8 +13,6 @@ use crate::types::*;
 /// Features named by Azure that topology format v1 does not model: input that
 /// names them is rejected with this explanation, never silently ignored.
 const NOT_IN_V1: &[(&str, &str)] = &[
-    ("loadBalancers", "load balancers"),
-    ("loadBalancer", "load balancers"),
     ("virtualHubs", "Virtual WAN hubs"),
     ("virtualWans", "Virtual WAN"),
     ("routeServers", "Route Server"),
@@ -424,6 +422,8 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
             "firewalls",
             "services",
             "privateEndpoints",
+            "loadBalancers",
+            "applicationGateways",
             "notModelled",
             "serviceTags",
             "networkManagers",
@@ -528,6 +528,16 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
     for n in items(d, o.get("privateEndpoints"), "privateEndpoints", false) {
         if let Some(x) = whole(d, n, private_endpoint) {
             t.private_endpoints.push(x);
+        }
+    }
+    for n in items(d, o.get("loadBalancers"), "loadBalancers", false) {
+        if let Some(x) = crate::load_balancer::decode_load_balancer(d, n) {
+            t.load_balancers.push(x);
+        }
+    }
+    for n in items(d, o.get("applicationGateways"), "applicationGateways", false) {
+        if let Some(x) = crate::load_balancer::decode_application_gateway(d, n) {
+            t.application_gateways.push(x);
         }
     }
     for n in items(d, o.get("notModelled"), "notModelled", false) {

@@ -33,6 +33,7 @@ pub mod decode;
 pub mod diag;
 pub mod generate;
 pub mod limits;
+pub mod load_balancer;
 pub mod node;
 pub mod overlap;
 pub mod read;
@@ -45,6 +46,7 @@ use std::path::Path;
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use limits::Limits;
 pub use node::Loc;
+pub use load_balancer::{ApplicationGateway, LoadBalancer};
 pub use types::*;
 pub use validate::{is_reserved, FIREWALL_SUBNET, GATEWAY_SUBNET};
 

@@ -40,6 +40,10 @@ pub struct Topology {
     pub firewalls: Vec<Firewall>,
     pub services: Vec<Service>,
     pub private_endpoints: Vec<PrivateEndpoint>,
+    /// Azure Load Balancers (`loadBalancers`).
+    pub load_balancers: Vec<crate::load_balancer::LoadBalancer>,
+    /// Application Gateways v2 (`applicationGateways`).
+    pub application_gateways: Vec<crate::load_balancer::ApplicationGateway>,
     /// Resources that affect packets but that vnetsim does not model (written by `import`).
     pub not_modelled: Vec<NotModelled>,
     /// `serviceTags`: the service-tag file (as written, relative to the topology).

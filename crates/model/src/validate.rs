@@ -175,13 +175,13 @@ impl<'a> Names<'a> {
 
 /// What the steps share: the topology, its names, indexes built once, and
 /// what earlier steps recorded.
-struct Checker<'a> {
-    t: &'a Topology,
+pub(crate) struct Checker<'a> {
+    pub(crate) t: &'a Topology,
     names: Names<'a>,
     /// Each vnet's address space, indexed for overlap and containment.
     spaces: Vec<PrefixIndex>,
     /// Subnets by "VNET/SUBNET" (the first of a duplicated name).
-    subnets: HashMap<String, (usize, usize)>,
+    pub(crate) subnets: HashMap<String, (usize, usize)>,
     /// Subnet references sorted by name, built for the first unknown one.
     sorted_subnets: OnceCell<Vec<String>>,
     /// Vnets that have a gateway.
@@ -208,6 +208,8 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
     c.check_network_acls(d);
     check_named_tags(t, d);
     crate::admin::validate(t, d);
+    c.check_load_balancers(d);
+    c.check_application_gateways(d);
     crate::control_plane::check(t, d);
 }
 
@@ -427,7 +429,7 @@ impl<'a> Checker<'a> {
     }
 
     /// Resolves a `VNET/SUBNET` reference, reporting a malformed or unknown one.
-    fn subnet_ref(&self, d: &mut Diagnostics, r: &Sp<String>) -> Option<(usize, usize)> {
+    pub(crate) fn subnet_ref(&self, d: &mut Diagnostics, r: &Sp<String>) -> Option<(usize, usize)> {
         if !r.value.contains('/') {
             d.error(
                 r.loc,
@@ -758,7 +760,7 @@ impl<'a> Checker<'a> {
     // ---- Steps 7-10: what owns an address: NICs, gateways, firewalls, endpoints.
 
     /// Records that `who` owns `ip` in vnet `vnet`; an address has one owner per vnet.
-    fn claim(&mut self, d: &mut Diagnostics, vnet: usize, ip: &Sp<Ipv4Addr>, who: String) {
+    pub(crate) fn claim(&mut self, d: &mut Diagnostics, vnet: usize, ip: &Sp<Ipv4Addr>, who: String) {
         if let Some(prev) = self.owners.get(&(vnet, ip.value)) {
             d.error(
                 ip.loc,
@@ -770,7 +772,7 @@ impl<'a> Checker<'a> {
     }
 
     /// `ip` is inside subnet `(vi, si)` and not one Azure reserves there.
-    fn check_ip(
+    pub(crate) fn check_ip(
         &self,
         d: &mut Diagnostics,
         (vi, si): (usize, usize),

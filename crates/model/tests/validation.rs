@@ -329,12 +329,12 @@ fn one_sided_peering_is_a_warning() {
 
 #[test]
 fn features_outside_v1_are_rejected_by_name() {
-    let t = format!("{BASE}loadBalancers: []\n");
+    let t = format!("{BASE}virtualHubs: []\n");
     expect(
         &t,
-        "'loadBalancers': load balancers are not in topology format version 1",
-        "loadBalancers",
-        "loadBalancers",
+        "'virtualHubs': Virtual WAN hubs are not in topology format version 1",
+        "virtualHubs",
+        "virtualHubs",
     );
 }
 

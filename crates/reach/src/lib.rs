@@ -180,6 +180,9 @@ impl Collector<'_> {
             Endpoint::Site(s) => self.add(&tb.site[s.ix()]),
             Endpoint::Internet | Endpoint::Service(_) => self.add(&tb.internet),
             Endpoint::Platform => self.add(&tb.platform),
+            // Not yet a source of cuts: a load balancer's rule ports and its backend hash, and
+            // an Application Gateway's listeners (see the GUIDE's reach section).
+            Endpoint::LoadBalancer(_) | Endpoint::AppGateway(_) => {}
         }
     }
     fn hop(&mut self, tb: &Tables, node: Endpoint, route: Option<RouteRef>, app: &mut bool) {

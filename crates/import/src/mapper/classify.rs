@@ -38,10 +38,11 @@ const MODELLED: &[&str] = &[
     "microsoft.network/networkmanagers/securityadminconfigurations/rulecollections",
     "microsoft.network/networkmanagers/securityadminconfigurations/rulecollections/rules",
     "microsoft.network/networkmanagers/connectivityconfigurations",
+    "microsoft.network/loadbalancers",
+    "microsoft.network/applicationgateways",
 ];
 
 const UNSUPPORTED: &[(&str, &str)] = &[
-    ("microsoft.network/loadbalancers", "traffic to its frontend IPs (load-balancing and inbound NAT rules) and outbound SNAT of its backend pools"),
     ("microsoft.network/natgateways", "outbound Internet traffic (SNAT) of the subnets it is attached to"),
     ("microsoft.network/virtualhubs", "Virtual WAN hub or Route Server routing: BGP routes injected into peered VNets"),
     ("microsoft.network/virtualhubs/ipconfigurations", "Route Server: BGP routes injected into the VNet"),
@@ -51,7 +52,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("microsoft.network/p2svpngateways", "Virtual WAN point-to-site VPN routing"),
     ("microsoft.network/expressroutegateways", "Virtual WAN ExpressRoute routing"),
     ("microsoft.network/vpnsites", "Virtual WAN branch prefixes"),
-    ("microsoft.network/applicationgateways", "HTTP(S) traffic to its frontend (proxy, WAF)"),
     ("microsoft.network/applicationgatewaywebapplicationfirewallpolicies", "HTTP(S) traffic through Application Gateway (WAF)"),
     ("microsoft.network/bastionhosts", "management traffic from AzureBastionSubnet to VMs"),
     ("microsoft.network/expressroutecircuits", "routes and traffic to on-premises over ExpressRoute"),
