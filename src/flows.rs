@@ -45,6 +45,10 @@ pub struct SweepArgs {
     /// How many top rules and drop points the summary lists
     #[arg(long, default_value_t = 10)]
     pub top: usize,
+    /// Evaluate only part I of N (0-based): a contiguous range of the matrix's cells; the N
+    /// parts' rows, concatenated in part order, are the whole sweep's rows
+    #[arg(long, value_name = "I/N", value_parser = jobs::shard::Shard::parse)]
+    pub shard: Option<jobs::shard::Shard>,
     #[command(flatten)]
     pub out_fmt: Output,
 }
@@ -144,8 +148,12 @@ pub fn run_sweep(a: SweepArgs) -> Result<u8, String> {
     let f = load(&a.topology)?;
     let pairs = a.heatmap.is_some();
     let matrix = jobs::sweep::matrix(&f, &a.sel.job())?;
+    let cells = a
+        .shard
+        .unwrap_or(jobs::shard::Shard::ALL)
+        .cells(matrix.len());
     let pool = crate::cli::thread_pool(a.sel.threads)?;
-    let b = bar(matrix.len(), "flows");
+    let b = bar(cells.end - cells.start, "flows");
     let progress = progress_fn(&b, Instant::now());
     let job = jobs::Job {
         pool: &pool,
@@ -154,13 +162,13 @@ pub fn run_sweep(a: SweepArgs) -> Result<u8, String> {
     let s = match &a.out {
         Some(p) => {
             let mut w = row_writer(p, a.out_format.map(Into::into))?;
-            let s = jobs::sweep::sweep_rows(&f, matrix, &job, pairs, &mut |r| {
+            let s = jobs::sweep::sweep_rows(&f, matrix, cells, &job, pairs, &mut |r| {
                 w.write(r).map_err(|e| write_error(p, e))
             })?;
             w.finish().map_err(|e| write_error(p, e))?;
             s
         }
-        None => jobs::sweep::sweep_summary(&f, matrix, &job, pairs),
+        None => jobs::sweep::sweep_summary(&f, matrix, cells, &job, pairs),
     };
     b.finish_and_clear();
     if let (Some(p), Some(pairs)) = (&a.heatmap, &s.pairs) {

@@ -8,7 +8,8 @@
 //! - [`diff`]: the same sweep on two fabrics, and the flows that changed;
 //! - [`check`]: reachability assertions, every name resolved before anything runs;
 //! - [`replay`]: captures through the fabric, each flow's fate, and pass two's sinks;
-//! - [`names`]: the names users type, resolved against the fabric, with a did-you-mean.
+//! - [`names`]: the names users type, resolved against the fabric, with a did-you-mean;
+//! - [`shard`]: `--shard I/N`, one deterministic part of a sweep or a replay.
 //!
 //! It decides nothing about packets: every decision is the engine's (`vnetsim-engine`) over
 //! the compiled fabric (`vnetsim-fabric`). It prints nothing: results come back as values and
@@ -18,6 +19,7 @@ pub mod check;
 pub mod diff;
 pub mod names;
 pub mod replay;
+pub mod shard;
 pub mod sweep;
 
 /// Where a job runs: the worker pool, and a progress callback told how much work was done
