@@ -234,28 +234,11 @@ pub fn run_diff(a: DiffArgs) -> Result<u8, String> {
         progress: &|_| {},
     };
     let d = jobs::diff::diff(&old, &new, &a.sel.job(), &job)?;
+    let items: Vec<serde_json::Value> = d.changes.iter().map(jobs::diff::change_json).collect();
     let changes: Vec<(jobs::diff::FlowKey, Option<FlowRow>, Option<FlowRow>)> = d
         .changes
         .into_iter()
         .map(|c| (c.key, c.old, c.new))
-        .collect();
-    let side = |r: &Option<FlowRow>| -> serde_json::Value {
-        match r {
-            None => serde_json::Value::Null,
-            Some(r) => serde_json::json!({
-                "outcome": r.outcome, "deliveredTo": r.delivered_to, "droppedAt": r.dropped_at, "rule": r.rule,
-                "srcSeen": r.src_seen, "path": r.path, "reason": r.reason,
-            }),
-        }
-    };
-    let items: Vec<serde_json::Value> = changes
-        .iter()
-        .map(|(k, a0, b)| {
-            serde_json::json!({
-                "from": k.0, "to": k.1, "protocol": k.2, "dstPort": k.3,
-                "old": side(a0), "new": side(b),
-            })
-        })
         .collect();
     if let Some(p) = &a.out {
         let mut text = String::new();

@@ -42,7 +42,7 @@ mod cli;
 mod flows;
 mod import;
 mod replay;
-mod watcher;
+use vnetsim_jobs::watcher;
 
 use std::process::ExitCode;
 

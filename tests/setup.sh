@@ -1,13 +1,33 @@
 #!/usr/bin/env bash
 # Installs what the tests need besides the Rust toolchain, when it is missing:
 #   - tcpdump (Debian's package): reads back the captures `replay --pcap-out` writes;
-#   - pyarrow (PyPI): reads back the Parquet files `sweep` and `replay` write.
+#   - a Java runtime (Debian's default-jre-headless, Java 17 on Debian 12): Spark's JVM, for
+#     the Python package's Spark tests in local mode;
+#   - pyarrow (PyPI): reads back the Parquet files `sweep` and `replay` write;
+#   - maturin, pandas, pytest and pyspark (PyPI): build and test the Python package.
 set -euo pipefail
-if ! command -v tcpdump >/dev/null 2>&1; then
+apt_updated=
+apt_install() {
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq tcpdump >/dev/null
+  if [ -z "$apt_updated" ]; then
+    apt-get update -qq
+    apt_updated=1
+  fi
+  apt-get install -y -qq "$@" >/dev/null
+}
+if ! command -v tcpdump >/dev/null 2>&1; then
+  apt_install tcpdump
 fi
-if ! python3 -c 'import pyarrow' >/dev/null 2>&1; then
-  python3 -m pip install -q pyarrow
+if ! command -v java >/dev/null 2>&1 && [ -z "${JAVA_HOME:-}" ]; then
+  apt_install default-jre-headless
 fi
+py_need() { # module, then the PyPI package providing it
+  if ! python3 -c "import $1" >/dev/null 2>&1; then
+    python3 -m pip install -q "$2"
+  fi
+}
+py_need pyarrow pyarrow
+py_need pandas pandas
+py_need pytest pytest
+py_need maturin maturin
+py_need pyspark pyspark

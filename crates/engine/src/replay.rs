@@ -224,6 +224,28 @@ pub struct FlowRecord {
     pub reply_bytes: u64,
 }
 
+impl FlowRecord {
+    /// A flow seen somewhere else than in a capture (a flow table handed over as rows): its
+    /// scope from the fabric, no name hint, nothing counted yet.
+    pub fn new(f: &Fabric, flow: Flow, ingress: Endpoint, midstream: bool) -> FlowRecord {
+        FlowRecord {
+            flow,
+            ingress,
+            scope: Scope::of(f, flow.src, flow.dst),
+            midstream,
+            hint: None,
+            hint_checked: true,
+            first_ts_ns: 0,
+            last_ts_ns: 0,
+            capture: 0,
+            request_packets: 0,
+            request_bytes: 0,
+            reply_packets: 0,
+            reply_bytes: 0,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct ReplayStats {
     pub read: ReadStats,

@@ -51,6 +51,7 @@ use serde::{Deserialize, Serialize};
 pub mod heatmap;
 pub mod packets;
 mod parquet_io;
+pub use parquet_io::{batch as arrow_batch, schema as arrow_schema};
 pub mod summary;
 
 /// One simulated flow, flat: the columns of the `sweep` output.
