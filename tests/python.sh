@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --locked --bin vnetsim
 python3 -m maturin build --release --locked --manifest-path crates/python/Cargo.toml \
-  --out target/wheels --interpreter python3 -q
+  --out target/wheels --interpreter python3
 venv=target/py-venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv --system-site-packages "$venv"
