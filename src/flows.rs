@@ -48,6 +48,10 @@ pub struct SweepArgs {
     /// How many top rules and drop points the summary lists
     #[arg(long, default_value_t = 10)]
     pub top: usize,
+    /// Evaluate only part I of N (0-based): a contiguous range of the matrix's cells; the N
+    /// parts' rows, concatenated in part order, are the whole sweep's rows
+    #[arg(long, value_name = "I/N", value_parser = jobs::shard::Shard::parse)]
+    pub shard: Option<jobs::shard::Shard>,
     #[command(flatten)]
     pub out_fmt: Output,
 }
@@ -155,8 +159,12 @@ pub fn run_sweep(a: SweepArgs) -> Result<u8, String> {
     let f = load(&a.topology)?;
     let pairs = a.heatmap.is_some();
     let matrix = jobs::sweep::matrix(&f, &a.sel.job())?;
+    let cells = a
+        .shard
+        .unwrap_or(jobs::shard::Shard::ALL)
+        .cells(matrix.len());
     let pool = crate::cli::thread_pool(a.sel.threads)?;
-    let b = bar(matrix.len(), "flows");
+    let b = bar(cells.end - cells.start, "flows");
     let progress = progress_fn(&b, Instant::now());
     let job = jobs::Job {
         pool: &pool,
@@ -173,14 +181,19 @@ pub fn run_sweep(a: SweepArgs) -> Result<u8, String> {
     let s = match &a.out {
         Some(p) => {
             let mut w = row_writer(p, a.out_format.map(Into::into))?;
-            let s =
-                jobs::sweep::sweep_rows_into(&f, matrix, &job, pairs, report.as_mut(), &mut |r| {
-                    w.write(r).map_err(|e| write_error(p, e))
-                })?;
+            let s = jobs::sweep::sweep_rows_into(
+                &f,
+                matrix,
+                cells,
+                &job,
+                pairs,
+                report.as_mut(),
+                &mut |r| w.write(r).map_err(|e| write_error(p, e)),
+            )?;
             w.finish().map_err(|e| write_error(p, e))?;
             s
         }
-        None => jobs::sweep::sweep_summary_into(&f, matrix, &job, pairs, report.as_mut()),
+        None => jobs::sweep::sweep_summary_into(&f, matrix, cells, &job, pairs, report.as_mut()),
     };
     b.finish_and_clear();
     if let (Some(p), Some(r)) = (&a.report, &report) {
@@ -272,28 +285,11 @@ pub fn run_diff(a: DiffArgs) -> Result<u8, String> {
     if let (Some(p), Some(r)) = (&a.report, &report) {
         jobs::report::write(p, r, &d.new_summary)?;
     }
+    let items: Vec<serde_json::Value> = d.changes.iter().map(jobs::diff::change_json).collect();
     let changes: Vec<(jobs::diff::FlowKey, Option<FlowRow>, Option<FlowRow>)> = d
         .changes
         .into_iter()
         .map(|c| (c.key, c.old, c.new))
-        .collect();
-    let side = |r: &Option<FlowRow>| -> serde_json::Value {
-        match r {
-            None => serde_json::Value::Null,
-            Some(r) => serde_json::json!({
-                "outcome": r.outcome, "deliveredTo": r.delivered_to, "droppedAt": r.dropped_at, "rule": r.rule,
-                "srcSeen": r.src_seen, "path": r.path, "reason": r.reason,
-            }),
-        }
-    };
-    let items: Vec<serde_json::Value> = changes
-        .iter()
-        .map(|(k, a0, b)| {
-            serde_json::json!({
-                "from": k.0, "to": k.1, "protocol": k.2, "dstPort": k.3,
-                "old": side(a0), "new": side(b),
-            })
-        })
         .collect();
     if let Some(p) = &a.out {
         let mut text = String::new();

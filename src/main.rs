@@ -44,7 +44,7 @@ mod flows;
 mod import;
 mod reach;
 mod replay;
-mod watcher;
+use vnetsim_jobs::watcher;
 
 use std::process::ExitCode;
 

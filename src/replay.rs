@@ -51,6 +51,10 @@ pub struct ReplayArgs {
     /// How many top rules and drop points the summary lists
     #[arg(long, default_value_t = 10)]
     pub top: usize,
+    /// Walk only part I of N (0-based): the flows whose canonical bidirectional 5-tuple
+    /// hashes to I (64-bit FNV-1a modulo N), each flow's packets kept together
+    #[arg(long, value_name = "I/N", value_parser = vnetsim_jobs::shard::Shard::parse)]
+    pub shard: Option<vnetsim_jobs::shard::Shard>,
     #[command(flatten)]
     pub out_fmt: Output,
 }
@@ -88,8 +92,11 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
     for m in &a.map {
         map.add(m).map_err(|e| format!("error: {e}"))?;
     }
-    let table: FlowTable =
+    let mut table: FlowTable =
         build_table(&f, &paths, from, &map, &|n| b.inc(n)).map_err(|e| format!("error: {e}"))?;
+    if let Some(s) = a.shard {
+        table.retain_shard(s.index, s.count);
+    }
     b.finish_and_clear();
     let pool = crate::cli::thread_pool(a.threads)?;
     let job = vnetsim_jobs::Job {

@@ -83,6 +83,54 @@ fn key(p: &Ipv4Flow) -> (Key, Key) {
     )
 }
 
+/// The canonical bidirectional 5-tuple of a flow-table key: the lower (address, port) side
+/// first, so a request and its reply give the same bytes. 13 bytes: protocol, then the lower
+/// side's address (4, big-endian) and port (2, big-endian), then the higher side's. ICMP
+/// carries the echo identifier as both ports (what the flow table keys it on).
+fn canonical_tuple(k: &Key) -> [u8; 13] {
+    let (sp, dp) = ((k.2 >> 16) as u16, k.2 as u16);
+    let (lo, hi) = if (k.0, sp) <= (k.1, dp) {
+        ((k.0, sp), (k.1, dp))
+    } else {
+        ((k.1, dp), (k.0, sp))
+    };
+    let mut b = [0u8; 13];
+    b[0] = k.3;
+    b[1..5].copy_from_slice(&lo.0.to_be_bytes());
+    b[5..7].copy_from_slice(&lo.1.to_be_bytes());
+    b[7..11].copy_from_slice(&hi.0.to_be_bytes());
+    b[11..13].copy_from_slice(&hi.1.to_be_bytes());
+    b
+}
+
+/// 64-bit FNV-1a (offset basis 0xcbf29ce484222325, prime 0x100000001b3): a documented,
+/// stable hash, the same on every machine and in every release, unlike the standard
+/// library's randomly keyed SipHash.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// The shard (of `count`) a flow of this 5-tuple belongs to: FNV-1a of its canonical
+/// bidirectional 5-tuple modulo `count`, so both directions of a flow, and so all its
+/// packets, land in the same shard. `sport`/`dport` as on the wire (for ICMP the echo
+/// identifier in `sport`).
+pub fn flow_shard(src: u32, dst: u32, proto: u8, sport: u16, dport: u16, count: u32) -> u32 {
+    let dp = if proto == ICMP { sport } else { dport };
+    shard_of_key(
+        &Key(src, dst, (sport as u32) << 16 | dp as u32, proto),
+        count,
+    )
+}
+
+fn shard_of_key(k: &Key, count: u32) -> u32 {
+    (fnv1a64(&canonical_tuple(k)) % count.max(1) as u64) as u32
+}
+
 /// `--map OLD/LEN=NEW/LEN`: re-addresses a capture taken elsewhere onto the fabric. An address
 /// inside OLD keeps its host bits under NEW; the first matching rule applies.
 #[derive(Clone, Debug, Default)]
@@ -176,6 +224,28 @@ pub struct FlowRecord {
     pub reply_bytes: u64,
 }
 
+impl FlowRecord {
+    /// A flow seen somewhere else than in a capture (a flow table handed over as rows): its
+    /// scope from the fabric, no name hint, nothing counted yet.
+    pub fn new(f: &Fabric, flow: Flow, ingress: Endpoint, midstream: bool) -> FlowRecord {
+        FlowRecord {
+            flow,
+            ingress,
+            scope: Scope::of(f, flow.src, flow.dst),
+            midstream,
+            hint: None,
+            hint_checked: true,
+            first_ts_ns: 0,
+            last_ts_ns: 0,
+            capture: 0,
+            request_packets: 0,
+            request_bytes: 0,
+            reply_packets: 0,
+            reply_bytes: 0,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct ReplayStats {
     pub read: ReadStats,
@@ -217,6 +287,21 @@ impl FlowTable {
             flow: i,
             reply: true,
         })
+    }
+
+    /// Keeps only the flows of shard `index` of `count` ([`flow_shard`]), in their order:
+    /// what `replay --shard I/N` walks. Pass two then places only this shard's packets.
+    pub fn retain_shard(&mut self, index: u32, count: u32) {
+        let mut keys: Vec<(u32, Key)> = self.map.iter().map(|(k, &i)| (i, *k)).collect();
+        keys.sort_unstable_by_key(|(i, _)| *i);
+        let old = std::mem::take(&mut self.flows);
+        self.map.clear();
+        for ((_, k), rec) in keys.into_iter().zip(old) {
+            if shard_of_key(&k, count) == index {
+                self.map.insert(k, self.flows.len() as u32);
+                self.flows.push(rec);
+            }
+        }
     }
 
     /// Pass one over a packet: counts it into its flow, creating the flow when new. `hints`
@@ -537,4 +622,32 @@ where
         })
         .flatten_iter()
         .collect()
+}
+
+#[cfg(test)]
+mod shard_tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a64_matches_the_published_test_vectors() {
+        // FNV test vectors (draft-eastlake-fnv, "FNV-1a 64"): "" and "a".
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn both_directions_of_a_flow_fall_in_one_shard() {
+        let (a, b) = (0x0a00_0104, 0x0a01_0204);
+        for n in [2, 7, 64] {
+            assert_eq!(
+                flow_shard(a, b, TCP, 50000, 443, n),
+                flow_shard(b, a, TCP, 443, 50000, n)
+            );
+        }
+        let spread: std::collections::BTreeSet<u32> = (0..200u16)
+            .map(|p| flow_shard(a, b, TCP, 40000 + p, 443, 7))
+            .collect();
+        assert_eq!(spread.len(), 7, "200 flows reach every one of 7 shards");
+    }
 }

@@ -102,3 +102,23 @@ pub fn diff_into(
         new_summary,
     })
 }
+
+/// One side of a change as `diff --json` writes it (null for a flow only the other side has).
+fn side_json(r: &Option<FlowRow>) -> serde_json::Value {
+    match r {
+        None => serde_json::Value::Null,
+        Some(r) => serde_json::json!({
+            "outcome": r.outcome, "deliveredTo": r.delivered_to, "droppedAt": r.dropped_at, "rule": r.rule,
+            "srcSeen": r.src_seen, "path": r.path, "reason": r.reason,
+        }),
+    }
+}
+
+/// A change as `diff --json` and `--out` write it.
+pub fn change_json(c: &Change) -> serde_json::Value {
+    let k = &c.key;
+    serde_json::json!({
+        "from": k.0, "to": k.1, "protocol": k.2, "dstPort": k.3,
+        "old": side_json(&c.old), "new": side_json(&c.new),
+    })
+}

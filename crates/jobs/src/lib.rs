@@ -11,6 +11,9 @@
 //! - [`report`]: the HTML report as one more sink (where endpoints are drawn, a diff's
 //!   causes);
 //! - [`names`]: the names users type, resolved against the fabric, with a did-you-mean.
+//! - [`names`]: the names users type, resolved against the fabric, with a did-you-mean;
+//! - [`shard`]: `--shard I/N`, one deterministic part of a sweep or a replay;
+//! - [`watcher`]: the Network Watcher answers (effective routes and rules) as text and JSON.
 //!
 //! It decides nothing about packets: every decision is the engine's (`vnetsim-engine`) over
 //! the compiled fabric (`vnetsim-fabric`). It prints nothing: results come back as values and
@@ -21,7 +24,9 @@ pub mod diff;
 pub mod names;
 pub mod replay;
 pub mod report;
+pub mod shard;
 pub mod sweep;
+pub mod watcher;
 
 /// Where a job runs: the worker pool, and a progress callback told how much work was done
 /// (cells, flows or packets) as it goes.

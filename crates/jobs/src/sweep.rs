@@ -133,8 +133,15 @@ type KeyCounts = HashMap<
 /// A summary-only sweep: per distinct [`vnetsim_engine::TraceKey`] a count (names rendered once
 /// per key), and per pair its outcomes when `pairs` is wanted. Memory: the distinct keys and
 /// the pairs, never the flows.
-pub fn sweep_summary(f: &Fabric, matrix: Matrix, job: &Job<'_>, pairs: bool) -> SweptSummary {
-    sweep_summary_into(f, matrix, job, pairs, None)
+/// `cells` is the part of the matrix to evaluate (`0..matrix.len()` for all of it).
+pub fn sweep_summary(
+    f: &Fabric,
+    matrix: Matrix,
+    cells: std::ops::Range<u64>,
+    job: &Job<'_>,
+    pairs: bool,
+) -> SweptSummary {
+    sweep_summary_into(f, matrix, cells, job, pairs, None)
 }
 
 /// The report's members for the matrix's sources and destinations (by probe), and the
@@ -186,6 +193,7 @@ impl<'r> ReportFeed<'r> {
 pub fn sweep_summary_into(
     f: &Fabric,
     matrix: Matrix,
+    cells: std::ops::Range<u64>,
     job: &Job<'_>,
     pairs: bool,
     report: Option<&mut HtmlReport>,
@@ -197,8 +205,9 @@ pub fn sweep_summary_into(
     let fq = matrix.fqdns(f);
     let mut counts: KeyCounts = KeyCounts::default();
     let mut heat = pairs.then(|| PairOutcomes::new(&matrix));
-    for start in (0..matrix.len()).step_by(SLICE as usize) {
-        let range = start..(start + SLICE).min(matrix.len());
+    let cells = cells.start.min(matrix.len())..cells.end.min(matrix.len());
+    for start in cells.clone().step_by(SLICE as usize) {
+        let range = start..(start + SLICE).min(cells.end);
         let chunks: Vec<(KeyCounts, Vec<(sweep::Cell, Outcome)>)> = pool.install(|| {
             sweep::fold_range(
                 f,
@@ -242,7 +251,7 @@ pub fn sweep_summary_into(
         summary.add_n(&row_with(f, &t, None, String::new(), String::new()), *n);
     }
     SweptSummary {
-        flows: matrix.len(),
+        flows: cells.end - cells.start,
         matrix,
         summary,
         pairs: heat,
@@ -251,21 +260,24 @@ pub fn sweep_summary_into(
 }
 
 /// A sweep whose rows are streamed to `out` in matrix order, slice by slice (each slice
-/// evaluated and rendered in parallel): memory holds one slice of rows.
+/// evaluated and rendered in parallel): memory holds one slice of rows. `cells` is the part
+/// of the matrix to evaluate (`0..matrix.len()` for all of it).
 pub fn sweep_rows(
     f: &Fabric,
     matrix: Matrix,
+    cells: std::ops::Range<u64>,
     job: &Job<'_>,
     pairs: bool,
     out: &mut dyn FnMut(&FlowRow) -> Result<(), String>,
 ) -> Result<SweptSummary, String> {
-    sweep_rows_into(f, matrix, job, pairs, None, out)
+    sweep_rows_into(f, matrix, cells, job, pairs, None, out)
 }
 
 /// [`sweep_rows`], feeding an HTML report as it goes.
 pub fn sweep_rows_into(
     f: &Fabric,
     matrix: Matrix,
+    cells: std::ops::Range<u64>,
     job: &Job<'_>,
     pairs: bool,
     report: Option<&mut HtmlReport>,
@@ -277,8 +289,9 @@ pub fn sweep_rows_into(
     let fq = matrix.fqdns(f);
     let mut summary = Summary::default();
     let mut heat = pairs.then(|| PairOutcomes::new(&matrix));
-    for start in (0..matrix.len()).step_by(SLICE as usize) {
-        let range = start..(start + SLICE).min(matrix.len());
+    let cells = cells.start.min(matrix.len())..cells.end.min(matrix.len());
+    for start in cells.clone().step_by(SLICE as usize) {
+        let range = start..(start + SLICE).min(cells.end);
         let chunks: Vec<Vec<(sweep::Cell, Outcome, FlowRow)>> = pool.install(|| {
             sweep::fold_range(
                 f,
@@ -307,7 +320,7 @@ pub fn sweep_rows_into(
         }
     }
     Ok(SweptSummary {
-        flows: matrix.len(),
+        flows: cells.end - cells.start,
         matrix,
         summary,
         pairs: heat,

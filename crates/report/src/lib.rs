@@ -53,6 +53,7 @@ pub mod html;
 pub mod packets;
 pub mod packets_parquet;
 mod parquet_io;
+pub use parquet_io::{batch as arrow_batch, schema as arrow_schema};
 pub mod summary;
 pub mod table;
 

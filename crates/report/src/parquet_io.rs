@@ -194,6 +194,16 @@ impl Builders {
     }
 }
 
+/// Rows as one Arrow record batch with the Parquet files' [`schema`]: what the Python package
+/// hands to pyarrow.
+pub fn batch(rows: &[FlowRow]) -> Result<RecordBatch, Error> {
+    let mut b = Builders::new();
+    for r in rows {
+        b.push(r);
+    }
+    b.take(&schema())
+}
+
 /// Streams rows into a Parquet file.
 pub struct ParquetRowWriter<W: Write + Send> {
     schema: SchemaRef,

@@ -1,4 +1,5 @@
-//! Renderings of the Network Watcher answers (effective routes and rules).
+//! Renderings of the Network Watcher answers (effective routes and rules): the text and JSON
+//! of `vnetsim routes` and `vnetsim rules`, and the Python package's tables.
 
 use std::fmt::Write as _;
 
