@@ -39,6 +39,7 @@ pub fn stdout_write(args: std::fmt::Arguments<'_>) {
 
 mod bench;
 mod cli;
+mod flowlogs;
 mod flows;
 mod import;
 mod replay;

@@ -52,6 +52,7 @@ pub mod heatmap;
 pub mod packets;
 mod parquet_io;
 pub mod summary;
+pub mod table;
 
 /// One simulated flow, flat: the columns of the `sweep` output.
 ///
