@@ -574,14 +574,6 @@ pub(crate) fn nics(c: &mut Ctx) {
             asgs.extend(c.name_ref(Kind::Asg, g, "application security group"));
         }
         let fwd = flag(&r.body, "enableIPForwarding").unwrap_or(false);
-        // What flow logs name the NIC by; kept only when it is twelve hex digits.
-        let mac = prop(&r.body, "macAddress")
-            .and_then(crate::json::Val::as_str)
-            .filter(|m| {
-                let hex: Vec<char> = m.chars().filter(|c| !matches!(c, '-' | ':')).collect();
-                hex.len() == 12 && hex.iter().all(|c| c.is_ascii_hexdigit())
-            })
-            .map(str::to_string);
         let y = M::new()
             .put("name", Y::s(&name))
             .put("origin", c.origin(r))
@@ -591,7 +583,6 @@ pub(crate) fn nics(c: &mut Ctx) {
             .opt("nsg", nsg.map(Y::s))
             .put("applicationSecurityGroups", Y::strs(asgs))
             .put("enableIpForwarding", Y::b(fwd))
-            .opt("macAddress", mac.map(Y::s))
             .y();
         c.emit("nics", name.clone(), y);
         c.mark(i, Status::Imported, format!("nic {name}"));
