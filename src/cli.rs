@@ -127,6 +127,9 @@ pub enum Command {
     Replay(crate::replay::ReplayArgs),
     /// Write a capture of a topology's traffic (one conversation per sweep cell; deterministic).
     Synth(crate::replay::SynthArgs),
+    /// Write a topology's traffic as Azure would log it: VNet flow logs v4, one blob per NIC
+    /// per hour, in the storage account's folder layout (one flow per sweep cell).
+    SynthFlowLogs(crate::flowlogs::SynthFlowLogsArgs),
     /// Throughput of the data plane: FIB, NSG classifier, whole walk.
     #[command(subcommand)]
     Bench(crate::bench::BenchCmd),
@@ -406,6 +409,7 @@ pub fn run(cli: Cli) -> Result<u8, String> {
         Command::Audit(c) => crate::duties::run_audit(c),
         Command::Replay(a) => crate::replay::run_replay(a),
         Command::Synth(a) => crate::replay::run_synth(a),
+        Command::SynthFlowLogs(a) => crate::flowlogs::run_synth(a),
         Command::Bench(c) => crate::bench::run(c),
         Command::Generate(a) => {
             let p = vnetsim_model::generate::Params {

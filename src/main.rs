@@ -40,6 +40,7 @@ pub fn stdout_write(args: std::fmt::Arguments<'_>) {
 mod bench;
 mod cli;
 mod duties;
+mod flowlogs;
 mod flows;
 mod import;
 mod reach;

@@ -24,9 +24,22 @@ pub enum Per {
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
     pub topology: PathBuf,
-    /// pcap or pcapng files, replayed in the order given
+    /// pcap or pcapng files, replayed in the order given; or flow logs (blobs, JSON lines,
+    /// gzip, folders as stored), detected by content or forced with --flow-logs
     #[arg(required = true)]
     pub captures: Vec<PathBuf>,
+    /// The inputs are VNet or NSG flow logs
+    #[arg(long)]
+    pub flow_logs: bool,
+    /// Flow logs: every finding where the model and the log disagree (.csv, .jsonl, .parquet)
+    #[arg(long)]
+    pub drift_out: Option<PathBuf>,
+    /// Flow logs: exit 1 when the model and the log disagree (or --against decides differently)
+    #[arg(long)]
+    pub fail_on_drift: bool,
+    /// Flow logs: a second topology; lists the logged flows it decides differently
+    #[arg(long, value_name = "NEW")]
+    pub against: Option<PathBuf>,
     /// Rows per flow or per packet (.csv, .jsonl, .parquet)
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -60,6 +73,19 @@ pub struct ReplayArgs {
 }
 
 pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
+    if a.flow_logs || crate::flowlogs::looks_like_flow_logs(&a.captures) {
+        return crate::flowlogs::run(crate::flowlogs::FlowReplay {
+            topology: &a.topology,
+            logs: &a.captures,
+            out: a.out.as_deref(),
+            drift_out: a.drift_out.as_deref(),
+            against: a.against.as_deref(),
+            fail_on_drift: a.fail_on_drift,
+            threads: a.threads,
+            top: a.top,
+            json: a.out_fmt.json(),
+        });
+    }
     let f = load(&a.topology)?;
     let from = a
         .from

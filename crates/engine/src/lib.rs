@@ -1403,6 +1403,61 @@ pub fn trace(
     trace_with(f, flow, ingress, l7, false, s)
 }
 
+/// One NSG's decision at a NIC's enforcement point: what a flow log records there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NsgDecision {
+    pub nsg: vnetsim_fabric::NsgId,
+    pub access: Access,
+    pub rule: RuleRef,
+}
+
+/// The NSGs of NIC `nic` deciding `flow` (addresses as the NIC sees them) in Azure's order
+/// (R5.3): inbound the subnet's then the NIC's, outbound the NIC's then the subnet's. An NSG
+/// after one that denies is not reached (`None`), as is an absent one. `internet_sourced`
+/// inbound traffic meets the table without the `VirtualNetwork` tag's user-route widening
+/// (R5.7). The same tables and lookups as the walk.
+pub fn nsg_point(
+    f: &Fabric,
+    nic: NicId,
+    flow: &Flow,
+    inbound: bool,
+    internet_sourced: bool,
+) -> [Option<NsgDecision>; 2] {
+    let n = &f.nics[nic.ix()];
+    let subnet = f.subnets[n.subnet.ix()].nsg_table;
+    let order = if inbound {
+        [subnet, n.nsg_table]
+    } else {
+        [n.nsg_table, subnet]
+    };
+    let mut out = [None; 2];
+    for (slot, table) in out.iter_mut().zip(order) {
+        let Some(t) = table else { continue };
+        let nt = &f.nsg_tables[t.ix()];
+        let from_internet = inbound && internet_sourced && nt.inbound_from_internet.is_some();
+        let rt = if inbound {
+            nt.inbound_for(internet_sourced)
+        } else {
+            &nt.outbound
+        };
+        let (access, index) = rt.decide(&flow.key());
+        *slot = Some(NsgDecision {
+            nsg: nt.nsg,
+            access,
+            rule: RuleRef::Nsg {
+                table: t.0,
+                inbound,
+                from_internet,
+                index,
+            },
+        });
+        if access == Access::Deny {
+            break;
+        }
+    }
+    out
+}
+
 /// [`trace`] for a packet that may be seen mid-stream: with `midstream`, the
 /// request is a TCP packet without SYN for which no device holds state, so
 /// stateful firewalls drop it (R-FW-11); NSGs evaluate it as a new flow.

@@ -603,6 +603,7 @@ fn compile_endpoints(
             nsg: n.nsg.as_ref().map(|x| names.nsg(&x.value)),
             nsg_table: None,
             ip_forwarding: n.enable_ip_forwarding,
+            mac: n.mac_address.as_ref().map(|m| m.value),
         })
         .collect();
     let pes = t

@@ -254,6 +254,8 @@ pub struct Nic {
     pub nsg: Option<NsgId>,
     pub nsg_table: Option<NsgTableId>,
     pub ip_forwarding: bool,
+    /// The NIC's MAC address (48 bits), when the topology gives it.
+    pub mac: Option<u64>,
 }
 
 #[derive(Clone, Debug)]

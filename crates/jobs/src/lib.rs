@@ -7,6 +7,7 @@
 //!   order slice by slice, the summary and the per-pair outcomes of the heat map;
 //! - [`diff`]: the same sweep on two fabrics, and the flows that changed;
 //! - [`check`]: reachability assertions, every name resolved before anything runs;
+//! - [`flowlog`]: flow logs replayed against the fabric, and where the model and the log disagree;
 //! - [`replay`]: captures through the fabric, each flow's fate, and pass two's sinks;
 //! - [`report`]: the HTML report as one more sink (where endpoints are drawn, a diff's
 //!   causes);
@@ -21,6 +22,7 @@
 
 pub mod check;
 pub mod diff;
+pub mod flowlog;
 pub mod names;
 pub mod replay;
 pub mod report;

@@ -921,6 +921,7 @@ fn nic(d: &mut Diagnostics, n: &Node) -> Option<Nic> {
             "nsg",
             "applicationSecurityGroups",
             "enableIpForwarding",
+            "macAddress",
             "origin",
         ],
     )?;
@@ -939,6 +940,7 @@ fn nic(d: &mut Diagnostics, n: &Node) -> Option<Nic> {
         "an application security group name",
     );
     let fwd = boolean(d, o.get("enableIpForwarding"), false);
+    let mac_address = o.get("macAddress").and_then(|x| mac(d, x));
     Some(Nic {
         name: name?,
         subnet: subnet?,
@@ -947,7 +949,38 @@ fn nic(d: &mut Diagnostics, n: &Node) -> Option<Nic> {
         nsg,
         application_security_groups: asgs,
         enable_ip_forwarding: fwd,
+        mac_address,
         origin: origin(d, &o),
+    })
+}
+
+/// A MAC address: twelve hex digits, with `-`, `:` or no separators, any case.
+fn mac(d: &mut Diagnostics, n: &Node) -> Option<Sp<u64>> {
+    let s = string(d, n, "a MAC address like 00-22-48-71-C2-05")?;
+    let mut v: u64 = 0;
+    let mut digits = 0;
+    for c in s.value.chars().filter(|c| !matches!(c, '-' | ':')) {
+        match c.to_digit(16) {
+            Some(x) if digits < 12 => {
+                v = v << 4 | x as u64;
+                digits += 1;
+            }
+            _ => digits = 13,
+        }
+    }
+    if digits != 12 {
+        d.error(
+            s.loc,
+            format!(
+                "invalid MAC address '{}'; expected twelve hex digits like 00-22-48-71-C2-05",
+                s.value
+            ),
+        );
+        return None;
+    }
+    Some(Sp {
+        value: v,
+        loc: s.loc,
     })
 }
 

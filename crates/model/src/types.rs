@@ -363,6 +363,9 @@ pub struct Nic {
     pub nsg: Option<Sp<String>>,
     pub application_security_groups: Vec<Sp<String>>,
     pub enable_ip_forwarding: bool,
+    /// The NIC's MAC address (48 bits), as `az network nic list` gives it (`00-22-48-71-C2-05`,
+    /// any separator or none, any case): what flow logs name the NIC by.
+    pub mac_address: Option<Sp<u64>>,
     /// Where the object came from (set by the importer; optional).
     pub origin: Option<Origin>,
 }

@@ -1,16 +1,208 @@
-//! A table of named text columns (nullable UTF-8), written as Parquet: for row kinds other
-//! than flows (e.g. reachability regions). Snappy, deterministic like the flow writer.
+//! Rows of any fixed set of columns (text or unsigned integers, each nullable) as CSV, JSON
+//! lines or Parquet: for results whose columns are not a [`crate::FlowRow`]'s (flow-log
+//! observations, drift findings). Parquet batches are flushed every [`BATCH_ROWS`] rows, so
+//! memory stays bounded however many rows are written. [`write_text_parquet`] writes a held
+//! table of text columns at once (reachability regions).
 
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_array::builder::{StringBuilder, UInt64Builder};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-use crate::Error;
+use crate::{Completion, Error, OutputFormat};
+
+const BATCH_ROWS: usize = 8 * 1024;
+
+/// A column's type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Count,
+}
+
+/// One cell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cell {
+    Text(Option<String>),
+    Count(Option<u64>),
+}
+
+impl From<&str> for Cell {
+    fn from(s: &str) -> Cell {
+        Cell::Text(Some(s.to_string()))
+    }
+}
+impl From<String> for Cell {
+    fn from(s: String) -> Cell {
+        Cell::Text(Some(s))
+    }
+}
+impl From<Option<String>> for Cell {
+    fn from(s: Option<String>) -> Cell {
+        Cell::Text(s)
+    }
+}
+impl From<u64> for Cell {
+    fn from(v: u64) -> Cell {
+        Cell::Count(Some(v))
+    }
+}
+
+enum Sink {
+    Csv(csv::Writer<Box<dyn Write + Send>>),
+    Jsonl(std::io::BufWriter<Box<dyn Write + Send>>),
+    Parquet {
+        schema: SchemaRef,
+        writer: ArrowWriter<Box<dyn Write + Send>>,
+        rows: Vec<Vec<Cell>>,
+    },
+}
+
+/// Writes rows of `columns` to a file whose extension picks the format.
+pub struct TableWriter {
+    columns: Vec<(&'static str, Kind)>,
+    sink: Sink,
+    completion: Completion,
+}
+
+impl TableWriter {
+    pub fn create(path: &Path, columns: &[(&'static str, Kind)]) -> Result<Self, Error> {
+        let format = OutputFormat::from_path(path)
+            .map_err(|e| Error::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
+        let (file, completion) = Completion::create(path)?;
+        let out: Box<dyn Write + Send> = Box::new(std::io::BufWriter::new(file));
+        let sink = match format {
+            OutputFormat::Csv => {
+                let mut w = csv::Writer::from_writer(out);
+                w.write_record(columns.iter().map(|c| c.0))?;
+                Sink::Csv(w)
+            }
+            OutputFormat::Jsonl => Sink::Jsonl(std::io::BufWriter::new(out)),
+            OutputFormat::Parquet => {
+                let fields: Vec<Field> = columns
+                    .iter()
+                    .map(|(n, k)| match k {
+                        Kind::Text => Field::new(*n, DataType::Utf8, true),
+                        Kind::Count => Field::new(*n, DataType::UInt64, true),
+                    })
+                    .collect();
+                let schema = Arc::new(Schema::new(fields));
+                let props = WriterProperties::builder()
+                    .set_compression(Compression::SNAPPY)
+                    .build();
+                let writer = ArrowWriter::try_new(out, schema.clone(), Some(props))?;
+                Sink::Parquet {
+                    schema,
+                    writer,
+                    rows: Vec::with_capacity(BATCH_ROWS),
+                }
+            }
+        };
+        Ok(TableWriter {
+            columns: columns.to_vec(),
+            sink,
+            completion,
+        })
+    }
+
+    pub fn write(&mut self, row: Vec<Cell>) -> Result<(), Error> {
+        debug_assert_eq!(row.len(), self.columns.len());
+        match &mut self.sink {
+            Sink::Csv(w) => {
+                let cells = row.iter().map(|c| match c {
+                    Cell::Text(s) => s.clone().unwrap_or_default(),
+                    Cell::Count(v) => v.map(|v| v.to_string()).unwrap_or_default(),
+                });
+                w.write_record(cells)?;
+            }
+            Sink::Jsonl(w) => {
+                let mut m = serde_json::Map::new();
+                for ((name, _), c) in self.columns.iter().zip(row) {
+                    let v = match c {
+                        Cell::Text(s) => s.map_or(serde_json::Value::Null, serde_json::Value::String),
+                        Cell::Count(v) => v.map_or(serde_json::Value::Null, |v| v.into()),
+                    };
+                    m.insert(name.to_string(), v);
+                }
+                serde_json::to_writer(&mut *w, &m).map_err(std::io::Error::from)?;
+                w.write_all(b"\n")?;
+            }
+            Sink::Parquet { rows, .. } => {
+                rows.push(row);
+                if rows.len() >= BATCH_ROWS {
+                    self.flush()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Error> {
+        let Sink::Parquet {
+            schema,
+            writer,
+            rows,
+        } = &mut self.sink
+        else {
+            return Ok(());
+        };
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut cols: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
+        for (i, (_, k)) in self.columns.iter().enumerate() {
+            match k {
+                Kind::Text => {
+                    let mut b = StringBuilder::new();
+                    for r in rows.iter() {
+                        match &r[i] {
+                            Cell::Text(Some(s)) => b.append_value(s),
+                            _ => b.append_null(),
+                        }
+                    }
+                    cols.push(Arc::new(b.finish()));
+                }
+                Kind::Count => {
+                    let mut b = UInt64Builder::new();
+                    for r in rows.iter() {
+                        match &r[i] {
+                            Cell::Count(Some(v)) => b.append_value(*v),
+                            _ => b.append_null(),
+                        }
+                    }
+                    cols.push(Arc::new(b.finish()));
+                }
+            }
+        }
+        rows.clear();
+        let batch = RecordBatch::try_new(schema.clone(), cols)?;
+        writer.write(&batch)?;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<(), Error> {
+        self.flush()?;
+        match self.sink {
+            Sink::Csv(w) => {
+                let mut inner = w.into_inner().map_err(|e| Error::Io(e.into_error()))?;
+                inner.flush()?;
+            }
+            Sink::Jsonl(mut w) => w.flush()?,
+            Sink::Parquet { writer, .. } => {
+                let mut inner = writer.into_inner()?;
+                inner.flush()?;
+            }
+        }
+        self.completion.finish()?;
+        Ok(())
+    }
+}
 
 /// Writes `rows` (one value per column, `None` for null) as one Parquet file into `sink`.
 pub fn write_text_parquet<W: Write + Send>(
@@ -31,7 +223,7 @@ pub fn write_text_parquet<W: Write + Send>(
     for chunk in rows.chunks(crate::parquet_io::BATCH_ROWS) {
         let cols: Vec<ArrayRef> = (0..columns.len())
             .map(|i| {
-                Arc::new(StringArray::from(
+                Arc::new(arrow_array::StringArray::from(
                     chunk.iter().map(|r| r[i].as_deref()).collect::<Vec<_>>(),
                 )) as ArrayRef
             })
