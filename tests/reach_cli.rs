@@ -10,7 +10,8 @@ fn lab() -> String {
 fn rows(args: &[&str], tag: &str) -> Vec<serde_json::Value> {
     let out = tmp("reach", tag);
     let o = out.display().to_string();
-    let mut a: Vec<&str> = vec!["reach", &lab_path()];
+    let lab = lab_path();
+    let mut a: Vec<&str> = vec!["reach", &lab];
     a.extend_from_slice(args);
     a.extend_from_slice(&["--out", &o]);
     ok(&a);

@@ -123,6 +123,8 @@ networkManagers:
 "
     );
     compile(&vnetsim_model::load_str("managed", &y).unwrap())
+}
+
 /// Load balancers (HA ports in front of NVAs, a second ILB, a public one with inbound NAT and an
 /// outbound rule) and an Application Gateway in front of a VM and of a Private Endpoint.
 fn balancers() -> Fabric {
