@@ -183,7 +183,11 @@ pub fn run(a: FlowReplay<'_>) -> Result<u8, String> {
     };
     let seconds = started.elapsed().as_secs_f64();
     if let Some(p) = a.out {
-        write_table(p, &OBS_COLUMNS, judged.iter().map(|j| obs_row(&st, &folder, j)))?;
+        write_table(
+            p,
+            &OBS_COLUMNS,
+            judged.iter().map(|j| obs_row(&st, &folder, j)),
+        )?;
     }
     if let Some(p) = a.drift_out {
         let mut rows: Vec<Vec<Cell>> = judged
@@ -195,7 +199,13 @@ pub fn run(a: FlowReplay<'_>) -> Result<u8, String> {
             .collect();
         if let Some(c) = &changed {
             for (i, d) in c {
-                rows.push(drift_row(&st, &folder, &judged[*i], "decided-differently", d));
+                rows.push(drift_row(
+                    &st,
+                    &folder,
+                    &judged[*i],
+                    "decided-differently",
+                    d,
+                ));
             }
         }
         write_table(p, &DRIFT_COLUMNS, rows.into_iter())?;
@@ -208,9 +218,25 @@ pub fn run(a: FlowReplay<'_>) -> Result<u8, String> {
         .map(|(_, s)| s.count)
         .sum();
     if a.json {
-        print_json(&st, &folder, &kinds, &groups, changed.as_deref(), &judged, a.top);
+        print_json(
+            &st,
+            &folder,
+            &kinds,
+            &groups,
+            changed.as_deref(),
+            &judged,
+            a.top,
+        );
     } else {
-        print_text(&st, &folder, &kinds, &groups, changed.as_deref(), &judged, a.top);
+        print_text(
+            &st,
+            &folder,
+            &kinds,
+            &groups,
+            changed.as_deref(),
+            &judged,
+            a.top,
+        );
     }
     eprintln!(
         "replayed {} tuples ({} flows) in {:.3} s: {:.0} tuples/s (read and folded in {:.3} s)",
@@ -362,8 +388,10 @@ pub struct SynthFlowLogsArgs {
 /// Writes the topology's traffic (one flow per sweep cell) as VNet flow logs v4.
 pub fn run_synth(a: SynthFlowLogsArgs) -> Result<u8, String> {
     let f = load(&a.topology)?;
-    let sources = sweep::resolve(&f, &a.sel.from, Side::Source).map_err(|e| format!("error: {e}"))?;
-    let dests = sweep::resolve(&f, &a.sel.to, Side::Destination).map_err(|e| format!("error: {e}"))?;
+    let sources =
+        sweep::resolve(&f, &a.sel.from, Side::Source).map_err(|e| format!("error: {e}"))?;
+    let dests =
+        sweep::resolve(&f, &a.sel.to, Side::Destination).map_err(|e| format!("error: {e}"))?;
     let ports = sweep::parse_ports(&a.sel.ports).map_err(|e| format!("error: --ports: {e}"))?;
     let m = Matrix::new(sources, dests, ports);
     let mut s = Scratch::new();

@@ -54,10 +54,14 @@ pub fn parse_port_ranges(s: &str) -> Result<Vec<(u16, u16)>, String> {
         let n = item.rsplit_once('/').map_or(item, |x| x.1);
         let (a, b) = n.split_once('-').unwrap_or((n, n));
         let (Ok(lo), Ok(hi)) = (a.trim().parse::<u16>(), b.trim().parse::<u16>()) else {
-            return Err(format!("error: invalid port '{item}'; expected N or N-M (0-65535)"));
+            return Err(format!(
+                "error: invalid port '{item}'; expected N or N-M (0-65535)"
+            ));
         };
         if lo > hi {
-            return Err(format!("error: invalid port range '{item}' (the first port is above the last)"));
+            return Err(format!(
+                "error: invalid port range '{item}' (the first port is above the last)"
+            ));
         }
         out.push((lo, hi));
     }
@@ -70,13 +74,27 @@ pub fn parse_port_ranges(s: &str) -> Result<Vec<(u16, u16)>, String> {
 pub fn run_reach(a: ReachArgs) -> Result<u8, String> {
     let f = load(&a.topology)?;
     let scope = reach::Scope {
-        protocol: a.protocol.as_deref().map(crate::cli::parse_protocol).transpose()?,
+        protocol: a
+            .protocol
+            .as_deref()
+            .map(crate::cli::parse_protocol)
+            .transpose()?,
         ports: a.ports.as_deref().map(parse_port_ranges).transpose()?,
-        except_ports: a.except_ports.as_deref().map(parse_port_ranges).transpose()?.unwrap_or_default(),
+        except_ports: a
+            .except_ports
+            .as_deref()
+            .map(parse_port_ranges)
+            .transpose()?
+            .unwrap_or_default(),
     };
-    let from = if a.from.is_empty() && a.exposed { vec!["internet".to_string()] } else { a.from.clone() };
+    let from = if a.from.is_empty() && a.exposed {
+        vec!["internet".to_string()]
+    } else {
+        a.from.clone()
+    };
     let src_probes = resolve(&f, &from, Side::Source).map_err(|e| format!("error: --from: {e}"))?;
-    let dst_probes = resolve(&f, &a.to, Side::Destination).map_err(|e| format!("error: --to: {e}"))?;
+    let dst_probes =
+        resolve(&f, &a.to, Side::Destination).map_err(|e| format!("error: --to: {e}"))?;
     let all_dests = a.to.is_empty() || a.to.iter().any(|x| x == "all");
     let sources = reach::sources(&f, &src_probes, &scope);
     let dests = reach::dests(&f, &dst_probes);
@@ -134,8 +152,22 @@ pub fn run_reach(a: ReachArgs) -> Result<u8, String> {
 }
 
 const COLUMNS: [&str; 16] = [
-    "from", "to", "src", "dst", "protocols", "outcome", "deliveredTo", "droppedAt", "rule",
-    "reason", "srcSeen", "dstSeen", "path", "returnPath", "example", "classes",
+    "from",
+    "to",
+    "src",
+    "dst",
+    "protocols",
+    "outcome",
+    "deliveredTo",
+    "droppedAt",
+    "rule",
+    "reason",
+    "srcSeen",
+    "dstSeen",
+    "path",
+    "returnPath",
+    "example",
+    "classes",
 ];
 
 fn write_rows(path: &std::path::Path, rows: &[reach::render::RegionRow]) -> Result<(), String> {
@@ -157,7 +189,8 @@ fn write_rows(path: &std::path::Path, rows: &[reach::render::RegionRow]) -> Resu
             })
             .collect();
         let file = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
-        return vnetsim_report::table::write_text_parquet(file, &COLUMNS, &table).map_err(|e| err(e.to_string()));
+        return vnetsim_report::table::write_text_parquet(file, &COLUMNS, &table)
+            .map_err(|e| err(e.to_string()));
     }
     if path.as_os_str() != "-" && ext != "jsonl" {
         return Err(format!(
@@ -168,7 +201,9 @@ fn write_rows(path: &std::path::Path, rows: &[reach::render::RegionRow]) -> Resu
     let mut w: Box<dyn Write> = if path.as_os_str() == "-" {
         Box::new(std::io::stdout().lock())
     } else {
-        Box::new(std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| err(e.to_string()))?))
+        Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|e| err(e.to_string()))?,
+        ))
     };
     for r in rows {
         let line = serde_json::to_string(r).expect("row");

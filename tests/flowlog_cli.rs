@@ -24,7 +24,10 @@ fn fixture(name: &str) -> String {
 }
 
 fn lab() -> String {
-    root().join("traces/hub-spoke-lab.yaml").display().to_string()
+    root()
+        .join("traces/hub-spoke-lab.yaml")
+        .display()
+        .to_string()
 }
 
 fn replay_json(topo: &str, logs: &[&str]) -> Value {
@@ -60,7 +63,10 @@ fn vnet_v4_overview_sample_parses_to_its_flows() {
     assert_eq!(r["tuples"], 2);
     assert_eq!(r["packets"], 5);
     assert_eq!(r["bytes"], 767 + 1580);
-    assert_eq!(r["matchedBy"], "mac", "MAC 112233445566 is the NIC's 11-22-33-44-55-66");
+    assert_eq!(
+        r["matchedBy"], "mac",
+        "MAC 112233445566 is the NIC's 11-22-33-44-55-66"
+    );
     assert_eq!(r["loggedRule"], "DefaultRule_AllowInternetOutBound");
     assert_eq!(r["modelRule"], "myVM-nsg/AllowInternetOutBound");
     assert_eq!(r["drift"], Value::Null);
@@ -68,7 +74,10 @@ fn vnet_v4_overview_sample_parses_to_its_flows() {
     assert_eq!(drift(&v, "not-modelled"), 4);
     assert_eq!(drift(&v, "verdict-mismatch"), 0);
     assert_eq!(drift(&v, "rule-mismatch"), 0);
-    let denied: Vec<&Value> = rows.iter().filter(|r| r["loggedVerdict"] == "Deny").collect();
+    let denied: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["loggedVerdict"] == "Deny")
+        .collect();
     assert_eq!(denied.len(), 4);
     assert!(denied.iter().all(|r| r["drift"] == "not-modelled"));
 }
@@ -83,7 +92,13 @@ fn seconds_timestamps_and_resource_id_key() {
     assert_eq!(drift(&v, "unknown-endpoint"), 1);
     let out = tmp("flowlog", "seconds.jsonl");
     let o = out.display().to_string();
-    ok(&["replay", &lab(), &fixture("vnet-v4-tutorial-seconds.json"), "--out", &o]);
+    ok(&[
+        "replay",
+        &lab(),
+        &fixture("vnet-v4-tutorial-seconds.json"),
+        "--out",
+        &o,
+    ]);
     let r = &jsonl(&out)[0];
     assert_eq!(r["packets"], 12 + 14 + 2 + 1);
     assert_eq!(r["bytes"], 4213 + 9752 + 120 + 60);
@@ -119,7 +134,10 @@ fn truncated_blob_keeps_the_records_before_the_cut() {
     assert_eq!(v["truncatedBlobs"], 1);
     assert_eq!(v["corruptRecords"], 0);
     let p = v["problems"][0].as_str().unwrap();
-    assert!(p.contains("vnet-v4-truncated.json") && p.contains("cut mid-write"), "{p}");
+    assert!(
+        p.contains("vnet-v4-truncated.json") && p.contains("cut mid-write"),
+        "{p}"
+    );
 }
 
 #[test]
@@ -136,8 +154,16 @@ fn json_lines_corrupt_records_counted_with_location() {
         .iter()
         .map(|p| p.as_str().unwrap())
         .collect();
-    assert!(problems.iter().any(|p| p.contains("line 2")), "{problems:?}");
-    assert!(problems.iter().any(|p| p.contains("line 3") && p.contains("tuple 1")), "{problems:?}");
+    assert!(
+        problems.iter().any(|p| p.contains("line 2")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("line 3") && p.contains("tuple 1")),
+        "{problems:?}"
+    );
 }
 
 fn generate(dir: &Path) {
@@ -186,7 +212,13 @@ fn generated_lab_log_replays_with_zero_drift_in_the_stored_layout() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["files"].as_u64().unwrap(), files.len() as u64);
     assert!(v["flows"].as_u64().unwrap() > 50);
-    for k in ["verdict-mismatch", "rule-mismatch", "logged-but-impossible", "unknown-endpoint", "not-modelled"] {
+    for k in [
+        "verdict-mismatch",
+        "rule-mismatch",
+        "logged-but-impossible",
+        "unknown-endpoint",
+        "not-modelled",
+    ] {
         assert_eq!(drift(&v, k), 0, "{k}: {}", v["drift"][k]);
     }
 }
@@ -234,7 +266,10 @@ fn one_nsg_rule_changed_shows_exactly_the_affected_flows() {
     ]);
     assert_eq!(code, 1, "--fail-on-drift fails on drift: {err}");
     let findings = jsonl(&drift_p);
-    assert!(findings.iter().all(|f| f["kind"] == "verdict-mismatch"), "{findings:?}");
+    assert!(
+        findings.iter().all(|f| f["kind"] == "verdict-mismatch"),
+        "{findings:?}"
+    );
     assert!(findings
         .iter()
         .all(|f| f["modelRule"] == "nsg-app/allow-https-onprem"));
@@ -264,9 +299,16 @@ fn a_flow_the_lab_cannot_carry_is_logged_but_impossible() {
     // yet the log shows it arriving at the NIC.
     let v = replay_json(&lab(), &[&fixture("lab-impossible.json")]);
     assert_eq!(drift(&v, "logged-but-impossible"), 1);
-    let ex = v["drift"]["logged-but-impossible"]["examples"][0].as_str().unwrap();
+    let ex = v["drift"]["logged-but-impossible"]["examples"][0]
+        .as_str()
+        .unwrap();
     assert!(ex.contains("firewall:afw-hub"), "{ex}");
-    let (code, _, _) = run(&["replay", &lab(), &fixture("lab-impossible.json"), "--fail-on-drift"]);
+    let (code, _, _) = run(&[
+        "replay",
+        &lab(),
+        &fixture("lab-impossible.json"),
+        "--fail-on-drift",
+    ]);
     assert_eq!(code, 1);
 }
 

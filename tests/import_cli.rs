@@ -334,11 +334,18 @@ fn an_imported_internal_load_balancer_is_modelled() {
         let p = e.unwrap().path();
         std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
     }
-    std::fs::copy(root().join("tests/fixtures/az-lb/lb.json"), dir.join("lb.json")).unwrap();
+    std::fs::copy(
+        root().join("tests/fixtures/az-lb/lb.json"),
+        dir.join("lb.json"),
+    )
+    .unwrap();
     let yaml = ok(&["import", dir.to_str().unwrap()]);
     assert!(yaml.contains("loadBalancers:"), "{yaml}");
     assert!(yaml.contains("privateIpAddress: \"10.1.1.100\""), "{yaml}");
-    assert!(!yaml.contains("loadBalancers/lb-app:"), "not listed as not modelled: {yaml}");
+    assert!(
+        !yaml.contains("loadBalancers/lb-app:"),
+        "not listed as not modelled: {yaml}"
+    );
     let v: Value = serde_json::from_str(&ok(&[
         "trace",
         dir.to_str().unwrap(),
@@ -364,7 +371,11 @@ fn an_az_load_balancer_export_maps_rules_pools_probes_and_nat() {
         let p = e.unwrap().path();
         std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
     }
-    std::fs::copy(root().join("tests/fixtures/az-lb-rules/lb.json"), dir.join("lb.json")).unwrap();
+    std::fs::copy(
+        root().join("tests/fixtures/az-lb-rules/lb.json"),
+        dir.join("lb.json"),
+    )
+    .unwrap();
     let yaml = ok(&["import", dir.to_str().unwrap()]);
     for want in [
         "backends: [\"vm-app-nic\"]",
@@ -377,5 +388,8 @@ fn an_az_load_balancer_export_maps_rules_pools_probes_and_nat() {
     ] {
         assert!(yaml.contains(want), "{want} in {yaml}");
     }
-    assert!(!yaml.contains("loadBalancers/lb-app:"), "not listed as not modelled: {yaml}");
+    assert!(
+        !yaml.contains("loadBalancers/lb-app:"),
+        "not listed as not modelled: {yaml}"
+    );
 }

@@ -72,7 +72,11 @@ fn ha_ports_ilb_spreads_flows_deterministically_and_symmetrically() {
         assert_eq!(v["outcome"], "reachable", "{v}");
         let fwd = nvas(&v["forward"]);
         assert_eq!(fwd.len(), 1, "one NVA per direction: {fwd:?}");
-        assert_eq!(nvas(&v["return"]), fwd, "symmetric: the reply crosses the same NVA");
+        assert_eq!(
+            nvas(&v["return"]),
+            fwd,
+            "symmetric: the reply crosses the same NVA"
+        );
         assert!(nodes(&v["forward"]).contains(&"lb:ilb-nva".to_string()));
         // No address translation: the destination sees the client (routed, not DNAT).
         assert_eq!(v["forward"]["srcSeen"], "10.1.0.4");
@@ -81,7 +85,10 @@ fn ha_ports_ilb_spreads_flows_deterministically_and_symmetrically() {
         assert_eq!(nvas(&trace(&args)["forward"]), fwd);
         used.insert(fwd[0].clone());
     }
-    let both: BTreeSet<String> = ["nic:nva1", "nic:nva2"].iter().map(|s| s.to_string()).collect();
+    let both: BTreeSet<String> = ["nic:nva1", "nic:nva2"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     assert_eq!(used, both, "16 flows spread over both NVAs");
 }
 
@@ -105,10 +112,17 @@ fn two_load_balancers_give_no_symmetry() {
 fn a_backend_marked_down_gets_no_flow() {
     // learn.microsoft.com/azure/load-balancer/load-balancer-custom-probe-overview: the load
     // balancer sends new flows only to backends whose health probe succeeds.
-    let t = variant("down", "backends: [nva1, nva2]", "backends: [nva1, { nic: nva2, health: down }]");
+    let t = variant(
+        "down",
+        "backends: [nva1, nva2]",
+        "backends: [nva1, { nic: nva2, health: down }]",
+    );
     for port in 40000..40008u16 {
         let p = port.to_string();
-        let v = trace_in(&t, &["--src", "10.1.0.4", "--dst", "10.2.0.4", "--src-port", &p]);
+        let v = trace_in(
+            &t,
+            &["--src", "10.1.0.4", "--dst", "10.2.0.4", "--src-port", &p],
+        );
         assert_eq!(nvas(&v["forward"]), ["nic:nva1"]);
     }
     let t = variant(
@@ -133,7 +147,10 @@ fn an_nsg_denying_the_probe_takes_the_backend_down() {
     let v = trace_in(&t, &["--src", "10.1.0.4", "--dst", "10.2.0.4"]);
     assert_eq!(v["outcome"], "unreachable", "{v}");
     assert_eq!(v["forward"]["droppedAt"], "lb:ilb-nva");
-    assert!(v["reason"].as_str().unwrap().contains("health probe"), "{v}");
+    assert!(
+        v["reason"].as_str().unwrap().contains("health probe"),
+        "{v}"
+    );
 }
 
 #[test]
@@ -141,17 +158,35 @@ fn public_lb_rule_translates_to_the_backend_and_back() {
     // learn.microsoft.com/azure/load-balancer/load-balancer-floating-ip: without Floating IP
     // Azure exposes the backend instance's IP (the destination is rewritten); the reply leaves
     // from the frontend address.
-    let v = trace(&["--src", "203.0.113.10", "--dst", "20.50.0.10", "--dst-port", "80"]);
+    let v = trace(&[
+        "--src",
+        "203.0.113.10",
+        "--dst",
+        "20.50.0.10",
+        "--dst-port",
+        "80",
+    ]);
     assert_eq!(v["outcome"], "reachable", "{v}");
     let to = v["forward"]["deliveredTo"].as_str().unwrap();
     assert!(to == "nic:web1" || to == "nic:web2", "{to}");
-    let ip = if to == "nic:web1" { "10.0.4.4" } else { "10.0.4.5" };
+    let ip = if to == "nic:web1" {
+        "10.0.4.4"
+    } else {
+        "10.0.4.5"
+    };
     assert_eq!(v["forward"]["dstSeen"], ip);
     assert_eq!(v["forward"]["srcSeen"], "203.0.113.10");
     assert_eq!(v["return"]["srcSeen"], "20.50.0.10");
     assert_eq!(v["return"]["deliveredTo"], "internet");
     // A port no rule serves is dropped at the load balancer.
-    let v = trace(&["--src", "203.0.113.10", "--dst", "20.50.0.10", "--dst-port", "8080"]);
+    let v = trace(&[
+        "--src",
+        "203.0.113.10",
+        "--dst",
+        "20.50.0.10",
+        "--dst-port",
+        "8080",
+    ]);
     assert_eq!(v["outcome"], "unreachable");
     assert_eq!(v["forward"]["droppedAt"], "lb:lb-web");
 }
@@ -165,7 +200,17 @@ fn floating_ip_keeps_the_frontend_as_destination() {
         "probe: http, disableOutboundSnat: true }",
         "probe: http, disableOutboundSnat: true, enableFloatingIP: true }",
     );
-    let v = trace_in(&t, &["--src", "203.0.113.10", "--dst", "20.50.0.10", "--dst-port", "80"]);
+    let v = trace_in(
+        &t,
+        &[
+            "--src",
+            "203.0.113.10",
+            "--dst",
+            "20.50.0.10",
+            "--dst-port",
+            "80",
+        ],
+    );
     assert_eq!(v["outcome"], "reachable", "{v}");
     assert_eq!(v["forward"]["dstSeen"], "20.50.0.10");
     assert_eq!(v["return"]["srcSeen"], "20.50.0.10");
@@ -175,7 +220,14 @@ fn floating_ip_keeps_the_frontend_as_destination() {
 fn inbound_nat_rule_maps_one_frontend_port_to_one_vm() {
     // learn.microsoft.com/azure/load-balancer/inbound-nat-rules: an inbound NAT rule forwards
     // traffic sent to a frontend IP and port to one backend instance's port.
-    let v = trace(&["--src", "198.51.100.7", "--dst", "20.50.0.10", "--dst-port", "50001"]);
+    let v = trace(&[
+        "--src",
+        "198.51.100.7",
+        "--dst",
+        "20.50.0.10",
+        "--dst-port",
+        "50001",
+    ]);
     assert_eq!(v["outcome"], "reachable", "{v}");
     assert_eq!(v["forward"]["deliveredTo"], "nic:web1");
     assert_eq!(v["forward"]["dstSeen"], "10.0.4.4");
@@ -209,17 +261,34 @@ fn application_gateway_to_a_vm_backend_sees_an_instance_address() {
     // terminates the client connection and opens a new one to the backend from its own
     // (instance) private address; the client address travels in X-Forwarded-For
     // (learn.microsoft.com/azure/application-gateway/rewrite-http-headers-url).
-    let v = trace(&["--src", "8.8.8.8", "--dst", "20.50.0.20", "--dst-port", "443"]);
+    let v = trace(&[
+        "--src",
+        "8.8.8.8",
+        "--dst",
+        "20.50.0.20",
+        "--dst-port",
+        "443",
+    ]);
     assert_eq!(v["outcome"], "reachable", "{v}");
     assert_eq!(v["forward"]["deliveredTo"], "nic:web1");
     let src = v["forward"]["srcSeen"].as_str().unwrap();
-    assert!(src == "10.0.3.4" || src == "10.0.3.5", "an instance of snet-agw: {src}");
+    assert!(
+        src == "10.0.3.4" || src == "10.0.3.5",
+        "an instance of snet-agw: {src}"
+    );
     assert_eq!(v["forward"]["dstSeen"], "10.0.4.4");
     assert_eq!(v["xForwardedFor"], "8.8.8.8");
     assert_eq!(v["return"]["srcSeen"], "20.50.0.20");
     assert_eq!(v["return"]["deliveredTo"], "internet");
     // No listener on port 80.
-    let v = trace(&["--src", "8.8.8.8", "--dst", "20.50.0.20", "--dst-port", "80"]);
+    let v = trace(&[
+        "--src",
+        "8.8.8.8",
+        "--dst",
+        "20.50.0.20",
+        "--dst-port",
+        "80",
+    ]);
     assert_eq!(v["outcome"], "unreachable");
 }
 
@@ -231,7 +300,14 @@ fn application_gateway_to_a_private_endpoint_through_the_firewall() {
     // subnet's /32 user route sends endpoint traffic to the firewall; the firewall's
     // application rule proxies it (SNAT to a firewall instance), so the endpoint sees the
     // firewall and its reply returns through the firewall and the gateway.
-    let v = trace(&["--src", "10.1.0.4", "--dst", "10.0.3.10", "--dst-port", "443"]);
+    let v = trace(&[
+        "--src",
+        "10.1.0.4",
+        "--dst",
+        "10.0.3.10",
+        "--dst-port",
+        "443",
+    ]);
     assert_eq!(v["outcome"], "reachable", "{v}");
     assert_eq!(v["forward"]["deliveredTo"], "pe:pe-app");
     assert_eq!(v["forward"]["srcSeen"], "10.0.2.5");
@@ -257,11 +333,24 @@ fn private_endpoint_reply_bypasses_a_firewall_that_does_not_snat() {
         "    applicationRuleCollections:\n      - name: paas\n        priority: 200\n        action: Allow\n        rules:\n          - { name: to-app, source: ['10.0.3.0/24'], protocols: ['Https:443'], targetFqdns: ['app-web.azurewebsites.net'] }",
         "    networkRuleCollections:\n      - name: paas\n        priority: 200\n        action: Allow\n        rules:\n          - { name: to-pe, protocols: [TCP], source: ['10.0.3.0/24'], destination: ['10.2.1.10/32'], destinationPorts: ['443'] }",
     );
-    let v = trace_in(&t, &["--src", "10.1.0.4", "--dst", "10.0.3.10", "--dst-port", "443"]);
+    let v = trace_in(
+        &t,
+        &[
+            "--src",
+            "10.1.0.4",
+            "--dst",
+            "10.0.3.10",
+            "--dst-port",
+            "443",
+        ],
+    );
     assert_eq!(v["outcome"], "no-return", "{v}");
     assert_eq!(v["bypassed"], "firewall:afw");
     let src = v["forward"]["srcSeen"].as_str().unwrap();
-    assert!(src == "10.0.3.4" || src == "10.0.3.5", "the gateway instance: {src}");
+    assert!(
+        src == "10.0.3.4" || src == "10.0.3.5",
+        "the gateway instance: {src}"
+    );
 }
 
 fn errors_of(topology: &str) -> String {
@@ -283,12 +372,22 @@ fn validate_refuses_invalid_load_balancer_and_gateway_forms() {
         "      - { name: ha, frontendIPConfiguration: fe-public, backendAddressPool: web, protocol: All,\n          frontendPort: 0, backendPort: 0 }\n      - { name: http, frontendIPConfiguration: fe-public, backendAddressPool: web, protocol: Tcp,\n          frontendPort: 80, backendPort: 80,",
     );
     let e = errors_of(&t);
-    assert!(e.contains("HA ports") && e.contains("internal load balancer only"), "{e}");
+    assert!(
+        e.contains("HA ports") && e.contains("internal load balancer only"),
+        "{e}"
+    );
     assert!(e.contains("ha-public.yaml:"), "located: {e}");
 
-    let t = variant("other-vnet", "backends: [nva1, nva2]", "backends: [nva1, vm1]");
+    let t = variant(
+        "other-vnet",
+        "backends: [nva1, nva2]",
+        "backends: [nva1, vm1]",
+    );
     let e = errors_of(&t);
-    assert!(e.contains("backend NIC 'vm1'") && e.contains("must be in vnet hub"), "{e}");
+    assert!(
+        e.contains("backend NIC 'vm1'") && e.contains("must be in vnet hub"),
+        "{e}"
+    );
 
     let t = variant(
         "shared-subnet",

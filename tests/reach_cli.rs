@@ -4,7 +4,10 @@ mod common;
 use common::*;
 
 fn lab() -> String {
-    root().join("traces/hub-spoke-lab.yaml").display().to_string()
+    root()
+        .join("traces/hub-spoke-lab.yaml")
+        .display()
+        .to_string()
 }
 
 fn rows(args: &[&str], tag: &str) -> Vec<serde_json::Value> {
@@ -32,8 +35,16 @@ fn exposed_finds_the_rdp_dnat_a_sweep_misses() {
     // The sweep's one Internet probe aims at the VM's private address: unreachable.
     let sweep = tmp("reach", "sweep.jsonl");
     ok(&[
-        "sweep", &lab(), "--from", "internet", "--to", "nic:vm-app-nic", "--ports", "tcp/3389",
-        "--out", &sweep.display().to_string(),
+        "sweep",
+        &lab(),
+        "--from",
+        "internet",
+        "--to",
+        "nic:vm-app-nic",
+        "--ports",
+        "tcp/3389",
+        "--out",
+        &sweep.display().to_string(),
     ]);
     let s = jsonl(&sweep);
     assert_eq!(s.len(), 1);
@@ -50,9 +61,15 @@ fn exposed_finds_the_rdp_dnat_a_sweep_misses() {
     assert_eq!(rdp[0]["protocols"], "tcp/3389");
     assert_eq!(rdp[0]["srcSeen"], "10.0.1.5");
     assert_eq!(rdp[0]["dstSeen"], "10.1.1.4:3389");
-    assert!(rdp[0]["path"].as_str().unwrap().contains("firewall:afw-hub"));
+    assert!(rdp[0]["path"]
+        .as_str()
+        .unwrap()
+        .contains("firewall:afw-hub"));
     // Every public address the fabric does not hold can do it.
-    assert!(rdp[0]["src"].as_str().unwrap().starts_with("0.0.0.0/0 except "));
+    assert!(rdp[0]["src"]
+        .as_str()
+        .unwrap()
+        .starts_with("0.0.0.0/0 except "));
     // vm-tools-nic's public IP meets nsg-tools, which has no rule letting the Internet in
     // (DenyAllInBound, https://learn.microsoft.com/azure/virtual-network/network-security-groups-overview#default-security-rules).
     assert!(!r.iter().any(|x| x["to"] == "nic:vm-tools-nic"), "{r:#?}");
@@ -61,11 +78,28 @@ fn exposed_finds_the_rdp_dnat_a_sweep_misses() {
 #[test]
 fn only_allowed_except_the_published_port_leaves_nothing_from_the_internet() {
     let r = rows(
-        &["--from", "internet", "--to", "nic:vm-app-nic", "--only-allowed", "--except-ports", "3389"],
+        &[
+            "--from",
+            "internet",
+            "--to",
+            "nic:vm-app-nic",
+            "--only-allowed",
+            "--except-ports",
+            "3389",
+        ],
         "except.jsonl",
     );
     assert!(r.is_empty(), "{r:#?}");
-    let r = rows(&["--from", "internet", "--to", "nic:vm-app-nic", "--only-allowed"], "allowed.jsonl");
+    let r = rows(
+        &[
+            "--from",
+            "internet",
+            "--to",
+            "nic:vm-app-nic",
+            "--only-allowed",
+        ],
+        "allowed.jsonl",
+    );
     assert_eq!(r.len(), 1);
     assert_eq!(r[0]["protocols"], "tcp/3389");
 }
@@ -75,7 +109,17 @@ fn only_allowed_except_the_published_port_leaves_nothing_from_the_internet() {
 /// way), so no TCP header from vm-shared-nic reaches vm-app-nic.
 #[test]
 fn regions_from_a_spoke_name_the_deciding_rules() {
-    let r = rows(&["--from", "nic:vm-shared-nic", "--to", "nic:vm-app-nic", "--protocol", "tcp"], "spoke.jsonl");
+    let r = rows(
+        &[
+            "--from",
+            "nic:vm-shared-nic",
+            "--to",
+            "nic:vm-app-nic",
+            "--protocol",
+            "tcp",
+        ],
+        "spoke.jsonl",
+    );
     assert!(!r.is_empty());
     // Spoke to spoke goes through the firewall (rt-spoke sends 0.0.0.0/0 to it) and no network
     // rule allows shared -> workload, so nothing is reachable.
@@ -88,11 +132,28 @@ fn same_rows_at_any_thread_count_and_parquet_too() {
     let a = tmp("reach", "t1.jsonl");
     let b = tmp("reach", "t2.jsonl");
     for (p, t) in [(&a, "1"), (&b, "2")] {
-        ok(&["reach", &lab(), "--from", "all", "--to", "all", "--threads", t, "--out", &p.display().to_string()]);
+        ok(&[
+            "reach",
+            &lab(),
+            "--from",
+            "all",
+            "--to",
+            "all",
+            "--threads",
+            t,
+            "--out",
+            &p.display().to_string(),
+        ]);
     }
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     let pq = tmp("reach", "r.parquet");
-    ok(&["reach", &lab(), "--exposed", "--out", &pq.display().to_string()]);
+    ok(&[
+        "reach",
+        &lab(),
+        "--exposed",
+        "--out",
+        &pq.display().to_string(),
+    ]);
     let bytes = std::fs::read(&pq).unwrap();
     assert_eq!(&bytes[..4], b"PAR1");
 }

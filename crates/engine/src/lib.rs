@@ -141,13 +141,22 @@ pub enum RuleRef {
     /// The packet reached a resource vnetsim does not model (its `notModelled` entry).
     NotModelled(u32),
     /// A load balancer's load-balancing rule (index into its `rules`).
-    LbRule { lb: LbId, index: u32 },
+    LbRule {
+        lb: LbId,
+        index: u32,
+    },
     /// A load balancer's inbound NAT rule (index into its `nat_rules`).
-    LbNatRule { lb: LbId, index: u32 },
+    LbNatRule {
+        lb: LbId,
+        index: u32,
+    },
     /// The load balancer's reverse translation of a reply from a backend.
     LbSession(LbId),
     /// An application gateway's routing rule (index into its `rules`).
-    AppGwRule { gw: AppGwId, index: u32 },
+    AppGwRule {
+        gw: AppGwId,
+        index: u32,
+    },
     /// The application gateway's connection the reply belongs to.
     AppGwSession(AppGwId),
 }
@@ -1550,10 +1559,7 @@ pub fn trace_with(
         .iter()
         .find(|x| !x.crossed_by_reply)
         .map(|x| x.fw);
-    let bypassed_nva = s.picks[..s.npicks]
-        .iter()
-        .find(|p| !p.1)
-        .map(|p| p.0);
+    let bypassed_nva = s.picks[..s.npicks].iter().find(|p| !p.1).map(|p| p.0);
     let ok = bypassed.is_none() && bypassed_nva.is_none();
     Trace {
         flow,

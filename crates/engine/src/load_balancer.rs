@@ -75,7 +75,11 @@ impl<'a> Walk<'a> {
 
     /// A packet at load balancer frontend `fe`: addressed to it, or (`routed`) sent to it by a
     /// user route's VirtualAppliance next hop.
-    pub(crate) fn load_balancer(&mut self, fe: LbFrontendId, routed: bool) -> Result<End, SubnetId> {
+    pub(crate) fn load_balancer(
+        &mut self,
+        fe: LbFrontendId,
+        routed: bool,
+    ) -> Result<End, SubnetId> {
         let f = self.f;
         let lbid = f.lb_frontends[fe.ix()].lb;
         let lb = &f.load_balancers[lbid.ix()];
@@ -216,7 +220,12 @@ impl<'a> Walk<'a> {
         }
         let back = sess.orig.reversed();
         let node = Endpoint::LoadBalancer(sess.lb);
-        self.push(node, Action::Forward, Some(RuleRef::LbSession(sess.lb)), nat_of(self.pkt, back));
+        self.push(
+            node,
+            Action::Forward,
+            Some(RuleRef::LbSession(sess.lb)),
+            nat_of(self.pkt, back),
+        );
         self.pkt = back;
         self.route_from(self.f.nics[n.ix()].subnet, false)
     }
@@ -234,7 +243,9 @@ impl<'a> Walk<'a> {
         if table.is_some() {
             match self.nsg(table, Endpoint::Subnet(sub), true) {
                 Ok(r) => self.hop_rule(Endpoint::Subnet(sub), Action::Allow, r),
-                Err(r) => return Ok(self.drop_here(Endpoint::Subnet(sub), Reason::NsgDeny, Some(r))),
+                Err(r) => {
+                    return Ok(self.drop_here(Endpoint::Subnet(sub), Reason::NsgDeny, Some(r)))
+                }
             }
         }
         let p = self.pkt;
@@ -251,7 +262,15 @@ impl<'a> Walk<'a> {
         }
         let (src, dst) = ((p.src, p.sport), (p.dst, p.dport));
         let d = Distribution::FiveTuple;
-        let b = pick(GW_SEED | g.0, d, false, src, dst, p.proto, rule.backends.len());
+        let b = pick(
+            GW_SEED | g.0,
+            d,
+            false,
+            src,
+            dst,
+            p.proto,
+            rule.backends.len(),
+        );
         let i = pick(!g.0, d, false, src, dst, p.proto, gw.instance_ips.len());
         let out = Flow {
             src: gw.instance_ips[i],
@@ -273,7 +292,9 @@ impl<'a> Walk<'a> {
         if table.is_some() {
             match self.nsg(table, Endpoint::Subnet(sub), false) {
                 Ok(r) => self.hop_rule(Endpoint::Subnet(sub), Action::Allow, r),
-                Err(r) => return Ok(self.drop_here(Endpoint::Subnet(sub), Reason::NsgDeny, Some(r))),
+                Err(r) => {
+                    return Ok(self.drop_here(Endpoint::Subnet(sub), Reason::NsgDeny, Some(r)))
+                }
             }
         }
         Err(sub)
@@ -295,7 +316,12 @@ impl<'a> Walk<'a> {
             return Ok(self.drop_here(node, Reason::AppGwNoSession, None));
         };
         let back = orig.reversed();
-        self.push(node, Action::Allow, Some(RuleRef::AppGwSession(g)), nat_of(p, back));
+        self.push(
+            node,
+            Action::Allow,
+            Some(RuleRef::AppGwSession(g)),
+            nat_of(p, back),
+        );
         self.pkt = back;
         Err(self.f.app_gateways[g.ix()].subnet)
     }

@@ -90,11 +90,17 @@ pub fn rule_name(f: &Fabric, r: RuleRef) -> String {
         }
         RuleRef::LbRule { lb, index } => {
             let l = &f.load_balancers[lb.ix()];
-            format!("{}/loadBalancingRules/{}", l.name, l.rules[index as usize].name)
+            format!(
+                "{}/loadBalancingRules/{}",
+                l.name, l.rules[index as usize].name
+            )
         }
         RuleRef::LbNatRule { lb, index } => {
             let l = &f.load_balancers[lb.ix()];
-            format!("{}/inboundNatRules/{}", l.name, l.nat_rules[index as usize].name)
+            format!(
+                "{}/inboundNatRules/{}",
+                l.name, l.nat_rules[index as usize].name
+            )
         }
         RuleRef::LbSession(lb) => format!("{}/session", f.load_balancers[lb.ix()].name),
         RuleRef::AppGwRule { gw, index } => {
@@ -382,10 +388,14 @@ pub fn trace_json(f: &Fabric, s: &Scratch, t: &Trace, l7: Option<L7<'_>>) -> Val
 /// The client address an application gateway on the leg put in X-Forwarded-For (the source
 /// of the packet it proxied): information, never the source the backend sees.
 pub fn x_forwarded_for(s: &Scratch, leg: &Leg) -> Option<u32> {
-    s.leg_hops(leg).iter().find_map(|h| match (h.node, h.rule, h.nat) {
-        (Endpoint::AppGateway(_), Some(RuleRef::AppGwRule { .. }), Some(n)) => n.src.map(|x| x.0),
-        _ => None,
-    })
+    s.leg_hops(leg)
+        .iter()
+        .find_map(|h| match (h.node, h.rule, h.nat) {
+            (Endpoint::AppGateway(_), Some(RuleRef::AppGwRule { .. }), Some(n)) => {
+                n.src.map(|x| x.0)
+            }
+            _ => None,
+        })
 }
 
 /// The hop nodes of a leg joined by ` > `.

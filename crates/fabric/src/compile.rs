@@ -19,17 +19,17 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use vnetsim_model as m;
 
+use crate::load_balancer::{self, AppGateway, Frontend};
 use crate::lpm::Fib;
 use crate::prefix::{self, contains};
 use crate::routes::{self, EffectiveRoute, NextHopType, RouteState, Target};
 use crate::security::{self, NsgTable, TagSets};
 use crate::service_tags;
-use crate::load_balancer::{self, AppGateway, Frontend};
 use crate::{
-    firewall, AppGwId, LbFrontendId, Fabric, FirewallId, Gateway, GatewayId, GatewayPeer, NatGateway, NatGatewayId, Nic,
-    NicId, NsgId, NsgTableId, Owner, PeId, PeerLink, PrivateEndpoint, PublicOwner, RouteSet,
-    RouteSetId, RouteTableId, RouteTableInfo, Service, ServiceId, Site, SiteId, Subnet, SubnetId,
-    Vnet, VnetId,
+    firewall, AppGwId, Fabric, FirewallId, Gateway, GatewayId, GatewayPeer, LbFrontendId,
+    NatGateway, NatGatewayId, Nic, NicId, NsgId, NsgTableId, Owner, PeId, PeerLink,
+    PrivateEndpoint, PublicOwner, RouteSet, RouteSetId, RouteTableId, RouteTableInfo, Service,
+    ServiceId, Site, SiteId, Subnet, SubnetId, Vnet, VnetId,
 };
 
 /// Compiles a validated topology.
@@ -640,7 +640,11 @@ impl ExtraOwners<'_> {
         let mut v = Vec::new();
         for (i, f) in self.frontends.iter().enumerate() {
             if let Some(s) = f.subnet {
-                v.push((subnets[s.ix()].vnet.ix(), f.ip, Owner::LbFrontend(LbFrontendId(i as u32))));
+                v.push((
+                    subnets[s.ix()].vnet.ix(),
+                    f.ip,
+                    Owner::LbFrontend(LbFrontendId(i as u32)),
+                ));
             }
         }
         for (i, g) in self.app_gateways.iter().enumerate() {

@@ -19,12 +19,12 @@ use crate::compile::ip;
 use crate::security::{Access, NsgTable, PLATFORM_IP};
 use crate::{Nic, NicId, NsgTableId, Subnet, SubnetId, VnetId};
 
-/// Index of a load balancer in [`crate::Fabric::load_balancers`].
-pub use crate::LbId;
-/// Index of a frontend in [`crate::Fabric::lb_frontends`].
-pub use crate::LbFrontendId;
 /// Index of an application gateway in [`crate::Fabric::app_gateways`].
 pub use crate::AppGwId;
+/// Index of a frontend in [`crate::Fabric::lb_frontends`].
+pub use crate::LbFrontendId;
+/// Index of a load balancer in [`crate::Fabric::load_balancers`].
+pub use crate::LbId;
 
 /// The tuple a load-balancing rule hashes (distribution-mode-concepts).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -91,7 +91,9 @@ impl NatRule {
         if proto != self.proto || dport < self.frontend_port {
             return None;
         }
-        self.targets.get((dport - self.frontend_port) as usize).copied()
+        self.targets
+            .get((dport - self.frontend_port) as usize)
+            .copied()
     }
 }
 
@@ -286,11 +288,20 @@ pub(crate) fn compile_load_balancers(
             .nat_rules
             .iter()
             .map(|r| {
-                let (port, targets) = match (&r.backend, &r.pool, &r.frontend_port, &r.frontend_port_range_start) {
-                    (Some(b), _, Some(p), _) => (p.value, vec![NicId(nic_ix[b.value.as_str()] as u32)]),
+                let (port, targets) = match (
+                    &r.backend,
+                    &r.pool,
+                    &r.frontend_port,
+                    &r.frontend_port_range_start,
+                ) {
+                    (Some(b), _, Some(p), _) => {
+                        (p.value, vec![NicId(nic_ix[b.value.as_str()] as u32)])
+                    }
                     (_, Some(pl), _, Some(s)) => (
                         s.value,
-                        pool_of(&pl.value).map(|p| members(p, false)).unwrap_or_default(),
+                        pool_of(&pl.value)
+                            .map(|p| members(p, false))
+                            .unwrap_or_default(),
                     ),
                     _ => (0, Vec::new()),
                 };
@@ -308,8 +319,12 @@ pub(crate) fn compile_load_balancers(
         // Outbound rules first (explicit), then load-balancing rules that keep outbound SNAT.
         if public && lb.sku == mlb::LbSku::Standard {
             for r in &lb.outbound_rules {
-                let Some(p) = pool_of(&r.pool.value) else { continue };
-                let Some(fe) = r.frontends.first() else { continue };
+                let Some(p) = pool_of(&r.pool.value) else {
+                    continue;
+                };
+                let Some(fe) = r.frontends.first() else {
+                    continue;
+                };
                 let a = out.frontends[fe_id(&fe.value).ix()].ip;
                 for n in members(p, false) {
                     out.outbound[n.ix()].get_or_insert((id, a, true));
@@ -318,7 +333,9 @@ pub(crate) fn compile_load_balancers(
         }
         if public {
             for r in lb.rules.iter().filter(|r| !r.disable_outbound_snat) {
-                let Some(p) = pool_of(&r.pool.value) else { continue };
+                let Some(p) = pool_of(&r.pool.value) else {
+                    continue;
+                };
                 let a = out.frontends[fe_id(&r.frontend.value).ix()].ip;
                 for n in members(p, false) {
                     out.outbound[n.ix()].get_or_insert((id, a, false));
@@ -374,7 +391,8 @@ pub(crate) fn probe_health(
                         sport: 49152,
                         dport: probe.port.value as u16,
                     };
-                    !(allows(subnets[nic.subnet.ix()].nsg_table, &key) && allows(nic.nsg_table, &key))
+                    !(allows(subnets[nic.subnet.ix()].nsg_table, &key)
+                        && allows(nic.nsg_table, &key))
                 })
                 .collect();
             rule.healthy.retain(|n| !denied.contains(n));
@@ -414,16 +432,27 @@ pub(crate) fn compile_app_gateways(
             let subnet = subnet_of(&g.subnet.value);
             let private_ip = g.private_ip_address.as_ref().map(|a| ip(a.value));
             let public_ip = g.public_ip_address.as_ref().map(|a| ip(a.value));
-            let mut instance_ips: Vec<u32> = g.instance_addresses.iter().map(|a| ip(a.value)).collect();
+            let mut instance_ips: Vec<u32> =
+                g.instance_addresses.iter().map(|a| ip(a.value)).collect();
             if instance_ips.is_empty() {
                 // Azure assigns instance addresses from the subnet; undeclared, the model takes
                 // the first usable address that is not the private frontend.
                 let first = u32::from(subnets[subnet.ix()].prefix.network()) + 4;
-                let a = if Some(first) == private_ip { first + 1 } else { first };
+                let a = if Some(first) == private_ip {
+                    first + 1
+                } else {
+                    first
+                };
                 instance_ips.push(a);
             }
             let mut order: Vec<usize> = (0..g.rules.len()).collect();
-            order.sort_by_key(|&i| g.rules[i].priority.as_ref().map(|p| p.value).unwrap_or(u32::MAX));
+            order.sort_by_key(|&i| {
+                g.rules[i]
+                    .priority
+                    .as_ref()
+                    .map(|p| p.value)
+                    .unwrap_or(u32::MAX)
+            });
             let listeners = g
                 .listeners
                 .iter()

@@ -39,5 +39,9 @@ fn main() {
         }
     }
     let s = t.elapsed().as_secs_f64();
-    println!("{} files, {tuples} tuples parsed into serde_json::Value in {s:.3} s: {:.0} tuples/s", fs.len(), tuples as f64 / s);
+    println!(
+        "{} files, {tuples} tuples parsed into serde_json::Value in {s:.3} s: {:.0} tuples/s",
+        fs.len(),
+        tuples as f64 / s
+    );
 }

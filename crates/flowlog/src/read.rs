@@ -234,7 +234,9 @@ fn load(path: &Path, limits: &Limits, buf: &mut Vec<u8>) -> Result<(), Error> {
     };
     let cap = limits.max_blob_bytes.saturating_add(1);
     let res = if n == 2 && head == [0x1f, 0x8b] {
-        flate2::bufread::MultiGzDecoder::new(f).take(cap).read_to_end(buf)
+        flate2::bufread::MultiGzDecoder::new(f)
+            .take(cap)
+            .read_to_end(buf)
     } else {
         f.take(cap).read_to_end(buf)
     };
@@ -298,8 +300,9 @@ impl Reader<'_> {
         if b[p] != b'{' {
             self.st.skipped_files += 1;
             let name = &self.name;
-            self.st
-                .note(self.limits, || format!("{name}: not a flow log (expected a JSON object), skipped"));
+            self.st.note(self.limits, || {
+                format!("{name}: not a flow log (expected a JSON object), skipped")
+            });
             return;
         }
         match records_array(b, p) {
@@ -394,15 +397,20 @@ impl Reader<'_> {
             };
             match std::str::from_utf8(text) {
                 // Only the last line can be a record cut mid-write; an unfinished line before it is corrupt.
-                Ok(s) if start < b.len()
-                    && serde_json::from_str::<serde::de::IgnoredAny>(s).is_err_and(|e| e.is_eof()) =>
+                Ok(s)
+                    if start < b.len()
+                        && serde_json::from_str::<serde::de::IgnoredAny>(s)
+                            .is_err_and(|e| e.is_eof()) =>
                 {
                     self.corrupt(loc, at, "an unfinished JSON record".into())
                 }
                 Ok(s) => match serde_json::from_str::<Container<'_>>(s) {
                     Ok(c) => {
                         for (i, r) in c.records.iter().enumerate() {
-                            let l = Location { record: i as u64, ..loc };
+                            let l = Location {
+                                record: i as u64,
+                                ..loc
+                            };
                             self.record(r.get(), l, at, sink);
                         }
                     }
@@ -417,8 +425,15 @@ impl Reader<'_> {
         self.st.corrupt_records += 1;
         let (name, bytes) = (&self.name, self.bytes);
         self.st.note(self.limits, || {
-            let line = if loc.line > 0 { loc.line } else { line_of(bytes, at) };
-            format!("{name}: record {} (line {line}): {what}; skipped", loc.record)
+            let line = if loc.line > 0 {
+                loc.line
+            } else {
+                line_of(bytes, at)
+            };
+            format!(
+                "{name}: record {} (line {line}): {what}; skipped",
+                loc.record
+            )
         });
     }
 
@@ -513,7 +528,11 @@ impl Reader<'_> {
                     self.st.corrupt_tuples += 1;
                     let (name, loc, rule, bytes) = (&self.name, g.location, g.rule, self.bytes);
                     self.st.note(self.limits, || {
-                        let line = if loc.line > 0 { loc.line } else { line_of(bytes, at) };
+                        let line = if loc.line > 0 {
+                            loc.line
+                        } else {
+                            line_of(bytes, at)
+                        };
                         format!(
                             "{name}: record {} (line {line}), rule {rule}, tuple {i}: {e}; skipped",
                             loc.record

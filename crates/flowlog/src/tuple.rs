@@ -293,8 +293,11 @@ mod tests {
 
     #[test]
     fn seconds_and_empty_counters() {
-        let t = Tuple::parse("1754512773,10.0.0.4,10.0.1.4,5000,22,6,I,B,NX,,,,", Schema::VnetV4)
-            .unwrap();
+        let t = Tuple::parse(
+            "1754512773,10.0.0.4,10.0.1.4,5000,22,6,I,B,NX,,,,",
+            Schema::VnetV4,
+        )
+        .unwrap();
         assert_eq!(t.ts_ms, 1754512773000);
         assert_eq!(t.counters, [0; 4]);
     }
@@ -302,8 +305,11 @@ mod tests {
     #[test]
     fn nsg_v1_and_v2() {
         // https://learn.microsoft.com/azure/network-watcher/nsg-flow-logs-overview
-        let v1 = Tuple::parse("1487282421,42.119.146.95,10.1.0.4,51529,5358,T,I,D", Schema::NsgV1)
-            .unwrap();
+        let v1 = Tuple::parse(
+            "1487282421,42.119.146.95,10.1.0.4,51529,5358,T,I,D",
+            Schema::NsgV1,
+        )
+        .unwrap();
         assert_eq!(v1.state, State::Denied);
         assert_eq!(v1.proto, 6);
         let v2 = Tuple::parse(

@@ -20,8 +20,8 @@ use crate::{Diag, Files, ImportError, ImportOptions, Imported};
 
 mod classify;
 mod firewall;
-mod manager;
 mod lb;
+mod manager;
 mod network;
 
 pub use classify::{classify, Class};

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 use vnetsim_engine::render::{ip, protocol_name, rule_name};
-use vnetsim_engine::{nsg_point, trace_with, Action, Flow, NsgDecision, Reason, RuleRef, Scratch, Trace};
+use vnetsim_engine::{
+    nsg_point, trace_with, Action, Flow, NsgDecision, Reason, RuleRef, Scratch, Trace,
+};
 use vnetsim_fabric::security::Access;
 use vnetsim_fabric::{Endpoint, Fabric, NicId, Owner};
 use vnetsim_flowlog::tuple::mac_string;
@@ -176,7 +178,9 @@ pub fn judge_all(f: &Fabric, folder: &Folder, rows: bool, job: &Job<'_>) -> Vec<
             .flows
             .par_iter()
             .enumerate()
-            .map_init(Scratch::new, |s, (i, x)| judge(f, &obs, folder, i, x, rows, s))
+            .map_init(Scratch::new, |s, (i, x)| {
+                judge(f, &obs, folder, i, x, rows, s)
+            })
             .collect()
     })
 }
@@ -225,7 +229,12 @@ fn judge(
     let walk = walk(f, n, x, s);
     let impossible = impossible(f, n, x, &walk, s);
     if rows {
-        let mut r = row(f, s, &walk, vnetsim_engine::sweep::destination_l7(f, &walk.flow));
+        let mut r = row(
+            f,
+            s,
+            &walk,
+            vnetsim_engine::sweep::destination_l7(f, &walk.flow),
+        );
         r.first_ts_ns = Some(x.first_ts_ms.saturating_mul(1_000_000));
         r.last_ts_ns = Some(x.last_ts_ms.saturating_mul(1_000_000));
         r.request_packets = Some(x.counters[0]);
@@ -255,11 +264,24 @@ fn walk(f: &Fabric, n: NicId, x: &FoldedFlow, s: &mut Scratch) -> Trace {
             from
         }
     };
-    trace_with(f, flow, ingress, vnetsim_engine::sweep::destination_l7(f, &flow), false, s)
+    trace_with(
+        f,
+        flow,
+        ingress,
+        vnetsim_engine::sweep::destination_l7(f, &flow),
+        false,
+        s,
+    )
 }
 
 /// Whether the model can put the logged flow where the log saw it.
-fn impossible(f: &Fabric, n: NicId, x: &FoldedFlow, t: &Trace, s: &Scratch) -> Option<(Kind, String)> {
+fn impossible(
+    f: &Fabric,
+    n: NicId,
+    x: &FoldedFlow,
+    t: &Trace,
+    s: &Scratch,
+) -> Option<(Kind, String)> {
     let fw = &t.forward;
     let nic = Endpoint::Nic(n);
     let sub = Endpoint::Subnet(f.nics[n.ix()].subnet);
@@ -271,7 +293,9 @@ fn impossible(f: &Fabric, n: NicId, x: &FoldedFlow, t: &Trace, s: &Scratch) -> O
             (None, Some(d)) => format!(
                 "drops it at {}{} ({})",
                 f.endpoint_id(d),
-                fw.rule.map(|r| format!(" by {}", rule_name(f, r))).unwrap_or_default(),
+                fw.rule
+                    .map(|r| format!(" by {}", rule_name(f, r)))
+                    .unwrap_or_default(),
                 vnetsim_engine::render::reason_text(f, fw)
             ),
             _ => "ends it".into(),
@@ -302,11 +326,7 @@ fn impossible(f: &Fabric, n: NicId, x: &FoldedFlow, t: &Trace, s: &Scratch) -> O
             (!reached && !last_is_nic).then(|| {
                 (
                     Kind::LoggedButImpossible,
-                    format!(
-                        "logged inbound at {}, but {}",
-                        f.endpoint_id(nic),
-                        detail()
-                    ),
+                    format!("logged inbound at {}, but {}", f.endpoint_id(nic), detail()),
                 )
             })
         }
@@ -327,7 +347,11 @@ fn compare(
 ) -> Option<(Kind, String)> {
     let rule = folder.strings.get(x.key.rule);
     let acl = folder.strings.get(x.key.acl);
-    let logged = if x.key.denied { Access::Deny } else { Access::Allow };
+    let logged = if x.key.denied {
+        Access::Deny
+    } else {
+        Access::Allow
+    };
     let nicname = f.endpoint_id(Endpoint::Nic(n));
     let dir = x.key.direction.as_str();
     match logged_rule(rule) {
@@ -382,7 +406,10 @@ fn compare(
         let why = if nsg_known {
             String::new()
         } else {
-            format!(" (the logged NSG '{}' does not apply there in the model)", by_acl.unwrap_or(""))
+            format!(
+                " (the logged NSG '{}' does not apply there in the model)",
+                by_acl.unwrap_or("")
+            )
         };
         return Some((
             Kind::RuleMismatch,
@@ -455,15 +482,30 @@ pub struct KindSummary {
     pub resources: Vec<String>,
 }
 
-pub fn drift_summary(f: &Fabric, folder: &Folder, judged: &[Judged], examples: usize) -> Vec<(Kind, KindSummary)> {
-    let mut out: Vec<(Kind, KindSummary)> = Kind::ALL.iter().map(|k| (*k, KindSummary::default())).collect();
+pub fn drift_summary(
+    f: &Fabric,
+    folder: &Folder,
+    judged: &[Judged],
+    examples: usize,
+) -> Vec<(Kind, KindSummary)> {
+    let mut out: Vec<(Kind, KindSummary)> = Kind::ALL
+        .iter()
+        .map(|k| (*k, KindSummary::default()))
+        .collect();
     for j in judged {
         let Some((k, d)) = &j.finding else { continue };
         let e = &mut out.iter_mut().find(|x| x.0 == *k).expect("every kind").1;
         e.count += 1;
         if e.examples.len() < examples {
             let x = &folder.flows[j.flow];
-            e.examples.push(format!("{} {}:{} -> {}:{}: {d}", protocol_name(x.key.proto), ip(x.key.src), x.key.sport, ip(x.key.dst), x.key.dport));
+            e.examples.push(format!(
+                "{} {}:{} -> {}:{}: {d}",
+                protocol_name(x.key.proto),
+                ip(x.key.src),
+                x.key.sport,
+                ip(x.key.dst),
+                x.key.dport
+            ));
         }
         let mut res: Vec<String> = Vec::new();
         if let Some(n) = &j.nic {
@@ -472,7 +514,12 @@ pub fn drift_summary(f: &Fabric, folder: &Folder, judged: &[Judged], examples: u
         if let Some(r) = &j.model_nsg_rule {
             res.push(r.clone());
         }
-        res.push(folder.strings.get(folder.flows[j.flow].key.rule).to_string());
+        res.push(
+            folder
+                .strings
+                .get(folder.flows[j.flow].key.rule)
+                .to_string(),
+        );
         for r in res {
             if e.resources.len() < 50 && !e.resources.contains(&r) {
                 e.resources.push(r);
@@ -485,10 +532,7 @@ pub fn drift_summary(f: &Fabric, folder: &Folder, judged: &[Judged], examples: u
 
 /// `--against NEW`: the logged flows NEW decides differently at the logging point than TOPO
 /// does, or whose end-to-end outcome changes: (flow index, what changed).
-pub fn against(
-    old: &[Judged],
-    new: &[Judged],
-) -> Vec<(usize, String)> {
+pub fn against(old: &[Judged], new: &[Judged]) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     for (a, b) in old.iter().zip(new) {
         let va = (a.model_access, a.model_nsg_rule.as_deref());
@@ -501,14 +545,23 @@ pub fn against(
             _ => "no NIC".into(),
         };
         if va != vb {
-            out.push((a.flow, format!("at the logging NIC: {} becomes {}", show(va), show(vb))));
+            out.push((
+                a.flow,
+                format!("at the logging NIC: {} becomes {}", show(va), show(vb)),
+            ));
         } else if oa != ob {
-            out.push((a.flow, format!("end to end: {} becomes {}", oa.unwrap_or("-"), ob.unwrap_or("-"))));
+            out.push((
+                a.flow,
+                format!(
+                    "end to end: {} becomes {}",
+                    oa.unwrap_or("-"),
+                    ob.unwrap_or("-")
+                ),
+            ));
         }
     }
     out
 }
-
 
 /// The synthetic id of an NSG as flow logs write it in `aclID`.
 pub fn nsg_acl_id(name: &str) -> String {
@@ -560,8 +613,9 @@ pub fn observations(f: &Fabric, t: &Trace, s: &Scratch, out: &mut Vec<Observatio
     let dest = match (fw.delivered_to, fw.dropped_at) {
         (Some(Endpoint::Nic(n)), _) => Some(n),
         (None, Some(Endpoint::Nic(n))) if fw.reason == Reason::NsgDeny => Some(n),
-        (None, Some(Endpoint::Subnet(_))) if fw.reason == Reason::NsgDeny
-            && matches!(fw.rule, Some(RuleRef::Nsg { inbound: true, .. })) =>
+        (None, Some(Endpoint::Subnet(_)))
+            if fw.reason == Reason::NsgDeny
+                && matches!(fw.rule, Some(RuleRef::Nsg { inbound: true, .. })) =>
         {
             match f.private_owner(fw.seen.dst) {
                 Some((_, Owner::Nic(n))) => Some(n),
@@ -751,9 +805,29 @@ fn write_record(
                         ("C", [10, 1500, 8, 900])
                     };
                     if state == "B" {
-                        write!(w, "\"{ts},{},{},{},{},{},{dir},B,NX,,,,\"", ip(fl.src), ip(fl.dst), fl.sport, fl.dport, fl.proto)?;
+                        write!(
+                            w,
+                            "\"{ts},{},{},{},{},{},{dir},B,NX,,,,\"",
+                            ip(fl.src),
+                            ip(fl.dst),
+                            fl.sport,
+                            fl.dport,
+                            fl.proto
+                        )?;
                     } else {
-                        write!(w, "\"{ts},{},{},{},{},{},{dir},{state},NX,{},{},{},{}\"", ip(fl.src), ip(fl.dst), fl.sport, fl.dport, fl.proto, c[0], c[1], c[2], c[3])?;
+                        write!(
+                            w,
+                            "\"{ts},{},{},{},{},{},{dir},{state},NX,{},{},{},{}\"",
+                            ip(fl.src),
+                            ip(fl.dst),
+                            fl.sport,
+                            fl.dport,
+                            fl.proto,
+                            c[0],
+                            c[1],
+                            c[2],
+                            c[3]
+                        )?;
                     }
                 }
             }

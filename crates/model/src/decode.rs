@@ -535,7 +535,12 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
             t.load_balancers.push(x);
         }
     }
-    for n in items(d, o.get("applicationGateways"), "applicationGateways", false) {
+    for n in items(
+        d,
+        o.get("applicationGateways"),
+        "applicationGateways",
+        false,
+    ) {
         if let Some(x) = crate::load_balancer::decode_application_gateway(d, n) {
             t.application_gateways.push(x);
         }

@@ -45,8 +45,8 @@ use std::path::Path;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use limits::Limits;
-pub use node::Loc;
 pub use load_balancer::{ApplicationGateway, LoadBalancer};
+pub use node::Loc;
 pub use types::*;
 pub use validate::{is_reserved, FIREWALL_SUBNET, GATEWAY_SUBNET};
 

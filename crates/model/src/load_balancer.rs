@@ -288,10 +288,20 @@ pub(crate) fn decode_load_balancer(d: &mut Diagnostics, n: &Node) -> Option<Load
             )
         })
         .unwrap_or(LbSku::Standard);
-    let frontends = list_of(d, o.get("frontendIPConfigurations"), "frontendIPConfigurations", frontend);
+    let frontends = list_of(
+        d,
+        o.get("frontendIPConfigurations"),
+        "frontendIPConfigurations",
+        frontend,
+    );
     let pools = list_of(d, o.get("backendAddressPools"), "backendAddressPools", pool);
     let probes = list_of(d, o.get("probes"), "probes", probe);
-    let rules = list_of(d, o.get("loadBalancingRules"), "loadBalancingRules", lb_rule);
+    let rules = list_of(
+        d,
+        o.get("loadBalancingRules"),
+        "loadBalancingRules",
+        lb_rule,
+    );
     let nat_rules = list_of(d, o.get("inboundNatRules"), "inboundNatRules", nat_rule);
     let outbound_rules = list_of(d, o.get("outboundRules"), "outboundRules", outbound_rule);
     Some(LoadBalancer {
@@ -309,7 +319,12 @@ pub(crate) fn decode_load_balancer(d: &mut Diagnostics, n: &Node) -> Option<Load
 
 fn frontend(d: &mut Diagnostics, n: &Node) -> Option<LbFrontend> {
     let what = "a frontend IP configuration";
-    let o = obj(d, n, what, &["name", "subnet", "privateIpAddress", "publicIpAddress"])?;
+    let o = obj(
+        d,
+        n,
+        what,
+        &["name", "subnet", "privateIpAddress", "publicIpAddress"],
+    )?;
     let name = require(d, &o, "name", what).and_then(|x| string(d, x, "a name"));
     let subnet = o
         .get("subnet")
@@ -343,7 +358,8 @@ fn backend_entry(d: &mut Diagnostics, n: &Node) -> Option<LbBackend> {
 
 fn pool(d: &mut Diagnostics, n: &Node) -> Option<LbPool> {
     let o = obj(d, n, "a backend address pool", &["name", "backends"])?;
-    let name = require(d, &o, "name", "a backend address pool").and_then(|x| string(d, x, "a name"));
+    let name =
+        require(d, &o, "name", "a backend address pool").and_then(|x| string(d, x, "a name"));
     let backends = items(d, o.get("backends"), "backends", false)
         .into_iter()
         .filter_map(|x| backend_entry(d, x))
@@ -355,7 +371,12 @@ fn pool(d: &mut Diagnostics, n: &Node) -> Option<LbPool> {
 }
 
 fn probe(d: &mut Diagnostics, n: &Node) -> Option<LbProbe> {
-    let o = obj(d, n, "a probe", &["name", "protocol", "port", "requestPath"])?;
+    let o = obj(
+        d,
+        n,
+        "a probe",
+        &["name", "protocol", "port", "requestPath"],
+    )?;
     let name = require(d, &o, "name", "a probe").and_then(|x| string(d, x, "a name"));
     let protocol = o
         .get("protocol")
@@ -513,9 +534,16 @@ fn outbound_rule(d: &mut Diagnostics, n: &Node) -> Option<LbOutboundRule> {
         ],
     )?;
     let name = require(d, &o, "name", what).and_then(|x| string(d, x, "a name"));
-    let fes = name_list(d, o.get("frontendIPConfigurations"), "a frontend IP configuration name");
+    let fes = name_list(
+        d,
+        o.get("frontendIPConfigurations"),
+        "a frontend IP configuration name",
+    );
     if fes.is_empty() {
-        d.error(n.loc, "an outbound rule needs at least one of frontendIPConfigurations");
+        d.error(
+            n.loc,
+            "an outbound rule needs at least one of frontendIPConfigurations",
+        );
     }
     let pool = require(d, &o, "backendAddressPool", what)
         .and_then(|x| string(d, x, "a backend address pool name"));
@@ -568,12 +596,15 @@ pub(crate) fn decode_application_gateway(
                 d,
                 x,
                 "application gateway sku (v2 only)",
-                &[("Standard_v2", AppGwSku::StandardV2), ("WAF_v2", AppGwSku::WafV2)],
+                &[
+                    ("Standard_v2", AppGwSku::StandardV2),
+                    ("WAF_v2", AppGwSku::WafV2),
+                ],
             )
         })
         .unwrap_or(AppGwSku::StandardV2);
-    let subnet = require(d, &o, "subnet", what)
-        .and_then(|x| string(d, x, "a subnet reference VNET/SUBNET"));
+    let subnet =
+        require(d, &o, "subnet", what).and_then(|x| string(d, x, "a subnet reference VNET/SUBNET"));
     let private_ip_address = o
         .get("privateIpAddress")
         .and_then(|x| ipv4(d, x, "a private IP address"));
@@ -585,7 +616,12 @@ pub(crate) fn decode_application_gateway(
         .filter_map(|x| ipv4(d, x, "an instance address"))
         .collect();
     let listeners = list_of(d, o.get("listeners"), "listeners", listener);
-    let pools = list_of(d, o.get("backendAddressPools"), "backendAddressPools", appgw_pool);
+    let pools = list_of(
+        d,
+        o.get("backendAddressPools"),
+        "backendAddressPools",
+        appgw_pool,
+    );
     let rules = list_of(d, o.get("routingRules"), "routingRules", appgw_rule);
     Some(ApplicationGateway {
         name: name?,
@@ -603,21 +639,36 @@ pub(crate) fn decode_application_gateway(
 
 fn listener(d: &mut Diagnostics, n: &Node) -> Option<AppGwListener> {
     let what = "a listener";
-    let o = obj(d, n, what, &["name", "frontend", "port", "protocol", "hostNames"])?;
+    let o = obj(
+        d,
+        n,
+        what,
+        &["name", "frontend", "port", "protocol", "hostNames"],
+    )?;
     let name = require(d, &o, "name", what).and_then(|x| string(d, x, "a name"));
     let frontend = require(d, &o, "frontend", what).and_then(|x| {
         enumerated(
             d,
             x,
             "listener frontend",
-            &[("Public", AppGwFrontend::Public), ("Private", AppGwFrontend::Private)],
+            &[
+                ("Public", AppGwFrontend::Public),
+                ("Private", AppGwFrontend::Private),
+            ],
         )
         .map(|v| Sp::new(v, x.loc))
     });
     let port = require(d, &o, "port", what).and_then(|x| uint(d, x, "a port 1-65535", 65535));
     let protocol = o
         .get("protocol")
-        .and_then(|x| enumerated(d, x, "listener protocol", &[("Http", "Http"), ("Https", "Https")]))
+        .and_then(|x| {
+            enumerated(
+                d,
+                x,
+                "listener protocol",
+                &[("Http", "Http"), ("Https", "Https")],
+            )
+        })
         .unwrap_or("Https");
     let _ = name_list(d, o.get("hostNames"), "a host name");
     Some(AppGwListener {
@@ -647,7 +698,14 @@ fn appgw_rule(d: &mut Diagnostics, n: &Node) -> Option<AppGwRule> {
         d,
         n,
         what,
-        &["name", "listener", "backendAddressPool", "backendPort", "backendProtocol", "priority"],
+        &[
+            "name",
+            "listener",
+            "backendAddressPool",
+            "backendPort",
+            "backendProtocol",
+            "priority",
+        ],
     )?;
     let name = require(d, &o, "name", what).and_then(|x| string(d, x, "a name"));
     let listener = require(d, &o, "listener", what).and_then(|x| string(d, x, "a listener name"));
@@ -692,7 +750,13 @@ fn unique_names<'n>(
     m
 }
 
-fn known(d: &mut Diagnostics, m: &HashMap<&str, usize>, r: &Sp<String>, kind: &str, owner: &str) -> Option<usize> {
+fn known(
+    d: &mut Diagnostics,
+    m: &HashMap<&str, usize>,
+    r: &Sp<String>,
+    kind: &str,
+    owner: &str,
+) -> Option<usize> {
     let i = m.get(r.value.as_str()).copied();
     if i.is_none() {
         let mut k: Vec<&str> = m.keys().copied().collect();
@@ -702,7 +766,11 @@ fn known(d: &mut Diagnostics, m: &HashMap<&str, usize>, r: &Sp<String>, kind: &s
             format!(
                 "unknown {kind} '{}' in {owner} (defined: {})",
                 Echo(&r.value),
-                if k.is_empty() { "none".to_string() } else { k.join(", ") }
+                if k.is_empty() {
+                    "none".to_string()
+                } else {
+                    k.join(", ")
+                }
             ),
         );
     }
@@ -711,9 +779,17 @@ fn known(d: &mut Diagnostics, m: &HashMap<&str, usize>, r: &Sp<String>, kind: &s
 
 impl<'a> Checker<'a> {
     /// The NIC index of a name, with its vnet.
-    fn nic_vnet(&self, nics: &HashMap<&str, usize>, d: &mut Diagnostics, r: &Sp<String>, owner: &str) -> Option<usize> {
+    fn nic_vnet(
+        &self,
+        nics: &HashMap<&str, usize>,
+        d: &mut Diagnostics,
+        r: &Sp<String>,
+        owner: &str,
+    ) -> Option<usize> {
         let i = known(d, nics, r, "NIC", owner)?;
-        self.subnets.get(&self.t.nics[i].subnet.value).map(|&(v, _)| v)
+        self.subnets
+            .get(&self.t.nics[i].subnet.value)
+            .map(|&(v, _)| v)
     }
 
     /// Load balancers: frontends placed and owned, references resolved, Azure's constraints.
@@ -725,13 +801,23 @@ impl<'a> Checker<'a> {
             .enumerate()
             .map(|(i, n)| (n.name.value.as_str(), i))
             .collect();
-        unique_names(d, "load balancer", "loadBalancers", self.t.load_balancers.iter().map(|l| &l.name));
+        unique_names(
+            d,
+            "load balancer",
+            "loadBalancers",
+            self.t.load_balancers.iter().map(|l| &l.name),
+        );
         for lb in &self.t.load_balancers {
             self.check_load_balancer(lb, &nics, d);
         }
     }
 
-    fn check_load_balancer(&mut self, lb: &LoadBalancer, nics: &HashMap<&str, usize>, d: &mut Diagnostics) {
+    fn check_load_balancer(
+        &mut self,
+        lb: &LoadBalancer,
+        nics: &HashMap<&str, usize>,
+        d: &mut Diagnostics,
+    ) {
         let owner = format!("load balancer '{}'", Echo(&lb.name.value));
         let public = lb.is_public();
         let mut lb_vnet: Option<usize> = None;
@@ -755,16 +841,38 @@ impl<'a> Checker<'a> {
                 ),
             }
         }
-        let fes = unique_names(d, "frontend IP configuration", &owner, lb.frontends.iter().map(|f| &f.name));
-        let pools = unique_names(d, "backend address pool", &owner, lb.pools.iter().map(|p| &p.name));
+        let fes = unique_names(
+            d,
+            "frontend IP configuration",
+            &owner,
+            lb.frontends.iter().map(|f| &f.name),
+        );
+        let pools = unique_names(
+            d,
+            "backend address pool",
+            &owner,
+            lb.pools.iter().map(|p| &p.name),
+        );
         let probes = unique_names(d, "probe", &owner, lb.probes.iter().map(|p| &p.name));
-        unique_names(d, "load-balancing rule", &owner, lb.rules.iter().map(|r| &r.name));
-        unique_names(d, "inbound NAT rule", &owner, lb.nat_rules.iter().map(|r| &r.name));
+        unique_names(
+            d,
+            "load-balancing rule",
+            &owner,
+            lb.rules.iter().map(|r| &r.name),
+        );
+        unique_names(
+            d,
+            "inbound NAT rule",
+            &owner,
+            lb.nat_rules.iter().map(|r| &r.name),
+        );
         // Backends of a load balancer are in one virtual network; an internal one's is its
         // frontends' (load-balancer backend pool management).
         for p in &lb.pools {
             for b in &p.backends {
-                let Some(v) = self.nic_vnet(nics, d, &b.nic, &owner) else { continue };
+                let Some(v) = self.nic_vnet(nics, d, &b.nic, &owner) else {
+                    continue;
+                };
                 match lb_vnet {
                     Some(lv) if lv != v => d.error(
                         b.nic.loc,
@@ -784,8 +892,12 @@ impl<'a> Checker<'a> {
         let mut used: HashSet<(usize, Option<u8>, u32)> = HashSet::new();
         let mut taken = |d: &mut Diagnostics, fe: usize, proto: LbProtocol, port: u32, loc: Loc| {
             let clash = used.iter().any(|&(f, p, q)| {
-                f == fe && q == port && (p.is_none() || proto.number().is_none() || p == proto.number())
-            }) || used.iter().any(|&(f, p, q)| f == fe && (p.is_none() && q == 0) && proto != LbProtocol::All);
+                f == fe
+                    && q == port
+                    && (p.is_none() || proto.number().is_none() || p == proto.number())
+            }) || used
+                .iter()
+                .any(|&(f, p, q)| f == fe && (p.is_none() && q == 0) && proto != LbProtocol::All);
             if clash {
                 d.error(loc, format!("frontend port {port}/{} is already used by another rule of the same frontend in {owner}", proto.as_str()));
             }
@@ -802,22 +914,46 @@ impl<'a> Checker<'a> {
                 d.error(r.protocol.loc, format!("rule '{}': protocol All (HA ports) requires frontendPort 0 and backendPort 0", Echo(&r.name.value)));
             }
             if !ha && (r.frontend_port.value == 0 || r.backend_port.value == 0) {
-                d.error(r.frontend_port.loc, format!("rule '{}': port 0 is only for HA ports (protocol All)", Echo(&r.name.value)));
+                d.error(
+                    r.frontend_port.loc,
+                    format!(
+                        "rule '{}': port 0 is only for HA ports (protocol All)",
+                        Echo(&r.name.value)
+                    ),
+                );
             }
             if ha && public {
                 d.error(r.protocol.loc, format!("rule '{}': HA ports (protocol All, port 0) are available on an internal load balancer only, and {owner} is public", Echo(&r.name.value)));
             }
             if ha && lb.sku == LbSku::Basic {
-                d.error(r.protocol.loc, format!("rule '{}': HA ports need the Standard SKU", Echo(&r.name.value)));
+                d.error(
+                    r.protocol.loc,
+                    format!(
+                        "rule '{}': HA ports need the Standard SKU",
+                        Echo(&r.name.value)
+                    ),
+                );
             }
             if let Some(fe) = fe {
-                taken(d, fe, r.protocol.value, r.frontend_port.value, r.frontend_port.loc);
+                taken(
+                    d,
+                    fe,
+                    r.protocol.value,
+                    r.frontend_port.value,
+                    r.frontend_port.loc,
+                );
             }
         }
         for r in &lb.nat_rules {
             let fe = known(d, &fes, &r.frontend, "frontend IP configuration", &owner);
             if r.protocol.value == LbProtocol::All {
-                d.error(r.protocol.loc, format!("inbound NAT rule '{}': protocol is Tcp or Udp", Echo(&r.name.value)));
+                d.error(
+                    r.protocol.loc,
+                    format!(
+                        "inbound NAT rule '{}': protocol is Tcp or Udp",
+                        Echo(&r.name.value)
+                    ),
+                );
             }
             if let Some(b) = &r.backend {
                 if let (Some(v), Some(lv)) = (self.nic_vnet(nics, d, b, &owner), lb_vnet) {
@@ -839,7 +975,13 @@ impl<'a> Checker<'a> {
                 d.error(r.name.loc, format!("outbound rule '{}': outbound rules need a public load balancer, and {owner} is internal", Echo(&r.name.value)));
             }
             if lb.sku == LbSku::Basic {
-                d.error(r.name.loc, format!("outbound rule '{}': outbound rules need the Standard SKU", Echo(&r.name.value)));
+                d.error(
+                    r.name.loc,
+                    format!(
+                        "outbound rule '{}': outbound rules need the Standard SKU",
+                        Echo(&r.name.value)
+                    ),
+                );
             }
             for f in &r.frontends {
                 known(d, &fes, f, "frontend IP configuration", &owner);
@@ -856,7 +998,12 @@ impl<'a> Checker<'a> {
             .enumerate()
             .map(|(i, n)| (n.name.value.as_str(), i))
             .collect();
-        unique_names(d, "application gateway", "applicationGateways", self.t.application_gateways.iter().map(|g| &g.name));
+        unique_names(
+            d,
+            "application gateway",
+            "applicationGateways",
+            self.t.application_gateways.iter().map(|g| &g.name),
+        );
         let mut others: HashSet<(usize, usize)> = HashSet::new();
         for n in &self.t.nics {
             if let Some(&s) = self.subnets.get(&n.subnet.value) {
@@ -888,9 +1035,14 @@ impl<'a> Checker<'a> {
         d: &mut Diagnostics,
     ) {
         let owner = format!("application gateway '{}'", Echo(&g.name.value));
-        let Some((vi, si)) = self.subnet_ref(d, &g.subnet) else { return };
+        let Some((vi, si)) = self.subnet_ref(d, &g.subnet) else {
+            return;
+        };
         let s = &self.t.vnets[vi].subnets[si];
-        if others.contains(&(vi, si)) || s.name.value == crate::GATEWAY_SUBNET || s.name.value == crate::FIREWALL_SUBNET {
+        if others.contains(&(vi, si))
+            || s.name.value == crate::GATEWAY_SUBNET
+            || s.name.value == crate::FIREWALL_SUBNET
+        {
             d.error(
                 g.subnet.loc,
                 format!("{owner}: its subnet {} holds other resources; an application gateway needs a dedicated subnet (only application gateways may be in it)", Echo(&g.subnet.value)),
@@ -909,7 +1061,12 @@ impl<'a> Checker<'a> {
             self.claim(d, vi, ip, who);
         }
         let listeners = unique_names(d, "listener", &owner, g.listeners.iter().map(|l| &l.name));
-        let pools = unique_names(d, "backend address pool", &owner, g.pools.iter().map(|l| &l.name));
+        let pools = unique_names(
+            d,
+            "backend address pool",
+            &owner,
+            g.pools.iter().map(|l| &l.name),
+        );
         unique_names(d, "routing rule", &owner, g.rules.iter().map(|l| &l.name));
         let mut ports = HashSet::new();
         for l in &g.listeners {
@@ -936,7 +1093,11 @@ impl<'a> Checker<'a> {
             }
             for a in &p.addresses {
                 if a.value.parse::<Ipv4Addr>().is_err()
-                    && !self.t.services.iter().any(|s| s.fqdn.as_deref() == Some(a.value.as_str()))
+                    && !self
+                        .t
+                        .services
+                        .iter()
+                        .any(|s| s.fqdn.as_deref() == Some(a.value.as_str()))
                 {
                     d.error(a.loc, format!("backend address '{}' of {owner} is neither an IPv4 address nor the fqdn of a declared service", Echo(&a.value)));
                 }
@@ -946,7 +1107,9 @@ impl<'a> Checker<'a> {
 
     /// v2 needs inbound TCP 65200-65535 allowed from GatewayManager (configuration-infrastructure).
     fn check_appgw_nsg(&self, owner: &str, nsg: &Sp<String>, d: &mut Diagnostics) {
-        let Some(n) = self.t.nsgs.iter().find(|x| x.name.value == nsg.value) else { return };
+        let Some(n) = self.t.nsgs.iter().find(|x| x.name.value == nsg.value) else {
+            return;
+        };
         let (lo, hi) = APPGW_V2_INFRA_PORTS;
         let mut rules: Vec<_> = n
             .rules

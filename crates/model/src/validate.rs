@@ -760,7 +760,13 @@ impl<'a> Checker<'a> {
     // ---- Steps 7-10: what owns an address: NICs, gateways, firewalls, endpoints.
 
     /// Records that `who` owns `ip` in vnet `vnet`; an address has one owner per vnet.
-    pub(crate) fn claim(&mut self, d: &mut Diagnostics, vnet: usize, ip: &Sp<Ipv4Addr>, who: String) {
+    pub(crate) fn claim(
+        &mut self,
+        d: &mut Diagnostics,
+        vnet: usize,
+        ip: &Sp<Ipv4Addr>,
+        who: String,
+    ) {
         if let Some(prev) = self.owners.get(&(vnet, ip.value)) {
             d.error(
                 ip.loc,

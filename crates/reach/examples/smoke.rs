@@ -12,7 +12,12 @@ fn main() {
     let d = dests(&f, &dst);
     let t0 = std::time::Instant::now();
     let p = partition(&f, &tb, &s, &dest_cuts(&f, &d));
-    eprintln!("{} classes {} walks {:?}", p.classes.len(), p.walks, t0.elapsed());
+    eprintln!(
+        "{} classes {} walks {:?}",
+        p.classes.len(),
+        p.walks,
+        t0.elapsed()
+    );
     let r = regions(&f, &p, &d, a[3] == "all", |_| true);
     let mut sc = Scratch::new();
     for x in &r {

@@ -78,7 +78,9 @@ pub fn signature(t: &Trace, s: &Scratch) -> Signature {
             action: action(h.action),
             route: h.route,
             rule: h.rule,
-            nat: h.nat.map_or((None, None), |n| (n.src.map(|x| x.1), n.dst.map(|x| x.1))),
+            nat: h
+                .nat
+                .map_or((None, None), |n| (n.src.map(|x| x.1), n.dst.map(|x| x.1))),
         })
         .collect();
     let ret = t.ret.map_or(Vec::new(), |r| {
@@ -89,7 +91,9 @@ pub fn signature(t: &Trace, s: &Scratch) -> Signature {
                 action: action(h.action),
                 route: h.route,
                 rule: h.rule,
-                nat: h.nat.map_or((None, None), |n| (n.src.map(|_| 0), n.dst.map(|_| 0))),
+                nat: h
+                    .nat
+                    .map_or((None, None), |n| (n.src.map(|_| 0), n.dst.map(|_| 0))),
             })
             .collect()
     });
@@ -118,7 +122,12 @@ pub fn collect(tb: &Tables, t: &Trace, s: &Scratch, b: &HeaderBox, out: &mut Cut
     const FWD: [usize; 5] = [SRC, DST, PROTO, SPORT, DPORT];
     const REV: [usize; 5] = [DST, SRC, PROTO, DPORT, SPORT];
     let mut app = false;
-    let mut c = Collector { b, out, map: &FWD, konst: [false; 5] };
+    let mut c = Collector {
+        b,
+        out,
+        map: &FWD,
+        konst: [false; 5],
+    };
     for h in s.leg_hops(&t.forward) {
         c.hop(tb, h.node, h.route, &mut app);
         if let Some(n) = h.nat {
@@ -194,11 +203,13 @@ impl Collector<'_> {
             Target::Vnet(w) => self.add(&tb.vnet[w.ix()]),
             Target::Pe(p) => self.node(tb, Endpoint::Pe(p), app),
             Target::Firewall(fw) => self.node(tb, Endpoint::Firewall(fw), app),
-            Target::Appliance(n) | Target::ApplianceNoForwarding(n) | Target::ApplianceUnreachable(n) => {
-                self.node(tb, Endpoint::Nic(n), app)
-            }
+            Target::Appliance(n)
+            | Target::ApplianceNoForwarding(n)
+            | Target::ApplianceUnreachable(n) => self.node(tb, Endpoint::Nic(n), app),
             Target::Internet => self.add(&tb.internet),
-            Target::Gateway(g) | Target::ExpressRouteGateway(g) => self.node(tb, Endpoint::Gateway(g), app),
+            Target::Gateway(g) | Target::ExpressRouteGateway(g) => {
+                self.node(tb, Endpoint::Gateway(g), app)
+            }
             _ => {}
         }
     }
@@ -239,7 +250,12 @@ impl Scope {
             None => vec![(0, 65535)],
         };
         if !self.except_ports.is_empty() {
-            let ex = space::union(self.except_ports.iter().map(|&(a, b)| (a as u32, b as u32)).collect());
+            let ex = space::union(
+                self.except_ports
+                    .iter()
+                    .map(|&(a, b)| (a as u32, b as u32))
+                    .collect(),
+            );
             let keep = space::complement(&ex, 65535);
             ports = intersect(&ports, &keep);
         }
@@ -256,7 +272,9 @@ impl Scope {
                     out.push((r, vec![(0, 0)], (0, 0)));
                 }
             }
-            Some(p) if p != TCP && p != UDP => out.push(((p as u32, p as u32), vec![(0, 0)], (0, 0))),
+            Some(p) if p != TCP && p != UDP => {
+                out.push(((p as u32, p as u32), vec![(0, 0)], (0, 0)))
+            }
             _ => {}
         }
         out
@@ -395,7 +413,11 @@ pub fn partition(f: &Fabric, tb: &Tables, sources: &[Source], extra_dst_cuts: &[
                             p.signatures.push(sig);
                             n
                         });
-                        raw.push(Class { source: src, bx, sig: id });
+                        raw.push(Class {
+                            source: src,
+                            bx,
+                            sig: id,
+                        });
                     }
                     Step::Split(src, v) => next.extend(v.into_iter().map(|b| (src, b))),
                 }
@@ -549,9 +571,15 @@ pub fn dests(f: &Fabric, probes: &[vnetsim_engine::sweep::Probe]) -> Vec<Dest> {
     probes
         .iter()
         .map(|p| {
-            let subnet = p.label.strip_prefix("subnet:").and_then(|x| f.find_subnet(x));
+            let subnet = p
+                .label
+                .strip_prefix("subnet:")
+                .and_then(|x| f.find_subnet(x));
             let (endpoint, addrs) = match (subnet, p.endpoint) {
-                (Some(s), _) => (Endpoint::Subnet(s), vec![interval(&f.subnets[s.ix()].prefix)]),
+                (Some(s), _) => (
+                    Endpoint::Subnet(s),
+                    vec![interval(&f.subnets[s.ix()].prefix)],
+                ),
                 (None, Endpoint::Nic(n)) => {
                     let nic = &f.nics[n.ix()];
                     let mut v = vec![(nic.ip, nic.ip)];
@@ -562,7 +590,9 @@ pub fn dests(f: &Fabric, probes: &[vnetsim_engine::sweep::Probe]) -> Vec<Dest> {
                     p.endpoint,
                     space::union(f.sites[s.ix()].prefixes.iter().map(interval).collect()),
                 ),
-                (None, Endpoint::Internet) if p.label == "internet" => (Endpoint::Internet, Vec::new()),
+                (None, Endpoint::Internet) if p.label == "internet" => {
+                    (Endpoint::Internet, Vec::new())
+                }
                 (None, e) => (e, vec![(p.addr, p.addr)]),
             };
             Dest {

@@ -70,7 +70,13 @@ pub fn addresses(v: &[(u32, u32)]) -> String {
 
 fn ranges(v: &[(u32, u32)]) -> String {
     v.iter()
-        .map(|&(lo, hi)| if lo == hi { lo.to_string() } else { format!("{lo}-{hi}") })
+        .map(|&(lo, hi)| {
+            if lo == hi {
+                lo.to_string()
+            } else {
+                format!("{lo}-{hi}")
+            }
+        })
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -112,7 +118,10 @@ pub fn protocols(s: &Sets) -> String {
     match single {
         Some(x @ (6 | 17)) => format!("{}/{}{sport}", name(x), ports(&s[DPORT])),
         Some(x) => name(x),
-        None if p.iter().all(|&(lo, hi)| lo > 17 || hi < 6 || (lo > 6 && hi < 17)) => {
+        None if p
+            .iter()
+            .all(|&(lo, hi)| lo > 17 || hi < 6 || (lo > 6 && hi < 17)) =>
+        {
             format!("protocols {} (no ports)", ranges(p))
         }
         None => format!("protocols {} ports {}{sport}", ranges(p), ports(&s[DPORT])),

@@ -25,7 +25,13 @@ pub struct HeaderBox {
 }
 
 impl HeaderBox {
-    pub fn new(src: (u32, u32), dst: (u32, u32), proto: (u32, u32), sport: (u32, u32), dport: (u32, u32)) -> HeaderBox {
+    pub fn new(
+        src: (u32, u32),
+        dst: (u32, u32),
+        proto: (u32, u32),
+        sport: (u32, u32),
+        dport: (u32, u32),
+    ) -> HeaderBox {
         HeaderBox {
             lo: [src.0, dst.0, proto.0, sport.0, dport.0],
             hi: [src.1, dst.1, proto.1, sport.1, dport.1],
@@ -47,7 +53,9 @@ impl HeaderBox {
     }
     /// Number of headers in the box.
     pub fn volume(&self) -> u128 {
-        (0..5).map(|d| (self.hi[d] - self.lo[d]) as u128 + 1).product()
+        (0..5)
+            .map(|d| (self.hi[d] - self.lo[d]) as u128 + 1)
+            .product()
     }
     /// The box restricted to `[lo, hi]` on dimension `d`.
     pub fn with(&self, d: usize, lo: u32, hi: u32) -> HeaderBox {
@@ -226,6 +234,9 @@ mod tests {
         assert_eq!(cidrs(0, u32::MAX), vec![(0, 0)]);
         assert_eq!(cidrs(1, 2), vec![(1, 32), (2, 32)]);
         assert_eq!(complement(&[(0, 9), (20, 65535)], 65535), vec![(10, 19)]);
-        assert_eq!(union(vec![(5, 9), (0, 4), (20, 30)]), vec![(0, 9), (20, 30)]);
+        assert_eq!(
+            union(vec![(5, 9), (0, 4), (20, 30)]),
+            vec![(0, 9), (20, 30)]
+        );
     }
 }

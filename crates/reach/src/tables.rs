@@ -152,7 +152,12 @@ fn firewall(f: &Fabric, i: usize) -> NodeCuts {
             c.point(DPORT, port as u32);
         }
     }
-    for &x in fw.snat_ips.iter().chain(&fw.public_ips).chain([&fw.private_ip]) {
+    for &x in fw
+        .snat_ips
+        .iter()
+        .chain(&fw.public_ips)
+        .chain([&fw.private_ip])
+    {
         c.point(DST, x);
     }
     c.add(&subnet(f, fw.subnet));
@@ -161,7 +166,9 @@ fn firewall(f: &Fabric, i: usize) -> NodeCuts {
 
 impl Tables {
     pub fn new(f: &Fabric) -> Tables {
-        let subnets: Vec<NodeCuts> = (0..f.subnets.len()).map(|i| subnet(f, SubnetId(i as u32))).collect();
+        let subnets: Vec<NodeCuts> = (0..f.subnets.len())
+            .map(|i| subnet(f, SubnetId(i as u32)))
+            .collect();
         let [public, sites, private, _subnets, not_modelled] = f.address_cuts();
         let nic = f
             .nics
@@ -252,12 +259,20 @@ impl Tables {
             nic,
             pe,
             firewall: firewall_cuts,
-            firewall_app: f.firewalls.iter().map(|x| !x.application.is_empty()).collect(),
+            firewall_app: f
+                .firewalls
+                .iter()
+                .map(|x| !x.application.is_empty())
+                .collect(),
             gateway,
             site,
             vnet,
             route_set,
-            targets: f.route_sets.iter().map(|r| r.routes.iter().map(|x| x.target).collect()).collect(),
+            targets: f
+                .route_sets
+                .iter()
+                .map(|r| r.routes.iter().map(|x| x.target).collect())
+                .collect(),
             internet: internet.done(),
             platform: platform.done(),
             l7: l7.done(),

@@ -18,7 +18,10 @@ use vnetsim_reach::tables::Tables;
 use vnetsim_reach::*;
 
 fn lab() -> Fabric {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../traces/hub-spoke-lab.yaml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../traces/hub-spoke-lab.yaml"
+    );
     let v = vnetsim_model::load(std::path::Path::new(path)).unwrap_or_else(|d| panic!("{d}"));
     vnetsim_fabric::compile(&v)
 }
@@ -58,7 +61,10 @@ fn fabric_addresses(f: &Fabric, whole: bool) -> Vec<u32> {
         v.extend(g.instance_ips.iter().map(|&a| u32::from(a)));
     }
     for s in &f.subnets {
-        let (lo, hi) = (u32::from(s.prefix.network()), u32::from(s.prefix.broadcast()));
+        let (lo, hi) = (
+            u32::from(s.prefix.network()),
+            u32::from(s.prefix.broadcast()),
+        );
         if whole {
             v.extend(lo..=hi);
         } else {
@@ -76,7 +82,13 @@ fn fabric_addresses(f: &Fabric, whole: bool) -> Vec<u32> {
         }
     }
     v.push(vnetsim_fabric::security::PLATFORM_IP);
-    v.extend([ip("8.8.8.8"), ip("203.0.113.9"), ip("172.16.50.1"), ip("0.0.0.0"), ip("255.255.255.255")]);
+    v.extend([
+        ip("8.8.8.8"),
+        ip("203.0.113.9"),
+        ip("172.16.50.1"),
+        ip("0.0.0.0"),
+        ip("255.255.255.255"),
+    ]);
     v.sort_unstable();
     v.dedup();
     v
@@ -113,15 +125,26 @@ fn prove(f: &Fabric, selector: &str, srcs: &[u32], dsts: &[u32], sports: &[u16])
                     let ported = proto == 6 || proto == 17;
                     for (spi, &sport) in sports.iter().enumerate() {
                         let sport = if ported { sport } else { 0 };
-                        if (sport as u32) < b.lo[3] || sport as u32 > b.hi[3] || (!ported && spi > 0) {
+                        if (sport as u32) < b.lo[3]
+                            || sport as u32 > b.hi[3]
+                            || (!ported && spi > 0)
+                        {
                             continue;
                         }
                         for dport in b.lo[4]..=b.hi[4] {
-                            let flow = Flow { src, dst, proto, sport: sport as u16, dport: dport as u16 };
+                            let flow = Flow {
+                                src,
+                                dst,
+                                proto,
+                                sport: sport as u16,
+                                dport: dport as u16,
+                            };
                             let t = walk(f, ingress, flow, s);
                             let got = signature(&t, s);
                             assert_eq!(&got, want, "{flow:?} differs from its class {b:?}");
-                            let bit = ((si * dsts.len() + dix) * protos.len() + pi) * sports.len() * 65536
+                            let bit = ((si * dsts.len() + dix) * protos.len() + pi)
+                                * sports.len()
+                                * 65536
                                 + spi * 65536
                                 + dport as usize;
                             let old = bits[bit / 64].fetch_or(1 << (bit % 64), Ordering::Relaxed);
@@ -135,7 +158,11 @@ fn prove(f: &Fabric, selector: &str, srcs: &[u32], dsts: &[u32], sports: &[u16])
     });
     // Headers that must be covered: TCP and UDP with every port, other protocols with port 0.
     let expected = srcs.len() * dsts.len() * (2 * sports.len() * 65536 + 3);
-    assert_eq!(walked.load(Ordering::Relaxed), expected, "headers outside every class");
+    assert_eq!(
+        walked.load(Ordering::Relaxed),
+        expected,
+        "headers outside every class"
+    );
     (p.classes.len() as u64, expected as u64)
 }
 
@@ -148,7 +175,13 @@ fn lab_from_the_internet_every_held_address_every_port() {
     let f = lab();
     let dsts = fabric_addresses(&f, false);
     // Clients on the Internet (it sends from every public address the fabric does not hold).
-    let (classes, walked) = prove(&f, "internet", &[ip("203.0.113.9"), ip("1.2.3.4")], &dsts, &[50000]);
+    let (classes, walked) = prove(
+        &f,
+        "internet",
+        &[ip("203.0.113.9"), ip("1.2.3.4")],
+        &dsts,
+        &[50000],
+    );
     assert!(classes > 10 && walked > 1_000_000);
 }
 
@@ -165,7 +198,13 @@ fn lab_from_each_vm_every_held_address_every_port() {
 fn lab_from_the_site_every_held_address_every_port() {
     let f = lab();
     let dsts = fabric_addresses(&f, false);
-    prove(&f, "site:home", &[ip("192.168.1.10"), ip("192.168.255.254")], &dsts, &[1024]);
+    prove(
+        &f,
+        "site:home",
+        &[ip("192.168.1.10"), ip("192.168.255.254")],
+        &dsts,
+        &[1024],
+    );
 }
 
 #[test]
@@ -174,9 +213,19 @@ fn generated_fabrics_every_held_address_every_port() {
         let f = generated(3, seed);
         let dsts = fabric_addresses(&f, false);
         prove(&f, "internet", &[ip("198.51.100.7")], &dsts, &[40000]);
-        let first = f.nics.iter().position(|n| f.subnets[n.subnet.ix()].vnet.0 != 0).unwrap();
+        let first = f
+            .nics
+            .iter()
+            .position(|n| f.subnets[n.subnet.ix()].vnet.0 != 0)
+            .unwrap();
         let name = f.nics[first].name.clone();
-        prove(&f, &format!("nic:{name}"), &[f.nics[first].ip], &dsts, &[40000]);
+        prove(
+            &f,
+            &format!("nic:{name}"),
+            &[f.nics[first].ip],
+            &dsts,
+            &[40000],
+        );
     }
 }
 
@@ -199,8 +248,18 @@ fn generated_every_subnet_address_every_port() {
         let f = generated(3, seed);
         let dsts = fabric_addresses(&f, true);
         prove(&f, "internet", &[ip("198.51.100.7")], &dsts, &[40000]);
-        let first = f.nics.iter().position(|n| f.subnets[n.subnet.ix()].vnet.0 != 0).unwrap();
+        let first = f
+            .nics
+            .iter()
+            .position(|n| f.subnets[n.subnet.ix()].vnet.0 != 0)
+            .unwrap();
         let name = f.nics[first].name.clone();
-        prove(&f, &format!("nic:{name}"), &[f.nics[first].ip], &dsts, &[40000]);
+        prove(
+            &f,
+            &format!("nic:{name}"),
+            &[f.nics[first].ip],
+            &dsts,
+            &[40000],
+        );
     }
 }

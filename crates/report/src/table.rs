@@ -125,7 +125,9 @@ impl TableWriter {
                 let mut m = serde_json::Map::new();
                 for ((name, _), c) in self.columns.iter().zip(row) {
                     let v = match c {
-                        Cell::Text(s) => s.map_or(serde_json::Value::Null, serde_json::Value::String),
+                        Cell::Text(s) => {
+                            s.map_or(serde_json::Value::Null, serde_json::Value::String)
+                        }
                         Cell::Count(v) => v.map_or(serde_json::Value::Null, |v| v.into()),
                     };
                     m.insert(name.to_string(), v);

@@ -34,9 +34,7 @@ fn num(v: &Val, k: &str) -> Option<i64> {
 /// The NIC name of an IP configuration id `.../networkInterfaces/NIC/ipConfigurations/CFG`.
 fn nic_of_ip_config(c: &Ctx, id: &str) -> Option<String> {
     let nic = parent_id(id)?;
-    c.names
-        .get(&(Kind::Nic, nic.to_ascii_lowercase()))
-        .cloned()
+    c.names.get(&(Kind::Nic, nic.to_ascii_lowercase())).cloned()
 }
 
 /// Pool id (lower case) to member NIC names, from NICs' IP configurations.
@@ -50,7 +48,9 @@ fn members_from_nics(c: &Ctx) -> BTreeMap<String, Vec<String>> {
         for cfg in arr(&r.body, "ipConfigurations") {
             for p in arr(cfg, "loadBalancerBackendAddressPools") {
                 if let Some(id) = ref_id(p) {
-                    m.entry(id.to_ascii_lowercase()).or_default().push(name.clone());
+                    m.entry(id.to_ascii_lowercase())
+                        .or_default()
+                        .push(name.clone());
                 }
             }
         }
@@ -76,9 +76,14 @@ fn frontend(c: &mut Ctx, f: &Val, user: &str) -> Result<Y, String> {
             .subnet_ref(s)
             .ok_or_else(|| format!("frontend {name}'s subnet is not in the sources"))?;
         let Some(ip) = ipv4(prop(f, "privateIPAddress")) else {
-            return Err(format!("frontend {name} has no private address in the sources"));
+            return Err(format!(
+                "frontend {name} has no private address in the sources"
+            ));
         };
-        return Ok(m.put("subnet", Y::s(subnet)).put("privateIpAddress", Y::s(ip.to_string())).y());
+        return Ok(m
+            .put("subnet", Y::s(subnet))
+            .put("privateIpAddress", Y::s(ip.to_string()))
+            .y());
     }
     let Some(ip) = public_ip(c, prop(f, "publicIPAddress"), user) else {
         return Err(format!("frontend {name} has no address in the sources"));
@@ -108,7 +113,11 @@ fn load_balancer(c: &mut Ctx, i: usize, from_nics: &BTreeMap<String, Vec<String>
         "standard" => "Standard",
         "basic" => "Basic",
         _ => {
-            c.mark(i, Status::Unsupported, format!("SKU {sku_name} is not modelled (Standard and Basic are)"));
+            c.mark(
+                i,
+                Status::Unsupported,
+                format!("SKU {sku_name} is not modelled (Standard and Basic are)"),
+            );
             return;
         }
     };
@@ -121,14 +130,22 @@ fn load_balancer(c: &mut Ctx, i: usize, from_nics: &BTreeMap<String, Vec<String>
         match frontend(c, f, &user) {
             Ok(y) => fes.push(y),
             Err(why) => {
-                c.mark(i, Status::Unsupported, format!("{why}: traffic to its frontends is not modelled"));
+                c.mark(
+                    i,
+                    Status::Unsupported,
+                    format!("{why}: traffic to its frontends is not modelled"),
+                );
                 return;
             }
         }
     }
     let mut pools = Vec::new();
     for p in arr(&r.body, "backendAddressPools") {
-        let pid = p.key("id").and_then(Val::as_str).unwrap_or("").to_ascii_lowercase();
+        let pid = p
+            .key("id")
+            .and_then(Val::as_str)
+            .unwrap_or("")
+            .to_ascii_lowercase();
         let mut nics: Vec<String> = arr(p, "backendIPConfigurations")
             .iter()
             .filter_map(ref_id)
@@ -138,9 +155,21 @@ fn load_balancer(c: &mut Ctx, i: usize, from_nics: &BTreeMap<String, Vec<String>
         nics.sort();
         nics.dedup();
         if !arr(p, "loadBalancerBackendAddresses").is_empty() && nics.is_empty() {
-            c.unsupported(&r.type_name, &r.id, format!("pool {} lists members by IP address; only NIC members are imported", name_of(p)));
+            c.unsupported(
+                &r.type_name,
+                &r.id,
+                format!(
+                    "pool {} lists members by IP address; only NIC members are imported",
+                    name_of(p)
+                ),
+            );
         }
-        pools.push(M::new().put("name", Y::s(name_of(p))).put("backends", Y::strs(nics)).y());
+        pools.push(
+            M::new()
+                .put("name", Y::s(name_of(p)))
+                .put("backends", Y::strs(nics))
+                .y(),
+        );
     }
     let probes: Vec<Y> = arr(&r.body, "probes")
         .iter()
@@ -162,15 +191,27 @@ fn load_balancer(c: &mut Ctx, i: usize, from_nics: &BTreeMap<String, Vec<String>
         .map(|x| {
             M::new()
                 .put("name", Y::s(name_of(x)))
-                .put("frontendIPConfiguration", Y::s(ref_name(prop(x, "frontendIPConfiguration")).unwrap_or_default()))
-                .put("backendAddressPool", Y::s(ref_name(prop(x, "backendAddressPool")).unwrap_or_default()))
+                .put(
+                    "frontendIPConfiguration",
+                    Y::s(ref_name(prop(x, "frontendIPConfiguration")).unwrap_or_default()),
+                )
+                .put(
+                    "backendAddressPool",
+                    Y::s(ref_name(prop(x, "backendAddressPool")).unwrap_or_default()),
+                )
                 .put("protocol", Y::s(protocol(x)))
                 .put("frontendPort", Y::n(num(x, "frontendPort").unwrap_or(0)))
                 .put("backendPort", Y::n(num(x, "backendPort").unwrap_or(0)))
                 .opt("probe", ref_name(prop(x, "probe")).map(Y::s))
-                .put("enableFloatingIP", Y::b(flag(x, "enableFloatingIP").unwrap_or(false)))
+                .put(
+                    "enableFloatingIP",
+                    Y::b(flag(x, "enableFloatingIP").unwrap_or(false)),
+                )
                 .opt("loadDistribution", text(x, "loadDistribution").map(Y::s))
-                .put("disableOutboundSnat", Y::b(flag(x, "disableOutboundSnat").unwrap_or(false)))
+                .put(
+                    "disableOutboundSnat",
+                    Y::b(flag(x, "disableOutboundSnat").unwrap_or(false)),
+                )
                 .y()
         })
         .collect();
@@ -182,11 +223,18 @@ fn load_balancer(c: &mut Ctx, i: usize, from_nics: &BTreeMap<String, Vec<String>
             .put("frontendIPConfiguration", Y::s(fe))
             .put("protocol", Y::s(protocol(x)))
             .put("backendPort", Y::n(num(x, "backendPort").unwrap_or(0)))
-            .put("enableFloatingIP", Y::b(flag(x, "enableFloatingIP").unwrap_or(false)));
+            .put(
+                "enableFloatingIP",
+                Y::b(flag(x, "enableFloatingIP").unwrap_or(false)),
+            );
         let backend = prop(x, "backendIPConfiguration")
             .and_then(ref_id)
             .and_then(|id| nic_of_ip_config(c, id));
-        let y = match (backend, num(x, "frontendPortRangeStart"), ref_name(prop(x, "backendAddressPool"))) {
+        let y = match (
+            backend,
+            num(x, "frontendPortRangeStart"),
+            ref_name(prop(x, "backendAddressPool")),
+        ) {
             (_, Some(start), Some(pool)) => base
                 .put("frontendPortRangeStart", Y::n(start))
                 .put("backendAddressPool", Y::s(pool))
@@ -196,7 +244,11 @@ fn load_balancer(c: &mut Ctx, i: usize, from_nics: &BTreeMap<String, Vec<String>
                 .put("backend", Y::s(nic))
                 .y(),
             _ => {
-                c.report.note(format!("inbound NAT rule {} of {} has no backend in the sources; skipped", name_of(x), r.id));
+                c.report.note(format!(
+                    "inbound NAT rule {} of {} has no backend in the sources; skipped",
+                    name_of(x),
+                    r.id
+                ));
                 continue;
             }
         };
@@ -212,7 +264,10 @@ fn load_balancer(c: &mut Ctx, i: usize, from_nics: &BTreeMap<String, Vec<String>
             M::new()
                 .put("name", Y::s(name_of(x)))
                 .put("frontendIPConfigurations", Y::strs(fes))
-                .put("backendAddressPool", Y::s(ref_name(prop(x, "backendAddressPool")).unwrap_or_default()))
+                .put(
+                    "backendAddressPool",
+                    Y::s(ref_name(prop(x, "backendAddressPool")).unwrap_or_default()),
+                )
                 .put("protocol", Y::s(protocol(x)))
                 .y()
         })
@@ -252,7 +307,11 @@ fn app_gateway(c: &mut Ctx, i: usize) {
         .and_then(|g| prop(g, "subnet"))
         .and_then(|s| c.subnet_ref(s))
     else {
-        c.mark(i, Status::Unsupported, "HTTP(S) traffic to its frontend (proxy): its gateway subnet is not in the sources");
+        c.mark(
+            i,
+            Status::Unsupported,
+            "HTTP(S) traffic to its frontend (proxy): its gateway subnet is not in the sources",
+        );
         return;
     };
     let (mut private, mut public) = (None, None);
@@ -280,7 +339,11 @@ fn app_gateway(c: &mut Ctx, i: usize) {
         .filter_map(|l| {
             let fe = ref_name(prop(l, "frontendIPConfiguration"))?;
             let port = ports.get(&ref_name(prop(l, "frontendPort"))?).copied()?;
-            let proto = if text(l, "protocol").is_some_and(|p| p.eq_ignore_ascii_case("http")) { "Http" } else { "Https" };
+            let proto = if text(l, "protocol").is_some_and(|p| p.eq_ignore_ascii_case("http")) {
+                "Http"
+            } else {
+                "Https"
+            };
             Some(
                 M::new()
                     .put("name", Y::s(name_of(l)))
@@ -318,7 +381,9 @@ fn app_gateway(c: &mut Ctx, i: usize) {
         .iter()
         .filter_map(|x| {
             let pool = ref_name(prop(x, "backendAddressPool"))?;
-            let port = settings.get(&ref_name(prop(x, "backendHttpSettings"))?).copied()?;
+            let port = settings
+                .get(&ref_name(prop(x, "backendHttpSettings"))?)
+                .copied()?;
             Some(
                 M::new()
                     .put("name", Y::s(name_of(x)))
