@@ -33,6 +33,7 @@ pub struct FlowReplay<'a> {
     pub threads: Option<usize>,
     pub top: usize,
     pub json: bool,
+    pub report: Option<&'a Path>,
 }
 
 const OBS_COLUMNS: [(&str, Col); 21] = [
@@ -82,15 +83,6 @@ fn logged_verdict(x: &vnetsim_flowlog::FoldedFlow) -> &'static str {
     }
 }
 
-fn location(st: &vnetsim_flowlog::ReadStats, x: &vnetsim_flowlog::FoldedFlow) -> String {
-    let file = st
-        .files
-        .get(x.first.file as usize)
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    format!("{file}#record{}", x.first.record)
-}
-
 fn obs_row(st: &vnetsim_flowlog::ReadStats, folder: &Folder, j: &Judged) -> Vec<Cell> {
     let x = &folder.flows[j.flow];
     let k = &x.key;
@@ -116,7 +108,7 @@ fn obs_row(st: &vnetsim_flowlog::ReadStats, folder: &Folder, j: &Judged) -> Vec<
         x.tuples.into(),
         (x.counters[0] + x.counters[2]).into(),
         (x.counters[1] + x.counters[3]).into(),
-        location(st, x).into(),
+        vnetsim_jobs::drift_report::location(st, folder, j).into(),
     ]
 }
 
@@ -141,7 +133,7 @@ fn drift_row(
         folder.strings.get(k.rule).into(),
         j.model_nsg_rule.clone().into(),
         detail.into(),
-        location(st, x).into(),
+        vnetsim_jobs::drift_report::location(st, folder, j).into(),
     ]
 }
 
@@ -171,7 +163,7 @@ pub fn run(a: FlowReplay<'_>) -> Result<u8, String> {
         pool: &pool,
         progress: &|_| {},
     };
-    let rows = a.out.is_some() || a.against.is_some();
+    let rows = a.out.is_some() || a.against.is_some() || a.report.is_some();
     let judged = fl::judge_all(&f, &folder, rows, &job);
     let changed = match a.against {
         Some(p) => {
@@ -209,6 +201,9 @@ pub fn run(a: FlowReplay<'_>) -> Result<u8, String> {
             }
         }
         write_table(p, &DRIFT_COLUMNS, rows.into_iter())?;
+    }
+    if let Some(p) = a.report {
+        write_report(p, &f, &a, &st, &folder, &judged, changed.as_deref())?;
     }
     let kinds = fl::drift_summary(&f, &folder, &judged, 5);
     let groups = fl::groups(&f, &folder, &judged);
@@ -252,6 +247,36 @@ pub fn run(a: FlowReplay<'_>) -> Result<u8, String> {
     } else {
         0
     })
+}
+
+/// The HTML report: the logged flows' heat map and summary, and the drift section.
+fn write_report(
+    path: &Path,
+    f: &vnetsim_fabric::Fabric,
+    a: &FlowReplay<'_>,
+    st: &vnetsim_flowlog::ReadStats,
+    folder: &Folder,
+    judged: &[Judged],
+    changed: Option<&[(usize, String)]>,
+) -> Result<(), String> {
+    use vnetsim_jobs::report as rep;
+    let names: Vec<String> = a.logs.iter().map(|c| c.display().to_string()).collect();
+    let title = format!(
+        "{}: flow-log replay of {}",
+        if f.name.is_empty() { "fabric" } else { &f.name },
+        names.join(", ")
+    );
+    let mut r = rep::new_report(&title, vnetsim_report::html::Kind::Replay);
+    r.note("One row per logged flow (its B, C and E tuples folded), walked end to end from the NIC that logged it; flows whose NIC is not in the fabric are counted in the drift section only.");
+    r.section(vnetsim_jobs::drift_report::section(f, st, folder, judged, changed).json());
+    let places = rep::Placements::new(f);
+    let mut sum = vnetsim_report::summary::Summary::new();
+    let walked = judged.iter().filter_map(|j| j.row.as_ref());
+    for row in walked.clone() {
+        sum.add(row);
+    }
+    rep::record_rows(&mut r, &places, walked);
+    rep::write(path, &r, &sum)
 }
 
 fn flow_text(folder: &Folder, j: &Judged) -> String {

@@ -74,6 +74,18 @@ pub struct ReplayArgs {
 
 pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
     if a.flow_logs || crate::flowlogs::looks_like_flow_logs(&a.captures) {
+        let capture_only = [
+            ("--pcap-out", a.pcap_out.is_some()),
+            ("--per packet", a.per == Per::Packet),
+            ("--map", !a.map.is_empty()),
+            ("--from", a.from.is_some()),
+            ("--shard", a.shard.is_some()),
+        ];
+        if let Some((flag, _)) = capture_only.iter().find(|(_, on)| *on) {
+            return Err(format!(
+                "error: {flag} applies to packet captures; these inputs are flow logs (a flow log has no packets to rewrite, and each logged flow enters at the NIC that logged it)"
+            ));
+        }
         return crate::flowlogs::run(crate::flowlogs::FlowReplay {
             topology: &a.topology,
             logs: &a.captures,
@@ -84,7 +96,18 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
             threads: a.threads,
             top: a.top,
             json: a.out_fmt.json(),
+            report: a.report.as_deref(),
         });
+    }
+    let log_only = [
+        ("--drift-out", a.drift_out.is_some()),
+        ("--against", a.against.is_some()),
+        ("--fail-on-drift", a.fail_on_drift),
+    ];
+    if let Some((flag, _)) = log_only.iter().find(|(_, on)| *on) {
+        return Err(format!(
+            "error: {flag} applies to flow logs; these inputs are packet captures (give --flow-logs if they are flow logs that were not recognised)"
+        ));
     }
     let f = load(&a.topology)?;
     let from = a

@@ -205,6 +205,12 @@ fn generated_lab_log_replays_with_zero_drift_in_the_stored_layout() {
         let s = f.display().to_string();
         assert!(s.contains("/y=2026/m=01/d=01/h=00/m=00/macAddress="), "{s}");
         assert!(s.ends_with("/PT1H.json"));
+        // The default first hour is 1,767,225,600 s since the epoch: 2026-01-01T00:00:00Z,
+        // written as Azure writes `time` (ISO 8601, UTC, seven fractional digits).
+        let blob: Value = serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
+        for r in blob["records"].as_array().unwrap() {
+            assert_eq!(r["time"], "2026-01-01T00:00:00.0000000Z", "{s}");
+        }
     }
     let d = dir.display().to_string();
     let (code, out, err) = run(&["replay", &lab(), &d, "--fail-on-drift", "--json"]);

@@ -486,3 +486,186 @@ fn a_large_svg_heat_map_is_drawn_by_vnet() {
         .sum();
     assert_eq!(total, rows.len() as u64);
 }
+
+/// Flow logs written by `synth-flow-logs` for every NIC of the lab, in the stored layout.
+fn lab_flow_logs(name: &str) -> PathBuf {
+    let dir = tmp(TAG, name);
+    let _ = std::fs::remove_dir_all(&dir);
+    ok(&[
+        "synth-flow-logs",
+        &lab(),
+        "--from",
+        "all",
+        "--to",
+        "all",
+        "--ports",
+        "tcp/443,tcp/22,udp/53",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    dir
+}
+
+fn drift_section(d: &Value) -> &Value {
+    d["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "drift")
+        .expect("a drift section")
+}
+
+/// The lab's own log against the lab with nsg-app's `allow-https-onprem` (priority 200,
+/// inbound TCP 443 from 192.168.0.0/16) turned to Deny. The flows that rule decided are the
+/// ones the log names `UserRule_allow-https-onprem` (read from the log's own rows); each is a
+/// verdict mismatch logged at a NIC of snet-app (the subnet nsg-app is on), and the on-premises
+/// sources are the site `home` (192.168.0.0/16). The report's drift matrix must hold them in
+/// one cell, and the cell must open to exactly those flows.
+#[test]
+fn flow_log_report_shows_drift_by_place_and_opens_the_findings() {
+    let logs = lab_flow_logs("drift-logs");
+    let text = std::fs::read_to_string(lab()).unwrap();
+    let changed = text.replace(
+        "{ name: allow-https-onprem, priority: 200, direction: Inbound, access: Allow",
+        "{ name: allow-https-onprem, priority: 200, direction: Inbound, access: Deny",
+    );
+    assert_ne!(text, changed);
+    let topo = tmp(TAG, "drift-changed.yaml");
+    std::fs::write(&topo, changed).unwrap();
+    let rows_p = tmp(TAG, "drift-rows.jsonl");
+    ok(&[
+        "replay",
+        &lab(),
+        logs.to_str().unwrap(),
+        "--out",
+        rows_p.to_str().unwrap(),
+    ]);
+    // A flow crossing two NSGs is logged once per NSG (the subnet's nsg-app, and the NIC's
+    // nsg-vm-app for vm-app-nic), each entry with its own rule: every entry of a flow the
+    // changed rule decides is judged at that NIC and disagrees with the log.
+    let rows = jsonl(&rows_p);
+    let key = |r: &Value| {
+        (
+            r["src"].to_string(),
+            r["srcPort"].to_string(),
+            r["dst"].to_string(),
+            r["dstPort"].to_string(),
+        )
+    };
+    let decided: std::collections::BTreeSet<_> = rows
+        .iter()
+        .filter(|r| r["loggedRule"] == "UserRule_allow-https-onprem")
+        .map(key)
+        .collect();
+    let expected: Vec<Value> = rows
+        .into_iter()
+        .filter(|r| decided.contains(&key(r)))
+        .collect();
+    assert!(!decided.is_empty() && expected.len() >= decided.len());
+    for r in &expected {
+        assert!(r["src"].as_str().unwrap().starts_with("192.168."), "{r}");
+    }
+
+    let html = tmp(TAG, "drift.html");
+    ok(&[
+        "replay",
+        topo.to_str().unwrap(),
+        logs.to_str().unwrap(),
+        "--report",
+        html.to_str().unwrap(),
+    ]);
+    let d = data(&html);
+    assert_eq!(d["kind"], "replay");
+    assert!(d["flows"].as_u64().unwrap() > expected.len() as u64);
+    let s = drift_section(&d);
+    let m = &s["matrix"];
+    let bad: Vec<&Value> = m["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c[3] == "bad")
+        .collect();
+    assert_eq!(bad.len(), 1, "one cell holds drift: {}", m["cells"]);
+    let (r, c) = (bad[0][0].as_u64().unwrap(), bad[0][1].as_u64().unwrap());
+    assert_eq!(m["rows"][r as usize], "site:home");
+    assert_eq!(m["cols"][c as usize], "subnet:vnet-workload/snet-app");
+    assert_eq!(bad[0][2], expected.len().to_string());
+    // By kind: every finding is a verdict mismatch.
+    let kinds = &s["tables"][0];
+    for (row, n) in kinds["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r, r[1].as_u64().unwrap()))
+    {
+        let want = if row[0] == "verdict-mismatch" {
+            expected.len() as u64
+        } else {
+            0
+        };
+        assert_eq!(n, want, "{row}");
+    }
+
+    let dom = dom(&html, &format!("#sec=drift&cell={r},{c}"));
+    assert_ready(&dom);
+    let title = text_of(&dom, "sec-drift-detail-title").expect("the cell opened");
+    assert!(
+        title.starts_with("site:home → subnet:vnet-workload/snet-app"),
+        "{title}"
+    );
+    let detail = text_of(&dom, "sec-drift-detail").unwrap();
+    let cells: Vec<&str> = detail.split('\u{1}').filter(|c| !c.is_empty()).collect();
+    for r in &expected {
+        let (sp, dp) = (r["srcPort"].to_string(), r["dstPort"].to_string());
+        let listed = cells
+            .windows(3)
+            .any(|w| w[0] == r["protocol"].as_str().unwrap() && w[1] == sp && w[2] == dp);
+        assert!(listed, "finding {r} listed in {cells:?}");
+    }
+    assert_eq!(
+        cells
+            .iter()
+            .filter(|c| **c == "nsg-app/allow-https-onprem")
+            .count(),
+        expected.len(),
+        "each finding's modelRule cell names the changed rule"
+    );
+}
+
+/// The lab's own log against the lab: no drift anywhere, every cell says so.
+#[test]
+fn flow_log_report_without_drift_marks_every_cell_clean() {
+    let logs = lab_flow_logs("clean-logs");
+    let html = tmp(TAG, "clean.html");
+    ok(&[
+        "replay",
+        &lab(),
+        logs.to_str().unwrap(),
+        "--report",
+        html.to_str().unwrap(),
+    ]);
+    let d = data(&html);
+    let cells = drift_section(&d)["matrix"]["cells"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(cells.len() > 3);
+    assert!(
+        cells.iter().all(|c| c[3] == "ok" && c[2] == "0"),
+        "{cells:?}"
+    );
+    assert_ready(&dom(&html, ""));
+}
+
+/// Capture-only options are refused for flow logs, not ignored.
+#[test]
+fn capture_options_are_refused_for_flow_logs() {
+    let logs = lab_flow_logs("refused-logs");
+    let (code, _, err) =
+        common::run(&["replay", &lab(), logs.to_str().unwrap(), "--pcap-out", "x"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--pcap-out applies to packet captures"),
+        "{err}"
+    );
+}

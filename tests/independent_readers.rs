@@ -104,6 +104,72 @@ fn pyarrow_reads_a_replays_parquet_equal_to_its_jsonl() {
     assert_eq!(rows, jsonl(&js));
 }
 
+/// A flow-log replay's rows per logged flow and per drift finding: pyarrow reads the Parquet
+/// of each equal to its JSON lines. The drift comes from the lab with nsg-app's
+/// `allow-https-onprem` turned to Deny against the lab's own log.
+#[test]
+fn pyarrow_reads_a_flow_log_replays_parquet_equal_to_its_jsonl() {
+    let lab = root().join("traces/hub-spoke-lab.yaml");
+    let logs = tmp("readers", "flow-logs");
+    let _ = std::fs::remove_dir_all(&logs);
+    vnetsim(&[
+        "synth-flow-logs",
+        lab.to_str().unwrap(),
+        "--from",
+        "all",
+        "--to",
+        "all",
+        "--ports",
+        "tcp/443,udp/53",
+        "-o",
+        logs.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&lab).unwrap();
+    let changed = text.replace(
+        "{ name: allow-https-onprem, priority: 200, direction: Inbound, access: Allow",
+        "{ name: allow-https-onprem, priority: 200, direction: Inbound, access: Deny",
+    );
+    assert_ne!(text, changed);
+    let topo = tmp("readers", "flow-logs-changed.yaml");
+    std::fs::write(&topo, changed).unwrap();
+    let out = |ext: &str| tmp("readers", &format!("flow-logs-rows.{ext}"));
+    let drift = |ext: &str| tmp("readers", &format!("flow-logs-drift.{ext}"));
+    for ext in ["parquet", "jsonl"] {
+        vnetsim(&[
+            "replay",
+            topo.to_str().unwrap(),
+            logs.to_str().unwrap(),
+            "--out",
+            out(ext).to_str().unwrap(),
+            "--drift-out",
+            drift(ext).to_str().unwrap(),
+        ]);
+    }
+    let (rows, schema) = pyarrow_rows(&out("parquet"));
+    let expected = jsonl(&out("jsonl"));
+    assert!(expected.len() > 20);
+    assert_eq!(
+        rows, expected,
+        "pyarrow's flow rows differ from the JSON lines"
+    );
+    let ty = |n: &str| {
+        schema
+            .iter()
+            .find(|(f, _)| f == n)
+            .map(|(_, t)| t.clone())
+            .unwrap()
+    };
+    assert_eq!(ty("loggedVerdict"), "string");
+    let (findings, _) = pyarrow_rows(&drift("parquet"));
+    let expected = jsonl(&drift("jsonl"));
+    assert!(!expected.is_empty());
+    assert!(expected.iter().all(|f| f["kind"] == "verdict-mismatch"));
+    assert_eq!(
+        findings, expected,
+        "pyarrow's findings differ from the JSON lines"
+    );
+}
+
 /// `tcpdump -nn -vv -r FILE`, its lines.
 #[test]
 fn pyarrow_reads_a_replays_per_packet_parquet_equal_to_its_jsonl() {

@@ -722,6 +722,19 @@ fn blob_path(dir: &std::path::Path, ts: u64, mac: &str) -> std::path::PathBuf {
         .join("PT1H.json")
 }
 
+/// A record's `time` as Azure writes it: ISO 8601 in UTC with seven fractional digits
+/// (`2026-01-01T00:00:00.0000000Z`).
+fn iso_time(ts: u64) -> String {
+    let (y, m, d) = civil((ts / 86400) as i64);
+    let s = ts % 86400;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.0000000Z",
+        s / 3600,
+        (s % 3600) / 60,
+        s % 60
+    )
+}
+
 /// Days since 1970-01-01 to (year, month, day) (H. Hinnant's civil-from-days).
 fn civil(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -751,7 +764,7 @@ fn write_record(
 ) -> std::io::Result<()> {
     let nic = &f.nics[n.ix()];
     let nicid = format!("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/vnetsim/providers/Microsoft.Network/networkInterfaces/{}", nic.name);
-    write!(w, "{{\"time\":\"{}\",\"flowLogVersion\":4,\"flowLogGUID\":\"00000000-0000-0000-0000-000000000001\",\"macAddress\":\"{mac}\",\"category\":\"FlowLogFlowEvent\",\"flowLogResourceID\":\"/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/RESOURCEGROUPS/NETWORKWATCHERRG/PROVIDERS/MICROSOFT.NETWORK/NETWORKWATCHERS/NETWORKWATCHER_VNETSIM/FLOWLOGS/VNETSIM-FLOWLOGS\",\"targetResourceID\":\"{nicid}\",\"operationName\":\"FlowLogFlowEvent\",\"flowRecords\":{{\"flows\":[", ts0)?;
+    write!(w, "{{\"time\":\"{}\",\"flowLogVersion\":4,\"flowLogGUID\":\"00000000-0000-0000-0000-000000000001\",\"macAddress\":\"{mac}\",\"category\":\"FlowLogFlowEvent\",\"flowLogResourceID\":\"/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/RESOURCEGROUPS/NETWORKWATCHERRG/PROVIDERS/MICROSOFT.NETWORK/NETWORKWATCHERS/NETWORKWATCHER_VNETSIM/FLOWLOGS/VNETSIM-FLOWLOGS\",\"targetResourceID\":\"{nicid}\",\"operationName\":\"FlowLogFlowEvent\",\"flowRecords\":{{\"flows\":[", iso_time(ts0))?;
     // Group the flows of this record by (aclID, rule), in first-seen order.
     let copies = shape.copies.max(1);
     let mut groups: Vec<(&str, &str, Vec<u64>)> = Vec::new();

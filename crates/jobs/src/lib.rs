@@ -22,6 +22,7 @@
 
 pub mod check;
 pub mod diff;
+pub mod drift_report;
 pub mod flowlog;
 pub mod names;
 pub mod replay;

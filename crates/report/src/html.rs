@@ -15,7 +15,22 @@
 //!   in all;
 //! - the summary: outcomes, deciding rules grouped by the resource that holds them (an NSG,
 //!   a firewall rule collection), drop points grouped by VNet or kind, rewritten sources;
-//! - for a diff, the changed flows grouped by cause.
+//! - for a diff, the changed flows grouped by cause;
+//! - **sections** a job adds beside the flows ([`HtmlReport::section`]): a flow-log replay's
+//!   drift, an audit's influence map. A section is data, not markup, in this shape (every
+//!   key but `id` and `title` optional):
+//!
+//!   ```text
+//!   section = { id, title, notes: [text], matrix, tables: [table] }
+//!   matrix  = { caption, rows: [label], cols: [label], cells: [[row, col, text, class, detail]],
+//!               details: [detail] }          // detail: an index into details, or null
+//!   table   = { title, columns: [name], rows: [[cell]], details: [detail or null], omitted }
+//!   detail  = { title, notes: [text], tables: [table] }
+//!   ```
+//!
+//!   A matrix cell or a table row with a detail opens it below the section (and through the
+//!   address: `#sec=ID&cell=R,C`, `#sec=ID&row=T,R`). `class` colours a matrix cell: `bad`,
+//!   `warn`, `ok`, or none.
 //!
 //! When a budget is spent, the report says so and names the command that drills further.
 //!
@@ -30,6 +45,8 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 use serde_json::{json, Value};
+
+pub mod section;
 
 use crate::summary::Summary;
 use crate::FlowRow;
@@ -139,6 +156,8 @@ pub enum Kind {
     Sweep,
     Diff,
     Replay,
+    /// No flows of its own: sections only (an audit).
+    Audit,
 }
 
 impl Kind {
@@ -147,6 +166,7 @@ impl Kind {
             Kind::Sweep => "sweep",
             Kind::Diff => "diff",
             Kind::Replay => "replay",
+            Kind::Audit => "audit",
         }
     }
 }
@@ -173,6 +193,7 @@ pub struct HtmlReport {
     causes: std::collections::BTreeMap<String, Cause>,
     change_examples: usize,
     changed: u64,
+    sections: Vec<Value>,
 }
 
 impl HtmlReport {
@@ -196,7 +217,14 @@ impl HtmlReport {
             causes: Default::default(),
             change_examples: 0,
             changed: 0,
+            sections: Vec::new(),
         }
+    }
+
+    /// A section beside the flows, in the shape the module documents; drawn in the order
+    /// added.
+    pub fn section(&mut self, s: Value) {
+        self.sections.push(s);
     }
 
     /// A line shown under the title (what the job covered, what it did not).
@@ -422,6 +450,7 @@ impl HtmlReport {
             },
             "summary": summary_json(summary),
             "changes": self.changes_json(),
+            "sections": self.sections,
         });
         Data {
             value,

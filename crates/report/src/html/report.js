@@ -69,6 +69,94 @@
   app.appendChild(el("div", { cls: "notes", text: D.kind + ": " + fmt(D.flows) + " flows" + (D.kind === "diff" && D.changes ? ", " + fmt(D.changes.changed) + " changed" : "") }));
   if (D.notes.length) app.appendChild(el("ul", { cls: "notes" }, D.notes.map(function (n) { return el("li", { text: n }); })));
 
+  // ---- sections (drift, influence maps): data in the shape html.rs documents ----
+  function docTable(sid, t, ti) {
+    var box = el("div", { cls: "doc-table" });
+    if (t.title) box.appendChild(el("h3", { text: t.title }));
+    var numeric = t.columns.map(function (_, i) { return t.rows.length > 0 && typeof t.rows[0][i] === "number"; });
+    box.appendChild(table(t.columns, t.rows.map(function (r, ri) {
+      var d = t.details && t.details[ri];
+      var cells = r.map(function (c, i) {
+        if (typeof c === "number") return /port$/i.test(t.columns[i]) ? el("td", { cls: "n", text: String(c) }) : c;
+        return el("td", { cls: "mono", text: c == null ? "" : String(c) });
+      });
+      if (d) cells.push("details \u25B8");
+      var row = tr(cells, d && sid != null ? function () { location.hash = "sec=" + sid + "&row=" + ti + "," + ri; } : null);
+      if (d) row.dataset.detail = ti + "," + ri;
+      return row;
+    }), numeric));
+    if (t.omitted) box.appendChild(el("p", { cls: "notes", text: fmt(t.omitted) + " more not kept in the report" }));
+    return box;
+  }
+  function showDetail(sid, d) {
+    var host = document.getElementById("sec-" + sid + "-detail");
+    if (!host || !d) return;
+    host.textContent = "";
+    host.appendChild(el("h3", { id: "sec-" + sid + "-detail-title", text: d.title }));
+    (d.notes || []).forEach(function (n) { host.appendChild(el("p", { cls: "notes", text: n })); });
+    (d.tables || []).forEach(function (t) { host.appendChild(docTable(null, t, 0)); });
+    host.scrollIntoView && host.scrollIntoView({ block: "nearest" });
+  }
+  function docMatrix(s) {
+    var m = s.matrix;
+    var at = new Map();
+    m.cells.forEach(function (c) { at.set(c[0] * m.cols.length + c[1], c); });
+    var t = el("table", { cls: "matrix", id: "sec-" + s.id + "-matrix" });
+    if (m.caption) t.appendChild(el("caption", { cls: "notes", text: m.caption }));
+    t.appendChild(el("tr", {}, [el("th")].concat(m.cols.map(function (c) { return el("th", { cls: "c", text: c }); }))));
+    m.rows.forEach(function (rname, r) {
+      var row = el("tr", {}, [el("th", { cls: "r", text: rname })]);
+      m.cols.forEach(function (_, c) {
+        var x = at.get(r * m.cols.length + c);
+        var td = el("td", { cls: "m" + (x && x[3] ? " m-" + x[3] : (x ? "" : " m-diag")), text: x ? x[2] : "" });
+        if (x && x[4] != null) {
+          td.classList.add("row-click");
+          td.dataset.cell = r + "," + c;
+          td.title = rname + " \u2192 " + m.cols[c];
+          td.addEventListener("click", function () { location.hash = "sec=" + s.id + "&cell=" + r + "," + c; });
+        }
+        row.appendChild(td);
+      });
+      t.appendChild(row);
+    });
+    return t;
+  }
+  var sectionById = {};
+  (D.sections || []).forEach(function (s) {
+    sectionById[s.id] = s;
+    var box = el("section", { cls: "doc", id: "sec-" + s.id });
+    box.appendChild(el("h2", { text: s.title }));
+    (s.notes || []).forEach(function (n) { box.appendChild(el("p", { cls: "notes", text: n })); });
+    if (s.matrix) box.appendChild(docMatrix(s));
+    box.appendChild(el("div", { cls: "sec-detail", id: "sec-" + s.id + "-detail" }));
+    (s.tables || []).forEach(function (t, ti) { box.appendChild(docTable(s.id, t, ti)); });
+    app.appendChild(box);
+  });
+  function routeSection(h) {
+    var m = /^sec=([^&]+)&(cell|row)=(\d+),(\d+)$/.exec(h);
+    if (!m || !sectionById[m[1]]) return false;
+    var s = sectionById[m[1]], a = Number(m[3]), b = Number(m[4]);
+    if (m[2] === "cell") {
+      var c = (s.matrix ? s.matrix.cells : []).filter(function (x) { return x[0] === a && x[1] === b; })[0];
+      if (c && c[4] != null) showDetail(s.id, s.matrix.details[c[4]]);
+    } else {
+      var t = s.tables[a];
+      if (t && t.details && t.details[b]) showDetail(s.id, t.details[b]);
+    }
+    return true;
+  }
+  function ready() {
+    document.body.dataset.renderMs = String(Math.round(performance.now() - started));
+    document.body.dataset.state = "ready";
+  }
+  if (D.kind === "audit") {
+    var routeAudit = function () { routeSection(decodeURIComponent(location.hash.replace(/^#/, ""))); };
+    window.addEventListener("hashchange", routeAudit);
+    routeAudit();
+    ready();
+    return;
+  }
+
   // ---- summary ----
   var S = D.summary;
   app.appendChild(el("h2", { text: "Outcomes" }));
@@ -303,6 +391,7 @@
   function route() {
     var h = decodeURIComponent(location.hash.replace(/^#/, ""));
     var m;
+    if (routeSection(h)) return;
     if ((m = /^cell=(\d+),(\d+)$/.exec(h))) showCell(Number(m[1]), Number(m[2]));
     else if ((m = /^pair=(\d+)$/.exec(h))) showPair(Number(m[1]));
     else if ((m = /^rep=(\d+)$/.exec(h))) {
@@ -315,6 +404,5 @@
   }
   window.addEventListener("hashchange", route);
   route();
-  document.body.dataset.renderMs = String(Math.round(performance.now() - started));
-  document.body.dataset.state = "ready";
+  ready();
 })();
