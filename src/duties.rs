@@ -36,6 +36,10 @@ pub struct DutiesArgs {
     /// Worker threads, at least 1 (default: one per core)
     #[arg(long, value_parser = crate::cli::parse_threads)]
     pub threads: Option<usize>,
+    /// Write a self-contained HTML report: the boundary matrix, each cell opening its
+    /// influences with their resources, opened rules and changed flows
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
     #[command(flatten)]
     pub out: Output,
 }
@@ -73,6 +77,15 @@ fn run_duties(a: DutiesArgs) -> Result<u8, String> {
         progress: &|_| {},
     };
     let m = duties::influence::map(&v, &f, &owners, &sel, &job)?;
+    if let Some(p) = &a.report {
+        let name = if f.name.is_empty() { "fabric" } else { &f.name };
+        let mut r = vnetsim_report::html::HtmlReport::new(
+            format!("{name}: separation of duties"),
+            vnetsim_report::html::Kind::Audit,
+        );
+        r.section(duties::render::map_section(&m).json());
+        jobs::report::write(p, &r, &vnetsim_report::summary::Summary::new())?;
+    }
     if a.out.json() {
         println!(
             "{}",

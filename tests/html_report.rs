@@ -104,8 +104,32 @@ fn text_of(dom: &str, id: &str) -> Option<String> {
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric())
         .collect();
-    let close = open_end + dom[open_end..].find(&format!("</{tag}>"))?;
+    // The matching close: count nested elements of the same tag.
+    let (open, close_tag) = (format!("<{tag}"), format!("</{tag}>"));
+    let (mut depth, mut at) = (1usize, open_end);
+    let close = loop {
+        let next_close = at + dom[at..].find(&close_tag)?;
+        match dom[at..next_close].find(&open) {
+            Some(o) if is_tag_start(&dom[at + o + open.len()..]) => {
+                depth += 1;
+                at += o + open.len();
+            }
+            Some(o) => at += o + open.len(),
+            None => {
+                depth -= 1;
+                if depth == 0 {
+                    break next_close;
+                }
+                at = next_close + close_tag.len();
+            }
+        }
+    };
     Some(strip_tags(&dom[open_end..close]))
+}
+
+/// Whether the text after `<tag` ends the tag name (so `<div` is not `<divider`).
+fn is_tag_start(rest: &str) -> bool {
+    rest.starts_with(|c: char| c == '>' || c == ' ' || c == '/')
 }
 
 fn strip_tags(s: &str) -> String {
@@ -668,4 +692,72 @@ fn capture_options_are_refused_for_flow_logs() {
         err.contains("--pcap-out applies to packet captures"),
         "{err}"
     );
+}
+
+/// `audit duties --report` on the lab with the owner file that gives route tables to a network
+/// team and NSGs to a security team. From the semantics (R5.5: a UDR's prefix joins the
+/// VirtualNetwork tag; R5.2: AllowVnetInBound at 65000): rt-spoke's 0.0.0.0/0 on snet-app
+/// widens nsg-app's tag, nsg-app has no explicit deny, so the network → security cell holds the
+/// seed scenario (crossed), and it opens to that influence with the route as its cause, nsg-app
+/// as what depends on it, AllowVnetInBound opened to vnet-shared (not peered with the workload
+/// spoke, so not in the tag before), and the 4096 deny-all mitigation.
+#[test]
+fn duties_report_draws_the_boundary_matrix_and_opens_an_influence() {
+    let html = tmp(TAG, "duties.html");
+    let owners = root().join("tests/fixtures/duties/owners-lab.yaml");
+    ok(&[
+        "audit",
+        "duties",
+        &lab(),
+        "--owners",
+        owners.to_str().unwrap(),
+        "--report",
+        html.to_str().unwrap(),
+    ]);
+    let d = data(&html);
+    assert_eq!(d["kind"], "audit");
+    let s = d["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "duties")
+        .expect("a duties section");
+    let m = &s["matrix"];
+    assert_eq!(
+        m["rows"],
+        serde_json::json!(["app-team", "network-team", "security-team"])
+    );
+    assert_eq!(m["cols"], m["rows"]);
+    let cell = m["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c[0] == 1 && c[1] == 2)
+        .expect("a network-team → security-team cell");
+    assert_eq!(cell[3], "bad", "the seed scenario marks the cell");
+    assert!(cell[2].as_str().unwrap().parse::<u32>().unwrap() >= 1);
+
+    let dom = dom(&html, "#sec=duties&cell=1,2");
+    assert_ready(&dom);
+    let title = text_of(&dom, "sec-duties-detail-title").expect("the cell opened");
+    assert!(title.starts_with("network-team → security-team"), "{title}");
+    let detail = text_of(&dom, "sec-duties-detail").unwrap();
+    for want in [
+        "tag-widening",
+        "route rt-spoke/default-via-firewall 0.0.0.0/0",
+        "nsg:nsg-app on subnet:vnet-workload/snet-app",
+        "nsg-app/AllowVnetInBound",
+        "vnet:vnet-shared",
+        "priority 4096",
+    ] {
+        assert!(
+            detail.contains(want),
+            "{want} in the opened cell:\n{detail}"
+        );
+    }
+    // The matrix is drawn as a table: one row per boundary, the diagonal and empty pairs blank.
+    let matrix = text_of(&dom, "sec-duties-matrix").unwrap();
+    for b in ["app-team", "network-team", "security-team"] {
+        assert!(matrix.contains(b), "{b}");
+    }
 }

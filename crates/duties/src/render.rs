@@ -264,3 +264,192 @@ pub fn guard_text(r: &Report) -> String {
     }
     s
 }
+
+/// The influence map as a section of the HTML report: a boundary × boundary matrix (row A's
+/// resources decide, column B's decisions depend on them) whose cells open their influences,
+/// with the resources, opened rules and changed flows of each; then every influence, ranked,
+/// each opening the same detail.
+pub fn map_section(m: &Map) -> vnetsim_report::html::section::Section {
+    use vnetsim_report::html::section::{Detail, Mark, Matrix, Section, Table};
+    let mut s = Section::new(
+        "duties",
+        format!(
+            "Separation of duties: {} boundaries, {} influences across them",
+            m.boundaries.len(),
+            m.influences.len()
+        ),
+    );
+    s.note("Row A's resources decide; column B's decisions depend on them. A cell counts A's influences on B and opens them; a crossed cell holds the seed scenario (a 0.0.0.0/0 route widening VirtualNetwork for an NSG with no explicit deny) or an influence that exposes addresses.");
+    s.note(COVERAGE);
+    let mut mx = Matrix::new(
+        "Influences by boundary (row A decides, column B depends)",
+        m.boundaries.clone(),
+        m.boundaries.clone(),
+    );
+    for (a, b, list) in by_cell(m) {
+        let ra = m.boundaries.iter().position(|x| *x == a).unwrap_or(0);
+        let cb = m.boundaries.iter().position(|x| *x == b).unwrap_or(0);
+        let exposing = list.iter().any(|(_, i)| i.seed || i.exposure > 0);
+        let mut d =
+            Detail::new(format!("{a} → {b}: {} influences", list.len())).table(ranked_table(&list));
+        for (rank, i) in &list {
+            d = add_influence(d, *rank, i);
+        }
+        let mark = if exposing { Mark::Bad } else { Mark::Warn };
+        mx.cell(ra, cb, list.len().to_string(), mark, Some(d));
+    }
+    s.matrix(mx);
+    let all: Vec<(usize, &Influence)> = m
+        .influences
+        .iter()
+        .enumerate()
+        .map(|(k, i)| (k + 1, i))
+        .collect();
+    let mut t = Table::new(
+        "Influences, ranked by what they expose",
+        &RANKED_COLUMNS,
+        usize::MAX,
+    );
+    for (rank, i) in &all {
+        let d = add_influence(
+            Detail::new(format!("#{rank} {} {} → {}", i.kind.as_str(), i.from, i.to)),
+            *rank,
+            i,
+        );
+        t.row(ranked_row(*rank, i), Some(d));
+    }
+    s.table(t);
+    s
+}
+
+const RANKED_COLUMNS: [&str; 8] = [
+    "rank",
+    "kind",
+    "from",
+    "to",
+    "seed",
+    "exposure",
+    "flows changed",
+    "detail",
+];
+
+fn ranked_row(rank: usize, i: &Influence) -> Vec<Value> {
+    vec![
+        json!(rank),
+        json!(i.kind.as_str()),
+        json!(i.from),
+        json!(i.to),
+        json!(if i.seed { "yes" } else { "" }),
+        json!(i.exposure),
+        json!(i.flows.len()),
+        json!(i.detail),
+    ]
+}
+
+fn ranked_table(list: &[(usize, &Influence)]) -> vnetsim_report::html::section::Table {
+    let mut t =
+        vnetsim_report::html::section::Table::new("Influences", &RANKED_COLUMNS, usize::MAX);
+    for (rank, i) in list {
+        t.row(ranked_row(*rank, i), None);
+    }
+    t
+}
+
+/// One influence's resources, opened rules, changed flows and mitigations, added to `d`.
+fn add_influence(
+    d: vnetsim_report::html::section::Detail,
+    rank: usize,
+    i: &Influence,
+) -> vnetsim_report::html::section::Detail {
+    use vnetsim_report::html::section::Table;
+    const FLOWS_SHOWN: usize = 200;
+    let mut res = Table::new(
+        format!("#{rank} {}: resources", i.kind.as_str()),
+        &["side", "resource"],
+        usize::MAX,
+    );
+    for c in &i.causes {
+        res.row(vec![json!(format!("{} (decides)", i.from)), json!(c)], None);
+    }
+    for a in &i.affected {
+        res.row(vec![json!(format!("{} (depends)", i.to)), json!(a)], None);
+    }
+    let mut opened = Table::new(
+        format!("#{rank}: rules it opens"),
+        &["rule", "source", "prefixes", "ports", "data plane"],
+        usize::MAX,
+    );
+    for o in &i.opened {
+        let ports: Vec<String> = o.ports.iter().map(|(p, n)| format!("{p}/{n}")).collect();
+        opened.row(
+            vec![
+                json!(o.rule),
+                json!(o.source),
+                json!(short_list(&o.prefixes)),
+                json!(ports.join(",")),
+                json!(if o.rules_only {
+                    "rules and IP flow verify only (R5.7)"
+                } else {
+                    "yes"
+                }),
+            ],
+            None,
+        );
+    }
+    let mut flows = Table::new(
+        format!("#{rank}: flows whose fate it changes"),
+        &[
+            "from",
+            "to",
+            "protocol",
+            "dstPort",
+            "without",
+            "today",
+            "path today",
+        ],
+        FLOWS_SHOWN,
+    );
+    for f in &i.flows {
+        flows.row(
+            vec![
+                json!(f.from),
+                json!(f.to),
+                json!(f.protocol),
+                json!(f.port),
+                json!(f.without),
+                json!(f.today),
+                json!(f.path_today),
+            ],
+            None,
+        );
+    }
+    let mut d = d.table(res);
+    if !opened.is_empty() {
+        d = d.table(opened);
+    }
+    if !flows.is_empty() {
+        d = d.table(flows);
+    }
+    if let Some(e) = &i.not_evaluated {
+        d = d.note(format!("#{rank}: reachability not evaluated: {e}"));
+    }
+    if !i.mitigations.is_empty() {
+        let mut t = Table::new(format!("#{rank}: mitigations"), &["mitigation"], usize::MAX);
+        for x in &i.mitigations {
+            t.row(vec![json!(x)], None);
+        }
+        d = d.table(t);
+    }
+    d
+}
+
+/// The influences of each (A, B) pair, with their ranks, in boundary order.
+fn by_cell(m: &Map) -> Vec<(String, String, Vec<(usize, &Influence)>)> {
+    let mut c: BTreeMap<(String, String), Vec<(usize, &Influence)>> = BTreeMap::new();
+    for (k, i) in m.influences.iter().enumerate() {
+        c.entry((i.from.clone(), i.to.clone()))
+            .or_default()
+            .push((k + 1, i));
+    }
+    c.into_iter().map(|((a, b), l)| (a, b, l)).collect()
+}
