@@ -141,6 +141,24 @@ fn truncated_blob_keeps_the_records_before_the_cut() {
 }
 
 #[test]
+fn a_corrupt_record_mid_blob_is_skipped_and_the_records_after_it_are_read() {
+    // Record 0: flow 10.0.0.6 -> 192.0.2.180:443 (B, C). Record 1: not JSON (a trailing comma
+    // in flowTuples). Record 2: flow 10.0.0.6 -> 198.51.100.7:80 (B, E). The broken record is
+    // one corrupt record; the other two are read, four tuples in two flows.
+    let v = replay_json(&lab(), &[&fixture("vnet-v4-corrupt-middle.json")]);
+    assert_eq!(v["records"], 2);
+    assert_eq!(v["corruptRecords"], 1);
+    assert_eq!(v["truncatedBlobs"], 0);
+    assert_eq!(v["tuples"], 4);
+    assert_eq!(v["flows"], 2);
+    let p = v["problems"][0].as_str().unwrap();
+    assert!(
+        p.contains("record 1 (line 3)") && p.contains("skipped to the next record, at line 4"),
+        "{p}"
+    );
+}
+
+#[test]
 fn json_lines_corrupt_records_counted_with_location() {
     // Line 1 a record, line 2 an unfinished record, line 3 a record with one bad tuple.
     let v = replay_json(&lab(), &[&fixture("vnet-v4-lines.jsonl")]);

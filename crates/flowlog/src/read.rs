@@ -278,6 +278,26 @@ fn records_array(b: &[u8], p: usize) -> Option<usize> {
     (b.get(q) == Some(&b'[')).then_some(q + 1)
 }
 
+/// After a break at `from`, the start of the next record of the `records` array: a `{`
+/// that follows a `,` and whose first key is `"time"`, as every record Azure writes begins
+/// (NSG flow logs and VNet flow logs alike). Nested objects never start with that key, so
+/// reading resumes on a record boundary.
+fn resync(b: &[u8], from: usize) -> Option<usize> {
+    let mut q = from;
+    while let Some(i) = b.get(q..)?.iter().position(|&c| c == b'{') {
+        let at = q + i;
+        let before = b[..at]
+            .iter()
+            .rposition(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'));
+        let key = skip_ws(b, at + 1);
+        if before.is_some_and(|k| b[k] == b',') && b[key..].starts_with(b"\"time\"") {
+            return Some(at);
+        }
+        q = at + 1;
+    }
+    None
+}
+
 fn line_of(b: &[u8], p: usize) -> u64 {
     1 + b[..p.min(b.len())].iter().filter(|&&c| c == b'\n').count() as u64
 }
@@ -335,7 +355,19 @@ impl Reader<'_> {
                     p += it.byte_offset();
                 }
                 Some(Err(e)) if e.is_eof() => return self.truncated(index, p),
-                Some(Err(e)) => return self.unreadable(index, p, &e),
+                Some(Err(e)) => {
+                    let line = line_of(b, p) + e.line() as u64 - 1;
+                    let next = resync(b, p + 1);
+                    self.broken(index, line, &format!("not JSON ({e})"), next);
+                    match next {
+                        Some(q) => {
+                            p = q;
+                            index += 1;
+                            continue;
+                        }
+                        None => return,
+                    }
+                }
                 None => return self.truncated(index, p),
             }
             index += 1;
@@ -345,16 +377,32 @@ impl Reader<'_> {
                 Some(b',') => p += 1,
                 Some(b']') => return,
                 Some(_) => {
-                    let e = "expected ',' or ']' after a record";
-                    self.st.corrupt_records += 1;
-                    let (name, line) = (&self.name, line_of(b, p));
-                    self.st.note(self.limits, || {
-                        format!("{name}: line {line}: {e}; the rest of the blob is unreadable")
-                    });
-                    return;
+                    let next = resync(b, p);
+                    let what = "expected ',' or ']' after a record";
+                    self.broken(index, line_of(b, p), what, next);
+                    match next {
+                        Some(q) => p = q,
+                        None => return,
+                    }
                 }
             }
         }
+    }
+
+    /// A record that is not JSON (counted as one corrupt record, whatever it spans), and
+    /// where reading goes on: the next record, or nowhere.
+    fn broken(&mut self, index: u64, line: u64, what: &str, next: Option<usize>) {
+        self.st.corrupt_records += 1;
+        let (name, b) = (&self.name, self.bytes);
+        self.st.note(self.limits, || match next {
+            Some(q) => format!(
+                "{name}: record {index} (line {line}): {what}; skipped to the next record, at line {}",
+                line_of(b, q)
+            ),
+            None => format!(
+                "{name}: record {index} (line {line}): {what}; no record follows, the rest of the blob is skipped"
+            ),
+        });
     }
 
     fn truncated(&mut self, complete: u64, p: usize) {
@@ -362,14 +410,6 @@ impl Reader<'_> {
         let (name, line) = (&self.name, line_of(self.bytes, p));
         self.st.note(self.limits, || {
             format!("{name}: cut mid-write at line {line} after {complete} complete record(s), which were read")
-        });
-    }
-
-    fn unreadable(&mut self, index: u64, p: usize, e: &serde_json::Error) {
-        self.st.corrupt_records += 1;
-        let (name, line) = (&self.name, line_of(self.bytes, p) + e.line() as u64 - 1);
-        self.st.note(self.limits, || {
-            format!("{name}: record {index} (line {line}): not JSON ({e}); the rest of the blob is unreadable")
         });
     }
 
