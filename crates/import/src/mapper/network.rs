@@ -588,6 +588,8 @@ pub(crate) fn nics(c: &mut Ctx) {
             asgs.extend(c.name_ref(Kind::Asg, g, "application security group"));
         }
         let fwd = flag(&r.body, "enableIPForwarding").unwrap_or(false);
+        // Deployed NICs carry their MAC (`00-22-48-…`), which flow logs name them by.
+        let mac = text(&r.body, "macAddress").filter(|m| !m.trim().is_empty());
         let y = M::new()
             .put("name", Y::s(&name))
             .put("origin", c.origin(r))
@@ -597,6 +599,7 @@ pub(crate) fn nics(c: &mut Ctx) {
             .opt("nsg", nsg.map(Y::s))
             .put("applicationSecurityGroups", Y::strs(asgs))
             .put("enableIpForwarding", Y::b(fwd))
+            .opt("macAddress", mac.map(Y::s))
             .y();
         c.emit("nics", name.clone(), y);
         c.mark(i, Status::Imported, format!("nic {name}"));
