@@ -484,3 +484,87 @@ nics:
     assert_eq!(f["without"], "unreachable");
     assert_eq!(f["today"], "reachable");
 }
+
+/// Outbound widening. The `Internet` tag is the public address space outside the VNet
+/// (https://learn.microsoft.com/en-us/azure/virtual-network/service-tags-overview), so a
+/// private range that is neither in `VirtualNetwork` nor public meets DenyAllOutBound (65500):
+/// on the plain lab, nsg-app's tag without rt-spoke's prefixes holds vnet-workload, the peered
+/// hub and the on-premises prefixes, not the shared spoke 10.2.0.0/16 (not peered with the
+/// workload spoke). R5.5: rt-spoke's 0.0.0.0/0 on snet-app joins the tag, so
+/// AllowVnetOutBound (65000) now lets the VM out toward the shared spoke, and its 443 to the
+/// shared VM (through the firewall, whose workload-to-shared rule allows it) is reachable only
+/// because of it. With an outbound lock-down in nsg-app (allow VirtualNetwork at 100, deny
+/// Internet at 200), the same widening lets the allow at 100 decide for public destinations
+/// too, ahead of the deny.
+#[test]
+fn the_default_route_widens_the_outbound_rules_too() {
+    let on_app = |v: &Value| -> Value {
+        influences(v)
+            .iter()
+            .find(|i| {
+                i["affected"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|a| a == "nsg:nsg-app outbound on subnet:vnet-workload/snet-app")
+            })
+            .unwrap_or_else(|| panic!("an outbound widening on nsg-app: {v:#}"))
+            .clone()
+    };
+    let toward = |i: &Value, rule: &str, dest: &str| -> Vec<String> {
+        i["opened"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["rule"] == rule && o["destination"] == dest)
+            .unwrap_or_else(|| panic!("{rule} toward {dest}: {i:#}"))["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().to_string())
+            .collect()
+    };
+    let plain = audit(&lab(), Some(&fixture("duties/owners-lab.yaml")));
+    let out = on_app(&plain);
+    assert_eq!(out["kind"], "tag-widening");
+    assert_eq!(out["from"], "network-team");
+    assert_eq!(out["to"], "security-team");
+    let ports = toward(&out, "nsg-app/AllowVnetOutBound", "vnet:vnet-shared");
+    for port in ["tcp/22", "tcp/443", "tcp/3389"] {
+        assert!(ports.contains(&port.to_string()), "{port}: {ports:?}");
+    }
+    let f = out["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["to"] == "nic:vm-shared-nic" && f["dstPort"] == 443)
+        .unwrap_or_else(|| panic!("the VM's 443 to the shared VM: {out:#}"));
+    assert_eq!(f["without"], "unreachable");
+    assert_eq!(f["today"], "reachable");
+    assert!(out["opened"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|o| o["direction"] == "Outbound" && o["rulesOnly"] == false));
+
+    let text = std::fs::read_to_string(lab()).unwrap();
+    let locked = text.replace(
+        "  - name: nsg-app\n    rules:\n",
+        "  - name: nsg-app\n    rules:\n      - { name: allow-vnet-out, priority: 100, direction: Outbound, access: Allow, protocol: '*',\n          source: '*', destination: VirtualNetwork, destinationPorts: '*' }\n      - { name: deny-internet-out, priority: 200, direction: Outbound, access: Deny, protocol: '*',\n          source: '*', destination: Internet, destinationPorts: '*' }\n",
+    );
+    assert_ne!(text, locked);
+    let p = tmp("duties", "lab-outbound-lockdown.yaml");
+    std::fs::write(&p, locked).unwrap();
+    let v = audit(
+        p.to_str().unwrap(),
+        Some(&fixture("duties/owners-lab.yaml")),
+    );
+    let out = on_app(&v);
+    let ports = toward(&out, "nsg-app/allow-vnet-out", "internet");
+    for port in ["tcp/22", "tcp/443", "tcp/3389"] {
+        assert!(
+            ports.contains(&port.to_string()),
+            "{port} toward the Internet: {ports:?}"
+        );
+    }
+}

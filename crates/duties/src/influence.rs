@@ -56,8 +56,11 @@ impl InfluenceKind {
 pub struct OpenedRule {
     /// `NSG/RULE`.
     pub rule: String,
-    /// A named source (`vnet:NAME`, `site:NAME`, `internet`, `other addresses`).
+    /// The named other side (`vnet:NAME`, `site:NAME`, `internet`, `other addresses`): the
+    /// source of an inbound rule, the destination of an outbound one.
     pub source: String,
+    /// An outbound rule (the widened tag is its destination).
+    pub outbound: bool,
     /// The part of that source the rule now admits.
     pub prefixes: Vec<Ipv4Net>,
     /// Ports (of those probed) on which the rule now decides Allow where Deny decided before.
@@ -277,26 +280,34 @@ fn has_explicit_deny(t: &RuleTable) -> bool {
     })
 }
 
-/// The rules of `wide` that the widening opens, over the named regions.
+/// The rules of `wide` that the widening opens, over the named regions: inbound, to sources
+/// in them reaching `own` (the association's probe address); outbound, from `own` to
+/// destinations in them.
 fn opened_rules(
     f: &Fabric,
     nsg: &str,
-    wide: &RuleTable,
-    narrow: &RuleTable,
-    dst: u32,
+    (wide, narrow): (&RuleTable, &RuleTable),
+    own: u32,
     regions: &[(String, Vec<Ipv4Net>)],
+    outbound: bool,
 ) -> Vec<OpenedRule> {
     let mut out = Vec::new();
     for (i, r) in wide.rules.iter().enumerate() {
-        if r.access != Access::Allow || !r.source.iter().any(|s| s == "VirtualNetwork") {
+        let (named, expanded) = if outbound {
+            (&r.destination, &r.expanded_destination)
+        } else {
+            (&r.source, &r.expanded_source)
+        };
+        if r.access != Access::Allow || !named.iter().any(|s| s == "VirtualNetwork") {
             continue;
         }
         for (name, ps) in regions {
-            let x = intersect(ps, &r.expanded_source);
+            let x = intersect(ps, expanded);
             if x.is_empty() {
                 continue;
             }
-            let src = probe_in(f, &x);
+            let other = probe_in(f, &x);
+            let (src, dst) = if outbound { (own, other) } else { (other, own) };
             let mut ports = Vec::new();
             for (pn, proto) in protos(r.protocol) {
                 for port in rule_ports(&r.destination_ports) {
@@ -318,9 +329,10 @@ fn opened_rules(
                 out.push(OpenedRule {
                     rule: format!("{nsg}/{}", r.name),
                     source: name.clone(),
+                    outbound,
                     prefixes: x,
                     ports,
-                    rules_only: name == "internet",
+                    rules_only: !outbound && name == "internet",
                 });
             }
         }
@@ -357,11 +369,23 @@ fn associations(f: &Fabric, t: NsgTableId) -> Vec<(String, String, u32, usize)> 
     v
 }
 
-fn vnet_tag(t: &RuleTable) -> Vec<Ipv4Net> {
+/// The `VirtualNetwork` tag as the default rule of that direction expands it.
+fn vnet_tag(t: &RuleTable, outbound: bool) -> Vec<Ipv4Net> {
+    let name = if outbound {
+        "AllowVnetOutBound"
+    } else {
+        "AllowVnetInBound"
+    };
     t.rules
         .iter()
-        .find(|r| r.default && r.name == "AllowVnetInBound")
-        .map(|r| r.expanded_source.clone())
+        .find(|r| r.default && r.name == name)
+        .map(|r| {
+            if outbound {
+                r.expanded_destination.clone()
+            } else {
+                r.expanded_source.clone()
+            }
+        })
         .unwrap_or_default()
 }
 
@@ -394,11 +418,11 @@ fn tag_widening(
         if a == b {
             continue;
         }
-        let widened = subtract(&vnet_tag(&table.inbound), &vnet_tag(narrow));
+        let widened = subtract(&vnet_tag(&table.inbound, false), &vnet_tag(narrow, false));
         let regs = regions(f, f.subnets[sub].vnet.ix(), &widened);
         let mut opened = Vec::new();
         for (_, _, dst, _) in &assoc {
-            for o in opened_rules(f, nsg, &table.inbound, narrow, *dst, &regs) {
+            for o in opened_rules(f, nsg, (&table.inbound, narrow), *dst, &regs, false) {
                 if !opened
                     .iter()
                     .any(|x: &OpenedRule| x.rule == o.rule && x.source == o.source)
@@ -477,6 +501,108 @@ fn tag_widening(
             flows,
             exposure,
             mitigations,
+            not_evaluated: None,
+        });
+    }
+    Ok(out)
+}
+
+/// The NSG table `ti`'s route table and the two boundaries, when they differ: (route table,
+/// NSG name, A = the route table's owner, B = the NSG's owner, associations).
+#[allow(clippy::type_complexity)]
+fn widening_parties<'f>(
+    f: &'f Fabric,
+    owners: &Owners,
+    ti: usize,
+) -> Option<(
+    vnetsim_fabric::RouteTableId,
+    &'f str,
+    String,
+    String,
+    Vec<(String, String, u32, usize)>,
+)> {
+    let assoc = associations(f, NsgTableId(ti as u32));
+    let sub = assoc.first()?.3;
+    let rt = f.subnets[sub].route_table?;
+    let nsg = f.nsg_names[f.nsg_tables[ti].nsg.ix()].as_str();
+    let a = owners.of(Kind::RouteTable, &f.route_tables[rt.ix()].name);
+    let b = owners.of(Kind::Nsg, nsg);
+    (a != b).then(|| (rt, nsg, a.to_string(), b.to_string(), assoc))
+}
+
+/// The same widening on the outbound rules: A's route prefixes join the `VirtualNetwork`
+/// tag that B's outbound rules name as a destination (R5.5), so an allow toward
+/// `VirtualNetwork` ahead of B's denies (toward `Internet`, say) now lets traffic to every
+/// route prefix through. Measured by sweeping from each association with B's outbound rules
+/// as they read without the route prefixes.
+fn outbound_widening(
+    f: &Fabric,
+    owners: &Owners,
+    sel: &Selectors,
+    job: &Job<'_>,
+) -> Result<Vec<Influence>, String> {
+    let mut out = Vec::new();
+    for (ti, table) in f.nsg_tables.iter().enumerate() {
+        let Some(narrow) = &table.outbound_without_routes else {
+            continue;
+        };
+        let Some((rt, nsg, a, b, assoc)) = widening_parties(f, owners, ti) else {
+            continue;
+        };
+        let sub = assoc[0].3;
+        let widened = subtract(&vnet_tag(&table.outbound, true), &vnet_tag(narrow, true));
+        let regs = regions(f, f.subnets[sub].vnet.ix(), &widened);
+        let mut opened: Vec<OpenedRule> = Vec::new();
+        for (_, _, own, _) in &assoc {
+            for o in opened_rules(f, nsg, (&table.outbound, narrow), *own, &regs, true) {
+                if !opened
+                    .iter()
+                    .any(|x| x.rule == o.rule && x.source == o.source)
+                {
+                    opened.push(o);
+                }
+            }
+        }
+        if opened.is_empty() {
+            continue; // the defaults alone: AllowInternetOutBound admitted the rest already
+        }
+        let mut cf = f.clone();
+        cf.nsg_tables[ti].outbound = narrow.clone();
+        cf.nsg_tables[ti].outbound_without_routes = None;
+        let mut flows = Vec::new();
+        for (_, from, _, _) in &assoc {
+            let s = Selectors {
+                from: vec![from.clone()],
+                to: sel.to.clone(),
+                ports: sel.ports.clone(),
+            };
+            flows.extend(compare(&cf, f, &s, job)?.0);
+        }
+        let rt_name = &f.route_tables[rt.ix()].name;
+        let exposure = size(
+            &opened
+                .iter()
+                .flat_map(|o| o.prefixes.iter().copied())
+                .collect::<Vec<_>>(),
+        );
+        out.push(Influence {
+            kind: InfluenceKind::TagWidening,
+            from: a,
+            to: b,
+            causes: vec![format!("routeTable:{rt_name}")],
+            affected: assoc.iter().map(|(d, _, _, _)| format!("nsg:{nsg} outbound on {d}")).collect(),
+            detail: format!(
+                "the user-route prefixes of {rt_name} join the VirtualNetwork tag that {nsg}'s outbound rules name as a destination (R5.5): the tag gains {}",
+                crate::render::short_list(&widened)
+            ),
+            seed: false,
+            opened,
+            flows,
+            exposure,
+            mitigations: vec![
+                format!("write {nsg}'s outbound allow rules with the destination prefixes they mean instead of the VirtualNetwork tag"),
+                format!("or give {nsg}'s outbound denies that must hold (toward Internet, say) a lower priority number than the allows that name VirtualNetwork"),
+            ],
             not_evaluated: None,
         });
     }
@@ -839,6 +965,7 @@ pub fn map(
     job: &Job<'_>,
 ) -> Result<Map, String> {
     let mut all = tag_widening(v, f, owners, sel, job)?;
+    all.extend(outbound_widening(f, owners, sel, job)?);
     all.extend(route_redirection(v, f, owners, sel, job)?);
     all.extend(pe_policy(v, f, owners, sel, job)?);
     all.extend(peering_flags(v, f, owners, sel, job)?);

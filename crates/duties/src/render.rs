@@ -9,7 +9,7 @@ use crate::guard::Report;
 use crate::influence::{Influence, Map};
 
 /// What the audit does not cover, printed with every map.
-pub const COVERAGE: &str = "coverage: reachability by sweep (one probe per endpoint, the ports given), with and without each boundary's contribution; rule openings probed on ports 22, 80, 443, 445, 1433, 3389, 5985, 8080 and each rule's own ports; inbound NSG rules only (outbound widening of AllowVnetOutBound is not reported)";
+pub const COVERAGE: &str = "coverage: reachability by sweep (one probe per endpoint, the ports given), with and without each boundary's contribution; rule openings probed on ports 22, 80, 443, 445, 1433, 3389, 5985, 8080 and each rule's own ports; inbound and outbound NSG rules (outbound: the rules that name VirtualNetwork as a destination, reported when one opens something the defaults did not already admit)";
 
 /// A prefix list for a reader: the first few, then how many more and how many addresses.
 pub fn short_list(ps: &[ipnet::Ipv4Net]) -> String {
@@ -52,7 +52,8 @@ fn influence_json(rank: usize, i: &Influence) -> Value {
         "affected": i.affected,
         "opened": i.opened.iter().map(|o| json!({
             "rule": o.rule,
-            "source": o.source,
+            "direction": if o.outbound { "Outbound" } else { "Inbound" },
+            (if o.outbound { "destination" } else { "source" }): o.source,
             "prefixes": o.prefixes.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
             "ports": o.ports.iter().map(|(p, n)| format!("{p}/{n}")).collect::<Vec<_>>(),
             "rulesOnly": o.rules_only,
@@ -151,8 +152,9 @@ pub fn map_text(m: &Map) -> String {
             let ports: Vec<String> = o.ports.iter().map(|(p, n)| format!("{p}/{n}")).collect();
             let _ = writeln!(
                 s,
-                "  opens {} to {} ({}) on {}{}",
+                "  opens {} {} {} ({}) on {}{}",
                 o.rule,
+                if o.outbound { "toward" } else { "to" },
                 o.source,
                 short_list(&o.prefixes),
                 ports.join(","),
@@ -376,7 +378,14 @@ fn add_influence(
     }
     let mut opened = Table::new(
         format!("#{rank}: rules it opens"),
-        &["rule", "source", "prefixes", "ports", "data plane"],
+        &[
+            "rule",
+            "direction",
+            "source or destination",
+            "prefixes",
+            "ports",
+            "data plane",
+        ],
         usize::MAX,
     );
     for o in &i.opened {
@@ -384,6 +393,7 @@ fn add_influence(
         opened.row(
             vec![
                 json!(o.rule),
+                json!(if o.outbound { "Outbound" } else { "Inbound" }),
                 json!(o.source),
                 json!(short_list(&o.prefixes)),
                 json!(ports.join(",")),

@@ -101,6 +101,10 @@ pub struct NsgTable {
     /// `VirtualNetwork` tag without its user-route part); `None` when identical.
     pub inbound_from_internet: Option<RuleTable>,
     pub outbound: RuleTable,
+    /// The outbound rules with the `VirtualNetwork` tag without its user-route part (R5.5):
+    /// not used by the walk, only to show what the route table's prefixes open outbound;
+    /// `None` when identical.
+    pub outbound_without_routes: Option<RuleTable>,
 }
 
 impl NsgTable {
@@ -318,10 +322,18 @@ pub(crate) fn compile_nsg(
     } else {
         Some(RuleTable::new(narrow_rules))
     };
+    let outbound_rules = build_dir(nsg, m::Direction::Outbound, tags, false, asg);
+    let narrow_out = build_dir(nsg, m::Direction::Outbound, tags, true, asg);
+    let outbound_without_routes = if narrow_out == outbound_rules {
+        None
+    } else {
+        Some(RuleTable::new(narrow_out))
+    };
     NsgTable {
         nsg: id,
         inbound: RuleTable::new(inbound_rules),
         inbound_from_internet,
-        outbound: RuleTable::new(build_dir(nsg, m::Direction::Outbound, tags, false, asg)),
+        outbound: RuleTable::new(outbound_rules),
+        outbound_without_routes,
     }
 }

@@ -336,7 +336,10 @@ fn private_endpoint_address_from_its_nic() {
     assert_eq!(n.subnet.value, "vnet-workload/snet-app");
     assert_eq!(n.application_security_groups[0].value, "asg-web");
     // nic.json's macAddress 00-22-48-71-C2-05: what flow logs name the NIC by.
-    assert_eq!(n.mac_address.as_ref().map(|m| m.value), Some(0x0022_4871_C205));
+    assert_eq!(
+        n.mac_address.as_ref().map(|m| m.value),
+        Some(0x0022_4871_C205)
+    );
 }
 
 #[test]
