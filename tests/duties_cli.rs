@@ -568,3 +568,46 @@ fn the_default_route_widens_the_outbound_rules_too() {
         );
     }
 }
+
+/// Every header, not a sample: the regions today against the counterfactual. For nsg-shared's
+/// widening (rt-spoke's 0.0.0.0/0 joins its VirtualNetwork tag, R5.5), what only the widening
+/// lets in is the workload VM (10.1.1.4) to the shared VM through the firewall on what the
+/// firewall allows from 10.1.0.0/16 to 10.2.0.0/16: workload-to-shared (TCP and UDP 22, 53,
+/// 443) less no-ssh-to-shared (TCP 22, the deny collection at 100, R6.x): TCP 53 and 443, UDP
+/// 22, 53 and 443. Nothing else changes for any source, protocol or port.
+#[test]
+fn each_influence_lists_every_header_it_changes() {
+    let v = audit(&lab(), Some(&fixture("duties/owners-lab.yaml")));
+    let shared = widening(&v, "nsg:nsg-shared on subnet:vnet-shared/snet-shared");
+    let r = &shared["regions"];
+    assert!(r["notEvaluated"].is_null(), "{r}");
+    assert!(r["classes"].as_u64().unwrap() > 0);
+    let changes = r["changes"].as_array().unwrap();
+    let got: std::collections::BTreeSet<(String, String, String, String, String)> = changes
+        .iter()
+        .map(|c| {
+            let s = |k: &str| c[k].as_str().unwrap().to_string();
+            (s("change"), s("from"), s("src"), s("to"), s("protocols"))
+        })
+        .collect();
+    let want: std::collections::BTreeSet<(String, String, String, String, String)> =
+        ["tcp/53,443", "udp/22,53,443"]
+            .iter()
+            .map(|p| {
+                (
+                    "gained".to_string(),
+                    "nic:vm-app-nic".to_string(),
+                    "10.1.1.4".to_string(),
+                    "subnet:vnet-shared/snet-shared".to_string(),
+                    p.to_string(),
+                )
+            })
+            .collect();
+    assert_eq!(got, want, "{changes:#?}");
+    // The only address of snet-shared that holds a NIC (vm-shared-nic): packets to the
+    // subnet's other addresses reach no VM, with or without the route.
+    assert!(
+        changes.iter().all(|c| c["dst"] == "10.2.1.4"),
+        "{changes:#?}"
+    );
+}

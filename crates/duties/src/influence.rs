@@ -5,7 +5,9 @@
 //! same fabric without A's contribution (the NSG's `VirtualNetwork` tag without A's route
 //! prefixes, the subnet without A's route table, the endpoint subnet's policies `Disabled`,
 //! the peering flag off, the NIC out of the ASG), swept with the same selectors, and the
-//! flows whose outcome, path or source seen differ listed. Ranked by exposure: the addresses
+//! flows whose outcome, path or source seen differ listed; and compared region by region
+//! ([`crate::regions`]) for the header space whose reachability differs, every address,
+//! protocol and port between the same sources and destinations. Ranked by exposure: the addresses
 //! that gain access (for tag widening, the sources B's rules now admit; otherwise the source
 //! space of the flows that became reachable).
 
@@ -107,6 +109,27 @@ pub struct Influence {
     pub mitigations: Vec<String>,
     /// Why the counterfactual could not be swept, if it could not.
     pub not_evaluated: Option<String>,
+    /// Every header whose reachability it changes: regions today against the counterfactual.
+    pub regions: crate::regions::Changed,
+}
+
+/// The region comparisons of several (from, to) selections, as one.
+fn regions_of(
+    cf: &Fabric,
+    f: &Fabric,
+    pairs: &[(Vec<String>, Vec<String>)],
+    job: &Job<'_>,
+) -> crate::regions::Changed {
+    let mut all = crate::regions::Changed::default();
+    for (from, to) in pairs {
+        let c = crate::regions::changed(cf, f, from, to, job);
+        all.classes += c.classes;
+        all.changes.extend(c.changes);
+        if all.not_evaluated.is_none() {
+            all.not_evaluated = c.not_evaluated;
+        }
+    }
+    all
 }
 
 /// The whole map.
@@ -454,6 +477,11 @@ fn tag_widening(
             };
             flows.extend(compare(&cf, f, &s, job)?.0);
         }
+        let pairs: Vec<(Vec<String>, Vec<String>)> = assoc
+            .iter()
+            .map(|(_, to, _, _)| (sel.from.clone(), vec![to.clone()]))
+            .collect();
+        let regions = regions_of(&cf, f, &pairs, job);
         let exposure = size(
             &opened
                 .iter()
@@ -502,6 +530,7 @@ fn tag_widening(
             exposure,
             mitigations,
             not_evaluated: None,
+            regions,
         });
     }
     Ok(out)
@@ -578,6 +607,11 @@ fn outbound_widening(
             };
             flows.extend(compare(&cf, f, &s, job)?.0);
         }
+        let pairs: Vec<(Vec<String>, Vec<String>)> = assoc
+            .iter()
+            .map(|(_, from, _, _)| (vec![from.clone()], sel.to.clone()))
+            .collect();
+        let regions = regions_of(&cf, f, &pairs, job);
         let rt_name = &f.route_tables[rt.ix()].name;
         let exposure = size(
             &opened
@@ -604,6 +638,7 @@ fn outbound_widening(
                 format!("or give {nsg}'s outbound denies that must hold (toward Internet, say) a lower priority number than the allows that name VirtualNetwork"),
             ],
             not_evaluated: None,
+            regions,
         });
     }
     Ok(out)
@@ -634,12 +669,13 @@ fn measured(
     sel: &Selectors,
     job: &Job<'_>,
 ) -> Result<Influence, String> {
-    let (flows, exposure, not_evaluated) = match cf {
+    let (flows, exposure, not_evaluated, regions) = match cf {
         Ok(cf) => {
             let (fl, e) = compare(&cf, f, sel, job)?;
-            (fl, e, None)
+            let r = regions_of(&cf, f, &[(sel.from.clone(), sel.to.clone())], job);
+            (fl, e, None, r)
         }
-        Err(e) => (Vec::new(), 0, Some(e)),
+        Err(e) => (Vec::new(), 0, Some(e), Default::default()),
     };
     Ok(Influence {
         kind,
@@ -654,6 +690,7 @@ fn measured(
         seed: false,
         mitigations: Vec::new(),
         not_evaluated,
+        regions,
     })
 }
 

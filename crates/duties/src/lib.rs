@@ -25,5 +25,6 @@
 pub mod guard;
 pub mod influence;
 pub mod owners;
+pub mod regions;
 pub mod render;
 pub mod resources;

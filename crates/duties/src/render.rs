@@ -9,7 +9,7 @@ use crate::guard::Report;
 use crate::influence::{Influence, Map};
 
 /// What the audit does not cover, printed with every map.
-pub const COVERAGE: &str = "coverage: reachability by sweep (one probe per endpoint, the ports given), with and without each boundary's contribution; rule openings probed on ports 22, 80, 443, 445, 1433, 3389, 5985, 8080 and each rule's own ports; inbound and outbound NSG rules (outbound: the rules that name VirtualNetwork as a destination, reported when one opens something the defaults did not already admit)";
+pub const COVERAGE: &str = "coverage: reachability for every header (exhaustive regions: every address, protocol and port between the selected sources and destinations) and by sweep (one probe per endpoint, the ports given, with paths), with and without each boundary's contribution; rule openings probed on ports 22, 80, 443, 445, 1433, 3389, 5985, 8080 and each rule's own ports; inbound and outbound NSG rules (outbound: the rules that name VirtualNetwork as a destination, reported when one opens something the defaults did not already admit)";
 
 /// A prefix list for a reader: the first few, then how many more and how many addresses.
 pub fn short_list(ps: &[ipnet::Ipv4Net]) -> String {
@@ -65,6 +65,16 @@ fn influence_json(rank: usize, i: &Influence) -> Value {
         })).collect::<Vec<_>>(),
         "mitigations": i.mitigations,
         "notEvaluated": i.not_evaluated,
+        "regions": {
+            "classes": i.regions.classes,
+            "notEvaluated": i.regions.not_evaluated,
+            "changes": i.regions.changes.iter().map(|c| json!({
+                "from": c.from, "to": c.to,
+                "change": if c.gained { "gained" } else { "lost" },
+                "src": c.src, "dst": c.dst, "protocols": c.protocols,
+                "headers": c.headers.to_string(),
+            })).collect::<Vec<_>>(),
+        },
     })
 }
 
@@ -181,12 +191,46 @@ pub fn map_text(m: &Map) -> String {
         if let Some(e) = &i.not_evaluated {
             let _ = writeln!(s, "  reachability not evaluated: {e}");
         }
+        region_text(i, &mut s);
         for x in &i.mitigations {
             let _ = writeln!(s, "  mitigation: {x}");
         }
     }
     let _ = writeln!(s, "\n{COVERAGE}");
     s
+}
+
+/// Region rows shown per influence in the text (the JSON and the report have them all).
+const REGION_LINES: usize = 12;
+
+fn region_text(i: &Influence, s: &mut String) {
+    let r = &i.regions;
+    for c in r.changes.iter().take(REGION_LINES) {
+        let _ = writeln!(
+            s,
+            "  every header: {} {} {} -> {} {} dst {}",
+            if c.gained {
+                "reachable only with it:"
+            } else {
+                "reachable only without it:"
+            },
+            c.from,
+            c.src,
+            c.to,
+            c.protocols,
+            c.dst
+        );
+    }
+    if r.changes.len() > REGION_LINES {
+        let _ = writeln!(
+            s,
+            "  ... and {} more region rows (--json)",
+            r.changes.len() - REGION_LINES
+        );
+    }
+    if let Some(e) = &r.not_evaluated {
+        let _ = writeln!(s, "  regions not compared: {e}");
+    }
 }
 
 pub fn guard_json(r: &Report) -> Value {
@@ -433,7 +477,39 @@ fn add_influence(
             None,
         );
     }
+    let mut regions = Table::new(
+        format!(
+            "#{rank}: every header whose reachability it changes ({} classes walked)",
+            i.regions.classes
+        ),
+        &["change", "from", "src", "to", "protocols", "dst", "headers"],
+        500,
+    );
+    for c in &i.regions.changes {
+        regions.row(
+            vec![
+                json!(if c.gained {
+                    "reachable only with it"
+                } else {
+                    "reachable only without it"
+                }),
+                json!(c.from),
+                json!(c.src),
+                json!(c.to),
+                json!(c.protocols),
+                json!(c.dst),
+                json!(c.headers.to_string()),
+            ],
+            None,
+        );
+    }
     let mut d = d.table(res);
+    if !regions.is_empty() {
+        d = d.table(regions);
+    }
+    if let Some(e) = &i.regions.not_evaluated {
+        d = d.note(format!("#{rank}: regions not compared: {e}"));
+    }
     if !opened.is_empty() {
         d = d.table(opened);
     }
