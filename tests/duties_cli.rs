@@ -611,3 +611,72 @@ fn each_influence_lists_every_header_it_changes() {
         "{changes:#?}"
     );
 }
+
+/// The NSG part of the endpoint policies (R4.4). On the lab, snet-pe (the application team's,
+/// through its VNet) says RouteTableEnabled, so nsg-pe (the security team's) does not apply
+/// to traffic into pe-app: the subnet's owner voids the security team's rules there. With a
+/// deny in nsg-pe that would matter (TCP 443 from the workload spoke 10.1.0.0/16, which
+/// reaches the endpoint directly within its VNet, no firewall), the workload VM's 443 to the
+/// endpoint is reachable today only because the rule is void.
+#[test]
+fn the_endpoint_subnets_owner_decides_whether_its_nsg_applies() {
+    let on_pe = |v: &Value| -> Value {
+        influences(v)
+            .iter()
+            .find(|i| {
+                i["kind"] == "private-endpoint-policy"
+                    && i["affected"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|a| a == "nsg:nsg-pe on pe:pe-app")
+            })
+            .unwrap_or_else(|| panic!("an NSG-policy influence on pe-app: {v:#}"))
+            .clone()
+    };
+    let v = audit(&lab(), Some(&fixture("duties/owners-lab.yaml")));
+    let i = on_pe(&v);
+    assert_eq!(i["from"], "app-team");
+    assert_eq!(i["to"], "security-team");
+    assert_eq!(i["causes"][0], "subnet:vnet-workload/snet-pe");
+    let d = i["detail"].as_str().unwrap();
+    assert!(d.contains("RouteTableEnabled") && d.contains("void"), "{d}");
+
+    let text = std::fs::read_to_string(lab()).unwrap();
+    let changed = text.replace(
+        "source: 10.2.0.0/16, destination: '*', destinationPorts: '443' }",
+        "source: 10.1.0.0/16, destination: '*', destinationPorts: '443' }",
+    );
+    assert_ne!(text, changed);
+    let p = tmp("duties", "lab-pe-deny-workload.yaml");
+    std::fs::write(&p, changed).unwrap();
+    let v = audit(
+        p.to_str().unwrap(),
+        Some(&fixture("duties/owners-lab.yaml")),
+    );
+    let i = on_pe(&v);
+    let f = i["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["from"] == "nic:vm-app-nic" && f["dstPort"] == 443)
+        .unwrap_or_else(|| panic!("the workload VM's 443: {i:#}"));
+    assert_eq!(f["today"], "reachable");
+    assert_eq!(f["without"], "unreachable");
+    let gained: Vec<&Value> = i["regions"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["change"] == "gained")
+        .collect();
+    assert!(
+        gained.iter().any(|c| c["from"] == "nic:vm-app-nic"
+            && c["protocols"] == "tcp/443"
+            && c["dst"] == "10.1.2.5"),
+        "{gained:#?}"
+    );
+    assert!(
+        gained.iter().all(|c| c["protocols"] == "tcp/443"),
+        "only 443 is denied: {gained:#?}"
+    );
+}

@@ -873,6 +873,71 @@ fn pe_policy(
     Ok(out)
 }
 
+/// The NSG part of the endpoint policies (R4.4): the subnet's owner decides whether the
+/// subnet's NSG, which another boundary may own, applies to traffic into its Private
+/// Endpoints. Off, every rule of that NSG is void for the endpoints; on, the rules decide.
+/// Measured against the other setting of the NSG part (the route-table part kept).
+fn pe_nsg_policy(
+    v: &m::Validated,
+    f: &Fabric,
+    owners: &Owners,
+    sel: &Selectors,
+    job: &Job<'_>,
+) -> Result<Vec<Influence>, String> {
+    let t = v.topology();
+    let mut out = Vec::new();
+    for (vi, vn) in t.vnets.iter().enumerate() {
+        for (si, s) in vn.subnets.iter().enumerate() {
+            let Some(nsg) = s.nsg.as_ref().map(|n| n.value.clone()) else {
+                continue;
+            };
+            let path = format!("{}/{}", vn.name.value, s.name.value);
+            let pes: Vec<String> = f
+                .pes
+                .iter()
+                .filter(|p| f.subnet_path(p.subnet) == path)
+                .map(|p| p.name.clone())
+                .collect();
+            let (a, b) = (owners.of(Kind::Subnet, &path), owners.of(Kind::Nsg, &nsg));
+            if pes.is_empty() || a == b {
+                continue;
+            }
+            let pol = s.private_endpoint_network_policies;
+            let flipped = match (pol.route_tables(), pol.nsg()) {
+                (true, true) => m::PeNetworkPolicies::RouteTableEnabled,
+                (true, false) => m::PeNetworkPolicies::Enabled,
+                (false, true) => m::PeNetworkPolicies::Disabled,
+                (false, false) => m::PeNetworkPolicies::NetworkSecurityGroupEnabled,
+            };
+            let mut ct = t.clone();
+            ct.vnets[vi].subnets[si].private_endpoint_network_policies = flipped;
+            let detail = if pol.nsg() {
+                format!("privateEndpointNetworkPolicies {pol:?} on {path} makes {nsg}'s rules apply to traffic into {} (R4.4); the subnet's owner can switch them off", pes.join(", "))
+            } else {
+                format!("privateEndpointNetworkPolicies {pol:?} on {path} leaves {nsg}'s rules void for traffic into {} (R4.4): none of them, denies included, decides for the endpoints", pes.join(", "))
+            };
+            let p_sel = Selectors {
+                from: sel.from.clone(),
+                to: pes.iter().map(|p| format!("pe:{p}")).collect(),
+                ports: sel.ports.clone(),
+            };
+            out.push(measured(
+                InfluenceKind::PrivateEndpointPolicy,
+                a,
+                b,
+                vec![format!("subnet:{path}")],
+                pes.iter().map(|p| format!("nsg:{nsg} on pe:{p}")).collect(),
+                detail,
+                counterfactual(ct),
+                f,
+                &p_sel,
+                job,
+            )?);
+        }
+    }
+    Ok(out)
+}
+
 fn peering_flags(
     v: &m::Validated,
     f: &Fabric,
@@ -1005,6 +1070,7 @@ pub fn map(
     all.extend(outbound_widening(f, owners, sel, job)?);
     all.extend(route_redirection(v, f, owners, sel, job)?);
     all.extend(pe_policy(v, f, owners, sel, job)?);
+    all.extend(pe_nsg_policy(v, f, owners, sel, job)?);
     all.extend(peering_flags(v, f, owners, sel, job)?);
     all.extend(asg_membership(v, f, owners, sel, job)?);
     // Ranked: the seed scenario, then by exposure, then by flows changed; ties in a stable,
