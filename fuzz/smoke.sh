@@ -19,7 +19,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(topology capture import trace)
+    targets=(topology capture import trace flowlog)
 fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -39,6 +39,7 @@ seeds() {
     capture) ls "$root"/traces/*.pcap "$root"/traces/captures/*/*.pcap* ;;
     import)
         find "$root"/tests/fixtures "$root"/../shared/import-samples -name '*.json' -size -64k ;;
+    flowlog) ls "$root"/tests/fixtures/flowlogs/* ;;
     esac 2>/dev/null
 }
 
