@@ -144,6 +144,42 @@ impl Folder {
         (ids[0], ids[1], ids[2])
     }
 
+    /// Merges a flow folded elsewhere (another blob's fold, as a distributed replay holds it)
+    /// whose key's `acl` and `rule` and whose `resource` are the strings given: counters and
+    /// states combine, the time span widens, and the first location (with the schema and
+    /// encryption seen there) is the earlier by `earlier`.
+    pub fn merge(
+        &mut self,
+        (acl, rule, resource): (&str, &str, &str),
+        mut x: FoldedFlow,
+        earlier: impl Fn(&Location, &Location) -> bool,
+    ) {
+        x.key.acl = self.strings.id(acl);
+        x.key.rule = self.strings.id(rule);
+        x.resource = self.strings.id(resource);
+        self.last = None;
+        let n = self.flows.len() as u32;
+        let i = *self.map.entry(x.key).or_insert(n);
+        if i == n {
+            self.flows.push(x);
+            return;
+        }
+        let f = &mut self.flows[i as usize];
+        f.first_ts_ms = f.first_ts_ms.min(x.first_ts_ms);
+        f.last_ts_ms = f.last_ts_ms.max(x.last_ts_ms);
+        f.states |= x.states;
+        for (a, b) in f.counters.iter_mut().zip(x.counters) {
+            *a = a.saturating_add(b);
+        }
+        f.tuples += x.tuples;
+        if earlier(&x.first, &f.first) {
+            f.first = x.first;
+            f.schema = x.schema;
+            f.encryption = x.encryption;
+            f.resource = x.resource;
+        }
+    }
+
     pub fn add(&mut self, g: &Group<'_>, t: &Tuple) {
         let (acl, rule, resource) = self.ids(g);
         let key = FlowKey {

@@ -26,7 +26,7 @@ pub mod read;
 pub mod tuple;
 
 pub use fold::{FlowKey, FoldedFlow, Folder, Interner};
-pub use read::{read_paths, Error, Limits, Location, ReadStats};
+pub use read::{read_blob, read_paths, Error, Limits, Location, ReadStats};
 pub use tuple::{parse_mac, Direction, Encryption, Schema, State, Tuple};
 
 /// The context of a group of tuples: who logged them and which rule decided.

@@ -218,6 +218,44 @@ pub fn read_paths(
     Ok(st)
 }
 
+/// Reads one blob already in memory (as a distributed reader holds it), named `name` in its
+/// locations (file index 0): gzip undone, then read as [`read_paths`] reads a file.
+pub fn read_blob(
+    name: &str,
+    bytes: &[u8],
+    limits: &Limits,
+    sink: &mut dyn FnMut(&Group<'_>, &Tuple),
+) -> Result<ReadStats, Error> {
+    let mut st = ReadStats::default();
+    st.files.push(PathBuf::from(name));
+    let mut buf = Vec::new();
+    let cap = limits.max_blob_bytes.saturating_add(1);
+    let text: &[u8] = if bytes.starts_with(&[0x1f, 0x8b]) {
+        // A gzip stream cut mid-write keeps what was decompressed, as for files.
+        let _ = flate2::read::MultiGzDecoder::new(bytes)
+            .take(cap)
+            .read_to_end(&mut buf);
+        &buf
+    } else {
+        bytes
+    };
+    if text.len() as u64 > limits.max_blob_bytes {
+        return Err(Error(format!(
+            "error: {name}: larger than {} bytes once decompressed (one flow-log blob holds one NIC's hour); split it or raise the limit",
+            limits.max_blob_bytes
+        )));
+    }
+    let mut r = Reader {
+        file: 0,
+        name: name.to_string(),
+        bytes: text,
+        limits,
+        st: &mut st,
+    };
+    r.file(sink);
+    Ok(st)
+}
+
 /// The file's bytes, decompressed when gzip, at most `max_blob_bytes`.
 fn load(path: &Path, limits: &Limits, buf: &mut Vec<u8>) -> Result<(), Error> {
     buf.clear();

@@ -24,6 +24,7 @@ pub mod check;
 pub mod diff;
 pub mod drift_report;
 pub mod flowlog;
+pub mod flowlog_rows;
 pub mod names;
 pub mod replay;
 pub mod report;

@@ -31,6 +31,8 @@ use vnetsim_fabric::Fabric;
 use vnetsim_jobs::{names, shard::Shard, sweep as jsweep, Job};
 use vnetsim_report::FlowRow;
 
+mod flowlogs;
+
 /// Topologies compiled by this process (what the Spark helper's tests count).
 static COMPILES: AtomicU64 = AtomicU64::new(0);
 
@@ -314,6 +316,54 @@ impl PyFabric {
         stream(py, batch.schema(), vec![batch])
     }
 
+    /// `vnetsim replay LOGS --out rows.parquet` for flow logs (blobs, folders as stored, JSON
+    /// lines, gzip): one row per logged flow.
+    #[pyo3(signature = (logs, threads=None))]
+    fn replay_flow_logs<'py>(
+        &self,
+        py: Python<'py>,
+        logs: Vec<PathBuf>,
+        threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let f = &self.f;
+        let out = py
+            .detach(|| -> Result<RecordBatch, String> {
+                let pool = pool(threads)?;
+                let job = Job {
+                    pool: &pool,
+                    progress: &|_| {},
+                };
+                flowlogs::replay(f, &logs, &job)
+            })
+            .map_err(err)?;
+        stream(py, out.schema(), vec![out])
+    }
+
+    /// Partial flows (rows of `flow_log_partials`, any split of them) merged and judged into
+    /// the rows `vnetsim replay LOGS --out` writes for those flows.
+    #[pyo3(signature = (batches, threads=None))]
+    fn judge_flow_log_partials<'py>(
+        &self,
+        py: Python<'py>,
+        batches: Vec<Bound<'py, PyAny>>,
+        threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let batches: Vec<RecordBatch> =
+            batches.iter().map(import_batch).collect::<PyResult<_>>()?;
+        let f = &self.f;
+        let out = py
+            .detach(|| -> Result<RecordBatch, String> {
+                let pool = pool(threads)?;
+                let job = Job {
+                    pool: &pool,
+                    progress: &|_| {},
+                };
+                flowlogs::judge(f, &batches, &job)
+            })
+            .map_err(err)?;
+        stream(py, out.schema(), vec![out])
+    }
+
     /// Walks the flows of a flow-table batch (the columns of [`PyFabric::flow_table`]) into
     /// replay's flow rows; `captures` names the capture files the `capture` column indexes.
     #[pyo3(signature = (batch, captures, threads=None))]
@@ -529,6 +579,19 @@ fn flow_records(f: &Fabric, b: &RecordBatch) -> Result<Vec<FlowRecord>, String> 
     Ok(out)
 }
 
+/// One flow-log blob's bytes folded into partial flows (`name` is its path in the rows).
+#[pyfunction]
+fn flow_log_partials<'py>(
+    py: Python<'py>,
+    name: String,
+    content: Vec<u8>,
+) -> PyResult<Bound<'py, PyCapsule>> {
+    let batch = py
+        .detach(|| flowlogs::partials(&name, &content))
+        .map_err(err)?;
+    stream(py, batch.schema(), vec![batch])
+}
+
 /// Topologies this process has compiled so far.
 #[pyfunction]
 fn compile_count() -> u64 {
@@ -553,5 +616,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compile_count, m)?)?;
     m.add_function(wrap_pyfunction!(flow_row_schema, m)?)?;
     m.add_function(wrap_pyfunction!(flow_shard, m)?)?;
+    m.add_function(wrap_pyfunction!(flow_log_partials, m)?)?;
     Ok(())
 }

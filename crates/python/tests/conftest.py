@@ -58,3 +58,27 @@ def generated_pcap(generated, tmp_path_factory) -> Path:
     p = tmp_path_factory.mktemp("gen") / "gen.pcap"
     cli("synth", generated, "--from", "all", "--to", "all", "--ports", "tcp/443,udp/53", "-o", p)
     return p
+
+
+@pytest.fixture(scope="session")
+def lab_flow_logs(lab, tmp_path_factory) -> Path:
+    """The lab's traffic as Azure would log it: VNet flow logs v4 in the stored folder tree."""
+    d = tmp_path_factory.mktemp("flowlogs") / "logs"
+    cli("synth-flow-logs", lab, "--from", "all", "--to", "all", "--ports",
+        "tcp/443,tcp/22,udp/53", "-o", d)
+    return d
+
+
+@pytest.fixture(scope="session")
+def flow_log_halves(lab_flow_logs, tmp_path_factory) -> list:
+    """One NIC's hour written twice, under two folders: the same flows in two blobs, which a
+    replay folds together (counters summed, the first blob's location kept)."""
+    blobs = sorted(p for p in lab_flow_logs.rglob("PT1H.json"))
+    root = tmp_path_factory.mktemp("halves")
+    out = []
+    for half in ("a", "b"):
+        p = root / half / "PT1H.json"
+        p.parent.mkdir(parents=True)
+        p.write_bytes(blobs[0].read_bytes())
+        out.append(p)
+    return out

@@ -85,14 +85,7 @@ impl TableWriter {
             }
             OutputFormat::Jsonl => Sink::Jsonl(std::io::BufWriter::new(out)),
             OutputFormat::Parquet => {
-                let fields: Vec<Field> = columns
-                    .iter()
-                    .map(|(n, k)| match k {
-                        Kind::Text => Field::new(*n, DataType::Utf8, true),
-                        Kind::Count => Field::new(*n, DataType::UInt64, true),
-                    })
-                    .collect();
-                let schema = Arc::new(Schema::new(fields));
+                let schema = arrow_schema(columns);
                 let props = WriterProperties::builder()
                     .set_compression(Compression::SNAPPY)
                     .build();
@@ -157,33 +150,8 @@ impl TableWriter {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut cols: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
-        for (i, (_, k)) in self.columns.iter().enumerate() {
-            match k {
-                Kind::Text => {
-                    let mut b = StringBuilder::new();
-                    for r in rows.iter() {
-                        match &r[i] {
-                            Cell::Text(Some(s)) => b.append_value(s),
-                            _ => b.append_null(),
-                        }
-                    }
-                    cols.push(Arc::new(b.finish()));
-                }
-                Kind::Count => {
-                    let mut b = UInt64Builder::new();
-                    for r in rows.iter() {
-                        match &r[i] {
-                            Cell::Count(Some(v)) => b.append_value(*v),
-                            _ => b.append_null(),
-                        }
-                    }
-                    cols.push(Arc::new(b.finish()));
-                }
-            }
-        }
+        let batch = record_batch(schema.clone(), &self.columns, rows)?;
         rows.clear();
-        let batch = RecordBatch::try_new(schema.clone(), cols)?;
         writer.write(&batch)?;
         Ok(())
     }
@@ -204,6 +172,52 @@ impl TableWriter {
         self.completion.finish()?;
         Ok(())
     }
+}
+
+/// The Arrow schema of `columns`: text as nullable UTF-8, counts as nullable unsigned 64-bit.
+pub fn arrow_schema(columns: &[(&'static str, Kind)]) -> SchemaRef {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(n, k)| match k {
+            Kind::Text => Field::new(*n, DataType::Utf8, true),
+            Kind::Count => Field::new(*n, DataType::UInt64, true),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// `rows` of `columns` as one record batch of `schema` ([`arrow_schema`]).
+pub fn record_batch(
+    schema: SchemaRef,
+    columns: &[(&'static str, Kind)],
+    rows: &[Vec<Cell>],
+) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let mut cols: Vec<ArrayRef> = Vec::with_capacity(columns.len());
+    for (i, (_, k)) in columns.iter().enumerate() {
+        match k {
+            Kind::Text => {
+                let mut b = StringBuilder::new();
+                for r in rows {
+                    match &r[i] {
+                        Cell::Text(Some(s)) => b.append_value(s),
+                        _ => b.append_null(),
+                    }
+                }
+                cols.push(Arc::new(b.finish()));
+            }
+            Kind::Count => {
+                let mut b = UInt64Builder::new();
+                for r in rows {
+                    match &r[i] {
+                        Cell::Count(Some(v)) => b.append_value(*v),
+                        _ => b.append_null(),
+                    }
+                }
+                cols.push(Arc::new(b.finish()));
+            }
+        }
+    }
+    RecordBatch::try_new(schema, cols)
 }
 
 /// Writes `rows` (one value per column, `None` for null) as one Parquet file into `sink`.

@@ -32,6 +32,8 @@ __all__ = [
     "flow_schema",
     "compile_count",
     "flow_shard",
+    "flow_log_partials",
+    "FLOW_LOG_KEY",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -76,6 +78,18 @@ FLOW_TABLE_COLUMNS = (
     "replyPackets", "replyBytes",
 )
 """Columns of ``Fabric.flow_table``: one row per flow of the captures."""
+
+
+def flow_log_partials(name: str, content: bytes) -> pa.Table:
+    """One flow-log blob's bytes (gzip or not), folded into partial flows: one row per logged
+    flow of the blob, with ``name`` as its file. Any worker can compute it from the bytes
+    alone; ``Fabric.judge_flow_log_partials`` merges the partials of a flow and judges it."""
+    return _table(_call(_native.flow_log_partials, name, bytes(content)))
+
+
+FLOW_LOG_KEY = ("mac", "acl", "rule", "direction", "src", "dst", "protocol", "srcPort",
+                "dstPort", "denied")
+"""Columns of a partial flow that identify its logged flow (group partials by them)."""
 
 
 def compile_count() -> int:
@@ -207,6 +221,22 @@ class Fabric:
         caps = [os.fspath(c) for c in captures]
         parts = [_table(_call(self._f.walk_flows, b, caps, threads)) for b in batches]
         return pa.concat_tables(parts) if parts else flow_schema().empty_table()
+
+    def replay_flow_logs(self, logs: Union[PathLike, Sequence[PathLike]],
+                         threads: Optional[int] = None) -> pa.Table:
+        """VNet and NSG flow logs (blobs, the stored folder tree, JSON lines, gzip) judged at
+        the NIC that logged each flow and walked end to end: the rows of
+        ``vnetsim replay LOGS --out rows.parquet``, one per logged flow."""
+        paths = [os.fspath(c) for c in ([logs] if isinstance(logs, (str, os.PathLike)) else logs)]
+        return _table(_call(self._f.replay_flow_logs, paths, threads))
+
+    def judge_flow_log_partials(self, partials: Union[pa.Table, Sequence[pa.RecordBatch]],
+                                threads: Optional[int] = None) -> pa.Table:
+        """Partial flows (``flow_log_partials`` of any set of blobs) merged by flow and judged:
+        ``replay_flow_logs``' rows for the flows they make up. Every partial of a flow must be
+        in the same call (a distributed replay groups them by key first)."""
+        batches = partials.to_batches() if isinstance(partials, pa.Table) else list(partials)
+        return _table(_call(self._f.judge_flow_log_partials, batches, threads))
 
     def diff(self, other: "Fabric", from_: Union[str, Sequence[str]] = "all",
              to: Union[str, Sequence[str]] = "all", ports: str = "tcp/443",

@@ -233,13 +233,62 @@ def replay_flow_table(spark, fabric: Union[Fabric, str], flows: pa.Table, captur
     return df.mapInArrow(run, replay_schema())
 
 
-def replay_flow_logs(spark, fabric, df):
-    """Pending: the replay of NSG / VNet flow logs (``PT1H.json`` records read with
-    ``spark.read.json``) arrives with vnetsim's flow-log reader. Until then, distribute a
-    capture's flow table with ``replay`` or ``replay_flow_table``."""
-    raise NotImplementedError(
-        "vnetsim.spark.replay_flow_logs is pending vnetsim's flow-log reader; "
-        "use vnetsim.spark.replay (captures) or replay_flow_table meanwhile")
+def _local_path(p: str) -> str:
+    """A Spark file URI as the command line names the file (``file:/a/b`` is ``/a/b``)."""
+    if p.startswith("file://"):
+        return p[len("file://"):]
+    if p.startswith("file:"):
+        return p[len("file:"):]
+    return p
+
+
+def replay_flow_logs(spark, fabric: Union[Fabric, str], logs, partitions: Optional[int] = None,
+                     batch_rows: int = DEFAULT_BATCH_ROWS, on_task: Optional[Callable] = None):
+    """Distributes a flow-log replay: the rows ``vnetsim replay LOGS --out rows.parquet``
+    writes, one per logged flow (Spark keeps no order: sort by ``src, dst, protocol, srcPort,
+    dstPort, direction, nic, loggedRule`` to compare).
+
+    ``logs`` is a folder (the storage account's tree), a file, a list of them, or a DataFrame
+    with the ``path`` and ``content`` columns of Spark's ``binaryFile`` source. Each task folds
+    its blobs into partial flows (``vnetsim.flow_log_partials``), Spark groups the partials by
+    flow (``FLOW_LOG_KEY``) into ``partitions`` tasks, and each of those merges its partials
+    and judges them on the fabric compiled once per worker. A task holds the partials of its
+    partition, so memory follows the distinct flows, not the tuples. Corrupt records are
+    skipped as the command line skips them; their counts are not gathered here."""
+    require_java()
+    from . import FLOW_LOG_KEY, flow_log_partials
+    import pyarrow as _pa
+    fab = fabric if isinstance(fabric, Fabric) else Fabric.load(fabric)
+    name, digest = _ship(spark, fab)
+    parts = partitions or spark.sparkContext.defaultParallelism
+    if isinstance(logs, (str, os.PathLike)) or isinstance(logs, (list, tuple)):
+        paths = [os.path.abspath(os.fspath(p)) for p in ([logs] if isinstance(logs, (str, os.PathLike)) else logs)]
+        logs = (spark.read.format("binaryFile").option("recursiveFileLookup", "true")
+                .option("pathGlobFilter", "*").load(paths))
+    partial_schema = flow_log_partials("", b"").schema
+    partial_ddl = _spark_schema(partial_schema)
+
+    def fold(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for b in batches:
+            for p, c in zip(b.column("path").to_pylist(), b.column("content").to_pylist()):
+                t = flow_log_partials(_local_path(p), c)
+                for out in t.to_batches(max_chunksize=batch_rows):
+                    yield out
+
+    def judge(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        _task_start(on_task)
+        held = [b for b in batches if b.num_rows]
+        if not held:
+            return
+        f = _worker_fabric(name, digest)
+        t = _for_spark(f.judge_flow_log_partials(held, threads=1))
+        for out in t.to_batches(max_chunksize=batch_rows):
+            _STATS["batches"] += 1
+            yield out
+
+    obs = _spark_schema(fab.judge_flow_log_partials(_pa.Table.from_batches([], partial_schema)).schema)
+    partials = logs.select("path", "content").mapInArrow(fold, partial_ddl)
+    return partials.repartition(parts, *FLOW_LOG_KEY).mapInArrow(judge, obs)
 
 
 class _StatsParam:
