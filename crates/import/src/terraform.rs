@@ -272,6 +272,10 @@ const TYPES: &[(&str, &str)] = &[
         "Microsoft.Network/connections",
     ),
     ("azurerm_public_ip", "Microsoft.Network/publicIPAddresses"),
+    (
+        "azurerm_public_ip_prefix",
+        "Microsoft.Network/publicIPPrefixes",
+    ),
     ("azurerm_lb", "Microsoft.Network/loadBalancers"),
     ("azurerm_nat_gateway", "Microsoft.Network/natGateways"),
     ("azurerm_bastion_host", "Microsoft.Network/bastionHosts"),
@@ -487,6 +491,16 @@ fn associate(out: &mut [Resource], a: &Tf) {
         ),
         "azurerm_subnet_route_table_association" => ("subnet_id", "routeTable", "route_table_id"),
         "azurerm_subnet_nat_gateway_association" => ("subnet_id", "natGateway", "nat_gateway_id"),
+        "azurerm_nat_gateway_public_ip_association" => (
+            "nat_gateway_id",
+            "publicIpAddresses",
+            "public_ip_address_id",
+        ),
+        "azurerm_nat_gateway_public_ip_prefix_association" => (
+            "nat_gateway_id",
+            "publicIpPrefixes",
+            "public_ip_prefix_id",
+        ),
         "azurerm_network_interface_security_group_association" => (
             "network_interface_id",
             "networkSecurityGroup",
@@ -528,6 +542,12 @@ fn associate(out: &mut [Resource], a: &Tf) {
                 }
             }
             set(props, "ipConfigurations", Val::new(Json::Arr(cfgs), v.pos));
+        }
+        return;
+    }
+    if key.starts_with("publicIp") {
+        if let Json::Obj(pm) = &mut props.v {
+            push_to_array(pm, key, reference);
         }
         return;
     }
@@ -981,6 +1001,15 @@ fn properties(ty: &str, v: &Val) -> Option<Val> {
             "ipAddress",
             v.key("ip_address").cloned().unwrap_or_else(|| Val::null(p)),
         )]),
+        "azurerm_public_ip_prefix" => o(vec![(
+            "ipPrefix",
+            v.key("ip_prefix").cloned().unwrap_or_else(|| Val::null(p)),
+        )]),
+        // Its public IPs and prefixes come from the association resources.
+        "azurerm_nat_gateway" => o(vec![
+            ("publicIpAddresses", Val::new(Json::Arr(vec![]), p)),
+            ("publicIpPrefixes", Val::new(Json::Arr(vec![]), p)),
+        ]),
         "azurerm_storage_account" | "azurerm_key_vault" => {
             let pna = v
                 .key("public_network_access_enabled")

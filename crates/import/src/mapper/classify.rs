@@ -31,6 +31,8 @@ const MODELLED: &[&str] = &[
     "microsoft.network/localnetworkgateways",
     "microsoft.network/connections",
     "microsoft.network/publicipaddresses",
+    "microsoft.network/publicipprefixes",
+    "microsoft.network/natgateways",
     "microsoft.network/networkmanagers",
     "microsoft.network/networkmanagers/networkgroups",
     "microsoft.network/networkmanagers/networkgroups/staticmembers",
@@ -43,7 +45,6 @@ const MODELLED: &[&str] = &[
 ];
 
 const UNSUPPORTED: &[(&str, &str)] = &[
-    ("microsoft.network/natgateways", "outbound Internet traffic (SNAT) of the subnets it is attached to"),
     ("microsoft.network/virtualhubs", "Virtual WAN hub or Route Server routing: BGP routes injected into peered VNets"),
     ("microsoft.network/virtualhubs/ipconfigurations", "Route Server: BGP routes injected into the VNet"),
     ("microsoft.network/virtualhubs/bgpconnections", "Route Server BGP peering with an NVA: routes injected into the VNet"),
@@ -98,10 +99,6 @@ const SKIPPED_NETWORK: &[(&str, &str)] = &[
     (
         "microsoft.network/trafficmanagerprofiles",
         "DNS-based routing only",
-    ),
-    (
-        "microsoft.network/publicipprefixes",
-        "address reservation only",
     ),
 ];
 
