@@ -27,6 +27,7 @@ pub mod json;
 pub mod mapper;
 pub mod report;
 pub mod terraform;
+mod terraform_lb;
 pub mod yaml;
 
 use std::fmt;
@@ -220,9 +221,11 @@ fn import_inner(sources: &[PathBuf], opts: &ImportOptions) -> Result<Imported, I
         .map(|(pos, msg)| files.diag(pos, format!("refused: {msg}")))
         .collect();
     let tags = match &opts.service_tags {
-        Some(p) => Some(tag_file(p, opts.output.as_deref()).map_err(|d| ImportError {
-            diagnostics: vec![d],
-        })?),
+        Some(p) => Some(
+            tag_file(p, opts.output.as_deref()).map_err(|d| ImportError {
+                diagnostics: vec![d],
+            })?,
+        ),
         None => None,
     };
     let mapped = mapper::map(&resources, &files, opts, report, tags.as_ref());
@@ -248,7 +251,13 @@ fn tag_file(path: &Path, output: Option<&Path>) -> Result<TagFile, Diag> {
     let abs = std::fs::canonicalize(path).map_err(|e| diag_at(path, &e.to_string()))?;
     let dir = output
         .and_then(|o| o.parent().map(Path::to_path_buf))
-        .map(|d| if d.as_os_str().is_empty() { PathBuf::from(".") } else { d })
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                d
+            }
+        })
         .and_then(|d| std::fs::canonicalize(d).ok());
     let (written, validate_as) = match dir.and_then(|d| relative(&d, &abs).map(|r| (r, d))) {
         Some((rel, d)) => (rel, d.join("imported.yaml")),

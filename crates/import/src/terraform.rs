@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use crate::ir::{last_segment, scope_of, Resource};
 use crate::json::{Json, Pos, Val};
+use crate::terraform_lb;
 
 /// Whether a document is `terraform show -json` output.
 pub fn is_terraform(v: &Val) -> bool {
@@ -277,6 +278,36 @@ const TYPES: &[(&str, &str)] = &[
         "Microsoft.Network/publicIPPrefixes",
     ),
     ("azurerm_lb", "Microsoft.Network/loadBalancers"),
+    // Parts of a load balancer not in the state (kept so that the report lists them).
+    (
+        "azurerm_lb_backend_address_pool",
+        "Microsoft.Network/loadBalancers/backendAddressPools",
+    ),
+    (
+        "azurerm_lb_backend_address_pool_address",
+        "Microsoft.Network/loadBalancers/backendAddressPools/addresses",
+    ),
+    ("azurerm_lb_probe", "Microsoft.Network/loadBalancers/probes"),
+    (
+        "azurerm_lb_rule",
+        "Microsoft.Network/loadBalancers/loadBalancingRules",
+    ),
+    (
+        "azurerm_lb_nat_rule",
+        "Microsoft.Network/loadBalancers/inboundNatRules",
+    ),
+    (
+        "azurerm_lb_outbound_rule",
+        "Microsoft.Network/loadBalancers/outboundRules",
+    ),
+    (
+        "azurerm_network_interface_backend_address_pool_association",
+        "Microsoft.Network/networkInterfaces/ipConfigurations/loadBalancerBackendAddressPools",
+    ),
+    (
+        "azurerm_network_interface_application_gateway_backend_address_pool_association",
+        "Microsoft.Network/networkInterfaces/ipConfigurations/applicationGatewayBackendAddressPools",
+    ),
     ("azurerm_nat_gateway", "Microsoft.Network/natGateways"),
     ("azurerm_bastion_host", "Microsoft.Network/bastionHosts"),
     (
@@ -317,11 +348,27 @@ const TYPES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Association resources that add a NIC to a load balancer or Application Gateway pool.
+const POOL_ASSOCIATIONS: &[&str] = &[
+    "azurerm_network_interface_backend_address_pool_association",
+    "azurerm_network_interface_application_gateway_backend_address_pool_association",
+];
+
 fn convert(all: &[Tf], file: &str) -> Vec<Resource> {
     let mut out: Vec<Resource> = Vec::new();
     let mut assoc: Vec<&Tf> = Vec::new();
     let mut classic: Vec<&Tf> = Vec::new();
+    let mut lb_parts: Vec<&Tf> = Vec::new();
+    let mut pool_assoc: Vec<&Tf> = Vec::new();
     for r in all {
+        if terraform_lb::LB_PARTS.contains(&r.ty.as_str()) {
+            lb_parts.push(r);
+            continue;
+        }
+        if POOL_ASSOCIATIONS.contains(&r.ty.as_str()) {
+            pool_assoc.push(r);
+            continue;
+        }
         if r.ty.ends_with("_association") {
             assoc.push(r);
             continue;
@@ -334,6 +381,21 @@ fn convert(all: &[Tf], file: &str) -> Vec<Resource> {
             out.push(res);
         }
     }
+    // Pools before their IP-address members; an orphan (its parent is not in the state) is
+    // kept as a resource of its own, so the report lists it.
+    lb_parts.sort_by_key(|r| r.ty == "azurerm_lb_backend_address_pool_address");
+    let mut orphans = Vec::new();
+    for r in lb_parts {
+        if !terraform_lb::fold_lb_part(&mut out, &r.ty, &r.values) {
+            orphans.extend(one(r, file));
+        }
+    }
+    for r in pool_assoc {
+        if !terraform_lb::fold_nic_pool(&mut out, &r.ty, &r.values) {
+            orphans.extend(one(r, file));
+        }
+    }
+    out.extend(orphans);
     for a in assoc {
         associate(&mut out, a);
     }
@@ -496,11 +558,9 @@ fn associate(out: &mut [Resource], a: &Tf) {
             "publicIpAddresses",
             "public_ip_address_id",
         ),
-        "azurerm_nat_gateway_public_ip_prefix_association" => (
-            "nat_gateway_id",
-            "publicIpPrefixes",
-            "public_ip_prefix_id",
-        ),
+        "azurerm_nat_gateway_public_ip_prefix_association" => {
+            ("nat_gateway_id", "publicIpPrefixes", "public_ip_prefix_id")
+        }
         "azurerm_network_interface_security_group_association" => (
             "network_interface_id",
             "networkSecurityGroup",
@@ -590,7 +650,14 @@ fn one(r: &Tf, file: &str) -> Option<Resource> {
         .map(|(_, a)| a.to_string())
         .unwrap_or_else(|| format!("Terraform/{}", r.ty));
     let name = s(v, "name").unwrap_or(&r.address).to_string();
-    let props = properties(&r.ty, v).unwrap_or_else(|| obj(vec![], pos));
+    let (props, sku) = match r.ty.as_str() {
+        "azurerm_lb" => terraform_lb::lb(v),
+        "azurerm_application_gateway" => terraform_lb::app_gateway(v),
+        _ => (
+            properties(&r.ty, v).unwrap_or_else(|| obj(vec![], pos)),
+            Val::null(pos),
+        ),
+    };
     let id = match s(v, "id") {
         Some(id) if !id.is_empty() => id.to_string(),
         _ => format!("/terraform/{}", r.address),
@@ -602,6 +669,7 @@ fn one(r: &Tf, file: &str) -> Option<Resource> {
             ("name", Val::str(name.clone(), pos)),
             ("type", Val::str(arm_type.clone(), pos)),
             ("properties", props),
+            ("sku", sku),
             (
                 "tags",
                 v.key("tags").cloned().unwrap_or_else(|| Val::null(pos)),

@@ -83,7 +83,10 @@ fn resolve(c: &mut Ctx, refs: &[crate::json::Val], user: &str, field: &str) -> V
         let value = set.or_else(|| text(&r.body, field).map(str::to_string));
         let parsed = value.as_deref().and_then(|s| {
             if field == "ipAddress" {
-                s.trim().parse::<std::net::Ipv4Addr>().ok().map(|a| a.to_string())
+                s.trim()
+                    .parse::<std::net::Ipv4Addr>()
+                    .ok()
+                    .map(|a| a.to_string())
             } else {
                 ipv4_net(s).map(|n| n.to_string())
             }
