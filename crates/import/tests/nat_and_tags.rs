@@ -15,7 +15,11 @@ fn fixture(p: &str) -> PathBuf {
 }
 
 fn shared(p: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/")).join(p)
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/"
+    ))
+    .join(p)
 }
 
 fn with_tags() -> ImportOptions {
@@ -98,7 +102,11 @@ fn an_az_nat_gateway_is_imported_with_its_addresses_and_subnet() {
     assert_eq!(nat_of(&t, "snet-nat"), Some("ng-app"));
     assert_eq!(nat_of(&t, "snet-plain"), None);
     // The instance public IP stays on its NIC (the NAT gateway takes precedence in the walk).
-    let vm = t.nics.iter().find(|n| n.name.value == "nic-vm-nat").unwrap();
+    let vm = t
+        .nics
+        .iter()
+        .find(|n| n.name.value == "nic-vm-nat")
+        .unwrap();
     assert_eq!(
         vm.public_ip_address.as_ref().map(|a| a.value.to_string()),
         Some("20.50.60.80".into())
@@ -243,14 +251,21 @@ fn a_tag_the_file_does_not_have_is_reported_not_guessed() {
 #[test]
 fn a_broken_tag_file_is_a_located_error() {
     let bad = scratch("bad-tags").join("tags.json");
-    std::fs::write(&bad, "{\"values\": [ {\"name\": \"Storage\", \"properties\": 7} ]}").unwrap();
+    std::fs::write(
+        &bad,
+        "{\"values\": [ {\"name\": \"Storage\", \"properties\": 7} ]}",
+    )
+    .unwrap();
     let opts = ImportOptions {
         service_tags: Some(bad),
         ..Default::default()
     };
     let e = import(&[shared("az-nat")], &opts).expect_err("bad file");
     let d = &e.diagnostics[0];
-    assert!(d.file.ends_with("tags.json") && d.line == 1 && d.col > 1, "{d}");
+    assert!(
+        d.file.ends_with("tags.json") && d.line == 1 && d.col > 1,
+        "{d}"
+    );
 }
 
 #[test]
@@ -294,12 +309,20 @@ fn resource_graph_network_manager_resources_import_as_from_az() {
             .iter()
             .flat_map(|c| c.rule_collections.iter())
             .flat_map(|c| c.rules.iter())
-            .map(|r| format!("{}/{}/{:?}/{:?}", r.name.value, r.priority.value, r.access, r.direction))
+            .map(|r| {
+                format!(
+                    "{}/{}/{:?}/{:?}",
+                    r.name.value, r.priority.value, r.access, r.direction
+                )
+            })
             .collect()
     };
     assert_eq!(
         rules(ng),
-        ["deny-rdp/10/Deny/Inbound", "allow-storage/20/AlwaysAllow/Outbound"]
+        [
+            "deny-rdp/10/Deny/Inbound",
+            "allow-storage/20/AlwaysAllow/Outbound"
+        ]
     );
     assert_eq!(rules(na), rules(ng));
     assert_eq!(

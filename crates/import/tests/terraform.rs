@@ -121,3 +121,141 @@ fn classic_firewall_rule_collection_resources_join_their_firewall() {
         vec![m::PortRange { lo: 8443, hi: 8443 }]
     );
 }
+
+fn shared(p: &str) -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/"
+    ))
+    .join(p)
+}
+
+#[test]
+fn load_balancer_parts_are_assembled_from_their_own_resources() {
+    // tests/fixtures/tf-lb-agw.state.json (azurerm 4.x): azurerm_lb ilb-web (frontend fe-web
+    // 10.40.2.100 in snet-backend) with separate azurerm_lb_backend_address_pool pool-web,
+    // azurerm_lb_probe probe-https (Https 8443), azurerm_lb_rule rule-https (Tcp 443 -> 8443),
+    // azurerm_lb_nat_rule nat-ssh-web1 (50001 -> 22 on nic-web1), and the public lb-out
+    // (pip-lb 20.60.0.10) with azurerm_lb_outbound_rule ob-all; NICs join pools through
+    // azurerm_network_interface_backend_address_pool_association.
+    let i = import(&[shared("tf-lb-agw.state.json")], &ImportOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let t = m::load_str("tf.yaml", &i.yaml).unwrap().topology().clone();
+    let ilb = t
+        .load_balancers
+        .iter()
+        .find(|l| l.name.value == "ilb-web")
+        .unwrap();
+    assert_eq!(ilb.sku, m::load_balancer::LbSku::Standard);
+    let fe = &ilb.frontends[0];
+    assert_eq!(fe.name.value, "fe-web");
+    assert_eq!(fe.subnet.as_ref().unwrap().value, "vnet-lb/snet-backend");
+    assert_eq!(
+        fe.private_ip_address.as_ref().unwrap().value.to_string(),
+        "10.40.2.100"
+    );
+    let members: Vec<&str> = ilb.pools[0]
+        .backends
+        .iter()
+        .map(|b| b.nic.value.as_str())
+        .collect();
+    assert_eq!(
+        (ilb.pools[0].name.value.as_str(), members),
+        ("pool-web", vec!["nic-web1", "nic-web2"])
+    );
+    let p = &ilb.probes[0];
+    assert_eq!(
+        (p.name.value.as_str(), p.protocol.as_str(), p.port.value),
+        ("probe-https", "Https", 8443)
+    );
+    let r = &ilb.rules[0];
+    assert_eq!(r.name.value, "rule-https");
+    assert_eq!(
+        (r.frontend.value.as_str(), r.pool.value.as_str()),
+        ("fe-web", "pool-web")
+    );
+    assert_eq!(r.protocol.value, m::load_balancer::LbProtocol::Tcp);
+    assert_eq!((r.frontend_port.value, r.backend_port.value), (443, 8443));
+    assert_eq!(r.probe.as_ref().unwrap().value, "probe-https");
+    assert!(!r.floating_ip);
+    let n = &ilb.nat_rules[0];
+    assert_eq!(n.name.value, "nat-ssh-web1");
+    assert_eq!(n.frontend_port.as_ref().unwrap().value, 50001);
+    assert_eq!(n.backend_port.value, 22);
+    assert_eq!(n.backend.as_ref().unwrap().value, "nic-web1");
+    let out = t
+        .load_balancers
+        .iter()
+        .find(|l| l.name.value == "lb-out")
+        .unwrap();
+    assert_eq!(
+        out.frontends[0]
+            .public_ip_address
+            .as_ref()
+            .unwrap()
+            .value
+            .to_string(),
+        "20.60.0.10"
+    );
+    let o = &out.outbound_rules[0];
+    assert_eq!(o.name.value, "ob-all");
+    assert_eq!(o.frontends[0].value, "fe-pub");
+    assert_eq!(o.pool.value, "pool-out");
+    assert_eq!(o.protocol, m::load_balancer::LbProtocol::All);
+    assert_eq!(out.pools[0].backends.len(), 2);
+    assert_eq!(i.report.unsupported().count(), 0, "{}", i.report.to_text());
+}
+
+#[test]
+fn application_gateway_is_mapped_from_its_inline_blocks() {
+    // The same state: azurerm_application_gateway agw-web, Standard_v2 in snet-agw, public
+    // frontend pip-agw 20.60.0.20, listener l-public (Https 443), pools pool-nic (nic-web1,
+    // through the NIC association) and pool-ip (10.40.2.5), rule r-public to pool-nic over
+    // backend settings hs-8080 (port 8080), priority 100.
+    let i = import(&[shared("tf-lb-agw.state.json")], &ImportOptions::default()).unwrap();
+    let t = m::load_str("tf.yaml", &i.yaml).unwrap().topology().clone();
+    let g = &t.application_gateways[0];
+    assert_eq!(g.name.value, "agw-web");
+    assert_eq!(g.sku, m::load_balancer::AppGwSku::StandardV2);
+    assert_eq!(g.subnet.value, "vnet-lb/snet-agw");
+    assert_eq!(
+        g.public_ip_address.as_ref().unwrap().value.to_string(),
+        "20.60.0.20"
+    );
+    let l = &g.listeners[0];
+    assert_eq!(
+        (l.name.value.as_str(), l.port.value, l.protocol.as_str()),
+        ("l-public", 443, "Https")
+    );
+    assert_eq!(l.frontend.value, m::load_balancer::AppGwFrontend::Public);
+    let pool = |n: &str| g.pools.iter().find(|p| p.name.value == n).unwrap();
+    assert_eq!(pool("pool-nic").nics[0].value, "nic-web1");
+    assert_eq!(pool("pool-ip").addresses[0].value, "10.40.2.5");
+    let r = &g.rules[0];
+    assert_eq!(
+        (
+            r.listener.value.as_str(),
+            r.pool.value.as_str(),
+            r.backend_port.value
+        ),
+        ("l-public", "pool-nic", 8080)
+    );
+    assert_eq!(r.priority.as_ref().unwrap().value, 100);
+}
+
+#[test]
+fn a_load_balancer_part_without_its_load_balancer_is_reported() {
+    let state = r#"{"format_version": "1.0", "terraform_version": "1.9.5", "values": {"root_module": {"resources": [
+      {"address": "azurerm_lb_rule.r", "mode": "managed", "type": "azurerm_lb_rule", "name": "r",
+       "values": {"id": "/subscriptions/4d4d4d4d-0000-4000-9000-00000000004d/resourceGroups/rg-lb/providers/Microsoft.Network/loadBalancers/lb-gone/loadBalancingRules/r",
+                  "name": "r", "loadbalancer_id": "/subscriptions/4d4d4d4d-0000-4000-9000-00000000004d/resourceGroups/rg-lb/providers/Microsoft.Network/loadBalancers/lb-gone",
+                  "protocol": "Tcp", "frontend_port": 80, "backend_port": 80}}]}}}"#;
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("vnetsim-tf-orphan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("state.json");
+    std::fs::write(&f, state).unwrap();
+    let i = import(&[f], &ImportOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let e = i.report.unsupported().next().expect("listed");
+    assert!(e.id.ends_with("/lb-gone/loadBalancingRules/r"), "{e:?}");
+}
