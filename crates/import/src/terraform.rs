@@ -352,6 +352,7 @@ const TYPES: &[(&str, &str)] = &[
 const POOL_ASSOCIATIONS: &[&str] = &[
     "azurerm_network_interface_backend_address_pool_association",
     "azurerm_network_interface_application_gateway_backend_address_pool_association",
+    "azurerm_network_interface_nat_rule_association",
 ];
 
 fn convert(all: &[Tf], file: &str) -> Vec<Resource> {
@@ -391,14 +392,18 @@ fn convert(all: &[Tf], file: &str) -> Vec<Resource> {
         }
     }
     for r in pool_assoc {
-        if !terraform_lb::fold_nic_pool(&mut out, &r.ty, &r.values) {
+        if !terraform_lb::fold_nic_association(&mut out, &r.ty, &r.values) {
             orphans.extend(one(r, file));
         }
     }
     out.extend(orphans);
+    let mut orphans = Vec::new();
     for a in assoc {
-        associate(&mut out, a);
+        if !associate(&mut out, a) {
+            orphans.extend(one(a, file));
+        }
     }
+    out.extend(orphans);
     for c in classic {
         classic_collection(&mut out, c);
     }
@@ -542,8 +547,9 @@ fn classic_rule(x: &Val, kind: &str) -> Val {
     obj(m, p)
 }
 
-/// Folds an association resource into the subnet or NIC it attaches to.
-fn associate(out: &mut [Resource], a: &Tf) {
+/// Folds an association resource into the subnet, NIC or NAT gateway it attaches to; `false`
+/// when the association is unknown or its target is not in the state.
+fn associate(out: &mut [Resource], a: &Tf) -> bool {
     let v = &a.values;
     let (target, key, value) = match a.ty.as_str() {
         "azurerm_subnet_network_security_group_association" => (
@@ -571,20 +577,14 @@ fn associate(out: &mut [Resource], a: &Tf) {
             "applicationSecurityGroups",
             "application_security_group_id",
         ),
-        _ => return,
+        _ => return false,
     };
     let (Some(tid), Some(val)) = (s(v, target), v.key(value)) else {
-        return;
-    };
-    let Some(r) = out.iter_mut().find(|r| r.id.eq_ignore_ascii_case(tid)) else {
-        return;
+        return false;
     };
     let reference = obj(vec![("id", val.clone())], v.pos);
-    let Json::Obj(members) = &mut r.body.v else {
-        return;
-    };
-    let Some((_, props)) = members.iter_mut().find(|(k, _)| k == "properties") else {
-        return;
+    let Some(props) = target_properties(out, tid) else {
+        return false;
     };
     if key == "applicationSecurityGroups" {
         // On the NIC's primary IP configuration.
@@ -603,15 +603,58 @@ fn associate(out: &mut [Resource], a: &Tf) {
             }
             set(props, "ipConfigurations", Val::new(Json::Arr(cfgs), v.pos));
         }
-        return;
+        return true;
     }
     if key.starts_with("publicIp") {
         if let Json::Obj(pm) = &mut props.v {
             push_to_array(pm, key, reference);
         }
-        return;
+        return true;
     }
     set(props, key, reference);
+    true
+}
+
+/// The `properties` of the resource `id`, or of a subnet declared inline in its VNet.
+fn target_properties<'a>(out: &'a mut [Resource], id: &str) -> Option<&'a mut Val> {
+    let inline = !out.iter().any(|r| r.id.eq_ignore_ascii_case(id));
+    let owner = if inline {
+        crate::ir::parent_id(id)?
+    } else {
+        id
+    };
+    let r = out.iter_mut().find(|r| r.id.eq_ignore_ascii_case(owner))?;
+    let Json::Obj(members) = &mut r.body.v else {
+        return None;
+    };
+    let (_, props) = members.iter_mut().find(|(k, _)| k == "properties")?;
+    if !inline {
+        return Some(props);
+    }
+    let Json::Obj(pm) = &mut props.v else {
+        return None;
+    };
+    let (
+        _,
+        Val {
+            v: Json::Arr(subnets),
+            ..
+        },
+    ) = pm.iter_mut().find(|(k, _)| k == "subnets")?
+    else {
+        return None;
+    };
+    let sn = subnets.iter_mut().find(|x| {
+        x.key("id")
+            .and_then(Val::as_str)
+            .is_some_and(|i| i.eq_ignore_ascii_case(id))
+    })?;
+    let Json::Obj(sm) = &mut sn.v else {
+        return None;
+    };
+    sm.iter_mut()
+        .find(|(k, _)| k == "properties")
+        .map(|(_, p)| p)
 }
 
 fn push_to_array(m: &mut Vec<(String, Val)>, key: &str, item: Val) {

@@ -318,10 +318,69 @@ fn pool_address(out: &mut [Resource], v: &Val) -> bool {
     true
 }
 
-/// NIC associations with a load balancer pool (onto the NIC's IP configuration) or an
-/// Application Gateway pool (onto the pool's `backendIPConfigurations`); `false` when the
-/// target is not in the state.
-pub(crate) fn fold_nic_pool(out: &mut [Resource], ty: &str, v: &Val) -> bool {
+/// NIC associations with a load balancer pool (onto the NIC's IP configuration), an
+/// Application Gateway pool (onto the pool's `backendIPConfigurations`) or an inbound NAT rule
+/// (its `backendIPConfiguration`); `false` when the target is not in the state.
+pub(crate) fn fold_nic_association(out: &mut [Resource], ty: &str, v: &Val) -> bool {
+    if ty == "azurerm_network_interface_nat_rule_association" {
+        return nat_rule_association(out, v);
+    }
+    fold_nic_pool(out, ty, v)
+}
+
+/// `azurerm_network_interface_nat_rule_association`: the NAT rule's one backend.
+fn nat_rule_association(out: &mut [Resource], v: &Val) -> bool {
+    let p = v.pos;
+    let (Some(nic), Some(cfg), Some(rule)) = (
+        text(v, "network_interface_id"),
+        text(v, "ip_configuration_name"),
+        text(v, "nat_rule_id"),
+    ) else {
+        return false;
+    };
+    let Some(lb) = crate::ir::parent_id(rule).map(str::to_string) else {
+        return false;
+    };
+    let Some(m) = find(out, &lb).and_then(props_mut) else {
+        return false;
+    };
+    let Some((
+        _,
+        Val {
+            v: Json::Arr(rules),
+            ..
+        },
+    )) = m.iter_mut().find(|(k, _)| k == "inboundNatRules")
+    else {
+        return false;
+    };
+    let Some(Val {
+        v: Json::Obj(rm), ..
+    }) = rules.iter_mut().find(|x| {
+        x.key("id")
+            .and_then(Val::as_str)
+            .is_some_and(|i| i.eq_ignore_ascii_case(rule))
+    })
+    else {
+        return false;
+    };
+    let Some((
+        _,
+        Val {
+            v: Json::Obj(inner),
+            ..
+        },
+    )) = rm.iter_mut().find(|(k, _)| k == "properties")
+    else {
+        return false;
+    };
+    let cfg_id = id_obj(format!("{nic}/ipConfigurations/{cfg}"), p);
+    inner.retain(|(k, _)| k != "backendIPConfiguration");
+    inner.push(("backendIPConfiguration".to_string(), cfg_id));
+    true
+}
+
+fn fold_nic_pool(out: &mut [Resource], ty: &str, v: &Val) -> bool {
     let p = v.pos;
     let (Some(nic), Some(cfg), Some(pool)) = (
         text(v, "network_interface_id"),

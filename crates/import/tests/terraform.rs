@@ -259,3 +259,124 @@ fn a_load_balancer_part_without_its_load_balancer_is_reported() {
     let e = i.report.unsupported().next().expect("listed");
     assert!(e.id.ends_with("/lb-gone/loadBalancingRules/r"), "{e:?}");
 }
+
+/// Writes a state of `resources` (JSON text of the `resources` array's items) to a file.
+fn state_file(name: &str, resources: &[String]) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("vnetsim-tf-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("state.json");
+    let body = format!(
+        r#"{{"format_version": "1.0", "terraform_version": "1.9.5", "values": {{"root_module": {{"resources": [{}]}}}}}}"#,
+        resources.join(",")
+    );
+    std::fs::write(&f, body).unwrap();
+    f
+}
+
+fn tf(ty: &str, values: &str) -> String {
+    format!(
+        r#"{{"address": "{ty}.x", "mode": "managed", "type": "{ty}", "name": "x", "values": {values}}}"#
+    )
+}
+
+const SUB: &str = "/subscriptions/5e5e5e5e-0000-4000-9000-00000000005e/resourceGroups/rg-i/providers/Microsoft.Network";
+
+#[test]
+fn a_nat_gateway_association_reaches_a_subnet_declared_inline() {
+    // azurerm_virtual_network's inline `subnet` blocks carry their ids; the association
+    // resource names one of them.
+    let v = format!("{SUB}/virtualNetworks/vnet-i");
+    let r = [
+        tf(
+            "azurerm_virtual_network",
+            &format!(
+                r#"{{"id": "{v}", "name": "vnet-i", "address_space": ["10.70.0.0/16"],
+              "subnet": [{{"id": "{v}/subnets/snet-i", "name": "snet-i", "address_prefixes": ["10.70.1.0/24"]}}]}}"#
+            ),
+        ),
+        tf(
+            "azurerm_nat_gateway",
+            &format!(
+                r#"{{"id": "{SUB}/natGateways/ng-i", "name": "ng-i", "sku_name": "Standard"}}"#
+            ),
+        ),
+        tf(
+            "azurerm_public_ip",
+            &format!(
+                r#"{{"id": "{SUB}/publicIPAddresses/pip-i", "name": "pip-i", "ip_address": "20.70.0.1"}}"#
+            ),
+        ),
+        tf(
+            "azurerm_nat_gateway_public_ip_association",
+            &format!(
+                r#"{{"nat_gateway_id": "{SUB}/natGateways/ng-i", "public_ip_address_id": "{SUB}/publicIPAddresses/pip-i"}}"#
+            ),
+        ),
+        tf(
+            "azurerm_subnet_nat_gateway_association",
+            &format!(
+                r#"{{"subnet_id": "{v}/subnets/snet-i", "nat_gateway_id": "{SUB}/natGateways/ng-i"}}"#
+            ),
+        ),
+        // Its subnet is in no VNet of the state: listed, not dropped.
+        tf(
+            "azurerm_subnet_route_table_association",
+            &format!(
+                r#"{{"subnet_id": "{SUB}/virtualNetworks/vnet-gone/subnets/s", "route_table_id": "{SUB}/routeTables/rt"}}"#
+            ),
+        ),
+    ];
+    let i = import(&[state_file("inline", &r)], &ImportOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let t = m::load_str("tf.yaml", &i.yaml).unwrap().topology().clone();
+    let s = &t.vnets[0].subnets[0];
+    assert_eq!(s.nat_gateway.as_ref().unwrap().value, "ng-i");
+    assert_eq!(
+        t.nat_gateways[0].public_ip_addresses[0].value.to_string(),
+        "20.70.0.1"
+    );
+    let e = i.report.unsupported().next().expect("orphan listed");
+    assert!(
+        e.type_name
+            .contains("azurerm_subnet_route_table_association"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_nat_rule_association_gives_the_rule_its_backend() {
+    // azurerm_network_interface_nat_rule_association: the single-VM inbound NAT rule's backend
+    // is the associated NIC's IP configuration (here nic-web2 instead of the state's computed
+    // nic-web1).
+    let text = std::fs::read_to_string(shared("tf-lb-agw.state.json")).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let lb = "/subscriptions/4d4d4d4d-0000-4000-9000-00000000004d/resourceGroups/rg-lb/providers/Microsoft.Network";
+    let list = doc["values"]["root_module"]["resources"]
+        .as_array_mut()
+        .unwrap();
+    for r in list.iter_mut() {
+        if r["type"] == "azurerm_lb_nat_rule" {
+            r["values"]["backend_ip_configuration_id"] = "".into();
+        }
+    }
+    list.push(serde_json::json!({
+        "address": "azurerm_network_interface_nat_rule_association.ssh", "mode": "managed",
+        "type": "azurerm_network_interface_nat_rule_association", "name": "ssh",
+        "values": {
+            "network_interface_id": format!("{lb}/networkInterfaces/nic-web2"),
+            "ip_configuration_name": "ipconfig1",
+            "nat_rule_id": format!("{lb}/loadBalancers/ilb-web/inboundNatRules/nat-ssh-web1")
+        }
+    }));
+    let f = state_file("nat-assoc", &[]);
+    std::fs::write(&f, doc.to_string()).unwrap();
+    let i = import(&[f], &ImportOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let t = m::load_str("tf.yaml", &i.yaml).unwrap().topology().clone();
+    let ilb = t
+        .load_balancers
+        .iter()
+        .find(|l| l.name.value == "ilb-web")
+        .unwrap();
+    assert_eq!(ilb.nat_rules[0].backend.as_ref().unwrap().value, "nic-web2");
+}

@@ -108,6 +108,12 @@ pub fn classify(kind: &str) -> Class {
     if MODELLED.contains(&kind) {
         return Class::Modelled;
     }
+    if kind.starts_with("terraform/azurerm_") && kind.ends_with("_association") {
+        return Class::Unsupported(
+            "a Terraform association whose target (subnet, NIC, NAT gateway, pool, rule) is not in \
+             the state, or of a kind not mapped: what it attaches is not modelled",
+        );
+    }
     if kind.contains("/providers/")
         || kind.ends_with("/diagnosticsettings")
         || kind.starts_with("microsoft.insights/")
