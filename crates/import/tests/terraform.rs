@@ -380,3 +380,50 @@ fn a_nat_rule_association_gives_the_rule_its_backend() {
         .unwrap();
     assert_eq!(ilb.nat_rules[0].backend.as_ref().unwrap().value, "nic-web2");
 }
+
+#[test]
+fn an_ip_address_pool_member_is_the_nic_holding_that_address() {
+    // learn.microsoft.com/azure/load-balancer/backend-pool-management: an IP-based pool member
+    // is an address in a virtual network; traffic goes to that address. nic-web2 holds
+    // 10.40.2.5 in vnet-lb; 10.40.2.77 is held by no NIC: reported, not guessed.
+    let text = std::fs::read_to_string(shared("tf-lb-agw.state.json")).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let base = "/subscriptions/4d4d4d4d-0000-4000-9000-00000000004d/resourceGroups/rg-lb/providers/Microsoft.Network";
+    let pool = format!("{base}/loadBalancers/ilb-web/backendAddressPools/pool-web");
+    let list = doc["values"]["root_module"]["resources"]
+        .as_array_mut()
+        .unwrap();
+    list.retain(|r| {
+        !(r["type"] == "azurerm_network_interface_backend_address_pool_association"
+            && r["values"]["network_interface_id"]
+                .as_str()
+                .unwrap()
+                .ends_with("nic-web2")
+            && r["values"]["backend_address_pool_id"] == pool.as_str())
+    });
+    for (n, ip) in [("web2", "10.40.2.5"), ("ghost", "10.40.2.77")] {
+        list.push(serde_json::json!({
+            "address": format!("azurerm_lb_backend_address_pool_address.{n}"), "mode": "managed",
+            "type": "azurerm_lb_backend_address_pool_address", "name": n,
+            "values": { "name": n, "backend_address_pool_id": pool, "ip_address": ip,
+                        "virtual_network_id": format!("{base}/virtualNetworks/vnet-lb") }
+        }));
+    }
+    let f = state_file("pool-address", &[]);
+    std::fs::write(&f, doc.to_string()).unwrap();
+    let i = import(&[f], &ImportOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let t = m::load_str("tf.yaml", &i.yaml).unwrap().topology().clone();
+    let ilb = t
+        .load_balancers
+        .iter()
+        .find(|l| l.name.value == "ilb-web")
+        .unwrap();
+    let members: Vec<&str> = ilb.pools[0]
+        .backends
+        .iter()
+        .map(|b| b.nic.value.as_str())
+        .collect();
+    assert_eq!(members, ["nic-web1", "nic-web2"]);
+    let e = i.report.unsupported().next().expect("the ghost member");
+    assert!(e.detail.contains("10.40.2.77"), "{}", e.detail);
+}
