@@ -332,3 +332,24 @@ fn resource_graph_network_manager_resources_import_as_from_az() {
     // And the whole topology, byte for byte.
     assert_eq!(az.yaml, arg.yaml);
 }
+
+#[test]
+fn a_firewall_network_rule_naming_a_service_tag_gets_its_prefixes_given_the_file() {
+    // az-hub-spoke's coll-net-deny/deny-storage-tag denies '*' to 'Storage'. Azure Firewall
+    // network rules accept service tags as destinations
+    // (learn.microsoft.com/azure/firewall/service-tags); the firewall's rules hold prefixes,
+    // so the tag becomes Storage's IPv4 prefixes of tests/fixtures/service-tags.json.
+    let out = import(&[fixture("az-hub-spoke")], &with_tags()).unwrap_or_else(|e| panic!("{e}"));
+    let t = topo(&out.yaml);
+    let deny = &t.firewalls[0].network_rule_collections[1].rules;
+    let r = deny
+        .iter()
+        .find(|r| r.name.value == "deny-storage-tag")
+        .expect("imported with the file");
+    let want: Vec<m::FwAddress> = ["20.38.108.0/23", "20.60.0.0/24", "52.239.136.0/22"]
+        .iter()
+        .map(|p| m::FwAddress::Prefix(p.parse().unwrap()))
+        .collect();
+    assert_eq!(r.destination, want);
+    assert_eq!(deny.len(), 2);
+}
