@@ -194,3 +194,20 @@ fn a_missing_tag_file_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn validate_json_lists_the_imported_nat_gateway_with_its_origin() {
+    let v: Value = serde_json::from_str(&ok(&["validate", &fixture("az-nat"), "--json"])).unwrap();
+    let ng = v["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["kind"] == "natGateway")
+        .expect("listed");
+    assert_eq!(ng["name"], "ng-app");
+    assert_eq!(ng["origin"]["resourceGroup"], "rg-app");
+    assert!(ng["origin"]["source"]
+        .as_str()
+        .unwrap()
+        .ends_with("/natGateways/ng-app"));
+}
