@@ -241,6 +241,9 @@ fn validate_json(path: &Path, v: &vnetsim_model::Validated) -> serde_json::Value
     for x in &t.private_endpoints {
         push("privateEndpoint", &x.name.value, &x.origin);
     }
+    for x in &t.nat_gateways {
+        push("natGateway", &x.name.value, &x.origin);
+    }
     json!({
         "file": path.display().to_string(),
         "valid": true,

@@ -56,6 +56,10 @@ pub struct ImportFlags {
     /// The topology's name (default: imported)
     #[arg(long)]
     pub name: Option<String>,
+    /// Service-tag data (the JSON `az network list-service-tags` writes): rules naming service
+    /// tags are imported, and the topology names the file as `serviceTags:`
+    #[arg(long, value_name = "FILE")]
+    pub service_tags: Option<PathBuf>,
 }
 
 impl ImportFlags {
@@ -72,6 +76,7 @@ impl ImportFlags {
             subscription_id: self.subscription_id.clone(),
             resource_group: self.resource_group.clone(),
             location: self.location.clone(),
+            service_tags: self.service_tags.clone(),
             ..ImportOptions::default()
         };
         for s in &self.sets {
@@ -86,7 +91,8 @@ impl ImportFlags {
 }
 
 pub fn run_import(a: ImportArgs) -> Result<u8, String> {
-    let opts = a.opts.options()?;
+    let mut opts = a.opts.options()?;
+    opts.output = a.output.clone();
     let imported = import(&a.sources, &opts).map_err(|e| e.to_string())?;
     for w in &imported.warnings {
         eprintln!("{w}");

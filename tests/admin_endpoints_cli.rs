@@ -18,10 +18,17 @@ fn endpoint_topology(ip_rules: &str) -> PathBuf {
         .unwrap()
         .replace("IP_RULES", ip_rules);
     let tags = common::tmp("admin", "service-tags.json");
-    std::fs::copy(fixture("service-tags.json"), &tags).unwrap();
     let tag: String = ip_rules.chars().filter(|c| c.is_ascii_digit()).collect();
     let p = common::tmp("admin", &format!("service-endpoint-{tag}.yaml"));
-    std::fs::write(&p, text).unwrap();
+    // Tests run in parallel and share these files: each is written under a name of its own
+    // and renamed into place (atomic), so no test reads another's half-written file.
+    let unique = |p: &PathBuf| p.with_extension(format!("part-{:?}", std::thread::current().id()));
+    let part = unique(&tags);
+    std::fs::copy(fixture("service-tags.json"), &part).unwrap();
+    std::fs::rename(&part, &tags).unwrap();
+    let part = unique(&p);
+    std::fs::write(&part, text).unwrap();
+    std::fs::rename(&part, &p).unwrap();
     p
 }
 

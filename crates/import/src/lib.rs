@@ -27,6 +27,7 @@ pub mod json;
 pub mod mapper;
 pub mod report;
 pub mod terraform;
+mod terraform_lb;
 pub mod yaml;
 
 use std::fmt;
@@ -58,6 +59,23 @@ pub struct ImportOptions {
     pub location: Option<String>,
     /// Templates: `--template-root PREFIX=DIR`, a linked-template URL prefix mapped to a folder.
     pub template_roots: Vec<(String, PathBuf)>,
+    /// `--service-tags FILE`: the JSON `az network list-service-tags` writes. NSG, admin and
+    /// firewall rules naming service tags are imported with it (written as `serviceTags:`);
+    /// without it they are reported and left out (they would match no address).
+    pub service_tags: Option<PathBuf>,
+    /// Where the topology will be written: `serviceTags:` is then relative to its folder
+    /// (else the tag file's absolute path).
+    pub output: Option<PathBuf>,
+}
+
+/// A service-tag file given to the import.
+#[derive(Clone, Debug)]
+pub struct TagFile {
+    pub tags: vnetsim_model::service_tags::ServiceTags,
+    /// The `serviceTags:` value written in the topology.
+    pub written: String,
+    /// A file name whose folder `written` is relative to (for validating the emitted text).
+    pub validate_as: String,
 }
 
 /// One located problem.
@@ -202,7 +220,15 @@ fn import_inner(sources: &[PathBuf], opts: &ImportOptions) -> Result<Imported, I
         .into_iter()
         .map(|(pos, msg)| files.diag(pos, format!("refused: {msg}")))
         .collect();
-    let mapped = mapper::map(&resources, &files, opts, report);
+    let tags = match &opts.service_tags {
+        Some(p) => Some(
+            tag_file(p, opts.output.as_deref()).map_err(|d| ImportError {
+                diagnostics: vec![d],
+            })?,
+        ),
+        None => None,
+    };
+    let mapped = mapper::map(&resources, &files, opts, report, tags.as_ref());
     if refusals.is_empty() {
         return mapped;
     }
@@ -217,6 +243,53 @@ fn import_inner(sources: &[PathBuf], opts: &ImportOptions) -> Result<Imported, I
     Err(ImportError {
         diagnostics: refusals,
     })
+}
+
+/// Reads and parses `--service-tags FILE`; a problem is located in the tag file.
+fn tag_file(path: &Path, output: Option<&Path>) -> Result<TagFile, Diag> {
+    let text = read_text(path).map_err(|e| diag_at(path, &format!("--service-tags: {e}")))?;
+    let abs = std::fs::canonicalize(path).map_err(|e| diag_at(path, &e.to_string()))?;
+    let dir = output
+        .and_then(|o| o.parent().map(Path::to_path_buf))
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                d
+            }
+        })
+        .and_then(|d| std::fs::canonicalize(d).ok());
+    let (written, validate_as) = match dir.and_then(|d| relative(&d, &abs).map(|r| (r, d))) {
+        Some((rel, d)) => (rel, d.join("imported.yaml")),
+        None => (abs.display().to_string(), PathBuf::from("imported.yaml")),
+    };
+    let limits = vnetsim_model::Limits::default();
+    let tags = vnetsim_model::service_tags::parse(&written, &text, &limits).map_err(|e| Diag {
+        file: path.display().to_string(),
+        line: e.loc.line,
+        col: e.loc.col,
+        message: format!("--service-tags: {}", e.message),
+    })?;
+    Ok(TagFile {
+        tags,
+        written,
+        validate_as: validate_as.display().to_string(),
+    })
+}
+
+/// `to` relative to the folder `from` (both absolute), with `/` separators.
+fn relative(from: &Path, to: &Path) -> Option<String> {
+    let a: Vec<_> = from.components().collect();
+    let b: Vec<_> = to.components().collect();
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    if common == 0 {
+        return None;
+    }
+    let mut parts: Vec<String> = vec!["..".to_string(); a.len() - common];
+    for c in &b[common..] {
+        parts.push(c.as_os_str().to_str()?.to_string());
+    }
+    Some(parts.join("/"))
 }
 
 /// Reads one source path, detecting each file's kind.

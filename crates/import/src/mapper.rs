@@ -16,12 +16,13 @@ use crate::ir::{last_segment, parent_id, prop, props, ref_id, Resource};
 use crate::json::{Pos, Val};
 use crate::report::{Report, Status};
 use crate::yaml::{write_map, M, Y};
-use crate::{Diag, Files, ImportError, ImportOptions, Imported};
+use crate::{Diag, Files, ImportError, ImportOptions, Imported, TagFile};
 
 mod classify;
 mod firewall;
 mod lb;
 mod manager;
+mod nat;
 mod network;
 
 pub use classify::{classify, Class};
@@ -38,12 +39,15 @@ pub(crate) enum Kind {
     Firewall,
     Site,
     PrivateEndpoint,
+    NatGateway,
 }
 
 pub(crate) struct Ctx<'a> {
     pub res: Vec<&'a Resource>,
     pub files: &'a Files,
     pub opts: &'a ImportOptions,
+    /// `--service-tags FILE`, when given.
+    pub tags: Option<&'a TagFile>,
     /// lower-cased id -> index into `res`.
     pub index: HashMap<String, usize>,
     /// lower-cased parent id -> child resources declared separately.
@@ -54,6 +58,8 @@ pub(crate) struct Ctx<'a> {
     pub report: Report,
     pub errors: Vec<Diag>,
     pub out: BTreeMap<&'static str, Vec<(String, Y)>>,
+    /// lower-cased subnet id -> NAT gateway name, from the gateways' `subnets` lists.
+    pub nat_served: HashMap<String, String>,
 }
 
 /// Maps resources to a validated topology, or every located problem.
@@ -62,9 +68,12 @@ pub fn map(
     files: &Files,
     opts: &ImportOptions,
     report: Report,
+    tags: Option<&TagFile>,
 ) -> Result<Imported, ImportError> {
     let mut c = Ctx::new(resources, files, opts, report);
+    c.tags = tags;
     c.assign_names();
+    c.nat_served = nat::nat_gateways(&mut c);
     network::vnets(&mut c);
     network::route_tables(&mut c);
     network::nsgs(&mut c);
@@ -82,12 +91,13 @@ pub fn map(
         });
     }
     let yaml = c.render();
-    validate(yaml, c.report)
+    let file = tags.map_or("imported.yaml", |t| t.validate_as.as_str());
+    validate(file, yaml, c.report)
 }
 
-/// Runs the model's validator on the emitted text.
-fn validate(yaml: String, report: Report) -> Result<Imported, ImportError> {
-    match vnetsim_model::load_str("imported.yaml", &yaml) {
+/// Runs the model's validator on the emitted text (`file` locates a relative `serviceTags`).
+fn validate(file: &str, yaml: String, report: Report) -> Result<Imported, ImportError> {
+    match vnetsim_model::load_str(file, &yaml) {
         Ok(v) => Ok(Imported {
             warnings: v
                 .warnings
@@ -177,6 +187,7 @@ impl<'a> Ctx<'a> {
             res,
             files,
             opts,
+            tags: None,
             index,
             children,
             names: HashMap::new(),
@@ -184,6 +195,7 @@ impl<'a> Ctx<'a> {
             report,
             errors: Vec::new(),
             out: BTreeMap::new(),
+            nat_served: HashMap::new(),
         }
     }
 
@@ -305,6 +317,7 @@ impl<'a> Ctx<'a> {
             (Kind::Firewall, "microsoft.network/azurefirewalls"),
             (Kind::Site, "microsoft.network/localnetworkgateways"),
             (Kind::PrivateEndpoint, "microsoft.network/privateendpoints"),
+            (Kind::NatGateway, nat::NAT_GATEWAY),
         ];
         for (kind, ty) in kinds {
             let list: Vec<(String, String, String, String)> = self
@@ -394,6 +407,9 @@ impl<'a> Ctx<'a> {
             ("version".to_string(), Y::n(1)),
             ("name".to_string(), Y::s(name)),
         ];
+        if let Some(t) = self.tags {
+            top.push(("serviceTags".to_string(), Y::s(t.written.clone())));
+        }
         let order = [
             "sites",
             "vnets",
@@ -402,6 +418,7 @@ impl<'a> Ctx<'a> {
             "applicationSecurityGroups",
             "nsgs",
             "nics",
+            "natGateways",
             "gateways",
             "firewalls",
             "services",
@@ -511,7 +528,36 @@ fn fetch_command(what: &str) -> &'static str {
         "local network gateway" => "az network local-gateway list -g G -o json",
         "virtual network gateway" => "az network vnet-gateway list -g G -o json",
         "public IP address" => "az network public-ip list -o json",
+        "public IP prefix" => "az network public-ip prefix list -o json",
+        "NAT gateway" => "az network nat gateway list -o json",
         _ => "az resource list -o json",
+    }
+}
+
+/// `--set NAME.field=VALUE` for an object named `name` (names and fields case-insensitive).
+pub(crate) fn set_value(c: &Ctx, name: &str, field: &str) -> Option<String> {
+    let key = format!("{name}.{field}");
+    c.opts
+        .sets
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(&key))
+        .map(|(_, v)| v.clone())
+}
+
+/// A service tag of a rule: `Ok(name)` when the `--service-tags` file has it, else `Err` saying
+/// why the rule is left out.
+pub(crate) fn service_tag(c: &Ctx, tag: &str) -> Result<String, String> {
+    match c.tags {
+        Some(t) if t.tags.get(tag).is_some() => Ok(tag.to_string()),
+        Some(t) => Err(format!(
+            "service tag '{tag}' is not in the service-tag file {}",
+            t.written
+        )),
+        None => Err(format!(
+            "service tag '{tag}' has no address data: give the import --service-tags FILE (the \
+             JSON `az network list-service-tags --location REGION` writes) to import this rule; \
+             until then it is left out, as if it matched no address"
+        )),
     }
 }
 

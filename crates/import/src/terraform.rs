@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use crate::ir::{last_segment, scope_of, Resource};
 use crate::json::{Json, Pos, Val};
+use crate::terraform_lb;
 
 /// Whether a document is `terraform show -json` output.
 pub fn is_terraform(v: &Val) -> bool {
@@ -272,7 +273,41 @@ const TYPES: &[(&str, &str)] = &[
         "Microsoft.Network/connections",
     ),
     ("azurerm_public_ip", "Microsoft.Network/publicIPAddresses"),
+    (
+        "azurerm_public_ip_prefix",
+        "Microsoft.Network/publicIPPrefixes",
+    ),
     ("azurerm_lb", "Microsoft.Network/loadBalancers"),
+    // Parts of a load balancer not in the state (kept so that the report lists them).
+    (
+        "azurerm_lb_backend_address_pool",
+        "Microsoft.Network/loadBalancers/backendAddressPools",
+    ),
+    (
+        "azurerm_lb_backend_address_pool_address",
+        "Microsoft.Network/loadBalancers/backendAddressPools/addresses",
+    ),
+    ("azurerm_lb_probe", "Microsoft.Network/loadBalancers/probes"),
+    (
+        "azurerm_lb_rule",
+        "Microsoft.Network/loadBalancers/loadBalancingRules",
+    ),
+    (
+        "azurerm_lb_nat_rule",
+        "Microsoft.Network/loadBalancers/inboundNatRules",
+    ),
+    (
+        "azurerm_lb_outbound_rule",
+        "Microsoft.Network/loadBalancers/outboundRules",
+    ),
+    (
+        "azurerm_network_interface_backend_address_pool_association",
+        "Microsoft.Network/networkInterfaces/ipConfigurations/loadBalancerBackendAddressPools",
+    ),
+    (
+        "azurerm_network_interface_application_gateway_backend_address_pool_association",
+        "Microsoft.Network/networkInterfaces/ipConfigurations/applicationGatewayBackendAddressPools",
+    ),
     ("azurerm_nat_gateway", "Microsoft.Network/natGateways"),
     ("azurerm_bastion_host", "Microsoft.Network/bastionHosts"),
     (
@@ -313,11 +348,28 @@ const TYPES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Association resources that add a NIC to a load balancer or Application Gateway pool.
+const POOL_ASSOCIATIONS: &[&str] = &[
+    "azurerm_network_interface_backend_address_pool_association",
+    "azurerm_network_interface_application_gateway_backend_address_pool_association",
+    "azurerm_network_interface_nat_rule_association",
+];
+
 fn convert(all: &[Tf], file: &str) -> Vec<Resource> {
     let mut out: Vec<Resource> = Vec::new();
     let mut assoc: Vec<&Tf> = Vec::new();
     let mut classic: Vec<&Tf> = Vec::new();
+    let mut lb_parts: Vec<&Tf> = Vec::new();
+    let mut pool_assoc: Vec<&Tf> = Vec::new();
     for r in all {
+        if terraform_lb::LB_PARTS.contains(&r.ty.as_str()) {
+            lb_parts.push(r);
+            continue;
+        }
+        if POOL_ASSOCIATIONS.contains(&r.ty.as_str()) {
+            pool_assoc.push(r);
+            continue;
+        }
         if r.ty.ends_with("_association") {
             assoc.push(r);
             continue;
@@ -330,9 +382,28 @@ fn convert(all: &[Tf], file: &str) -> Vec<Resource> {
             out.push(res);
         }
     }
-    for a in assoc {
-        associate(&mut out, a);
+    // Pools before their IP-address members; an orphan (its parent is not in the state) is
+    // kept as a resource of its own, so the report lists it.
+    lb_parts.sort_by_key(|r| r.ty == "azurerm_lb_backend_address_pool_address");
+    let mut orphans = Vec::new();
+    for r in lb_parts {
+        if !terraform_lb::fold_lb_part(&mut out, &r.ty, &r.values) {
+            orphans.extend(one(r, file));
+        }
     }
+    for r in pool_assoc {
+        if !terraform_lb::fold_nic_association(&mut out, &r.ty, &r.values) {
+            orphans.extend(one(r, file));
+        }
+    }
+    out.extend(orphans);
+    let mut orphans = Vec::new();
+    for a in assoc {
+        if !associate(&mut out, a) {
+            orphans.extend(one(a, file));
+        }
+    }
+    out.extend(orphans);
     for c in classic {
         classic_collection(&mut out, c);
     }
@@ -476,8 +547,9 @@ fn classic_rule(x: &Val, kind: &str) -> Val {
     obj(m, p)
 }
 
-/// Folds an association resource into the subnet or NIC it attaches to.
-fn associate(out: &mut [Resource], a: &Tf) {
+/// Folds an association resource into the subnet, NIC or NAT gateway it attaches to; `false`
+/// when the association is unknown or its target is not in the state.
+fn associate(out: &mut [Resource], a: &Tf) -> bool {
     let v = &a.values;
     let (target, key, value) = match a.ty.as_str() {
         "azurerm_subnet_network_security_group_association" => (
@@ -487,6 +559,14 @@ fn associate(out: &mut [Resource], a: &Tf) {
         ),
         "azurerm_subnet_route_table_association" => ("subnet_id", "routeTable", "route_table_id"),
         "azurerm_subnet_nat_gateway_association" => ("subnet_id", "natGateway", "nat_gateway_id"),
+        "azurerm_nat_gateway_public_ip_association" => (
+            "nat_gateway_id",
+            "publicIpAddresses",
+            "public_ip_address_id",
+        ),
+        "azurerm_nat_gateway_public_ip_prefix_association" => {
+            ("nat_gateway_id", "publicIpPrefixes", "public_ip_prefix_id")
+        }
         "azurerm_network_interface_security_group_association" => (
             "network_interface_id",
             "networkSecurityGroup",
@@ -497,20 +577,14 @@ fn associate(out: &mut [Resource], a: &Tf) {
             "applicationSecurityGroups",
             "application_security_group_id",
         ),
-        _ => return,
+        _ => return false,
     };
     let (Some(tid), Some(val)) = (s(v, target), v.key(value)) else {
-        return;
-    };
-    let Some(r) = out.iter_mut().find(|r| r.id.eq_ignore_ascii_case(tid)) else {
-        return;
+        return false;
     };
     let reference = obj(vec![("id", val.clone())], v.pos);
-    let Json::Obj(members) = &mut r.body.v else {
-        return;
-    };
-    let Some((_, props)) = members.iter_mut().find(|(k, _)| k == "properties") else {
-        return;
+    let Some(props) = target_properties(out, tid) else {
+        return false;
     };
     if key == "applicationSecurityGroups" {
         // On the NIC's primary IP configuration.
@@ -529,9 +603,58 @@ fn associate(out: &mut [Resource], a: &Tf) {
             }
             set(props, "ipConfigurations", Val::new(Json::Arr(cfgs), v.pos));
         }
-        return;
+        return true;
+    }
+    if key.starts_with("publicIp") {
+        if let Json::Obj(pm) = &mut props.v {
+            push_to_array(pm, key, reference);
+        }
+        return true;
     }
     set(props, key, reference);
+    true
+}
+
+/// The `properties` of the resource `id`, or of a subnet declared inline in its VNet.
+fn target_properties<'a>(out: &'a mut [Resource], id: &str) -> Option<&'a mut Val> {
+    let inline = !out.iter().any(|r| r.id.eq_ignore_ascii_case(id));
+    let owner = if inline {
+        crate::ir::parent_id(id)?
+    } else {
+        id
+    };
+    let r = out.iter_mut().find(|r| r.id.eq_ignore_ascii_case(owner))?;
+    let Json::Obj(members) = &mut r.body.v else {
+        return None;
+    };
+    let (_, props) = members.iter_mut().find(|(k, _)| k == "properties")?;
+    if !inline {
+        return Some(props);
+    }
+    let Json::Obj(pm) = &mut props.v else {
+        return None;
+    };
+    let (
+        _,
+        Val {
+            v: Json::Arr(subnets),
+            ..
+        },
+    ) = pm.iter_mut().find(|(k, _)| k == "subnets")?
+    else {
+        return None;
+    };
+    let sn = subnets.iter_mut().find(|x| {
+        x.key("id")
+            .and_then(Val::as_str)
+            .is_some_and(|i| i.eq_ignore_ascii_case(id))
+    })?;
+    let Json::Obj(sm) = &mut sn.v else {
+        return None;
+    };
+    sm.iter_mut()
+        .find(|(k, _)| k == "properties")
+        .map(|(_, p)| p)
 }
 
 fn push_to_array(m: &mut Vec<(String, Val)>, key: &str, item: Val) {
@@ -570,7 +693,14 @@ fn one(r: &Tf, file: &str) -> Option<Resource> {
         .map(|(_, a)| a.to_string())
         .unwrap_or_else(|| format!("Terraform/{}", r.ty));
     let name = s(v, "name").unwrap_or(&r.address).to_string();
-    let props = properties(&r.ty, v).unwrap_or_else(|| obj(vec![], pos));
+    let (props, sku) = match r.ty.as_str() {
+        "azurerm_lb" => terraform_lb::lb(v),
+        "azurerm_application_gateway" => terraform_lb::app_gateway(v),
+        _ => (
+            properties(&r.ty, v).unwrap_or_else(|| obj(vec![], pos)),
+            Val::null(pos),
+        ),
+    };
     let id = match s(v, "id") {
         Some(id) if !id.is_empty() => id.to_string(),
         _ => format!("/terraform/{}", r.address),
@@ -582,6 +712,7 @@ fn one(r: &Tf, file: &str) -> Option<Resource> {
             ("name", Val::str(name.clone(), pos)),
             ("type", Val::str(arm_type.clone(), pos)),
             ("properties", props),
+            ("sku", sku),
             (
                 "tags",
                 v.key("tags").cloned().unwrap_or_else(|| Val::null(pos)),
@@ -981,6 +1112,15 @@ fn properties(ty: &str, v: &Val) -> Option<Val> {
             "ipAddress",
             v.key("ip_address").cloned().unwrap_or_else(|| Val::null(p)),
         )]),
+        "azurerm_public_ip_prefix" => o(vec![(
+            "ipPrefix",
+            v.key("ip_prefix").cloned().unwrap_or_else(|| Val::null(p)),
+        )]),
+        // Its public IPs and prefixes come from the association resources.
+        "azurerm_nat_gateway" => o(vec![
+            ("publicIpAddresses", Val::new(Json::Arr(vec![]), p)),
+            ("publicIpPrefixes", Val::new(Json::Arr(vec![]), p)),
+        ]),
         "azurerm_storage_account" | "azurerm_key_vault" => {
             let pna = v
                 .key("public_network_access_enabled")

@@ -1133,7 +1133,7 @@ fn nat_gateway(d: &mut Diagnostics, n: &Node) -> Option<NatGateway> {
         d,
         n,
         "a NAT gateway",
-        &["name", "publicIpAddresses", "publicIpPrefixes"],
+        &["name", "publicIpAddresses", "publicIpPrefixes", "origin"],
     )?;
     let name = named(d, &o, "a NAT gateway")?;
     let public_ip_addresses = items(d, o.get("publicIpAddresses"), "publicIpAddresses", true)
@@ -1148,6 +1148,7 @@ fn nat_gateway(d: &mut Diagnostics, n: &Node) -> Option<NatGateway> {
         name,
         public_ip_addresses,
         public_ip_prefixes,
+        origin: origin(d, &o),
     })
 }
 

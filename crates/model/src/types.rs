@@ -182,6 +182,8 @@ pub struct NatGateway {
     pub name: Sp<String>,
     pub public_ip_addresses: Vec<Sp<Ipv4Addr>>,
     pub public_ip_prefixes: Vec<Sp<Ipv4Net>>,
+    /// Where the object came from (set by the importer; optional).
+    pub origin: Option<Origin>,
 }
 
 #[derive(Clone, Debug)]

@@ -31,6 +31,8 @@ const MODELLED: &[&str] = &[
     "microsoft.network/localnetworkgateways",
     "microsoft.network/connections",
     "microsoft.network/publicipaddresses",
+    "microsoft.network/publicipprefixes",
+    "microsoft.network/natgateways",
     "microsoft.network/networkmanagers",
     "microsoft.network/networkmanagers/networkgroups",
     "microsoft.network/networkmanagers/networkgroups/staticmembers",
@@ -43,7 +45,6 @@ const MODELLED: &[&str] = &[
 ];
 
 const UNSUPPORTED: &[(&str, &str)] = &[
-    ("microsoft.network/natgateways", "outbound Internet traffic (SNAT) of the subnets it is attached to"),
     ("microsoft.network/virtualhubs", "Virtual WAN hub or Route Server routing: BGP routes injected into peered VNets"),
     ("microsoft.network/virtualhubs/ipconfigurations", "Route Server: BGP routes injected into the VNet"),
     ("microsoft.network/virtualhubs/bgpconnections", "Route Server BGP peering with an NVA: routes injected into the VNet"),
@@ -99,10 +100,6 @@ const SKIPPED_NETWORK: &[(&str, &str)] = &[
         "microsoft.network/trafficmanagerprofiles",
         "DNS-based routing only",
     ),
-    (
-        "microsoft.network/publicipprefixes",
-        "address reservation only",
-    ),
 ];
 
 /// Classifies a lower-cased resource type.
@@ -110,6 +107,12 @@ pub fn classify(kind: &str) -> Class {
     let kind = kind.trim_end_matches('/');
     if MODELLED.contains(&kind) {
         return Class::Modelled;
+    }
+    if kind.starts_with("terraform/azurerm_") && kind.ends_with("_association") {
+        return Class::Unsupported(
+            "a Terraform association whose target (subnet, NIC, NAT gateway, pool, rule) is not in \
+             the state, or of a kind not mapped: what it attaches is not modelled",
+        );
     }
     if kind.contains("/providers/")
         || kind.ends_with("/diagnosticsettings")

@@ -370,9 +370,13 @@ fn addresses(c: &mut Ctx, r: &Val, side: &str) -> Result<Vec<String>, String> {
             out.push(n.to_string());
         } else if let Some(nets) = ip_range(a) {
             out.extend(nets);
+        } else if let Some(t) = c.tags.and_then(|t| t.tags.get(a)) {
+            // A service tag: its prefixes from the --service-tags file (the firewall's rules
+            // hold addresses only).
+            out.extend(t.prefixes.iter().map(|n| n.to_string()));
         } else {
             return Err(format!(
-                "{side} '{a}' (service tags and FQDNs are not modelled in firewall rules)"
+                "{side} '{a}' (FQDNs are not modelled in firewall network rules; a service tag needs --service-tags FILE)"
             ));
         }
     }

@@ -58,6 +58,30 @@ fn members_from_nics(c: &Ctx) -> BTreeMap<String, Vec<String>> {
     m
 }
 
+/// The NIC whose primary address is an IP-based pool member's `ipAddress` (in the member's
+/// `virtualNetwork` when it names one): Azure sends the member's traffic to that address
+/// (learn.microsoft.com/azure/load-balancer/backend-pool-management).
+fn nic_by_address(c: &Ctx, m: &Val) -> Option<String> {
+    let ip = ipv4(prop(m, "ipAddress"))?;
+    let vnet = prop(m, "virtualNetwork").and_then(ref_id);
+    c.of_type("microsoft.network/networkinterfaces")
+        .into_iter()
+        .find_map(|i| {
+            let r = c.res[i];
+            let cfg = super::network::primary_ip_config(&r.body)?;
+            let subnet = prop(cfg, "subnet").and_then(ref_id)?;
+            let same_vnet =
+                vnet.is_none_or(|v| parent_id(subnet).is_some_and(|s| s.eq_ignore_ascii_case(v)));
+            (ipv4(prop(cfg, "privateIPAddress")) == Some(ip) && same_vnet)
+                .then(|| {
+                    c.names
+                        .get(&(Kind::Nic, r.id.to_ascii_lowercase()))
+                        .cloned()
+                })
+                .flatten()
+        })
+}
+
 pub(crate) fn load_balancers(c: &mut Ctx) {
     let from_nics = members_from_nics(c);
     for i in c.of_type(LB) {
@@ -152,18 +176,23 @@ fn load_balancer(c: &mut Ctx, i: usize, from_nics: &BTreeMap<String, Vec<String>
             .filter_map(|id| nic_of_ip_config(c, id))
             .collect();
         nics.extend(from_nics.get(&pid).cloned().unwrap_or_default());
+        for m in arr(p, "loadBalancerBackendAddresses") {
+            match nic_by_address(c, m) {
+                Some(n) => nics.push(n),
+                None => c.unsupported(
+                    &r.type_name,
+                    &r.id,
+                    format!(
+                        "pool {} member {} is given by IP address and no imported NIC holds it; \
+                         that member is not imported",
+                        name_of(p),
+                        text(m, "ipAddress").unwrap_or("?")
+                    ),
+                ),
+            }
+        }
         nics.sort();
         nics.dedup();
-        if !arr(p, "loadBalancerBackendAddresses").is_empty() && nics.is_empty() {
-            c.unsupported(
-                &r.type_name,
-                &r.id,
-                format!(
-                    "pool {} lists members by IP address; only NIC members are imported",
-                    name_of(p)
-                ),
-            );
-        }
         pools.push(
             M::new()
                 .put("name", Y::s(name_of(p)))

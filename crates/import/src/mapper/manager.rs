@@ -136,8 +136,8 @@ fn props_of(r: &Resource) -> &Val {
     r.body.key("properties").unwrap_or(&r.body)
 }
 
-/// One address side of an admin rule; `Err` names a service tag without built-in data.
-fn side(v: &Val, key: &str) -> Result<Vec<String>, String> {
+/// One address side of an admin rule; `Err` names a service tag the import has no data for.
+fn side(c: &Ctx, v: &Val, key: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     for a in arr(v, key) {
         let Some(p) = a.key("addressPrefix").and_then(Val::as_str) else {
@@ -149,9 +149,8 @@ fn side(v: &Val, key: &str) -> Result<Vec<String>, String> {
                 .iter()
                 .any(|t| t.eq_ignore_ascii_case(p))
         {
-            return Err(format!(
-                "service tag {p} needs a serviceTags file (add 'serviceTags: FILE' and the rule by hand)"
-            ));
+            out.push(super::service_tag(c, p)?);
+            continue;
         }
         out.push(p.to_string());
     }
@@ -185,7 +184,7 @@ fn admin_rule(c: &mut Ctx, r: &Resource) -> Option<(String, Y)> {
         return None;
     }
     let p = props_of(r);
-    let (src, dst) = match (side(p, "sources"), side(p, "destinations")) {
+    let (src, dst) = match (side(c, p, "sources"), side(c, p, "destinations")) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {
             c.unsupported(

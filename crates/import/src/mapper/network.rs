@@ -128,7 +128,7 @@ fn subnet(c: &mut Ctx, r: &Resource, s: &Val) -> Option<(String, Y)> {
             ),
         );
     }
-    subnet_features(c, s, &id);
+    let nat = nat_gateway(c, s, &id);
     let nsg = prop(s, "networkSecurityGroup")
         .and_then(|v| c.name_ref(Kind::Nsg, v, "network security group"));
     let rt = prop(s, "routeTable").and_then(|v| c.name_ref(Kind::RouteTable, v, "route table"));
@@ -151,21 +151,32 @@ fn subnet(c: &mut Ctx, r: &Resource, s: &Val) -> Option<(String, Y)> {
         .opt("nsg", nsg.map(Y::s))
         .opt("routeTable", rt.map(Y::s))
         .opt("privateEndpointNetworkPolicies", pol.map(Y::s))
+        .opt("natGateway", nat.map(Y::s))
         .opt("serviceEndpoints", service_endpoints(c, s, &id))
         .y();
     Some((name, y))
 }
 
-/// Subnet features that affect packets but are not modelled.
-fn subnet_features(c: &mut Ctx, s: &Val, id: &str) {
-    let t = "Microsoft.Network/virtualNetworks/subnets";
-    if let Some(ng) = prop(s, "natGateway").and_then(ref_id) {
-        c.unsupported(
-            t,
-            id,
-            format!("NAT gateway {ng}: outbound Internet SNAT from this subnet is not modelled"),
-        );
+/// The subnet's NAT gateway: its `natGateway` reference, else a gateway whose `subnets` lists
+/// it. A gateway in the sources that was not imported (a bare listing, no address) is reported
+/// there; one outside the sources is a located error.
+fn nat_gateway(c: &mut Ctx, s: &Val, id: &str) -> Option<String> {
+    let Some(v) = prop(s, "natGateway") else {
+        return c.nat_served.get(&id.to_ascii_lowercase()).cloned();
+    };
+    let ng = ref_id(v)?;
+    if let Some(n) = c.names.get(&(Kind::NatGateway, ng.to_ascii_lowercase())) {
+        return Some(n.clone());
     }
+    match c.get(ng) {
+        None => c.missing(v.pos, ng, "NAT gateway"),
+        Some(_) => c.unsupported(
+            "Microsoft.Network/virtualNetworks/subnets",
+            id,
+            format!("NAT gateway {ng} (not imported, see its entry) is this subnet's outbound source to the Internet"),
+        ),
+    }
+    None
 }
 
 /// A subnet's service endpoints: `{service, locations}` each; a service vnetsim has no tag for
@@ -433,9 +444,7 @@ fn nsg_side(c: &mut Ctx, s: &Val, side: &str) -> Result<Vec<String>, String> {
         } else if a.contains(':') {
             continue;
         } else {
-            return Err(format!(
-                "{side} '{a}' (a service tag without address data in vnetsim)"
-            ));
+            out.push(super::service_tag(c, a).map_err(|e| format!("{side}: {e}"))?);
         }
     }
     for g in arr(s, &format!("{side}ApplicationSecurityGroups")) {
@@ -771,12 +780,7 @@ pub(crate) fn private_endpoints(c: &mut Ctx) {
 
 /// `--set NAME.privateIpAddress=VALUE` for an object named `name`.
 pub(crate) fn set_address(c: &Ctx, name: &str) -> Option<String> {
-    let key = format!("{name}.privateipaddress");
-    c.opts
-        .sets
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(&key))
-        .map(|(_, v)| v.clone())
+    super::set_value(c, name, "privateIpAddress")
 }
 
 /// The endpoint's address: `--set`, static IP configuration, else its NIC, else its DNS configs.
