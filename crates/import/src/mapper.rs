@@ -23,6 +23,7 @@ mod firewall;
 mod lb;
 mod manager;
 mod network;
+mod route_server;
 
 pub use classify::{classify, Class};
 
@@ -71,6 +72,7 @@ pub fn map(
     network::asgs(&mut c);
     network::nics(&mut c);
     network::sites_and_gateways(&mut c);
+    route_server::route_servers(&mut c);
     firewall::firewalls(&mut c);
     network::private_endpoints(&mut c);
     manager::network_managers(&mut c);
@@ -403,6 +405,7 @@ impl<'a> Ctx<'a> {
             "nsgs",
             "nics",
             "gateways",
+            "routeServers",
             "firewalls",
             "services",
             "privateEndpoints",
