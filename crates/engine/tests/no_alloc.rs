@@ -365,7 +365,10 @@ fn walks_allocate_nothing() {
         .map(|e| rs.endpoint_id(e))
         .collect();
     for nva in ["nic:nva1", "nic:nva2"] {
-        assert!(reached.contains(nva), "no ECMP walk reached {nva}: {reached:?}");
+        assert!(
+            reached.contains(nva),
+            "no ECMP walk reached {nva}: {reached:?}"
+        );
     }
     let first: Vec<Trace> = lab_cases.iter().map(|c| walk(&lab, c, &mut s)).collect();
     let (same, n) = counted(|| {

@@ -57,6 +57,8 @@ pub(crate) struct Ctx<'a> {
     pub out: BTreeMap<&'static str, Vec<(String, Y)>>,
 }
 
+pub(crate) use route_server::learned_routes_source;
+
 /// Maps resources to a validated topology, or every located problem.
 pub fn map(
     resources: &[Resource],

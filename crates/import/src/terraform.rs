@@ -964,10 +964,18 @@ fn properties(ty: &str, v: &Val) -> Option<Val> {
         "azurerm_route_server_bgp_connection" => o(vec![
             (
                 "routeServerId",
-                v.key("route_server_id").cloned().unwrap_or_else(|| Val::null(p)),
+                v.key("route_server_id")
+                    .cloned()
+                    .unwrap_or_else(|| Val::null(p)),
             ),
-            ("peerIp", v.key("peer_ip").cloned().unwrap_or_else(|| Val::null(p))),
-            ("peerAsn", v.key("peer_asn").cloned().unwrap_or_else(|| Val::null(p))),
+            (
+                "peerIp",
+                v.key("peer_ip").cloned().unwrap_or_else(|| Val::null(p)),
+            ),
+            (
+                "peerAsn",
+                v.key("peer_asn").cloned().unwrap_or_else(|| Val::null(p)),
+            ),
         ]),
         "azurerm_local_network_gateway" => {
             let b = arr(v, "bgp_settings").first();
