@@ -17,10 +17,14 @@ fn endpoint_topology(ip_rules: &str) -> PathBuf {
     let text = std::fs::read_to_string(fixture("service-endpoint.yaml"))
         .unwrap()
         .replace("IP_RULES", ip_rules);
-    let tags = common::tmp("admin", "service-tags.json");
+    // A folder per call: tests run in parallel and must not rewrite each other's files.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = format!("admin-{n}");
+    let tags = common::tmp(&dir, "service-tags.json");
     std::fs::copy(fixture("service-tags.json"), &tags).unwrap();
     let tag: String = ip_rules.chars().filter(|c| c.is_ascii_digit()).collect();
-    let p = common::tmp("admin", &format!("service-endpoint-{tag}.yaml"));
+    let p = common::tmp(&dir, &format!("service-endpoint-{tag}.yaml"));
     std::fs::write(&p, text).unwrap();
     p
 }
