@@ -470,3 +470,25 @@ fn a_vpn_gateway_beside_a_route_server_is_active_active_with_asn_65515() {
         &["must be active-active with ASN 65515"],
     );
 }
+
+#[test]
+fn an_nva_without_ip_forwarding_drops_what_it_is_sent() {
+    // route-server-faq: data traffic goes straight to the NVA's peer IP (Route Server does not
+    // route it); learn.microsoft.com/azure/virtual-network/virtual-network-network-interface
+    // (IP forwarding: without it a NIC drops traffic not addressed to it).
+    let f = fixture(
+        "no-forwarding",
+        &[(
+            "privateIpAddress: 10.0.2.4, enableIpForwarding: true",
+            "privateIpAddress: 10.0.2.4, enableIpForwarding: false",
+        )],
+    );
+    let v = trace(&f, "10.1.1.4", "10.200.1.1", 50000);
+    assert_eq!(v["outcome"], "unreachable");
+    assert_eq!(v["forward"]["droppedAt"], "nic:nva1");
+    let reason = v["forward"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(reason.contains("forwarding"), "{reason}");
+}
