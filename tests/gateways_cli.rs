@@ -18,8 +18,7 @@ fn fixture(subst: &[(&str, &str)]) -> PathBuf {
         assert!(text.contains(k), "{k}");
         text = text.replace(k, v);
     }
-    let d = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("vnetsim-gateways-{}", std::process::id()));
+    let d = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("vnetsim-gateways-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     let tag: String = subst
         .iter()

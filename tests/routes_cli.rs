@@ -213,8 +213,7 @@ fn pe_topology(policies: &str) -> PathBuf {
     let text = std::fs::read_to_string(fixture("pe-peering.yaml"))
         .unwrap()
         .replace("POLICIES", policies);
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("vnetsim-routes-{}", std::process::id()));
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("vnetsim-routes-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join(format!("pe-{policies}.yaml"));
     std::fs::write(&p, text).unwrap();

@@ -17,8 +17,7 @@ fn fixture(name: &str, subst: &[(&str, &str)]) -> PathBuf {
     for (k, v) in subst {
         text = text.replace(k, v);
     }
-    let d = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("vnetsim-trace-{}", std::process::id()));
+    let d = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("vnetsim-trace-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     let tag: String = subst
         .iter()

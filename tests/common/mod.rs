@@ -14,8 +14,7 @@ pub fn root() -> PathBuf {
 
 /// A file in this test binary's scratch folder (`tag` names the binary).
 pub fn tmp(tag: &str, name: &str) -> PathBuf {
-    let d = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("vnetsim-{tag}-{}", std::process::id()));
+    let d = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("vnetsim-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d.join(name)
 }

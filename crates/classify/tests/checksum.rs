@@ -192,8 +192,7 @@ fn reference(dir: &Path, nk: usize) -> u64 {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("vnetsim-classify-{name}-{}", std::process::id()))
+    std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("vnetsim-classify-{name}-{}", std::process::id()))
 }
 
 #[test]

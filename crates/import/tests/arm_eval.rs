@@ -142,8 +142,7 @@ fn inline_and_child_declarations_are_merged() {
 
 #[test]
 fn dynamic_nic_address_is_refused_then_supplied() {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("vnetsim-nic-{}", std::process::id()));
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("vnetsim-nic-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("nic.json");
     let t = r#"{
@@ -183,8 +182,7 @@ fn dynamic_nic_address_is_refused_then_supplied() {
 
 #[test]
 fn cidr_host_and_array_index_of() {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("vnetsim-cidr-{}", std::process::id()));
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("vnetsim-cidr-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("t.json");
     // Per the ARM docs, cidrHost('10.144.3.0/24', 0) is 10.144.3.1, so index 3 is 10.144.3.4.
@@ -216,8 +214,7 @@ fn cidr_host_and_array_index_of() {
 
 #[test]
 fn user_defined_functions() {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("vnetsim-udf-{}", std::process::id()));
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("vnetsim-udf-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("t.json");
     let t = r#"{

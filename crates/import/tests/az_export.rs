@@ -407,8 +407,7 @@ fn resource_graph_page_gives_the_same_topology() {
     // The Resource Graph page (like this subset) holds no gateway, and Azure refuses
     // useRemoteGateways toward a VNet without one: both sides of the comparison leave the
     // flag off (the page says false; the subset's vnet.json is copied with it off).
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("vnetsim-arg-subset-{}", std::process::id()));
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("vnetsim-arg-subset-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let vnet = std::fs::read_to_string(&srcs[0]).unwrap().replace(
         "\"useRemoteGateways\": true",
@@ -468,8 +467,7 @@ fn without_the_public_ip_export_the_firewall_takes_its_dnat_destination() {
 
 #[test]
 fn a_route_with_an_unmodelled_next_hop_is_reported_not_fatal() {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("vnetsim-nh-{}", std::process::id()));
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("vnetsim-nh-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("rt.json");
     let t = r#"[{"id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/routeTables/rt-old",

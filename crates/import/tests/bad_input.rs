@@ -67,8 +67,7 @@ fn deeply_nested_expression() {
 
 #[test]
 fn random_bytes_and_odd_shapes_do_not_panic() {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("vnetsim-fuzz-{}", std::process::id()));
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("vnetsim-fuzz-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cases = [
         "", "[", "{", "[{\"id\": \"/x\", \"type\": \"a/b\"}]", "{\"data\": [1, 2]}", "\"\\u12", "[1e99999]",
@@ -108,8 +107,7 @@ fn mutated_real_inputs_never_hit_an_internal_error() {
         fixtures.join("arm-features/main.json"),
         fixtures.join("arm-merge.json"),
     ];
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("vnetsim-mutate-{}", std::process::id()));
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("vnetsim-mutate-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut seed: u64 = 0x9e3779b97f4a7c15;
     let mut next = || {

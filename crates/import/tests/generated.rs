@@ -2,8 +2,7 @@
 
 #[test]
 fn generated_bundle_of_50_vnets_imports() {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("vnetsim-gen-{}", std::process::id()));
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("vnetsim-gen-{}", std::process::id()));
     vnetsim_import::generate::write_az_bundle(&dir, 50).unwrap();
     let i = vnetsim_import::import(&[dir.clone()], &Default::default())
         .unwrap_or_else(|e| panic!("{e}"));

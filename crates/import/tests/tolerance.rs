@@ -132,8 +132,7 @@ fn reference_outside_the_sources_is_a_located_error_naming_the_id() {
 
 #[test]
 fn a_single_file_that_is_not_a_source_is_an_error() {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("vnetsim-import-notsrc-{}", std::process::id()));
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("vnetsim-import-notsrc-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("x.json");
     std::fs::write(&f, "{\"hello\": 1}").unwrap();

@@ -23,11 +23,7 @@ impl Rng {
 }
 
 fn scratch_dir(name: &str) -> PathBuf {
-    let d = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "vnetsim-lpm-{}-{}",
-        name,
-        std::process::id()
-    ));
+    let d = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("vnetsim-lpm-{}-{}", name, std::process::id()));
     fs::create_dir_all(&d).unwrap();
     d
 }
