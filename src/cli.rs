@@ -55,14 +55,18 @@ pub enum Command {
     },
     /// Import a fabric from az exports, Resource Graph, ARM templates or Terraform state.
     Import(crate::import::ImportArgs),
-    /// Effective routes of a subnet or of a NIC's subnet (Network Watcher: effective routes).
+    /// Effective routes of a subnet or of a NIC's subnet (Network Watcher: effective routes), or
+    /// the routes the gateways advertise to a site or ExpressRoute circuit (`--site`).
     Routes {
         topology: PathBuf,
         /// VNET/SUBNET
-        #[arg(long, conflicts_with = "nic", required_unless_present = "nic")]
+        #[arg(long, conflicts_with_all = ["nic", "site"], required_unless_present_any = ["nic", "site"])]
         subnet: Option<String>,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "site")]
         nic: Option<String>,
+        /// A site or circuit (NAME, site:NAME or circuit:NAME): what its gateways advertise to it
+        #[arg(long)]
+        site: Option<String>,
         #[command(flatten)]
         out: Output,
     },
@@ -295,9 +299,30 @@ pub fn run(cli: Cli) -> Result<u8, String> {
             topology,
             subnet,
             nic,
+            site,
             out,
         } => {
             let f = load(&topology)?;
+            if let Some(name) = site {
+                let bare = name
+                    .strip_prefix("site:")
+                    .or(name.strip_prefix("circuit:"))
+                    .unwrap_or(&name);
+                let Some(id) = f.find_site(bare) else {
+                    let known: Vec<&str> = f.sites.iter().map(|s| s.name.as_str()).collect();
+                    return Err(format!(
+                        "unknown site or circuit '{bare}' (defined: {})",
+                        known.join(", ")
+                    )
+                    .into());
+                };
+                if out.json() {
+                    print_json(&crate::watcher::site_routes_json(&f, id));
+                } else {
+                    print!("{}", crate::watcher::site_routes_text(&f, id));
+                }
+                return Ok(0);
+            }
             let s = match (subnet, nic) {
                 (Some(s), _) => find_subnet(&f, &s)?,
                 (None, Some(n)) => f.nics[find_nic(&f, &n)?.ix()].subnet,

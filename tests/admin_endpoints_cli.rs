@@ -17,18 +17,15 @@ fn endpoint_topology(ip_rules: &str) -> PathBuf {
     let text = std::fs::read_to_string(fixture("service-endpoint.yaml"))
         .unwrap()
         .replace("IP_RULES", ip_rules);
-    let tags = common::tmp("admin", "service-tags.json");
+    // A folder per call: tests run in parallel and must not rewrite each other's files.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = format!("admin-{n}");
+    let tags = common::tmp(&dir, "service-tags.json");
+    std::fs::copy(fixture("service-tags.json"), &tags).unwrap();
     let tag: String = ip_rules.chars().filter(|c| c.is_ascii_digit()).collect();
-    let p = common::tmp("admin", &format!("service-endpoint-{tag}.yaml"));
-    // Tests run in parallel and share these files: each is written under a name of its own
-    // and renamed into place (atomic), so no test reads another's half-written file.
-    let unique = |p: &PathBuf| p.with_extension(format!("part-{:?}", std::thread::current().id()));
-    let part = unique(&tags);
-    std::fs::copy(fixture("service-tags.json"), &part).unwrap();
-    std::fs::rename(&part, &tags).unwrap();
-    let part = unique(&p);
-    std::fs::write(&part, text).unwrap();
-    std::fs::rename(&part, &p).unwrap();
+    let p = common::tmp(&dir, &format!("service-endpoint-{tag}.yaml"));
+    std::fs::write(&p, text).unwrap();
     p
 }
 

@@ -31,6 +31,9 @@ use vnetsim_fabric::{
 /// R8.4: a walk of more than this many hops is a loop.
 pub const MAX_HOPS: usize = 32;
 
+/// The seed of the Route Server ECMP hash: the same in every subnet, so both directions of a
+/// flow meeting the same equal-cost group pick the same NVA.
+const ECMP_SEED: u32 = 0x6563_6d70;
 pub const TCP: u8 = 6;
 pub const UDP: u8 = 17;
 pub const ICMP: u8 = 1;
@@ -1117,6 +1120,42 @@ impl<'a> Walk<'a> {
         }
     }
 
+    /// Which of `width` equal-cost routes (Route Server ECMP) this flow takes: a symmetric hash
+    /// of the 5-tuple, so a reply that meets the same group takes the same next hop (model).
+    #[inline]
+    fn ecmp_pick(&self, width: u32) -> u32 {
+        if width <= 1 {
+            return 0;
+        }
+        let p = self.pkt;
+        let d = vnetsim_fabric::load_balancer::Distribution::FiveTuple;
+        let i = vnetsim_fabric::load_balancer::pick(
+            ECMP_SEED,
+            d,
+            true,
+            (p.src, p.sport),
+            (p.dst, p.dport),
+            p.proto,
+            width as usize,
+        );
+        i as u32
+    }
+
+    /// Whether appliance `n` is where the destination lies: the NVA advertised it through a
+    /// Route Server, and its own subnet's route for it points back at it. The network behind
+    /// the NVA is outside the fabric; the packet is delivered to the NVA (model).
+    fn behind_appliance(&self, n: NicId) -> bool {
+        let rs = self.f.route_set(self.f.nics[n.ix()].subnet);
+        let Some(i) = rs.lookup(self.pkt.dst) else {
+            return false;
+        };
+        (i..i + rs.ecmp_width(i)).any(|j| {
+            let r = &rs.routes[j as usize];
+            r.target == Target::Appliance(n)
+                && r.source == vnetsim_fabric::RouteSource::VirtualNetworkGateway
+        })
+    }
+
     /// Routes from `subnet` until the packet is delivered or dropped.
     fn route_from(&mut self, mut subnet: SubnetId, mut from_gateway: bool) -> End {
         loop {
@@ -1137,6 +1176,7 @@ impl<'a> Walk<'a> {
             let Some(idx) = rs.lookup(self.pkt.dst) else {
                 return End::Dropped(here, Reason::NoRoute, None);
             };
+            let idx = idx + self.ecmp_pick(rs.ecmp_width(idx));
             let rref = RouteRef {
                 set: rs_id,
                 index: idx,
@@ -1208,6 +1248,9 @@ impl<'a> Walk<'a> {
                     if !self.may_enter(vnet, nv, from_gateway) {
                         return End::Dropped(here, Reason::ForwardedTrafficNotAllowed, None);
                     }
+                    if self.behind_appliance(n) {
+                        return self.deliver_nic(n);
+                    }
                     self.cross_appliance(n);
                     // R-NVA-02 / R-NSG-11: the appliance's NSGs see the transit packet both ways.
                     match self.nsg_in(n) {
@@ -1269,12 +1312,15 @@ impl<'a> Walk<'a> {
             Endpoint::Site(site) => {
                 self.hop(at, Action::Forward);
                 let dst = self.pkt.dst;
-                let bgp = self.f.sites[site.ix()].bgp;
+                let (bgp, er) = (
+                    self.f.sites[site.ix()].bgp,
+                    self.f.sites[site.ix()].express_route,
+                );
                 let g = self.f.sites[site.ix()]
                     .gateways
                     .iter()
                     .copied()
-                    .find(|g| self.f.gateways[g.ix()].advertises_to(dst, bgp));
+                    .find(|g| self.f.gateways[g.ix()].advertises_to(dst, bgp, er));
                 let Some(g) = g else {
                     if let Some(h) = self.s.hops.last_mut() {
                         h.action = Action::Drop;

@@ -132,6 +132,32 @@ fn balancers() -> Fabric {
     compile(&vnetsim_model::load_str("load-balancers", text).unwrap())
 }
 
+/// A Route Server with two NVAs (ECMP and a shorter AS path), spokes that use it, and
+/// branch-to-branch on: sites reach the NVAs' prefixes and ExpressRoute <-> VPN transit.
+fn route_server() -> Fabric {
+    let text = include_str!("../../../tests/fixtures/route_server.yaml").replace(
+        "allowBranchToBranchTraffic: false",
+        "allowBranchToBranchTraffic: true",
+    );
+    compile(&vnetsim_model::load_str("route-server", &text).unwrap())
+}
+
+fn route_server_cases() -> Vec<Case> {
+    let mut v = vec![
+        case("10.1.1.4", "10.2.1.4", TCP, 443, None),
+        case("10.1.1.4", "10.200.1.1", TCP, 443, None),
+        case("192.168.1.10", "10.100.1.1", TCP, 443, None),
+        case("192.168.1.10", "172.20.1.1", TCP, 443, None),
+        case("10.0.3.4", "10.0.3.132", TCP, 443, None),
+    ];
+    for sport in 40000..40008 {
+        let mut c = case("10.1.1.4", "10.100.1.1", TCP, 443, None);
+        c.flow.sport = sport;
+        v.push(c);
+    }
+    v
+}
+
 fn balancer_cases() -> Vec<Case> {
     vec![
         case("10.1.0.4", "10.2.0.4", TCP, 443, None),
@@ -285,6 +311,8 @@ fn walks_allocate_nothing() {
     ];
     let lbs = balancers();
     let lb_cases = balancer_cases();
+    let rs = route_server();
+    let rs_cases = route_server_cases();
     let mut seen = BTreeSet::new();
     kinds(&lab, &lab_cases, &mut seen);
     kinds(&nva, &nva_cases, &mut seen);
@@ -331,6 +359,17 @@ fn walks_allocate_nothing() {
         assert!(seen.contains(k), "no walk crossed a {k}: {seen:?}");
     }
     let mut s = Scratch::new();
+    let reached: BTreeSet<String> = rs_cases
+        .iter()
+        .filter_map(|c| walk(&rs, c, &mut s).forward.delivered_to)
+        .map(|e| rs.endpoint_id(e))
+        .collect();
+    for nva in ["nic:nva1", "nic:nva2"] {
+        assert!(
+            reached.contains(nva),
+            "no ECMP walk reached {nva}: {reached:?}"
+        );
+    }
     let first: Vec<Trace> = lab_cases.iter().map(|c| walk(&lab, c, &mut s)).collect();
     let (same, n) = counted(|| {
         let mut same = 0usize;
@@ -347,6 +386,9 @@ fn walks_allocate_nothing() {
             for c in &lb_cases {
                 std::hint::black_box(walk(&lbs, c, &mut s));
             }
+            for c in &rs_cases {
+                std::hint::black_box(walk(&rs, c, &mut s));
+            }
         }
         same
     });
@@ -355,7 +397,11 @@ fn walks_allocate_nothing() {
         n,
         0,
         "the walk allocated {n} times in {} walks",
-        1000 * (lab_cases.len() + nva_cases.len() + managed_cases.len() + lb_cases.len())
+        1000 * (lab_cases.len()
+            + nva_cases.len()
+            + managed_cases.len()
+            + lb_cases.len()
+            + rs_cases.len())
     );
 }
 

@@ -22,6 +22,7 @@ use vnetsim_model as m;
 use crate::load_balancer::{self, AppGateway, Frontend};
 use crate::lpm::Fib;
 use crate::prefix::{self, contains};
+use crate::route_server::{self, Programmed};
 use crate::routes::{self, EffectiveRoute, NextHopType, RouteState, Target};
 use crate::security::{self, NsgTable, TagSets};
 use crate::service_tags;
@@ -295,6 +296,8 @@ pub(crate) struct Gateways {
     transit_hub: Vec<Option<usize>>,
     /// Per gateway, whether it is an ExpressRoute gateway.
     express_route: Vec<bool>,
+    /// Per VNet, what its Route Server programs.
+    route_servers: Vec<Option<Programmed>>,
 }
 
 impl Gateways {
@@ -320,6 +323,21 @@ impl Gateways {
                     .map(move |(p, _)| (*p, g))
             })
             .collect()
+    }
+    /// Route Server routes a subnet of VNet `vi` gets: its own VNet's route server's, else its
+    /// transit hub's (peered VNets that use remote gateways, R-RS-02). GatewaySubnet gets them
+    /// only with branch-to-branch on: the gateway learns them from the route server then.
+    fn nva_routes_of(&self, vi: usize, gateway_subnet: bool) -> &[(Ipv4Net, Vec<Ipv4Addr>)] {
+        let own = self.route_servers[vi].as_ref();
+        let rs = if own.is_some() || !self.of_vnet[vi].is_empty() {
+            own
+        } else {
+            self.transit_hub[vi].and_then(|h| self.route_servers[h].as_ref())
+        };
+        match rs {
+            Some(p) if !gateway_subnet || p.branch_to_branch => &p.routes,
+            _ => &[],
+        }
     }
     /// The VPN gateway a `VirtualNetworkGateway` user route in VNet `vi` reaches (R2.8): its
     /// own, else its transit hub's. A user route cannot name an ExpressRoute gateway
@@ -369,6 +387,10 @@ fn compile_gateways(
         bgp: false,
         express_route: true,
     }));
+    let mut route_servers: Vec<Option<Programmed>> = vec![None; vnets.len()];
+    for rs in &t.route_servers {
+        route_servers[names.vnet(&rs.vnet.value)] = Some(route_server::programmed(rs));
+    }
     let mut gateways: Vec<Gateway> = Vec::new();
     let mut of_vnet: Vec<Vec<GatewayId>> = vec![Vec::new(); vnets.len()];
     for g in &t.gateways {
@@ -400,9 +422,12 @@ fn compile_gateways(
             advertised: Vec::new(),
             advertised_fib: Fib::default(),
             bgp_advertised_fib: Fib::default(),
+            branch: Vec::new(),
+            branch_fib: Fib::default(),
         });
     }
-    let transit_hub = transit_hubs(peerings, &of_vnet);
+    let has_rs: Vec<bool> = route_servers.iter().map(Option::is_some).collect();
+    let transit_hub = transit_hubs(peerings, &of_vnet, &has_rs);
     let mut spokes_of: Vec<Vec<usize>> = vec![Vec::new(); vnets.len()];
     for (s, h) in transit_hub.iter().enumerate() {
         if let Some(h) = h {
@@ -419,7 +444,14 @@ fn compile_gateways(
         g.advertised = adv;
     }
     learn_vnet2vnet(t, &mut gateways, vnets);
+    let express_route: Vec<bool> = t
+        .gateways
+        .iter()
+        .map(|g| g.gateway_type == m::GatewayType::ExpressRoute)
+        .collect();
+    branch_to_branch(&mut gateways, &route_servers, &express_route);
     for g in gateways.iter_mut() {
+        g.branch_fib = fib_of(g.branch.iter().map(|p| (*p, 1)));
         g.learned_fib = fib_of(g.learned.iter().map(|(p, s)| (*p, s.encode())));
         let all = g
             .advertised
@@ -434,13 +466,34 @@ fn compile_gateways(
             gateways,
             of_vnet,
             transit_hub,
-            express_route: t
-                .gateways
-                .iter()
-                .map(|g| g.gateway_type == m::GatewayType::ExpressRoute)
-                .collect(),
+            express_route,
+            route_servers,
         },
     )
+}
+
+/// Branch-to-branch (R-RS-04): where a VNet's route server has `allowBranchToBranchTraffic`, its
+/// gateways learn the NVAs' routes and each other's (ExpressRoute <-> site-to-site VPN), and
+/// advertise them to their BGP peers. Without it, the route server exchanges nothing with them.
+/// learn.microsoft.com/azure/route-server/expressroute-vpn-support
+fn branch_to_branch(gateways: &mut [Gateway], rs: &[Option<Programmed>], er: &[bool]) {
+    let learned: Vec<(VnetId, bool, Vec<Ipv4Net>)> = gateways
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.vnet, er[i], g.learned.iter().map(|l| l.0).collect()))
+        .collect();
+    for (i, g) in gateways.iter_mut().enumerate() {
+        let Some(p) = rs[g.vnet.ix()].as_ref().filter(|p| p.branch_to_branch) else {
+            continue;
+        };
+        let mut branch: Vec<Ipv4Net> = p.prefixes().collect();
+        for (v, other_er, l) in &learned {
+            if *v == g.vnet && *other_er != er[i] {
+                branch.extend(l.iter().copied());
+            }
+        }
+        g.branch = branch;
+    }
 }
 
 /// VNet-to-VNet connections (declared on either side, they connect both): each gateway learns
@@ -532,7 +585,12 @@ fn learned_prefixes(
 
 /// Each spoke whose peering uses remote gateways, toward a connected hub that allows gateway
 /// transit and has a gateway (R2.3).
-fn transit_hubs(peerings: &Peerings, of_vnet: &[Vec<GatewayId>]) -> Vec<Option<usize>> {
+/// A route server serves `useRemoteGateways` as a gateway does (R-RS-02).
+fn transit_hubs(
+    peerings: &Peerings,
+    of_vnet: &[Vec<GatewayId>],
+    has_rs: &[bool],
+) -> Vec<Option<usize>> {
     let mut transit_hub: Vec<Option<usize>> = vec![None; of_vnet.len()];
     let mut pairs: Vec<(&(usize, usize), &&m::Peering)> = peerings.own_flags.iter().collect();
     pairs.sort_by_key(|(k, _)| **k);
@@ -541,7 +599,7 @@ fn transit_hubs(peerings: &Peerings, of_vnet: &[Vec<GatewayId>]) -> Vec<Option<u
             continue;
         }
         if let Some(back) = peerings.own_flags.get(&(b, a)) {
-            if back.allow_gateway_transit && !of_vnet[b].is_empty() {
+            if back.allow_gateway_transit && (!of_vnet[b].is_empty() || has_rs[b]) {
                 transit_hub[a] = Some(b);
             }
         }
@@ -909,6 +967,17 @@ fn compile_route_sets(
                 .map(|&w| (VnetId(w as u32), vnets[w].address_space.as_slice()))
                 .collect(),
             gateway_routes: gws.routes_of(vi),
+            bgp_routes: gws
+                .nva_routes_of(vi, vnets[vi].gateway_subnet == Some(SubnetId(si as u32)))
+                .iter()
+                .map(|(p, hops)| {
+                    let hops = hops.iter().map(|a| {
+                        let target = resolve_appliance(vnets, nics, peerings, vi, ip(*a));
+                        (*a, target)
+                    });
+                    (*p, hops.collect())
+                })
+                .collect(),
             endpoints: endpoint_routes(vi, &pes_by_vnet, pes, subnets, vnets, peerings),
             route_table,
             vnet: VnetId(vi as u32),
@@ -956,15 +1025,30 @@ fn connected_groups(t: &m::Topology, vnets: &[Vnet]) -> Vec<Vec<usize>> {
     out
 }
 
+/// A route set's FIB over its Active routes. Equal-cost Route Server routes of one prefix are
+/// consecutive: the FIB names the first, `ecmp` how many follow it.
 fn route_set(routes: Vec<EffectiveRoute>) -> RouteSet {
+    let active = |i: usize| routes[i].state == RouteState::Active;
+    let mut ecmp = vec![1u8; routes.len()];
+    let mut first: Vec<bool> = vec![false; routes.len()];
+    let mut i = 0;
+    while i < routes.len() {
+        let mut j = i + 1;
+        while active(i) && j < routes.len() && active(j) && routes[j].prefix == routes[i].prefix {
+            j += 1;
+        }
+        ecmp[i] = (j - i) as u8;
+        first[i] = active(i);
+        i = j;
+    }
     let fib = fib_of(
         routes
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.state == RouteState::Active)
+            .filter(|(i, _)| first[*i])
             .map(|(i, r)| (r.prefix, i as u32)),
     );
-    RouteSet { routes, fib }
+    RouteSet { routes, fib, ecmp }
 }
 
 /// The service tags an NSG associated in VNet `vi` (under route table `rt`) expands

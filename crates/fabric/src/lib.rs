@@ -26,6 +26,7 @@ mod compile;
 pub mod firewall;
 pub mod load_balancer;
 pub mod prefix;
+mod route_server;
 pub mod routes;
 pub mod security;
 mod service_tags;
@@ -362,6 +363,10 @@ pub struct Gateway {
     /// What it advertises to a BGP peer: the above and everything it learned from its other
     /// connections (R-GW-03: transit between sites through the gateway).
     bgp_advertised_fib: Fib,
+    /// What it learned from its VNet's route server and the VNet's other gateway type with
+    /// branch-to-branch on (the NVAs' routes; ExpressRoute <-> VPN), advertised to BGP peers.
+    pub branch: Vec<Ipv4Net>,
+    branch_fib: Fib,
 }
 
 impl Gateway {
@@ -372,15 +377,20 @@ impl Gateway {
     }
     /// Whether a site (a BGP one when `bgp`) routes `dst` to this gateway.
     /// Where [`Gateway::next_for`] and [`Gateway::advertises_to`] may change their answer.
-    pub fn cuts(&self) -> [&[u32]; 3] {
+    pub fn cuts(&self) -> [&[u32]; 4] {
         [
             self.learned_fib.cuts(),
             self.advertised_fib.cuts(),
             self.bgp_advertised_fib.cuts(),
+            self.branch_fib.cuts(),
         ]
     }
     #[inline]
-    pub fn advertises_to(&self, dst: u32, bgp: bool) -> bool {
+    pub fn advertises_to(&self, dst: u32, bgp: bool, express_route: bool) -> bool {
+        let speaks_bgp = (bgp && self.bgp) || express_route;
+        if speaks_bgp && self.branch_fib.lookup(dst).is_some() {
+            return true;
+        }
         if bgp && self.bgp {
             return self.bgp_advertised_fib.lookup(dst).is_some();
         }
@@ -399,6 +409,8 @@ pub struct RouteTableInfo {
 pub struct RouteSet {
     pub routes: Vec<EffectiveRoute>,
     fib: Fib,
+    /// Per route, how many equal-cost routes start at it (1 but for ECMP groups).
+    ecmp: Vec<u8>,
 }
 
 impl RouteSet {
@@ -406,6 +418,11 @@ impl RouteSet {
     #[inline]
     pub fn lookup(&self, dst: u32) -> Option<u32> {
         self.fib.lookup(dst)
+    }
+    /// How many equal-cost routes (consecutive from `i`) the route `lookup` gave stands for.
+    #[inline]
+    pub fn ecmp_width(&self, i: u32) -> u32 {
+        self.ecmp[i as usize] as u32
     }
     pub fn fib_bytes(&self) -> usize {
         self.fib.memory_bytes()

@@ -135,6 +135,9 @@ pub(crate) struct RouteInputs<'a> {
     pub peers: Vec<(VnetId, &'a [Ipv4Net])>,
     /// Gateway routes reaching this subnet's VNet (own gateways, or the hub's through transit).
     pub gateway_routes: Vec<(Ipv4Net, GatewayId)>,
+    /// Route Server routes reaching this subnet: per prefix, each equal-cost next hop (the NVA
+    /// peer's address and what owns it).
+    pub bgp_routes: Vec<(Ipv4Net, Vec<(Ipv4Addr, Target)>)>,
     /// Private Endpoints whose /32 this subnet gets: (id, address, whether route-table
     /// policies are on in the endpoint's subnet, prefix length of the endpoint VNet's space holding it).
     pub endpoints: Vec<(PeId, u32, bool, u8)>,
@@ -253,6 +256,41 @@ pub(crate) fn effective_routes(inp: &RouteInputs) -> Vec<EffectiveRoute> {
                 inv,
             );
         }
+        for (prefix, hops) in &inp.bgp_routes {
+            // The same prefix from a VPN or ExpressRoute gateway is preferred (R-RS-03).
+            if out
+                .iter()
+                .any(|r| r.source == RouteSource::VirtualNetworkGateway && r.prefix == *prefix)
+            {
+                continue;
+            }
+            // R-RS-05: the VNet's, peerings' and service endpoints' system routes beat BGP
+            // routes inside them, however specific.
+            let inv = system_spaces
+                .iter()
+                .chain(inp.service_endpoints.iter())
+                .any(|s| contains(s, prefix));
+            if prefix.prefix_len() == 0 {
+                bgp_default = true;
+            }
+            for (ip, target) in hops {
+                push(
+                    &mut out,
+                    &mut pre_invalid,
+                    EffectiveRoute {
+                        source: RouteSource::VirtualNetworkGateway,
+                        state: RouteState::Active,
+                        prefix: *prefix,
+                        next_hop_type: NextHopType::VirtualNetworkGateway,
+                        next_hop_ip: Some(*ip),
+                        name: None,
+                        route_table: None,
+                        target: *target,
+                    },
+                    inv,
+                );
+            }
+        }
     }
     // R-RT-07: service endpoint routes, only in the subnets that enabled the endpoint.
     for p in &inp.service_endpoints {
@@ -332,7 +370,11 @@ pub(crate) fn effective_routes(inp: &RouteInputs) -> Vec<EffectiveRoute> {
             );
         }
     }
-    // R2.6: among routes of the same prefix, the highest source precedence stays Active.
+    // R2.6: among routes of the same prefix, the highest source precedence stays Active; where
+    // that is a Route Server route, its equal-cost siblings stay Active with it (ECMP).
+    let from_route_server = |r: &EffectiveRoute| {
+        r.source == RouteSource::VirtualNetworkGateway && r.next_hop_ip.is_some()
+    };
     let n = out.len();
     for i in 0..n {
         if pre_invalid[i] {
@@ -343,7 +385,8 @@ pub(crate) fn effective_routes(inp: &RouteInputs) -> Vec<EffectiveRoute> {
             .filter(|&j| !pre_invalid[j] && out[j].prefix == out[i].prefix)
             .max_by_key(|&j| (out[j].source.precedence(), std::cmp::Reverse(j)))
             .unwrap();
-        out[i].state = if best == i {
+        out[i].state = if best == i || (from_route_server(&out[best]) && from_route_server(&out[i]))
+        {
             RouteState::Active
         } else {
             RouteState::Invalid
@@ -368,6 +411,7 @@ mod tests {
             own_space: &space,
             peers: vec![],
             gateway_routes: vec![],
+            bgp_routes: vec![],
             endpoints: vec![],
             route_table: None,
             vnet: VnetId(0),

@@ -181,3 +181,55 @@ pub fn flow_verify(
         rule_name: last,
     }
 }
+
+/// Where a route a gateway advertises to a site came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdvertisedOrigin {
+    /// The gateway's VNet or a spoke that uses it (`useRemoteGateways`).
+    VirtualNetwork,
+    /// Learned from another connection of the gateway (BGP transit, Vnet2Vnet).
+    Connection(crate::GatewayPeer),
+    /// Learned through the VNet's route server with branch-to-branch on (an NVA's route, or
+    /// the other gateway type's: ExpressRoute <-> VPN).
+    BranchToBranch,
+}
+
+/// The routes the gateways of site `s` advertise to it (`az network vnet-gateway
+/// list-advertised-routes`), each prefix once, in gateway order: the VNet's and its spokes'
+/// spaces; over BGP also what the gateway learned from its other connections; and, with a
+/// route server's branch-to-branch on, what it learned from the route server.
+pub fn site_routes(
+    f: &Fabric,
+    s: crate::SiteId,
+) -> Vec<(ipnet::Ipv4Net, crate::GatewayId, AdvertisedOrigin)> {
+    let site = &f.sites[s.ix()];
+    let mut out: Vec<(ipnet::Ipv4Net, crate::GatewayId, AdvertisedOrigin)> = Vec::new();
+    for &g in &site.gateways {
+        let gw = &f.gateways[g.ix()];
+        let mut rows: Vec<(ipnet::Ipv4Net, AdvertisedOrigin)> = gw
+            .advertised
+            .iter()
+            .map(|p| (*p, AdvertisedOrigin::VirtualNetwork))
+            .collect();
+        if site.bgp && gw.bgp {
+            let other = gw
+                .learned
+                .iter()
+                .filter(|(_, peer)| *peer != crate::GatewayPeer::Site(s));
+            rows.extend(other.map(|(p, peer)| (*p, AdvertisedOrigin::Connection(*peer))));
+        }
+        if (site.bgp && gw.bgp) || site.express_route {
+            rows.extend(
+                gw.branch
+                    .iter()
+                    .map(|p| (*p, AdvertisedOrigin::BranchToBranch)),
+            );
+        }
+        for (p, o) in rows {
+            if !out.iter().any(|r| r.0 == p) {
+                out.push((p, g, o));
+            }
+        }
+    }
+    out
+}

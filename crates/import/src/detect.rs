@@ -14,6 +14,9 @@ pub enum SourceKind {
     ArmParameters,
     /// `terraform show -json` (state or plan).
     Terraform,
+    /// `az network routeserver peering list-learned-routes`:
+    /// `{"RouteServiceRole_IN_0": [...], "RouteServiceRole_IN_1": [...]}`.
+    LearnedRoutes,
 }
 
 /// Detects the kind of a document, or `None` if it is not an import source.
@@ -22,7 +25,12 @@ pub fn detect(v: &Val) -> Option<SourceKind> {
         let all_resources = items.iter().all(is_resource);
         return all_resources.then_some(SourceKind::AzCli);
     }
-    v.as_obj()?;
+    let members = v.as_obj()?;
+    let learned =
+        |(k, x): &(String, Val)| k.starts_with("RouteServiceRole_IN_") && x.as_arr().is_some();
+    if !members.is_empty() && members.iter().all(learned) {
+        return Some(SourceKind::LearnedRoutes);
+    }
     if crate::terraform::is_terraform(v) {
         return Some(SourceKind::Terraform);
     }

@@ -208,6 +208,7 @@ fn import_inner(sources: &[PathBuf], opts: &ImportOptions) -> Result<Imported, I
             SourceKind::ArmTemplate if root => templates.push(v),
             SourceKind::ArmTemplate => {}
             SourceKind::ArmParameters => params.push(v),
+            SourceKind::LearnedRoutes => resources.push(mapper::learned_routes_source(v, &name)),
         }
     }
     if !templates.is_empty() {

@@ -24,6 +24,7 @@ mod lb;
 mod manager;
 mod nat;
 mod network;
+mod route_server;
 
 pub use classify::{classify, Class};
 
@@ -62,6 +63,8 @@ pub(crate) struct Ctx<'a> {
     pub nat_served: HashMap<String, String>,
 }
 
+pub(crate) use route_server::learned_routes_source;
+
 /// Maps resources to a validated topology, or every located problem.
 pub fn map(
     resources: &[Resource],
@@ -80,6 +83,7 @@ pub fn map(
     network::asgs(&mut c);
     network::nics(&mut c);
     network::sites_and_gateways(&mut c);
+    route_server::route_servers(&mut c);
     firewall::firewalls(&mut c);
     network::private_endpoints(&mut c);
     manager::network_managers(&mut c);
@@ -420,6 +424,7 @@ impl<'a> Ctx<'a> {
             "nics",
             "natGateways",
             "gateways",
+            "routeServers",
             "firewalls",
             "services",
             "privateEndpoints",

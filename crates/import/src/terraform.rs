@@ -316,6 +316,10 @@ const TYPES: &[(&str, &str)] = &[
     ),
     ("azurerm_virtual_hub", "Microsoft.Network/virtualHubs"),
     ("azurerm_route_server", "Microsoft.Network/virtualHubs"),
+    (
+        "azurerm_route_server_bgp_connection",
+        "Microsoft.Network/virtualHubs/bgpConnections",
+    ),
     ("azurerm_virtual_wan", "Microsoft.Network/virtualWans"),
     (
         "azurerm_express_route_circuit",
@@ -1062,6 +1066,48 @@ fn properties(ty: &str, v: &Val) -> Option<Val> {
                 ("ipConfigurations", Val::new(Json::Arr(cfgs), p)),
             ])
         }
+        // A Route Server: a virtual hub without a virtual WAN, in its subnet.
+        "azurerm_route_server" => o(vec![
+            (
+                "ipConfigurations",
+                Val::new(
+                    Json::Arr(vec![o(vec![(
+                        "subnet",
+                        id_ref(v.key("subnet_id"), p).unwrap_or_else(|| Val::null(p)),
+                    )])]),
+                    p,
+                ),
+            ),
+            (
+                "allowBranchToBranchTraffic",
+                v.key("branch_to_branch_traffic_enabled")
+                    .cloned()
+                    .unwrap_or_else(|| boolean(false, p)),
+            ),
+            ("virtualRouterIps", str_list(v, &["virtual_router_ips"])),
+            (
+                "virtualRouterAsn",
+                v.key("virtual_router_asn")
+                    .cloned()
+                    .unwrap_or_else(|| Val::null(p)),
+            ),
+        ]),
+        "azurerm_route_server_bgp_connection" => o(vec![
+            (
+                "routeServerId",
+                v.key("route_server_id")
+                    .cloned()
+                    .unwrap_or_else(|| Val::null(p)),
+            ),
+            (
+                "peerIp",
+                v.key("peer_ip").cloned().unwrap_or_else(|| Val::null(p)),
+            ),
+            (
+                "peerAsn",
+                v.key("peer_asn").cloned().unwrap_or_else(|| Val::null(p)),
+            ),
+        ]),
         "azurerm_local_network_gateway" => {
             let b = arr(v, "bgp_settings").first();
             let bgp = b.map(|b| {

@@ -175,6 +175,7 @@ pub fn resolve_address(f: &Fabric, s: &str) -> Result<Named, String> {
         "nic" => f.find_nic(name).map(nic),
         "pe" => f.find_pe(name).map(pe),
         "site" => f.find_site(name).map(site),
+        "circuit" => find_circuit(f, name).map(site),
         "service" => f.find_service(name).and_then(service),
         "" if s == "internet" => Some(plain(
             vnetsim_engine::sweep::INTERNET_PROBE,
@@ -195,8 +196,8 @@ pub fn resolve_address(f: &Fabric, s: &str) -> Result<Named, String> {
         for p in &f.pes {
             all.push(format!("pe:{}", p.name));
         }
-        for x in &f.sites {
-            all.push(format!("site:{}", x.name));
+        for (i, _) in f.sites.iter().enumerate() {
+            all.push(f.endpoint_id(Endpoint::Site(fabric::SiteId(i as u32))));
         }
         for x in &f.services {
             all.push(format!("service:{}", x.name));
@@ -251,6 +252,11 @@ pub fn find_subnet(f: &Fabric, path: &str) -> Result<fabric::SubnetId, String> {
 }
 
 /// Parses an endpoint id (`nic:NAME`, `pe:NAME`, `site:NAME`, `service:NAME`, `subnet:V/S`, `firewall:NAME`, `internet`, `platform`).
+/// An ExpressRoute circuit by name: on-premises behind it is a source like a site.
+fn find_circuit(f: &Fabric, name: &str) -> Option<fabric::SiteId> {
+    f.find_site(name).filter(|i| f.sites[i.ix()].express_route)
+}
+
 pub fn parse_endpoint(f: &Fabric, s: &str) -> Result<Endpoint, String> {
     let bad = || format!("error: unknown endpoint '{s}'");
     let (kind, name) = s.split_once(':').unwrap_or((s, ""));
@@ -260,11 +266,12 @@ pub fn parse_endpoint(f: &Fabric, s: &str) -> Result<Endpoint, String> {
         "nic" => find_nic(f, name).map(Endpoint::Nic),
         "pe" => f.find_pe(name).map(Endpoint::Pe).ok_or_else(bad),
         "site" => f.find_site(name).map(Endpoint::Site).ok_or_else(bad),
+        "circuit" => find_circuit(f, name).map(Endpoint::Site).ok_or_else(bad),
         "service" => f.find_service(name).map(Endpoint::Service).ok_or_else(bad),
         "subnet" => find_subnet(f, name).map(Endpoint::Subnet),
         "firewall" => f.firewalls.iter().position(|x| x.name == name).map(|i| Endpoint::Firewall(fabric::FirewallId(i as u32))).ok_or_else(bad),
         _ => Err(format!(
-            "error: invalid endpoint '{s}'; expected nic:NAME, pe:NAME, site:NAME, service:NAME, subnet:VNET/SUBNET, firewall:NAME, internet or platform"
+            "error: invalid endpoint '{s}'; expected nic:NAME, pe:NAME, site:NAME, circuit:NAME, service:NAME, subnet:VNET/SUBNET, firewall:NAME, internet or platform"
         )),
     }
 }

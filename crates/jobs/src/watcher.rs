@@ -7,9 +7,12 @@ use serde_json::{json, Value};
 use vnetsim_fabric::admin::{AdminRule, AdminRules};
 use vnetsim_fabric::security::{ExpandedRule, RuleTable};
 use vnetsim_fabric::watcher::{
-    admin_rules, effective_routes, effective_rules, next_hop_ips, Association,
+    admin_rules, effective_routes, effective_rules, next_hop_ips, site_routes, AdvertisedOrigin,
+    Association,
 };
-use vnetsim_fabric::{EffectiveRoute, Fabric, NicId, RouteSource, SubnetId};
+use vnetsim_fabric::{
+    EffectiveRoute, Endpoint, Fabric, GatewayPeer, NicId, RouteSource, SiteId, SubnetId,
+};
 
 fn route_row(f: &Fabric, r: &EffectiveRoute) -> Value {
     json!({
@@ -32,6 +35,56 @@ pub fn routes_json(f: &Fabric, s: SubnetId) -> Value {
         .map(|r| route_row(f, r))
         .collect();
     json!({ "subnet": f.subnet_path(s), "value": rows })
+}
+
+fn origin_name(f: &Fabric, o: AdvertisedOrigin) -> String {
+    match o {
+        AdvertisedOrigin::VirtualNetwork => "VirtualNetwork".to_string(),
+        AdvertisedOrigin::Connection(GatewayPeer::Site(s)) => f.endpoint_id(Endpoint::Site(s)),
+        AdvertisedOrigin::Connection(GatewayPeer::Gateway(g)) => {
+            f.endpoint_id(Endpoint::Gateway(g))
+        }
+        AdvertisedOrigin::BranchToBranch => "RouteServer".to_string(),
+    }
+}
+
+/// `routes --site --json`: what the site's gateways advertise to it.
+pub fn site_routes_json(f: &Fabric, s: SiteId) -> Value {
+    let rows: Vec<Value> = site_routes(f, s)
+        .into_iter()
+        .map(|(p, g, o)| {
+            json!({
+                "network": p.to_string(),
+                "gateway": f.gateways[g.ix()].name,
+                "learnedFrom": origin_name(f, o),
+            })
+        })
+        .collect();
+    json!({ "site": f.endpoint_id(Endpoint::Site(s)), "value": rows })
+}
+
+pub fn site_routes_text(f: &Fabric, s: SiteId) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Routes advertised to {}",
+        f.endpoint_id(Endpoint::Site(s))
+    );
+    let _ = writeln!(
+        out,
+        "{:<18} {:<22} {}",
+        "Network", "Gateway", "Learned From"
+    );
+    for (p, g, o) in site_routes(f, s) {
+        let _ = writeln!(
+            out,
+            "{:<18} {:<22} {}",
+            p.to_string(),
+            f.gateways[g.ix()].name,
+            origin_name(f, o)
+        );
+    }
+    out
 }
 
 pub fn routes_text(f: &Fabric, s: SubnetId) -> String {

@@ -30,6 +30,7 @@ pub fn check(t: &Topology, d: &mut Diagnostics) {
     vnet2vnet(t, d);
     instance_addresses(t, d);
     express_route(t, d);
+    crate::route_server::check(t, d);
 }
 
 /// ExpressRoute: circuits connect to ExpressRoute gateways, sites and VNet-to-VNet to VPN
@@ -178,8 +179,11 @@ fn vnet2vnet(t: &Topology, d: &mut Diagnostics) {
     }
 }
 
+/// A gateway or a Route Server: either serves a peer that sets `useRemoteGateways`
+/// (learn.microsoft.com/azure/route-server/route-server-faq, "Use Remote Gateway (or Route Server)").
 fn has_gateway(t: &Topology, vnet: &str) -> bool {
     t.gateways.iter().any(|g| g.vnet.value == vnet)
+        || crate::route_server::has_route_server(t, vnet)
 }
 
 fn peering_back<'t>(t: &'t Topology, p: &Peering) -> Option<&'t Peering> {
@@ -202,7 +206,7 @@ fn gateway_transit(t: &Topology, d: &mut Diagnostics) {
             d.error(
                 p.loc,
                 format!(
-                    "{link} sets useRemoteGateways but vnet '{}' has no virtual network gateway \
+                    "{link} sets useRemoteGateways but vnet '{}' has no virtual network gateway or route server \
                      (rule: useRemoteGateways needs a gateway in the remote virtual network)",
                     p.to.value
                 ),

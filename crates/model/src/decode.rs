@@ -116,7 +116,7 @@ pub(crate) fn string(d: &mut Diagnostics, node: &Node, expected: &str) -> Option
     Some(Sp::new(s.to_string(), node.loc))
 }
 
-fn boolean(d: &mut Diagnostics, node: Option<&Node>, default: bool) -> bool {
+pub(crate) fn boolean(d: &mut Diagnostics, node: Option<&Node>, default: bool) -> bool {
     let Some(node) = node else { return default };
     match &node.kind {
         NodeKind::Scalar {
@@ -211,7 +211,7 @@ pub(crate) fn parse_prefix(s: &str, allow_ip: bool) -> Result<Ipv4Net, String> {
     Ok(net)
 }
 
-fn prefix(d: &mut Diagnostics, node: &Node, allow_ip: bool) -> Option<Sp<Ipv4Net>> {
+pub(crate) fn prefix(d: &mut Diagnostics, node: &Node, allow_ip: bool) -> Option<Sp<Ipv4Net>> {
     let s = scalar(d, node, "a CIDR prefix")?;
     match parse_prefix(s, allow_ip) {
         Ok(p) => Some(Sp::new(p, node.loc)),
@@ -419,6 +419,7 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
             "gateways",
             "natGateways",
             "expressRouteCircuits",
+            "routeServers",
             "firewalls",
             "services",
             "privateEndpoints",
@@ -515,6 +516,11 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
             t.express_route_circuits.push(x);
         }
     }
+    for n in items(d, o.get("routeServers"), "routeServers", false) {
+        if let Some(x) = whole(d, n, crate::route_server::decode) {
+            t.route_servers.push(x);
+        }
+    }
     for n in items(d, o.get("firewalls"), "firewalls", false) {
         if let Some(x) = whole(d, n, firewall) {
             t.firewalls.push(x);
@@ -596,7 +602,7 @@ fn not_modelled(d: &mut Diagnostics, n: &Node) -> Option<NotModelled> {
     Some(x)
 }
 
-fn named(d: &mut Diagnostics, o: &Obj, what: &str) -> Option<Sp<String>> {
+pub(crate) fn named(d: &mut Diagnostics, o: &Obj, what: &str) -> Option<Sp<String>> {
     require(d, o, "name", what).and_then(|n| string(d, n, "a name"))
 }
 

@@ -37,6 +37,7 @@ pub mod load_balancer;
 pub mod node;
 pub mod overlap;
 pub mod read;
+pub mod route_server;
 pub mod service_tags;
 pub mod types;
 pub mod validate;

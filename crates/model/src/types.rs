@@ -37,6 +37,8 @@ pub struct Topology {
     pub gateways: Vec<Gateway>,
     pub nat_gateways: Vec<NatGateway>,
     pub express_route_circuits: Vec<ExpressRouteCircuit>,
+    /// Azure Route Servers (`routeServers`): NVAs peer with them over BGP.
+    pub route_servers: Vec<RouteServer>,
     pub firewalls: Vec<Firewall>,
     pub services: Vec<Service>,
     pub private_endpoints: Vec<PrivateEndpoint>,
@@ -407,6 +409,57 @@ pub struct ExpressRouteCircuit {
     pub name: Sp<String>,
     pub peer_asn: Sp<u32>,
     pub advertised_prefixes: Vec<Sp<Ipv4Net>>,
+}
+
+/// The Route Server's subnet name, as Azure requires it.
+pub const ROUTE_SERVER_SUBNET: &str = "RouteServerSubnet";
+
+/// An Azure Route Server (a `Microsoft.Network/virtualHubs` without a virtual WAN) in a VNet's
+/// RouteServerSubnet. It exchanges routes with NVAs over BGP and programs what they advertise
+/// into the VNet and into peered VNets that use remote gateways.
+#[derive(Clone, Debug)]
+pub struct RouteServer {
+    pub name: Sp<String>,
+    pub vnet: Sp<String>,
+    /// The subnet it is deployed in (default `RouteServerSubnet`, the only name Azure accepts).
+    pub subnet: Sp<String>,
+    /// Route exchange between the VNet's VPN/ExpressRoute gateways and the NVAs (branch-to-branch),
+    /// off by default.
+    pub allow_branch_to_branch_traffic: bool,
+    /// Its two instance addresses in RouteServerSubnet (`virtualRouterIps`), optional.
+    pub instance_addresses: Vec<Sp<Ipv4Addr>>,
+    pub bgp_peers: Vec<BgpPeer>,
+    /// Where the object came from (set by the importer; optional).
+    pub origin: Option<Origin>,
+}
+
+/// One NVA peered with a Route Server (`bgpConnections` in ARM) and the routes it advertises
+/// (an input, like a site's BGP prefixes: no export carries them).
+#[derive(Clone, Debug)]
+pub struct BgpPeer {
+    pub name: Sp<String>,
+    pub peer_ip: Sp<Ipv4Addr>,
+    pub peer_asn: Sp<u32>,
+    pub advertises: Vec<AdvertisedRoute>,
+}
+
+/// A route an NVA advertises: its prefix and AS path (nearest AS first; empty means the NVA's
+/// own ASN only, a path of length one).
+#[derive(Clone, Debug)]
+pub struct AdvertisedRoute {
+    pub prefix: Sp<Ipv4Net>,
+    pub as_path: Vec<u32>,
+}
+
+impl AdvertisedRoute {
+    /// The AS path length the Route Server compares: the peer's own ASN counts when the path
+    /// given does not start with it.
+    pub fn as_path_len(&self, peer_asn: u32) -> usize {
+        match self.as_path.first() {
+            Some(&a) if a == peer_asn => self.as_path.len(),
+            _ => self.as_path.len() + 1,
+        }
+    }
 }
 
 /// A gateway connection's `connectionType`, in Azure's spelling.

@@ -274,7 +274,12 @@ impl<'a> Checker<'a> {
             spaces,
             subnets: HashMap::new(),
             sorted_subnets: OnceCell::new(),
-            gateway_vnets: t.gateways.iter().map(|g| g.vnet.value.as_str()).collect(),
+            gateway_vnets: t
+                .gateways
+                .iter()
+                .map(|g| g.vnet.value.as_str())
+                .chain(t.route_servers.iter().map(|r| r.vnet.value.as_str()))
+                .collect(),
             owners: HashMap::new(),
             asg_vnet: HashMap::new(),
         }

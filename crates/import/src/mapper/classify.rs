@@ -45,9 +45,9 @@ const MODELLED: &[&str] = &[
 ];
 
 const UNSUPPORTED: &[(&str, &str)] = &[
-    ("microsoft.network/virtualhubs", "Virtual WAN hub or Route Server routing: BGP routes injected into peered VNets"),
-    ("microsoft.network/virtualhubs/ipconfigurations", "Route Server: BGP routes injected into the VNet"),
-    ("microsoft.network/virtualhubs/bgpconnections", "Route Server BGP peering with an NVA: routes injected into the VNet"),
+    ("microsoft.network/virtualhubs", "Virtual WAN hub routing: routes between hubs, branches and connected VNets"),
+    ("microsoft.network/virtualhubs/ipconfigurations", "Virtual WAN hub addressing"),
+    ("microsoft.network/virtualhubs/bgpconnections", "Virtual WAN hub BGP peering with an NVA: routes injected into connected VNets"),
     ("microsoft.network/virtualwans", "Virtual WAN routing between hubs, branches and VNets"),
     ("microsoft.network/vpngateways", "Virtual WAN site-to-site VPN routing"),
     ("microsoft.network/p2svpngateways", "Virtual WAN point-to-site VPN routing"),
