@@ -22,6 +22,7 @@
 
 pub mod check;
 pub mod diff;
+pub mod exhaustive;
 pub mod flowlog;
 pub mod names;
 pub mod replay;
