@@ -292,3 +292,32 @@ fn fixed_out_needs_why() {
     assert_eq!(code, 2);
     assert!(err.contains("--why"), "{err}");
 }
+
+/// `reach --why`: the region of tcp/22 from the shared VM to the workload VM is unreachable,
+/// and its example header has the two blockers of the trace above (the firewall's default
+/// deny, then nsg-app's deny-ssh-from-shared at priority 300).
+#[test]
+fn reach_why_explains_the_unreachable_region() {
+    let out = ok(&[
+        "reach",
+        &fixture("traces/hub-spoke-lab.yaml"),
+        "--from",
+        "nic:vm-shared-nic",
+        "--to",
+        "nic:vm-app-nic",
+        "--protocol",
+        "tcp",
+        "--ports",
+        "22",
+        "--why",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let w = v["why"].as_array().unwrap();
+    assert_eq!(w.len(), 1, "{v:#}");
+    assert_eq!(w[0]["end"], "reachable");
+    let b = w[0]["blockers"].as_array().unwrap();
+    let res: Vec<&str> = b.iter().map(|x| x["resource"].as_str().unwrap()).collect();
+    assert_eq!(res, ["firewall:afw-hub", "nsg:nsg-app"]);
+    assert!(change(&b[1]).contains("inbound Allow rule at priority 299"));
+}
