@@ -87,6 +87,7 @@ fn three_blockers_source_subnet_nsg_peering_flag_and_destination_nic_nsg() {
     assert_eq!(b[2]["patch"]["op"], "add");
     assert_eq!(b[2]["patch"]["path"], "nsgs[nsg-b-nic].rules");
     assert_eq!(b[2]["patch"]["value"]["priority"], 149);
+    assert!(b.iter().all(|x| x["needed"] == true), "each change is needed");
 }
 
 /// A missing route: vnet-c is peered with nothing, so 10.3.0.4 from vm-a meets the system
@@ -120,6 +121,10 @@ fn missing_route_is_a_missing_peering() {
         change(&b[1]),
         "peer vnet-a and vnet-c (both peering objects)"
     );
+    // Once peered, vnet-c is in nsg-a's VirtualNetwork and AllowVnetOutBound (65000) admits
+    // the flow: the NSG change is not needed, and the fixed topology leaves it out.
+    assert_eq!(b[0]["needed"], false);
+    assert_eq!(b[1]["needed"], true);
 }
 
 /// defaultOutboundAccess false without a NAT gateway or public IP: no outbound method.

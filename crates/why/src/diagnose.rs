@@ -77,6 +77,7 @@ fn base(f: &Fabric, leg: &Leg, side: &'static str, kind: &'static str) -> Blocke
         decision: reason_text(f, leg),
         change: None,
         patch: None,
+        needed: true,
     }
 }
 

@@ -44,6 +44,9 @@ pub struct Blocker {
     pub change: Option<String>,
     /// The change as a patch of the topology document.
     pub patch: Option<Value>,
+    /// False when the flow is reachable without this change once the others are applied
+    /// (a later change made it unnecessary); the fixed topology leaves it out.
+    pub needed: bool,
 }
 
 /// How the analysis ended.
@@ -83,19 +86,18 @@ pub type Probe<'a> = dyn Fn(&Fabric, &mut Scratch) -> Result<Trace, String> + 'a
 
 /// Explains the flow `probe` walks on the topology `text` (read from `file`).
 pub fn explain(file: &str, text: &str, probe: &Probe<'_>) -> Result<Why, String> {
-    let mut root: Node =
+    let original: Node =
         vnetsim_model::node::parse(text).map_err(|e| format!("{file}:{}: {}", e.loc, e.message))?;
+    let mut root = original.clone();
     let mut current = text.to_string();
     let mut blockers: Vec<Blocker> = Vec::new();
+    let mut edits: Vec<fix::Edit> = Vec::new();
     let mut scratch = Scratch::new();
     for round in 0..MAX_ROUNDS {
-        let v = vnetsim_model::load_str(file, &current).map_err(|d| {
-            format!("the suggested changes do not validate (please report it):\n{d}")
-        })?;
-        let f = vnetsim_fabric::compile(&v);
-        let t = probe(&f, &mut scratch)?;
+        let (f, t, v) = walk(file, &current, probe, &mut scratch)?;
         let Some(found) = diagnose::finding(&f, &t, &scratch, v.topology()) else {
-            return Ok(done(blockers, End::Reachable, round, current));
+            let fixed = prune(file, &original, &edits, &mut blockers, probe)?.unwrap_or(current);
+            return Ok(done(blockers, End::Reachable, round, fixed));
         };
         let again = blockers
             .iter()
@@ -108,9 +110,63 @@ pub fn explain(file: &str, text: &str, probe: &Probe<'_>) -> Result<Why, String>
         if !edit.apply(&mut root) {
             return Ok(done(blockers, End::NoChange, round + 1, current));
         }
+        edits.push(edit);
         current = doc::emit(&root);
     }
     Ok(done(blockers, End::Bound, MAX_ROUNDS, current))
+}
+
+/// Loads `text` through the same validation as a file, compiles it, walks the probe.
+fn walk(
+    file: &str,
+    text: &str,
+    probe: &Probe<'_>,
+    scratch: &mut Scratch,
+) -> Result<(Fabric, Trace, vnetsim_model::Validated), String> {
+    let v = vnetsim_model::load_str(file, text)
+        .map_err(|d| format!("the suggested changes do not validate (please report it):\n{d}"))?;
+    let f = vnetsim_fabric::compile(&v);
+    let t = probe(&f, scratch)?;
+    Ok((f, t, v))
+}
+
+/// Drops, in order, each change the flow stays reachable without (given the others kept so
+/// far), marking its blocker not needed; the fixed document with the changes kept, or `None`
+/// when every change is needed.
+fn prune(
+    file: &str,
+    original: &Node,
+    edits: &[fix::Edit],
+    blockers: &mut [Blocker],
+    probe: &Probe<'_>,
+) -> Result<Option<String>, String> {
+    if edits.len() < 2 {
+        return Ok(None);
+    }
+    let mut keep = vec![true; edits.len()];
+    let mut scratch = Scratch::new();
+    for i in 0..edits.len() {
+        keep[i] = false;
+        let (_, t, _) = walk(file, &applied(original, edits, &keep), probe, &mut scratch)?;
+        keep[i] = t.outcome != vnetsim_engine::Outcome::Reachable;
+    }
+    if keep.iter().all(|k| *k) {
+        return Ok(None);
+    }
+    // Blockers and edits are one to one here: the analysis ended reachable.
+    for (b, k) in blockers.iter_mut().zip(&keep) {
+        b.needed = *k;
+    }
+    Ok(Some(applied(original, edits, &keep)))
+}
+
+/// The document with the kept edits applied, as text.
+fn applied(original: &Node, edits: &[fix::Edit], keep: &[bool]) -> String {
+    let mut root = original.clone();
+    for (e, _) in edits.iter().zip(keep).filter(|(_, k)| **k) {
+        e.apply(&mut root);
+    }
+    doc::emit(&root)
 }
 
 fn done(blockers: Vec<Blocker>, end: End, rounds: usize, fixed: String) -> Why {
@@ -131,6 +187,7 @@ impl Why {
             "blockers": self.blockers.iter().map(|b| json!({
                 "leg": b.leg, "kind": b.kind, "resource": b.resource, "owner": b.owner,
                 "at": b.at, "decision": b.decision, "change": b.change, "patch": b.patch,
+                "needed": b.needed,
             })).collect::<Vec<_>>(),
         })
     }
@@ -160,10 +217,15 @@ impl Why {
             let _ = writeln!(o, "     {}", b.decision);
             let _ = writeln!(
                 o,
-                "     change: {}",
+                "     change: {}{}",
                 b.change
                     .as_deref()
-                    .unwrap_or("none found (no single setting lets the flow past this decision)")
+                    .unwrap_or("none found (no single setting lets the flow past this decision)"),
+                if b.needed {
+                    ""
+                } else {
+                    " (not needed once the later changes are applied; left out of the fixed topology)"
+                }
             );
         }
         let _ = writeln!(
