@@ -191,6 +191,13 @@ pub struct TraceArgs {
     /// Http on 80, Mssql on 1433, Https otherwise)
     #[arg(long, value_parser = parse_app_protocol)]
     pub app_protocol: Option<engine::AppProtocol>,
+    /// For a flow that is not reachable: every decision that stops it (each change applied in
+    /// turn and the flow traced again), with the smallest change that lets it through
+    #[arg(long)]
+    pub why: bool,
+    /// With --why: write the topology with every suggested change applied
+    #[arg(long, value_name = "FIXED.yaml", requires = "why")]
+    pub fixed_out: Option<PathBuf>,
     #[command(flatten)]
     pub out: Output,
 }
@@ -258,7 +265,7 @@ fn validate_json(path: &Path, v: &vnetsim_model::Validated) -> serde_json::Value
     })
 }
 
-fn print_json(v: &serde_json::Value) {
+pub fn print_json(v: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(v).expect("serialisable"));
 }
 
@@ -455,42 +462,7 @@ pub fn run(cli: Cli) -> Result<u8, String> {
             }
             Ok(0)
         }
-        Command::Trace(a) => {
-            let f = load(&a.topology)?;
-            let proto = parse_protocol(&a.protocol)?;
-            let (sport, dport) = if proto == engine::ICMP {
-                (0, 0)
-            } else {
-                (a.src_port, a.dst_port)
-            };
-            let named = |s: &str, what: &str| {
-                vnetsim_jobs::names::resolve_address(&f, s)
-                    .map_err(|e| format!("error: {what}: {e}"))
-            };
-            let (src, dst) = (named(&a.src, "--src")?, named(&a.dst, "--dst")?);
-            let flow = engine::Flow {
-                src: src.addr,
-                dst: dst.addr,
-                proto,
-                sport,
-                dport,
-            };
-            let ingress = match (&a.from, src.endpoint) {
-                (Some(e), _) => parse_endpoint(&f, e)?,
-                (None, Some(e)) => e,
-                (None, None) => source_endpoint(&f, flow.src)?,
-            };
-            let given = a.fqdn.or(dst.fqdn).map(|s| s.to_ascii_lowercase());
-            let l7 = flow_l7(&f, &flow, given.as_deref(), a.app_protocol);
-            let mut scratch = engine::Scratch::new();
-            let t = engine::trace(&f, flow, ingress, l7, &mut scratch);
-            if a.out.json() {
-                print_json(&engine::render::trace_json(&f, &scratch, &t, l7));
-            } else {
-                print!("{}", engine::render::trace_text(&f, &scratch, &t, l7));
-            }
-            Ok(0)
-        }
+        Command::Trace(a) => crate::trace::run_trace(a),
     }
 }
 

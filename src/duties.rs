@@ -16,6 +16,17 @@ pub enum AuditCmd {
     /// Separation of duties: which owner boundaries change decisions in which others, and the
     /// reachability each influence changes today.
     Duties(DutiesArgs),
+    /// Rule hygiene: NSG rules no packet matches first (and what shadows them), rules that
+    /// never decide, reliance on AllowVnetInBound after a user route widened VirtualNetwork,
+    /// allows from any Internet source.
+    Rules(RulesArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RulesArgs {
+    pub topology: PathBuf,
+    #[command(flatten)]
+    pub out: Output,
 }
 
 #[derive(Args, Debug)]
@@ -47,6 +58,7 @@ pub struct DutiesArgs {
 pub fn run_audit(c: AuditCmd) -> Result<u8, String> {
     match c {
         AuditCmd::Duties(a) => run_duties(a),
+        AuditCmd::Rules(a) => run_rules(a),
     }
 }
 
@@ -168,4 +180,22 @@ pub fn run_guard(
         print!("\n{}", duties::render::guard_text(&r));
     }
     Ok((r.pass(), duties::render::guard_json(&r)))
+}
+
+fn run_rules(a: RulesArgs) -> Result<u8, String> {
+    let v = crate::import::load_validated(&a.topology)?;
+    if !v.warnings.items.is_empty() {
+        eprint!("{}", v.warnings);
+    }
+    let f = vnetsim_fabric::compile(&v);
+    let found = vnetsim_hygiene::audit(&f, v.topology());
+    if a.out.json() {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&vnetsim_hygiene::json(&found)).expect("json")
+        );
+    } else {
+        print!("{}", vnetsim_hygiene::text(&found));
+    }
+    Ok(0)
 }

@@ -127,3 +127,16 @@ pub fn load_validated(path: &Path) -> Result<vnetsim_model::Validated, String> {
     })?;
     vnetsim_model::load_str(&path.display().to_string(), &imported.yaml).map_err(|d| d.to_string())
 }
+
+/// The topology text of a file, or the topology an import source maps to (default options).
+pub fn topology_text(path: &Path) -> Result<String, String> {
+    if !looks_like_import_source(path) {
+        let limits = vnetsim_model::limits::Limits::default();
+        return vnetsim_model::read::read_topology(path, &limits)
+            .map_err(|e| format!("{}:{}: error: {}", path.display(), e.loc, e.message));
+    }
+    let opts = ImportFlags::default().options()?;
+    import(&[path.to_path_buf()], &opts)
+        .map(|i| i.yaml)
+        .map_err(|e| e.to_string())
+}

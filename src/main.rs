@@ -45,6 +45,7 @@ mod flows;
 mod import;
 mod reach;
 mod replay;
+mod trace;
 use vnetsim_jobs::watcher;
 
 use std::process::ExitCode;

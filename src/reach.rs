@@ -37,6 +37,10 @@ pub struct ReachArgs {
     /// and DNAT: regions whose request reaches a NIC, endpoint or service of the fabric
     #[arg(long)]
     pub exposed: bool,
+    /// For each region that is not reachable (the first 32): every decision that stops its
+    /// example header, with the change that lets it through (as trace --why; text and --json)
+    #[arg(long, conflicts_with = "out")]
+    pub why: bool,
     /// Write one row per region: .jsonl or .parquet, or - for JSON lines on standard output
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -101,7 +105,7 @@ pub fn run_reach(a: ReachArgs) -> Result<u8, String> {
     let tables = reach::tables::Tables::new(&f);
     let pool = crate::cli::thread_pool(a.threads)?;
     let started = std::time::Instant::now();
-    let (p, regions, rows) = pool.install(|| {
+    let (p, regions, rows, owners) = pool.install(|| {
         let p = reach::partition(&f, &tables, &sources, &reach::dest_cuts(&f, &dests));
         let keep = |s: &reach::Signature| {
             let delivered = s.key.forward.verdict == Verdict::Delivered
@@ -110,12 +114,22 @@ pub fn run_reach(a: ReachArgs) -> Result<u8, String> {
         };
         let regions = reach::regions(&f, &p, &dests, all_dests, keep);
         let mut s = Scratch::new();
-        let rows: Vec<reach::render::RegionRow> = regions
-            .iter()
-            .flat_map(|r| reach::render::region_rows(&f, &sources, &dests, &p, r, &mut s))
-            .collect();
-        (p, regions, rows)
+        let mut rows: Vec<reach::render::RegionRow> = Vec::new();
+        // The region each row belongs to.
+        let mut owners: Vec<usize> = Vec::new();
+        for (i, r) in regions.iter().enumerate() {
+            let more = reach::render::region_rows(&f, &sources, &dests, &p, r, &mut s);
+            owners.extend(std::iter::repeat_n(i, more.len()));
+            rows.extend(more);
+        }
+        (p, regions, rows, owners)
     });
+    let whys = if a.why {
+        explain_regions(&a, &p, &regions, &sources)?
+    } else {
+        Vec::new()
+    };
+    let why_of = |i: usize| whys.iter().find(|(r, _)| *r == owners[i]).map(|(_, w)| w);
     let elapsed = started.elapsed();
     let summary = format!(
         "{} classes walked ({} walks) for {} source(s) in {:.2?}; {} regions, {} rows",
@@ -132,23 +146,80 @@ pub fn run_reach(a: ReachArgs) -> Result<u8, String> {
         return Ok(0);
     }
     if a.out_fmt.json() {
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "classes": p.classes.len(),
             "walks": p.walks,
             "sources": sources.len(),
             "regions": rows,
         });
+        if a.why {
+            let w: Vec<serde_json::Value> = (0..rows.len())
+                .filter_map(|i| {
+                    why_of(i).map(|w| {
+                        let mut x = w.json();
+                        x["row"] = i.into();
+                        x["example"] = rows[i].example.clone().into();
+                        x
+                    })
+                })
+                .collect();
+            v["why"] = w.into();
+        }
         println!("{}", serde_json::to_string_pretty(&v).expect("json"));
         return Ok(0);
     }
     let mut out = std::io::stdout().lock();
-    for r in &rows {
+    for (i, r) in rows.iter().enumerate() {
         if writeln!(out, "{}", reach::render::text(r)).is_err() {
             return Ok(0);
+        }
+        if let Some(w) = why_of(i) {
+            let text = w.text();
+            for line in text.lines() {
+                if writeln!(out, "    {line}").is_err() {
+                    return Ok(0);
+                }
+            }
         }
     }
     let _ = writeln!(out, "{summary}");
     Ok(0)
+}
+
+/// Regions `reach --why` explains at most.
+const WHY_REGIONS: usize = 32;
+
+/// `trace --why` on the example header of each region that is not reachable (the first
+/// [`WHY_REGIONS`]): (region index, its blockers).
+fn explain_regions(
+    a: &ReachArgs,
+    p: &reach::Partition,
+    regions: &[reach::Region],
+    sources: &[reach::Source],
+) -> Result<Vec<(usize, vnetsim_why::Why)>, String> {
+    let text = crate::import::topology_text(&a.topology)?;
+    let file = a.topology.display().to_string();
+    let blocked: Vec<usize> = (0..regions.len())
+        .filter(|&i| p.signatures[regions[i].sig as usize].key.outcome != Outcome::Reachable)
+        .collect();
+    if blocked.len() > WHY_REGIONS {
+        eprintln!(
+            "--why: {} regions are not reachable; explaining the first {WHY_REGIONS}",
+            blocked.len()
+        );
+    }
+    let mut out = Vec::new();
+    for i in blocked.into_iter().take(WHY_REGIONS) {
+        let r = &regions[i];
+        let (flow, ingress) = (
+            r.boxes[0].representative(),
+            sources[r.source as usize].endpoint,
+        );
+        let probe =
+            |f: &vnetsim_fabric::Fabric, s: &mut Scratch| Ok(reach::walk(f, ingress, flow, s));
+        out.push((i, vnetsim_why::explain(&file, &text, &probe)?));
+    }
+    Ok(out)
 }
 
 const COLUMNS: [&str; 16] = [

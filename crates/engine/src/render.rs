@@ -364,6 +364,8 @@ pub fn outcome_reason(f: &Fabric, t: &Trace) -> String {
                 "the reply bypasses stateful firewall {}, which carried the request: it drops the rest of the connection (asymmetric)",
                 f.firewalls[fw.ix()].name
             ),
+            // The misdelivery text already names the reply.
+            (None, Some(r)) if r.reason == Reason::ReplyMisdelivered => reason_text(f, r),
             (None, Some(r)) => format!("reply {}", reason_text(f, r)),
             _ => "no reply".into(),
         },

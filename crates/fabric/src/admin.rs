@@ -61,6 +61,11 @@ impl AdminRules {
             rules,
         }
     }
+    /// The compiled first-match classifier (its cut points bound the header classes that
+    /// exhaustive reachability walks).
+    pub fn classifier(&self) -> &Classifier {
+        &self.classifier
+    }
     /// The first matching rule and its action; `None` when no admin rule matches (the NSGs
     /// decide).
     #[inline]

@@ -149,6 +149,15 @@ pub fn check(
                 }
             }
         }
+        if let (Some(allowed), Subject::Matrix { from, to, .. }) = (&e.only_ports, &asr.subject) {
+            let beyond = crate::exhaustive::beyond_ports(f, from, to, allowed)
+                .map_err(|e| format!("{file}:{}: {e}", asr.loc))?;
+            problems.extend(
+                beyond
+                    .into_iter()
+                    .map(|r| format!("reachable outside onlyPorts: {r}")),
+            );
+        }
         results.push(Outcome {
             name: asr.name.clone(),
             flows: rows.len(),

@@ -23,6 +23,7 @@
 pub mod check;
 pub mod diff;
 pub mod drift_report;
+pub mod exhaustive;
 pub mod flowlog;
 pub mod flowlog_rows;
 pub mod names;

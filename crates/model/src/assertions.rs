@@ -58,6 +58,10 @@ pub struct Expect {
     pub rule: Option<String>,
     pub crosses: Vec<String>,
     pub avoids: Vec<String>,
+    /// `onlyPorts`: the only protocols and destination ports anything may reach, checked over
+    /// every header (reach regions): (protocol number, first port, last port); ports 0-0 for
+    /// protocols without ports.
+    pub only_ports: Option<Vec<(u8, u16, u16)>>,
 }
 
 #[derive(Clone, Debug)]
@@ -327,6 +331,7 @@ fn parse_list(
                             "rule",
                             "crosses",
                             "avoids",
+                            "onlyPorts",
                         ],
                     ) {
                         expect.outcome = eo.get("outcome").and_then(|x| {
@@ -390,6 +395,7 @@ fn parse_list(
                             RefKind::Node,
                             &mut refs,
                         );
+                        expect.only_ports = eo.get("onlyPorts").map(|x| only_ports(&mut d, x));
                     }
                 }
             }
@@ -408,4 +414,43 @@ fn parse_list(
         return Err(d);
     }
     Ok(out)
+}
+
+/// `onlyPorts: [tcp/443, udp/53, tcp/8000-8100, icmp]`.
+fn only_ports(d: &mut Diagnostics, n: &node::Node) -> Vec<(u8, u16, u16)> {
+    let what = "a protocol and ports like tcp/443, udp/5000-5100 or icmp";
+    let mut out = Vec::new();
+    for x in items(d, Some(n), "onlyPorts", true) {
+        let Some(s) = scalar(d, x, what) else {
+            continue;
+        };
+        match parse_only_port(s) {
+            Some(v) => out.push(v),
+            None => d.error(x.loc, format!("expected {what}, found '{s}'")),
+        }
+    }
+    out
+}
+
+fn parse_only_port(s: &str) -> Option<(u8, u16, u16)> {
+    let lower = s.to_ascii_lowercase();
+    let (proto, ports) = match lower.split_once('/') {
+        Some((p, r)) => (p.to_string(), Some(r.to_string())),
+        None => (lower.clone(), None),
+    };
+    let number = match proto.as_str() {
+        "tcp" => 6,
+        "udp" => 17,
+        "icmp" => return ports.is_none().then_some((1, 0, 0)),
+        _ => return None,
+    };
+    let ports = ports?;
+    let (lo, hi) = match ports.split_once('-') {
+        Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
+        None => {
+            let p: u16 = ports.parse().ok()?;
+            (p, p)
+        }
+    };
+    (lo <= hi).then_some((number, lo, hi))
 }

@@ -2,7 +2,7 @@
 //!
 //! For every node a walk can visit, the cut points of every table the engine consults there,
 //! per dimension, in the orientation of the packet at that node: the route set of the
-//! subnet it routes from, NSG classifiers (every direction, both inbound tables; service tags
+//! subnet it routes from, NSG and security admin classifiers (every direction, both inbound tables; service tags
 //! and ASGs are already expanded in them), the VNet's space and address owners, a firewall's
 //! network classifier, DNAT rules, application rules and private ranges, a gateway's learned
 //! and advertised prefixes, the public owners, site prefixes and Internet space. A superset is
@@ -116,6 +116,12 @@ fn subnet(f: &Fabric, s: SubnetId) -> NodeCuts {
     let mut c = NodeCuts::default();
     c.all(DST, f.route_sets[sn.route_set.ix()].cuts());
     nsg(&mut c, f, sn.nsg_table);
+    // Security admin rules, evaluated before the NSGs at the same points.
+    if let Some(a) = sn.admin_table {
+        let t = &f.admin_tables[a.ix()];
+        c.classifier(t.inbound.classifier());
+        c.classifier(t.outbound.classifier());
+    }
     // Peering: whether the source is in the sending VNet's space (R-PEER-04).
     c.all(SRC, v.space_cuts());
     // Delivery inside the VNet, and the owner of a source leaving for the Internet.

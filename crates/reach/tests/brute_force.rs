@@ -26,6 +26,16 @@ fn lab() -> Fabric {
     vnetsim_fabric::compile(&v)
 }
 
+/// Security admin rules (AVNM) over an NSG: a Deny, an AlwaysAllow and an Allow.
+fn avnm() -> Fabric {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/avnm.yaml"
+    );
+    let v = vnetsim_model::load(std::path::Path::new(path)).unwrap_or_else(|d| panic!("{d}"));
+    vnetsim_fabric::compile(&v)
+}
+
 fn generated(vnets: u32, seed: u64) -> Fabric {
     let y = vnetsim_model::generate::generate(&vnetsim_model::generate::Params {
         vnets,
@@ -261,5 +271,14 @@ fn generated_every_subnet_address_every_port() {
             &dsts,
             &[40000],
         );
+    }
+}
+
+#[test]
+fn admin_rules_from_each_vm_every_held_address_every_port() {
+    let f = avnm();
+    let dsts = fabric_addresses(&f, false);
+    for n in ["vm-a", "vm-b", "vm-c"] {
+        prove(&f, &format!("nic:{n}"), &[nic(&f, n)], &dsts, &[50000]);
     }
 }
