@@ -87,7 +87,10 @@ fn three_blockers_source_subnet_nsg_peering_flag_and_destination_nic_nsg() {
     assert_eq!(b[2]["patch"]["op"], "add");
     assert_eq!(b[2]["patch"]["path"], "nsgs[nsg-b-nic].rules");
     assert_eq!(b[2]["patch"]["value"]["priority"], 149);
-    assert!(b.iter().all(|x| x["needed"] == true), "each change is needed");
+    assert!(
+        b.iter().all(|x| x["needed"] == true),
+        "each change is needed"
+    );
 }
 
 /// A missing route: vnet-c is peered with nothing, so 10.3.0.4 from vm-a meets the system

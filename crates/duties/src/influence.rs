@@ -6,7 +6,7 @@
 //! prefixes, the subnet without A's route table, the endpoint subnet's policies `Disabled`,
 //! the peering flag off, the NIC out of the ASG), swept with the same selectors, and the
 //! flows whose outcome, path or source seen differ listed; and compared region by region
-//! ([`crate::regions`]) for the header space whose reachability differs, every address,
+//! ([`vnetsim_jobs::exhaustive`]) for the header space whose reachability differs, every address,
 //! protocol and port between the same sources and destinations. Ranked by exposure: the addresses
 //! that gain access (for tag widening, the sources B's rules now admit; otherwise the source
 //! space of the flows that became reachable).
@@ -110,7 +110,7 @@ pub struct Influence {
     /// Why the counterfactual could not be swept, if it could not.
     pub not_evaluated: Option<String>,
     /// Every header whose reachability it changes: regions today against the counterfactual.
-    pub regions: crate::regions::Changed,
+    pub regions: vnetsim_jobs::exhaustive::Changed,
 }
 
 /// The region comparisons of several (from, to) selections, as one.
@@ -119,10 +119,10 @@ fn regions_of(
     f: &Fabric,
     pairs: &[(Vec<String>, Vec<String>)],
     job: &Job<'_>,
-) -> crate::regions::Changed {
-    let mut all = crate::regions::Changed::default();
+) -> vnetsim_jobs::exhaustive::Changed {
+    let mut all = vnetsim_jobs::exhaustive::Changed::default();
     for (from, to) in pairs {
-        let c = crate::regions::changed(cf, f, from, to, job);
+        let c = vnetsim_jobs::exhaustive::changed(cf, f, from, to, job);
         all.classes += c.classes;
         all.changes.extend(c.changes);
         if all.not_evaluated.is_none() {

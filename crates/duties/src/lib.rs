@@ -25,6 +25,5 @@
 pub mod guard;
 pub mod influence;
 pub mod owners;
-pub mod regions;
 pub mod render;
 pub mod resources;

@@ -6,31 +6,9 @@ pub const DST: usize = 1;
 pub const PROTO: usize = 2;
 pub const DPORT: usize = 4;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Bx {
-    pub lo: [u32; 5],
-    pub hi: [u32; 5],
-}
-
-impl Bx {
-    pub fn meet(&self, o: &Bx) -> Option<Bx> {
-        let mut b = *self;
-        for d in 0..5 {
-            b.lo[d] = self.lo[d].max(o.lo[d]);
-            b.hi[d] = self.hi[d].min(o.hi[d]);
-            if b.lo[d] > b.hi[d] {
-                return None;
-            }
-        }
-        Some(b)
-    }
-    pub fn with(&self, d: usize, lo: u32, hi: u32) -> Bx {
-        let mut b = *self;
-        b.lo[d] = lo;
-        b.hi[d] = hi;
-        b
-    }
-}
+/// A box of the header space: the reach crate's, whose set difference this module uses.
+pub type Bx = vnetsim_reach::space::HeaderBox;
+pub use vnetsim_reach::space::subtract;
 
 /// The headers a packet can have: TCP and UDP with every port, other protocols with ports 0.
 pub fn universe() -> Vec<Bx> {
@@ -43,44 +21,6 @@ pub fn universe() -> Vec<Bx> {
         v.push(all.with(PROTO, lo, hi).with(3, 0, 0).with(DPORT, 0, 0));
     }
     v
-}
-
-/// `a` minus `b`: at most ten boxes.
-fn minus(a: &Bx, b: &Bx, out: &mut Vec<Bx>) {
-    if a.meet(b).is_none() {
-        out.push(*a);
-        return;
-    }
-    let mut rest = *a;
-    for d in 0..5 {
-        if rest.lo[d] < b.lo[d] {
-            out.push(rest.with(d, rest.lo[d], b.lo[d] - 1));
-            rest.lo[d] = b.lo[d];
-        }
-        if rest.hi[d] > b.hi[d] {
-            out.push(rest.with(d, b.hi[d] + 1, rest.hi[d]));
-            rest.hi[d] = b.hi[d];
-        }
-    }
-}
-
-/// `set` minus every box of `cut`; `None` when the result would exceed `limit` boxes.
-pub fn subtract(set: Vec<Bx>, cut: &[Bx], limit: usize) -> Option<Vec<Bx>> {
-    let mut cur = set;
-    for c in cut {
-        let mut next = Vec::with_capacity(cur.len());
-        for a in &cur {
-            minus(a, c, &mut next);
-        }
-        if next.len() > limit {
-            return None;
-        }
-        cur = next;
-        if cur.is_empty() {
-            break;
-        }
-    }
-    Some(cur)
 }
 
 /// `set` restricted to `keep`.

@@ -57,6 +57,18 @@ impl HeaderBox {
             .map(|d| (self.hi[d] - self.lo[d]) as u128 + 1)
             .product()
     }
+    /// The headers in both boxes, if any.
+    pub fn meet(&self, o: &HeaderBox) -> Option<HeaderBox> {
+        let mut b = *self;
+        for d in 0..5 {
+            b.lo[d] = self.lo[d].max(o.lo[d]);
+            b.hi[d] = self.hi[d].min(o.hi[d]);
+            if b.lo[d] > b.hi[d] {
+                return None;
+            }
+        }
+        Some(b)
+    }
     /// The box restricted to `[lo, hi]` on dimension `d`.
     pub fn with(&self, d: usize, lo: u32, hi: u32) -> HeaderBox {
         let mut b = *self;
@@ -104,6 +116,45 @@ pub fn split(b: &HeaderBox, cuts: &mut Cuts) -> Option<Vec<HeaderBox>> {
 }
 
 /// Merges boxes that differ on one dimension only and touch there, until none do.
+/// `a` minus `b`: the part of `a` outside `b`, at most two boxes per dimension.
+fn minus(a: &HeaderBox, b: &HeaderBox, out: &mut Vec<HeaderBox>) {
+    if a.meet(b).is_none() {
+        out.push(*a);
+        return;
+    }
+    let mut rest = *a;
+    for d in 0..5 {
+        if rest.lo[d] < b.lo[d] {
+            out.push(rest.with(d, rest.lo[d], b.lo[d] - 1));
+            rest.lo[d] = b.lo[d];
+        }
+        if rest.hi[d] > b.hi[d] {
+            out.push(rest.with(d, b.hi[d] + 1, rest.hi[d]));
+            rest.hi[d] = b.hi[d];
+        }
+    }
+}
+
+/// The headers of `set` in no box of `cut` (exact set difference, disjoint boxes in, disjoint
+/// boxes out, not merged); `None` when the result would pass `limit` boxes.
+pub fn subtract(set: Vec<HeaderBox>, cut: &[HeaderBox], limit: usize) -> Option<Vec<HeaderBox>> {
+    let mut cur = set;
+    for c in cut {
+        let mut next = Vec::with_capacity(cur.len());
+        for a in &cur {
+            minus(a, c, &mut next);
+        }
+        if next.len() > limit {
+            return None;
+        }
+        cur = next;
+        if cur.is_empty() {
+            break;
+        }
+    }
+    Some(cur)
+}
+
 pub fn merge(mut boxes: Vec<HeaderBox>) -> Vec<HeaderBox> {
     loop {
         let before = boxes.len();
