@@ -47,6 +47,10 @@ pub struct ReachArgs {
     /// Worker threads, at least 1 (default: one per core)
     #[arg(long, value_parser = crate::cli::parse_threads)]
     pub threads: Option<usize>,
+    /// Header boxes held at once (classes found plus boxes still to split) before stopping
+    /// with an error instead of running out of memory (each box is about 48 bytes)
+    #[arg(long, default_value_t = vnetsim_reach::BOXES_HELD_MAX)]
+    pub max_boxes: usize,
     #[command(flatten)]
     pub out_fmt: Output,
 }
@@ -105,8 +109,15 @@ pub fn run_reach(a: ReachArgs) -> Result<u8, String> {
     let tables = reach::tables::Tables::new(&f);
     let pool = crate::cli::thread_pool(a.threads)?;
     let started = std::time::Instant::now();
-    let (p, regions, rows, owners) = pool.install(|| {
-        let p = reach::partition(&f, &tables, &sources, &reach::dest_cuts(&f, &dests));
+    let (p, regions, rows, owners) = pool.install(|| -> Result<_, String> {
+        let p = reach::partition_within(
+            &f,
+            &tables,
+            &sources,
+            &reach::dest_cuts(&f, &dests),
+            a.max_boxes,
+        )
+        .map_err(|e| format!("error: reach: {e} (--max-boxes sets the bound)"))?;
         let keep = |s: &reach::Signature| {
             let delivered = s.key.forward.verdict == Verdict::Delivered
                 && s.key.forward.delivered_to != Some(Endpoint::Internet);
@@ -122,8 +133,8 @@ pub fn run_reach(a: ReachArgs) -> Result<u8, String> {
             owners.extend(std::iter::repeat_n(i, more.len()));
             rows.extend(more);
         }
-        (p, regions, rows, owners)
-    });
+        Ok((p, regions, rows, owners))
+    })?;
     let whys = if a.why {
         explain_regions(&a, &p, &regions, &sources)?
     } else {

@@ -167,3 +167,27 @@ fn bad_ports_are_refused_with_a_message() {
     assert_eq!(c, 2);
     assert!(err.contains("nope"), "{err}");
 }
+
+/// A partition larger than its bound stops with a clear error, never an allocation abort.
+/// The lab from every source to every destination needs thousands of classes (every NIC,
+/// site and the Internet against every address the fabric holds), far more than 1,000.
+#[test]
+fn a_partition_past_its_bound_is_a_clear_error_not_an_abort() {
+    let lab = common::root().join("traces/hub-spoke-lab.yaml");
+    let lab = lab.to_str().unwrap();
+    let (code, _, err) = common::run(&[
+        "reach",
+        lab,
+        "--from",
+        "all",
+        "--to",
+        "all",
+        "--max-boxes",
+        "1000",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("needs more than 1000 boxes at once"), "{err}");
+    assert!(err.contains("--max-boxes"), "{err}");
+    let (code, _, err) = common::run(&["reach", lab, "--from", "all", "--to", "all"]);
+    assert_eq!(code, 0, "the default bound holds the lab: {err}");
+}

@@ -26,7 +26,8 @@ pub fn beyond_ports(
     let sources = reach::sources(f, &sp, &reach::Scope::everything());
     let dests = reach::dests(f, &dp);
     let tables = reach::tables::Tables::new(f);
-    let p = reach::partition(f, &tables, &sources, &reach::dest_cuts(f, &dests));
+    let p = reach::partition(f, &tables, &sources, &reach::dest_cuts(f, &dests))
+        .map_err(|e| e.to_string())?;
     let reachable = |s: &reach::Signature| s.key.outcome == Outcome::Reachable;
     let mut out = Vec::new();
     let mut scratch = Scratch::new();
@@ -105,7 +106,8 @@ fn reachable(
     let sources = reach::sources(g, &src, &reach::Scope::everything());
     let dests = reach::dests(g, &dst);
     let tables = reach::tables::Tables::new(g);
-    let p = reach::partition(g, &tables, &sources, &reach::dest_cuts(g, &dests));
+    let p = reach::partition(g, &tables, &sources, &reach::dest_cuts(g, &dests))
+        .map_err(|e| e.to_string())?;
     let regions = reach::regions(g, &p, &dests, false, |s| {
         s.key.outcome == Outcome::Reachable
     });

@@ -11,7 +11,13 @@ fn main() {
     let s = sources(&f, &src, &Scope::everything());
     let d = dests(&f, &dst);
     let t0 = std::time::Instant::now();
-    let p = partition(&f, &tb, &s, &dest_cuts(&f, &d));
+    let p = match partition(&f, &tb, &s, &dest_cuts(&f, &d)) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
     eprintln!(
         "{} classes {} walks {:?}",
         p.classes.len(),

@@ -368,10 +368,48 @@ enum Step {
 /// Boxes walked per parallel batch: bounds what is held at once.
 const BATCH: usize = 1 << 16;
 
+/// Boxes a partition holds at once by default (classes found plus boxes still to split):
+/// 40 million, about 2 GB.
+pub const BOXES_HELD_MAX: usize = 40_000_000;
+
+/// A partition that would hold more boxes than its bound: stopped, not attempted further.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TooManyBoxes {
+    pub held: usize,
+    pub max: usize,
+}
+
+impl std::fmt::Display for TooManyBoxes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the header space of these sources needs more than {} boxes at once ({} held when it stopped): narrow --from or --to, or the protocol and ports",
+            self.max, self.held
+        )
+    }
+}
+
 /// Cuts every source's space into classes, in parallel, deterministically (the result does
 /// not depend on the thread count). `extra_dst_cuts` are cut first (destination address sets
-/// the caller will ask about).
-pub fn partition(f: &Fabric, tb: &Tables, sources: &[Source], extra_dst_cuts: &[u32]) -> Partition {
+/// the caller will ask about). Stops with [`TooManyBoxes`] before holding more than
+/// [`BOXES_HELD_MAX`] boxes.
+pub fn partition(
+    f: &Fabric,
+    tb: &Tables,
+    sources: &[Source],
+    extra_dst_cuts: &[u32],
+) -> Result<Partition, TooManyBoxes> {
+    partition_within(f, tb, sources, extra_dst_cuts, BOXES_HELD_MAX)
+}
+
+/// [`partition`] with a bound of `max` boxes held at once.
+pub fn partition_within(
+    f: &Fabric,
+    tb: &Tables,
+    sources: &[Source],
+    extra_dst_cuts: &[u32],
+    max: usize,
+) -> Result<Partition, TooManyBoxes> {
     let mut frontier: Vec<(u32, HeaderBox)> = Vec::new();
     for (i, s) in sources.iter().enumerate() {
         for b in &s.space {
@@ -382,6 +420,12 @@ pub fn partition(f: &Fabric, tb: &Tables, sources: &[Source], extra_dst_cuts: &[
                 None => frontier.push((i as u32, *b)),
             }
         }
+    }
+    if frontier.len() > max {
+        return Err(TooManyBoxes {
+            held: frontier.len(),
+            max,
+        });
     }
     let mut p = Partition::default();
     let mut ids: HashMap<Signature, u32> = HashMap::new();
@@ -422,12 +466,16 @@ pub fn partition(f: &Fabric, tb: &Tables, sources: &[Source], extra_dst_cuts: &[
                     Step::Split(src, v) => next.extend(v.into_iter().map(|b| (src, b))),
                 }
             }
+            let held = raw.len() + next.len() + frontier.len();
+            if held > max {
+                return Err(TooManyBoxes { held, max });
+            }
         }
         frontier = next;
     }
     raw.sort_by_key(|c| (c.source, c.bx));
     p.classes = raw;
-    p
+    Ok(p)
 }
 
 /// A destination people ask about: an endpoint and the addresses that stand for it.

@@ -110,7 +110,7 @@ fn prove(f: &Fabric, selector: &str, srcs: &[u32], dsts: &[u32], sports: &[u16])
     let tb = Tables::new(f);
     let probes = resolve(f, &[selector.to_string()], Side::Source).unwrap();
     let sources = sources(f, &probes, &Scope::everything());
-    let p = partition(f, &tb, &sources, &[]);
+    let p = partition(f, &tb, &sources, &[]).unwrap();
     let ingress = sources[0].endpoint;
     let protos: [u8; 5] = [6, 17, 1, 0, 50];
     // One bit per tested header: (src, dst, proto, sport, dport).

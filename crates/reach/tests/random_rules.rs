@@ -281,7 +281,7 @@ fn check(seed: u64, nsg_rules: usize, admin_rules: usize, headers: usize) {
     let tb = Tables::new(&f);
     let probes = resolve(&f, &["site:home".to_string()], Side::Source).unwrap();
     let srcs = sources(&f, &probes, &Scope::everything());
-    let p = partition(&f, &tb, &srcs, &[]);
+    let p = partition(&f, &tb, &srcs, &[]).unwrap();
     let all: Vec<&Rule> = nsg.iter().chain(&admin).collect();
     let all: Vec<Rule> = all.into_iter().cloned().collect();
     for _ in 0..headers {
