@@ -363,6 +363,29 @@ fn opened_rules(
     out
 }
 
+/// [`opened_rules`] at every association's probe address, each (rule, other side) once.
+fn opened_over(
+    f: &Fabric,
+    nsg: &str,
+    tables: (&RuleTable, &RuleTable),
+    assoc: &[(String, String, u32, usize)],
+    regions: &[(String, Vec<Ipv4Net>)],
+    outbound: bool,
+) -> Vec<OpenedRule> {
+    let mut opened: Vec<OpenedRule> = Vec::new();
+    for (_, _, own, _) in assoc {
+        for o in opened_rules(f, nsg, tables, *own, regions, outbound) {
+            if !opened
+                .iter()
+                .any(|x| x.rule == o.rule && x.source == o.source)
+            {
+                opened.push(o);
+            }
+        }
+    }
+    opened
+}
+
 /// Where an NSG table is associated: (description, sweep destination selector, probe address,
 /// subnet).
 fn associations(f: &Fabric, t: NsgTableId) -> Vec<(String, String, u32, usize)> {
@@ -425,35 +448,14 @@ fn tag_widening(
         let Some(narrow) = &table.inbound_from_internet else {
             continue;
         };
-        let assoc = associations(f, NsgTableId(ti as u32));
-        let Some(&(_, _, _, sub)) = assoc.first() else {
+        let Some((rt, nsg, a, b, assoc)) = widening_parties(f, owners, ti) else {
             continue;
         };
-        let Some(rt) = f.subnets[sub].route_table else {
-            continue;
-        };
-        let nsg = &f.nsg_names[table.nsg.ix()];
+        let sub = assoc[0].3;
         let rt_name = &f.route_tables[rt.ix()].name;
-        let (a, b) = (
-            owners.of(Kind::RouteTable, rt_name),
-            owners.of(Kind::Nsg, nsg),
-        );
-        if a == b {
-            continue;
-        }
         let widened = subtract(&vnet_tag(&table.inbound, false), &vnet_tag(narrow, false));
         let regs = regions(f, f.subnets[sub].vnet.ix(), &widened);
-        let mut opened = Vec::new();
-        for (_, _, dst, _) in &assoc {
-            for o in opened_rules(f, nsg, (&table.inbound, narrow), *dst, &regs, false) {
-                if !opened
-                    .iter()
-                    .any(|x: &OpenedRule| x.rule == o.rule && x.source == o.source)
-                {
-                    opened.push(o);
-                }
-            }
-        }
+        let opened = opened_over(f, nsg, (&table.inbound, narrow), &assoc, &regs, false);
         let routes: Vec<&m::Route> = topo.route_tables[rt.ix()]
             .routes
             .iter()
@@ -581,17 +583,7 @@ fn outbound_widening(
         let sub = assoc[0].3;
         let widened = subtract(&vnet_tag(&table.outbound, true), &vnet_tag(narrow, true));
         let regs = regions(f, f.subnets[sub].vnet.ix(), &widened);
-        let mut opened: Vec<OpenedRule> = Vec::new();
-        for (_, _, own, _) in &assoc {
-            for o in opened_rules(f, nsg, (&table.outbound, narrow), *own, &regs, true) {
-                if !opened
-                    .iter()
-                    .any(|x| x.rule == o.rule && x.source == o.source)
-                {
-                    opened.push(o);
-                }
-            }
-        }
+        let opened = opened_over(f, nsg, (&table.outbound, narrow), &assoc, &regs, true);
         if opened.is_empty() {
             continue; // the defaults alone: AllowInternetOutBound admitted the rest already
         }
