@@ -8,7 +8,7 @@ use clap::Args;
 use vnetsim_engine::render::{ip, protocol_name};
 use vnetsim_engine::sweep::{self, Matrix, Side};
 use vnetsim_engine::{Scratch, ICMP};
-use vnetsim_flowlog::{read_paths, Folder, Limits};
+use vnetsim_flowlog::Folder;
 use vnetsim_jobs::flowlog::{self as fl, Judged, Kind};
 use vnetsim_jobs::flowlog_rows::{drift_row, obs_row, DRIFT_COLUMNS, OBS_COLUMNS};
 use vnetsim_report::table::{Cell, Kind as Col, TableWriter};
@@ -53,10 +53,8 @@ fn write_table(
 pub fn run(a: FlowReplay<'_>) -> Result<u8, String> {
     let f = load(a.topology)?;
     let started = Instant::now();
-    let mut folder = Folder::default();
     let paths: Vec<&Path> = a.logs.iter().map(|p| p.as_path()).collect();
-    let st = read_paths(&paths, &Limits::default(), &mut |g, t| folder.add(g, t))
-        .map_err(|e| e.to_string())?;
+    let (st, folder) = fl::read(&paths)?;
     let read_s = started.elapsed().as_secs_f64();
     let pool = crate::cli::thread_pool(a.threads)?;
     let job = vnetsim_jobs::Job {

@@ -58,6 +58,17 @@ impl Kind {
     }
 }
 
+/// Every flow log under `paths` (blobs, folders as stored, JSON lines, gzip) read and folded.
+pub fn read(paths: &[&std::path::Path]) -> Result<(vnetsim_flowlog::ReadStats, Folder), String> {
+    let mut folder = Folder::default();
+    let st =
+        vnetsim_flowlog::read_paths(paths, &vnetsim_flowlog::Limits::default(), &mut |g, t| {
+            folder.add(g, t)
+        })
+        .map_err(|e| e.to_string())?;
+    Ok((st, folder))
+}
+
 /// One logged flow, judged.
 #[derive(Clone, Debug)]
 pub struct Judged {

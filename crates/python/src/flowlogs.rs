@@ -216,20 +216,25 @@ fn merge(batches: &[RecordBatch]) -> Result<(Folder, ReadStats), String> {
 /// they make up.
 pub fn judge(f: &Fabric, batches: &[RecordBatch], job: &Job<'_>) -> Result<RecordBatch, String> {
     let (folder, st) = merge(batches)?;
-    let judged = vnetsim_jobs::flowlog::judge_all(f, &folder, true, job);
-    let rows: Vec<_> = judged.iter().map(|j| obs_row(&st, &folder, j)).collect();
-    let schema = vnetsim_report::table::arrow_schema(&OBS_COLUMNS);
-    vnetsim_report::table::record_batch(schema, &OBS_COLUMNS, &rows).map_err(|e| e.to_string())
+    judged_batch(f, &st, &folder, job)
 }
 
 /// Flow logs read from files and folders, as `vnetsim replay LOGS --out` reads and judges them.
 pub fn replay(f: &Fabric, paths: &[PathBuf], job: &Job<'_>) -> Result<RecordBatch, String> {
-    let mut folder = Folder::default();
     let p: Vec<&std::path::Path> = paths.iter().map(|x| x.as_path()).collect();
-    let st = vnetsim_flowlog::read_paths(&p, &Limits::default(), &mut |g, t| folder.add(g, t))
-        .map_err(|e| e.to_string())?;
-    let judged = vnetsim_jobs::flowlog::judge_all(f, &folder, true, job);
-    let rows: Vec<_> = judged.iter().map(|j| obs_row(&st, &folder, j)).collect();
+    let (st, folder) = vnetsim_jobs::flowlog::read(&p)?;
+    judged_batch(f, &st, &folder, job)
+}
+
+/// Every flow of `folder` judged, as one batch of the `--out` rows.
+fn judged_batch(
+    f: &Fabric,
+    st: &ReadStats,
+    folder: &Folder,
+    job: &Job<'_>,
+) -> Result<RecordBatch, String> {
+    let judged = vnetsim_jobs::flowlog::judge_all(f, folder, true, job);
+    let rows: Vec<_> = judged.iter().map(|j| obs_row(st, folder, j)).collect();
     let schema = vnetsim_report::table::arrow_schema(&OBS_COLUMNS);
     vnetsim_report::table::record_batch(schema, &OBS_COLUMNS, &rows).map_err(|e| e.to_string())
 }
