@@ -5,7 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use vnetsim_import::{import, looks_like_import_source, ImportOptions};
+use std::time::Instant;
+
+use vnetsim_import::{
+    import, import_with_progress, looks_like_import_source, ImportOptions, Progress,
+};
 
 use crate::cli::Output;
 
@@ -93,7 +97,18 @@ impl ImportFlags {
 pub fn run_import(a: ImportArgs) -> Result<u8, String> {
     let mut opts = a.opts.options()?;
     opts.output = a.output.clone();
-    let imported = import(&a.sources, &opts).map_err(|e| e.to_string())?;
+    let bar = import_bar();
+    let started = Instant::now();
+    let shown = std::cell::Cell::new(false);
+    let imported = import_with_progress(&a.sources, &opts, &|p| {
+        show_progress(&bar, p, started);
+        if !shown.get() && started.elapsed().as_secs_f64() > 1.0 {
+            shown.set(true);
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        }
+    });
+    bar.finish_and_clear();
+    let imported = imported.map_err(|e| e.to_string())?;
     for w in &imported.warnings {
         eprintln!("{w}");
     }
@@ -108,11 +123,58 @@ pub fn run_import(a: ImportArgs) -> Result<u8, String> {
         );
     }
     match &a.output {
-        Some(p) => std::fs::write(p, &imported.yaml)
+        Some(p) => write_whole(p, &imported.yaml)
             .map_err(|e| format!("error: cannot write {}: {e}", p.display()))?,
         None => print!("{}", imported.yaml),
     }
     Ok(0)
+}
+
+/// The import's bar: the bytes of the sources read and parsed, then the mapping steps; drawn
+/// on a terminal once the import has taken a second, silent otherwise.
+fn import_bar() -> indicatif::ProgressBar {
+    let b = crate::flows::bar(0, "");
+    b.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{wide_bar}] {msg} ({eta} left)",
+        )
+        .expect("template"),
+    );
+    b
+}
+
+fn show_progress(bar: &indicatif::ProgressBar, p: Progress, started: Instant) {
+    match p {
+        Progress::Read { bytes, of } => {
+            let rate = bytes as f64 / started.elapsed().as_secs_f64().max(1e-3);
+            bar.set_length(of);
+            bar.set_position(bytes);
+            bar.set_message(format!(
+                "reading {} of {}, {}/s",
+                indicatif::HumanBytes(bytes),
+                indicatif::HumanBytes(of),
+                indicatif::HumanBytes(rate as u64)
+            ));
+        }
+        Progress::Map { step, done, of } => {
+            if bar.length() != Some(of) {
+                bar.reset();
+                bar.set_length(of);
+            }
+            bar.set_position(done);
+            bar.set_message(format!("mapping: {step} ({done}/{of} steps)"));
+        }
+    }
+}
+
+/// Writes `text` to `path` under a temporary name first, so an interrupted import never leaves
+/// a file that looks complete.
+fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Loads and validates a topology file, or imports an import source (detected by content)

@@ -63,6 +63,14 @@ fn import_writes_a_topology_that_validates_keeps_origins_and_says_what_is_not_mo
         "--report",
     ]);
     assert_eq!(c, 0, "{err}");
+    // stderr is a pipe here, not a terminal: the progress bar stays silent, and the topology
+    // was written whole under its own name (no temporary file left beside it).
+    assert!(
+        !err.contains("mapping:") && !err.contains("reading "),
+        "{err}"
+    );
+    let partial = out.with_file_name("imported.yaml.partial");
+    assert!(out.exists() && !partial.exists());
     // resources.json holds a load balancer and a NAT gateway: unsupported, and reported.
     assert!(err.contains("unsupported"), "{err}");
     assert!(err.contains("Microsoft.Network/loadBalancers"), "{err}");

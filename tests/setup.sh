@@ -5,7 +5,7 @@
 #   - a Java runtime (Debian's default-jre-headless, Java 17 on Debian 12): Spark's JVM, for
 #     the Python package's Spark tests in local mode;
 #   - pyarrow (PyPI): reads back the Parquet files `sweep` and `replay` write;
-#   - maturin, pandas, pytest and pyspark (PyPI): build and test the Python package.
+#   - maturin, pandas, pytest, pyspark and Ray Data (PyPI): build and test the Python package.
 set -euo pipefail
 missing=()
 command -v tcpdump >/dev/null 2>&1 || missing+=(tcpdump)
@@ -28,3 +28,4 @@ py_need pandas pandas
 py_need pytest pytest
 py_need maturin maturin
 py_need pyspark pyspark
+py_need ray.data 'ray[data]>=2.40,<2.64'

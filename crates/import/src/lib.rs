@@ -166,31 +166,72 @@ pub fn looks_like_import_source(path: &Path) -> bool {
 
 /// Imports `sources` (files or folders, any mix of kinds) into one topology.
 pub fn import(sources: &[PathBuf], opts: &ImportOptions) -> Result<Imported, ImportError> {
-    // A last line of defence: a bug must come back as an error, never abort the caller.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| import_inner(sources, opts)))
-        .unwrap_or_else(|_| {
-            Err(ImportError {
-                diagnostics: vec![Diag {
-                    file: sources
-                        .first()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default(),
-                    line: 1,
-                    col: 1,
-                    message: "internal error in the importer (please report it with the input)"
-                        .into(),
-                }],
-            })
-        })
+    import_with_progress(sources, opts, &|_| {})
 }
 
-fn import_inner(sources: &[PathBuf], opts: &ImportOptions) -> Result<Imported, ImportError> {
+/// How far an import has gone, for a progress display: first the bytes of the source files
+/// read and parsed (of all the files' bytes), then the mapping steps done (of all steps).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    Read {
+        bytes: u64,
+        of: u64,
+    },
+    Map {
+        step: &'static str,
+        done: u64,
+        of: u64,
+    },
+}
+
+/// [`import`], telling `progress` after each file read and each mapping step.
+pub fn import_with_progress(
+    sources: &[PathBuf],
+    opts: &ImportOptions,
+    progress: &dyn Fn(Progress),
+) -> Result<Imported, ImportError> {
+    // A last line of defence: a bug must come back as an error, never abort the caller.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        import_inner(sources, opts, progress)
+    }))
+    .unwrap_or_else(|_| {
+        Err(ImportError {
+            diagnostics: vec![Diag {
+                file: sources
+                    .first()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                line: 1,
+                col: 1,
+                message: "internal error in the importer (please report it with the input)".into(),
+            }],
+        })
+    })
+}
+
+fn import_inner(
+    sources: &[PathBuf],
+    opts: &ImportOptions,
+    progress: &dyn Fn(Progress),
+) -> Result<Imported, ImportError> {
     let mut files = Files::default();
     let mut docs = Vec::new();
     let mut errors = Vec::new();
     let mut report = Report::default();
+    let mut read = Reading {
+        bytes: 0,
+        of: sources.iter().map(|s| source_bytes(s)).sum(),
+        progress,
+    };
     for src in sources {
-        load_source(src, &mut files, &mut docs, &mut errors, &mut report);
+        load_source(
+            src,
+            &mut files,
+            &mut docs,
+            &mut errors,
+            &mut report,
+            &mut read,
+        );
     }
     if !errors.is_empty() {
         return Err(ImportError {
@@ -229,7 +270,7 @@ fn import_inner(sources: &[PathBuf], opts: &ImportOptions) -> Result<Imported, I
         ),
         None => None,
     };
-    let mapped = mapper::map(&resources, &files, opts, report, tags.as_ref());
+    let mapped = mapper::map(&resources, &files, opts, report, tags.as_ref(), progress);
     if refusals.is_empty() {
         return mapped;
     }
@@ -293,6 +334,34 @@ fn relative(from: &Path, to: &Path) -> Option<String> {
     Some(parts.join("/"))
 }
 
+/// The bytes read so far, for [`Progress::Read`].
+struct Reading<'p> {
+    bytes: u64,
+    of: u64,
+    progress: &'p dyn Fn(Progress),
+}
+
+impl Reading<'_> {
+    fn file_done(&mut self, bytes: u64) {
+        self.bytes = (self.bytes + bytes).min(self.of);
+        (self.progress)(Progress::Read {
+            bytes: self.bytes,
+            of: self.of,
+        });
+    }
+}
+
+/// The bytes of a source's files as listed now (0 where a file cannot be listed: reading it
+/// reports the problem).
+fn source_bytes(src: &Path) -> u64 {
+    list_files(src)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
 /// Reads one source path, detecting each file's kind.
 fn load_source(
     src: &Path,
@@ -300,6 +369,7 @@ fn load_source(
     docs: &mut Vec<(SourceKind, json::Val, bool)>,
     errors: &mut Vec<Diag>,
     report: &mut Report,
+    read: &mut Reading,
 ) {
     let is_dir = src.is_dir();
     let list = match list_files(src) {
@@ -322,7 +392,9 @@ fn load_source(
             }
         };
         let idx = files.add(f.display().to_string());
-        match json::parse(&text, idx) {
+        let parsed = json::parse(&text, idx);
+        read.file_done(text.len() as u64);
+        match parsed {
             Ok(v) => match detect::detect(&v) {
                 Some(k) => {
                     // In a folder, templates in subfolders are linked templates, not roots.

@@ -16,7 +16,7 @@ use crate::ir::{last_segment, parent_id, prop, props, ref_id, Resource};
 use crate::json::{Pos, Val};
 use crate::report::{Report, Status};
 use crate::yaml::{write_map, M, Y};
-use crate::{Diag, Files, ImportError, ImportOptions, Imported, TagFile};
+use crate::{Diag, Files, ImportError, ImportOptions, Imported, Progress, TagFile};
 
 mod classify;
 mod firewall;
@@ -72,22 +72,19 @@ pub fn map(
     opts: &ImportOptions,
     report: Report,
     tags: Option<&TagFile>,
+    progress: &dyn Fn(Progress),
 ) -> Result<Imported, ImportError> {
     let mut c = Ctx::new(resources, files, opts, report);
     c.tags = tags;
-    c.assign_names();
-    c.nat_served = nat::nat_gateways(&mut c);
-    network::vnets(&mut c);
-    network::route_tables(&mut c);
-    network::nsgs(&mut c);
-    network::asgs(&mut c);
-    network::nics(&mut c);
-    network::sites_and_gateways(&mut c);
-    route_server::route_servers(&mut c);
-    firewall::firewalls(&mut c);
-    network::private_endpoints(&mut c);
-    manager::network_managers(&mut c);
-    lb::load_balancers(&mut c);
+    let of = STEPS.len() as u64 + 2;
+    for (done, (step, run)) in STEPS.iter().enumerate() {
+        run(&mut c);
+        progress(Progress::Map {
+            step,
+            done: done as u64 + 1,
+            of,
+        });
+    }
     c.finish_report();
     if !c.errors.is_empty() {
         return Err(ImportError {
@@ -95,9 +92,39 @@ pub fn map(
         });
     }
     let yaml = c.render();
+    progress(Progress::Map {
+        step: "topology rendered",
+        done: of - 1,
+        of,
+    });
     let file = tags.map_or("imported.yaml", |t| t.validate_as.as_str());
-    validate(file, yaml, c.report)
+    let validated = validate(file, yaml, c.report);
+    progress(Progress::Map {
+        step: "validated",
+        done: of,
+        of,
+    });
+    validated
 }
+
+/// The mapping, in order: each step reads the neutral resources of its kinds and writes
+/// model objects (later steps refer to the names earlier ones gave).
+type Step = (&'static str, fn(&mut Ctx));
+const STEPS: &[Step] = &[
+    ("names", |c| c.assign_names()),
+    ("NAT gateways", |c| c.nat_served = nat::nat_gateways(c)),
+    ("VNets", network::vnets),
+    ("route tables", network::route_tables),
+    ("NSGs", network::nsgs),
+    ("ASGs", network::asgs),
+    ("NICs", network::nics),
+    ("sites and gateways", network::sites_and_gateways),
+    ("Route Servers", route_server::route_servers),
+    ("firewalls", firewall::firewalls),
+    ("Private Endpoints", network::private_endpoints),
+    ("network managers", manager::network_managers),
+    ("load balancers", lb::load_balancers),
+];
 
 /// Runs the model's validator on the emitted text (`file` locates a relative `serviceTags`).
 fn validate(file: &str, yaml: String, report: Report) -> Result<Imported, ImportError> {

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-pyspark = pytest.importorskip("pyspark")
+import pyspark  # noqa: F401  (tests/setup.sh installs it)
 
 import vnetsim  # noqa: E402
 import vnetsim.spark as vs  # noqa: E402

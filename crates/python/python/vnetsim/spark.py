@@ -4,7 +4,8 @@ The unit of work is pure: a range of sweep cells, or a set of flows, always give
 same rows, so a retried task (Spark's ``spark.task.maxFailures``) neither duplicates nor
 changes rows. Each Python worker compiles the fabric once: the topology file is shipped
 with ``SparkContext.addFile`` and the compiled fabric is cached per process, keyed by the
-file's name and content digest. Inside executors the engine runs on one thread (Spark
+file's name and content digest. The task bodies are ``vnetsim.udf``'s, which
+``vnetsim.ray`` runs too. Inside executors the engine runs on one thread (Spark
 already runs one Python worker per core), and output batches are bounded (``batch_rows``).
 
 Spark has no unsigned integer types: the distributed tables carry ports as ``int`` and
@@ -23,6 +24,7 @@ from typing import Callable, Iterator, Optional, Sequence, Union
 import pyarrow as pa
 
 from . import Fabric, VnetsimError, _list, compile_count, flow_schema
+from .udf import sweep_cells, walk_flow_batch
 
 __all__ = ["session", "sweep", "replay", "replay_flow_logs", "sweep_schema",
            "replay_schema", "replay_flow_table", "stats_accumulator", "require_java", "worker_stats", "DEFAULT_CELLS_PER_TASK_ROW", "DEFAULT_BATCH_ROWS"]
@@ -154,13 +156,10 @@ def sweep(spark, fabric: Union[Fabric, str], from_: Union[str, Sequence[str]] = 
         compiled_before, batches_before = compile_count(), _STATS["batches"]
         f = _worker_fabric(name, digest)
         for b in batches:
-            for start in b.column("id").to_pylist():
-                end = min(start + step, n)
-                t = _for_spark(f.sweep(froms, tos, ports, threads=1, cells=(start, end)))
-                t = t.append_column("cell", pa.array(range(start, end), pa.int64()))
-                for out in t.to_batches(max_chunksize=batch_rows):
-                    _STATS["batches"] += 1
-                    yield out
+            for t in sweep_cells(f, froms, tos, ports, b.column("id").to_pylist(), n, step,
+                                 batch_rows):
+                _STATS["batches"] += 1
+                yield from _for_spark(t).to_batches()
         if stats is not None:
             stats.add({os.getpid(): (compiled_before, compile_count(),
                                      _STATS["batches"] - batches_before)})
@@ -225,10 +224,9 @@ def replay_flow_table(spark, fabric: Union[Fabric, str], flows: pa.Table, captur
         f = _worker_fabric(name, digest)
         for b in batches:
             native = pa.Table.from_batches([b]).select(list(_native_flow_types().names)).cast(_native_flow_types())
-            t = _for_spark(f.walk_flows(native, caps, threads=1))
-            for out in t.to_batches(max_chunksize=batch_rows):
+            for t in walk_flow_batch(f, native, caps, batch_rows):
                 _STATS["batches"] += 1
-                yield out
+                yield from _for_spark(t).to_batches()
 
     return df.mapInArrow(run, replay_schema())
 
