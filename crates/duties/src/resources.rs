@@ -23,10 +23,14 @@ pub enum Kind {
     Firewall,
     Service,
     PrivateEndpoint,
+    RouteServer,
+    LoadBalancer,
+    ApplicationGateway,
+    NetworkManager,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 18] = [
         Kind::Site,
         Kind::Vnet,
         Kind::Subnet,
@@ -41,6 +45,10 @@ impl Kind {
         Kind::Firewall,
         Kind::Service,
         Kind::PrivateEndpoint,
+        Kind::RouteServer,
+        Kind::LoadBalancer,
+        Kind::ApplicationGateway,
+        Kind::NetworkManager,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +67,10 @@ impl Kind {
             Kind::Firewall => "firewall",
             Kind::Service => "service",
             Kind::PrivateEndpoint => "privateEndpoint",
+            Kind::RouteServer => "routeServer",
+            Kind::LoadBalancer => "loadBalancer",
+            Kind::ApplicationGateway => "applicationGateway",
+            Kind::NetworkManager => "networkManager",
         }
     }
 
@@ -162,6 +174,10 @@ pub fn inventory(t: &m::Topology) -> Vec<(ResourceId, String, Option<m::Origin>)
     each!(t.firewalls, Kind::Firewall);
     each!(t.services, Kind::Service);
     each!(t.private_endpoints, Kind::PrivateEndpoint);
+    each!(t.route_servers, Kind::RouteServer);
+    each!(t.load_balancers, Kind::LoadBalancer);
+    each!(t.application_gateways, Kind::ApplicationGateway);
+    each!(t.network_managers, Kind::NetworkManager);
     v
 }
 
@@ -272,6 +288,21 @@ pub fn with_resource_of(base: &m::Topology, from: &m::Topology, r: &ResourceId) 
         Kind::PrivateEndpoint => put(&mut t.private_endpoints, &from.private_endpoints, n, |x| {
             x.name.value.clone()
         }),
+        Kind::RouteServer => put(&mut t.route_servers, &from.route_servers, n, |x| {
+            x.name.value.clone()
+        }),
+        Kind::LoadBalancer => put(&mut t.load_balancers, &from.load_balancers, n, |x| {
+            x.name.value.clone()
+        }),
+        Kind::ApplicationGateway => put(
+            &mut t.application_gateways,
+            &from.application_gateways,
+            n,
+            |x| x.name.value.clone(),
+        ),
+        Kind::NetworkManager => put(&mut t.network_managers, &from.network_managers, n, |x| {
+            x.name.value.clone()
+        }),
     }
     t
 }
@@ -311,6 +342,29 @@ nsgs:
         assert_eq!(c, vec![(id(Kind::RouteTable, "rt"), ChangeKind::Modified)]);
         let applied = with_resource_of(&a, &b, &c[0].0);
         assert!(changed(&applied, &b).is_empty());
+        assert!(changed(&with_resource_of(&b, &a, &c[0].0), &a).is_empty());
+    }
+
+    #[test]
+    fn a_route_servers_changed_peers_are_its_change_and_apply_alone() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/route_server.yaml"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        // nva2 stops advertising 10.200.0.0/16: only the Route Server rs-hub changed.
+        let new = text.replace(
+            "          - { prefix: 10.200.0.0/16, asPath: [65002, 65050] }\n",
+            "",
+        );
+        assert_ne!(new, text);
+        let (a, b) = (topo(&text), topo(&new));
+        let c = changed(&a, &b);
+        assert_eq!(
+            c,
+            vec![(id(Kind::RouteServer, "rs-hub"), ChangeKind::Modified)]
+        );
+        assert!(changed(&with_resource_of(&a, &b, &c[0].0), &b).is_empty());
         assert!(changed(&with_resource_of(&b, &a, &c[0].0), &a).is_empty());
     }
 
