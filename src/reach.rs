@@ -6,6 +6,7 @@ use clap::Args;
 use vnetsim_engine::Outcome;
 use vnetsim_jobs as jobs;
 use vnetsim_jobs::reach::Sink;
+use vnetsim_jobs::reach_report::ReportSink;
 use vnetsim_jobs::reach_rows::{JsonSink, RowsSink, TextSink};
 
 use crate::cli::{load, Output};
@@ -44,6 +45,10 @@ pub struct ReachArgs {
     /// Write one row per region: .jsonl or .parquet, or - for JSON lines on standard output
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// An HTML report: a matrix of sources × destinations (VNet × VNet past 60 on a side)
+    /// whose cells count reachable regions and open the regions of their pair
+    #[arg(long)]
+    pub report: Option<PathBuf>,
     /// Worker threads, at least 1 (default: one per core)
     #[arg(long, value_parser = crate::cli::parse_threads)]
     pub threads: Option<usize>,
@@ -90,7 +95,11 @@ pub fn run_reach(a: ReachArgs) -> Result<u8, String> {
             out: std::io::BufWriter::new(std::io::stdout().lock()),
         }),
     };
-    let t = jobs::reach::run(&f, &q, &plan, &job, sink.as_mut())?;
+    let mut report = a.report.clone().map(|p| ReportSink::new(&f, &plan, p));
+    let t = match report.as_mut() {
+        Some(r) => jobs::reach::run(&f, &q, &plan, &job, &mut [sink.as_mut(), r])?,
+        None => jobs::reach::run(&f, &q, &plan, &job, &mut [sink.as_mut()])?,
+    };
     drop(sink);
     if t.blocked > t.explained && a.why {
         eprintln!(

@@ -185,15 +185,17 @@ pub fn parse_port_ranges(s: &str) -> Result<Vec<(u16, u16)>, String> {
     Ok(out)
 }
 
-/// Runs the question: each source's regions to `sink` in source order as soon as its window
-/// is done. `job.progress` is told the classes walked per source.
+/// Runs the question: each source's regions to every sink in source order as soon as its
+/// window is done. A sink whose reader went away is left out from then on; the run stops when
+/// none is left. `job.progress` is told the classes walked per source.
 pub fn run(
     f: &Fabric,
     q: &Question,
     plan: &Plan,
     job: &Job<'_>,
-    sink: &mut dyn Sink,
+    sinks: &mut [&mut dyn Sink],
 ) -> Result<Totals, String> {
+    let mut live = vec![true; sinks.len()];
     let window = job.pool.current_num_threads().max(1);
     let mut t = Totals {
         sources: plan.sources.len(),
@@ -210,12 +212,17 @@ pub fn run(
             d.first_row = t.rows;
             add(&mut t, &d);
             (job.progress)(d.classes);
-            if !sink.source(&d)? {
+            for (s, l) in sinks.iter_mut().zip(live.iter_mut()) {
+                *l = *l && s.source(&d)?;
+            }
+            if !live.contains(&true) {
                 return Ok(t);
             }
         }
     }
-    sink.finish(&t)?;
+    for (s, _) in sinks.iter_mut().zip(&live).filter(|x| *x.1) {
+        s.finish(&t)?;
+    }
     Ok(t)
 }
 
