@@ -1,5 +1,6 @@
 //! `vnetsim reach`: every header from the sources to the destinations, as regions.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -120,7 +121,8 @@ pub fn run_reach(a: ReachArgs) -> Result<u8, String> {
     if a.out.is_some() {
         eprintln!("{summary}");
     } else if !a.out_fmt.json() {
-        println!("{summary}");
+        // The reader may have gone (`| head`): nothing left to tell it.
+        let _ = writeln!(std::io::stdout(), "{summary}");
     }
     Ok(0)
 }
