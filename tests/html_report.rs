@@ -761,3 +761,161 @@ fn duties_report_draws_the_boundary_matrix_and_opens_an_influence() {
         assert!(matrix.contains(b), "{b}");
     }
 }
+
+/// The cells of each body row (`<td>`) of the tables inside the element `id`, as text.
+fn td_rows(dom: &str, id: &str) -> Vec<Vec<String>> {
+    let at = dom.find(&format!("id=\"{id}\"")).expect(id);
+    let end = at + dom[at..].find("</section>").unwrap_or(dom.len() - at);
+    dom[at..end]
+        .split("<tr>")
+        .skip(1)
+        .filter(|r| r.contains("<td"))
+        .map(|r| {
+            r.split("<td")
+                .skip(1)
+                .map(|c| {
+                    let body = &c[c.find('>').unwrap() + 1..c.find("</td>").unwrap()];
+                    strip_tags(body).replace('\u{1}', "")
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The reach section of a report.
+fn reach_section(d: &Value) -> &Value {
+    d["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "reach")
+        .expect("a reach section")
+}
+
+/// `reach --report` on the lab: the Internet → nic:vm-app-nic cell counts one reachable
+/// region and opens the regions of that pair. By hand from the lab: the firewall's DNAT rule
+/// rdp-to-app publishes 20.10.10.10 tcp/3389 to vm-app-nic (10.1.1.4) and Azure Firewall
+/// DNAT also translates the source to the firewall's private address 10.0.1.5
+/// (https://learn.microsoft.com/azure/firewall/firewall-faq); every other header from the
+/// Internet aimed at the NIC goes to its private address 10.1.1.4, which the Internet does not
+/// route (RFC 1918), in two rows (TCP and UDP with ports, every other protocol without).
+#[test]
+fn reach_report_opens_a_cell_to_its_regions() {
+    let html = tmp(TAG, "reach.html");
+    ok(&[
+        "reach",
+        &lab(),
+        "--from",
+        "all",
+        "--to",
+        "all",
+        "--report",
+        html.to_str().unwrap(),
+    ]);
+    let d = data(&html);
+    assert_eq!(d["kind"], "reach");
+    let m = &reach_section(&d)["matrix"];
+    let at = |v: &Value, name: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .position(|x| x == name)
+            .unwrap_or_else(|| panic!("{name} in {v}"))
+    };
+    let (r, c) = (at(&m["rows"], "internet"), at(&m["cols"], "nic:vm-app-nic"));
+    let cell = m["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x[0] == r && x[1] == c)
+        .expect("an internet → nic:vm-app-nic cell");
+    assert_eq!(cell[2], "1", "one reachable region");
+    assert_eq!(cell[3], "ok");
+
+    let dom = dom(&html, &format!("#sec=reach&cell={r},{c}"));
+    assert_ready(&dom);
+    let title = text_of(&dom, "sec-reach-detail-title").expect("the cell opened");
+    assert_eq!(title, "internet → nic:vm-app-nic: 2 regions, 1 reachable");
+    let rows = td_rows(&dom, "sec-reach-detail");
+    let reachable: Vec<&Vec<String>> = rows.iter().filter(|r| r[5] == "reachable").collect();
+    assert_eq!(reachable.len(), 1, "{rows:?}");
+    let x = reachable[0];
+    assert_eq!(x[..2], ["internet", "nic:vm-app-nic"]);
+    assert!(
+        x[2].starts_with("0.0.0.0/0 except ") && x[2].contains("168.63.129.16"),
+        "{x:?}"
+    );
+    assert_eq!(
+        &x[3..],
+        [
+            "20.10.10.10",
+            "tcp/3389",
+            "reachable",
+            "10.1.1.4:3389",
+            "10.0.1.5",
+            "delivered to NIC vm-app-nic",
+            "internet > firewall:afw-hub > subnet:vnet-workload/snet-app > nic:vm-app-nic"
+        ]
+    );
+    let other: Vec<&Vec<String>> = rows.iter().filter(|r| r[5] != "reachable").collect();
+    assert_eq!(other.len(), 2, "{rows:?}");
+    let mut protocols: Vec<&str> = other.iter().map(|x| x[4].as_str()).collect();
+    protocols.sort();
+    assert_eq!(
+        protocols,
+        ["every protocol but tcp and udp (no ports)", "tcp+udp/*"]
+    );
+    for x in other {
+        assert_eq!(x[3], "10.1.1.4", "{x:?}");
+        assert_eq!(x[5], "unreachable", "{x:?}");
+        assert_eq!(
+            x[8], "dropped at internet: the destination is not reachable from the Internet",
+            "{x:?}"
+        );
+    }
+}
+
+/// Past 60 destinations the reach matrix is drawn VNet by VNet, as the drift section is: a
+/// generated fabric of 8 VNets (a hub and 7 spokes of 9 subnets, one VM each) has 64 NICs.
+#[test]
+fn reach_report_past_sixty_places_is_drawn_by_vnet() {
+    let topo = tmp(TAG, "reach-g.yaml");
+    let html = tmp(TAG, "reach-g.html");
+    ok(&[
+        "generate",
+        "--vnets",
+        "8",
+        "--subnets-per-vnet",
+        "9",
+        "--rules",
+        "4",
+        "--private-endpoints",
+        "0",
+        "-o",
+        topo.to_str().unwrap(),
+    ]);
+    ok(&[
+        "reach",
+        topo.to_str().unwrap(),
+        "--from",
+        "internet",
+        "--to",
+        "all",
+        "--report",
+        html.to_str().unwrap(),
+    ]);
+    let d = data(&html);
+    let m = &reach_section(&d)["matrix"];
+    let cols: Vec<&str> = m["cols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert!(
+        cols.contains(&"vnet:hub") && cols.contains(&"vnet:spoke7"),
+        "{cols:?}"
+    );
+    assert!(!cols.iter().any(|c| c.starts_with("nic:")), "{cols:?}");
+    assert_ready(&dom(&html, ""));
+}

@@ -85,6 +85,42 @@ fn pyarrow_reads_a_sweeps_parquet_equal_to_its_jsonl() {
     assert_eq!(ty("outcome"), "string");
 }
 
+/// `reach --why` regions: pyarrow reads the Parquet equal to the JSON lines, `classes` as an
+/// unsigned 64-bit count and `blockers` as a list of strings (null for a region not explained).
+#[test]
+fn pyarrow_reads_reach_regions_with_their_blockers_equal_to_the_jsonl() {
+    let lab = root().join("traces/hub-spoke-lab.yaml");
+    let pq = tmp("readers", "reach.parquet");
+    let js = tmp("readers", "reach.jsonl");
+    for out in [&pq, &js] {
+        vnetsim(&[
+            "reach",
+            lab.to_str().unwrap(),
+            "--from",
+            "nic:vm-shared-nic",
+            "--to",
+            "nic:vm-app-nic",
+            "--why",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+    }
+    let (rows, schema) = pyarrow_rows(&pq);
+    let expected = jsonl(&js);
+    assert!(rows.iter().any(|r| r["blockers"].is_array()));
+    assert_eq!(rows, expected, "pyarrow's rows differ from the JSON lines");
+    let ty = |n: &str| {
+        schema
+            .iter()
+            .find(|(f, _)| f == n)
+            .map(|(_, t)| t.as_str())
+            .unwrap()
+    };
+    assert_eq!(ty("classes"), "uint64");
+    assert_eq!(ty("blockers"), "list<item: string>");
+    assert_eq!(ty("path"), "string");
+}
+
 #[test]
 fn pyarrow_reads_a_replays_parquet_equal_to_its_jsonl() {
     let lab = root().join("traces/hub-spoke-lab.yaml");

@@ -11,7 +11,9 @@
 //! - [`replay`]: captures through the fabric, each flow's fate, and pass two's sinks;
 //! - [`report`]: the HTML report as one more sink (where endpoints are drawn, a diff's
 //!   causes);
-//! - [`names`]: the names users type, resolved against the fabric, with a did-you-mean.
+//! - [`reach`]: every header from the sources to the destinations, as regions, one source at a
+//!   time, streamed to the sinks of [`reach_rows`] (JSON lines, Parquet, text, JSON) and
+//!   [`reach_report`] (the HTML report's region matrix);
 //! - [`names`]: the names users type, resolved against the fabric, with a did-you-mean;
 //! - [`shard`]: `--shard I/N`, one deterministic part of a sweep or a replay;
 //! - [`watcher`]: the Network Watcher answers (effective routes and rules) as text and JSON.
@@ -27,6 +29,9 @@ pub mod exhaustive;
 pub mod flowlog;
 pub mod flowlog_rows;
 pub mod names;
+pub mod reach;
+pub mod reach_report;
+pub mod reach_rows;
 pub mod replay;
 pub mod report;
 pub mod shard;

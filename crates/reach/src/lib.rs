@@ -410,9 +410,34 @@ pub fn partition_within(
     extra_dst_cuts: &[u32],
     max: usize,
 ) -> Result<Partition, TooManyBoxes> {
+    let frontier = seed(sources, 0..sources.len(), extra_dst_cuts);
+    refine(f, tb, sources, frontier, max)
+}
+
+/// The classes of source `i` alone (its classes keep `source: i`): what one source of a
+/// stream holds at once, bounded by `max` boxes like [`partition_within`]. The classes are
+/// those [`partition`] finds for that source among others.
+pub fn partition_source(
+    f: &Fabric,
+    tb: &Tables,
+    sources: &[Source],
+    i: usize,
+    extra_dst_cuts: &[u32],
+    max: usize,
+) -> Result<Partition, TooManyBoxes> {
+    let frontier = seed(sources, i..i + 1, extra_dst_cuts);
+    refine(f, tb, sources, frontier, max)
+}
+
+/// The first boxes of the sources `which`: their spaces cut along `extra_dst_cuts`.
+fn seed(
+    sources: &[Source],
+    which: std::ops::Range<usize>,
+    extra_dst_cuts: &[u32],
+) -> Vec<(u32, HeaderBox)> {
     let mut frontier: Vec<(u32, HeaderBox)> = Vec::new();
-    for (i, s) in sources.iter().enumerate() {
-        for b in &s.space {
+    for i in which {
+        for b in &sources[i].space {
             let mut c = Cuts::default();
             c.d[DST] = extra_dst_cuts.to_vec();
             match space::split(b, &mut c) {
@@ -421,6 +446,17 @@ pub fn partition_within(
             }
         }
     }
+    frontier
+}
+
+/// Walks and splits the boxes of `frontier` until every box is a class.
+fn refine(
+    f: &Fabric,
+    tb: &Tables,
+    sources: &[Source],
+    mut frontier: Vec<(u32, HeaderBox)>,
+    max: usize,
+) -> Result<Partition, TooManyBoxes> {
     if frontier.len() > max {
         return Err(TooManyBoxes {
             held: frontier.len(),

@@ -158,6 +158,8 @@ pub enum Kind {
     Replay,
     /// No flows of its own: sections only (an audit).
     Audit,
+    /// Reach regions: sections only.
+    Reach,
 }
 
 impl Kind {
@@ -167,6 +169,7 @@ impl Kind {
             Kind::Diff => "diff",
             Kind::Replay => "replay",
             Kind::Audit => "audit",
+            Kind::Reach => "reach",
         }
     }
 }

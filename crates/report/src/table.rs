@@ -1,14 +1,13 @@
-//! Rows of any fixed set of columns (text or unsigned integers, each nullable) as CSV, JSON
-//! lines or Parquet: for results whose columns are not a [`crate::FlowRow`]'s (flow-log
-//! observations, drift findings). Parquet batches are flushed every [`BATCH_ROWS`] rows, so
-//! memory stays bounded however many rows are written. [`write_text_parquet`] writes a held
-//! table of text columns at once (reachability regions).
+//! Rows of any fixed set of columns (text, unsigned integers or lists of text, each nullable)
+//! as CSV, JSON lines or Parquet: for results whose columns are not a [`crate::FlowRow`]'s
+//! (flow-log observations, drift findings, reachability regions). Parquet batches are flushed every [`BATCH_ROWS`] rows, so
+//! memory stays bounded however many rows are written.
 
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::builder::{StringBuilder, UInt64Builder};
+use arrow_array::builder::{ListBuilder, StringBuilder, UInt64Builder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
@@ -24,6 +23,8 @@ const BATCH_ROWS: usize = 8 * 1024;
 pub enum Kind {
     Text,
     Count,
+    /// A list of text (CSV: the items joined by `; `; JSON: an array; Parquet: a list of UTF-8).
+    TextList,
 }
 
 /// One cell.
@@ -31,6 +32,7 @@ pub enum Kind {
 pub enum Cell {
     Text(Option<String>),
     Count(Option<u64>),
+    TextList(Option<Vec<String>>),
 }
 
 impl From<&str> for Cell {
@@ -68,7 +70,8 @@ enum Sink {
 pub struct TableWriter {
     columns: Vec<(&'static str, Kind)>,
     sink: Sink,
-    completion: Completion,
+    /// For a file: the name it gets once finished.
+    completion: Option<Completion>,
 }
 
 impl TableWriter {
@@ -77,6 +80,17 @@ impl TableWriter {
             .map_err(|e| Error::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
         let (file, completion) = Completion::create(path)?;
         let out: Box<dyn Write + Send> = Box::new(std::io::BufWriter::new(file));
+        let mut w = TableWriter::new(out, format, columns)?;
+        w.completion = Some(completion);
+        Ok(w)
+    }
+
+    /// Writes rows of `columns` in `format` to a stream (standard output).
+    pub fn new(
+        out: Box<dyn Write + Send>,
+        format: OutputFormat,
+        columns: &[(&'static str, Kind)],
+    ) -> Result<Self, Error> {
         let sink = match format {
             OutputFormat::Csv => {
                 let mut w = csv::Writer::from_writer(out);
@@ -100,7 +114,7 @@ impl TableWriter {
         Ok(TableWriter {
             columns: columns.to_vec(),
             sink,
-            completion,
+            completion: None,
         })
     }
 
@@ -111,6 +125,7 @@ impl TableWriter {
                 let cells = row.iter().map(|c| match c {
                     Cell::Text(s) => s.clone().unwrap_or_default(),
                     Cell::Count(v) => v.map(|v| v.to_string()).unwrap_or_default(),
+                    Cell::TextList(v) => v.as_ref().map(|v| v.join("; ")).unwrap_or_default(),
                 });
                 w.write_record(cells)?;
             }
@@ -122,6 +137,7 @@ impl TableWriter {
                             s.map_or(serde_json::Value::Null, serde_json::Value::String)
                         }
                         Cell::Count(v) => v.map_or(serde_json::Value::Null, |v| v.into()),
+                        Cell::TextList(v) => v.map_or(serde_json::Value::Null, |v| v.into()),
                     };
                     m.insert(name.to_string(), v);
                 }
@@ -169,21 +185,30 @@ impl TableWriter {
                 inner.flush()?;
             }
         }
-        self.completion.finish()?;
+        if let Some(c) = self.completion {
+            c.finish()?;
+        }
         Ok(())
     }
 }
 
-/// The Arrow schema of `columns`: text as nullable UTF-8, counts as nullable unsigned 64-bit.
+/// The Arrow schema of `columns`: text as nullable UTF-8, counts as nullable unsigned 64-bit,
+/// lists of text as nullable lists of nullable UTF-8.
 pub fn arrow_schema(columns: &[(&'static str, Kind)]) -> SchemaRef {
     let fields: Vec<Field> = columns
         .iter()
         .map(|(n, k)| match k {
             Kind::Text => Field::new(*n, DataType::Utf8, true),
             Kind::Count => Field::new(*n, DataType::UInt64, true),
+            Kind::TextList => Field::new(*n, DataType::List(list_item()), true),
         })
         .collect();
     Arc::new(Schema::new(fields))
+}
+
+/// The item field of a list of text (as Arrow's list builder names it).
+fn list_item() -> Arc<Field> {
+    Arc::new(Field::new("item", DataType::Utf8, true))
 }
 
 /// `rows` of `columns` as one record batch of `schema` ([`arrow_schema`]).
@@ -215,38 +240,22 @@ pub fn record_batch(
                 }
                 cols.push(Arc::new(b.finish()));
             }
+            Kind::TextList => {
+                let mut b = ListBuilder::new(StringBuilder::new()).with_field(list_item());
+                for r in rows {
+                    match &r[i] {
+                        Cell::TextList(Some(v)) => {
+                            for s in v {
+                                b.values().append_value(s);
+                            }
+                            b.append(true);
+                        }
+                        _ => b.append(false),
+                    }
+                }
+                cols.push(Arc::new(b.finish()));
+            }
         }
     }
     RecordBatch::try_new(schema, cols)
-}
-
-/// Writes `rows` (one value per column, `None` for null) as one Parquet file into `sink`.
-pub fn write_text_parquet<W: Write + Send>(
-    sink: W,
-    columns: &[&str],
-    rows: &[Vec<Option<String>>],
-) -> Result<(), Error> {
-    let schema = Arc::new(Schema::new(
-        columns
-            .iter()
-            .map(|c| Field::new(*c, DataType::Utf8, true))
-            .collect::<Vec<_>>(),
-    ));
-    let props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .build();
-    let mut w = ArrowWriter::try_new(sink, schema.clone(), Some(props))?;
-    for chunk in rows.chunks(crate::parquet_io::BATCH_ROWS) {
-        let cols: Vec<ArrayRef> = (0..columns.len())
-            .map(|i| {
-                Arc::new(arrow_array::StringArray::from(
-                    chunk.iter().map(|r| r[i].as_deref()).collect::<Vec<_>>(),
-                )) as ArrayRef
-            })
-            .collect();
-        w.write(&RecordBatch::try_new(schema.clone(), cols)?)?;
-    }
-    let mut sink = w.into_inner()?;
-    sink.flush()?;
-    Ok(())
 }

@@ -66,7 +66,9 @@
 
   var app = document.getElementById("app");
   app.appendChild(el("h1", { text: D.title }));
-  app.appendChild(el("div", { cls: "notes", text: D.kind + ": " + fmt(D.flows) + " flows" + (D.kind === "diff" && D.changes ? ", " + fmt(D.changes.changed) + " changed" : "") }));
+  // Audits and reach regions have sections only, no flows of their own.
+  var sectionsOnly = D.kind === "audit" || D.kind === "reach";
+  app.appendChild(el("div", { cls: "notes", text: D.kind + (sectionsOnly ? "" : ": " + fmt(D.flows) + " flows") + (D.kind === "diff" && D.changes ? ", " + fmt(D.changes.changed) + " changed" : "") }));
   if (D.notes.length) app.appendChild(el("ul", { cls: "notes" }, D.notes.map(function (n) { return el("li", { text: n }); })));
 
   // ---- sections (drift, influence maps): data in the shape html.rs documents ----
@@ -149,7 +151,7 @@
     document.body.dataset.renderMs = String(Math.round(performance.now() - started));
     document.body.dataset.state = "ready";
   }
-  if (D.kind === "audit") {
+  if (sectionsOnly) {
     var routeAudit = function () { routeSection(decodeURIComponent(location.hash.replace(/^#/, ""))); };
     window.addEventListener("hashchange", routeAudit);
     routeAudit();
