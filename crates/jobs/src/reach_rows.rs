@@ -80,6 +80,45 @@ fn cells(r: &RegionRow, why: Option<&vnetsim_why::Why>, with_why: bool) -> Vec<C
     v
 }
 
+/// The columns of region rows: [`COLUMNS`], less `blockers` unless `with_why`.
+pub fn columns(with_why: bool) -> &'static [(&'static str, Kind)] {
+    if with_why {
+        &COLUMNS[..]
+    } else {
+        &COLUMNS[..COLUMNS.len() - 1]
+    }
+}
+
+/// Region rows kept in memory as cells of [`columns`], in the order `--out` writes them (for
+/// a library caller that builds its own table, such as the Python package's Arrow batches).
+pub struct CellSink {
+    pub rows: Vec<Vec<Cell>>,
+    with_why: bool,
+}
+
+impl CellSink {
+    pub fn new(with_why: bool) -> CellSink {
+        CellSink {
+            rows: Vec::new(),
+            with_why,
+        }
+    }
+}
+
+impl Sink for CellSink {
+    fn source(&mut self, done: &SourceRegions) -> Result<bool, String> {
+        for r in &done.regions {
+            for row in &r.rows {
+                self.rows.push(cells(row, r.why.as_ref(), self.with_why));
+            }
+        }
+        Ok(true)
+    }
+    fn finish(&mut self, _: &Totals) -> Result<(), String> {
+        Ok(())
+    }
+}
+
 /// Region rows to `--out`: `.jsonl`, `.parquet`, or `-` (JSON lines on standard output).
 pub struct RowsSink {
     out: Option<TableWriter>,
@@ -91,11 +130,7 @@ impl RowsSink {
     /// Opens `path`; `with_why` adds the `blockers` column.
     pub fn create(path: &Path, with_why: bool) -> Result<RowsSink, String> {
         let err = format!("error: cannot write {}", path.display());
-        let cols = if with_why {
-            &COLUMNS[..]
-        } else {
-            &COLUMNS[..COLUMNS.len() - 1]
-        };
+        let cols = columns(with_why);
         let w = if path.as_os_str() == "-" {
             TableWriter::new(Box::new(std::io::stdout()), OutputFormat::Jsonl, cols)
         } else {

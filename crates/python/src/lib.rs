@@ -28,7 +28,8 @@ use pyo3::types::PyCapsule;
 use vnetsim_engine::replay::{build_table, AddressMap, FlowRecord, FlowTable};
 use vnetsim_engine::{self as engine, AppProtocol};
 use vnetsim_fabric::Fabric;
-use vnetsim_jobs::{names, shard::Shard, sweep as jsweep, Job};
+use vnetsim_jobs::{names, reach as jreach, reach_rows, shard::Shard, sweep as jsweep, Job};
+use vnetsim_report::table;
 use vnetsim_report::FlowRow;
 
 mod flowlogs;
@@ -47,11 +48,7 @@ fn err(e: impl std::fmt::Display) -> PyErr {
 /// the command line's default options, and compiles it.
 fn load(path: &Path) -> Result<Fabric, String> {
     let v = if vnetsim_import::looks_like_import_source(path) {
-        let opts = vnetsim_import::ImportOptions::default();
-        let imported = vnetsim_import::import(&[path.to_path_buf()], &opts).map_err(|e| {
-            format!("{e}(to supply deploy-time values or template roots, run `vnetsim import` with --set or --template-root and use its output)\n")
-        })?;
-        vnetsim_model::load_str(&path.display().to_string(), &imported.yaml)
+        vnetsim_model::load_str(&path.display().to_string(), &imported_text(path)?)
     } else {
         vnetsim_model::load(path)
     }
@@ -59,6 +56,25 @@ fn load(path: &Path) -> Result<Fabric, String> {
     let f = vnetsim_fabric::compile(&v);
     COMPILES.fetch_add(1, Ordering::Relaxed);
     Ok(f)
+}
+
+/// The topology an import source maps to, with the command line's default options.
+fn imported_text(path: &Path) -> Result<String, String> {
+    let opts = vnetsim_import::ImportOptions::default();
+    let imported = vnetsim_import::import(&[path.to_path_buf()], &opts).map_err(|e| {
+        format!("{e}(to supply deploy-time values or template roots, run `vnetsim import` with --set or --template-root and use its output)\n")
+    })?;
+    Ok(imported.yaml)
+}
+
+/// The topology text a fabric was loaded from (what `why` re-reads and changes).
+fn topology_text(path: &Path) -> Result<String, String> {
+    if vnetsim_import::looks_like_import_source(path) {
+        return imported_text(path);
+    }
+    let limits = vnetsim_model::limits::Limits::default();
+    vnetsim_model::read::read_topology(path, &limits)
+        .map_err(|e| format!("{}:{}: error: {}", path.display(), e.loc, e.message))
 }
 
 /// Batches as an Arrow C stream capsule.
@@ -112,6 +128,8 @@ fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool, String> {
 #[pyclass(frozen, module = "vnetsim._native", name = "Fabric")]
 struct PyFabric {
     f: Arc<Fabric>,
+    /// The file or import source it was loaded from.
+    source: PathBuf,
 }
 
 #[pymethods]
@@ -120,7 +138,10 @@ impl PyFabric {
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<PyFabric> {
         let f = py.detach(|| load(&path)).map_err(err)?;
-        Ok(PyFabric { f: Arc::new(f) })
+        Ok(PyFabric {
+            f: Arc::new(f),
+            source: path,
+        })
     }
 
     #[getter]
@@ -230,6 +251,61 @@ impl PyFabric {
             })
             .map_err(err)?;
         rows_stream(py, &rows)
+    }
+
+    /// `vnetsim reach --out regions.parquet` as an Arrow stream: every header from `from_` to
+    /// `to` as regions, one row per line of each region, sources in order.
+    #[pyo3(signature = (from_, to, protocol=None, ports=None, except_ports=None,
+                        only_allowed=false, exposed=false, why=false, max_boxes=None,
+                        threads=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn reach<'py>(
+        &self,
+        py: Python<'py>,
+        from_: Vec<String>,
+        to: Vec<String>,
+        protocol: Option<String>,
+        ports: Option<String>,
+        except_ports: Option<String>,
+        only_allowed: bool,
+        exposed: bool,
+        why: bool,
+        max_boxes: Option<usize>,
+        threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let (f, source) = (&self.f, &self.source);
+        let (cols, batches) = py
+            .detach(|| -> Result<_, String> {
+                let mut q = jreach::Question::new(from_, to);
+                (q.protocol, q.ports, q.except_ports) = (protocol, ports, except_ports);
+                (q.only_allowed, q.exposed) = (only_allowed, exposed);
+                q.max_boxes = max_boxes.unwrap_or(q.max_boxes);
+                if why {
+                    q.why = Some(jreach::WhyInput {
+                        file: source.display().to_string(),
+                        text: topology_text(source)?,
+                    });
+                }
+                let plan = jreach::plan(f, &q)?;
+                let pool = pool(threads)?;
+                let job = Job {
+                    pool: &pool,
+                    progress: &|_| {},
+                };
+                let mut sink = reach_rows::CellSink::new(why);
+                jreach::run(f, &q, &plan, &job, &mut [&mut sink])?;
+                let cols = reach_rows::columns(why);
+                let schema = table::arrow_schema(cols);
+                let batches = sink
+                    .rows
+                    .chunks(BATCH_ROWS)
+                    .map(|c| table::record_batch(schema.clone(), cols, c))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| e.to_string())?;
+                Ok((schema, batches))
+            })
+            .map_err(err)?;
+        stream(py, cols, batches)
     }
 
     /// `vnetsim diff --json` of this fabric (old) against `other` (new).

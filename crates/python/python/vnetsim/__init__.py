@@ -238,6 +238,24 @@ class Fabric:
         batches = partials.to_batches() if isinstance(partials, pa.Table) else list(partials)
         return _table(_call(self._f.judge_flow_log_partials, batches, threads))
 
+    def reach(self, from_: Union[None, str, Sequence[str]] = None,
+              to: Union[None, str, Sequence[str]] = None, protocol: Optional[str] = None,
+              ports: Optional[str] = None, except_ports: Optional[str] = None,
+              only_allowed: bool = False, exposed: bool = False, why: bool = False,
+              max_boxes: Optional[int] = None, threads: Optional[int] = None) -> pa.Table:
+        """Every header from ``from_`` to ``to`` as regions: the rows ``vnetsim reach --out
+        regions.parquet`` writes, in the same order (sources as the selectors list them).
+        ``from_`` defaults to every endpoint (the Internet with ``exposed``), ``to`` to every
+        destination; ``protocol`` (``tcp``, ``udp``, ``icmp`` or a number), ``ports`` and
+        ``except_ports`` (``443``, ``1-1024,8080``) narrow the question; ``only_allowed`` keeps
+        reachable regions, ``exposed`` those whose request reaches the fabric. ``why`` adds
+        the ``blockers`` column: for the first 32 regions that are not reachable, every
+        decision that stops the region's example header and the change that lets it through.
+        ``max_boxes`` bounds one source's partition (an error past it, as on the command line)."""
+        return _table(_call(self._f.reach, [] if from_ is None else _list(from_),
+                            [] if to is None else _list(to), protocol, ports, except_ports,
+                            only_allowed, exposed, why, max_boxes, threads))
+
     def diff(self, other: "Fabric", from_: Union[str, Sequence[str]] = "all",
              to: Union[str, Sequence[str]] = "all", ports: str = "tcp/443",
              threads: Optional[int] = None) -> pa.Table:
