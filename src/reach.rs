@@ -118,10 +118,14 @@ pub fn run_reach(a: ReachArgs) -> Result<u8, String> {
             a.max_boxes,
         )
         .map_err(|e| format!("error: reach: {e} (--max-boxes sets the bound)"))?;
+        // A region with several ways (hashed choices) is kept when one of them is.
         let keep = |s: &reach::Signature| {
-            let delivered = s.key.forward.verdict == Verdict::Delivered
-                && s.key.forward.delivered_to != Some(Endpoint::Internet);
-            (!a.only_allowed || s.key.outcome == Outcome::Reachable) && (!a.exposed || delivered)
+            let delivered = s.keys().any(|k| {
+                k.forward.verdict == Verdict::Delivered
+                    && k.forward.delivered_to != Some(Endpoint::Internet)
+            });
+            let reachable = s.keys().any(|k| k.outcome == Outcome::Reachable);
+            (!a.only_allowed || reachable) && (!a.exposed || delivered)
         };
         let regions = reach::regions(&f, &p, &dests, all_dests, keep);
         let mut s = Scratch::new();
@@ -233,7 +237,7 @@ fn explain_regions(
     Ok(out)
 }
 
-const COLUMNS: [&str; 16] = [
+const COLUMNS: [&str; 18] = [
     "from",
     "to",
     "src",
@@ -250,6 +254,8 @@ const COLUMNS: [&str; 16] = [
     "returnPath",
     "example",
     "classes",
+    "ways",
+    "otherWays",
 ];
 
 fn write_rows(path: &std::path::Path, rows: &[reach::render::RegionRow]) -> Result<(), String> {
