@@ -122,6 +122,8 @@ fn every_sweep_cell_agrees_with_a_single_trace() {
             .map(|h| h["node"].as_str().unwrap())
             .collect();
         assert_eq!(nodes.join(" > "), r["path"].as_str().unwrap(), "{r}");
+        // The path as a list: the trace's hop nodes, one element each.
+        assert_eq!(r["hops"], serde_json::json!(nodes), "{r}");
     }
 }
 
@@ -300,6 +302,14 @@ fn diff_of_one_udr_lists_exactly_the_flows_that_change() {
         .as_str()
         .unwrap()
         .contains("firewall:afw-hub"));
+    // Each side's path as a list too: without the route the VM leaves straight for the
+    // Internet from its subnet (its instance public IP), no firewall hop.
+    let old_hops = c[0]["old"]["hops"].as_array().unwrap();
+    assert!(old_hops.iter().any(|h| h == "firewall:afw-hub"), "{out}");
+    assert_eq!(
+        c[0]["new"]["hops"],
+        serde_json::json!(["nic:vm-tools-nic", "subnet:vnet-hub/snet-tools", "internet"])
+    );
     // Identical topologies: nothing changes, exit 0 even with --fail-on-change.
     let (code, out, _) = run(&[
         "diff",

@@ -109,7 +109,8 @@ fn side_json(r: &Option<FlowRow>) -> serde_json::Value {
         None => serde_json::Value::Null,
         Some(r) => serde_json::json!({
             "outcome": r.outcome, "deliveredTo": r.delivered_to, "droppedAt": r.dropped_at, "rule": r.rule,
-            "srcSeen": r.src_seen, "path": r.path, "reason": r.reason,
+            "srcSeen": r.src_seen, "path": r.path,
+            "hops": vnetsim_report::hops(&r.path).collect::<Vec<_>>(), "reason": r.reason,
         }),
     }
 }
