@@ -16,6 +16,12 @@
 //! the same rewrites. Fields a rewrite has made constant (DNAT, SNAT) are not cut further
 //! on that leg.
 //!
+//! Hashed choices (a load balancer's or Application Gateway's backend, a gateway instance, an
+//! ECMP next hop) read every field of the header, so no cut makes them constant. A box is
+//! walked once per way its choices can go ([`walk_ways`]: the engine records each choice and
+//! can be forced to another member) and cut by the tables of every way; a class's signature
+//! holds all its ways, and each header of the class takes the one its hash picks.
+//!
 //! Application rules read the name a flow carries, which no header holds. A class is walked
 //! with the name a flow nobody observed carries (`sweep::destination_l7`: the destination
 //! service's FQDN, in the protocol its port stands for); when a firewall with application

@@ -5,7 +5,9 @@
 //! subnet it routes from, NSG and security admin classifiers (every direction, both inbound tables; service tags
 //! and ASGs are already expanded in them), the VNet's space and address owners, a firewall's
 //! network classifier, DNAT rules, application rules and private ranges, a gateway's learned
-//! and advertised prefixes, the public owners, site prefixes and Internet space. A superset is
+//! and advertised prefixes, a load balancer's frontends and the protocols and ports of its
+//! load-balancing and inbound NAT rules, an Application Gateway's frontends, instances and
+//! listener ports, the public owners, site prefixes and Internet space. A superset is
 //! always sound (a class is only cut finer); a missing table would not be, which the brute-force
 //! tests check.
 
