@@ -83,6 +83,21 @@ fn pyarrow_reads_a_sweeps_parquet_equal_to_its_jsonl() {
     assert_eq!(ty("dstPort"), "uint16");
     assert_eq!(ty("symmetric"), "bool");
     assert_eq!(ty("outcome"), "string");
+    // The path as a list: pyarrow reads a list of strings, equal to the JSON lines' arrays
+    // (checked with every column above), one element per hop of the path string, the first
+    // where the flow entered.
+    assert_eq!(ty("hops"), "list<item: string>");
+    for (r, e) in rows.iter().zip(&expected) {
+        let hops: Vec<&str> = r["hops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap())
+            .collect();
+        assert_eq!(r["hops"], e["hops"]);
+        assert_eq!(hops.join(" > "), r["path"].as_str().unwrap(), "{r}");
+        assert_eq!(hops[0], r["ingress"].as_str().unwrap(), "{r}");
+    }
 }
 
 /// `reach --why` regions: pyarrow reads the Parquet equal to the JSON lines, `classes` as an
@@ -136,8 +151,13 @@ fn pyarrow_reads_a_replays_parquet_equal_to_its_jsonl() {
             out.to_str().unwrap(),
         ]);
     }
-    let (rows, _) = pyarrow_rows(&pq);
-    assert_eq!(rows, jsonl(&js));
+    let (rows, schema) = pyarrow_rows(&pq);
+    let expected = jsonl(&js);
+    assert_eq!(rows, expected);
+    assert!(schema.contains(&("hops".into(), "list<item: string>".into())));
+    assert!(expected
+        .iter()
+        .all(|r| r["hops"].as_array().is_some_and(|h| !h.is_empty())));
 }
 
 /// A flow-log replay's rows per logged flow and per drift finding: pyarrow reads the Parquet

@@ -313,3 +313,64 @@ fn why_rows_in_out_carry_the_blockers() {
     );
     assert!(plain.iter().all(|x| x.get("blockers").is_none()));
 }
+
+/// A public load balancer and an Application Gateway (tests/fixtures/reach-lb-agw.yaml): what
+/// the Internet reaches on their frontends is the load-balancing rule's frontend port (tcp/80,
+/// translated to a backend's address and port 8080: without Floating IP the backend sees its
+/// own address, learn.microsoft.com/azure/load-balancer/load-balancer-floating-ip), the
+/// inbound NAT rule's port (tcp/50001 to web1:22) and the listener's port (tcp/443), and
+/// nothing else on those addresses.
+#[test]
+fn exposed_lists_load_balancer_and_app_gateway_frontend_ports_only() {
+    let fixture = root().join("tests/fixtures/reach-lb-agw.yaml");
+    let out = tmp("reach", "lb-agw-exposed.jsonl");
+    ok(&[
+        "reach",
+        &fixture.display().to_string(),
+        "--exposed",
+        "--out",
+        &out.display().to_string(),
+    ]);
+    let r = jsonl(&out);
+    let on =
+        |dst: &str| -> Vec<&serde_json::Value> { r.iter().filter(|x| x["dst"] == dst).collect() };
+    let lb = on("20.60.0.10");
+    let mut ports: Vec<&str> = lb
+        .iter()
+        .map(|x| x["protocols"].as_str().unwrap())
+        .collect();
+    ports.sort_unstable();
+    assert_eq!(ports, ["tcp/50001", "tcp/80"], "{lb:#?}");
+    for x in &lb {
+        assert_eq!(x["from"], "internet");
+        assert_eq!(x["outcome"], "reachable");
+    }
+    let http = lb.iter().find(|x| x["protocols"] == "tcp/80").unwrap();
+    // Two healthy members: the first way reaches web1 at 8080, the other web2.
+    assert_eq!(http["dstSeen"], "10.0.1.4:8080");
+    assert_eq!(http["ways"], 2);
+    let other = http["otherWays"].as_str().unwrap();
+    assert!(
+        other.starts_with("reachable") && other.ends_with("nic:web2"),
+        "{other}"
+    );
+    let nat = lb.iter().find(|x| x["protocols"] == "tcp/50001").unwrap();
+    assert_eq!(nat["dstSeen"], "10.0.1.4:22");
+    assert_eq!(nat["ways"], 1);
+
+    let gw = on("20.60.0.20");
+    assert_eq!(gw.len(), 1, "{gw:#?}");
+    assert_eq!(gw[0]["protocols"], "tcp/443");
+    // Two backends × two instances; web2 refuses the second instance (10.0.3.5).
+    assert_eq!(gw[0]["ways"], 4);
+    assert_eq!(gw[0]["srcSeen"], "10.0.3.4");
+    let others = gw[0]["otherWays"].as_str().unwrap();
+    assert_eq!(others.split(" | ").count(), 3, "{others}");
+    assert_eq!(
+        others.matches("deny-agw-second-instance").count(),
+        1,
+        "{others}"
+    );
+    // Nothing else the Internet reaches: the backends have no public address of their own.
+    assert_eq!(r.len(), 3, "{r:#?}");
+}

@@ -122,6 +122,8 @@ fn every_sweep_cell_agrees_with_a_single_trace() {
             .map(|h| h["node"].as_str().unwrap())
             .collect();
         assert_eq!(nodes.join(" > "), r["path"].as_str().unwrap(), "{r}");
+        // The path as a list: the trace's hop nodes, one element each.
+        assert_eq!(r["hops"], serde_json::json!(nodes), "{r}");
     }
 }
 
@@ -300,6 +302,14 @@ fn diff_of_one_udr_lists_exactly_the_flows_that_change() {
         .as_str()
         .unwrap()
         .contains("firewall:afw-hub"));
+    // Each side's path as a list too: without the route the VM leaves straight for the
+    // Internet from its subnet (its instance public IP), no firewall hop.
+    let old_hops = c[0]["old"]["hops"].as_array().unwrap();
+    assert!(old_hops.iter().any(|h| h == "firewall:afw-hub"), "{out}");
+    assert_eq!(
+        c[0]["new"]["hops"],
+        serde_json::json!(["nic:vm-tools-nic", "subnet:vnet-hub/snet-tools", "internet"])
+    );
     // Identical topologies: nothing changes, exit 0 even with --fail-on-change.
     let (code, out, _) = run(&[
         "diff",
@@ -950,4 +960,49 @@ fn sweep_selectors_take_addresses_and_the_summary_states_its_coverage() {
     let (c, _, err) = run(&["sweep", l.to_str().unwrap(), "--from", "10.9.9.9"]);
     assert_eq!(c, 2, "{err}");
     assert!(err.contains("10.9.9.9 belongs to no NIC"), "{err}");
+}
+
+/// `diff` over more flows than one slice (65,536 cells): both sweeps stream slice by slice and
+/// are compared cell by cell. Without rt-hub only the tools VM's Internet traffic changes
+/// (its 0.0.0.0/0 user route, R2.2, R2.6), every port of it, and nothing else; the bytes are
+/// the same at 1 and 2 threads.
+#[test]
+fn diff_across_slices_lists_exactly_the_changed_flows_at_any_thread_count() {
+    let new =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/examples/lab-without-rt-hub.yaml");
+    let l = lab();
+    let ports = "tcp/1-2700,udp/53,icmp";
+    let mut outs = Vec::new();
+    for threads in ["1", "2"] {
+        let out = tmp(&format!("diff-slices-{threads}.jsonl"));
+        let args = [
+            "diff",
+            l.to_str().unwrap(),
+            new.to_str().unwrap(),
+            "--ports",
+            ports,
+            "--threads",
+            threads,
+        ];
+        let json = ok(&[&args[..], &["--json"]].concat());
+        ok(&[&args[..], &["--out", out.to_str().unwrap()]].concat());
+        outs.push((json, std::fs::read(&out).unwrap()));
+    }
+    assert_eq!(outs[0], outs[1], "diff output differs at 1 and 2 threads");
+    let v: Value = serde_json::from_str(&outs[0].0).unwrap();
+    // 5 sources × 6 destinations less the 5 sources paired with themselves: 25 pairs × 2702
+    // ports (tcp/1-2700, udp/53, icmp).
+    assert_eq!(v["flows"], 25 * 2702);
+    let c = v["changed"].as_array().unwrap();
+    assert_eq!(c.len(), 2702);
+    assert!(c
+        .iter()
+        .all(|x| x["from"] == "nic:vm-tools-nic" && x["to"] == "internet"));
+    let keys: Vec<(String, u64)> = c
+        .iter()
+        .map(|x| (x["protocol"].to_string(), x["dstPort"].as_u64().unwrap()))
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted, "changes in key order");
 }

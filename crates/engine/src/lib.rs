@@ -394,6 +394,26 @@ pub struct Scratch {
     /// Application gateway connections: (gateway, client flow, backend flow).
     gw_sessions: [(AppGwId, Flow, Flow); MAX_SESSIONS],
     ngw: usize,
+    /// Hashed choices the walk made, in order (see [`Choice`]).
+    choices: [Choice; MAX_CHOICES],
+    nchoices: usize,
+    /// With `forcing`, choice k takes member `forced[k]` (0 past `nforced`) instead of its hash.
+    forced: [u32; MAX_CHOICES],
+    nforced: usize,
+    forcing: bool,
+}
+
+/// Hashed choices a walk records (and [`Scratch::force`] can force) at most.
+pub const MAX_CHOICES: usize = 16;
+
+/// A choice the walk made by hash: a load balancer's backend, an Application Gateway's
+/// backend and instance, a Route Server ECMP next hop. Two choices on the same hash among as
+/// many members are one choice (a flow and its reply through a symmetric hash).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Choice {
+    pub hash: u64,
+    pub members: u32,
+    pub taken: u32,
 }
 
 impl Default for Scratch {
@@ -422,7 +442,24 @@ impl Scratch {
             npicks: 0,
             gw_sessions: [(AppGwId(0), Flow::default(), Flow::default()); MAX_SESSIONS],
             ngw: 0,
+            choices: [Choice::default(); MAX_CHOICES],
+            nchoices: 0,
+            forced: [0; MAX_CHOICES],
+            nforced: 0,
+            forcing: false,
         }
+    }
+    /// The hashed choices among several members the last walk made, in order.
+    pub fn choices(&self) -> &[Choice] {
+        &self.choices[..self.nchoices]
+    }
+    /// Later walks take member `ways[k]` at their k-th hashed choice (the first member past
+    /// the end of `ways`) instead of the one the hash picks; `None` returns to the hash.
+    pub fn force(&mut self, ways: Option<&[u32]>) {
+        self.forcing = ways.is_some();
+        let w = ways.unwrap_or(&[]);
+        self.nforced = w.len().min(MAX_CHOICES);
+        self.forced[..self.nforced].copy_from_slice(&w[..self.nforced]);
     }
     pub fn leg_hops(&self, leg: &Leg) -> &[Hop] {
         &self.hops[leg.hops.0 as usize..leg.hops.1 as usize]
@@ -438,6 +475,7 @@ impl Scratch {
         self.nlb = 0;
         self.npicks = 0;
         self.ngw = 0;
+        self.nchoices = 0;
     }
     fn add_point(&mut self, e: Endpoint) {
         if self.has_point(e) {
@@ -1123,22 +1161,50 @@ impl<'a> Walk<'a> {
     /// Which of `width` equal-cost routes (Route Server ECMP) this flow takes: a symmetric hash
     /// of the 5-tuple, so a reply that meets the same group takes the same next hop (model).
     #[inline]
-    fn ecmp_pick(&self, width: u32) -> u32 {
+    fn ecmp_pick(&mut self, width: u32) -> u32 {
         if width <= 1 {
             return 0;
         }
         let p = self.pkt;
         let d = vnetsim_fabric::load_balancer::Distribution::FiveTuple;
-        let i = vnetsim_fabric::load_balancer::pick(
+        let h = vnetsim_fabric::load_balancer::pick_hash(
             ECMP_SEED,
             d,
             true,
             (p.src, p.sport),
             (p.dst, p.dport),
             p.proto,
-            width as usize,
         );
-        i as u32
+        self.choose(h, width as usize) as u32
+    }
+
+    /// The member (of `n`) a choice on hash `h` takes: the hash's, or the one forced; an
+    /// earlier choice on the same hash among as many members gives the same answer.
+    #[inline]
+    fn choose(&mut self, h: u64, n: usize) -> usize {
+        if n <= 1 {
+            return 0;
+        }
+        let s = &mut *self.s;
+        let n32 = n as u32;
+        if let Some(c) = s.choices().iter().find(|c| c.hash == h && c.members == n32) {
+            return c.taken as usize;
+        }
+        let k = s.nchoices;
+        let taken = match (s.forcing, k < s.nforced) {
+            (true, true) => s.forced[k].min(n32 - 1),
+            (true, false) => 0,
+            (false, _) => (h % n as u64) as u32,
+        };
+        if k < MAX_CHOICES {
+            s.choices[k] = Choice {
+                hash: h,
+                members: n32,
+                taken,
+            };
+            s.nchoices += 1;
+        }
+        taken as usize
     }
 
     /// Whether appliance `n` is where the destination lies: the NVA advertised it through a

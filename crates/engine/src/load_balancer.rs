@@ -14,7 +14,7 @@
 //! of the gateway's subnet toward a backend of the listener's rule, routed by that subnet's
 //! routes. The client's address travels only in X-Forwarded-For. WAF is not modelled.
 
-use vnetsim_fabric::load_balancer::{pick, Distribution};
+use vnetsim_fabric::load_balancer::{pick_hash, Distribution};
 use vnetsim_fabric::{AppGwId, Endpoint, LbFrontendId, NicId, SubnetId};
 
 use crate::{Action, End, Flow, Hop, Nat, Reason, RuleRef, Walk, L7, MAX_SESSIONS, TCP};
@@ -117,16 +117,15 @@ impl<'a> Walk<'a> {
         // HA ports on an internal load balancer hash symmetrically: a flow and its reply through
         // the same frontend reach the same backend (load-balancer-ha-ports-overview).
         let symmetric = r.ha_ports && !lb.public;
-        let k = pick(
+        let h = pick_hash(
             fe.0,
             r.distribution,
             symmetric,
             (p.src, p.sport),
             (p.dst, p.dport),
             p.proto,
-            r.healthy.len(),
         );
-        let n = r.healthy[k];
+        let n = r.healthy[self.choose(h, r.healthy.len())];
         if routed {
             return self.to_appliance(node, rule, n);
         }
@@ -262,16 +261,10 @@ impl<'a> Walk<'a> {
         }
         let (src, dst) = ((p.src, p.sport), (p.dst, p.dport));
         let d = Distribution::FiveTuple;
-        let b = pick(
-            GW_SEED | g.0,
-            d,
-            false,
-            src,
-            dst,
-            p.proto,
-            rule.backends.len(),
-        );
-        let i = pick(!g.0, d, false, src, dst, p.proto, gw.instance_ips.len());
+        let hb = pick_hash(GW_SEED | g.0, d, false, src, dst, p.proto);
+        let b = self.choose(hb, rule.backends.len());
+        let hi = pick_hash(!g.0, d, false, src, dst, p.proto);
+        let i = self.choose(hi, gw.instance_ips.len());
         let out = Flow {
             src: gw.instance_ips[i],
             dst: rule.backends[b],

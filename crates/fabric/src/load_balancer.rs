@@ -171,6 +171,31 @@ pub fn hash_words(seed: u32, words: &[u32]) -> u64 {
     h ^ (h >> 33)
 }
 
+/// The hash [`pick`] reduces modulo the number of backends.
+#[inline]
+pub fn pick_hash(
+    seed: u32,
+    d: Distribution,
+    symmetric: bool,
+    (src, sport): (u32, u16),
+    (dst, dport): (u32, u16),
+    proto: u8,
+) -> u64 {
+    let (a, b) = if symmetric && (dst, dport) < (src, sport) {
+        ((dst, dport), (src, sport))
+    } else {
+        ((src, sport), (dst, dport))
+    };
+    match d {
+        Distribution::FiveTuple => hash_words(
+            seed,
+            &[a.0, b.0, (a.1 as u32) << 16 | b.1 as u32, proto as u32],
+        ),
+        Distribution::ThreeTuple => hash_words(seed, &[a.0, b.0, proto as u32]),
+        Distribution::TwoTuple => hash_words(seed, &[a.0, b.0]),
+    }
+}
+
 /// The backend index (into `n` healthy backends) for a flow. `symmetric` orders the two
 /// endpoints first, so a flow and its reply (addresses and ports swapped) get the same index.
 /// The seed is the frontend: distinct frontends and load balancers decide independently, as
@@ -185,19 +210,7 @@ pub fn pick(
     proto: u8,
     n: usize,
 ) -> usize {
-    let (a, b) = if symmetric && (dst, dport) < (src, sport) {
-        ((dst, dport), (src, sport))
-    } else {
-        ((src, sport), (dst, dport))
-    };
-    let h = match d {
-        Distribution::FiveTuple => hash_words(
-            seed,
-            &[a.0, b.0, (a.1 as u32) << 16 | b.1 as u32, proto as u32],
-        ),
-        Distribution::ThreeTuple => hash_words(seed, &[a.0, b.0, proto as u32]),
-        Distribution::TwoTuple => hash_words(seed, &[a.0, b.0]),
-    };
+    let h = pick_hash(seed, d, symmetric, (src, sport), (dst, dport), proto);
     (h % n.max(1) as u64) as usize
 }
 

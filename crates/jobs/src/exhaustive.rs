@@ -28,7 +28,8 @@ pub fn beyond_ports(
     let tables = reach::tables::Tables::new(f);
     let p = reach::partition(f, &tables, &sources, &reach::dest_cuts(f, &dests))
         .map_err(|e| e.to_string())?;
-    let reachable = |s: &reach::Signature| s.key.outcome == Outcome::Reachable;
+    // One way reachable (of several hashed choices) is enough.
+    let reachable = |s: &reach::Signature| s.keys().any(|k| k.outcome == Outcome::Reachable);
     let mut out = Vec::new();
     let mut scratch = Scratch::new();
     for mut r in reach::regions(f, &p, &dests, false, reachable) {
@@ -109,7 +110,7 @@ fn reachable(
     let p = reach::partition(g, &tables, &sources, &reach::dest_cuts(g, &dests))
         .map_err(|e| e.to_string())?;
     let regions = reach::regions(g, &p, &dests, false, |s| {
-        s.key.outcome == Outcome::Reachable
+        s.keys().any(|k| k.outcome == Outcome::Reachable)
     });
     let mut by: BTreeMap<(String, String), Vec<HeaderBox>> = BTreeMap::new();
     for r in regions {

@@ -269,10 +269,15 @@ fn one_source(f: &Fabric, q: &Question, plan: &Plan, i: usize) -> Result<SourceR
 }
 
 /// Whether a region of this signature is kept (`--only-allowed`, `--exposed`).
+/// Whether a region is kept: one with several ways (hashed choices) is kept when one of its
+/// ways is.
 fn kept(q: &Question, s: &Signature) -> bool {
-    let delivered = s.key.forward.verdict == Verdict::Delivered
-        && s.key.forward.delivered_to != Some(Endpoint::Internet);
-    (!q.only_allowed || s.key.outcome == Outcome::Reachable) && (!q.exposed || delivered)
+    let delivered = s.keys().any(|k| {
+        k.forward.verdict == Verdict::Delivered
+            && k.forward.delivered_to != Some(Endpoint::Internet)
+    });
+    let reachable = s.keys().any(|k| k.outcome == Outcome::Reachable);
+    (!q.only_allowed || reachable) && (!q.exposed || delivered)
 }
 
 /// `trace --why` on the example header of each region of `d` that is not reachable, while

@@ -12,7 +12,7 @@ use vnetsim_report::OutputFormat;
 use crate::reach::{RegionOut, Sink, SourceRegions, Totals};
 
 /// The columns of a region row; `blockers` only when `--why` explains regions.
-pub const COLUMNS: [(&str, Kind); 17] = [
+pub const COLUMNS: [(&str, Kind); 19] = [
     ("from", Kind::Text),
     ("to", Kind::Text),
     ("src", Kind::Text),
@@ -29,6 +29,8 @@ pub const COLUMNS: [(&str, Kind); 17] = [
     ("returnPath", Kind::Text),
     ("example", Kind::Text),
     ("classes", Kind::Count),
+    ("ways", Kind::Count),
+    ("otherWays", Kind::Text),
     ("blockers", Kind::TextList),
 ];
 
@@ -73,6 +75,8 @@ fn cells(r: &RegionRow, why: Option<&vnetsim_why::Why>, with_why: bool) -> Vec<C
         r.return_path.as_str().into(),
         r.example.as_str().into(),
         r.classes.into(),
+        r.ways.into(),
+        r.other_ways.as_str().into(),
     ];
     if with_why {
         v.push(Cell::TextList(why.map(blockers)));

@@ -35,7 +35,30 @@ pub fn matrix(f: &Fabric, sel: &Selectors) -> Result<Matrix, String> {
     Ok(Matrix::new(sources, dests, ports))
 }
 
-/// Every row of a sweep, kept (for diff and check, whose matrices are small enough to hold).
+/// The rows of the cells `range` of a sweep, with their cells, in matrix order.
+pub(crate) fn slice_rows(
+    f: &Fabric,
+    matrix: &Matrix,
+    fq: &[(Option<&str>, Option<&str>)],
+    range: std::ops::Range<u64>,
+    job: &Job<'_>,
+) -> Vec<(sweep::Cell, FlowRow)> {
+    let chunks: Vec<Vec<(sweep::Cell, FlowRow)>> = job.pool.install(|| {
+        sweep::fold_range(
+            f,
+            matrix,
+            fq,
+            range,
+            Vec::with_capacity,
+            |v: &mut Vec<(sweep::Cell, FlowRow)>, f, s, t, c, q| v.push((c, row(f, s, t, q))),
+            job.progress,
+        )
+    });
+    chunks.into_iter().flatten().collect()
+}
+
+/// Every row of a sweep, kept (for check, and diff of matrices that differ, which are small
+/// enough to hold).
 pub fn collect_rows(f: &Fabric, matrix: &Matrix, job: &Job<'_>) -> Vec<FlowRow> {
     job.pool
         .install(|| sweep::run(f, matrix, |f, s, t, _, q| row(f, s, t, q), job.progress))
@@ -93,7 +116,7 @@ pub fn row_with(
 
 /// Cells evaluated per slice of a streamed sweep: what a sweep holds at once, rows or
 /// accumulators, is bounded by a slice, never by the matrix.
-const SLICE: u64 = 64 * 1024;
+pub(crate) const SLICE: u64 = 64 * 1024;
 
 /// Per pair (source, destination) of the matrix, flows by outcome: what the heat map draws.
 pub struct PairOutcomes {

@@ -13,7 +13,8 @@ from conftest import cli, cli_json
 PORTS = "tcp/22,tcp/443,udp/53,icmp"
 
 # The flow row columns and their types, as docs/cli-contract.md and the Parquet writer define
-# them: ports are 16-bit unsigned, counters 64-bit unsigned, the rest strings and a boolean.
+# them: ports are 16-bit unsigned, counters 64-bit unsigned, the rest strings and a boolean, and
+# last the forward path's hops as a list of strings.
 DOCUMENTED = [
     ("src", pa.string(), False), ("dst", pa.string(), False), ("protocol", pa.string(), False),
     ("srcPort", pa.uint16(), False), ("dstPort", pa.uint16(), False), ("fqdn", pa.string(), True),
@@ -26,6 +27,7 @@ DOCUMENTED = [
     ("firstTsNs", pa.uint64(), True), ("lastTsNs", pa.uint64(), True),
     ("requestPackets", pa.uint64(), True), ("requestBytes", pa.uint64(), True),
     ("replyPackets", pa.uint64(), True), ("replyBytes", pa.uint64(), True),
+    ("hops", pa.list_(pa.string()), False),
 ]
 
 

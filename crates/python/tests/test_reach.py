@@ -10,7 +10,7 @@ from conftest import cli
 # The region columns as docs/cli-contract.md lists them (`blockers` only with why).
 REGION_COLUMNS = ["from", "to", "src", "dst", "protocols", "outcome", "deliveredTo", "droppedAt",
                   "rule", "reason", "srcSeen", "dstSeen", "path", "returnPath", "example",
-                  "classes"]
+                  "classes", "ways", "otherWays"]
 
 
 def cli_regions(topo, *args, tmp_path):
@@ -39,6 +39,7 @@ def test_reach_regions_have_the_documented_columns_and_show_the_dnat_exposure(la
     t = vnetsim.Fabric.load(lab).reach(exposed=True)
     assert t.column_names == REGION_COLUMNS
     assert t.schema.field("classes").type == pa.uint64()
+    assert t.schema.field("ways").type == pa.uint64()
     # The lab's firewall DNATs tcp/3389 on its public IP 20.10.10.10 to the app VM 10.1.1.4
     # (traces/hub-spoke-lab.yaml, afw-hub's DNAT rule): the Internet reaches the VM there.
     rows = [r for r in t.to_pylist()

@@ -16,6 +16,12 @@
 //! the same rewrites. Fields a rewrite has made constant (DNAT, SNAT) are not cut further
 //! on that leg.
 //!
+//! Hashed choices (a load balancer's or Application Gateway's backend, a gateway instance, an
+//! ECMP next hop) read every field of the header, so no cut makes them constant. A box is
+//! walked once per way its choices can go ([`walk_ways`]: the engine records each choice and
+//! can be forced to another member) and cut by the tables of every way; a class's signature
+//! holds all its ways, and each header of the class takes the one its hash picks.
+//!
 //! Application rules read the name a flow carries, which no header holds. A class is walked
 //! with the name a flow nobody observed carries (`sweep::destination_l7`: the destination
 //! service's FQDN, in the protocol its port stands for); when a firewall with application
@@ -62,6 +68,28 @@ pub struct Signature {
     /// The source, destination and destination port the destination saw, where a rewrite
     /// changed them.
     pub seen: [Option<u32>; 3],
+    /// The other ways a header of the class may go, by the members its hashed choices take
+    /// (see [`walk_ways`]): each with those members, in the order the walk chose. The
+    /// fields above are the first way (every choice on its first member).
+    pub others: Vec<(Vec<u32>, Signature)>,
+}
+
+impl Signature {
+    /// Whether `o` made the same decisions as this way (its other ways aside).
+    pub fn same_walk(&self, o: &Signature) -> bool {
+        self.key == o.key && self.forward == o.forward && self.ret == o.ret && self.seen == o.seen
+    }
+    /// The way a header whose hashed choices took `taken` goes.
+    pub fn way(&self, taken: &[u32]) -> Option<&Signature> {
+        if taken.iter().all(|&x| x == 0) {
+            return Some(self);
+        }
+        self.others.iter().find(|(w, _)| w == taken).map(|x| &x.1)
+    }
+    /// Every way's outcome, the first first.
+    pub fn keys(&self) -> impl Iterator<Item = &TraceKey> {
+        std::iter::once(&self.key).chain(self.others.iter().map(|x| &x.1.key))
+    }
 }
 
 fn action(a: Action) -> u8 {
@@ -107,7 +135,39 @@ pub fn signature(t: &Trace, s: &Scratch) -> Signature {
             (seen.dst != fl.dst).then_some(seen.dst),
             (seen.dport != fl.dport).then_some(seen.dport as u32),
         ],
+        others: Vec::new(),
     }
+}
+
+/// Walks `flow` every way its hashed choices can go (a load balancer's or Application
+/// Gateway's backend, a gateway instance, an ECMP next hop), depth first, the first member of
+/// every choice first: `each` gets every walk, its hops in `s`, and the members it took.
+pub fn walk_ways(
+    f: &Fabric,
+    ingress: Endpoint,
+    flow: Flow,
+    s: &mut Scratch,
+    mut each: impl FnMut(&Trace, &Scratch, &[u32]),
+) {
+    let mut ways: Vec<u32> = Vec::new();
+    loop {
+        s.force(Some(&ways));
+        let t = walk(f, ingress, flow, s);
+        ways.clear();
+        ways.extend(s.choices().iter().map(|c| c.taken));
+        each(&t, s, &ways);
+        // The next way: the last choice with members left takes its next, later ones their first.
+        let ch = s.choices();
+        let Some(j) = (0..ch.len())
+            .rev()
+            .find(|&j| ch[j].taken + 1 < ch[j].members)
+        else {
+            break;
+        };
+        ways.truncate(j + 1);
+        ways[j] += 1;
+    }
+    s.force(None);
 }
 
 /// Walks one header the way every header of its class is walked.
@@ -115,9 +175,19 @@ pub fn walk(f: &Fabric, ingress: Endpoint, flow: Flow, s: &mut Scratch) -> Trace
     trace(f, flow, ingress, destination_l7(f, &flow), s)
 }
 
-/// Gathers, into `out`, the cuts inside `b` of every table the walk `t` consulted.
+/// Whether the load balancer or Application Gateway rule `r` gives every packet the same
+/// destination port (its backend port).
+fn backend_port(tb: &Tables, r: Option<RuleRef>) -> bool {
+    match r {
+        Some(RuleRef::LbRule { lb, index }) => tb.lb_backend_port[lb.ix()].0[index as usize],
+        Some(RuleRef::LbNatRule { lb, index }) => tb.lb_backend_port[lb.ix()].1[index as usize],
+        Some(RuleRef::AppGwRule { .. }) => true,
+        _ => false,
+    }
+}
+
+/// Adds, to `out`, the cuts inside `b` of every table the walk `t` consulted.
 pub fn collect(tb: &Tables, t: &Trace, s: &Scratch, b: &HeaderBox, out: &mut Cuts) {
-    out.clear();
     // Leg dimension i is original dimension map[i].
     const FWD: [usize; 5] = [SRC, DST, PROTO, SPORT, DPORT];
     const REV: [usize; 5] = [DST, SRC, PROTO, DPORT, SPORT];
@@ -138,6 +208,7 @@ pub fn collect(tb: &Tables, t: &Trace, s: &Scratch, b: &HeaderBox, out: &mut Cut
             c.konst[DST] = true;
             c.konst[DPORT] = true;
         }
+        c.konst[DPORT] |= backend_port(tb, h.rule);
     }
     if let Some(r) = &t.ret {
         c.map = &REV;
@@ -189,9 +260,8 @@ impl Collector<'_> {
             Endpoint::Site(s) => self.add(&tb.site[s.ix()]),
             Endpoint::Internet | Endpoint::Service(_) => self.add(&tb.internet),
             Endpoint::Platform => self.add(&tb.platform),
-            // Not yet a source of cuts: a load balancer's rule ports and its backend hash, and
-            // an Application Gateway's listeners (see the GUIDE's reach section).
-            Endpoint::LoadBalancer(_) | Endpoint::AppGateway(_) => {}
+            Endpoint::LoadBalancer(l) => self.add(&tb.load_balancer[l.ix()]),
+            Endpoint::AppGateway(g) => self.add(&tb.app_gateway[g.ix()]),
         }
     }
     fn hop(&mut self, tb: &Tables, node: Endpoint, route: Option<RouteRef>, app: &mut bool) {
@@ -476,10 +546,18 @@ fn refine(
                     || (Scratch::new(), Cuts::default()),
                     |(s, cuts), &(src, b)| {
                         let e = sources[src as usize].endpoint;
-                        let t = walk(f, e, b.representative(), s);
-                        collect(tb, &t, s, &b, cuts);
+                        cuts.clear();
+                        let mut sig: Option<Signature> = None;
+                        walk_ways(f, e, b.representative(), s, |t, s, ways| {
+                            collect(tb, t, s, &b, cuts);
+                            let g = signature(t, s);
+                            match &mut sig {
+                                None => sig = Some(g),
+                                Some(first) => first.others.push((ways.to_vec(), g)),
+                            }
+                        });
                         match space::split(&b, cuts) {
-                            None => Step::Class(src, b, signature(&t, s)),
+                            None => Step::Class(src, b, sig.expect("one walk at least")),
                             Some(v) => Step::Split(src, v),
                         }
                     },
@@ -535,8 +613,16 @@ pub struct Region {
     pub classes: u64,
 }
 
-/// The destination a class is aimed at or delivered to: the first that matches.
+/// The destination a class is aimed at or delivered to (by any of its ways): the first that
+/// matches.
 fn dest_of(f: &Fabric, dests: &[Dest], c: &Class, sig: &Signature) -> Option<u32> {
+    std::iter::once(sig)
+        .chain(sig.others.iter().map(|x| &x.1))
+        .filter_map(|w| dest_of_way(f, dests, c, w))
+        .min()
+}
+
+fn dest_of_way(f: &Fabric, dests: &[Dest], c: &Class, sig: &Signature) -> Option<u32> {
     let delivered = sig.key.forward.delivered_to;
     let dst = c.bx.lo[DST];
     let seen_dst = sig.seen[1];

@@ -150,6 +150,12 @@ pub struct RegionRow {
     pub example: String,
     /// Classes merged into the region.
     pub classes: u64,
+    /// The ways a header of the region may go by the hashed choices it makes (a load
+    /// balancer's or Application Gateway's backend, a gateway instance, an ECMP next hop):
+    /// 1 without such choices. The fields above are the first way.
+    pub ways: u64,
+    /// The other ways, each `OUTCOME via PATH`, separated by ` | `.
+    pub other_ways: String,
 }
 
 /// The rows of a region (one per set of boxes that reads as one line).
@@ -157,13 +163,22 @@ pub fn region_rows(
     f: &Fabric,
     sources: &[Source],
     dests: &[Dest],
-    _p: &Partition,
+    p: &Partition,
     r: &Region,
     s: &mut Scratch,
 ) -> Vec<RegionRow> {
     let src = &sources[r.source as usize];
     let rep = r.boxes[0].representative();
+    let sig = &p.signatures[r.sig as usize];
+    let other_ways = sig
+        .others
+        .iter()
+        .map(|(w, _)| way_text(f, src.endpoint, rep, w, s))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    s.force(Some(&[]));
     let t = walk(f, src.endpoint, rep, s);
+    s.force(None);
     let fw = &t.forward;
     let delivered = fw.verdict == Verdict::Delivered;
     let (dropped_at, rule) = match (t.outcome, &t.ret) {
@@ -196,6 +211,8 @@ pub fn region_rows(
             rep.dport
         ),
         classes: r.classes,
+        ways: 1 + sig.others.len() as u64,
+        other_ways,
     };
     rows(&r.boxes)
         .into_iter()
@@ -206,6 +223,28 @@ pub fn region_rows(
             ..base.clone()
         })
         .collect()
+}
+
+/// One way of a region's example header (its hashed choices forced to `ways`), as text.
+fn way_text(
+    f: &Fabric,
+    ingress: vnetsim_fabric::Endpoint,
+    rep: vnetsim_engine::Flow,
+    ways: &[u32],
+    s: &mut Scratch,
+) -> String {
+    s.force(Some(ways));
+    let t = walk(f, ingress, rep, s);
+    s.force(None);
+    let mut out = t.outcome.as_str().to_string();
+    let fw = &t.forward;
+    if fw.verdict == Verdict::Delivered && fw.seen.src != rep.src {
+        out.push_str(&format!(", source seen {}", ip(fw.seen.src)));
+    }
+    if t.outcome != Outcome::Reachable {
+        out.push_str(&format!(" ({})", outcome_reason(f, &t)));
+    }
+    format!("{out} via {}", path(f, s, &t.forward))
 }
 
 /// A row as one line of text.
@@ -225,5 +264,11 @@ pub fn text(r: &RegionRow) -> String {
         s.push_str(&format!(" ({})", r.reason));
     }
     s.push_str(&format!(" via {}", r.path));
+    if r.ways > 1 {
+        s.push_str(&format!(
+            "; or, by hash (one of {} ways), the others: {}",
+            r.ways, r.other_ways
+        ));
+    }
     s
 }

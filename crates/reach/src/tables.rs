@@ -5,7 +5,9 @@
 //! subnet it routes from, NSG and security admin classifiers (every direction, both inbound tables; service tags
 //! and ASGs are already expanded in them), the VNet's space and address owners, a firewall's
 //! network classifier, DNAT rules, application rules and private ranges, a gateway's learned
-//! and advertised prefixes, the public owners, site prefixes and Internet space. A superset is
+//! and advertised prefixes, a load balancer's frontends and the protocols and ports of its
+//! load-balancing and inbound NAT rules, an Application Gateway's frontends, instances and
+//! listener ports, the public owners, site prefixes and Internet space. A superset is
 //! always sound (a class is only cut finer); a missing table would not be, which the brute-force
 //! tests check.
 
@@ -80,6 +82,15 @@ pub struct Tables {
     /// Whether the firewall has application rules (they read the flow's name, see `l7`).
     pub firewall_app: Vec<bool>,
     pub gateway: Vec<NodeCuts>,
+    /// Per load balancer: its frontends, the protocols and frontend ports of its rules and
+    /// inbound NAT rules (each NAT target's port).
+    pub load_balancer: Vec<NodeCuts>,
+    /// Per Application Gateway: its frontends, instance addresses and listener ports, and its
+    /// subnet's tables.
+    pub app_gateway: Vec<NodeCuts>,
+    /// Per load balancer, per load-balancing rule and per inbound NAT rule: whether it gives
+    /// the backend a port of its own (a constant destination port past it).
+    pub lb_backend_port: Vec<(Vec<bool>, Vec<bool>)>,
     pub site: Vec<NodeCuts>,
     /// Per VNet: its owners (a route into it delivers to what owns the destination).
     pub vnet: Vec<NodeCuts>,
@@ -170,6 +181,57 @@ fn firewall(f: &Fabric, i: usize) -> NodeCuts {
     c.done()
 }
 
+fn load_balancer(f: &Fabric, i: usize) -> NodeCuts {
+    let lb = &f.load_balancers[i];
+    let mut c = NodeCuts::default();
+    for fe in f.lb_frontends.iter().filter(|x| x.lb.ix() == i) {
+        c.point(DST, fe.ip);
+    }
+    c.point(PROTO, TCP as u32);
+    c.point(PROTO, UDP as u32);
+    for r in &lb.rules {
+        if let Some(p) = r.proto {
+            c.point(PROTO, p as u32);
+        }
+        if !r.ha_ports {
+            c.point(DPORT, r.frontend_port as u32);
+        }
+    }
+    for r in &lb.nat_rules {
+        c.point(PROTO, r.proto as u32);
+        let first = r.frontend_port as u32;
+        c.range(
+            DPORT,
+            first,
+            first + r.targets.len().saturating_sub(1) as u32,
+        );
+        for k in 0..r.targets.len() as u32 {
+            c.point(DPORT, (first + k).min(65535));
+        }
+    }
+    c.done()
+}
+
+fn app_gateway(f: &Fabric, i: usize, subnets: &[NodeCuts]) -> NodeCuts {
+    let g = &f.app_gateways[i];
+    let mut c = NodeCuts::default();
+    c.point(PROTO, TCP as u32);
+    for &x in g
+        .private_ip
+        .iter()
+        .chain(&g.public_ip)
+        .chain(&g.instance_ips)
+    {
+        c.point(DST, x);
+    }
+    for l in &g.listeners {
+        c.point(DST, l.ip);
+        c.point(DPORT, l.port as u32);
+    }
+    c.add(&subnets[g.subnet.ix()]);
+    c.done()
+}
+
 impl Tables {
     pub fn new(f: &Fabric) -> Tables {
         let subnets: Vec<NodeCuts> = (0..f.subnets.len())
@@ -218,6 +280,12 @@ impl Tables {
                 c.done()
             })
             .collect::<Vec<_>>();
+        let load_balancer = (0..f.load_balancers.len())
+            .map(|i| load_balancer(f, i))
+            .collect();
+        let app_gateway = (0..f.app_gateways.len())
+            .map(|i| app_gateway(f, i, &subnets))
+            .collect();
         let site = f
             .sites
             .iter()
@@ -271,6 +339,18 @@ impl Tables {
                 .map(|x| !x.application.is_empty())
                 .collect(),
             gateway,
+            load_balancer,
+            app_gateway,
+            lb_backend_port: f
+                .load_balancers
+                .iter()
+                .map(|l| {
+                    (
+                        l.rules.iter().map(|r| r.backend_port != 0).collect(),
+                        l.nat_rules.iter().map(|r| r.backend_port != 0).collect(),
+                    )
+                })
+                .collect(),
             site,
             vnet,
             route_set,

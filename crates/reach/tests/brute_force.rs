@@ -26,6 +26,17 @@ fn lab() -> Fabric {
     vnetsim_fabric::compile(&v)
 }
 
+/// A public load balancer (tcp/80 to 8080, inbound NAT 50001) and an Application Gateway
+/// (listener 443), each choosing between two backends by hash.
+fn lb_agw() -> Fabric {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/reach-lb-agw.yaml"
+    );
+    let v = vnetsim_model::load(std::path::Path::new(path)).unwrap_or_else(|d| panic!("{d}"));
+    vnetsim_fabric::compile(&v)
+}
+
 /// Security admin rules (AVNM) over an NSG: a Deny, an AlwaysAllow and an Allow.
 fn avnm() -> Fabric {
     let path = concat!(
@@ -70,6 +81,15 @@ fn fabric_addresses(f: &Fabric, whole: bool) -> Vec<u32> {
     for g in &f.gateways {
         v.extend(g.instance_ips.iter().map(|&a| u32::from(a)));
     }
+    v.extend(f.lb_frontends.iter().map(|x| x.ip));
+    for g in &f.app_gateways {
+        v.extend(
+            g.private_ip
+                .iter()
+                .chain(&g.public_ip)
+                .chain(&g.instance_ips),
+        );
+    }
     for s in &f.subnets {
         let (lo, hi) = (
             u32::from(s.prefix.network()),
@@ -105,7 +125,8 @@ fn fabric_addresses(f: &Fabric, whole: bool) -> Vec<u32> {
 }
 
 /// Walks every header of srcs × dsts × {tcp, udp} × sports × every port, and of the other
-/// protocols with ports 0, and compares each with its class.
+/// protocols with ports 0, and compares each with its class: with the way of the class its
+/// hashed choices (load balancer and Application Gateway backends, ECMP) take.
 fn prove(f: &Fabric, selector: &str, srcs: &[u32], dsts: &[u32], sports: &[u16]) -> (u64, u64) {
     let tb = Tables::new(f);
     let probes = resolve(f, &[selector.to_string()], Side::Source).unwrap();
@@ -151,7 +172,14 @@ fn prove(f: &Fabric, selector: &str, srcs: &[u32], dsts: &[u32], sports: &[u16])
                             };
                             let t = walk(f, ingress, flow, s);
                             let got = signature(&t, s);
-                            assert_eq!(&got, want, "{flow:?} differs from its class {b:?}");
+                            let taken: Vec<u32> = s.choices().iter().map(|c| c.taken).collect();
+                            let way = want.way(&taken).unwrap_or_else(|| {
+                                panic!("{flow:?} takes {taken:?}, no way of its class {b:?}")
+                            });
+                            assert!(
+                                way.same_walk(&got),
+                                "{flow:?} differs from its class {b:?}: {got:?} vs {way:?}"
+                            );
                             let bit = ((si * dsts.len() + dix) * protos.len() + pi)
                                 * sports.len()
                                 * 65536
@@ -280,5 +308,43 @@ fn admin_rules_from_each_vm_every_held_address_every_port() {
     let dsts = fabric_addresses(&f, false);
     for n in ["vm-a", "vm-b", "vm-c"] {
         prove(&f, &format!("nic:{n}"), &[nic(&f, n)], &dsts, &[50000]);
+    }
+}
+
+#[test]
+fn load_balancer_and_app_gateway_every_frontend_port() {
+    // Every port of both frontends (and every other held address), from two Internet hosts
+    // and two source ports each, so the hashes pick both backends and both gateway instances.
+    let f = lb_agw();
+    let dsts = fabric_addresses(&f, false);
+    assert!(dsts.contains(&ip("20.60.0.10")) && dsts.contains(&ip("20.60.0.20")));
+    let srcs = [ip("203.0.113.9"), ip("1.2.3.4")];
+    prove(&f, "internet", &srcs, &dsts, &[50000, 40001]);
+    // The backends themselves: replies through the load balancer, outbound SNAT.
+    for n in ["web1", "web2"] {
+        prove(&f, &format!("nic:{n}"), &[nic(&f, n)], &dsts, &[50000]);
+    }
+}
+
+#[test]
+fn route_server_ecmp_every_held_address_every_port() {
+    // 10.100.0.0/16 is learned from both NVAs with equal AS paths: an ECMP pair, chosen by hash.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/route_server.yaml"
+    );
+    let v = vnetsim_model::load(std::path::Path::new(path)).unwrap_or_else(|d| panic!("{d}"));
+    let f = vnetsim_fabric::compile(&v);
+    let mut dsts = fabric_addresses(&f, false);
+    dsts.extend([ip("10.100.0.1"), ip("10.200.0.1")]);
+    dsts.sort_unstable();
+    for n in ["vm1", "vm-hub"] {
+        prove(
+            &f,
+            &format!("nic:{n}"),
+            &[nic(&f, n)],
+            &dsts,
+            &[50000, 40001],
+        );
     }
 }

@@ -14,8 +14,10 @@
 //!   Parquet schema: one column per field, named as in [`COLUMNS`]; strings
 //!   are UTF-8 and nullable exactly where the field is an `Option`; ports are
 //!   `UInt16` (Parquet INT32 annotated INTEGER(16, unsigned)); `symmetric` is a
-//!   boolean; Snappy compression. Row groups close every 65,536 rows or 64 MiB,
-//!   whichever comes first.
+//!   boolean; then [`HOPS_COLUMN`], the forward path's hops as a list of
+//!   strings (JSON lines write it last too; CSV leaves it out). Snappy
+//!   compression. Row groups close every 65,536 rows or 64 MiB, whichever comes
+//!   first.
 //!
 //!   CSV cannot tell an empty string from a missing value: `Some("")` in an
 //!   optional column reads back as `None`. JSON lines and Parquet keep the
@@ -111,7 +113,18 @@ pub struct FlowRow {
     pub reply_bytes: Option<u64>,
 }
 
-/// Column names, in the order every format writes them.
+/// The hops of a path string (`A > B > C`), one per hop as the string spells it; none for an
+/// empty path.
+pub fn hops(path: &str) -> impl Iterator<Item = &str> {
+    path.split(" > ").filter(|h| !h.is_empty())
+}
+
+/// The list column JSON lines and Parquet add after [`COLUMNS`]: the forward path's hops
+/// ([`hops`] of `path`). CSV keeps only `path`.
+pub const HOPS_COLUMN: &str = "hops";
+
+/// Column names, in the order every format writes them (JSON lines and Parquet then add
+/// [`HOPS_COLUMN`]).
 pub const COLUMNS: [&str; 25] = [
     "src",
     "dst",
@@ -351,7 +364,11 @@ impl RowWriter {
             Inner::Jsonl(w, buf) => {
                 buf.clear();
                 serde_json::to_writer(&mut *buf, row)?;
-                buf.push(b'\n');
+                // The object's closing brace gives way to the hops list.
+                buf.pop();
+                buf.extend_from_slice(b",\"hops\":");
+                serde_json::to_writer(&mut *buf, &hops(&row.path).collect::<Vec<_>>())?;
+                buf.extend_from_slice(b"}\n");
                 w.write_all(buf)?;
             }
             Inner::Parquet(w) => w.write(row)?,

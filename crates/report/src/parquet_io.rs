@@ -4,7 +4,8 @@
 //! Strings are UTF-8 (`Utf8`), nullable exactly where the field is an
 //! `Option`; ports are `UInt16` (stored as Parquet INT32 with the logical type
 //! INTEGER(16, unsigned)); `symmetric` is a boolean; replay's timestamps and
-//! counters are nullable `UInt64`. Snappy compression.
+//! counters are nullable `UInt64`; then `hops`, the forward path's hops as a
+//! (non-null) list of UTF-8 strings. Snappy compression.
 //!
 //! Rows are gathered into Arrow batches of [`BATCH_ROWS`] and handed to the
 //! Arrow writer, which closes a row group every [`ROW_GROUP_ROWS`] rows or
@@ -19,7 +20,9 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::builder::{BooleanBuilder, StringBuilder, UInt16Builder, UInt64Builder};
+use arrow_array::builder::{
+    BooleanBuilder, ListBuilder, StringBuilder, UInt16Builder, UInt64Builder,
+};
 use arrow_array::{
     Array, ArrayRef, BooleanArray, RecordBatch, StringArray, UInt16Array, UInt64Array,
 };
@@ -29,7 +32,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-use crate::{Error, FlowRow, COLUMNS};
+use crate::{hops, Error, FlowRow, COLUMNS, HOPS_COLUMN};
 
 /// Rows per Arrow batch handed to the Parquet writer.
 pub const BATCH_ROWS: usize = 8 * 1024;
@@ -67,6 +70,11 @@ pub fn schema() -> SchemaRef {
         Field::new(COLUMNS[22], DataType::UInt64, true),
         Field::new(COLUMNS[23], DataType::UInt64, true),
         Field::new(COLUMNS[24], DataType::UInt64, true),
+        Field::new_list(
+            HOPS_COLUMN,
+            Field::new_list_field(DataType::Utf8, true),
+            false,
+        ),
     ];
     Arc::new(Schema::new(fields))
 }
@@ -105,6 +113,7 @@ struct Builders {
     capture: StringBuilder,
     /// firstTsNs, lastTsNs, requestPackets, requestBytes, replyPackets, replyBytes.
     counters: [UInt64Builder; 6],
+    hops: ListBuilder<StringBuilder>,
     len: usize,
 }
 
@@ -132,6 +141,7 @@ impl Builders {
             to: s(),
             capture: s(),
             counters: std::array::from_fn(|_| UInt64Builder::with_capacity(BATCH_ROWS)),
+            hops: ListBuilder::with_capacity(s(), BATCH_ROWS),
             len: 0,
         }
     }
@@ -159,6 +169,10 @@ impl Builders {
         for (b, v) in self.counters.iter_mut().zip(counters(r)) {
             b.append_option(v);
         }
+        for h in hops(&r.path) {
+            self.hops.values().append_value(h);
+        }
+        self.hops.append(true);
         self.len += 1;
     }
 
@@ -189,6 +203,7 @@ impl Builders {
         for b in self.counters.iter_mut() {
             cols.push(Arc::new(b.finish()));
         }
+        cols.push(Arc::new(self.hops.finish()));
         self.len = 0;
         Ok(RecordBatch::try_new(schema.clone(), cols)?)
     }

@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use vnetsim_report::{read_rows, FlowRow, OutputFormat, RowWriter, COLUMNS};
+use vnetsim_report::{read_rows, FlowRow, OutputFormat, RowWriter, COLUMNS, HOPS_COLUMN};
 
 fn write(path: &Path, rows: &[FlowRow]) {
     let mut w = RowWriter::create(path, OutputFormat::from_path(path).unwrap()).unwrap();
@@ -114,16 +114,17 @@ fn jsonl_round_trip() {
     for (line, row) in lines.iter().zip(&rows) {
         let back: FlowRow = serde_json::from_str(line).unwrap();
         assert_eq!(&back, row);
-        // Compact, camelCase keys in the fixed column order, null for None.
+        // Compact, camelCase keys in the fixed column order (the hops list last), null for None.
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-        let mut sorted = COLUMNS.to_vec();
+        let order: Vec<&str> = COLUMNS.iter().copied().chain([HOPS_COLUMN]).collect();
+        let mut sorted = order.clone();
         sorted.sort();
         let mut got = keys.clone();
         got.sort();
         assert_eq!(got, sorted);
         let mut at = 0;
-        for c in COLUMNS {
+        for c in order {
             let p = line
                 .find(&format!("\"{c}\":"))
                 .unwrap_or_else(|| panic!("{c} missing in {line}"));
@@ -133,6 +134,17 @@ fn jsonl_round_trip() {
         assert!(compact(line), "not compact: {line}");
     }
     assert!(lines[2].contains("\"fqdn\":null"));
+    // The path as a list, one string per hop, escaped as JSON strings.
+    let hops =
+        |i: usize| serde_json::from_str::<serde_json::Value>(lines[i]).unwrap()["hops"].clone();
+    assert_eq!(
+        hops(0),
+        serde_json::json!(["nic:vm", "subnet:vnet-hub/snet-a", "pe:pe-app"])
+    );
+    assert_eq!(
+        hops(3),
+        serde_json::json!(["internet", "gateway:vgw & <co>", "firewall:afw-hub"])
+    );
     assert!(lines[2].contains("\"deliveredTo\":null"));
     assert_eq!(read_rows(&path).unwrap(), rows);
 }

@@ -126,7 +126,8 @@ _RULE_SCHEMA = pa.schema([
 
 _SIDE = pa.struct([
     ("outcome", pa.string()), ("deliveredTo", pa.string()), ("droppedAt", pa.string()),
-    ("rule", pa.string()), ("srcSeen", pa.string()), ("path", pa.string()), ("reason", pa.string()),
+    ("rule", pa.string()), ("srcSeen", pa.string()), ("path", pa.string()),
+    ("hops", pa.list_(pa.string())), ("reason", pa.string()),
 ])
 
 _DIFF_SCHEMA = pa.schema([

@@ -37,7 +37,7 @@ DEFAULT_BATCH_ROWS = 4096
 
 _SPARK_TYPES = {
     pa.string(): "string", pa.bool_(): "boolean", pa.uint16(): "int", pa.uint64(): "bigint",
-    pa.int64(): "bigint", pa.int32(): "int",
+    pa.int64(): "bigint", pa.int32(): "int", pa.list_(pa.string()): "array<string>",
 }
 _ARROW_FOR_SPARK = {pa.uint16(): pa.int32(), pa.uint64(): pa.int64()}
 
