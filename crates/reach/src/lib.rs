@@ -431,7 +431,7 @@ pub struct Class {
 }
 
 enum Step {
-    Class(u32, HeaderBox, Signature),
+    Class(u32, HeaderBox, Box<Signature>),
     Split(u32, Vec<HeaderBox>),
 }
 
@@ -557,7 +557,7 @@ fn refine(
                             }
                         });
                         match space::split(&b, cuts) {
-                            None => Step::Class(src, b, sig.expect("one walk at least")),
+                            None => Step::Class(src, b, Box::new(sig.expect("one walk"))),
                             Some(v) => Step::Split(src, v),
                         }
                     },
@@ -566,6 +566,7 @@ fn refine(
             for st in steps {
                 match st {
                     Step::Class(src, bx, sig) => {
+                        let sig = *sig;
                         let n = ids.len() as u32;
                         let id = *ids.entry(sig.clone()).or_insert_with(|| {
                             p.signatures.push(sig);
