@@ -363,12 +363,15 @@ impl Heatmap {
                 let tip = if class == CellClass::Empty {
                     format!("{rname} → {cname}\nnot tested")
                 } else {
+                    let nm = match t.not_modelled {
+                        0 => String::new(),
+                        n => format!(", not modelled {n}"),
+                    };
                     format!(
-                        "{rname} → {cname}\nreachable {}, unreachable {}, no-return {}, not modelled {} (of {})",
+                        "{rname} → {cname}\nreachable {}, unreachable {}, no-return {}{nm} (of {})",
                         t.reachable,
                         t.unreachable,
                         t.no_return,
-                        t.not_modelled,
                         t.total()
                     )
                 };
@@ -502,6 +505,10 @@ impl Layout {
         let mut legend = Vec::new();
         let mut x = PAD;
         for (k, class) in CellClass::ALL.iter().enumerate() {
+            // Listed only where something vnetsim does not model decided a cell.
+            if *class == CellClass::NotModelled && counts[k] == 0 {
+                continue;
+            }
             let text = format!("{} ({})", class.label(), counts[k]);
             let tw = text.chars().count() as f64 * TEXT_SIZE * 0.57;
             legend.push(LegendItem {
