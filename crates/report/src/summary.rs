@@ -360,16 +360,25 @@ impl Summary {
                 .unwrap_or(0)
                 .max("flows".len());
             let (wr, wu, wn) = ("reachable".len(), "unreachable".len(), "no-return".len());
+            // The not-modelled column only where something vnetsim does not model decided.
+            let nm = self.outcomes.not_modelled > 0;
+            let wm = "not-modelled".len();
+            let head = if nm { "  not-modelled" } else { "" };
             let _ = writeln!(
                 s,
-                "  {:>w$}  {:>wr$}  {:>wu$}  {:>wn$}  rule",
+                "  {:>w$}  {:>wr$}  {:>wu$}  {:>wn$}{head}  rule",
                 "flows", "reachable", "unreachable", "no-return"
             );
             for r in &rules {
                 let o = &r.outcomes;
+                let m = if nm {
+                    format!("  {:>wm$}", o.not_modelled)
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(
                     s,
-                    "  {:>w$}  {:>wr$}  {:>wu$}  {:>wn$}  {}",
+                    "  {:>w$}  {:>wr$}  {:>wu$}  {:>wn$}{m}  {}",
                     r.flows, o.reachable, o.unreachable, o.no_return, r.rule
                 );
             }
