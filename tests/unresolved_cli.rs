@@ -280,3 +280,92 @@ nsgs:
         "{err}"
     );
 }
+
+/// A firewall whose first DNAT rule translates to an FQDN and whose first application rule
+/// collection names an FQDN tag: both are unresolved (R6.2, R6.4 evaluate them in order).
+const FIREWALL_RULES: &str = "version: 1
+vnets:
+  - name: vnet-hub
+    addressSpace: [10.50.0.0/16]
+    subnets:
+      - { name: AzureFirewallSubnet, addressPrefix: 10.50.0.0/26 }
+      - { name: snet-app, addressPrefix: 10.50.1.0/24, routeTable: rt-app }
+routeTables:
+  - { name: rt-app, routes: [{ name: via-fw, addressPrefix: 0.0.0.0/0, nextHopType: VirtualAppliance, nextHopIpAddress: 10.50.0.4 }] }
+nics:
+  - { name: vm-app, subnet: vnet-hub/snet-app, privateIpAddress: 10.50.1.4 }
+firewalls:
+  - name: afw
+    vnet: vnet-hub
+    privateIpAddress: 10.50.0.4
+    publicIpAddresses: [20.50.0.10]
+    dnatRules:
+      - { name: rdp-fqdn, protocols: [TCP], source: '*', destination: 20.50.0.10, destinationPorts: ['3389'],
+          unresolved: { translatedAddress: translatedFqdn vm.contoso.internal is resolved by the firewall's DNS } }
+      - { name: ssh-in, protocols: [TCP], source: '*', destination: 20.50.0.10, destinationPorts: ['22'],
+          translatedAddress: 10.50.1.4 }
+    applicationRuleCollections:
+      - name: coll-tags
+        priority: 100
+        action: Deny
+        rules:
+          - { name: deny-update, source: [10.50.1.0/24], protocols: ['Https:443'],
+              unresolved: { targetFqdns: 'fqdnTags WindowsUpdate: only targetFqdns are modelled' } }
+      - name: coll-web
+        priority: 200
+        action: Allow
+        rules:
+          - { name: github, source: [10.50.1.0/24], protocols: ['Https:443'], targetFqdns: [github.com] }
+";
+
+#[test]
+fn unresolved_dnat_and_application_rules_stop_only_the_flows_they_could_match() {
+    let y = tmp("unresolved", "firewall-rules.yaml");
+    std::fs::write(&y, FIREWALL_RULES).unwrap();
+    let y = y.display().to_string();
+    let from_internet = |port: &str| {
+        trace(
+            &y,
+            &[
+                "--src",
+                "203.0.113.9",
+                "--dst",
+                "20.50.0.10",
+                "--dst-port",
+                port,
+            ],
+        )
+    };
+    // tcp/3389 matches rdp-fqdn, whose translation vnetsim cannot know.
+    let v = from_internet("3389");
+    assert_eq!(v["outcome"], "not-modelled", "{v}");
+    assert_eq!(v["forward"]["rule"], "afw/rdp-fqdn");
+    // tcp/22 does not: ssh-in translates it to vm-app (R6.2).
+    let v = from_internet("22");
+    assert_eq!(v["outcome"], "reachable", "{v}");
+    assert_eq!(v["forward"]["deliveredTo"], "nic:vm-app");
+    // An HTTPS flow naming github.com could be one of WindowsUpdate's names, and coll-tags
+    // (100) is processed before coll-web (200).
+    let https = |port: &str| {
+        trace(
+            &y,
+            &[
+                "--src",
+                "vm-app",
+                "--dst",
+                "140.82.112.3",
+                "--dst-port",
+                port,
+                "--fqdn",
+                "github.com",
+            ],
+        )
+    };
+    let v = https("443");
+    assert_eq!(v["outcome"], "not-modelled", "{v}");
+    assert_eq!(v["forward"]["rule"], "afw/coll-tags/deny-update");
+    // On port 8443 neither rule's protocol matches: the firewall's default deny (R6.1).
+    let v = https("8443");
+    assert_eq!(v["outcome"], "unreachable", "{v}");
+    assert_eq!(v["forward"]["rule"], "afw/DefaultDeny");
+}
