@@ -1633,6 +1633,48 @@ pub fn nsg_point(
     out
 }
 
+/// The first rule with an `unresolved:` field that could decide `flow` at NIC `nic`'s NSGs
+/// (the same order and tables as [`nsg_point`]): one the flow could match ahead of the rule
+/// that decided at an NSG reached. `None`: the decisions of [`nsg_point`] are certain.
+pub fn nsg_point_unresolved(
+    f: &Fabric,
+    nic: NicId,
+    flow: &Flow,
+    inbound: bool,
+    internet_sourced: bool,
+) -> Option<RuleRef> {
+    let n = &f.nics[nic.ix()];
+    let subnet = f.subnets[n.subnet.ix()].nsg_table;
+    let order = if inbound {
+        [subnet, n.nsg_table]
+    } else {
+        [n.nsg_table, subnet]
+    };
+    let key = flow.key();
+    for t in order.into_iter().flatten() {
+        let nt = &f.nsg_tables[t.ix()];
+        let from_internet = inbound && internet_sourced && nt.inbound_from_internet.is_some();
+        let rt = if inbound {
+            nt.inbound_for(internet_sourced)
+        } else {
+            &nt.outbound
+        };
+        let (access, index) = rt.decide(&key);
+        if let Some(index) = rt.unresolved_ahead(&key, index) {
+            return Some(RuleRef::NsgUnresolved {
+                table: t.0,
+                inbound,
+                from_internet,
+                index,
+            });
+        }
+        if access == Access::Deny {
+            break;
+        }
+    }
+    None
+}
+
 /// [`trace`] for a packet that may be seen mid-stream: with `midstream`, the
 /// request is a TCP packet without SYN for which no device holds state, so
 /// stateful firewalls drop it (R-FW-11); NSGs evaluate it as a new flow.
