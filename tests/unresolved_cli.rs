@@ -369,3 +369,39 @@ fn unresolved_dnat_and_application_rules_stop_only_the_flows_they_could_match() 
     assert_eq!(v["outcome"], "unreachable", "{v}");
     assert_eq!(v["forward"]["rule"], "afw/DefaultDeny");
 }
+
+#[test]
+fn flow_verify_says_unknown_where_an_unresolved_rule_may_decide_first() {
+    let y = fixture("unresolved.yaml");
+    let verify = |port: &str| -> Value {
+        let remote = format!("8.8.8.8:{port}");
+        serde_json::from_str(&ok(&[
+            "flow-verify",
+            &y,
+            "--nic",
+            "vm-app",
+            "--direction",
+            "Outbound",
+            "--local",
+            "10.50.1.4:50000",
+            "--remote",
+            &remote,
+            "--json",
+        ]))
+        .unwrap()
+    };
+    // tcp/443: deny-storage-https (100) may match before allow-https-out (200).
+    let v = verify("443");
+    assert_eq!(v["access"], "unknown", "{v}");
+    let u = v["unresolved"].as_str().unwrap();
+    assert!(
+        u.starts_with("nsg-app/deny-storage-https: destination: service tag 'Storage'"),
+        "{u}"
+    );
+    // tcp/80: no unresolved rule names it; AllowVnetOutBound (the 0.0.0.0/0 user route widens
+    // the VirtualNetwork tag, R5.5) allows it.
+    let v = verify("80");
+    assert_eq!(v["access"], "Allow", "{v}");
+    assert_eq!(v["ruleName"], "nsg-app/AllowVnetOutBound");
+    assert!(v["unresolved"].is_null(), "{v}");
+}
