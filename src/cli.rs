@@ -424,16 +424,24 @@ pub fn run(cli: Cli) -> Result<u8, String> {
                 ));
             }
             let v = fabric::watcher::flow_verify(&f, n, dir, proto, l, r);
+            // A rule vnetsim cannot resolve may decide first: the access is not known.
+            let access = match v.unresolved {
+                Some(_) => "unknown",
+                None => v.access.as_str(),
+            };
             if out.json() {
-                print_json(
-                    &serde_json::json!({ "access": v.access.as_str(), "ruleName": v.rule_name }),
-                );
+                print_json(&serde_json::json!({
+                    "access": access, "ruleName": v.rule_name, "unresolved": v.unresolved,
+                }));
             } else {
-                println!("access    {}", v.access.as_str());
+                println!("access    {access}");
                 println!(
                     "rule      {}",
                     v.rule_name.as_deref().unwrap_or("(no NSG applies)")
                 );
+                if let Some(u) = &v.unresolved {
+                    println!("unresolved {u} (may decide first)");
+                }
             }
             Ok(0)
         }

@@ -357,3 +357,27 @@ fn missing_log_is_a_located_error() {
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent/flowlogs"), "{err}");
 }
+
+#[test]
+fn a_logged_flow_an_unresolved_rule_could_decide_is_said_not_drift() {
+    // tests/fixtures/unresolved.yaml: vm-app's outbound tcp/443 may meet
+    // nsg-app/deny-storage-https (priority 100, toward the Storage tag, which has no data)
+    // before allow-https-out (200), the rule the log names: the model has no verdict to
+    // compare. Its tcp/80 flow is decided by AllowVnetOutBound (the 0.0.0.0/0 user route
+    // widens the VirtualNetwork tag, R5.5), as logged: no finding.
+    let topo = root()
+        .join("tests/fixtures/unresolved.yaml")
+        .display()
+        .to_string();
+    let v = replay_json(&topo, &[&fixture("unresolved-vnet-v4.json")]);
+    assert_eq!(v["flows"], 2);
+    assert_eq!(drift(&v, "not-modelled"), 1);
+    let example = v["drift"]["not-modelled"]["examples"][0].as_str().unwrap();
+    assert!(
+        example.contains(":443") && example.contains("nsg-app/deny-storage-https"),
+        "{example}"
+    );
+    for k in ["verdict-mismatch", "rule-mismatch", "logged-but-impossible"] {
+        assert_eq!(drift(&v, k), 0, "{k}: {v}");
+    }
+}

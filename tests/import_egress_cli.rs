@@ -128,7 +128,17 @@ fn a_nat_gateway_imported_from_az_and_terraform_is_the_internet_source() {
     // learn.microsoft.com/azure/nat-gateway/nat-overview: NAT gateway takes precedence over
     // instance-level public IPs and load balancer outbound rules; outbound flows leave with
     // the gateway's public IP addresses (or prefix). nic-vm-nat also has pip-vm (20.50.60.80).
-    for src in [fixture("az-nat"), fixture("tf-nat.state.json")] {
+    // The fixtures' NSG denies the Storage tag outbound: imported with the tag file, so that
+    // the flow to 8.8.8.8 (in no Storage prefix) is decided.
+    for (i, from) in [fixture("az-nat"), fixture("tf-nat.state.json")]
+        .iter()
+        .enumerate()
+    {
+        let out = tmp("import-egress", &format!("nat-{i}/fabric.yaml"));
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        let src = out.display().to_string();
+        let tags = fixture("service-tags.json");
+        ok(&["import", from, "--service-tags", &tags, "-o", &src]);
         let v = trace(&src, &["--src", "nic-vm-nat", "--dst", "8.8.8.8"]);
         assert_eq!(v["outcome"], "reachable", "{v}");
         let seen = v["forward"]["srcSeen"].as_str().unwrap().to_string();
@@ -172,12 +182,15 @@ fn an_nsg_rule_denying_the_storage_tag_blocks_a_storage_prefix_given_the_tag_fil
     // An address outside the tag is not matched.
     let v = trace(&out_s, &["--src", "nic-vm-plain", "--dst", "8.8.8.8"]);
     assert_eq!(v["outcome"], "reachable", "{v}");
-    // Without the tag file the rule is not in the topology, and the topology says so.
+    // Without the tag file the rule is kept unresolved: the same flow gets no verdict.
     let (code, yaml, err) = run(&["import", &fixture("az-nat")]);
     assert_eq!(code, 0, "{err}");
-    assert!(yaml.contains("notModelled:"), "{yaml}");
+    assert!(yaml.contains("unresolved:"), "{yaml}");
     assert!(yaml.contains("deny-storage-out"), "{yaml}");
-    assert!(err.contains("--service-tags FILE"), "{err}");
+    assert!(yaml.contains("--service-tags FILE"), "{yaml}");
+    let v = trace(&fixture("az-nat"), &args);
+    assert_eq!(v["outcome"], "not-modelled", "{v}");
+    assert_eq!(v["forward"]["rule"], "nsg-app/deny-storage-out");
 }
 
 #[test]

@@ -143,6 +143,25 @@ pub enum RuleRef {
     Route(RouteRef),
     /// The packet reached a resource vnetsim does not model (its `notModelled` entry).
     NotModelled(u32),
+    /// An NSG rule that states a field vnetsim cannot resolve and that the flow could match
+    /// ahead of the rule that decided (index into the table's `unresolved` rules).
+    NsgUnresolved {
+        table: u32,
+        inbound: bool,
+        from_internet: bool,
+        index: u32,
+    },
+    /// The same for a security admin rule (its subnet's admin table's `unresolved` rules).
+    AdminUnresolved {
+        table: u32,
+        inbound: bool,
+        index: u32,
+    },
+    /// The same for a firewall rule (index into the firewall's `unresolved`).
+    FirewallUnresolved {
+        fw: FirewallId,
+        index: u32,
+    },
     /// A load balancer's load-balancing rule (index into its `rules`).
     LbRule {
         lb: LbId,
@@ -212,8 +231,12 @@ pub enum Reason {
     ForwardedTrafficNotAllowed,
     /// Nothing owns the destination inside the VNet (U4).
     NoOwner,
-    /// The destination belongs to a resource vnetsim does not model: no answer can be given.
+    /// The destination belongs to a resource vnetsim does not model, or a route vnetsim does
+    /// not know (a Virtual WAN hub's) may take the packet: no answer can be given.
     NotModelled,
+    /// A rule the flow could match ahead of the deciding one states a field vnetsim cannot
+    /// resolve (`unresolved:`): no answer can be given.
+    UnresolvedRule,
     Loop,
     /// Internet traffic toward an address that is not public.
     NotReachableFromInternet,
@@ -274,6 +297,9 @@ pub enum Outcome {
     Reachable,
     Unreachable,
     NoReturn,
+    /// A leg met something vnetsim does not model (a `notModelled` resource, an unresolved
+    /// rule): the walk ends there with the reason, never a verdict.
+    NotModelled,
 }
 
 impl Trace {
@@ -293,11 +319,19 @@ impl Trace {
 }
 
 impl Outcome {
+    /// Every outcome, in the order summaries list them.
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Reachable,
+        Outcome::Unreachable,
+        Outcome::NoReturn,
+        Outcome::NotModelled,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Reachable => "reachable",
             Outcome::Unreachable => "unreachable",
             Outcome::NoReturn => "no-return",
+            Outcome::NotModelled => "not-modelled",
         }
     }
 }
@@ -571,7 +605,16 @@ impl<'a> Walk<'a> {
         } else {
             &nt.outbound
         };
-        let (access, index) = rt.decide(&self.pkt.key());
+        let key = self.pkt.key();
+        let (access, index) = rt.decide(&key);
+        if let Some(index) = rt.unresolved_ahead(&key, index) {
+            return Err(RuleRef::NsgUnresolved {
+                table: t.0,
+                inbound,
+                from_internet,
+                index,
+            });
+        }
         let rule = RuleRef::Nsg {
             table: t.0,
             inbound,
@@ -601,7 +644,17 @@ impl<'a> Walk<'a> {
             return Ok(None);
         }
         let rules = self.f.admin_tables[t.ix()].rules(inbound);
-        let Some((access, index)) = rules.decide(&self.pkt.key()) else {
+        let key = self.pkt.key();
+        let decided = rules.decide(&key);
+        if let Some(index) = rules.unresolved_ahead(&key, decided.map(|d| d.1)) {
+            let rule = RuleRef::AdminUnresolved {
+                table: t.0,
+                inbound,
+                index,
+            };
+            return Err(self.drop_here(point, Reason::UnresolvedRule, Some(rule)));
+        }
+        let Some((access, index)) = decided else {
             return Ok(None);
         };
         let rule = RuleRef::AdminRule {
@@ -633,13 +686,13 @@ impl<'a> Walk<'a> {
         let stable = self.f.subnets[sub.ix()].nsg_table;
         match self.nsg(nic.nsg_table, Endpoint::Nic(n), false) {
             Ok(r) => self.hop_rule(Endpoint::Nic(n), Action::Forward, r),
-            Err(r) => return Err(self.drop_here(Endpoint::Nic(n), Reason::NsgDeny, Some(r))),
+            Err(r) => return Err(self.drop_here(Endpoint::Nic(n), nsg_reason(r), Some(r))),
         }
         if stable.is_some() {
             match self.nsg(stable, Endpoint::Subnet(sub), false) {
                 Ok(r) => self.hop_rule(Endpoint::Subnet(sub), Action::Allow, r),
                 Err(r) => {
-                    return Err(self.drop_here(Endpoint::Subnet(sub), Reason::NsgDeny, Some(r)))
+                    return Err(self.drop_here(Endpoint::Subnet(sub), nsg_reason(r), Some(r)))
                 }
             }
         }
@@ -660,13 +713,13 @@ impl<'a> Walk<'a> {
             match self.nsg(stable, Endpoint::Subnet(sub), true) {
                 Ok(r) => self.hop_rule(Endpoint::Subnet(sub), Action::Allow, r),
                 Err(r) => {
-                    return Err(self.drop_here(Endpoint::Subnet(sub), Reason::NsgDeny, Some(r)))
+                    return Err(self.drop_here(Endpoint::Subnet(sub), nsg_reason(r), Some(r)))
                 }
             }
         }
         match self.nsg(ntable, Endpoint::Nic(n), true) {
             Ok(r) => Ok(r),
-            Err(r) => Err(self.drop_here(Endpoint::Nic(n), Reason::NsgDeny, Some(r))),
+            Err(r) => Err(self.drop_here(Endpoint::Nic(n), nsg_reason(r), Some(r))),
         }
     }
 
@@ -695,7 +748,7 @@ impl<'a> Walk<'a> {
             match self.nsg(st, Endpoint::Subnet(pe.subnet), true) {
                 Ok(r) => self.hop_rule(Endpoint::Subnet(pe.subnet), Action::Allow, r),
                 Err(r) => {
-                    return self.drop_here(Endpoint::Subnet(pe.subnet), Reason::NsgDeny, Some(r))
+                    return self.drop_here(Endpoint::Subnet(pe.subnet), nsg_reason(r), Some(r))
                 }
             }
         }
@@ -801,7 +854,12 @@ impl<'a> Walk<'a> {
         let key = orig.key();
         let mut out = orig;
         let rule;
-        if let Some((access, i)) = f.network_decision(&key) {
+        let network = f.network_decision(&key);
+        if let Some(index) = f.unresolved_network_ahead(&key, network.map(|d| d.1)) {
+            let rule = RuleRef::FirewallUnresolved { fw, index };
+            return Ok(self.drop_here(node, Reason::UnresolvedRule, Some(rule)));
+        }
+        if let Some((access, i)) = network {
             rule = RuleRef::FirewallNetwork { fw, index: i };
             if access == Access::Deny {
                 return Ok(self.drop_here(node, Reason::FirewallDeny, Some(rule)));
@@ -819,6 +877,11 @@ impl<'a> Walk<'a> {
                         .iter()
                         .position(|a| a.matches(orig.src, l7.protocol, orig.dport, l7.fqdn))
                         .map(|i| (i as u32, f.application[i].access));
+                    let flow = (orig.src, l7.protocol, orig.dport, l7.fqdn);
+                    if let Some(index) = f.unresolved_application_ahead(flow, hit.map(|h| h.0)) {
+                        let rule = RuleRef::FirewallUnresolved { fw, index };
+                        return Ok(self.drop_here(node, Reason::UnresolvedRule, Some(rule)));
+                    }
                 }
             }
             match hit {
@@ -892,6 +955,11 @@ impl<'a> Walk<'a> {
                     .any(|&(lo, hi)| lo <= p.dport && p.dport <= hi)
                 && prefix_match(&r.source, p.src)
         });
+        let packet = (p.proto, p.src, p.dst, p.dport);
+        if let Some(index) = f.unresolved_dnat_ahead(packet, hit.map(|i| i as u32)) {
+            let rule = RuleRef::FirewallUnresolved { fw, index };
+            return Ok(self.drop_here(node, Reason::UnresolvedRule, Some(rule)));
+        }
         let Some(i) = hit else {
             return Ok(self.drop_here(
                 node,
@@ -908,7 +976,13 @@ impl<'a> Walk<'a> {
             dport: r.to_port,
         };
         // An explicit network Deny for the translated flow overrides DNAT's implied allow.
-        if let Some((Access::Deny, j)) = f.network_decision(&translated.key()) {
+        let tkey = translated.key();
+        let network = f.network_decision(&tkey);
+        if let Some(index) = f.unresolved_network_ahead(&tkey, network.map(|d| d.1)) {
+            let rule = RuleRef::FirewallUnresolved { fw, index };
+            return Ok(self.drop_here(node, Reason::UnresolvedRule, Some(rule)));
+        }
+        if let Some((Access::Deny, j)) = network {
             return Ok(self.drop_here(
                 node,
                 Reason::FirewallDeny,
@@ -1251,6 +1325,14 @@ impl<'a> Walk<'a> {
                 h.route = Some(rref);
             }
             let route = &rs.routes[idx as usize];
+            if let (Some(i), false) = (sn.hub_routes, stands_against_hub(route)) {
+                let rule = Some(RuleRef::NotModelled(i));
+                if let Some(h) = self.s.hops.last_mut() {
+                    h.action = Action::Drop;
+                    h.rule = rule;
+                }
+                return End::Dropped(here, Reason::NotModelled, rule);
+            }
             let user_rule =
                 (route.source == vnetsim_fabric::RouteSource::User).then_some(RuleRef::Route(rref));
             let next = match route.target {
@@ -1513,6 +1595,44 @@ fn leg_of(end: End, start: usize, s: &Scratch, seen: Flow) -> Leg {
     }
 }
 
+/// Whether route `r` decides whatever routes a Virtual WAN hub gives the VNet (model): hub
+/// routes are gateway routes, so the system routes of the VNet's own space, its peers, its
+/// Private Endpoints and service endpoints beat them at any prefix length (R2.7), and a user
+/// route for one address beats a hub route of the same prefix and cannot meet a longer one
+/// (R2.6). Any other route may lose to a hub route of the same or a longer prefix.
+#[inline]
+fn stands_against_hub(r: &vnetsim_fabric::EffectiveRoute) -> bool {
+    match r.source {
+        vnetsim_fabric::RouteSource::Default => {
+            matches!(
+                r.target,
+                Target::Vnet(_) | Target::Pe(_) | Target::ServiceEndpoint
+            )
+        }
+        vnetsim_fabric::RouteSource::User => r.prefix.prefix_len() == 32,
+        vnetsim_fabric::RouteSource::VirtualNetworkGateway => false,
+    }
+}
+
+/// The outcome of a trace whose leg `leg` was dropped: `not-modelled` when the leg met
+/// something vnetsim does not model, else `otherwise`.
+#[inline]
+fn dropped(leg: &Leg, otherwise: Outcome) -> Outcome {
+    match leg.reason {
+        Reason::NotModelled | Reason::UnresolvedRule => Outcome::NotModelled,
+        _ => otherwise,
+    }
+}
+
+/// Why an NSG point stopped a packet: its deny, or an unresolved rule ahead of the decision.
+#[inline]
+fn nsg_reason(r: RuleRef) -> Reason {
+    match r {
+        RuleRef::NsgUnresolved { .. } => Reason::UnresolvedRule,
+        _ => Reason::NsgDeny,
+    }
+}
+
 /// Walks one flow both ways. `l7` is what application rules match.
 pub fn trace(
     f: &Fabric,
@@ -1579,6 +1699,48 @@ pub fn nsg_point(
     out
 }
 
+/// The first rule with an `unresolved:` field that could decide `flow` at NIC `nic`'s NSGs
+/// (the same order and tables as [`nsg_point`]): one the flow could match ahead of the rule
+/// that decided at an NSG reached. `None`: the decisions of [`nsg_point`] are certain.
+pub fn nsg_point_unresolved(
+    f: &Fabric,
+    nic: NicId,
+    flow: &Flow,
+    inbound: bool,
+    internet_sourced: bool,
+) -> Option<RuleRef> {
+    let n = &f.nics[nic.ix()];
+    let subnet = f.subnets[n.subnet.ix()].nsg_table;
+    let order = if inbound {
+        [subnet, n.nsg_table]
+    } else {
+        [n.nsg_table, subnet]
+    };
+    let key = flow.key();
+    for t in order.into_iter().flatten() {
+        let nt = &f.nsg_tables[t.ix()];
+        let from_internet = inbound && internet_sourced && nt.inbound_from_internet.is_some();
+        let rt = if inbound {
+            nt.inbound_for(internet_sourced)
+        } else {
+            &nt.outbound
+        };
+        let (access, index) = rt.decide(&key);
+        if let Some(index) = rt.unresolved_ahead(&key, index) {
+            return Some(RuleRef::NsgUnresolved {
+                table: t.0,
+                inbound,
+                from_internet,
+                index,
+            });
+        }
+        if access == Access::Deny {
+            break;
+        }
+    }
+    None
+}
+
 /// [`trace`] for a packet that may be seen mid-stream: with `midstream`, the
 /// request is a TCP packet without SYN for which no device holds state, so
 /// stateful firewalls drop it (R-FW-11); NSGs evaluate it as a new flow.
@@ -1613,7 +1775,7 @@ pub fn trace_with(
         return Trace {
             flow,
             ingress,
-            outcome: Outcome::Unreachable,
+            outcome: dropped(&forward, Outcome::Unreachable),
             forward,
             ret: None,
             symmetric: true,
@@ -1657,7 +1819,7 @@ pub fn trace_with(
         return Trace {
             flow,
             ingress,
-            outcome: Outcome::NoReturn,
+            outcome: dropped(&ret, Outcome::NoReturn),
             forward,
             ret: Some(ret),
             symmetric: false,

@@ -243,7 +243,7 @@ impl<'a> Walk<'a> {
             match self.nsg(table, Endpoint::Subnet(sub), true) {
                 Ok(r) => self.hop_rule(Endpoint::Subnet(sub), Action::Allow, r),
                 Err(r) => {
-                    return Ok(self.drop_here(Endpoint::Subnet(sub), Reason::NsgDeny, Some(r)))
+                    return Ok(self.drop_here(Endpoint::Subnet(sub), super::nsg_reason(r), Some(r)))
                 }
             }
         }
@@ -286,7 +286,7 @@ impl<'a> Walk<'a> {
             match self.nsg(table, Endpoint::Subnet(sub), false) {
                 Ok(r) => self.hop_rule(Endpoint::Subnet(sub), Action::Allow, r),
                 Err(r) => {
-                    return Ok(self.drop_here(Endpoint::Subnet(sub), Reason::NsgDeny, Some(r)))
+                    return Ok(self.drop_here(Endpoint::Subnet(sub), super::nsg_reason(r), Some(r)))
                 }
             }
         }

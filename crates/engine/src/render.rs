@@ -88,6 +88,11 @@ pub fn rule_name(f: &Fabric, r: RuleRef) -> String {
             let x = &f.not_modelled[i as usize];
             format!("notModelled/{}", x.id.rsplit('/').next().unwrap_or(&x.id))
         }
+        RuleRef::NsgUnresolved { .. }
+        | RuleRef::AdminUnresolved { .. }
+        | RuleRef::FirewallUnresolved { .. } => {
+            unresolved_rule(f, r).map_or_else(String::new, |x| x.0)
+        }
         RuleRef::LbRule { lb, index } => {
             let l = &f.load_balancers[lb.ix()];
             format!(
@@ -171,6 +176,44 @@ fn hop_json(f: &Fabric, h: &Hop) -> Value {
     Value::Object(m)
 }
 
+/// An unresolved rule a walk stopped at: its name as outputs show it, and why it is
+/// unresolved.
+pub fn unresolved_rule(f: &Fabric, r: RuleRef) -> Option<(String, String)> {
+    let (name, x) = match r {
+        RuleRef::NsgUnresolved {
+            table,
+            inbound,
+            from_internet,
+            index,
+        } => {
+            let t = &f.nsg_tables[table as usize];
+            let rt = match (inbound, from_internet) {
+                (true, true) => t.inbound_from_internet.as_ref().unwrap_or(&t.inbound),
+                (true, false) => &t.inbound,
+                (false, _) => &t.outbound,
+            };
+            let x = &rt.unresolved.as_ref()?.rules[index as usize];
+            (format!("{}/{}", f.nsg_names[t.nsg.ix()], x.name), x)
+        }
+        RuleRef::AdminUnresolved {
+            table,
+            inbound,
+            index,
+        } => {
+            let rules = f.admin_tables[table as usize].rules(inbound);
+            let x = &rules.unresolved.as_ref()?.rules[index as usize];
+            (x.name.clone(), x)
+        }
+        RuleRef::FirewallUnresolved { fw, index } => {
+            let fw = &f.firewalls[fw.ix()];
+            let x = &fw.unresolved[index as usize];
+            (format!("{}/{}", fw.name, x.name), x)
+        }
+        _ => return None,
+    };
+    Some((name, x.why.clone()))
+}
+
 /// A sentence for why a leg ended.
 pub fn reason_text(f: &Fabric, leg: &Leg) -> String {
     let at = leg.dropped_at.map(|e| f.endpoint_id(e)).unwrap_or_default();
@@ -252,7 +295,20 @@ pub fn reason_text(f: &Fabric, leg: &Leg) -> String {
             format!("dropped at {at}: peering does not allow forwarded traffic (source outside the sending VNet)")
         }
         Reason::NoOwner => format!("dropped at {at}: nothing owns the destination address"),
+        Reason::UnresolvedRule => {
+            let why = leg.rule.and_then(|r| unresolved_rule(f, r)).map_or_else(String::new, |x| x.1);
+            format!(
+                "stopped at {at}: rule {rule} may match this flow before the rule that decides, and vnetsim cannot resolve it ({why}); no verdict is given"
+            )
+        }
         Reason::NotModelled => match leg.rule {
+            Some(RuleRef::NotModelled(i)) if f.not_modelled[i as usize].vnet.is_some() => {
+                let x = &f.not_modelled[i as usize];
+                format!(
+                    "stopped at {at}: {} {} gives this VNet routes vnetsim does not model ({}), and one may take this packet; no verdict is given",
+                    x.resource_type, x.id, x.affects
+                )
+            }
             Some(RuleRef::NotModelled(i)) => {
                 let x = &f.not_modelled[i as usize];
                 format!(
@@ -353,6 +409,10 @@ pub fn outcome_reason(f: &Fabric, t: &Trace) -> String {
     match t.outcome {
         Outcome::Reachable => reason_text(f, &t.forward),
         Outcome::Unreachable => reason_text(f, &t.forward),
+        Outcome::NotModelled => match &t.ret {
+            Some(r) if t.forward.verdict == Verdict::Delivered => format!("reply {}", reason_text(f, r)),
+            _ => reason_text(f, &t.forward),
+        },
         Outcome::NoReturn if t.bypassed.is_none() && t.bypassed_nva.is_some() => {
             let n = t.bypassed_nva.map(|n| f.nics[n.ix()].name.as_str()).unwrap_or("");
             format!(

@@ -100,7 +100,14 @@ vnets:
   - name: b
     addressSpace: [10.20.0.0/16]
     subnets: [{{ name: s, addressPrefix: 10.20.0.0/24 }}]
-nsgs: [{{ name: nsg, rules: [{{ name: deny-22, priority: 100, direction: Inbound, access: Deny, protocol: Tcp, source: '*', destination: '*', destinationPorts: '22' }}] }}]
+nsgs:
+  - name: nsg
+    rules:
+      - {{ name: deny-22, priority: 100, direction: Inbound, access: Deny, protocol: Tcp, source: '*', destination: '*', destinationPorts: '22' }}
+      - {{ name: deny-monitor, priority: 200, direction: Inbound, access: Deny, protocol: Udp, destination: '*',
+          unresolved: {{ source: service tag 'AzureMonitor' has no address data }} }}
+notModelled:
+  - {{ type: Microsoft.Network/virtualHubs/hubVirtualNetworkConnections, id: hub/conn-b, affects: hub routes, vnet: b }}
 nics:
   - {{ name: va, subnet: a/s, privateIpAddress: 10.10.0.4 }}
   - {{ name: vb, subnet: b/s, privateIpAddress: 10.20.0.4 }}
@@ -118,6 +125,8 @@ networkManagers:
               - {{ name: deny-8080, priority: 10, direction: Inbound, access: Deny, protocol: Tcp, sources: ['*'], destinations: ['*'], destinationPortRanges: ['8080'] }}
               - {{ name: always-22, priority: 20, direction: Inbound, access: AlwaysAllow, protocol: Tcp, sources: ['*'], destinations: ['*'], destinationPortRanges: ['22'] }}
               - {{ name: allow-443, priority: 30, direction: Inbound, access: Allow, protocol: Tcp, sources: ['*'], destinations: ['*'], destinationPortRanges: ['443'] }}
+              - {{ name: tagged-5000, priority: 40, direction: Inbound, access: Deny, protocol: Tcp, destinations: ['*'], destinationPortRanges: ['5000'],
+                  unresolved: {{ sources: service tag 'AzureCloud' has no address data }} }}
     connectivityConfigurations:
       - {{ name: mesh, connectivityTopology: Mesh, appliesToGroups: [{{ networkGroup: g }}] }}
 "
@@ -275,6 +284,9 @@ fn kinds(f: &Fabric, cases: &[Case], seen: &mut BTreeSet<&'static str>) {
                     RuleRef::FirewallSession(_) => "firewall-session",
                     RuleRef::Route(_) => "user-route",
                     RuleRef::NotModelled(_) => "not-modelled",
+                    RuleRef::NsgUnresolved { .. }
+                    | RuleRef::AdminUnresolved { .. }
+                    | RuleRef::FirewallUnresolved { .. } => "unresolved-rule",
                     RuleRef::AdminRule { .. } => "admin-rule",
                     RuleRef::LbRule { .. } => "lb-rule",
                     RuleRef::LbNatRule { .. } => "lb-nat-rule",
@@ -308,6 +320,8 @@ fn walks_allocate_nothing() {
         case("10.20.0.4", "10.10.0.4", TCP, 443, None),
         case("10.10.0.4", "20.38.109.10", TCP, 443, None),
         case("10.20.0.4", "20.38.109.10", TCP, 443, None),
+        case("10.20.0.4", "10.10.0.4", UDP, 53, None),
+        case("10.20.0.4", "10.10.0.4", TCP, 5000, None),
     ];
     let lbs = balancers();
     let lb_cases = balancer_cases();
@@ -327,6 +341,9 @@ fn walks_allocate_nothing() {
         admin.contains("service"),
         "no walk reached the service: {admin:?}"
     );
+    for k in ["unresolved-rule", "not-modelled"] {
+        assert!(admin.contains(k), "no walk met a {k}: {admin:?}");
+    }
     for k in [
         "appliance",
         "nic",

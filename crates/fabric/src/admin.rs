@@ -15,7 +15,8 @@ pub use vnetsim_model::admin::AdminAccess;
 
 use crate::classify::{Classifier, Key, Protocols, Rule};
 use crate::prefix::net;
-use crate::security::{expand, proto, TagSets};
+use crate::security::{expand, proto, side, TagSets};
+use crate::unresolved::{UnresolvedRule, UnresolvedRules};
 
 /// One admin rule as effective security rules show it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -39,10 +40,12 @@ pub struct AdminRule {
 pub struct AdminRules {
     pub rules: Vec<AdminRule>,
     classifier: Classifier,
+    /// The rules of this direction that state a field vnetsim cannot resolve.
+    pub unresolved: Option<UnresolvedRules>,
 }
 
 impl AdminRules {
-    fn new(rules: Vec<AdminRule>) -> AdminRules {
+    fn new(rules: Vec<AdminRule>, unresolved: Option<UnresolvedRules>) -> AdminRules {
         let crules: Vec<Rule> = rules
             .iter()
             .map(|r| Rule {
@@ -59,7 +62,19 @@ impl AdminRules {
         AdminRules {
             classifier: Classifier::build(&crules),
             rules,
+            unresolved,
         }
+    }
+    /// The first unresolved rule `key` could match at or ahead of the priority of the rule at
+    /// `index` (`None`: no rule matched, every unresolved rule is ahead). Equal priorities
+    /// count as ahead: their order across managers is not Azure's to promise.
+    #[inline]
+    pub fn unresolved_ahead(&self, key: &Key, index: Option<u32>) -> Option<u32> {
+        let u = self.unresolved.as_ref()?;
+        let decided = index
+            .and_then(|i| self.rules.get(i as usize))
+            .map_or(u32::MAX, |r| r.priority);
+        u.ahead(key, decided, true)
     }
     /// The compiled first-match classifier (its cut points bound the header classes that
     /// exhaustive reachability walks).
@@ -101,6 +116,7 @@ impl AdminTable {
 fn rules_for<'t>(
     t: &'t m::Topology,
     vnet: &str,
+    unresolved: bool,
 ) -> Vec<(&'t str, &'t str, &'t str, &'t m::admin::AdminRule)> {
     let mut out = Vec::new();
     for mgr in &t.network_managers {
@@ -113,7 +129,12 @@ fn rules_for<'t>(
                 if !reaches {
                     continue;
                 }
-                for r in &rc.rules {
+                let rules = if unresolved {
+                    &rc.unresolved_rules
+                } else {
+                    &rc.rules
+                };
+                for r in rules {
                     out.push((
                         mgr.name.value.as_str(),
                         cfg.name.value.as_str(),
@@ -131,7 +152,7 @@ fn rules_for<'t>(
 
 /// Whether any admin rule reaches VNet `vnet`.
 pub(crate) fn reaches(t: &m::Topology, vnet: &str) -> bool {
-    !rules_for(t, vnet).is_empty()
+    !rules_for(t, vnet, false).is_empty() || !rules_for(t, vnet, true).is_empty()
 }
 
 /// Compiles the admin rules that reach a subnet of VNet `vnet`, tags expanded by `tags`.
@@ -139,7 +160,7 @@ pub(crate) fn compile_admin(t: &m::Topology, vnet: &str, tags: &TagSets) -> Admi
     let no_asg = |_: &str| -> Vec<Ipv4Net> { Vec::new() };
     let mut inbound = Vec::new();
     let mut outbound = Vec::new();
-    for (mgr, cfg, rc, r) in rules_for(t, vnet) {
+    for (mgr, cfg, rc, r) in rules_for(t, vnet, false) {
         let (src_shown, src) = expand(&r.sources, tags, false, &no_asg);
         let (dst_shown, dst) = expand(&r.destinations, tags, false, &no_asg);
         let (pname, pnum) = proto(r.protocol);
@@ -165,8 +186,48 @@ pub(crate) fn compile_admin(t: &m::Topology, vnet: &str, tags: &TagSets) -> Admi
             m::Direction::Outbound => outbound.push(rule),
         }
     }
+    let unresolved = |dir| unresolved_admin(t, vnet, tags, dir);
     AdminTable {
-        inbound: AdminRules::new(inbound),
-        outbound: AdminRules::new(outbound),
+        inbound: AdminRules::new(inbound, unresolved(m::Direction::Inbound)),
+        outbound: AdminRules::new(outbound, unresolved(m::Direction::Outbound)),
     }
+}
+
+/// The unresolved admin rules of one direction reaching VNet `vnet`, by priority.
+fn unresolved_admin(
+    t: &m::Topology,
+    vnet: &str,
+    tags: &TagSets,
+    dir: m::Direction,
+) -> Option<UnresolvedRules> {
+    let no_asg = |_: &str| -> Vec<Ipv4Net> { Vec::new() };
+    let rules = rules_for(t, vnet, true).into_iter();
+    let rules = rules
+        .filter(|x| x.3.direction == dir)
+        .map(|(mgr, cfg, rc, r)| {
+            let u = &r.unresolved;
+            let (_, src) = side(&r.sources, "sources", u, tags, false, &no_asg);
+            let (_, dst) = side(&r.destinations, "destinations", u, tags, false, &no_asg);
+            let rule = Rule {
+                protocols: match r.protocol.number() {
+                    None => Protocols::Any,
+                    Some(n) => Protocols::Set(vec![n]),
+                },
+                src: src.iter().map(net).collect(),
+                dst: dst.iter().map(net).collect(),
+                sport: r.source_port_ranges.iter().map(|p| (p.lo, p.hi)).collect(),
+                dport: r
+                    .destination_port_ranges
+                    .iter()
+                    .map(|p| (p.lo, p.hi))
+                    .collect(),
+            };
+            let shown = UnresolvedRule {
+                name: format!("{mgr}/{cfg}/{rc}/{}", r.name.value),
+                order: r.priority.value,
+                why: m::unresolved_text(u),
+            };
+            (rule, shown)
+        });
+    UnresolvedRules::build(rules.collect())
 }

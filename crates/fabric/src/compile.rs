@@ -94,6 +94,7 @@ pub fn compile(v: &m::Validated) -> Fabric {
                 resource_type: x.resource_type.clone(),
                 id: x.id.clone(),
                 affects: x.affects.clone(),
+                vnet: x.vnet.as_ref().map(|v| VnetId(names.vnet(&v.value) as u32)),
             })
             .collect(),
         not_modelled_addresses: fib_of(t.not_modelled.iter().enumerate().rev().flat_map(
@@ -104,6 +105,25 @@ pub fn compile(v: &m::Validated) -> Fabric {
             },
         )),
     }
+}
+
+/// The `notModelled` entry (a Virtual WAN hub connection) that gives subnet `s` of VNet `vnet`
+/// routes vnetsim does not know: none when the subnet's route table turns gateway route
+/// propagation off, which keeps hub routes out as it keeps gateway routes out (R2.4).
+fn hub_routes(t: &m::Topology, vnet: &str, s: &m::Subnet) -> Option<u32> {
+    let off = s.route_table.as_ref().is_some_and(|r| {
+        t.route_tables
+            .iter()
+            .any(|x| x.name.value == r.value && x.disable_bgp_route_propagation)
+    });
+    if off {
+        return None;
+    }
+    let i = t
+        .not_modelled
+        .iter()
+        .position(|x| x.vnet.as_ref().is_some_and(|v| v.value == vnet))?;
+    Some(i as u32)
 }
 
 pub(crate) fn ip(a: Ipv4Addr) -> u32 {
@@ -204,6 +224,7 @@ fn number_vnets(t: &m::Topology, names: &Names) -> (Vec<Vnet>, Vec<Subnet>) {
                 }),
                 default_outbound_access: s.default_outbound_access,
                 admin_table: None,
+                hub_routes: hub_routes(t, &v.name.value, s),
             });
         }
         let space: Vec<Ipv4Net> = v.address_space.iter().map(|a| a.value).collect();

@@ -30,6 +30,7 @@ mod route_server;
 pub mod routes;
 pub mod security;
 mod service_tags;
+pub mod unresolved;
 pub mod watcher;
 
 /// The compiled first-match classifier NSG tables and firewall network rules use.
@@ -221,6 +222,9 @@ pub struct Subnet {
     pub default_outbound_access: bool,
     /// The AVNM security admin rules that reach the subnet (evaluated before NSGs).
     pub admin_table: Option<AdminTableId>,
+    /// The `notModelled` entry (a Virtual WAN hub connection of its VNet) whose routes the
+    /// subnet gets and vnetsim does not know.
+    pub hub_routes: Option<u32>,
 }
 
 /// The stand-in for the platform's default outbound access address, which Azure assigns
@@ -477,6 +481,8 @@ pub struct NotModelled {
     pub resource_type: String,
     pub id: String,
     pub affects: String,
+    /// The VNet it gives routes vnetsim does not know (a Virtual WAN hub connection).
+    pub vnet: Option<VnetId>,
 }
 
 /// Where a flow enters the fabric.

@@ -7,6 +7,7 @@ use vnetsim_model as m;
 
 use crate::classify::{Classifier, Key, Protocols, Rule};
 use crate::prefix::{aggregate, net, p};
+use crate::unresolved::{UnresolvedRule, UnresolvedRules};
 use crate::NsgId;
 
 /// The platform's virtual IP (R1.2).
@@ -49,15 +50,29 @@ pub struct ExpandedRule {
 pub struct RuleTable {
     pub rules: Vec<ExpandedRule>,
     pub classifier: Classifier,
+    /// The NSG's rules of this direction that state a field vnetsim cannot resolve.
+    pub unresolved: Option<UnresolvedRules>,
 }
 
 impl RuleTable {
-    fn new(rules: Vec<ExpandedRule>) -> RuleTable {
+    fn new((rules, unresolved): (Vec<ExpandedRule>, Option<UnresolvedRules>)) -> RuleTable {
         let crules: Vec<Rule> = rules.iter().map(to_classifier_rule).collect();
         RuleTable {
             classifier: Classifier::build(&crules),
             rules,
+            unresolved,
         }
+    }
+    /// The first unresolved rule `key` could match ahead of the rule at `index` (what
+    /// `decide` returned): the verdict then depends on what vnetsim cannot resolve.
+    #[inline]
+    pub fn unresolved_ahead(&self, key: &Key, index: u32) -> Option<u32> {
+        let u = self.unresolved.as_ref()?;
+        let decided = self
+            .rules
+            .get(index as usize)
+            .map_or(u32::MAX, |r| r.priority);
+        u.ahead(key, decided, false)
     }
     /// `NSG/RULE` for the rule at `index` (what `decide` returned) of NSG `nsg`: the one way
     /// every output names an NSG rule.
@@ -244,13 +259,67 @@ fn default_rules(
     }
 }
 
+/// An address side of a rule: expanded, or every address when it is unresolved.
+pub(crate) fn side(
+    specs: &[m::Sp<m::AddressSpec>],
+    field: &str,
+    unresolved: &[m::Unresolved],
+    tags: &TagSets,
+    narrow: bool,
+    asg: &dyn Fn(&str) -> Vec<Ipv4Net>,
+) -> (Vec<String>, Vec<Ipv4Net>) {
+    if unresolved.iter().any(|u| u.field == field) {
+        return (vec!["?".to_string()], any());
+    }
+    expand(specs, tags, narrow, asg)
+}
+
+/// The NSG's unresolved rules of one direction, by priority, their unresolved sides matching
+/// every address.
+fn unresolved_dir(
+    nsg: &m::Nsg,
+    dir: m::Direction,
+    tags: &TagSets,
+    narrow: bool,
+    asg: &dyn Fn(&str) -> Vec<Ipv4Net>,
+) -> Option<UnresolvedRules> {
+    let mut user: Vec<&m::SecurityRule> = nsg
+        .unresolved_rules
+        .iter()
+        .filter(|r| r.direction == dir)
+        .collect();
+    user.sort_by_key(|r| r.priority.value);
+    let rules = user.into_iter().map(|r| {
+        let u = &r.unresolved;
+        let (_, src) = side(&r.source, "source", u, tags, narrow, asg);
+        let (_, dst) = side(&r.destination, "destination", u, tags, narrow, asg);
+        let rule = Rule {
+            protocols: match r.protocol.number() {
+                None => Protocols::Any,
+                Some(n) => Protocols::Set(vec![n]),
+            },
+            src: src.iter().map(net).collect(),
+            dst: dst.iter().map(net).collect(),
+            sport: r.source_ports.iter().map(|p| (p.lo, p.hi)).collect(),
+            dport: r.destination_ports.iter().map(|p| (p.lo, p.hi)).collect(),
+        };
+        let shown = UnresolvedRule {
+            name: r.name.value.clone(),
+            order: r.priority.value,
+            why: m::unresolved_text(u),
+        };
+        (rule, shown)
+    });
+    UnresolvedRules::build(rules.collect())
+}
+
 fn build_dir(
     nsg: &m::Nsg,
     dir: m::Direction,
     tags: &TagSets,
     narrow: bool,
     asg: &dyn Fn(&str) -> Vec<Ipv4Net>,
-) -> Vec<ExpandedRule> {
+) -> (Vec<ExpandedRule>, Option<UnresolvedRules>) {
     let mut user: Vec<&m::SecurityRule> = nsg.rules.iter().filter(|r| r.direction == dir).collect();
     user.sort_by_key(|r| r.priority.value);
     let mut out = Vec::new();
@@ -305,7 +374,7 @@ fn build_dir(
             proto_num: None,
         });
     }
-    out
+    (out, unresolved_dir(nsg, dir, tags, narrow, asg))
 }
 
 /// Compiles one NSG for one association.
@@ -317,14 +386,17 @@ pub(crate) fn compile_nsg(
 ) -> NsgTable {
     let inbound_rules = build_dir(nsg, m::Direction::Inbound, tags, false, asg);
     let narrow_rules = build_dir(nsg, m::Direction::Inbound, tags, true, asg);
-    let inbound_from_internet = if narrow_rules == inbound_rules {
+    let same =
+        |a: &(Vec<ExpandedRule>, Option<UnresolvedRules>),
+         b: &(Vec<ExpandedRule>, Option<UnresolvedRules>)| { a.0 == b.0 && a.1 == b.1 };
+    let inbound_from_internet = if same(&narrow_rules, &inbound_rules) {
         None
     } else {
         Some(RuleTable::new(narrow_rules))
     };
     let outbound_rules = build_dir(nsg, m::Direction::Outbound, tags, false, asg);
     let narrow_out = build_dir(nsg, m::Direction::Outbound, tags, true, asg);
-    let outbound_without_routes = if narrow_out == outbound_rules {
+    let outbound_without_routes = if same(&narrow_out, &outbound_rules) {
         None
     } else {
         Some(RuleTable::new(narrow_out))

@@ -104,6 +104,15 @@ pub struct Verdict {
     pub access: Access,
     /// `NSGNAME/RULENAME`; `None` when no NSG applies.
     pub rule_name: Option<String>,
+    /// A rule with an `unresolved:` field that may decide first (`RULE: why`): then `access`
+    /// and `rule_name` are what the other rules say, and the answer is not known.
+    pub unresolved: Option<String>,
+}
+
+/// `RULE: why` of an unresolved rule.
+fn unresolved_text(name: &str, u: &crate::unresolved::UnresolvedRules, i: u32) -> String {
+    let r = &u.rules[i as usize];
+    format!("{name}: {}", r.why)
 }
 
 /// IP flow verify (R5.6, R-NW-02): what the security admin rules and NSGs of a NIC say, from
@@ -140,21 +149,31 @@ pub fn flow_verify(
         }
     };
     let mut last = None;
+    let mut unresolved = None;
     if let Some(a) = admin_rules(f, nic) {
         let rules = a.rules(dir == Direction::Inbound);
-        if let Some((access, i)) = rules.decide(&key) {
+        let decided = rules.decide(&key);
+        if let (Some(i), Some(u)) = (
+            rules.unresolved_ahead(&key, decided.map(|d| d.1)),
+            &rules.unresolved,
+        ) {
+            unresolved = Some(unresolved_text(&u.rules[i as usize].name, u, i));
+        }
+        if let Some((access, i)) = decided {
             let name = rules.rules[i as usize].name.clone();
             match access {
                 AdminAccess::Deny => {
                     return Verdict {
                         access: Access::Deny,
                         rule_name: Some(name),
+                        unresolved,
                     }
                 }
                 AdminAccess::AlwaysAllow => {
                     return Verdict {
                         access: Access::Allow,
                         rule_name: Some(name),
+                        unresolved,
                     }
                 }
                 AdminAccess::Allow => last = Some(name),
@@ -168,10 +187,19 @@ pub fn flow_verify(
         };
         let (access, i) = table.decide(&key);
         let rule = table.rule_name(&name, i);
+        if let (None, Some(j), Some(u)) = (
+            &unresolved,
+            table.unresolved_ahead(&key, i),
+            &table.unresolved,
+        ) {
+            let rule = format!("{name}/{}", u.rules[j as usize].name);
+            unresolved = Some(unresolved_text(&rule, u, j));
+        }
         if access == Access::Deny {
             return Verdict {
                 access,
                 rule_name: Some(rule),
+                unresolved,
             };
         }
         last = Some(rule);
@@ -179,6 +207,7 @@ pub fn flow_verify(
     Verdict {
         access: Access::Allow,
         rule_name: last,
+        unresolved,
     }
 }
 

@@ -400,6 +400,17 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The imported VNet a Virtual WAN hub connection attaches (its `remoteVirtualNetwork`).
+    fn hub_connection_vnet(&self, r: &Resource) -> Option<String> {
+        if !r.kind().ends_with("/hubvirtualnetworkconnections") {
+            return None;
+        }
+        let id = prop(&r.body, "remoteVirtualNetwork").and_then(ref_id)?;
+        self.names
+            .get(&(Kind::Vnet, id.to_ascii_lowercase()))
+            .cloned()
+    }
+
     fn finish_report(&mut self) {
         for i in 0..self.res.len() {
             let r = self.res[i];
@@ -418,8 +429,10 @@ impl<'a> Ctx<'a> {
             if status == Status::Unsupported {
                 let mut found = Vec::new();
                 addresses_in(&r.body, &mut found);
+                let vnet = self.hub_connection_vnet(r);
                 if let Some(e) = self.report.entries.last_mut() {
                     e.addresses = found;
+                    e.vnet = vnet;
                 }
             }
         }
@@ -487,7 +500,7 @@ impl<'a> Ctx<'a> {
                 } else {
                     m.put("addresses", Y::strs(e.addresses.iter().cloned()))
                 };
-                m.y()
+                m.opt("vnet", e.vnet.clone().map(Y::s)).y()
             })
             .collect();
         if !not_modelled.is_empty() {
@@ -577,7 +590,7 @@ pub(crate) fn set_value(c: &Ctx, name: &str, field: &str) -> Option<String> {
 }
 
 /// A service tag of a rule: `Ok(name)` when the `--service-tags` file has it, else `Err` saying
-/// why the rule is left out.
+/// why the rule's side is unresolved.
 pub(crate) fn service_tag(c: &Ctx, tag: &str) -> Result<String, String> {
     match c.tags {
         Some(t) if t.tags.get(tag).is_some() => Ok(tag.to_string()),
@@ -587,8 +600,8 @@ pub(crate) fn service_tag(c: &Ctx, tag: &str) -> Result<String, String> {
         )),
         None => Err(format!(
             "service tag '{tag}' has no address data: give the import --service-tags FILE (the \
-             JSON `az network list-service-tags --location REGION` writes) to import this rule; \
-             until then it is left out, as if it matched no address"
+             JSON `az network list-service-tags --location REGION` writes) to resolve it; until \
+             then a flow this rule could match gets no verdict"
         )),
     }
 }

@@ -33,6 +33,9 @@ pub struct Entry {
     /// Unsupported: the IPv4 addresses it holds (frontends, instances), where the source says,
     /// so that a trace reaching one can name it.
     pub addresses: Vec<String>,
+    /// Unsupported: the imported VNet it gives routes vnetsim does not know (a Virtual WAN hub
+    /// connection's VNet).
+    pub vnet: Option<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -50,6 +53,7 @@ impl Report {
             id: id.to_string(),
             detail: detail.into(),
             addresses: Vec::new(),
+            vnet: None,
         });
     }
     pub fn note(&mut self, n: impl Into<String>) {

@@ -322,6 +322,10 @@ const TYPES: &[(&str, &str)] = &[
     ),
     ("azurerm_virtual_wan", "Microsoft.Network/virtualWans"),
     (
+        "azurerm_virtual_hub_connection",
+        "Microsoft.Network/virtualHubs/hubVirtualNetworkConnections",
+    ),
+    (
         "azurerm_express_route_circuit",
         "Microsoft.Network/expressRouteCircuits",
     ),
@@ -923,6 +927,10 @@ fn properties(ty: &str, v: &Val) -> Option<Val> {
         }
         "azurerm_subnet" => subnet_props(v),
         t if t.starts_with("azurerm_network_manager") => network_manager_props(t, v),
+        "azurerm_virtual_hub_connection" => o(vec![(
+            "remoteVirtualNetwork",
+            id_ref(v.key("remote_virtual_network_id"), p)?,
+        )]),
         "azurerm_virtual_network_peering" => o(vec![
             (
                 "remoteVirtualNetwork",
@@ -1002,10 +1010,16 @@ fn properties(ty: &str, v: &Val) -> Option<Val> {
                 .cloned()
                 .unwrap_or_else(|| boolean(false, p));
             let cfgs: Vec<Val> = arr(v, "ip_configuration").iter().map(ip_config).collect();
-            o(vec![
+            let mut m = vec![
                 ("enableIPForwarding", fwd),
                 ("ipConfigurations", Val::new(Json::Arr(cfgs), p)),
-            ])
+            ];
+            // The state's `mac_address` (an attribute Azure computes): what flow logs name the
+            // NIC by, as the az export's `macAddress`.
+            if let Some(mac) = v.key("mac_address").filter(|x| x.as_str().is_some()) {
+                m.push(("macAddress", mac.clone()));
+            }
+            o(m)
         }
         "azurerm_firewall" => {
             let cfgs: Vec<Val> = arr(v, "ip_configuration").iter().map(ip_config).collect();

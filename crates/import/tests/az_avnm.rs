@@ -31,13 +31,26 @@ fn network_manager_and_service_endpoints_are_imported() {
     assert_eq!(members, ["vnet-a", "vnet-b"]);
     let rc = &nm.security_admin_configurations[0].rule_collections[0];
     assert_eq!(rc.applies_to_groups[0].value, "ng-prod");
-    // deny-rdp is imported; allow-storage names the Storage tag, which needs tag data: reported.
+    // deny-rdp is imported; allow-storage names the Storage tag, which needs tag data: kept
+    // with its destinations unresolved, everything else it states written.
     assert_eq!(rc.rules.len(), 1);
+    assert_eq!(rc.unresolved_rules.len(), 1);
+    let u = &rc.unresolved_rules[0];
+    assert_eq!(u.name.value, "allow-storage");
+    assert!(u.destinations.is_empty());
+    let stated = (u.priority.value, u.access, u.destination_port_ranges[0].lo);
+    assert_eq!(stated, (20, m::admin::AdminAccess::AlwaysAllow, 443));
+    assert_eq!(u.sources[0].value, m::AddressSpec::Any);
+    assert_eq!(u.unresolved[0].field, "destinations");
+    assert!(u.unresolved[0]
+        .reason
+        .value
+        .contains("service tag 'Storage'"));
     let r = &rc.rules[0];
     assert_eq!((r.name.value.as_str(), r.priority.value), ("deny-rdp", 10));
     assert_eq!(r.access, m::admin::AdminAccess::Deny);
     assert_eq!(r.destination_port_ranges[0].lo, 3389);
-    assert!(out.yaml.contains("admin rule allow-storage not imported"));
+    assert!(!out.yaml.contains("admin rule allow-storage not imported"));
     let c = &nm.connectivity_configurations[0];
     assert_eq!(c.topology, m::admin::ConnectivityTopology::Mesh);
     assert_eq!(

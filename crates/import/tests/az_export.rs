@@ -382,16 +382,17 @@ fn report_lists_every_resource() {
     assert_eq!(find("/virtualNetworks/vnet-hub").status, Status::Imported);
     assert_eq!(find("/virtualNetworks/vnet-hub").detail, "vnet vnet-hub");
     assert_eq!(find("/ipGroups/ipg-onprem").status, Status::Imported);
-    assert!(find("/securityRules/allow-storage-out")
-        .detail
-        .contains("Storage.WestEurope"));
+    // The rules naming service tags without tag data are kept unresolved, each noted.
+    assert!(rep.notes.iter().any(|n| n.contains("allow-storage-out")
+        && n.contains("destination unresolved")
+        && n.contains("Storage.WestEurope")));
     // 24 resources in the bundle's files (2 vnets, 2 nsgs, 2 route tables, 1 asg,
     // 2 nics, firewall, policy, group, ip group, 2 public IPs, gateway, local
-    // gateway, connection, PE, 5 others), plus two rules reported on their own.
+    // gateway, connection, PE, 5 others); no rule is reported on its own any more.
     let top_level = 24;
-    assert_eq!(rep.entries.len(), top_level + 2);
+    assert_eq!(rep.entries.len(), top_level);
     let json: serde_json::Value = serde_json::from_str(&rep.to_json()).unwrap();
-    assert_eq!(json["unsupported"], 4);
+    assert_eq!(json["unsupported"], 2);
     assert!(rep.to_text().contains("unsupported:"));
 }
 
@@ -490,4 +491,62 @@ fn a_route_with_an_unmodelled_next_hop_is_reported_not_fatal() {
         .unsupported()
         .any(|e| e.detail.contains("HyperNetGateway")));
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The bundle with its rule collection groups edited by `edit`, in a scratch folder.
+fn with_rules(name: &str, edit: impl Fn(String) -> String) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("vnetsim-az-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    for e in std::fs::read_dir(fixture("az-hub-spoke")).unwrap() {
+        let p = e.unwrap().path();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let text = if p.ends_with("firewall-rule-collection-groups.json") {
+            edit(text)
+        } else {
+            text
+        };
+        std::fs::write(d.join(p.file_name().unwrap()), text).unwrap();
+    }
+    d
+}
+
+#[test]
+fn firewall_rules_naming_what_is_not_modelled_are_kept_unresolved() {
+    // rdp-in translates to an FQDN; allow-github names an FQDN tag instead of target FQDNs.
+    let dir = with_rules("fw-unresolved", |t| {
+        t.replace(
+            "\"translatedAddress\": \"10.1.1.4\"",
+            "\"translatedFqdn\": \"vm-app.contoso.internal\"",
+        )
+        .replace("\"fqdnTags\": [],\n            \"name\": \"allow-github\"", "\"fqdnTags\": [\"WindowsUpdate\"],\n            \"name\": \"allow-github\"")
+        .replace(
+            "\"targetFqdns\": [\n              \"github.com\",\n              \"*.github.com\"\n            ]",
+            "\"targetFqdns\": []",
+        )
+    });
+    let t = topo(&import(&[dir], &ImportOptions::default()).unwrap().yaml);
+    let fw = &t.firewalls[0];
+    assert!(fw.dnat_rules.is_empty());
+    let (before, d) = &fw.unresolved_dnat_rules[0];
+    assert_eq!((*before, d.name.value.as_str()), (0, "rdp-in"));
+    assert_eq!(d.destination_ports[0].lo, 3389);
+    assert_eq!(d.unresolved[0].field, "translatedAddress");
+    assert!(d.unresolved[0]
+        .reason
+        .value
+        .contains("vm-app.contoso.internal"));
+    let web = &fw.application_rule_collections[0];
+    assert!(web.rules.is_empty());
+    let a = &web.unresolved_rules[0];
+    assert_eq!(a.name.value, "allow-github");
+    assert_eq!(a.unresolved[0].field, "targetFqdns");
+    assert!(
+        a.unresolved[0]
+            .reason
+            .value
+            .contains("fqdnTags WindowsUpdate"),
+        "{}",
+        a.unresolved[0].reason.value
+    );
 }

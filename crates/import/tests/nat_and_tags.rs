@@ -215,22 +215,33 @@ fn an_nsg_rule_naming_a_service_tag_keeps_the_tag_given_the_file() {
 }
 
 #[test]
-fn without_the_file_the_rule_is_left_out_and_says_so() {
+fn without_the_file_the_rule_is_kept_unresolved_and_says_so() {
     let out = import(&[shared("az-nat")], &ImportOptions::default()).unwrap();
     let t = topo(&out.yaml);
     assert!(t.nsgs[0].rules.is_empty());
     assert!(t.service_tags_file.is_none());
-    let e = out.report.unsupported().next().expect("reported");
-    assert!(e.id.ends_with("/securityRules/deny-storage-out"), "{e:?}");
-    assert!(
-        e.detail.contains("'Storage'") && e.detail.contains("--service-tags FILE"),
-        "{}",
-        e.detail
+    // Kept with everything the export states; the destination is what is unknown.
+    let r = &t.nsgs[0].unresolved_rules[0];
+    assert_eq!(r.name.value, "deny-storage-out");
+    assert_eq!(
+        (r.access, r.direction),
+        (m::Access::Deny, m::Direction::Outbound)
     );
-    assert!(e.detail.contains("matched no address"), "{}", e.detail);
-    // In the topology itself, for validate and traces.
-    assert!(out.yaml.contains("notModelled:"), "{}", out.yaml);
-    assert!(out.warnings.iter().any(|w| w.contains("deny-storage-out")));
+    assert!(r.destination.is_empty());
+    let u = &r.unresolved[0];
+    assert_eq!(u.field, "destination");
+    assert!(
+        u.reason.value.contains("'Storage'") && u.reason.value.contains("--service-tags FILE"),
+        "{}",
+        u.reason.value
+    );
+    // Not a resource vnetsim does not model: nothing is left out.
+    assert!(out.report.unsupported().next().is_none());
+    assert!(out
+        .report
+        .notes
+        .iter()
+        .any(|n| n.contains("deny-storage-out") && n.contains("destination unresolved")));
 }
 
 #[test]
@@ -239,12 +250,14 @@ fn a_tag_the_file_does_not_have_is_reported_not_guessed() {
         t.replace("\"Storage\"", "\"AzureMonitor\"")
     });
     let out = import(&[dir], &with_tags()).unwrap();
-    let e = out.report.unsupported().next().expect("reported");
+    let t = topo(&out.yaml);
+    let u = &t.nsgs[0].unresolved_rules[0].unresolved[0];
     assert!(
-        e.detail
+        u.reason
+            .value
             .contains("service tag 'AzureMonitor' is not in the service-tag file"),
         "{}",
-        e.detail
+        u.reason.value
     );
 }
 

@@ -427,3 +427,65 @@ fn an_ip_address_pool_member_is_the_nic_holding_that_address() {
     let e = i.report.unsupported().next().expect("the ghost member");
     assert!(e.detail.contains("10.40.2.77"), "{}", e.detail);
 }
+
+/// A VNet with one subnet, as `azurerm_virtual_network` with an inline `subnet` block.
+fn vnet_with_subnet(name: &str, space: &str, subnet: &str) -> String {
+    let v = format!("{SUB}/virtualNetworks/{name}");
+    tf(
+        "azurerm_virtual_network",
+        &format!(
+            r#"{{"id": "{v}", "name": "{name}", "address_space": ["{space}"],
+              "subnet": [{{"id": "{v}/subnets/s", "name": "s", "address_prefixes": ["{subnet}"]}}]}}"#
+        ),
+    )
+}
+
+#[test]
+fn a_nic_keeps_the_mac_address_of_the_state() {
+    // azurerm_network_interface exports `mac_address` (an attribute Azure computes): what flow
+    // logs name the NIC by, kept as the az export's `macAddress` is.
+    let nic = tf(
+        "azurerm_network_interface",
+        &format!(
+            r#"{{"id": "{SUB}/networkInterfaces/nic-m", "name": "nic-m", "mac_address": "00-22-48-0A-46-04",
+              "ip_configuration": [{{"name": "ipconfig1", "primary": true, "private_ip_address": "10.80.1.4",
+                "subnet_id": "{SUB}/virtualNetworks/vnet-m/subnets/s"}}]}}"#
+        ),
+    );
+    let r = [
+        vnet_with_subnet("vnet-m", "10.80.0.0/16", "10.80.1.0/24"),
+        nic,
+    ];
+    let i = import(&[state_file("mac", &r)], &ImportOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let t = m::load_str("tf.yaml", &i.yaml).unwrap().topology().clone();
+    assert_eq!(
+        t.nics[0].mac_address.as_ref().map(|m| m.value),
+        Some(0x0022_480A_4604)
+    );
+}
+
+#[test]
+fn a_virtual_hub_connection_marks_its_vnet() {
+    // azurerm_virtual_hub_connection attaches a VNet to a Virtual WAN hub: the hub's routes
+    // reach it, and the topology says which VNet they reach.
+    let r = [
+        vnet_with_subnet("vnet-w", "10.81.0.0/16", "10.81.1.0/24"),
+        tf(
+            "azurerm_virtual_hub_connection",
+            &format!(
+                r#"{{"id": "{SUB}/virtualHubs/vhub/hubVirtualNetworkConnections/conn-w", "name": "conn-w",
+                  "virtual_hub_id": "{SUB}/virtualHubs/vhub", "remote_virtual_network_id": "{SUB}/virtualNetworks/vnet-w"}}"#
+            ),
+        ),
+    ];
+    let i = import(&[state_file("vhub", &r)], &ImportOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let t = m::load_str("tf.yaml", &i.yaml).unwrap().topology().clone();
+    let x = t
+        .not_modelled
+        .iter()
+        .find(|x| x.id.ends_with("/conn-w"))
+        .expect("listed");
+    assert_eq!(x.vnet.as_ref().map(|v| v.value.as_str()), Some("vnet-w"));
+}

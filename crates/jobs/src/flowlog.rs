@@ -254,8 +254,32 @@ fn judge(
         r.reply_bytes = Some(x.counters[3]);
         j.row = Some(r);
     }
-    j.finding = impossible.or_else(|| compare(f, folder, x, n, &point));
+    let unresolved = unresolved_at(f, n, &flow, inbound, internet);
+    j.finding = unresolved
+        .or(impossible)
+        .or_else(|| compare(f, folder, x, n, &point));
     j
+}
+
+/// A rule vnetsim cannot resolve that could decide the logged flow at its NIC's NSGs: the
+/// model has no verdict to compare (said, not drift).
+fn unresolved_at(
+    f: &Fabric,
+    n: NicId,
+    flow: &Flow,
+    inbound: bool,
+    internet: bool,
+) -> Option<(Kind, String)> {
+    let r = vnetsim_engine::nsg_point_unresolved(f, n, flow, inbound, internet)?;
+    let (name, why) = vnetsim_engine::render::unresolved_rule(f, r)?;
+    let dir = if inbound { "inbound" } else { "outbound" };
+    Some((
+        Kind::NotModelled,
+        format!(
+            "at {} {dir} rule {name} may decide this flow, and vnetsim cannot resolve it ({why})",
+            f.endpoint_id(Endpoint::Nic(n))
+        ),
+    ))
 }
 
 /// The end-to-end walk: outbound from the NIC; inbound from whatever owns the source, toward
@@ -334,9 +358,15 @@ fn impossible(
                 .leg_hops(fw)
                 .last()
                 .is_some_and(|h| h.node == nic && h.action != Action::Forward);
+            // A walk stopped by something vnetsim does not model proves nothing impossible.
+            let kind = if t.outcome == vnetsim_engine::Outcome::NotModelled {
+                Kind::NotModelled
+            } else {
+                Kind::LoggedButImpossible
+            };
             (!reached && !last_is_nic).then(|| {
                 (
-                    Kind::LoggedButImpossible,
+                    kind,
                     format!("logged inbound at {}, but {}", f.endpoint_id(nic), detail()),
                 )
             })

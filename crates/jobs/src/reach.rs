@@ -98,8 +98,9 @@ pub struct Totals {
     pub walks: u64,
     pub regions: u64,
     pub rows: u64,
-    /// Regions by outcome (`Outcome as usize`: reachable, unreachable, no-return).
-    pub regions_by_outcome: [u64; 3],
+    /// Regions by outcome (`Outcome as usize`: reachable, unreachable, no-return, not
+    /// modelled).
+    pub regions_by_outcome: [u64; 4],
     /// Regions not reachable, and how many of them `--why` explained.
     pub blocked: u64,
     pub explained: u64,

@@ -137,11 +137,12 @@ impl ReportSink {
     pub fn section(&mut self, t: &Totals) -> Section {
         let mut s = Section::new("reach", "Reach: every header, as regions");
         s.note(format!(
-            "{} source(s), {} classes walked ({} walks), {} regions: {} reachable, {} unreachable, {} no-return.",
+            "{} source(s), {} classes walked ({} walks), {} regions: {} reachable, {} unreachable, {} no-return, {} not modelled.",
             t.sources, t.classes, t.walks, t.regions,
             t.regions_by_outcome[Outcome::Reachable as usize],
             t.regions_by_outcome[Outcome::Unreachable as usize],
-            t.regions_by_outcome[Outcome::NoReturn as usize]
+            t.regions_by_outcome[Outcome::NoReturn as usize],
+            t.regions_by_outcome[Outcome::NotModelled as usize]
         ));
         s.note("A region is a set of headers (source and destination addresses, protocol, ports) from one source to one destination that all take the same path with the same rules and rewrites; deliveredAs is the destination address and port after DNAT, srcSeen the source the destination saw after SNAT.");
         s.matrix(self.matrix());

@@ -124,8 +124,8 @@ pub fn record_rows<'a>(
 /// A new report of `kind`, its outcome slots in the contract's order.
 pub fn new_report(title: &str, kind: Kind) -> HtmlReport {
     let mut r = HtmlReport::new(title, kind);
-    for o in ["reachable", "unreachable", "no-return"] {
-        r.outcome_slot(o);
+    for o in vnetsim_engine::Outcome::ALL {
+        r.outcome_slot(o.as_str());
     }
     r
 }

@@ -83,6 +83,7 @@ pub fn row_with(
     let delivered = fw.verdict == Verdict::Delivered;
     let (dropped_at, rule) = match (t.outcome, &t.ret) {
         (Outcome::NoReturn, Some(r)) if r.verdict == Verdict::Dropped => (r.dropped_at, r.rule),
+        (Outcome::NotModelled, Some(r)) if delivered => (r.dropped_at, r.rule),
         (Outcome::NoReturn, _) => (
             t.bypassed
                 .map(vnetsim_fabric::Endpoint::Firewall)
@@ -122,14 +123,14 @@ pub(crate) const SLICE: u64 = 64 * 1024;
 pub struct PairOutcomes {
     pub dests: usize,
     /// Per pair (source-major), flows by [`Outcome`] (`Outcome as usize`).
-    pub counts: Vec<[u64; 3]>,
+    pub counts: Vec<[u64; 4]>,
 }
 
 impl PairOutcomes {
     fn new(m: &Matrix) -> PairOutcomes {
         PairOutcomes {
             dests: m.dests.len(),
-            counts: vec![[0; 3]; m.sources.len() * m.dests.len()],
+            counts: vec![[0; 4]; m.sources.len() * m.dests.len()],
         }
     }
     fn add(&mut self, c: sweep::Cell, o: Outcome, n: u64) {
@@ -355,6 +356,7 @@ fn cell_outcome(o: &str) -> CellOutcome {
     match o {
         "reachable" => CellOutcome::Reachable,
         "unreachable" => CellOutcome::Unreachable,
+        "not-modelled" => CellOutcome::NotModelled,
         _ => CellOutcome::NoReturn,
     }
 }
@@ -434,9 +436,8 @@ pub fn write_heatmap(
     let (row_of, rows) = heatmap_axis(f, &places, &m.sources);
     let (col_of, cols) = heatmap_axis(f, &places, &m.dests);
     let mut h = Heatmap::new(title, rows, cols);
-    let outcomes = [Outcome::Reachable, Outcome::Unreachable, Outcome::NoReturn];
     for (i, c) in pairs.counts.iter().enumerate() {
-        for o in outcomes {
+        for o in Outcome::ALL {
             if c[o as usize] > 0 {
                 let cell = cell_outcome(o.as_str());
                 let n = u32::try_from(c[o as usize]).unwrap_or(u32::MAX);

@@ -26,7 +26,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::decode::{enumerated, items, nsg_address, obj, port_ranges, require, string, uint, Obj};
+use crate::decode::{
+    enumerated, items, nsg_address, obj, port_ranges, require, required, string, uint, unresolved,
+    Obj,
+};
 use crate::diag::Diagnostics;
 use crate::limits::Echo;
 use crate::node::{Loc, Node};
@@ -68,6 +71,8 @@ pub struct AdminRule {
     pub destinations: Vec<Sp<AddressSpec>>,
     pub source_port_ranges: Vec<PortRange>,
     pub destination_port_ranges: Vec<PortRange>,
+    /// The fields the importer could not express (empty for an ordinary rule).
+    pub unresolved: Vec<Unresolved>,
 }
 
 #[derive(Clone, Debug)]
@@ -75,6 +80,8 @@ pub struct AdminRuleCollection {
     pub name: Sp<String>,
     pub applies_to_groups: Vec<Sp<String>>,
     pub rules: Vec<AdminRule>,
+    /// Rules with an `unresolved:` field (never in `rules`).
+    pub unresolved_rules: Vec<AdminRule>,
 }
 
 #[derive(Clone, Debug)]
@@ -235,10 +242,14 @@ fn rule_collection(d: &mut Diagnostics, n: &Node) -> Option<AdminRuleCollection>
     )?;
     let name = named(d, &o, "an admin rule collection")?;
     let groups = require(d, &o, "appliesToGroups", "an admin rule collection");
+    let (unresolved_rules, rules) = list_of(d, o.get("rules"), "rules", admin_rule)
+        .into_iter()
+        .partition(|r: &AdminRule| !r.unresolved.is_empty());
     Some(AdminRuleCollection {
         name,
         applies_to_groups: names(d, groups, "a network group name"),
-        rules: list_of(d, o.get("rules"), "rules", admin_rule),
+        rules,
+        unresolved_rules,
     })
 }
 
@@ -268,9 +279,11 @@ fn admin_rule(d: &mut Diagnostics, n: &Node) -> Option<AdminRule> {
             "sourcePortRanges",
             "destinationPortRanges",
             "description",
+            "unresolved",
         ],
     )?;
     let what = "a security admin rule";
+    let u = unresolved(d, &o, what, &["sources", "destinations"]);
     let name = named(d, &o, what);
     let priority = require(d, &o, "priority", what)
         .and_then(|x| uint(d, x, "a priority (1..4096)", u32::MAX as u64));
@@ -290,7 +303,7 @@ fn admin_rule(d: &mut Diagnostics, n: &Node) -> Option<AdminRule> {
     let protocol = require(d, &o, "protocol", what)
         .and_then(|x| enumerated(d, x, "protocol", &ADMIN_PROTOCOLS));
     let mut addresses = |key: &str| -> Vec<Sp<AddressSpec>> {
-        let node = require(d, &o, key, what);
+        let node = required(d, &o, key, what, &u);
         items(d, node, key, true)
             .into_iter()
             .filter_map(|x| nsg_address(d, x))
@@ -308,6 +321,7 @@ fn admin_rule(d: &mut Diagnostics, n: &Node) -> Option<AdminRule> {
         destinations,
         source_port_ranges: port_ranges(d, o.get("sourcePortRanges")),
         destination_port_ranges: port_ranges(d, o.get("destinationPortRanges")),
+        unresolved: u,
     })
 }
 
@@ -481,9 +495,9 @@ fn check_manager(m: &NetworkManager, vnets: &HashSet<&str>, d: &mut Diagnostics)
             dup(
                 d,
                 &format!("admin rule (in collection '{}')", Echo(&rc.name.value)),
-                rc.rules.iter().map(|r| &r.name),
+                rc.rules.iter().chain(&rc.unresolved_rules).map(|r| &r.name),
             );
-            for r in &rc.rules {
+            for r in rc.rules.iter().chain(&rc.unresolved_rules) {
                 check_admin_rule(r, d);
             }
         }
@@ -524,7 +538,10 @@ fn check_admin_rule(r: &AdminRule, d: &mut Diagnostics) {
             );
         }
     }
-    if r.sources.is_empty() || r.destinations.is_empty() {
+    let stated = |field: &str, v: &[Sp<AddressSpec>]| {
+        !v.is_empty() || r.unresolved.iter().any(|u| u.field == field)
+    };
+    if !stated("sources", &r.sources) || !stated("destinations", &r.destinations) {
         d.error(
             r.name.loc,
             format!(

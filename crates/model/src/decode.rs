@@ -243,6 +243,69 @@ pub(crate) fn items<'a>(
     }
 }
 
+/// A rule's `unresolved:` mapping: each key one of `fields` (a field of the rule vnetsim cannot
+/// resolve, left out of it), each value why. Empty when the rule has none.
+pub(crate) fn unresolved(
+    d: &mut Diagnostics,
+    o: &Obj,
+    what: &str,
+    fields: &[&str],
+) -> Vec<Unresolved> {
+    let Some(n) = o.get("unresolved") else {
+        return Vec::new();
+    };
+    let NodeKind::Map(entries) = &n.kind else {
+        d.error(
+            n.loc,
+            format!(
+                "expected the unresolved fields of {what} (a mapping FIELD: WHY), found {}",
+                n.describe()
+            ),
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (k, kloc, v) in entries {
+        if !fields.contains(&k.as_str()) {
+            d.error(
+                *kloc,
+                format!(
+                    "'{k}' cannot be unresolved in {what}; expected one of: {}",
+                    fields.join(", ")
+                ),
+            );
+        } else if o.get(k).is_some() {
+            d.error(
+                *kloc,
+                format!("'{k}' of {what} is unresolved: leave the field itself out of the rule"),
+            );
+        } else if let Some(reason) = string(d, v, "why the field is unresolved (a string)") {
+            out.push(Unresolved {
+                field: k.clone(),
+                reason,
+            });
+        }
+    }
+    if entries.is_empty() {
+        d.error(n.loc, format!("the unresolved fields of {what} are empty"));
+    }
+    out
+}
+
+/// `key` of a rule, required unless it is one of the rule's unresolved fields.
+pub(crate) fn required<'a>(
+    d: &mut Diagnostics,
+    o: &Obj<'a>,
+    key: &str,
+    what: &str,
+    u: &[Unresolved],
+) -> Option<&'a Node> {
+    if u.iter().any(|x| x.field == key) {
+        return None;
+    }
+    require(d, o, key, what)
+}
+
 pub(crate) fn port_ranges(d: &mut Diagnostics, node: Option<&Node>) -> Vec<PortRange> {
     ports(d, node)
 }
@@ -574,8 +637,9 @@ fn not_modelled(d: &mut Diagnostics, n: &Node) -> Option<NotModelled> {
         d,
         n,
         "a notModelled entry",
-        &["type", "id", "affects", "addresses"],
+        &["type", "id", "affects", "addresses", "vnet"],
     )?;
+    let vnet = o.get("vnet").and_then(|x| string(d, x, "a VNet name"));
     let mut field = |k: &str| {
         o.get(k)
             .and_then(|x| scalar(d, x, "a string").map(str::to_string))
@@ -591,6 +655,7 @@ fn not_modelled(d: &mut Diagnostics, n: &Node) -> Option<NotModelled> {
         id,
         affects,
         addresses,
+        vnet,
     };
     d.warning(
         n.loc,
@@ -840,6 +905,7 @@ fn nsg(d: &mut Diagnostics, n: &Node) -> Option<Nsg> {
     let o = obj(d, n, "an NSG", &["name", "rules", "origin"])?;
     let name = named(d, &o, "an NSG")?;
     let mut rules = Vec::new();
+    let mut unresolved_rules = Vec::new();
     for r in items(d, o.get("rules"), "rules", false) {
         let Some(ro) = obj(
             d,
@@ -856,10 +922,12 @@ fn nsg(d: &mut Diagnostics, n: &Node) -> Option<Nsg> {
                 "destination",
                 "destinationPorts",
                 "description",
+                "unresolved",
             ],
         ) else {
             continue;
         };
+        let u = unresolved(d, &ro, "a security rule", &["source", "destination"]);
         let rname = named(d, &ro, "a security rule");
         let priority = require(d, &ro, "priority", "a security rule")
             .and_then(|x| uint(d, x, "a priority (100..4096)", u32::MAX as u64));
@@ -884,12 +952,12 @@ fn nsg(d: &mut Diagnostics, n: &Node) -> Option<Nsg> {
         });
         let protocol = require(d, &ro, "protocol", "a security rule")
             .and_then(|x| enumerated(d, x, "protocol", &NsgProtocol::ALL));
-        let req_node = require(d, &ro, "source", "a security rule");
+        let req_node = required(d, &ro, "source", "a security rule", &u);
         let source: Vec<_> = items(d, req_node, "source", true)
             .into_iter()
             .filter_map(|x| nsg_address(d, x))
             .collect();
-        let req_node = require(d, &ro, "destination", "a security rule");
+        let req_node = required(d, &ro, "destination", "a security rule", &u);
         let destination: Vec<_> = items(d, req_node, "destination", true)
             .into_iter()
             .filter_map(|x| nsg_address(d, x))
@@ -899,7 +967,7 @@ fn nsg(d: &mut Diagnostics, n: &Node) -> Option<Nsg> {
         if let (Some(name), Some(priority), Some(direction), Some(access), Some(protocol)) =
             (rname, priority, direction, access, protocol)
         {
-            rules.push(SecurityRule {
+            let r = SecurityRule {
                 name,
                 priority,
                 direction,
@@ -909,12 +977,19 @@ fn nsg(d: &mut Diagnostics, n: &Node) -> Option<Nsg> {
                 source_ports,
                 destination,
                 destination_ports,
-            });
+                unresolved: u,
+            };
+            if r.unresolved.is_empty() {
+                rules.push(r);
+            } else {
+                unresolved_rules.push(r);
+            }
         }
     }
     Some(Nsg {
         name,
         rules,
+        unresolved_rules,
         origin: origin(d, &o),
     })
 }
@@ -1258,6 +1333,7 @@ fn firewall(d: &mut Diagnostics, n: &Node) -> Option<Firewall> {
             .collect(),
     };
     let mut dnat_rules = Vec::new();
+    let mut unresolved_dnat_rules = Vec::new();
     for r in items(d, o.get("dnatRules"), "dnatRules", false) {
         let Some(ro) = obj(
             d,
@@ -1271,10 +1347,12 @@ fn firewall(d: &mut Diagnostics, n: &Node) -> Option<Firewall> {
                 "destinationPorts",
                 "translatedAddress",
                 "translatedPort",
+                "unresolved",
             ],
         ) else {
             continue;
         };
+        let u = unresolved(d, &ro, "a DNAT rule", &["source", "translatedAddress"]);
         let rname = named(d, &ro, "a DNAT rule");
         let protocols = fw_protocols(d, ro.get("protocols"), &ro, "a DNAT rule");
         let source = fw_addresses(d, ro.get("source"), true);
@@ -1285,14 +1363,17 @@ fn firewall(d: &mut Diagnostics, n: &Node) -> Option<Firewall> {
             .collect();
         let req_node = require(d, &ro, "destinationPorts", "a DNAT rule");
         let destination_ports = ports(d, req_node);
-        let ta = require(d, &ro, "translatedAddress", "a DNAT rule")
-            .and_then(|x| ipv4(d, x, "an IP address"));
+        let ta = match required(d, &ro, "translatedAddress", "a DNAT rule", &u) {
+            Some(x) => ipv4(d, x, "an IP address"),
+            None if !u.is_empty() => Some(Sp::new(Ipv4Addr::UNSPECIFIED, ro.loc)),
+            None => None,
+        };
         let tp = match ro.get("translatedPort") {
             Some(x) => uint(d, x, "a port", 65535).map(|v| v.value as u16),
             None => destination_ports.first().map(|p| p.lo),
         };
         if let (Some(name), Some(translated_address), Some(translated_port)) = (rname, ta, tp) {
-            dnat_rules.push(DnatRule {
+            let r = DnatRule {
                 name,
                 protocols,
                 source,
@@ -1300,7 +1381,13 @@ fn firewall(d: &mut Diagnostics, n: &Node) -> Option<Firewall> {
                 destination_ports,
                 translated_address,
                 translated_port,
-            });
+                unresolved: u,
+            };
+            if r.unresolved.is_empty() {
+                dnat_rules.push(r);
+            } else {
+                unresolved_dnat_rules.push((dnat_rules.len(), r));
+            }
         }
     }
     let mut network_rule_collections = Vec::new();
@@ -1320,6 +1407,7 @@ fn firewall(d: &mut Diagnostics, n: &Node) -> Option<Firewall> {
         };
         let header = collection_header(d, &co, "a network rule collection");
         let mut rules = Vec::new();
+        let mut unresolved_rules = Vec::new();
         for r in items(d, co.get("rules"), "rules", false) {
             let Some(ro) = obj(
                 d,
@@ -1332,10 +1420,12 @@ fn firewall(d: &mut Diagnostics, n: &Node) -> Option<Firewall> {
                     "destination",
                     "destinationPorts",
                     "destinationFqdns",
+                    "unresolved",
                 ],
             ) else {
                 continue;
             };
+            let u = unresolved(d, &ro, "a network rule", &["source", "destination"]);
             if let Some(x) = ro.get("destinationFqdns") {
                 d.error(
                     x.loc,
@@ -1346,18 +1436,24 @@ fn firewall(d: &mut Diagnostics, n: &Node) -> Option<Firewall> {
             let rname = named(d, &ro, "a network rule");
             let protocols = fw_protocols(d, ro.get("protocols"), &ro, "a network rule");
             let source = fw_addresses(d, ro.get("source"), true);
-            let req_node = require(d, &ro, "destination", "a network rule");
+            let req_node = required(d, &ro, "destination", "a network rule", &u);
             let destination = fw_addresses(d, req_node, false);
             let req_node = require(d, &ro, "destinationPorts", "a network rule");
             let destination_ports = ports(d, req_node);
             if let Some(name) = rname {
-                rules.push(NetworkRule {
+                let r = NetworkRule {
                     name,
                     protocols,
                     source,
                     destination,
                     destination_ports,
-                });
+                    unresolved: u,
+                };
+                if r.unresolved.is_empty() {
+                    rules.push(r);
+                } else {
+                    unresolved_rules.push(r);
+                }
             }
         }
         if let Some((name, priority, action)) = header {
@@ -1366,6 +1462,7 @@ fn firewall(d: &mut Diagnostics, n: &Node) -> Option<Firewall> {
                 priority,
                 action,
                 rules,
+                unresolved_rules,
             });
         }
     }
@@ -1386,15 +1483,17 @@ fn firewall(d: &mut Diagnostics, n: &Node) -> Option<Firewall> {
         };
         let header = collection_header(d, &co, "an application rule collection");
         let mut rules = Vec::new();
+        let mut unresolved_rules = Vec::new();
         for r in items(d, co.get("rules"), "rules", false) {
             let Some(ro) = obj(
                 d,
                 r,
                 "an application rule",
-                &["name", "source", "protocols", "targetFqdns"],
+                &["name", "source", "protocols", "targetFqdns", "unresolved"],
             ) else {
                 continue;
             };
+            let u = unresolved(d, &ro, "an application rule", &["source", "targetFqdns"]);
             let rname = named(d, &ro, "an application rule");
             let source = fw_addresses(d, ro.get("source"), true);
             let req_node = require(d, &ro, "protocols", "an application rule");
@@ -1402,7 +1501,7 @@ fn firewall(d: &mut Diagnostics, n: &Node) -> Option<Firewall> {
                 .into_iter()
                 .filter_map(|x| app_protocol(d, x))
                 .collect();
-            let req_node = require(d, &ro, "targetFqdns", "an application rule");
+            let req_node = required(d, &ro, "targetFqdns", "an application rule", &u);
             let target_fqdns: Vec<Sp<String>> = names(d, req_node, "a target FQDN");
             for f in &target_fqdns {
                 if let Err(m) = check_fqdn_pattern(&f.value) {
@@ -1410,12 +1509,18 @@ fn firewall(d: &mut Diagnostics, n: &Node) -> Option<Firewall> {
                 }
             }
             if let Some(name) = rname {
-                rules.push(ApplicationRule {
+                let r = ApplicationRule {
                     name,
                     source,
                     protocols,
                     target_fqdns,
-                });
+                    unresolved: u,
+                };
+                if r.unresolved.is_empty() {
+                    rules.push(r);
+                } else {
+                    unresolved_rules.push(r);
+                }
             }
         }
         if let Some((name, priority, action)) = header {
@@ -1424,6 +1529,7 @@ fn firewall(d: &mut Diagnostics, n: &Node) -> Option<Firewall> {
                 priority,
                 action,
                 rules,
+                unresolved_rules,
             });
         }
     }
@@ -1435,6 +1541,7 @@ fn firewall(d: &mut Diagnostics, n: &Node) -> Option<Firewall> {
         public_ip_addresses: public,
         private_ranges,
         dnat_rules,
+        unresolved_dnat_rules,
         network_rule_collections,
         application_rule_collections,
         origin: origin(d, &o),

@@ -67,6 +67,9 @@ pub struct NotModelled {
     pub affects: String,
     /// Addresses it holds (frontends, instances): a packet sent to one meets it.
     pub addresses: Vec<Sp<Ipv4Addr>>,
+    /// The VNet it gives routes vnetsim does not know (a Virtual WAN hub connection): a walk
+    /// leaving that VNet for an address a hub route could take ends with this entry.
+    pub vnet: Option<Sp<String>>,
 }
 
 #[derive(Clone, Debug)]
@@ -348,12 +351,37 @@ pub struct SecurityRule {
     pub source_ports: Vec<PortRange>,
     pub destination: Vec<Sp<AddressSpec>>,
     pub destination_ports: Vec<PortRange>,
+    /// The fields the importer could not express (empty for an ordinary rule).
+    pub unresolved: Vec<Unresolved>,
+}
+
+/// A field of a rule that vnetsim cannot resolve (a service tag without address data, a
+/// firewall rule's FQDNs, an IP group outside the sources): written `unresolved: {FIELD: WHY}`
+/// on the rule, with the field itself left out. The rule is kept with everything else it
+/// states; a flow it could match (every stated field matching, the unresolved one assumed to)
+/// ends with a reason naming it, never a verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unresolved {
+    /// The rule's key, as written (`source`, `destination`, `translatedAddress`...).
+    pub field: String,
+    /// Why it is unresolved.
+    pub reason: Sp<String>,
+}
+
+/// Every unresolved field of a rule and why, as `FIELD: WHY; ...`.
+pub fn unresolved_text(u: &[Unresolved]) -> String {
+    u.iter()
+        .map(|x| format!("{}: {}", x.field, x.reason.value))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 #[derive(Clone, Debug)]
 pub struct Nsg {
     pub name: Sp<String>,
     pub rules: Vec<SecurityRule>,
+    /// Rules with an `unresolved:` field, in the order written (never in `rules`).
+    pub unresolved_rules: Vec<SecurityRule>,
     /// Where the object came from (set by the importer; optional).
     pub origin: Option<Origin>,
 }
@@ -510,8 +538,10 @@ pub struct DnatRule {
     pub source: Vec<FwAddress>,
     pub destination: Vec<Sp<Ipv4Addr>>,
     pub destination_ports: Vec<PortRange>,
+    /// `0.0.0.0` when `translatedAddress` is unresolved.
     pub translated_address: Sp<Ipv4Addr>,
     pub translated_port: u16,
+    pub unresolved: Vec<Unresolved>,
 }
 
 #[derive(Clone, Debug)]
@@ -521,6 +551,7 @@ pub struct NetworkRule {
     pub source: Vec<FwAddress>,
     pub destination: Vec<FwAddress>,
     pub destination_ports: Vec<PortRange>,
+    pub unresolved: Vec<Unresolved>,
 }
 
 #[derive(Clone, Debug)]
@@ -529,6 +560,8 @@ pub struct NetworkRuleCollection {
     pub priority: Sp<u32>,
     pub action: Access,
     pub rules: Vec<NetworkRule>,
+    /// Rules with an `unresolved:` field (never in `rules`).
+    pub unresolved_rules: Vec<NetworkRule>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -550,6 +583,7 @@ pub struct ApplicationRule {
     pub source: Vec<FwAddress>,
     pub protocols: Vec<AppProtocol>,
     pub target_fqdns: Vec<Sp<String>>,
+    pub unresolved: Vec<Unresolved>,
 }
 
 #[derive(Clone, Debug)]
@@ -558,6 +592,8 @@ pub struct ApplicationRuleCollection {
     pub priority: Sp<u32>,
     pub action: Access,
     pub rules: Vec<ApplicationRule>,
+    /// Rules with an `unresolved:` field (never in `rules`).
+    pub unresolved_rules: Vec<ApplicationRule>,
 }
 
 /// One entry of the firewall's SNAT `privateRanges`.
@@ -576,6 +612,9 @@ pub struct Firewall {
     pub public_ip_addresses: Vec<Sp<Ipv4Addr>>,
     pub private_ranges: Vec<PrivateRange>,
     pub dnat_rules: Vec<DnatRule>,
+    /// DNAT rules with an `unresolved:` field (never in `dnat_rules`), each with the number
+    /// of ordinary DNAT rules written before it (DNAT rules are evaluated in order).
+    pub unresolved_dnat_rules: Vec<(usize, DnatRule)>,
     pub network_rule_collections: Vec<NetworkRuleCollection>,
     pub application_rule_collections: Vec<ApplicationRuleCollection>,
     /// Where the object came from (set by the importer; optional).

@@ -203,6 +203,7 @@ pub fn validate(t: &Topology, d: &mut Diagnostics) {
     c.check_nics(d);
     c.check_gateways(d);
     c.check_firewalls(d);
+    c.check_not_modelled(d);
     c.check_private_endpoints(d);
     c.check_service_endpoints(d);
     c.check_network_acls(d);
@@ -232,14 +233,14 @@ fn check_named_tags(t: &Topology, d: &mut Diagnostics) {
     let nsg = t
         .nsgs
         .iter()
-        .flat_map(|n| n.rules.iter())
+        .flat_map(|n| n.rules.iter().chain(&n.unresolved_rules))
         .flat_map(|r| r.source.iter().chain(r.destination.iter()));
     let admin = t
         .network_managers
         .iter()
         .flat_map(|m| m.security_admin_configurations.iter())
         .flat_map(|c| c.rule_collections.iter())
-        .flat_map(|c| c.rules.iter())
+        .flat_map(|c| c.rules.iter().chain(&c.unresolved_rules))
         .flat_map(|r| r.sources.iter().chain(r.destinations.iter()));
     for a in nsg.chain(admin) {
         let AddressSpec::NamedTag(tag) = &a.value else {
@@ -624,10 +625,10 @@ impl<'a> Checker<'a> {
             unique(
                 d,
                 &format!("security rule (in NSG '{}')", Echo(&n.name.value)),
-                n.rules.iter().map(|r| &r.name),
+                n.rules.iter().chain(&n.unresolved_rules).map(|r| &r.name),
             );
             let mut priorities: HashMap<(Direction, u32), Loc> = HashMap::new();
-            for r in &n.rules {
+            for r in n.rules.iter().chain(&n.unresolved_rules) {
                 check_rule_priority(n, r, &mut priorities, d);
                 self.check_rule_addresses(r, d);
             }
@@ -650,7 +651,10 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        if r.source.is_empty() || r.destination.is_empty() {
+        let stated = |field: &str, v: &[Sp<AddressSpec>]| {
+            !v.is_empty() || r.unresolved.iter().any(|u| u.field == field)
+        };
+        if !stated("source", &r.source) || !stated("destination", &r.destination) {
             d.error(
                 r.name.loc,
                 format!(
@@ -967,6 +971,27 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// A `notModelled` entry's `vnet` exists; its walks out of the VNet are not all known.
+    fn check_not_modelled(&self, d: &mut Diagnostics) {
+        for x in &self.t.not_modelled {
+            let Some(v) = &x.vnet else { continue };
+            if !self.names.vnets.contains_key(v.value.as_str()) {
+                unknown(d, v, "vnet", self.defined_vnets());
+                continue;
+            }
+            d.warning(
+                v.loc,
+                format!(
+                    "vnet '{}' gets routes from {} that vnetsim does not model: a walk from it \
+                     toward an address outside its own and its peers' address spaces ends \
+                     naming that resource",
+                    Echo(&v.value),
+                    Echo(&x.id)
+                ),
+            );
+        }
+    }
+
     fn check_private_endpoints(&mut self, d: &mut Diagnostics) {
         for pe in &self.t.private_endpoints {
             self.check_private_endpoint(pe, d);
@@ -1088,7 +1113,11 @@ fn check_rule_priority(
 /// DNAT rules translate traffic to one of the firewall's public addresses.
 fn check_dnat_destinations(f: &Firewall, who: &str, d: &mut Diagnostics) {
     let public: HashSet<Ipv4Addr> = f.public_ip_addresses.iter().map(|p| p.value).collect();
-    for r in &f.dnat_rules {
+    for r in f
+        .dnat_rules
+        .iter()
+        .chain(f.unresolved_dnat_rules.iter().map(|x| &x.1))
+    {
         for dst in &r.destination {
             if !public.contains(&dst.value) {
                 d.error(

@@ -183,6 +183,7 @@ pub fn region_rows(
     let delivered = fw.verdict == Verdict::Delivered;
     let (dropped_at, rule) = match (t.outcome, &t.ret) {
         (Outcome::NoReturn, Some(x)) if x.verdict == Verdict::Dropped => (x.dropped_at, x.rule),
+        (Outcome::NotModelled, Some(x)) if delivered => (x.dropped_at, x.rule),
         (Outcome::NoReturn, _) => (t.bypassed.map(vnetsim_fabric::Endpoint::Firewall), fw.rule),
         _ => (fw.dropped_at, fw.rule),
     };

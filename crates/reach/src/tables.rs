@@ -12,9 +12,10 @@
 //! tests check.
 
 use vnetsim_engine::{TCP, UDP};
-use vnetsim_fabric::classify::{Classifier, Protocols};
+use vnetsim_fabric::classify::{Classifier, Cuts, Protocols};
 use vnetsim_fabric::prefix::NOT_INTERNET;
 use vnetsim_fabric::security::PLATFORM_IP;
+use vnetsim_fabric::unresolved::UnresolvedRules;
 use vnetsim_fabric::{Fabric, NsgTableId, SubnetId};
 
 use crate::space::{DPORT, DST, PROTO, SPORT, SRC};
@@ -43,7 +44,16 @@ impl NodeCuts {
         self.d[d].extend_from_slice(xs);
     }
     fn classifier(&mut self, c: &Classifier) {
-        let k = c.cuts();
+        self.cuts(c.cuts());
+    }
+    /// The stated fields of a table's unresolved rules: a flow they could match ends naming
+    /// one, so where that changes the class does.
+    fn unresolved(&mut self, u: &Option<UnresolvedRules>) {
+        if let Some(u) = u {
+            self.cuts(u.cuts());
+        }
+    }
+    fn cuts(&mut self, k: Cuts) {
         self.all(PROTO, &k.proto);
         self.all(SRC, &k.src);
         self.all(DST, &k.dst);
@@ -109,8 +119,11 @@ fn nsg(c: &mut NodeCuts, f: &Fabric, t: Option<NsgTableId>) {
     let nt = &f.nsg_tables[t.ix()];
     c.classifier(&nt.inbound.classifier);
     c.classifier(&nt.outbound.classifier);
+    c.unresolved(&nt.inbound.unresolved);
+    c.unresolved(&nt.outbound.unresolved);
     if let Some(i) = &nt.inbound_from_internet {
         c.classifier(&i.classifier);
+        c.unresolved(&i.unresolved);
     }
 }
 
@@ -132,6 +145,8 @@ fn subnet(f: &Fabric, s: SubnetId) -> NodeCuts {
         let t = &f.admin_tables[a.ix()];
         c.classifier(t.inbound.classifier());
         c.classifier(t.outbound.classifier());
+        c.unresolved(&t.inbound.unresolved);
+        c.unresolved(&t.outbound.unresolved);
     }
     // Peering: whether the source is in the sending VNet's space (R-PEER-04).
     c.all(SRC, v.space_cuts());
@@ -143,11 +158,38 @@ fn subnet(f: &Fabric, s: SubnetId) -> NodeCuts {
     c.done()
 }
 
+/// The stated fields of a firewall's unresolved DNAT and application rules.
+fn unresolved_firewall(c: &mut NodeCuts, fw: &vnetsim_fabric::firewall::Firewall) {
+    for r in &fw.unresolved_dnat {
+        c.protocols(&r.protocols);
+        for &d in &r.destination {
+            c.point(DST, d);
+        }
+        for &(lo, hi) in &r.ports {
+            c.range(DPORT, lo as u32, hi as u32);
+        }
+        for &p in r.source.iter().flatten() {
+            c.prefix(SRC, p);
+        }
+    }
+    for a in &fw.unresolved_application {
+        c.point(PROTO, TCP as u32);
+        for &p in a.source.iter().flatten() {
+            c.prefix(SRC, p);
+        }
+        for &(_, port) in &a.protocols {
+            c.point(DPORT, port as u32);
+        }
+    }
+}
+
 fn firewall(f: &Fabric, i: usize) -> NodeCuts {
     let fw = &f.firewalls[i];
     let mut c = NodeCuts::default();
     c.classifier(&fw.network);
+    c.unresolved(&fw.unresolved_network);
     c.all(DST, fw.private_ranges.cuts());
+    unresolved_firewall(&mut c, fw);
     for r in &fw.dnat {
         c.protocols(&r.protocols);
         for &d in &r.destination {
@@ -336,7 +378,7 @@ impl Tables {
             firewall_app: f
                 .firewalls
                 .iter()
-                .map(|x| !x.application.is_empty())
+                .map(|x| !x.application.is_empty() || !x.unresolved_application.is_empty())
                 .collect(),
             gateway,
             load_balancer,

@@ -348,3 +348,54 @@ fn route_server_ecmp_every_held_address_every_port() {
         );
     }
 }
+
+/// Unresolved rules (an NSG rule naming a service tag without data, a firewall network rule
+/// naming FQDNs) and a VNet connected to a Virtual WAN hub: a flow one could match ahead of
+/// the deciding rule ends not-modelled, and the stated fields of those rules bound the classes.
+fn unresolved() -> Fabric {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/unresolved.yaml"
+    );
+    let v = vnetsim_model::load(std::path::Path::new(path)).unwrap_or_else(|d| panic!("{d}"));
+    vnetsim_fabric::compile(&v)
+}
+
+#[test]
+fn unresolved_rules_and_hub_routes_from_each_vm_every_held_address_every_port() {
+    let f = unresolved();
+    let dsts = fabric_addresses(&f, false);
+    for n in ["vm-app", "vm-a"] {
+        prove(&f, &format!("nic:{n}"), &[nic(&f, n)], &dsts, &[50000]);
+    }
+    // The tests are not vacuous: from vm-app, tcp/443 meets the NSG rule and tcp/8443 the
+    // firewall rule; from vm-a, an address outside both VNets meets the hub's routes.
+    let mut s = Scratch::new();
+    let from = |n: &str| vnetsim_fabric::Endpoint::Nic(f.find_nic(n).unwrap());
+    let flow = |src: u32, dst: &str, dport: u16| Flow {
+        src,
+        dst: ip(dst),
+        proto: 6,
+        sport: 50000,
+        dport,
+    };
+    for (n, dst, port) in [
+        ("vm-app", "8.8.8.8", 443),
+        ("vm-app", "8.8.8.8", 8443),
+        ("vm-a", "8.8.8.8", 80),
+    ] {
+        let t = walk(&f, from(n), flow(nic(&f, n), dst, port), &mut s);
+        assert_eq!(
+            t.outcome,
+            vnetsim_engine::Outcome::NotModelled,
+            "{n} {dst}:{port}"
+        );
+    }
+    let t = walk(
+        &f,
+        from("vm-app"),
+        flow(nic(&f, "vm-app"), "8.8.8.8", 80),
+        &mut s,
+    );
+    assert_eq!(t.outcome, vnetsim_engine::Outcome::Reachable);
+}

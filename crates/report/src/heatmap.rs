@@ -39,6 +39,8 @@ pub enum CellOutcome {
     Reachable,
     Unreachable,
     NoReturn,
+    /// Something vnetsim does not model decided (`not-modelled`).
+    NotModelled,
 }
 
 impl CellOutcome {
@@ -48,6 +50,7 @@ impl CellOutcome {
             "reachable" => Some(Self::Reachable),
             "unreachable" => Some(Self::Unreachable),
             "no-return" => Some(Self::NoReturn),
+            "not-modelled" => Some(Self::NotModelled),
             _ => None,
         }
     }
@@ -59,20 +62,27 @@ pub struct Tally {
     pub reachable: u32,
     pub unreachable: u32,
     pub no_return: u32,
+    pub not_modelled: u32,
 }
 
 impl Tally {
     pub fn total(&self) -> u32 {
-        self.reachable + self.unreachable + self.no_return
+        self.reachable + self.unreachable + self.no_return + self.not_modelled
     }
 
     /// The colour class this tally gets.
     pub fn class(&self) -> CellClass {
-        match (self.reachable > 0, self.unreachable > 0, self.no_return > 0) {
-            (false, false, false) => CellClass::Empty,
-            (true, false, false) => CellClass::Reachable,
-            (false, true, false) => CellClass::Unreachable,
-            (false, false, true) => CellClass::NoReturn,
+        match (
+            self.reachable > 0,
+            self.unreachable > 0,
+            self.no_return > 0,
+            self.not_modelled > 0,
+        ) {
+            (false, false, false, false) => CellClass::Empty,
+            (true, false, false, false) => CellClass::Reachable,
+            (false, true, false, false) => CellClass::Unreachable,
+            (false, false, true, false) => CellClass::NoReturn,
+            (false, false, false, true) => CellClass::NotModelled,
             _ => CellClass::Mixed,
         }
     }
@@ -86,16 +96,18 @@ pub enum CellClass {
     Reachable,
     Unreachable,
     NoReturn,
+    NotModelled,
     /// More than one outcome.
     Mixed,
 }
 
 impl CellClass {
     /// All classes, in legend order.
-    pub const ALL: [CellClass; 5] = [
+    pub const ALL: [CellClass; 6] = [
         CellClass::Reachable,
         CellClass::Unreachable,
         CellClass::NoReturn,
+        CellClass::NotModelled,
         CellClass::Mixed,
         CellClass::Empty,
     ];
@@ -106,6 +118,7 @@ impl CellClass {
             CellClass::Reachable => "#1a9850",
             CellClass::Unreachable => "#d73027",
             CellClass::NoReturn => "#fd8d3c",
+            CellClass::NotModelled => "#969696",
             CellClass::Mixed => "#7b5ea7",
             CellClass::Empty => "url(#hatch)",
         }
@@ -117,6 +130,7 @@ impl CellClass {
             CellClass::Reachable => "all reachable",
             CellClass::Unreachable => "all unreachable",
             CellClass::NoReturn => "all no-return",
+            CellClass::NotModelled => "all not modelled",
             CellClass::Mixed => "mixed (bar: share of each outcome)",
             CellClass::Empty => "not tested",
         }
@@ -128,6 +142,7 @@ impl CellClass {
             CellClass::Reachable => "reachable",
             CellClass::Unreachable => "unreachable",
             CellClass::NoReturn => "no-return",
+            CellClass::NotModelled => "not-modelled",
             CellClass::Mixed => "mixed",
             CellClass::Empty => "empty",
         }
@@ -200,6 +215,7 @@ impl Heatmap {
             CellOutcome::Reachable => t.reachable = t.reachable.saturating_add(n),
             CellOutcome::Unreachable => t.unreachable = t.unreachable.saturating_add(n),
             CellOutcome::NoReturn => t.no_return = t.no_return.saturating_add(n),
+            CellOutcome::NotModelled => t.not_modelled = t.not_modelled.saturating_add(n),
         }
     }
 
@@ -347,8 +363,12 @@ impl Heatmap {
                 let tip = if class == CellClass::Empty {
                     format!("{rname} → {cname}\nnot tested")
                 } else {
+                    let nm = match t.not_modelled {
+                        0 => String::new(),
+                        n => format!(", not modelled {n}"),
+                    };
                     format!(
-                        "{rname} → {cname}\nreachable {}, unreachable {}, no-return {} (of {})",
+                        "{rname} → {cname}\nreachable {}, unreachable {}, no-return {}{nm} (of {})",
                         t.reachable,
                         t.unreachable,
                         t.no_return,
@@ -377,6 +397,7 @@ impl Heatmap {
                         (t.reachable, CellClass::Reachable),
                         (t.unreachable, CellClass::Unreachable),
                         (t.no_return, CellClass::NoReturn),
+                        (t.not_modelled, CellClass::NotModelled),
                     ] {
                         if count == 0 {
                             continue;
@@ -459,17 +480,17 @@ impl Layout {
         };
         let col_h = col_w.iter().copied().fold(0.0, f64::max) * rise + font;
 
-        let mut counts = [0usize; 5];
+        let mut counts = [0usize; 6];
         let mut flows = 0u64;
         for t in &h.cells {
             let k = CellClass::ALL
                 .iter()
                 .position(|c| *c == t.class())
-                .unwrap_or(4);
+                .unwrap_or(5);
             counts[k] += 1;
             flows += t.total() as u64;
         }
-        let tested = h.cells.len() - counts[4];
+        let tested = h.cells.len() - counts[5];
         let subtitle = format!(
             "{nr} source{} × {nc} destination{}: {tested} pair{} tested, {flows} flow{}",
             plural(nr),
@@ -484,6 +505,10 @@ impl Layout {
         let mut legend = Vec::new();
         let mut x = PAD;
         for (k, class) in CellClass::ALL.iter().enumerate() {
+            // Listed only where something vnetsim does not model decided a cell.
+            if *class == CellClass::NotModelled && counts[k] == 0 {
+                continue;
+            }
             let text = format!("{} ({})", class.label(), counts[k]);
             let tw = text.chars().count() as f64 * TEXT_SIZE * 0.57;
             legend.push(LegendItem {

@@ -17,7 +17,9 @@ pub struct OutcomeTally {
     pub reachable: u64,
     pub unreachable: u64,
     pub no_return: u64,
-    /// Rows whose outcome is none of the three contract values.
+    /// Something vnetsim does not model decided (`not-modelled`).
+    pub not_modelled: u64,
+    /// Rows whose outcome is none of the contract values.
     pub other: u64,
 }
 
@@ -27,6 +29,7 @@ impl OutcomeTally {
             "reachable" => self.reachable += n,
             "unreachable" => self.unreachable += n,
             "no-return" => self.no_return += n,
+            "not-modelled" => self.not_modelled += n,
             _ => self.other += n,
         }
     }
@@ -35,12 +38,13 @@ impl OutcomeTally {
         self.reachable += o.reachable;
         self.unreachable += o.unreachable;
         self.no_return += o.no_return;
+        self.not_modelled += o.not_modelled;
         self.other += o.other;
     }
 
     /// All flows counted.
     pub fn total(&self) -> u64 {
-        self.reachable + self.unreachable + self.no_return + self.other
+        self.reachable + self.unreachable + self.no_return + self.not_modelled + self.other
     }
 }
 
@@ -120,7 +124,7 @@ impl Summary {
         self.outcomes.add_n(&r.outcome, n);
         if !matches!(
             r.outcome.as_str(),
-            "reachable" | "unreachable" | "no-return"
+            "reachable" | "unreachable" | "no-return" | "not-modelled"
         ) {
             bump(&mut self.other_outcomes, &r.outcome, n);
         }
@@ -190,6 +194,7 @@ impl Summary {
             "reachable" => self.outcomes.reachable,
             "unreachable" => self.outcomes.unreachable,
             "no-return" => self.outcomes.no_return,
+            "not-modelled" => self.outcomes.not_modelled,
             other => self.other_outcomes.get(other).copied().unwrap_or(0),
         }
     }
@@ -251,6 +256,7 @@ impl Summary {
             "reachable": self.outcomes.reachable,
             "unreachable": self.outcomes.unreachable,
             "noReturn": self.outcomes.no_return,
+            "notModelled": self.outcomes.not_modelled,
         });
         for (k, c) in &self.other_outcomes {
             outcomes[k.as_str()] = json!(c);
@@ -275,6 +281,9 @@ impl Summary {
                     "unreachable": r.outcomes.unreachable,
                     "noReturn": r.outcomes.no_return,
                 });
+                if r.outcomes.not_modelled > 0 {
+                    v["notModelled"] = json!(r.outcomes.not_modelled);
+                }
                 if r.outcomes.other > 0 {
                     v["other"] = json!(r.outcomes.other);
                 }
@@ -305,6 +314,9 @@ impl Summary {
             ("unreachable".into(), self.outcomes.unreachable),
             ("no-return".into(), self.outcomes.no_return),
         ];
+        if self.outcomes.not_modelled > 0 {
+            outcome_lines.push(("not-modelled".into(), self.outcomes.not_modelled));
+        }
         for (k, v) in &self.other_outcomes {
             outcome_lines.push((k.clone(), *v));
         }
@@ -348,16 +360,25 @@ impl Summary {
                 .unwrap_or(0)
                 .max("flows".len());
             let (wr, wu, wn) = ("reachable".len(), "unreachable".len(), "no-return".len());
+            // The not-modelled column only where something vnetsim does not model decided.
+            let nm = self.outcomes.not_modelled > 0;
+            let wm = "not-modelled".len();
+            let head = if nm { "  not-modelled" } else { "" };
             let _ = writeln!(
                 s,
-                "  {:>w$}  {:>wr$}  {:>wu$}  {:>wn$}  rule",
+                "  {:>w$}  {:>wr$}  {:>wu$}  {:>wn$}{head}  rule",
                 "flows", "reachable", "unreachable", "no-return"
             );
             for r in &rules {
                 let o = &r.outcomes;
+                let m = if nm {
+                    format!("  {:>wm$}", o.not_modelled)
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(
                     s,
-                    "  {:>w$}  {:>wr$}  {:>wu$}  {:>wn$}  {}",
+                    "  {:>w$}  {:>wr$}  {:>wu$}  {:>wn$}{m}  {}",
                     r.flows, o.reachable, o.unreachable, o.no_return, r.rule
                 );
             }

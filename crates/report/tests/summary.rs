@@ -196,7 +196,7 @@ fn json_has_camel_case_keys_and_the_counts() {
     assert_eq!(v["flows"], 8);
     assert_eq!(
         v["outcomes"],
-        json!({"reachable": 3, "unreachable": 3, "noReturn": 2})
+        json!({"reachable": 3, "unreachable": 3, "noReturn": 2, "notModelled": 0})
     );
     assert_eq!(v["asymmetric"], 2);
     assert_eq!(v["distinctRules"], 4);

@@ -24,6 +24,11 @@ pub fn finding(f: &Fabric, t: &Trace, sc: &Scratch, topo: &Topology) -> Option<F
     match t.outcome {
         Outcome::Reachable => None,
         Outcome::Unreachable => Some(leg_finding(f, &t.forward, sc, topo, "forward")),
+        // Something vnetsim does not model decides: named, with no change to propose.
+        Outcome::NotModelled => Some(match &t.ret {
+            Some(r) if t.forward.delivered_to.is_some() => leg_finding(f, r, sc, topo, "return"),
+            _ => leg_finding(f, &t.forward, sc, topo, "forward"),
+        }),
         Outcome::NoReturn => Some(match (t.bypassed, &t.ret) {
             (Some(fw), _) => bypass(f, t, fw, topo),
             (None, Some(r)) if r.reason == Reason::FirewallNoSession => no_session(f, t, topo),

@@ -292,4 +292,29 @@ mod tests {
         assert_eq!(rules(a), rules(b));
         assert_eq!(emit(&vnetsim_model::node::parse(&out).unwrap()), out);
     }
+
+    /// Unresolved rules and a notModelled entry's VNet survive the writer.
+    #[test]
+    fn emitted_unresolved_rules_reload_the_same() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/unresolved.yaml"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let out = emit(&vnetsim_model::node::parse(&text).unwrap());
+        let b = vnetsim_model::load_str("u", &out).unwrap_or_else(|d| panic!("{d}\n{out}"));
+        let t = b.topology();
+        let nsg = &t.nsgs[0].unresolved_rules[0];
+        assert_eq!(nsg.name.value, "deny-storage-https");
+        assert_eq!(nsg.unresolved[0].field, "destination");
+        assert_eq!(
+            nsg.unresolved[0].reason.value,
+            "service tag 'Storage' has no address data"
+        );
+        let fw = &t.firewalls[0].network_rule_collections[0].unresolved_rules[0];
+        assert_eq!(fw.name.value, "deny-fqdn");
+        assert_eq!(fw.unresolved[0].field, "destination");
+        let hub = t.not_modelled[0].vnet.as_ref().map(|v| v.value.as_str());
+        assert_eq!(hub, Some("vnet-spoke"));
+    }
 }

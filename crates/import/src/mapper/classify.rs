@@ -45,6 +45,7 @@ const MODELLED: &[&str] = &[
 ];
 
 const UNSUPPORTED: &[(&str, &str)] = &[
+    ("microsoft.network/virtualhubs/hubvirtualnetworkconnections", "Virtual WAN hub routes in the connected VNet: its traffic toward addresses outside its own and its peers' address spaces may follow them"),
     ("microsoft.network/virtualhubs", "Virtual WAN hub routing: routes between hubs, branches and connected VNets"),
     ("microsoft.network/virtualhubs/ipconfigurations", "Virtual WAN hub addressing"),
     ("microsoft.network/virtualhubs/bgpconnections", "Virtual WAN hub BGP peering with an NVA: routes injected into connected VNets"),
@@ -126,13 +127,13 @@ pub fn classify(kind: &str) -> Class {
     if kind.starts_with("microsoft.network/privatednszones/") {
         return Class::Skipped("DNS records and links only; no effect on packets");
     }
+    if let Some((_, what)) = UNSUPPORTED.iter().find(|(k, _)| *k == kind) {
+        return Class::Unsupported(what);
+    }
     if let Some((_, what)) = UNSUPPORTED
         .iter()
         .find(|(k, _)| kind.starts_with(&format!("{k}/")))
     {
-        return Class::Unsupported(what);
-    }
-    if let Some((_, what)) = UNSUPPORTED.iter().find(|(k, _)| *k == kind) {
         return Class::Unsupported(what);
     }
     if let Some((_, why)) = SKIPPED_NETWORK.iter().find(|(k, _)| *k == kind) {

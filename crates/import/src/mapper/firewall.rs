@@ -20,7 +20,6 @@ struct Coll<'a> {
     name: String,
     action: String,
     rules: Vec<&'a Val>,
-    id: String,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -201,7 +200,6 @@ fn classic(r: &Resource) -> Vec<Coll<'_>> {
                     .unwrap_or("Allow")
                     .to_string(),
                 rules: arr(col, "rules").iter().collect(),
-                id: r.id.clone(),
             });
         }
     }
@@ -284,7 +282,6 @@ fn group<'a>(g: &'a Resource, colls: &mut Vec<Coll<'a>>, depth: usize) {
                 .unwrap_or("Allow")
                 .to_string(),
             rules,
-            id: g.id.clone(),
         });
     }
 }
@@ -376,7 +373,8 @@ fn addresses(c: &mut Ctx, r: &Val, side: &str) -> Result<Vec<String>, String> {
             out.extend(t.prefixes.iter().map(|n| n.to_string()));
         } else {
             return Err(format!(
-                "{side} '{a}' (FQDNs are not modelled in firewall network rules; a service tag needs --service-tags FILE)"
+                "'{a}' is not an address: a service tag needs its prefixes from the import's \
+                 --service-tags FILE, and FQDNs are not modelled in firewall rules"
             ));
         }
     }
@@ -390,13 +388,38 @@ fn rule_name(r: &Val) -> String {
         .to_string()
 }
 
-fn skip(c: &mut Ctx, x: &Coll, r: &Val, why: String) -> Option<Y> {
-    c.unsupported(
-        "Microsoft.Network/firewallPolicies/ruleCollectionGroups",
-        &x.id,
-        format!("rule {}/{} not imported: {why}", x.name, rule_name(r)),
-    );
-    None
+/// A firewall rule's fields that cannot be written (each key and why) under `unresolved:`,
+/// each reported as kept unresolved; `None` when every field is known.
+fn unresolved(c: &mut Ctx, x: &Coll, r: &Val, fields: Vec<(&str, String)>) -> Option<Y> {
+    if fields.is_empty() {
+        return None;
+    }
+    let mut m = M::new();
+    for (key, why) in fields {
+        c.report.note(format!(
+            "firewall rule {}/{} kept with its {key} unresolved: {why}",
+            x.name,
+            rule_name(r)
+        ));
+        m = m.put(key, Y::s(why));
+    }
+    Some(m.y())
+}
+
+/// An address side: its list, or (into `unknown`) why it is unresolved.
+fn side(c: &mut Ctx, r: &Val, key: &str, unknown: &mut Vec<(&'static str, String)>) -> Option<Y> {
+    let field: &'static str = if key == "source" {
+        "source"
+    } else {
+        "destination"
+    };
+    match addresses(c, r, key) {
+        Ok(a) => Some(Y::strs(a)),
+        Err(e) => {
+            unknown.push((field, e));
+            None
+        }
+    }
 }
 
 fn protocols(r: &Val) -> Vec<String> {
@@ -410,50 +433,58 @@ fn protocols(r: &Val) -> Vec<String> {
 }
 
 fn network_rule(c: &mut Ctx, x: &Coll, r: &Val) -> Option<Y> {
-    if !strings(prop(r, "destinationFqdns")).is_empty() {
-        return skip(
-            c,
-            x,
-            r,
-            "destinationFqdns need the DNS proxy, which is not modelled".into(),
-        );
-    }
-    let src = match addresses(c, r, "source") {
-        Ok(a) => a,
-        Err(e) => return skip(c, x, r, e),
-    };
-    let dst = match addresses(c, r, "destination") {
-        Ok(a) => a,
-        Err(e) => return skip(c, x, r, e),
+    let mut unknown = Vec::new();
+    let src = side(c, r, "source", &mut unknown);
+    let fqdns = strings(prop(r, "destinationFqdns"));
+    let dst = if fqdns.is_empty() {
+        side(c, r, "destination", &mut unknown)
+    } else {
+        unknown.push((
+            "destination",
+            format!(
+                "destinationFqdns {} are resolved by the firewall's DNS proxy, which vnetsim does not model",
+                fqdns.join(", ")
+            ),
+        ));
+        None
     };
     Some(
         M::new()
             .put("name", Y::s(rule_name(r)))
             .put("protocols", Y::strs(protocols(r)))
-            .put("source", Y::strs(src))
-            .put("destination", Y::strs(dst))
+            .opt("source", src)
+            .opt("destination", dst)
             .put(
                 "destinationPorts",
                 Y::strs(strings(prop(r, "destinationPorts"))),
             )
+            .opt("unresolved", unresolved(c, x, r, unknown))
             .y(),
     )
 }
 
 fn app_rule(c: &mut Ctx, x: &Coll, r: &Val) -> Option<Y> {
+    let mut unknown = Vec::new();
     let fqdns = strings(prop(r, "targetFqdns"));
     if fqdns.is_empty() {
-        return skip(
-            c,
-            x,
-            r,
-            "only targetFqdns are modelled (not fqdnTags, webCategories or targetUrls)".into(),
-        );
+        let named: Vec<String> = ["fqdnTags", "webCategories", "targetUrls"]
+            .into_iter()
+            .filter_map(|k| {
+                let v = strings(prop(r, k));
+                (!v.is_empty()).then(|| format!("{k} {}", v.join(", ")))
+            })
+            .collect();
+        let what = if named.is_empty() {
+            "no targetFqdns".to_string()
+        } else {
+            named.join("; ")
+        };
+        unknown.push((
+            "targetFqdns",
+            format!("{what}: only targetFqdns are modelled"),
+        ));
     }
-    let src = match addresses(c, r, "source") {
-        Ok(a) => a,
-        Err(e) => return skip(c, x, r, e),
-    };
+    let src = side(c, r, "source", &mut unknown);
     let protos: Vec<String> = arr(r, "protocols")
         .iter()
         .filter_map(|p| {
@@ -465,33 +496,34 @@ fn app_rule(c: &mut Ctx, x: &Coll, r: &Val) -> Option<Y> {
     Some(
         M::new()
             .put("name", Y::s(rule_name(r)))
-            .put("source", Y::strs(src))
+            .opt("source", src)
             .put("protocols", Y::strs(protos))
-            .put("targetFqdns", Y::strs(fqdns))
+            .opt("targetFqdns", (!fqdns.is_empty()).then(|| Y::strs(fqdns)))
+            .opt("unresolved", unresolved(c, x, r, unknown))
             .y(),
     )
 }
 
 fn nat_rule(c: &mut Ctx, x: &Coll, r: &Val) -> Option<Y> {
-    let Some(to) = ipv4(prop(r, "translatedAddress")) else {
-        return skip(
-            c,
-            x,
-            r,
-            "translatedFqdn (or no translatedAddress) is not modelled".into(),
-        );
-    };
-    let src = match addresses(c, r, "source") {
-        Ok(a) => a,
-        Err(e) => return skip(c, x, r, e),
-    };
+    let mut unknown = Vec::new();
+    let to = ipv4(prop(r, "translatedAddress"));
+    if to.is_none() {
+        let why = match text(r, "translatedFqdn") {
+            Some(f) => format!(
+                "translatedFqdn {f} is resolved by the firewall's DNS, which vnetsim does not model"
+            ),
+            None => "the rule has no IPv4 translatedAddress".to_string(),
+        };
+        unknown.push(("translatedAddress", why));
+    }
+    let src = side(c, r, "source", &mut unknown);
     let port = prop(r, "translatedPort").and_then(Val::as_i64);
     let _ = flag(r, "enabled");
     Some(
         M::new()
             .put("name", Y::s(rule_name(r)))
             .put("protocols", Y::strs(protocols(r)))
-            .put("source", Y::strs(src))
+            .opt("source", src)
             .put(
                 "destination",
                 Y::strs(strings(prop(r, "destinationAddresses"))),
@@ -500,8 +532,9 @@ fn nat_rule(c: &mut Ctx, x: &Coll, r: &Val) -> Option<Y> {
                 "destinationPorts",
                 Y::strs(strings(prop(r, "destinationPorts"))),
             )
-            .put("translatedAddress", Y::s(to.to_string()))
+            .opt("translatedAddress", to.map(|a| Y::s(a.to_string())))
             .opt("translatedPort", port.map(Y::n))
+            .opt("unresolved", unresolved(c, x, r, unknown))
             .y(),
     )
 }

@@ -3,6 +3,7 @@
 //! configurations, from their ARM shapes (child resources by id). Configurations are taken as
 //! deployed: which regions a configuration was committed to is not in the exports.
 
+use super::network::{written_sides, Side};
 use super::{arr, canon, text, Ctx, Kind};
 use crate::ir::{last_segment, prop, ref_id, Resource};
 use crate::json::Val;
@@ -136,8 +137,9 @@ fn props_of(r: &Resource) -> &Val {
     r.body.key("properties").unwrap_or(&r.body)
 }
 
-/// One address side of an admin rule; `Err` names a service tag the import has no data for.
-fn side(c: &Ctx, v: &Val, key: &str) -> Result<Vec<String>, String> {
+/// One address side of an admin rule: unresolved when it names a service tag the import has
+/// no data for.
+fn side(c: &Ctx, v: &Val, key: &str) -> Side {
     let mut out = Vec::new();
     for a in arr(v, key) {
         let Some(p) = a.key("addressPrefix").and_then(Val::as_str) else {
@@ -149,7 +151,10 @@ fn side(c: &Ctx, v: &Val, key: &str) -> Result<Vec<String>, String> {
                 .iter()
                 .any(|t| t.eq_ignore_ascii_case(p))
         {
-            out.push(super::service_tag(c, p)?);
+            match super::service_tag(c, p) {
+                Ok(t) => out.push(t),
+                Err(e) => return Side::Unresolved(e),
+            }
             continue;
         }
         out.push(p.to_string());
@@ -157,7 +162,7 @@ fn side(c: &Ctx, v: &Val, key: &str) -> Result<Vec<String>, String> {
     if out.is_empty() {
         out.push("*".into());
     }
-    Ok(out)
+    Side::Known(out)
 }
 
 fn port_list(v: &Val, key: &str) -> Vec<String> {
@@ -184,17 +189,12 @@ fn admin_rule(c: &mut Ctx, r: &Resource) -> Option<(String, Y)> {
         return None;
     }
     let p = props_of(r);
-    let (src, dst) = match (side(c, p, "sources"), side(c, p, "destinations")) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => {
-            c.unsupported(
-                &r.type_name,
-                &r.id,
-                format!("admin rule {name} not imported: {e}"),
-            );
-            return None;
-        }
-    };
+    let sides = [
+        ("sources", side(c, p, "sources")),
+        ("destinations", side(c, p, "destinations")),
+    ];
+    let rule = format!("admin rule {name}");
+    let ([src, dst], unresolved) = written_sides(c, sides, (&r.type_name, &r.id, &rule))?;
     let dir = canon(text(p, "direction").unwrap_or(""), &["Inbound", "Outbound"]);
     let access = canon(
         text(p, "access").unwrap_or(""),
@@ -218,16 +218,17 @@ fn admin_rule(c: &mut Ctx, r: &Resource) -> Option<(String, Y)> {
         .put("direction", Y::s(dir))
         .put("access", Y::s(access))
         .put("protocol", Y::s(proto))
-        .put("sources", Y::strs(src))
+        .opt("sources", src)
         .put(
             "sourcePortRanges",
             Y::strs(port_list(p, "sourcePortRanges")),
         )
-        .put("destinations", Y::strs(dst))
+        .opt("destinations", dst)
         .put(
             "destinationPortRanges",
             Y::strs(port_list(p, "destinationPortRanges")),
         )
+        .opt("unresolved", unresolved)
         .y();
     Some((format!("{dir}{prio:06}"), y))
 }

@@ -428,8 +428,18 @@ pub(crate) fn nsgs(c: &mut Ctx) {
     }
 }
 
-/// One NSG address side: prefixes, tags and ASGs; `Err` names what is not modelled.
-fn nsg_side(c: &mut Ctx, s: &Val, side: &str) -> Result<Vec<String>, String> {
+/// One NSG address side as the import can write it.
+pub(crate) enum Side {
+    /// Prefixes, tags and ASGs.
+    Known(Vec<String>),
+    /// A part vnetsim has no addresses for (the reason): the side is written unresolved.
+    Unresolved(String),
+    /// IPv6 prefixes only: no IPv4 packet matches the rule.
+    Ipv6Only,
+}
+
+/// One NSG address side: prefixes, tags and ASGs.
+fn nsg_side(c: &mut Ctx, s: &Val, side: &str) -> Side {
     let mut out = Vec::new();
     let mut raw = strings(prop(s, &format!("{side}AddressPrefix")));
     raw.extend(strings(prop(s, &format!("{side}AddressPrefixes"))));
@@ -444,7 +454,10 @@ fn nsg_side(c: &mut Ctx, s: &Val, side: &str) -> Result<Vec<String>, String> {
         } else if a.contains(':') {
             continue;
         } else {
-            out.push(super::service_tag(c, a).map_err(|e| format!("{side}: {e}"))?);
+            match super::service_tag(c, a) {
+                Ok(t) => out.push(t),
+                Err(e) => return Side::Unresolved(e),
+            }
         }
     }
     for g in arr(s, &format!("{side}ApplicationSecurityGroups")) {
@@ -453,9 +466,39 @@ fn nsg_side(c: &mut Ctx, s: &Val, side: &str) -> Result<Vec<String>, String> {
         }
     }
     if out.is_empty() {
-        return Err(format!("{side} is IPv6 only"));
+        return Side::Ipv6Only;
     }
-    Ok(out)
+    Side::Known(out)
+}
+
+/// The written form of a rule's two address sides: each known one as a list, the others
+/// under `unresolved:` (the third value; each reported as kept unresolved). `None` when a side
+/// is IPv6 only (the rule is reported and left out: it matches no IPv4 packet).
+pub(crate) fn written_sides(
+    c: &mut Ctx,
+    sides: [(&str, Side); 2],
+    (type_name, id, rule): (&str, &str, &str),
+) -> Option<([Option<Y>; 2], Option<Y>)> {
+    let mut known = [None, None];
+    let mut unresolved = M::new();
+    let mut any = false;
+    for (slot, (key, side)) in known.iter_mut().zip(sides) {
+        match side {
+            Side::Known(v) => *slot = Some(Y::strs(v)),
+            Side::Unresolved(why) => {
+                c.report
+                    .note(format!("{rule} kept with its {key} unresolved: {why}"));
+                unresolved = unresolved.put(key, Y::s(why));
+                any = true;
+            }
+            Side::Ipv6Only => {
+                let what = format!("{rule} not imported: {key} is IPv6 only");
+                c.unsupported(type_name, id, what);
+                return None;
+            }
+        }
+    }
+    Some((known, any.then(|| unresolved.y())))
 }
 
 fn ports(s: &Val, side: &str) -> Vec<String> {
@@ -470,17 +513,7 @@ fn ports(s: &Val, side: &str) -> Vec<String> {
 fn security_rule(c: &mut Ctx, r: &Resource, s: &Val) -> Option<(String, Y)> {
     let name = item_name(s);
     let id = item_id(s, &r.id).to_string();
-    let (src, dst) = match (nsg_side(c, s, "source"), nsg_side(c, s, "destination")) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => {
-            c.unsupported(
-                "Microsoft.Network/networkSecurityGroups/securityRules",
-                &id,
-                format!("rule {name} not imported: {e}"),
-            );
-            return None;
-        }
-    };
+    let (src, dst) = (nsg_side(c, s, "source"), nsg_side(c, s, "destination"));
     let dir = canon(text(s, "direction").unwrap_or(""), &["Inbound", "Outbound"]);
     let access = canon(text(s, "access").unwrap_or(""), &["Allow", "Deny"]);
     let proto = text(s, "protocol").unwrap_or("*");
@@ -495,16 +528,23 @@ fn security_rule(c: &mut Ctx, r: &Resource, s: &Val) -> Option<(String, Y)> {
         c.error(s.pos, format!("security rule '{name}' of {} lacks a valid direction, access, protocol or priority", r.name));
         return None;
     };
+    let what = (
+        "Microsoft.Network/networkSecurityGroups/securityRules",
+        id.as_str(),
+        &*format!("rule {name} of NSG {}", r.name),
+    );
+    let ([src, dst], unresolved) = written_sides(c, [("source", src), ("destination", dst)], what)?;
     let y = M::new()
         .put("name", Y::s(&name))
         .put("priority", Y::n(prio))
         .put("direction", Y::s(dir))
         .put("access", Y::s(access))
         .put("protocol", Y::s(proto))
-        .put("source", Y::strs(src))
+        .opt("source", src)
         .put("sourcePorts", Y::strs(ports(s, "source")))
-        .put("destination", Y::strs(dst))
+        .opt("destination", dst)
         .put("destinationPorts", Y::strs(ports(s, "destination")))
+        .opt("unresolved", unresolved)
         .y();
     Some((format!("{dir}{prio:06}"), y))
 }
