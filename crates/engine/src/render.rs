@@ -56,11 +56,7 @@ pub fn rule_name(f: &Fabric, r: RuleRef) -> String {
             index,
         } => {
             let t = &f.nsg_tables[table as usize];
-            let rt = match (inbound, from_internet) {
-                (true, true) => t.inbound_from_internet.as_ref().unwrap_or(&t.inbound),
-                (true, false) => &t.inbound,
-                (false, _) => &t.outbound,
-            };
+            let rt = t.table(inbound, from_internet);
             rt.rule_name(&f.nsg_names[t.nsg.ix()], index)
         }
         RuleRef::NsgFlowRecord => "flow-record".into(),
@@ -187,11 +183,7 @@ pub fn unresolved_rule(f: &Fabric, r: RuleRef) -> Option<(String, String)> {
             index,
         } => {
             let t = &f.nsg_tables[table as usize];
-            let rt = match (inbound, from_internet) {
-                (true, true) => t.inbound_from_internet.as_ref().unwrap_or(&t.inbound),
-                (true, false) => &t.inbound,
-                (false, _) => &t.outbound,
-            };
+            let rt = t.table(inbound, from_internet);
             let x = &rt.unresolved.as_ref()?.rules[index as usize];
             (format!("{}/{}", f.nsg_names[t.nsg.ix()], x.name), x)
         }

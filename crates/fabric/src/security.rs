@@ -130,6 +130,17 @@ impl NsgTable {
             _ => &self.inbound,
         }
     }
+    /// The table an NSG rule reference names: inbound or outbound, and for
+    /// inbound the narrow Internet-sourced table when `from_internet` (the full one when the
+    /// association has none).
+    #[inline]
+    pub fn table(&self, inbound: bool, from_internet: bool) -> &RuleTable {
+        if inbound {
+            self.inbound_for(from_internet)
+        } else {
+            &self.outbound
+        }
+    }
 }
 
 /// Address sets the tags expand to for one association.

@@ -128,11 +128,7 @@ pub fn log_rule_name(f: &Fabric, r: RuleRef) -> String {
         return rule_name(f, r);
     };
     let t = &f.nsg_tables[table as usize];
-    let rt = match (inbound, from_internet) {
-        (true, true) => t.inbound_from_internet.as_ref().unwrap_or(&t.inbound),
-        (true, false) => &t.inbound,
-        (false, _) => &t.outbound,
-    };
+    let rt = t.table(inbound, from_internet);
     match rt.rules.get(index as usize) {
         Some(x) if x.default => format!("DefaultRule_{}", x.name),
         Some(x) => format!("UserRule_{}", x.name),

@@ -179,11 +179,7 @@ fn nsg(
 ) -> Finding {
     let (table, inbound, from_internet, index) = r;
     let nt = &f.nsg_tables[table as usize];
-    let rt = match (inbound, from_internet) {
-        (true, true) => nt.inbound_from_internet.as_ref().unwrap_or(&nt.inbound),
-        (true, false) => &nt.inbound,
-        (false, _) => &nt.outbound,
-    };
+    let rt = nt.table(inbound, from_internet);
     let rule = &rt.rules[index as usize];
     let name = &f.nsg_names[nt.nsg.ix()];
     let model = topo.nsgs.iter().find(|n| &n.name.value == name);
