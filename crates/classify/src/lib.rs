@@ -216,6 +216,33 @@ impl Field {
         unsafe { *self.vals.get_unchecked(i) }
     }
 
+    /// `out[i] = lookup(xs[i])` for every lane, the search depth chosen once for all
+    /// of them (not once a key), the lanes' searches interleaved step by step.
+    #[inline(always)]
+    fn lookup_lanes(&self, xs: &[u32; LANES], out: &mut [usize; LANES]) {
+        macro_rules! depths {
+            ($($d:literal)*) => {
+                match self.starts.len().trailing_zeros() {
+                    $($d => {
+                        for i in 0..LANES {
+                            out[i] = self.search::<$d>(xs[i]);
+                        }
+                    })*
+                    _ => {
+                        for i in 0..LANES {
+                            out[i] = self.search_any(xs[i]);
+                        }
+                    }
+                }
+            };
+        }
+        depths!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20);
+        for o in out.iter_mut() {
+            // SAFETY: as in `lookup`: every search returns an index below `vals.len()`.
+            *o = unsafe { *self.vals.get_unchecked(*o) } as usize;
+        }
+    }
+
     /// Branch-free binary search over `starts`, whose length is `2^D`.
     #[inline(always)]
     fn search<const D: u32>(&self, x: u32) -> usize {
@@ -292,6 +319,20 @@ struct Pool {
     data: Vec<u64>,
 }
 
+impl Pool {
+    /// The stored bitset (with its summary) at `offset`, to the end of the pool.
+    #[inline(always)]
+    fn bitset(&self, offset: usize) -> &[u64] {
+        debug_assert!(offset < self.data.len());
+        // SAFETY: every offset a field or the layer-4 table holds is
+        // `class * stride` for a class of this pool (`build::field`,
+        // `build::port_field`, the cross product), and the pool holds
+        // `count * stride` words (`build::pool`): the offset is in bounds,
+        // with a whole bitset after it.
+        unsafe { self.data.get_unchecked(offset..) }
+    }
+}
+
 #[derive(Clone, Debug)]
 enum L4 {
     /// `table[proto_map[proto] + sport.lookup() + dport.lookup()]` is the
@@ -326,21 +367,51 @@ pub struct Classifier {
     sport: PortField,
     dport: PortField,
     l4: L4,
+    /// Whether the processor has AVX2 (checked once, at build): batches then AND
+    /// four bitset words a vector instead of two.
+    avx2: bool,
 }
 
 /// Up to this many words per bitset, lookups AND all words without branches.
 const SMALL_WORDS: usize = 16;
 
 /// The index of the first word `w` for which the AND of `bits[..][w]` is not
-/// zero, `W` or more if there is none.
+/// zero, `W` or more if there is none. With `AVX2` (only ever true inside
+/// [`Classifier::batch_w_avx2`], compiled for AVX2 and called only when the
+/// processor has it) four words are ANDed per vector, else two (SSE2).
 #[inline(always)]
-fn first_nonzero_word<const W: usize, const N: usize>(bits: &[&[u64; W]; N]) -> usize {
+fn first_nonzero_word<const W: usize, const N: usize, const AVX2: bool>(
+    bits: &[&[u64; W]; N],
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if AVX2 && (4..=16).contains(&W) {
+        use std::arch::x86_64::*;
+        // One bit per zero word of the AND, from the lowest word up.
+        let mut zero = 0u32;
+        for j in 0..W / 4 {
+            // SAFETY: AVX2 is enabled in the only caller that sets `AVX2` (see
+            // above). The load reads the 32 bytes from `b[4 * j]`, inside the
+            // array since 4 * j + 3 < W; unaligned loads have no other requirement.
+            let m = unsafe {
+                let mut v = _mm256_set1_epi8(-1);
+                for b in bits {
+                    v = _mm256_and_si256(
+                        v,
+                        _mm256_loadu_si256(b.as_ptr().add(4 * j) as *const __m256i),
+                    );
+                }
+                let z = _mm256_cmpeq_epi64(v, _mm256_setzero_si256());
+                _mm256_movemask_pd(_mm256_castsi256_pd(z)) as u32
+            };
+            zero |= m << (4 * j);
+        }
+        return (!zero).trailing_zeros() as usize;
+    }
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     if (2..=16).contains(&W) {
-        // Two words per SSE2 vector; one bit per zero byte of the AND, from
-        // the lowest word up.
+        // Two words per SSE2 vector, one bit per zero 32-bit half of the AND.
         use std::arch::x86_64::*;
-        let mut zero_bytes = 0u128;
+        let mut zero_halves = 0u32;
         for j in 0..W / 2 {
             // SAFETY: the intrinsics need SSE2, which this code is compiled
             // for (cfg above). The load reads the 16 bytes from `b[2 * j]`,
@@ -351,12 +422,14 @@ fn first_nonzero_word<const W: usize, const N: usize>(bits: &[&[u64; W]; N]) -> 
                 for b in bits {
                     v = _mm_and_si128(v, _mm_loadu_si128(b.as_ptr().add(2 * j) as *const __m128i));
                 }
-                _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128())) as u16
+                let z = _mm_cmpeq_epi32(v, _mm_setzero_si128());
+                _mm_movemask_ps(_mm_castsi128_ps(z)) as u32
             };
-            zero_bytes |= (m as u128) << (16 * j);
+            zero_halves |= m << (4 * j);
         }
-        // The first non-zero byte is in the first non-zero word.
-        return ((!zero_bytes).trailing_zeros() / 8) as usize;
+        // Word `w` is zero when both its halves (bits 2w and 2w + 1) are.
+        let zero_words = zero_halves & (zero_halves >> 1) & 0x5555_5555;
+        return ((!zero_words & 0x5555_5555).trailing_zeros() / 2) as usize;
     }
     let mut nz = 0u32;
     for w in 0..W {
@@ -382,6 +455,15 @@ impl Classifier {
     /// empty lists) is read.
     pub fn build(rules: &[Rule]) -> Classifier {
         build::build(rules)
+    }
+
+    /// The same classifier with the AVX2 batch path switched off: batches then
+    /// take the SSE2 (or scalar) path every x86-64 processor has. Lookups give
+    /// the same answers either way; this exists so that tests and benchmarks
+    /// can compare the two paths on a processor that has AVX2.
+    pub fn portable(mut self) -> Classifier {
+        self.avx2 = false;
+        self
     }
 
     /// The index of the first rule matching `key`, or `None`.
@@ -419,7 +501,7 @@ impl Classifier {
                 let l = table[(self.proto_map[key.proto as usize]
                     + self.sport.lookup(key.sport)
                     + self.dport.lookup(key.dport)) as usize] as usize;
-                self.first_match::<W, 3>([
+                self.first_match::<W, 3, false>([
                     &self.src_pool.data[s..],
                     &self.dst_pool.data[d..],
                     &pool.data[l..],
@@ -433,7 +515,7 @@ impl Classifier {
                 let p = self.proto_map[key.proto as usize] as usize;
                 let sp = self.sport.lookup(key.sport) as usize;
                 let dp = self.dport.lookup(key.dport) as usize;
-                self.first_match::<W, 5>([
+                self.first_match::<W, 5, false>([
                     &self.src_pool.data[s..],
                     &self.dst_pool.data[d..],
                     &proto.data[p..],
@@ -453,46 +535,67 @@ impl Classifier {
         );
         let out = &mut out[..keys.len()];
         match self.words_fixed {
-            1 => self.batch_w::<1>(keys, out),
-            2 => self.batch_w::<2>(keys, out),
-            4 => self.batch_w::<4>(keys, out),
-            8 => self.batch_w::<8>(keys, out),
-            16 => self.batch_w::<16>(keys, out),
-            _ => self.batch_w::<0>(keys, out),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `avx2` is true only when the processor has AVX2 (`build`).
+            4 if self.avx2 => unsafe { self.batch_w_avx2::<4>(keys, out) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            8 if self.avx2 => unsafe { self.batch_w_avx2::<8>(keys, out) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            16 if self.avx2 => unsafe { self.batch_w_avx2::<16>(keys, out) },
+            1 => self.batch_w::<1, false>(keys, out),
+            2 => self.batch_w::<2, false>(keys, out),
+            4 => self.batch_w::<4, false>(keys, out),
+            8 => self.batch_w::<8, false>(keys, out),
+            16 => self.batch_w::<16, false>(keys, out),
+            _ => self.batch_w::<0, false>(keys, out),
         }
     }
 
+    /// [`Classifier::batch_w`] compiled for AVX2, its bitset ANDs four words a vector.
+    ///
+    /// # Safety
+    /// The processor must have AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn batch_w_avx2<const W: usize>(&self, keys: &[Key], out: &mut [u32]) {
+        self.batch_w::<W, true>(keys, out)
+    }
+
     #[inline(always)]
-    fn batch_w<const W: usize>(&self, keys: &[Key], out: &mut [u32]) {
+    fn batch_w<const W: usize, const AVX2: bool>(&self, keys: &[Key], out: &mut [u32]) {
         match &self.l4 {
             L4::Combined { table, pool } => {
-                for (kc, oc) in keys.chunks(LANES).zip(out.chunks_mut(LANES)) {
+                let mut kc = keys.chunks_exact(LANES);
+                let mut oc = out.chunks_exact_mut(LANES);
+                for (kc, oc) in (&mut kc).zip(&mut oc) {
                     // Field by field over the lanes, so that the searches of
                     // different keys overlap in the pipeline.
+                    let mut lo = [0usize; LANES];
                     let mut so = [0usize; LANES];
                     let mut dof = [0usize; LANES];
-                    let mut lo = [0usize; LANES];
-                    for (i, k) in kc.iter().enumerate() {
-                        lo[i] = (self.proto_map[k.proto as usize]
+                    let (mut srcs, mut dsts) = ([0u32; LANES], [0u32; LANES]);
+                    for i in 0..LANES {
+                        let k = &kc[i];
+                        lo[i] = table[(self.proto_map[k.proto as usize]
                             + self.sport.lookup(k.sport)
-                            + self.dport.lookup(k.dport)) as usize;
+                            + self.dport.lookup(k.dport))
+                            as usize] as usize;
+                        (srcs[i], dsts[i]) = (k.src, k.dst);
                     }
-                    for (i, k) in kc.iter().enumerate() {
-                        so[i] = self.src.lookup(k.src) as usize;
-                    }
-                    for (i, k) in kc.iter().enumerate() {
-                        dof[i] = self.dst.lookup(k.dst) as usize;
-                    }
-                    for l in lo.iter_mut().take(kc.len()) {
-                        *l = table[*l] as usize;
-                    }
-                    for (i, o) in oc.iter_mut().enumerate() {
-                        *o = self.first_match::<W, 3>([
-                            &self.src_pool.data[so[i]..],
-                            &self.dst_pool.data[dof[i]..],
-                            &pool.data[lo[i]..],
+                    self.src.lookup_lanes(&srcs, &mut so);
+                    self.dst.lookup_lanes(&dsts, &mut dof);
+                    for i in 0..LANES {
+                        oc[i] = self.first_match::<W, 3, AVX2>([
+                            self.src_pool.bitset(so[i]),
+                            self.dst_pool.bitset(dof[i]),
+                            pool.bitset(lo[i]),
                         ]);
                     }
+                }
+                for (k, o) in kc.remainder().iter().zip(oc.into_remainder()) {
+                    *o = self.classify_w::<W>(k);
                 }
             }
             L4::Separate { .. } => {
@@ -507,13 +610,20 @@ impl Classifier {
     /// starting at a stored bitset), `u32::MAX` if none. `W` as in
     /// [`Classifier::classify_w`].
     #[inline(always)]
-    fn first_match<const W: usize, const N: usize>(&self, sets: [&[u64]; N]) -> u32 {
+    fn first_match<const W: usize, const N: usize, const AVX2: bool>(
+        &self,
+        sets: [&[u64]; N],
+    ) -> u32 {
         if W > 0 {
             // Few words, no summaries: AND all words without branching, then
             // pick the first non-zero one.
-            let bits: [&[u64; W]; N] =
-                sets.map(|s| s.first_chunk::<W>().expect("bitset inside its pool"));
-            let w = first_nonzero_word::<W, N>(&bits);
+            let bits: [&[u64; W]; N] = sets.map(|s| {
+                debug_assert!(s.len() >= W);
+                // SAFETY: each set starts at a stored bitset of `words == W`
+                // words (`words_fixed`), inside its pool (see `Pool::bitset`).
+                unsafe { &*(s.as_ptr() as *const [u64; W]) }
+            });
+            let w = first_nonzero_word::<W, N, AVX2>(&bits);
             if w >= W {
                 return u32::MAX;
             }
@@ -871,6 +981,14 @@ mod build {
             sport,
             dport,
             l4,
+            avx2: has_avx2(),
         }
+    }
+
+    fn has_avx2() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return std::is_x86_feature_detected!("avx2");
+        #[cfg(not(target_arch = "x86_64"))]
+        false
     }
 }

@@ -164,17 +164,21 @@ fn key(r: &mut Rng, rules: &[Rule]) -> Key {
     k
 }
 
-/// Checks `classify`, `classify_batch` and the linear reference agree on
-/// `keys`.
+/// Checks `classify`, `classify_batch` (with and without AVX2) and the linear
+/// reference agree on `keys`.
 fn check(rules: &[Rule], keys: &[Key]) {
     let c = Classifier::build(rules);
     assert_eq!(c.len(), rules.len());
     let mut out = vec![0u32; keys.len()];
     c.classify_batch(keys, &mut out);
-    for (k, &b) in keys.iter().zip(&out) {
+    // The batch path every x86-64 processor has, also where AVX2 is used.
+    let mut portable = vec![0u32; keys.len()];
+    c.clone().portable().classify_batch(keys, &mut portable);
+    for ((k, &b), &p) in keys.iter().zip(&out).zip(&portable) {
         let want = classify_linear(rules, k);
         assert_eq!(c.classify(k), want, "key {k:?}");
         assert_eq!(b, want.unwrap_or(u32::MAX), "batch, key {k:?}");
+        assert_eq!(p, want.unwrap_or(u32::MAX), "portable batch, key {k:?}");
     }
 }
 
