@@ -20,6 +20,7 @@ use crate::{Diag, Files, ImportError, ImportOptions, Imported, Progress, TagFile
 
 mod classify;
 mod firewall;
+mod gateway_nat;
 mod lb;
 mod manager;
 mod nat;
@@ -61,6 +62,8 @@ pub(crate) struct Ctx<'a> {
     pub out: BTreeMap<&'static str, Vec<(String, Y)>>,
     /// lower-cased subnet id -> NAT gateway name, from the gateways' `subnets` lists.
     pub nat_served: HashMap<String, String>,
+    /// Resource index -> (gateway name, prefixes) of a NAT rule resource reported unsupported.
+    pub nat_rules: HashMap<usize, (String, Vec<String>)>,
 }
 
 pub(crate) use route_server::learned_routes_source;
@@ -119,6 +122,7 @@ const STEPS: &[Step] = &[
     ("ASGs", network::asgs),
     ("NICs", network::nics),
     ("sites and gateways", network::sites_and_gateways),
+    ("gateway NAT rules", gateway_nat::nat_rules),
     ("Route Servers", route_server::route_servers),
     ("firewalls", firewall::firewalls),
     ("Private Endpoints", network::private_endpoints),
@@ -227,6 +231,7 @@ impl<'a> Ctx<'a> {
             errors: Vec::new(),
             out: BTreeMap::new(),
             nat_served: HashMap::new(),
+            nat_rules: HashMap::new(),
         }
     }
 
@@ -430,9 +435,14 @@ impl<'a> Ctx<'a> {
                 let mut found = Vec::new();
                 addresses_in(&r.body, &mut found);
                 let vnet = self.hub_connection_vnet(r);
+                let nat = self.nat_rules.remove(&i);
                 if let Some(e) = self.report.entries.last_mut() {
                     e.addresses = found;
                     e.vnet = vnet;
+                    if let Some((g, p)) = nat {
+                        e.gateway = Some(g);
+                        e.prefixes = p;
+                    }
                 }
             }
         }
@@ -500,7 +510,14 @@ impl<'a> Ctx<'a> {
                 } else {
                     m.put("addresses", Y::strs(e.addresses.iter().cloned()))
                 };
-                m.opt("vnet", e.vnet.clone().map(Y::s)).y()
+                let m = m
+                    .opt("vnet", e.vnet.clone().map(Y::s))
+                    .opt("gateway", e.gateway.clone().map(Y::s));
+                if e.prefixes.is_empty() {
+                    m.y()
+                } else {
+                    m.put("prefixes", Y::strs(e.prefixes.iter().cloned())).y()
+                }
             })
             .collect();
         if !not_modelled.is_empty() {

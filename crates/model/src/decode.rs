@@ -637,9 +637,36 @@ fn not_modelled(d: &mut Diagnostics, n: &Node) -> Option<NotModelled> {
         d,
         n,
         "a notModelled entry",
-        &["type", "id", "affects", "addresses", "vnet"],
+        &[
+            "type",
+            "id",
+            "affects",
+            "addresses",
+            "vnet",
+            "gateway",
+            "prefixes",
+        ],
     )?;
     let vnet = o.get("vnet").and_then(|x| string(d, x, "a VNet name"));
+    let gateway = o
+        .get("gateway")
+        .and_then(|x| string(d, x, "a gateway name"));
+    let prefixes: Vec<_> = items(d, o.get("prefixes"), "prefixes", true)
+        .into_iter()
+        .filter_map(|x| prefix(d, x, false))
+        .collect();
+    if let (Some(p), None) = (prefixes.first(), &gateway) {
+        d.error(
+            p.loc,
+            "prefixes belong to a notModelled entry with a gateway (the address spaces its NAT rule rewrites)",
+        );
+    }
+    if let (Some(_), Some(g)) = (&vnet, &gateway) {
+        d.error(
+            g.loc,
+            "a notModelled entry names a vnet (hub routes) or a gateway (NAT), not both",
+        );
+    }
     let mut field = |k: &str| {
         o.get(k)
             .and_then(|x| scalar(d, x, "a string").map(str::to_string))
@@ -656,6 +683,8 @@ fn not_modelled(d: &mut Diagnostics, n: &Node) -> Option<NotModelled> {
         affects,
         addresses,
         vnet,
+        gateway,
+        prefixes,
     };
     d.warning(
         n.loc,
