@@ -19,6 +19,7 @@ use crate::yaml::{write_map, M, Y};
 use crate::{Diag, Files, ImportError, ImportOptions, Imported, Progress, TagFile};
 
 mod classify;
+mod express_route;
 mod firewall;
 mod gateway_nat;
 mod lb;
@@ -42,6 +43,7 @@ pub(crate) enum Kind {
     Site,
     PrivateEndpoint,
     NatGateway,
+    Circuit,
 }
 
 pub(crate) struct Ctx<'a> {
@@ -64,6 +66,12 @@ pub(crate) struct Ctx<'a> {
     pub nat_served: HashMap<String, String>,
     /// Resource index -> (gateway name, prefixes) of a NAT rule resource reported unsupported.
     pub nat_rules: HashMap<usize, (String, Vec<String>)>,
+    /// (spoke, hub) VNet names of every peering with `useRemoteGateways`.
+    pub gateway_users: Vec<(String, String)>,
+    /// (lower-cased gateway id, lower-cased circuit id) of every ExpressRoute connection.
+    pub circuit_links: Vec<(String, String)>,
+    /// Lower-cased id of each circuit written -> (its name, its private peering's id).
+    pub circuit_peering: HashMap<String, (String, String)>,
 }
 
 pub(crate) use route_server::learned_routes_source;
@@ -121,7 +129,9 @@ const STEPS: &[Step] = &[
     ("NSGs", network::nsgs),
     ("ASGs", network::asgs),
     ("NICs", network::nics),
+    ("ExpressRoute circuits", express_route::circuits),
     ("sites and gateways", network::sites_and_gateways),
+    ("ExpressRoute routes", express_route::learned_routes),
     ("gateway NAT rules", gateway_nat::nat_rules),
     ("Route Servers", route_server::route_servers),
     ("firewalls", firewall::firewalls),
@@ -232,6 +242,9 @@ impl<'a> Ctx<'a> {
             out: BTreeMap::new(),
             nat_served: HashMap::new(),
             nat_rules: HashMap::new(),
+            gateway_users: Vec::new(),
+            circuit_links: Vec::new(),
+            circuit_peering: HashMap::new(),
         }
     }
 
@@ -354,6 +367,7 @@ impl<'a> Ctx<'a> {
             (Kind::Site, "microsoft.network/localnetworkgateways"),
             (Kind::PrivateEndpoint, "microsoft.network/privateendpoints"),
             (Kind::NatGateway, nat::NAT_GATEWAY),
+            (Kind::Circuit, express_route::CIRCUIT),
         ];
         for (kind, ty) in kinds {
             let list: Vec<(String, String, String, String)> = self
@@ -466,6 +480,7 @@ impl<'a> Ctx<'a> {
         }
         let order = [
             "sites",
+            "expressRouteCircuits",
             "vnets",
             "peerings",
             "routeTables",
@@ -592,6 +607,7 @@ fn fetch_command(what: &str) -> &'static str {
         "public IP address" => "az network public-ip list -o json",
         "public IP prefix" => "az network public-ip prefix list -o json",
         "NAT gateway" => "az network nat gateway list -o json",
+        "ExpressRoute circuit" => "az network express-route list -o json",
         _ => "az resource list -o json",
     }
 }

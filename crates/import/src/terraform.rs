@@ -334,6 +334,10 @@ const TYPES: &[(&str, &str)] = &[
         "Microsoft.Network/expressRouteCircuits",
     ),
     (
+        "azurerm_express_route_circuit_peering",
+        "Microsoft.Network/expressRouteCircuits/peerings",
+    ),
+    (
         "azurerm_private_dns_zone",
         "Microsoft.Network/privateDnsZones",
     ),
@@ -1170,6 +1174,9 @@ fn properties(ty: &str, v: &Val) -> Option<Val> {
             if let Some(l) = id_ref(v.key("local_network_gateway_id"), p) {
                 m.push(("localNetworkGateway2", l));
             }
+            if let Some(k) = id_ref(v.key("express_route_circuit_id"), p) {
+                m.push(("peer", k));
+            }
             for (tf, arm) in [
                 ("ingress_nat_rule_ids", "ingressNatRules"),
                 ("egress_nat_rule_ids", "egressNatRules"),
@@ -1180,6 +1187,14 @@ fn properties(ty: &str, v: &Val) -> Option<Val> {
             o(m)
         }
         "azurerm_virtual_network_gateway_nat_rule" => nat_rule(v),
+        "azurerm_express_route_circuit_peering" => {
+            let field = |k: &str| v.key(k).cloned().unwrap_or_else(|| Val::null(p));
+            o(vec![
+                ("peeringType", field("peering_type")),
+                ("peerASN", field("peer_asn")),
+                ("circuitName", field("express_route_circuit_name")),
+            ])
+        }
         "azurerm_public_ip" => o(vec![(
             "ipAddress",
             v.key("ip_address").cloned().unwrap_or_else(|| Val::null(p)),

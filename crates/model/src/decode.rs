@@ -1216,7 +1216,12 @@ fn connection(d: &mut Diagnostics, c: &Node) -> Option<(ConnectionType, Sp<Strin
 }
 
 fn circuit(d: &mut Diagnostics, n: &Node) -> Option<ExpressRouteCircuit> {
-    let o = obj(d, n, "an ExpressRoute circuit", &["name", "privatePeering"])?;
+    let o = obj(
+        d,
+        n,
+        "an ExpressRoute circuit",
+        &["name", "privatePeering", "origin"],
+    )?;
     let name = named(d, &o, "an ExpressRoute circuit")?;
     let pn = require(d, &o, "privatePeering", "an ExpressRoute circuit")?;
     let po = obj(
@@ -1235,6 +1240,7 @@ fn circuit(d: &mut Diagnostics, n: &Node) -> Option<ExpressRouteCircuit> {
         name,
         peer_asn,
         advertised_prefixes,
+        origin: origin(d, &o),
     })
 }
 

@@ -443,6 +443,8 @@ pub struct ExpressRouteCircuit {
     pub name: Sp<String>,
     pub peer_asn: Sp<u32>,
     pub advertised_prefixes: Vec<Sp<Ipv4Net>>,
+    /// Where the object came from (set by the importer; optional).
+    pub origin: Option<Origin>,
 }
 
 /// The Route Server's subnet name, as Azure requires it.
