@@ -430,6 +430,32 @@ impl<'a> Ctx<'a> {
             .cloned()
     }
 
+    /// A Virtual WAN hub's own `virtualNetworkConnections` (`az network vhub show`), read like
+    /// the connection resources; one also given as a resource is reported once, as that.
+    fn inline_hub_connections(&mut self) {
+        const CONN: &str = "Microsoft.Network/virtualHubs/hubVirtualNetworkConnections";
+        let Class::Unsupported(what) = classify(&CONN.to_ascii_lowercase()) else {
+            return;
+        };
+        for i in self.of_type("microsoft.network/virtualhubs") {
+            let r = self.res[i];
+            for x in arr(&r.body, "virtualNetworkConnections") {
+                let Some(id) = text(x, "id") else { continue };
+                if self.get(id).is_some() {
+                    continue;
+                }
+                let vnet = prop(x, "remoteVirtualNetwork")
+                    .and_then(ref_id)
+                    .and_then(|v| self.names.get(&(Kind::Vnet, v.to_ascii_lowercase())))
+                    .cloned();
+                self.report.add(Status::Unsupported, CONN, id, what);
+                if let Some(e) = self.report.entries.last_mut() {
+                    e.vnet = vnet;
+                }
+            }
+        }
+    }
+
     fn finish_report(&mut self) {
         for i in 0..self.res.len() {
             let r = self.res[i];
@@ -460,6 +486,7 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
+        self.inline_hub_connections();
         self.report.entries.sort_by(|a, b| {
             (a.status, &a.type_name.to_ascii_lowercase(), &a.id).cmp(&(
                 b.status,
