@@ -405,3 +405,36 @@ fn flow_verify_says_unknown_where_an_unresolved_rule_may_decide_first() {
     assert_eq!(v["ruleName"], "nsg-app/AllowVnetOutBound");
     assert!(v["unresolved"].is_null(), "{v}");
 }
+
+#[test]
+fn a_hubs_own_virtual_network_connections_mark_their_vnet_too() {
+    // tests/fixtures/az-unresolved/vhub-inline.json: vwan-spoke.json with the connection given
+    // only inline, in the hub's `virtualNetworkConnections` (the shape `az network vhub show`
+    // prints), not as a resource of its own.
+    let src = fixture("az-unresolved/vhub-inline.json");
+    let v = trace(&src, &["--src", "nic-a", "--dst", "10.70.0.4"]);
+    assert_eq!(v["outcome"], "not-modelled", "{v}");
+    assert_eq!(v["forward"]["rule"], "notModelled/conn-spoke");
+    let v = trace(&src, &["--src", "nic-a", "--dst", "nic-b"]);
+    assert_eq!(v["outcome"], "reachable", "{v}");
+    // Given both ways (inline and as its resource), the connection is reported once.
+    let read = |p: &str| -> Vec<Value> {
+        serde_json::from_str(&std::fs::read_to_string(fixture(p)).unwrap()).unwrap()
+    };
+    let mut both = read("az-unresolved/vhub-inline.json");
+    both.extend(
+        read("az-unresolved/vwan-spoke.json")
+            .into_iter()
+            .filter(|r| r["type"] == "Microsoft.Network/virtualHubs/hubVirtualNetworkConnections"),
+    );
+    let p = tmp("unresolved", "vhub-both.json");
+    std::fs::write(&p, serde_json::to_string(&both).unwrap()).unwrap();
+    let (code, yaml, err) = run(&["import", &p.display().to_string()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        yaml.matches("hubVirtualNetworkConnections/conn-spoke\"")
+            .count(),
+        1,
+        "{yaml}"
+    );
+}

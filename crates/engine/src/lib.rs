@@ -1021,6 +1021,9 @@ impl<'a> Walk<'a> {
         if self.s.hops.last().map(|h| h.node) != Some(node) {
             self.hop(node, Action::Forward);
         }
+        if let Some(end) = self.gateway_nat(g) {
+            return end;
+        }
         let gw = &self.f.gateways[g.ix()];
         match gw.next_for(self.pkt.dst) {
             Some(GatewayPeer::Site(site)) => {
@@ -1029,6 +1032,9 @@ impl<'a> Walk<'a> {
             }
             Some(GatewayPeer::Gateway(o)) => {
                 self.hop(Endpoint::Gateway(o), Action::Forward);
+                if let Some(end) = self.gateway_nat(o) {
+                    return end;
+                }
                 match self.f.gateways[o.ix()].subnet {
                     Some(gs) => self.route_from(gs, true),
                     None => End::Dropped(Endpoint::Gateway(o), Reason::NoRoute, None),
@@ -1039,6 +1045,22 @@ impl<'a> Walk<'a> {
                 _ => End::Dropped(node, Reason::GatewayNoSite, None),
             },
         }
+    }
+
+    /// A NAT rule of gateway `g` that vnetsim does not model could rewrite this packet: the
+    /// walk ends at the gateway naming it.
+    fn gateway_nat(&mut self, g: GatewayId) -> Option<End> {
+        let i = self.f.gateways[g.ix()].nat_not_modelled(self.pkt.src, self.pkt.dst)?;
+        let rule = Some(RuleRef::NotModelled(i));
+        if let Some(h) = self.s.hops.last_mut() {
+            h.action = Action::Drop;
+            h.rule = rule;
+        }
+        Some(End::Dropped(
+            Endpoint::Gateway(g),
+            Reason::NotModelled,
+            rule,
+        ))
     }
 
     /// Whether GatewaySubnet's route for the destination leads somewhere other than the
@@ -1478,6 +1500,9 @@ impl<'a> Walk<'a> {
                 // R7.2: forwarded by GatewaySubnet's routes, which also carry the prefixes the
                 // gateway learned from its other connections (site-to-site transit).
                 self.hop(Endpoint::Gateway(g), Action::Forward);
+                if let Some(end) = self.gateway_nat(g) {
+                    return end;
+                }
                 match self.f.gateways[g.ix()].subnet {
                     Some(gs) => self.route_from(gs, true),
                     None => End::Dropped(Endpoint::Gateway(g), Reason::NoRoute, None),

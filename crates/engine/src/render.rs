@@ -301,6 +301,13 @@ pub fn reason_text(f: &Fabric, leg: &Leg) -> String {
                     x.resource_type, x.id, x.affects
                 )
             }
+            Some(RuleRef::NotModelled(i)) if f.not_modelled[i as usize].gateway.is_some() => {
+                let x = &f.not_modelled[i as usize];
+                format!(
+                    "stopped at {at}: {} {} may rewrite this packet's addresses, which vnetsim does not model ({}); no verdict is given",
+                    x.resource_type, x.id, x.affects
+                )
+            }
             Some(RuleRef::NotModelled(i)) => {
                 let x = &f.not_modelled[i as usize];
                 format!(

@@ -203,7 +203,7 @@ fn unresolved_admin(
     let no_asg = |_: &str| -> Vec<Ipv4Net> { Vec::new() };
     let rules = rules_for(t, vnet, true).into_iter();
     let rules = rules
-        .filter(|x| x.3.direction == dir)
+        .filter(|x| x.3.applies_in(dir))
         .map(|(mgr, cfg, rc, r)| {
             let u = &r.unresolved;
             let (_, src) = side(&r.sources, "sources", u, tags, false, &no_asg);

@@ -95,6 +95,10 @@ pub fn compile(v: &m::Validated) -> Fabric {
                 id: x.id.clone(),
                 affects: x.affects.clone(),
                 vnet: x.vnet.as_ref().map(|v| VnetId(names.vnet(&v.value) as u32)),
+                gateway: x.gateway.as_ref().and_then(|g| {
+                    let i = t.gateways.iter().position(|y| y.name.value == g.value)?;
+                    Some(GatewayId(i as u32))
+                }),
             })
             .collect(),
         not_modelled_addresses: fib_of(t.not_modelled.iter().enumerate().rev().flat_map(
@@ -124,6 +128,23 @@ fn hub_routes(t: &m::Topology, vnet: &str, s: &m::Subnet) -> Option<u32> {
         .iter()
         .position(|x| x.vnet.as_ref().is_some_and(|v| v.value == vnet))?;
     Some(i as u32)
+}
+
+fn on_gateway(x: &m::NotModelled, gateway: &str) -> bool {
+    x.gateway.as_ref().is_some_and(|g| g.value == gateway)
+}
+
+/// The prefixes the `notModelled` NAT rules of `gateway` rewrite, to their entry (the first
+/// declared where they overlap).
+fn gateway_nat(t: &m::Topology, gateway: &str) -> Fib {
+    fib_of(
+        t.not_modelled
+            .iter()
+            .enumerate()
+            .rev()
+            .filter(|(_, x)| on_gateway(x, gateway))
+            .flat_map(|(i, x)| x.prefixes.iter().map(move |p| (p.value, i as u32))),
+    )
 }
 
 pub(crate) fn ip(a: Ipv4Addr) -> u32 {
@@ -445,6 +466,12 @@ fn compile_gateways(
             bgp_advertised_fib: Fib::default(),
             branch: Vec::new(),
             branch_fib: Fib::default(),
+            nat_fib: gateway_nat(t, &g.name.value),
+            nat_everywhere: t
+                .not_modelled
+                .iter()
+                .position(|x| on_gateway(x, &g.name.value) && x.prefixes.is_empty())
+                .map(|i| i as u32),
         });
     }
     let has_rs: Vec<bool> = route_servers.iter().map(Option::is_some).collect();

@@ -371,6 +371,10 @@ pub struct Gateway {
     /// branch-to-branch on (the NVAs' routes; ExpressRoute <-> VPN), advertised to BGP peers.
     pub branch: Vec<Ipv4Net>,
     branch_fib: Fib,
+    /// The address spaces its NAT rules rewrite (`notModelled` entries with this gateway), to
+    /// the entry's index; `nat_everywhere` an entry without prefixes (every walk across it).
+    nat_fib: Fib,
+    nat_everywhere: Option<u32>,
 }
 
 impl Gateway {
@@ -388,6 +392,18 @@ impl Gateway {
             self.bgp_advertised_fib.cuts(),
             self.branch_fib.cuts(),
         ]
+    }
+    /// Where [`Gateway::nat_not_modelled`] may change its answer, in source or destination.
+    pub fn nat_cuts(&self) -> &[u32] {
+        self.nat_fib.cuts()
+    }
+    /// The `notModelled` NAT rule of this gateway that could rewrite a packet from `src` to
+    /// `dst` (either address inside one of its mappings).
+    #[inline]
+    pub fn nat_not_modelled(&self, src: u32, dst: u32) -> Option<u32> {
+        self.nat_everywhere
+            .or_else(|| self.nat_fib.lookup(src))
+            .or_else(|| self.nat_fib.lookup(dst))
     }
     #[inline]
     pub fn advertises_to(&self, dst: u32, bgp: bool, express_route: bool) -> bool {
@@ -483,6 +499,8 @@ pub struct NotModelled {
     pub affects: String,
     /// The VNet it gives routes vnetsim does not know (a Virtual WAN hub connection).
     pub vnet: Option<VnetId>,
+    /// The VPN gateway whose NAT rule it is.
+    pub gateway: Option<GatewayId>,
 }
 
 /// Where a flow enters the fabric.

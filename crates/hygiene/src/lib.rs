@@ -13,6 +13,10 @@
 //! - `internet-allow`: an inbound Allow rule from any source (`*`, `Internet`, 0.0.0.0/0) that
 //!   decides some header.
 //!
+//! - `unresolved`: a rule that states a field vnetsim cannot resolve (`unresolved:`): not
+//!   audited, its unknown fields and why; every finding about a rule after it in the same
+//!   table says that it was not counted (its headers are unknown).
+//!
 //! Layering: model (route names) and fabric (compiled NSG tables) in, findings out; the binary
 //! prints them. A rule whose regions grow past a bound is reported as not analysed, never
 //! guessed.
@@ -366,6 +370,11 @@ fn widening_routes(topo: &Topology, table: Option<&str>, narrow: &[Ipv4Net]) -> 
 pub fn audit(f: &Fabric, topo: &Topology) -> Vec<Finding> {
     let mut v = rule_findings(f);
     v.extend(widened(f, topo));
+    let unresolved = unresolved_findings(f);
+    for x in &mut v {
+        behind_unresolved(x, &unresolved);
+    }
+    v.extend(unresolved);
     let rank = |k: &str| {
         [
             "shadowed",
@@ -373,6 +382,7 @@ pub fn audit(f: &Fabric, topo: &Topology) -> Vec<Finding> {
             "vnet-tag-widened",
             "internet-allow",
             "not-analysed",
+            "unresolved",
         ]
         .iter()
         .position(|x| *x == k)
@@ -396,6 +406,54 @@ pub fn audit(f: &Fabric, topo: &Topology) -> Vec<Finding> {
             ))
     });
     v
+}
+
+/// One `unresolved` finding per NSG rule with an `unresolved:` field (its associations in `at`).
+fn unresolved_findings(f: &Fabric) -> Vec<Finding> {
+    let mut by: BTreeMap<(String, &'static str, String), Finding> = BTreeMap::new();
+    for a in associations(f) {
+        let nsg = &f.nsg_names[a.table.nsg.ix()];
+        for (dir, t) in [
+            ("Inbound", &a.table.inbound),
+            ("Outbound", &a.table.outbound),
+        ] {
+            for r in t.unresolved.iter().flat_map(|u| &u.rules) {
+                let x = by
+                    .entry((nsg.clone(), dir, r.name.clone()))
+                    .or_insert_with(|| Finding {
+                        kind: "unresolved",
+                        nsg: nsg.clone(),
+                        direction: dir,
+                        rule: r.name.clone(),
+                        priority: r.order,
+                        at: Vec::new(),
+                        by: Vec::new(),
+                        detail: format!(
+                            "not audited: {}; a flow it could match ahead of the rule that decides gets no verdict",
+                            r.why
+                        ),
+                    });
+                x.at.push(a.id.clone());
+            }
+        }
+    }
+    by.into_values().collect()
+}
+
+/// A finding about a rule that an unresolved rule of the same NSG and direction comes ahead of
+/// says so: the regions were computed without it.
+fn behind_unresolved(x: &mut Finding, unresolved: &[Finding]) {
+    let ahead: Vec<&str> = unresolved
+        .iter()
+        .filter(|u| u.nsg == x.nsg && u.direction == x.direction && u.priority < x.priority)
+        .map(|u| u.rule.as_str())
+        .collect();
+    if !ahead.is_empty() {
+        x.detail.push_str(&format!(
+            " (unresolved rule(s) ahead not counted, their headers unknown: {})",
+            ahead.join(", ")
+        ));
+    }
 }
 
 pub fn json(v: &[Finding]) -> Value {

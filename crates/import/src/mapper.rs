@@ -19,7 +19,9 @@ use crate::yaml::{write_map, M, Y};
 use crate::{Diag, Files, ImportError, ImportOptions, Imported, Progress, TagFile};
 
 mod classify;
+mod express_route;
 mod firewall;
+mod gateway_nat;
 mod lb;
 mod manager;
 mod nat;
@@ -41,6 +43,7 @@ pub(crate) enum Kind {
     Site,
     PrivateEndpoint,
     NatGateway,
+    Circuit,
 }
 
 pub(crate) struct Ctx<'a> {
@@ -61,6 +64,14 @@ pub(crate) struct Ctx<'a> {
     pub out: BTreeMap<&'static str, Vec<(String, Y)>>,
     /// lower-cased subnet id -> NAT gateway name, from the gateways' `subnets` lists.
     pub nat_served: HashMap<String, String>,
+    /// Resource index -> (gateway name, prefixes) of a NAT rule resource reported unsupported.
+    pub nat_rules: HashMap<usize, (String, Vec<String>)>,
+    /// (spoke, hub) VNet names of every peering with `useRemoteGateways`.
+    pub gateway_users: Vec<(String, String)>,
+    /// (lower-cased gateway id, lower-cased circuit id) of every ExpressRoute connection.
+    pub circuit_links: Vec<(String, String)>,
+    /// Lower-cased id of each circuit written -> (its name, its private peering's id).
+    pub circuit_peering: HashMap<String, (String, String)>,
 }
 
 pub(crate) use route_server::learned_routes_source;
@@ -118,7 +129,10 @@ const STEPS: &[Step] = &[
     ("NSGs", network::nsgs),
     ("ASGs", network::asgs),
     ("NICs", network::nics),
+    ("ExpressRoute circuits", express_route::circuits),
     ("sites and gateways", network::sites_and_gateways),
+    ("ExpressRoute routes", express_route::learned_routes),
+    ("gateway NAT rules", gateway_nat::nat_rules),
     ("Route Servers", route_server::route_servers),
     ("firewalls", firewall::firewalls),
     ("Private Endpoints", network::private_endpoints),
@@ -227,6 +241,10 @@ impl<'a> Ctx<'a> {
             errors: Vec::new(),
             out: BTreeMap::new(),
             nat_served: HashMap::new(),
+            nat_rules: HashMap::new(),
+            gateway_users: Vec::new(),
+            circuit_links: Vec::new(),
+            circuit_peering: HashMap::new(),
         }
     }
 
@@ -349,6 +367,7 @@ impl<'a> Ctx<'a> {
             (Kind::Site, "microsoft.network/localnetworkgateways"),
             (Kind::PrivateEndpoint, "microsoft.network/privateendpoints"),
             (Kind::NatGateway, nat::NAT_GATEWAY),
+            (Kind::Circuit, express_route::CIRCUIT),
         ];
         for (kind, ty) in kinds {
             let list: Vec<(String, String, String, String)> = self
@@ -411,6 +430,32 @@ impl<'a> Ctx<'a> {
             .cloned()
     }
 
+    /// A Virtual WAN hub's own `virtualNetworkConnections` (`az network vhub show`), read like
+    /// the connection resources; one also given as a resource is reported once, as that.
+    fn inline_hub_connections(&mut self) {
+        const CONN: &str = "Microsoft.Network/virtualHubs/hubVirtualNetworkConnections";
+        let Class::Unsupported(what) = classify(&CONN.to_ascii_lowercase()) else {
+            return;
+        };
+        for i in self.of_type("microsoft.network/virtualhubs") {
+            let r = self.res[i];
+            for x in arr(&r.body, "virtualNetworkConnections") {
+                let Some(id) = text(x, "id") else { continue };
+                if self.get(id).is_some() {
+                    continue;
+                }
+                let vnet = prop(x, "remoteVirtualNetwork")
+                    .and_then(ref_id)
+                    .and_then(|v| self.names.get(&(Kind::Vnet, v.to_ascii_lowercase())))
+                    .cloned();
+                self.report.add(Status::Unsupported, CONN, id, what);
+                if let Some(e) = self.report.entries.last_mut() {
+                    e.vnet = vnet;
+                }
+            }
+        }
+    }
+
     fn finish_report(&mut self) {
         for i in 0..self.res.len() {
             let r = self.res[i];
@@ -430,12 +475,18 @@ impl<'a> Ctx<'a> {
                 let mut found = Vec::new();
                 addresses_in(&r.body, &mut found);
                 let vnet = self.hub_connection_vnet(r);
+                let nat = self.nat_rules.remove(&i);
                 if let Some(e) = self.report.entries.last_mut() {
                     e.addresses = found;
                     e.vnet = vnet;
+                    if let Some((g, p)) = nat {
+                        e.gateway = Some(g);
+                        e.prefixes = p;
+                    }
                 }
             }
         }
+        self.inline_hub_connections();
         self.report.entries.sort_by(|a, b| {
             (a.status, &a.type_name.to_ascii_lowercase(), &a.id).cmp(&(
                 b.status,
@@ -456,6 +507,7 @@ impl<'a> Ctx<'a> {
         }
         let order = [
             "sites",
+            "expressRouteCircuits",
             "vnets",
             "peerings",
             "routeTables",
@@ -500,7 +552,14 @@ impl<'a> Ctx<'a> {
                 } else {
                     m.put("addresses", Y::strs(e.addresses.iter().cloned()))
                 };
-                m.opt("vnet", e.vnet.clone().map(Y::s)).y()
+                let m = m
+                    .opt("vnet", e.vnet.clone().map(Y::s))
+                    .opt("gateway", e.gateway.clone().map(Y::s));
+                if e.prefixes.is_empty() {
+                    m.y()
+                } else {
+                    m.put("prefixes", Y::strs(e.prefixes.iter().cloned())).y()
+                }
             })
             .collect();
         if !not_modelled.is_empty() {
@@ -575,6 +634,7 @@ fn fetch_command(what: &str) -> &'static str {
         "public IP address" => "az network public-ip list -o json",
         "public IP prefix" => "az network public-ip prefix list -o json",
         "NAT gateway" => "az network nat gateway list -o json",
+        "ExpressRoute circuit" => "az network express-route list -o json",
         _ => "az resource list -o json",
     }
 }

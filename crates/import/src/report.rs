@@ -36,6 +36,10 @@ pub struct Entry {
     /// Unsupported: the imported VNet it gives routes vnetsim does not know (a Virtual WAN hub
     /// connection's VNet).
     pub vnet: Option<String>,
+    /// Unsupported: the imported VPN gateway it rewrites addresses in (a gateway NAT rule), and
+    /// the address spaces it rewrites (its internal and external mappings).
+    pub gateway: Option<String>,
+    pub prefixes: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -54,6 +58,8 @@ impl Report {
             detail: detail.into(),
             addresses: Vec::new(),
             vnet: None,
+            gateway: None,
+            prefixes: Vec::new(),
         });
     }
     pub fn note(&mut self, n: impl Into<String>) {

@@ -265,6 +265,10 @@ const TYPES: &[(&str, &str)] = &[
         "Microsoft.Network/virtualNetworkGateways",
     ),
     (
+        "azurerm_virtual_network_gateway_nat_rule",
+        "Microsoft.Network/virtualNetworkGateways/natRules",
+    ),
+    (
         "azurerm_local_network_gateway",
         "Microsoft.Network/localNetworkGateways",
     ),
@@ -328,6 +332,10 @@ const TYPES: &[(&str, &str)] = &[
     (
         "azurerm_express_route_circuit",
         "Microsoft.Network/expressRouteCircuits",
+    ),
+    (
+        "azurerm_express_route_circuit_peering",
+        "Microsoft.Network/expressRouteCircuits/peerings",
     ),
     (
         "azurerm_private_dns_zone",
@@ -1166,7 +1174,26 @@ fn properties(ty: &str, v: &Val) -> Option<Val> {
             if let Some(l) = id_ref(v.key("local_network_gateway_id"), p) {
                 m.push(("localNetworkGateway2", l));
             }
+            if let Some(k) = id_ref(v.key("express_route_circuit_id"), p) {
+                m.push(("peer", k));
+            }
+            for (tf, arm) in [
+                ("ingress_nat_rule_ids", "ingressNatRules"),
+                ("egress_nat_rule_ids", "egressNatRules"),
+            ] {
+                let ids = arr(v, tf).iter().filter_map(|x| id_ref(Some(x), p));
+                m.push((arm, Val::new(Json::Arr(ids.collect()), p)));
+            }
             o(m)
+        }
+        "azurerm_virtual_network_gateway_nat_rule" => nat_rule(v),
+        "azurerm_express_route_circuit_peering" => {
+            let field = |k: &str| v.key(k).cloned().unwrap_or_else(|| Val::null(p));
+            o(vec![
+                ("peeringType", field("peering_type")),
+                ("peerASN", field("peer_asn")),
+                ("circuitName", field("express_route_circuit_name")),
+            ])
         }
         "azurerm_public_ip" => o(vec![(
             "ipAddress",
@@ -1193,6 +1220,46 @@ fn properties(ty: &str, v: &Val) -> Option<Val> {
         }
         _ => return None,
     })
+}
+
+/// A VPN gateway NAT rule: `mode`, `type`, its `internal_mapping` and `external_mapping`
+/// blocks (`address_space`, `port_range`) and its gateway.
+fn nat_rule(v: &Val) -> Val {
+    let p = v.pos;
+    let field = |k: &str| v.key(k).cloned().unwrap_or_else(|| Val::null(p));
+    let mapping = |k: &str| {
+        let items = arr(v, k).iter().map(|m| {
+            obj(
+                vec![
+                    (
+                        "addressSpace",
+                        m.key("address_space")
+                            .cloned()
+                            .unwrap_or_else(|| Val::null(p)),
+                    ),
+                    (
+                        "portRange",
+                        m.key("port_range").cloned().unwrap_or_else(|| Val::null(p)),
+                    ),
+                ],
+                p,
+            )
+        });
+        Val::new(Json::Arr(items.collect()), p)
+    };
+    obj(
+        vec![
+            ("mode", field("mode")),
+            ("type", field("type")),
+            ("internalMappings", mapping("internal_mapping")),
+            ("externalMappings", mapping("external_mapping")),
+            (
+                "virtualNetworkGatewayId",
+                field("virtual_network_gateway_id"),
+            ),
+        ],
+        p,
+    )
 }
 
 fn subnet_props(v: &Val) -> Val {

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde_json::{json, Value};
 use vnetsim_fabric::admin::{AdminRule, AdminRules};
 use vnetsim_fabric::security::{ExpandedRule, RuleTable};
+use vnetsim_fabric::unresolved::UnresolvedRules;
 use vnetsim_fabric::watcher::{
     admin_rules, effective_routes, effective_rules, next_hop_ips, site_routes, AdvertisedOrigin,
     Association,
@@ -156,19 +157,65 @@ pub fn rules_json(f: &Fabric, n: NicId) -> Value {
         .map(|(a, name, t)| {
             let mut rules: Vec<Value> = t.inbound.rules.iter().map(|r| rule_json(r, "Inbound")).collect();
             rules.extend(t.outbound.rules.iter().map(|r| rule_json(r, "Outbound")));
-            json!({ "networkSecurityGroup": name, "association": assoc(f, a), "effectiveSecurityRules": rules })
+            let mut v = json!({ "networkSecurityGroup": name, "association": assoc(f, a), "effectiveSecurityRules": rules });
+            let mut u = unresolved_json(&t.inbound.unresolved, "Inbound", "securityRules/");
+            u.extend(unresolved_json(&t.outbound.unresolved, "Outbound", "securityRules/"));
+            if !u.is_empty() {
+                v["unresolvedSecurityRules"] = Value::Array(u);
+            }
+            v
         })
         .collect();
     let mut admin: Vec<Value> = Vec::new();
+    let mut unresolved: Vec<Value> = Vec::new();
     if let Some(a) = admin_rules(f, n) {
         admin.extend(a.inbound.rules.iter().map(|r| admin_json(r, "Inbound")));
         admin.extend(a.outbound.rules.iter().map(|r| admin_json(r, "Outbound")));
+        unresolved.extend(unresolved_json(&a.inbound.unresolved, "Inbound", ""));
+        unresolved.extend(unresolved_json(&a.outbound.unresolved, "Outbound", ""));
     }
-    json!({
+    let mut v = json!({
         "networkInterface": f.nics[n.ix()].name,
         "securityAdminRules": admin,
         "value": blocks,
-    })
+    });
+    if !unresolved.is_empty() {
+        v["unresolvedSecurityAdminRules"] = Value::Array(unresolved);
+    }
+    v
+}
+
+/// Rules that state a field vnetsim cannot resolve: name, priority (null when unresolved),
+/// direction, and every unresolved field with why.
+fn unresolved_json(u: &Option<UnresolvedRules>, dir: &str, prefix: &str) -> Vec<Value> {
+    let Some(u) = u else { return Vec::new() };
+    u.rules
+        .iter()
+        .map(|r| {
+            json!({
+                "name": format!("{prefix}{}", r.name),
+                "priority": (r.order > 0).then_some(r.order),
+                "direction": dir,
+                "unresolved": r.why,
+            })
+        })
+        .collect()
+}
+
+fn unresolved_text(out: &mut String, dir: &str, u: &Option<UnresolvedRules>) {
+    let Some(u) = u else { return };
+    for r in &u.rules {
+        let prio = if r.order > 0 {
+            r.order.to_string()
+        } else {
+            "?".to_string()
+        };
+        let _ = writeln!(
+            out,
+            "  {dir:<9} {prio:>5} {:<34} UNRESOLVED  {} (a flow it could match ahead of the rule that decides gets no verdict)",
+            r.name, r.why
+        );
+    }
 }
 
 fn admin_json(r: &AdminRule, dir: &str) -> Value {
@@ -246,7 +293,9 @@ pub fn rules_text(f: &Fabric, n: NicId) -> String {
             "Security admin rules (network manager; evaluated before NSGs: Deny and AlwaysAllow decide, Allow defers to the NSGs)"
         );
         admin_text(&mut out, "Inbound", &a.inbound);
+        unresolved_text(&mut out, "Inbound", &a.inbound.unresolved);
         admin_text(&mut out, "Outbound", &a.outbound);
+        unresolved_text(&mut out, "Outbound", &a.outbound.unresolved);
     }
     if blocks.is_empty() && admin.is_none() {
         let _ = writeln!(
@@ -264,7 +313,9 @@ pub fn rules_text(f: &Fabric, n: NicId) -> String {
         };
         let _ = writeln!(out, "NSG {name} (associated with {at})");
         table_text(&mut out, "Inbound", &t.inbound);
+        unresolved_text(&mut out, "Inbound", &t.inbound.unresolved);
         table_text(&mut out, "Outbound", &t.outbound);
+        unresolved_text(&mut out, "Outbound", &t.outbound.unresolved);
     }
     out
 }

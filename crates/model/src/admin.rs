@@ -62,7 +62,7 @@ impl AdminAccess {
 #[derive(Clone, Debug)]
 pub struct AdminRule {
     pub name: Sp<String>,
-    /// 1..4096, lower first.
+    /// 1..4096, lower first (0 when unresolved: ahead of every rule).
     pub priority: Sp<u32>,
     pub direction: Direction,
     pub access: AdminAccess,
@@ -73,6 +73,27 @@ pub struct AdminRule {
     pub destination_port_ranges: Vec<PortRange>,
     /// The fields the importer could not express (empty for an ordinary rule).
     pub unresolved: Vec<Unresolved>,
+}
+
+/// The fields an admin rule may leave unresolved.
+const UNRESOLVABLE: [&str; 6] = [
+    "sources",
+    "destinations",
+    "priority",
+    "direction",
+    "access",
+    "protocol",
+];
+
+impl AdminRule {
+    /// Whether `field` is one of the rule's unresolved fields.
+    pub fn is_unresolved(&self, field: &str) -> bool {
+        self.unresolved.iter().any(|u| u.field == field)
+    }
+    /// Whether the rule may apply in `dir` (both directions when its direction is unresolved).
+    pub fn applies_in(&self, dir: Direction) -> bool {
+        self.direction == dir || self.is_unresolved("direction")
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -283,25 +304,41 @@ fn admin_rule(d: &mut Diagnostics, n: &Node) -> Option<AdminRule> {
         ],
     )?;
     let what = "a security admin rule";
-    let u = unresolved(d, &o, what, &["sources", "destinations"]);
+    let u = unresolved(d, &o, what, &UNRESOLVABLE);
     let name = named(d, &o, what);
-    let priority = require(d, &o, "priority", what)
-        .and_then(|x| uint(d, x, "a priority (1..4096)", u32::MAX as u64));
-    let direction = require(d, &o, "direction", what).and_then(|x| {
-        enumerated(
-            d,
-            x,
-            "direction",
-            &[
-                ("Inbound", Direction::Inbound),
-                ("Outbound", Direction::Outbound),
-            ],
-        )
-    });
-    let access = require(d, &o, "access", what)
-        .and_then(|x| enumerated(d, x, "admin rule access", &AdminAccess::ALL));
-    let protocol = require(d, &o, "protocol", what)
-        .and_then(|x| enumerated(d, x, "protocol", &ADMIN_PROTOCOLS));
+    // An unresolved priority, direction, access or protocol (a Default rule known by its flag
+    // only) takes the value that puts the rule ahead of every other and matches every packet:
+    // priority 0, both directions (see `AdminRule::directions`), any protocol.
+    let stated = |d: &mut Diagnostics, k: &str| match u.iter().find(|x| x.field == k) {
+        Some(_) => None,
+        None => Some(require(d, &o, k, what)),
+    };
+    let priority = match stated(d, "priority") {
+        None => Some(Sp::new(0, n.loc)),
+        Some(x) => x.and_then(|x| uint(d, x, "a priority (1..4096)", u32::MAX as u64)),
+    };
+    let direction = match stated(d, "direction") {
+        None => Some(Direction::Inbound),
+        Some(x) => x.and_then(|x| {
+            enumerated(
+                d,
+                x,
+                "direction",
+                &[
+                    ("Inbound", Direction::Inbound),
+                    ("Outbound", Direction::Outbound),
+                ],
+            )
+        }),
+    };
+    let access = match stated(d, "access") {
+        None => Some(AdminAccess::Deny),
+        Some(x) => x.and_then(|x| enumerated(d, x, "admin rule access", &AdminAccess::ALL)),
+    };
+    let protocol = match stated(d, "protocol") {
+        None => Some(NsgProtocol::Any),
+        Some(x) => x.and_then(|x| enumerated(d, x, "protocol", &ADMIN_PROTOCOLS)),
+    };
     let mut addresses = |key: &str| -> Vec<Sp<AddressSpec>> {
         let node = required(d, &o, key, what, &u);
         items(d, node, key, true)
@@ -517,7 +554,7 @@ fn check_manager(m: &NetworkManager, vnets: &HashSet<&str>, d: &mut Diagnostics)
 
 fn check_admin_rule(r: &AdminRule, d: &mut Diagnostics) {
     let p = r.priority.value;
-    if !(1..=4096).contains(&p) {
+    if !(1..=4096).contains(&p) && !r.is_unresolved("priority") {
         d.error(
             r.priority.loc,
             format!(

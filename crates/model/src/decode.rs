@@ -637,9 +637,36 @@ fn not_modelled(d: &mut Diagnostics, n: &Node) -> Option<NotModelled> {
         d,
         n,
         "a notModelled entry",
-        &["type", "id", "affects", "addresses", "vnet"],
+        &[
+            "type",
+            "id",
+            "affects",
+            "addresses",
+            "vnet",
+            "gateway",
+            "prefixes",
+        ],
     )?;
     let vnet = o.get("vnet").and_then(|x| string(d, x, "a VNet name"));
+    let gateway = o
+        .get("gateway")
+        .and_then(|x| string(d, x, "a gateway name"));
+    let prefixes: Vec<_> = items(d, o.get("prefixes"), "prefixes", true)
+        .into_iter()
+        .filter_map(|x| prefix(d, x, false))
+        .collect();
+    if let (Some(p), None) = (prefixes.first(), &gateway) {
+        d.error(
+            p.loc,
+            "prefixes belong to a notModelled entry with a gateway (the address spaces its NAT rule rewrites)",
+        );
+    }
+    if let (Some(_), Some(g)) = (&vnet, &gateway) {
+        d.error(
+            g.loc,
+            "a notModelled entry names a vnet (hub routes) or a gateway (NAT), not both",
+        );
+    }
     let mut field = |k: &str| {
         o.get(k)
             .and_then(|x| scalar(d, x, "a string").map(str::to_string))
@@ -656,6 +683,8 @@ fn not_modelled(d: &mut Diagnostics, n: &Node) -> Option<NotModelled> {
         affects,
         addresses,
         vnet,
+        gateway,
+        prefixes,
     };
     d.warning(
         n.loc,
@@ -1187,7 +1216,12 @@ fn connection(d: &mut Diagnostics, c: &Node) -> Option<(ConnectionType, Sp<Strin
 }
 
 fn circuit(d: &mut Diagnostics, n: &Node) -> Option<ExpressRouteCircuit> {
-    let o = obj(d, n, "an ExpressRoute circuit", &["name", "privatePeering"])?;
+    let o = obj(
+        d,
+        n,
+        "an ExpressRoute circuit",
+        &["name", "privatePeering", "origin"],
+    )?;
     let name = named(d, &o, "an ExpressRoute circuit")?;
     let pn = require(d, &o, "privatePeering", "an ExpressRoute circuit")?;
     let po = obj(
@@ -1206,6 +1240,7 @@ fn circuit(d: &mut Diagnostics, n: &Node) -> Option<ExpressRouteCircuit> {
         name,
         peer_asn,
         advertised_prefixes,
+        origin: origin(d, &o),
     })
 }
 

@@ -70,6 +70,12 @@ pub struct NotModelled {
     /// The VNet it gives routes vnetsim does not know (a Virtual WAN hub connection): a walk
     /// leaving that VNet for an address a hub route could take ends with this entry.
     pub vnet: Option<Sp<String>>,
+    /// The VPN gateway it acts in (a gateway NAT rule): a walk crossing that gateway whose source
+    /// or destination lies in one of `prefixes` (every walk crossing it, when none) ends with
+    /// this entry.
+    pub gateway: Option<Sp<String>>,
+    /// The address spaces it rewrites (a NAT rule's internal and external mappings).
+    pub prefixes: Vec<Sp<Ipv4Net>>,
 }
 
 #[derive(Clone, Debug)]
@@ -437,6 +443,8 @@ pub struct ExpressRouteCircuit {
     pub name: Sp<String>,
     pub peer_asn: Sp<u32>,
     pub advertised_prefixes: Vec<Sp<Ipv4Net>>,
+    /// Where the object came from (set by the importer; optional).
+    pub origin: Option<Origin>,
 }
 
 /// The Route Server's subnet name, as Azure requires it.

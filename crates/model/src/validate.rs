@@ -971,9 +971,13 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// A `notModelled` entry's `vnet` exists; its walks out of the VNet are not all known.
+    /// A `notModelled` entry's `vnet` exists; its walks out of the VNet are not all known. Its
+    /// `gateway` is a VPN gateway; the walks across it that its NAT rule could rewrite are not.
     fn check_not_modelled(&self, d: &mut Diagnostics) {
         for x in &self.t.not_modelled {
+            if let Some(g) = &x.gateway {
+                self.check_not_modelled_gateway(d, g, x);
+            }
             let Some(v) = &x.vnet else { continue };
             if !self.names.vnets.contains_key(v.value.as_str()) {
                 unknown(d, v, "vnet", self.defined_vnets());
@@ -990,6 +994,42 @@ impl<'a> Checker<'a> {
                 ),
             );
         }
+    }
+
+    fn check_not_modelled_gateway(&self, d: &mut Diagnostics, g: &Sp<String>, x: &NotModelled) {
+        let Some(gw) = self.t.gateways.iter().find(|y| y.name.value == g.value) else {
+            let gateways = list(self.t.gateways.iter().map(|y| y.name.value.as_str()));
+            unknown(d, g, "gateway", gateways);
+            return;
+        };
+        if gw.gateway_type != GatewayType::Vpn {
+            d.error(
+                g.loc,
+                format!(
+                    "gateway '{}' is an ExpressRoute gateway: NAT rules belong to VPN gateways",
+                    Echo(&g.value)
+                ),
+            );
+            return;
+        }
+        let which = if x.prefixes.is_empty() {
+            "every walk across it".to_string()
+        } else {
+            let p: Vec<String> = x.prefixes.iter().map(|p| p.value.to_string()).collect();
+            format!(
+                "a walk across it with its source or destination in {}",
+                p.join(", ")
+            )
+        };
+        d.warning(
+            g.loc,
+            format!(
+                "gateway '{}' rewrites addresses with {} that vnetsim does not model: {which} \
+                 ends naming that resource",
+                Echo(&g.value),
+                Echo(&x.id)
+            ),
+        );
     }
 
     fn check_private_endpoints(&mut self, d: &mut Diagnostics) {

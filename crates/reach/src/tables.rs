@@ -316,6 +316,8 @@ impl Tables {
                 for x in g.cuts() {
                     c.all(DST, x);
                 }
+                c.all(SRC, g.nat_cuts());
+                c.all(DST, g.nat_cuts());
                 if let Some(s) = g.subnet {
                     c.add(&subnets[s.ix()]);
                 }

@@ -125,6 +125,7 @@ fn leg_finding(
         (Reason::FirewallDeny | Reason::FirewallDefaultDeny, rule) => {
             firewall(f, leg, b, topo, rule)
         }
+        (Reason::UnresolvedRule, Some(r)) => unresolved(f, b, r),
         (Reason::ForwardedTrafficNotAllowed, _) => forwarded(f, leg, sc, b, topo),
         (Reason::RouteNone, Some(RuleRef::Route(rr))) => {
             let r = &f.route_sets[rr.set.ix()].routes[rr.index as usize];
@@ -140,6 +141,36 @@ fn leg_finding(
             blocker: b,
             edit: None,
         },
+    }
+}
+
+/// A rule vnetsim cannot resolve may decide: named, marked unresolved with its unknown fields,
+/// and no change proposed (any change would be a guess at what the rule matches).
+fn unresolved(f: &Fabric, mut b: Blocker, r: RuleRef) -> Finding {
+    let Some((name, why)) = vnetsim_engine::render::unresolved_rule(f, r) else {
+        return Finding {
+            blocker: b,
+            edit: None,
+        };
+    };
+    b.kind = "unresolvedRule";
+    b.resource = match r {
+        RuleRef::NsgUnresolved { .. } => format!("nsg:{}", name.split('/').next().unwrap_or("")),
+        RuleRef::FirewallUnresolved { .. } => {
+            format!("firewall:{}", name.split('/').next().unwrap_or(""))
+        }
+        _ => format!("adminRule:{name}"),
+    };
+    b.decision = format!(
+        "unresolved rule {name} ({why}) may match this flow ahead of the rule that decides"
+    );
+    b.change = Some(format!(
+        "none until {name} is resolved: state what it leaves unresolved (for a service tag, \
+         import with --service-tags FILE)"
+    ));
+    Finding {
+        blocker: b,
+        edit: None,
     }
 }
 
@@ -188,18 +219,21 @@ fn nsg(
     } else {
         Direction::Outbound
     };
-    let used: HashSet<u32> = model
-        .map(|n| {
-            n.rules
-                .iter()
-                .filter(|r| r.direction == dir)
-                .map(|r| r.priority.value)
-                .collect()
-        })
-        .unwrap_or_default();
-    let names: HashSet<String> = model
-        .map(|n| n.rules.iter().map(|r| r.name.value.clone()).collect())
-        .unwrap_or_default();
+    // Unresolved rules hold their priorities and names too: a change never takes them.
+    let all = |n: &'_ vnetsim_model::types::Nsg| {
+        n.rules
+            .iter()
+            .chain(&n.unresolved_rules)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let rules = model.map(all).unwrap_or_default();
+    let used: HashSet<u32> = rules
+        .iter()
+        .filter(|r| r.direction == dir)
+        .map(|r| r.priority.value)
+        .collect();
+    let names: HashSet<String> = rules.iter().map(|r| r.name.value.clone()).collect();
     let level = match leg.dropped_at {
         Some(Endpoint::Nic(_)) => "NIC",
         _ => "subnet",
@@ -297,8 +331,9 @@ fn admin(f: &Fabric, leg: &Leg, mut b: Blocker, topo: &Topology, r: (u32, bool, 
             edit: None,
         };
     };
-    let used: HashSet<u32> = coll.rules.iter().map(|r| r.priority.value).collect();
-    let names: HashSet<String> = coll.rules.iter().map(|r| r.name.value.clone()).collect();
+    let every = || coll.rules.iter().chain(&coll.unresolved_rules);
+    let used: HashSet<u32> = every().map(|r| r.priority.value).collect();
+    let names: HashSet<String> = every().map(|r| r.name.value.clone()).collect();
     let Some(p) = free_priority(&used, 1, rule.priority, 4096) else {
         b.change = Some(format!(
             "no free priority ahead of {} in its collection",

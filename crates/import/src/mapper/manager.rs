@@ -180,15 +180,16 @@ fn port_list(v: &Val, key: &str) -> Vec<String> {
 
 fn admin_rule(c: &mut Ctx, r: &Resource) -> Option<(String, Y)> {
     let name = short(r);
-    if r.body.key("kind").and_then(Val::as_str) == Some("Default") {
-        c.unsupported(
-            &r.type_name,
-            &r.id,
-            format!("admin rule {name}: a Default (built-in) admin rule is not modelled"),
-        );
-        return None;
-    }
     let p = props_of(r);
+    if r.body.key("kind").and_then(Val::as_str) == Some("Default") {
+        let flag = text(p, "flag").unwrap_or("(no flag)").to_string();
+        if text(p, "direction").is_none() || p.key("priority").is_none() {
+            return Some(default_rule_by_flag(c, &name, &flag));
+        }
+        c.report.note(format!(
+            "admin rule {name}: a Default rule (flag {flag}), imported from the fields Azure reports for it"
+        ));
+    }
     let sides = [
         ("sources", side(c, p, "sources")),
         ("destinations", side(c, p, "destinations")),
@@ -231,6 +232,27 @@ fn admin_rule(c: &mut Ctx, r: &Resource) -> Option<(String, Y)> {
         .opt("unresolved", unresolved)
         .y();
     Some((format!("{dir}{prio:06}"), y))
+}
+
+/// A Default (built-in) admin rule the source knows by its flag only: Azure documents no rule
+/// set for a flag, so every field but the name is unresolved and a flow it could match (any,
+/// at a NIC of the collection's VNets) ends naming it.
+fn default_rule_by_flag(c: &mut Ctx, name: &str, flag: &str) -> (String, Y) {
+    let why = format!(
+        "Default rule flag '{flag}': its rule set is not in the source (export the rule with `az \
+         network manager security-admin-config rule-collection rule show`, which reports it)"
+    );
+    c.report
+        .note(format!("admin rule {name} kept unresolved: {why}"));
+    let mut u = M::new().put("priority", Y::s(&why));
+    for k in ["direction", "access", "protocol", "sources", "destinations"] {
+        u = u.put(k, Y::s(format!("Default rule flag '{flag}'")));
+    }
+    let y = M::new()
+        .put("name", Y::s(name))
+        .put("unresolved", u.y())
+        .y();
+    (format!("Default\u{0}{name}"), y)
 }
 
 fn connectivity(c: &mut Ctx, r: &Resource) -> Vec<Y> {

@@ -229,6 +229,9 @@ fn peering(c: &mut Ctx, r: &Resource, from: &str, p: &Val, stubs: &mut HashSet<S
         },
     };
     let b = |k: &str, d: bool| flag(p, k).unwrap_or(d);
+    if b("useRemoteGateways", false) {
+        c.gateway_users.push((from.to_string(), to.clone()));
+    }
     let y = M::new()
         .put("from", Y::s(from))
         .put("to", Y::s(&to))
@@ -678,6 +681,9 @@ fn connection(c: &mut Ctx, i: usize, links: &mut Vec<(String, String)>, bgp: &mu
     let lgw = prop(&r.body, "localNetworkGateway2")
         .and_then(ref_id)
         .map(str::to_string);
+    if ty.eq_ignore_ascii_case("expressroute") {
+        return super::express_route::connection(c, i, gw);
+    }
     let (Some(gw), Some(lgw), true) = (gw, lgw, ty.eq_ignore_ascii_case("ipsec")) else {
         c.mark(
             i,
@@ -786,6 +792,13 @@ fn gateway(c: &mut Ctx, i: usize, links: &[(String, String)]) {
         .filter_map(|(_, l)| c.names.get(&(Kind::Site, l.clone())).cloned())
         .collect();
     conns.sort();
+    let mut circuits: Vec<String> = c
+        .circuit_links
+        .iter()
+        .filter(|(g, k)| *g == me && c.circuit_peering.contains_key(k))
+        .filter_map(|(_, k)| c.names.get(&(Kind::Circuit, k.clone())).cloned())
+        .collect();
+    circuits.sort();
     if flag(&r.body, "activeActive") == Some(true) {
         c.report.note(format!(
             "gateway '{name}' is active-active; vnetsim models one instance"
@@ -803,6 +816,11 @@ fn gateway(c: &mut Ctx, i: usize, links: &[(String, String)]) {
                 conns
                     .into_iter()
                     .map(|s| M::new().put("site", Y::s(s)).y())
+                    .chain(
+                        circuits
+                            .into_iter()
+                            .map(|k| M::new().put("expressRouteCircuit", Y::s(k)).y()),
+                    )
                     .collect(),
             ),
         )
