@@ -35,7 +35,12 @@ pub mod render;
 pub mod space;
 pub mod tables;
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+/// The hasher of the maps keyed by signatures and regions: these keys are computed from the
+/// fabric, so a fast hash is enough (the default's SipHash cost about a tenth of a partition).
+type FastHash = foldhash::fast::FixedState;
 
 use rayon::prelude::*;
 use vnetsim_engine::sweep::destination_l7;
@@ -534,7 +539,7 @@ fn refine(
         });
     }
     let mut p = Partition::default();
-    let mut ids: HashMap<Signature, u32> = HashMap::new();
+    let mut ids: HashMap<Signature, u32, FastHash> = HashMap::default();
     let mut raw: Vec<Class> = Vec::new();
     while !frontier.is_empty() {
         let mut next = Vec::new();
@@ -616,32 +621,107 @@ pub struct Region {
 
 /// The destination a class is aimed at or delivered to (by any of its ways): the first that
 /// matches.
-fn dest_of(f: &Fabric, dests: &[Dest], c: &Class, sig: &Signature) -> Option<u32> {
+fn dest_of(f: &Fabric, ix: &DestIndex, c: &Class, sig: &Signature) -> Option<u32> {
     std::iter::once(sig)
         .chain(sig.others.iter().map(|x| &x.1))
-        .filter_map(|w| dest_of_way(f, dests, c, w))
+        .filter_map(|w| ix.first_of_way(f, c, w))
         .min()
 }
 
-fn dest_of_way(f: &Fabric, dests: &[Dest], c: &Class, sig: &Signature) -> Option<u32> {
-    let delivered = sig.key.forward.delivered_to;
-    let dst = c.bx.lo[DST];
-    let seen_dst = sig.seen[1];
-    let inside = |a: &[(u32, u32)], x: u32| a.iter().any(|&(lo, hi)| lo <= x && x <= hi);
-    dests
-        .iter()
-        .position(|d| {
-            if d.endpoint == Endpoint::Internet {
-                return delivered == Some(Endpoint::Internet)
-                    || (delivered.is_none()
-                        && vnetsim_fabric::prefix::is_public(dst)
-                        && !f.knows(dst));
+/// The destinations indexed for [`dest_of`], built once per [`regions`] call, so that a class
+/// costs a few lookups, not a scan of every destination.
+///
+/// A destination `d` matches a way when (the first matching `d` is the answer):
+/// - `d` stands for the Internet, and the way was delivered to the Internet, or delivered
+///   nowhere while aimed at a public address the fabric does not hold;
+/// - otherwise, the way was delivered to `d`'s endpoint, or was aimed at one of `d`'s
+///   addresses, or `d`'s addresses hold the destination the endpoint saw.
+struct DestIndex {
+    /// Per endpoint, the first destination standing for it.
+    by_endpoint: HashMap<Endpoint, u32, FastHash>,
+    /// The first destination standing for the Internet.
+    internet: Option<u32>,
+    /// The addresses of every destination but the Internet, cut into sorted disjoint pieces
+    /// `(lo, hi, first destination holding them)`.
+    pieces: Vec<(u32, u32, u32)>,
+}
+
+impl DestIndex {
+    fn new(dests: &[Dest]) -> DestIndex {
+        let mut by_endpoint: HashMap<Endpoint, u32, FastHash> = HashMap::default();
+        let mut spans: Vec<(u32, u32, u32)> = Vec::new();
+        for (i, d) in dests.iter().enumerate() {
+            by_endpoint.entry(d.endpoint).or_insert(i as u32);
+            if d.endpoint != Endpoint::Internet {
+                spans.extend(d.addrs.iter().map(|&(lo, hi)| (lo, hi, i as u32)));
             }
-            delivered == Some(d.endpoint)
-                || inside(&d.addrs, dst)
-                || seen_dst.is_some_and(|x| inside(&d.addrs, x))
-        })
-        .map(|i| i as u32)
+        }
+        DestIndex {
+            internet: by_endpoint.get(&Endpoint::Internet).copied(),
+            by_endpoint,
+            pieces: Self::pieces(spans),
+        }
+    }
+
+    /// Cuts overlapping spans into disjoint pieces, each with the lowest destination of the
+    /// spans covering it.
+    fn pieces(spans: Vec<(u32, u32, u32)>) -> Vec<(u32, u32, u32)> {
+        let mut starts: Vec<u64> = spans.iter().map(|s| s.0 as u64).collect();
+        starts.extend(spans.iter().map(|s| s.1 as u64 + 1));
+        starts.sort_unstable();
+        starts.dedup();
+        let mut by_start = spans;
+        by_start.sort_unstable();
+        // Spans that began at or before the current cut, lowest destination on top; spans
+        // that have ended leave when they reach the top.
+        let mut open: BinaryHeap<Reverse<(u32, u32)>> = BinaryHeap::new();
+        let mut next = 0;
+        let mut out: Vec<(u32, u32, u32)> = Vec::new();
+        for (k, &lo) in starts.iter().enumerate() {
+            while next < by_start.len() && by_start[next].0 as u64 <= lo {
+                open.push(Reverse((by_start[next].2, by_start[next].1)));
+                next += 1;
+            }
+            while open
+                .peek()
+                .is_some_and(|Reverse((_, hi))| (*hi as u64) < lo)
+            {
+                open.pop();
+            }
+            let Some(&Reverse((d, _))) = open.peek() else {
+                continue;
+            };
+            let hi = starts.get(k + 1).map_or(u32::MAX as u64, |&x| x - 1);
+            match out.last_mut() {
+                Some(p) if p.2 == d && p.1 as u64 + 1 == lo => p.1 = hi as u32,
+                _ => out.push((lo as u32, hi as u32, d)),
+            }
+        }
+        out
+    }
+
+    /// The first destination whose addresses hold `x`.
+    fn holding(&self, x: u32) -> Option<u32> {
+        let i = self.pieces.partition_point(|p| p.0 <= x);
+        let p = self.pieces.get(i.checked_sub(1)?)?;
+        (x <= p.1).then_some(p.2)
+    }
+
+    fn first_of_way(&self, f: &Fabric, c: &Class, sig: &Signature) -> Option<u32> {
+        let delivered = sig.key.forward.delivered_to;
+        let dst = c.bx.lo[DST];
+        let to_internet =
+            delivered.is_none() && vnetsim_fabric::prefix::is_public(dst) && !f.knows(dst);
+        [
+            delivered.and_then(|e| self.by_endpoint.get(&e).copied()),
+            self.internet.filter(|_| to_internet),
+            self.holding(dst),
+            sig.seen[1].and_then(|x| self.holding(x)),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
 }
 
 /// Every destination's address sets as cut points (and, for the Internet, what tells fabric
@@ -681,13 +761,15 @@ pub fn regions(
     keep_unmatched: bool,
     keep: impl Fn(&Signature) -> bool,
 ) -> Vec<Region> {
-    let mut groups: HashMap<(u32, Option<u32>, u32), (Vec<HeaderBox>, u64)> = HashMap::new();
+    let ix = DestIndex::new(dests);
+    let mut groups: HashMap<(u32, Option<u32>, u32), (Vec<HeaderBox>, u64), FastHash> =
+        HashMap::default();
     for c in &p.classes {
         let sig = &p.signatures[c.sig as usize];
         if !keep(sig) {
             continue;
         }
-        let d = dest_of(f, dests, c, sig);
+        let d = dest_of(f, &ix, c, sig);
         if d.is_none() && !keep_unmatched {
             continue;
         }
