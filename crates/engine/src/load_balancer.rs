@@ -254,6 +254,12 @@ impl<'a> Walk<'a> {
         let Some(ri) = listener.and_then(|l| gw.listeners[l as usize].rule) else {
             return Ok(self.drop_here(node, Reason::AppGwNoListener, None));
         };
+        // A request a listener takes meets what guards the frontend and is not modelled (a
+        // WAF in Prevention mode may block it by its content).
+        if let Some(i) = f.not_modelled_at(p.dst) {
+            let why = Some(RuleRef::NotModelled(i));
+            return Ok(self.drop_here(node, Reason::NotModelled, why));
+        }
         let rule = &gw.rules[ri as usize];
         let rref = RuleRef::AppGwRule { gw: g, index: ri };
         if rule.backends.is_empty() {

@@ -27,6 +27,7 @@ mod manager;
 mod nat;
 mod network;
 mod route_server;
+mod waf;
 
 pub use classify::{classify, Class};
 
@@ -66,6 +67,9 @@ pub(crate) struct Ctx<'a> {
     pub nat_served: HashMap<String, String>,
     /// Resource index -> (gateway name, prefixes) of a NAT rule resource reported unsupported.
     pub nat_rules: HashMap<usize, (String, Vec<String>)>,
+    /// Resource index -> the frontend addresses of the Application Gateways a WAF policy in
+    /// Prevention mode guards.
+    pub waf_addresses: HashMap<usize, Vec<String>>,
     /// (spoke, hub) VNet names of every peering with `useRemoteGateways`.
     pub gateway_users: Vec<(String, String)>,
     /// (lower-cased gateway id, lower-cased circuit id) of every ExpressRoute connection.
@@ -242,6 +246,7 @@ impl<'a> Ctx<'a> {
             out: BTreeMap::new(),
             nat_served: HashMap::new(),
             nat_rules: HashMap::new(),
+            waf_addresses: HashMap::new(),
             gateway_users: Vec::new(),
             circuit_links: Vec::new(),
             circuit_peering: HashMap::new(),
@@ -476,6 +481,11 @@ impl<'a> Ctx<'a> {
                 addresses_in(&r.body, &mut found);
                 let vnet = self.hub_connection_vnet(r);
                 let nat = self.nat_rules.remove(&i);
+                for a in self.waf_addresses.remove(&i).unwrap_or_default() {
+                    if !found.contains(&a) {
+                        found.push(a);
+                    }
+                }
                 if let Some(e) = self.report.entries.last_mut() {
                     e.addresses = found;
                     e.vnet = vnet;

@@ -318,6 +318,10 @@ const TYPES: &[(&str, &str)] = &[
         "azurerm_application_gateway",
         "Microsoft.Network/applicationGateways",
     ),
+    (
+        "azurerm_web_application_firewall_policy",
+        "Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies",
+    ),
     ("azurerm_virtual_hub", "Microsoft.Network/virtualHubs"),
     ("azurerm_route_server", "Microsoft.Network/virtualHubs"),
     (
@@ -1204,6 +1208,27 @@ fn properties(ty: &str, v: &Val) -> Option<Val> {
             v.key("ip_prefix").cloned().unwrap_or_else(|| Val::null(p)),
         )]),
         // Its public IPs and prefixes come from the association resources.
+        "azurerm_web_application_firewall_policy" => {
+            let ps = arr(v, "policy_settings").first().cloned();
+            let enabled = ps
+                .as_ref()
+                .and_then(|x| x.key("enabled"))
+                .and_then(Val::as_bool)
+                .unwrap_or(true);
+            let mode = ps
+                .as_ref()
+                .and_then(|x| x.key("mode"))
+                .cloned()
+                .unwrap_or_else(|| Val::str("Prevention".to_string(), p));
+            let state = if enabled { "Enabled" } else { "Disabled" };
+            o(vec![(
+                "policySettings",
+                o(vec![
+                    ("state", Val::str(state.to_string(), p)),
+                    ("mode", mode),
+                ]),
+            )])
+        }
         "azurerm_nat_gateway" => o(vec![
             ("publicIpAddresses", Val::new(Json::Arr(vec![]), p)),
             ("publicIpPrefixes", Val::new(Json::Arr(vec![]), p)),

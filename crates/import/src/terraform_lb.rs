@@ -594,18 +594,27 @@ pub(crate) fn app_gateway(v: &Val) -> (Val, Val) {
             sub(field(x, "name"), field(x, "id"), m, p)
         })
         .collect();
-    let props = obj(
-        vec![
-            ("gatewayIPConfigurations", list(gw_cfgs)),
-            ("frontendIPConfigurations", list(fes)),
-            ("frontendPorts", list(ports)),
-            ("backendAddressPools", list(pools)),
-            ("backendHttpSettingsCollection", list(settings)),
-            ("httpListeners", list(listeners)),
-            ("requestRoutingRules", list(rules)),
-        ],
-        p,
-    );
+    let mut members = vec![
+        ("gatewayIPConfigurations", list(gw_cfgs)),
+        ("frontendIPConfigurations", list(fes)),
+        ("frontendPorts", list(ports)),
+        ("backendAddressPools", list(pools)),
+        ("backendHttpSettingsCollection", list(settings)),
+        ("httpListeners", list(listeners)),
+        ("requestRoutingRules", list(rules)),
+    ];
+    members.extend(opt_ref(v, "firewall_policy_id").map(|x| ("firewallPolicy", x)));
+    if let Some(w) = blocks(v, "waf_configuration").first() {
+        let waf = obj(
+            vec![
+                ("enabled", field(w, "enabled")),
+                ("firewallMode", field(w, "firewall_mode")),
+            ],
+            p,
+        );
+        members.push(("webApplicationFirewallConfiguration", waf));
+    }
+    let props = obj(members, p);
     let sku = blocks(v, "sku").first();
     let sku = obj(
         vec![

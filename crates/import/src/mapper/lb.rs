@@ -429,12 +429,14 @@ fn app_gateway(c: &mut Ctx, i: usize) {
         .put("origin", c.origin(r))
         .put("sku", Y::s(sku))
         .put("subnet", Y::s(subnet))
-        .opt("privateIpAddress", private.map(Y::s))
-        .opt("publicIpAddress", public.map(Y::s))
+        .opt("privateIpAddress", private.clone().map(Y::s))
+        .opt("publicIpAddress", public.clone().map(Y::s))
         .put("listeners", Y::Seq(listeners))
         .put("backendAddressPools", Y::Seq(pools))
         .put("routingRules", Y::Seq(rules))
         .y();
     c.emit("applicationGateways", name.clone(), y);
     c.mark(i, Status::Imported, format!("application gateway {name}"));
+    let frontends = private.into_iter().chain(public).collect();
+    super::waf::application_firewalls(c, i, &name, frontends);
 }
