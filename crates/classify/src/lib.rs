@@ -72,7 +72,9 @@ pub mod bench;
 
 /// The fields a rule matches on. Addresses are host-order `u32` values
 /// (`10.0.0.1` is `0x0A00_0001`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    serde::Serialize, serde::Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash,
+)]
 pub struct Key {
     pub proto: u8,
     pub src: u32,
@@ -82,7 +84,7 @@ pub struct Key {
 }
 
 /// Interval starts along each field of a [`Classifier`] (see [`Classifier::cuts`]).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Cuts {
     pub proto: Vec<u32>,
     pub src: Vec<u32>,
@@ -92,7 +94,7 @@ pub struct Cuts {
 }
 
 /// The IP protocols a rule matches.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq)]
 pub enum Protocols {
     /// Every protocol (`*`).
     Any,
@@ -112,7 +114,7 @@ impl Protocols {
 }
 
 /// One rule: it matches when every field matches (see the crate documentation).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Rule {
     pub protocols: Protocols,
     /// Source prefixes `(address, length)`; at least one must contain the source.
@@ -180,7 +182,7 @@ const L4_WORK_MAX: usize = 1 << 23;
 /// Both vectors have the same power-of-two length (built only by
 /// [`Field::new`]): the last interval is repeated as padding, so that the
 /// search below has a fixed number of steps and stays in bounds.
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 struct Field {
     /// `starts[0] == 0`, non-decreasing.
     starts: Vec<u32>,
@@ -258,7 +260,7 @@ impl Field {
 /// A port field: searched like the others, or, when it has many intervals,
 /// read from a table with one class number per port (128 KB), which is
 /// cheaper than a search of 8 or more steps.
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 struct PortField {
     field: Field,
     /// Empty, or 65,536 class numbers.
@@ -287,12 +289,12 @@ impl PortField {
 
 /// Stored bitsets of one field or group of fields: per class, `summary`
 /// words then `words` words (see the crate documentation).
-#[derive(Clone, Debug, Default)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, Default)]
 struct Pool {
     data: Vec<u64>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 enum L4 {
     /// `table[proto_map[proto] + sport.lookup() + dport.lookup()]` is the
     /// offset of the layer-4 bitset in `pool` (the three parts are
@@ -307,7 +309,7 @@ enum L4 {
 }
 
 /// A compiled rule list. Immutable; cheap to share between threads.
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct Classifier {
     rules: usize,
     /// Summary words per stored bitset.
@@ -322,6 +324,7 @@ pub struct Classifier {
     dst: Field,
     src_pool: Pool,
     dst_pool: Pool,
+    #[serde(with = "proto_map")]
     proto_map: Box<[u32; 256]>,
     sport: PortField,
     dport: PortField,
@@ -872,5 +875,23 @@ mod build {
             dport,
             l4,
         }
+    }
+}
+
+/// `Classifier::proto_map` saved as a sequence (serde's arrays stop at 32), read back only at
+/// its length.
+mod proto_map {
+    use serde::{de::Error, Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(m: &[u32; 256], s: S) -> Result<S::Ok, S::Error> {
+        m.as_slice().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Box<[u32; 256]>, D::Error> {
+        let v = Vec::<u32>::deserialize(d)?;
+        let n = v.len();
+        v.into_boxed_slice()
+            .try_into()
+            .map_err(|_| D::Error::invalid_length(n, &"256 protocol offsets"))
     }
 }

@@ -9,7 +9,9 @@ use crate::prefix::{contains, contains_ip, reserved_private};
 use crate::{FirewallId, GatewayId, NicId, PeId, RouteTableId, VnetId};
 
 /// Where a route came from, as effective-route outputs spell it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
 pub enum RouteSource {
     Default,
     VirtualNetworkGateway,
@@ -34,7 +36,7 @@ impl RouteSource {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RouteState {
     Active,
     Invalid,
@@ -50,7 +52,7 @@ impl RouteState {
 }
 
 /// The next hop type as effective routes print it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum NextHopType {
     VnetLocal,
     VNetPeering,
@@ -82,7 +84,7 @@ impl NextHopType {
 }
 
 /// What a route resolves to in the compiled fabric (decided once, at compile time).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
     /// Deliver inside this VNet (own space or, over peering, a peer's).
     Vnet(VnetId),
@@ -115,7 +117,7 @@ pub enum Target {
     ExpressRouteGateway(GatewayId),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct EffectiveRoute {
     pub source: RouteSource,
     pub state: RouteState,
@@ -149,7 +151,7 @@ pub(crate) struct RouteInputs<'a> {
     pub service_endpoints: Vec<Ipv4Net>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub(crate) struct UserRoute {
     pub name: String,
     pub prefix: Ipv4Net,

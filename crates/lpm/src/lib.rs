@@ -113,7 +113,7 @@ impl fmt::Display for BuildError {
 impl std::error::Error for BuildError {}
 
 /// One trie node: 6 bits of the address, two bitmaps and two bases.
-#[derive(Clone, Copy, Default, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Default, Debug)]
 #[repr(C)]
 struct Node {
     /// Bit `v` set: position `v` continues in child node `base1 + popcnt(vector & below(v))`.
@@ -129,7 +129,7 @@ struct Node {
 /// Compiled longest-prefix-match table over IPv4 addresses (host-order `u32`).
 ///
 /// Immutable after [`Fib::build`]; cheap to share between threads.
-#[derive(Clone)]
+#[derive(serde::Serialize, serde::Deserialize, Clone)]
 pub struct Fib {
     /// Width `s` of the direct level.
     direct_bits: u32,

@@ -268,7 +268,11 @@ mod tests {
         let y = generate(&p).unwrap();
         assert!(y.contains("name: spoke4096\n    addressSpace: [100.64.0.0/20]"));
         assert!(y.contains("addressPrefix: 100.64.0.0/10, nextHopType: VirtualAppliance"));
-        let e = generate(&Params { vnets: MAX_VNETS + 1, ..p }).unwrap_err();
+        let e = generate(&Params {
+            vnets: MAX_VNETS + 1,
+            ..p
+        })
+        .unwrap_err();
         assert!(e.contains("between 2 and 5120"), "{e}");
     }
 }
