@@ -377,16 +377,13 @@ pub(crate) fn effective_routes(inp: &RouteInputs) -> Vec<EffectiveRoute> {
     let from_route_server = |r: &EffectiveRoute| {
         r.source == RouteSource::VirtualNetworkGateway && r.next_hop_ip.is_some()
     };
-    let n = out.len();
-    for i in 0..n {
+    let best_of = best_of_prefix(&out, &pre_invalid);
+    for i in 0..out.len() {
         if pre_invalid[i] {
             out[i].state = RouteState::Invalid;
             continue;
         }
-        let best = (0..n)
-            .filter(|&j| !pre_invalid[j] && out[j].prefix == out[i].prefix)
-            .max_by_key(|&j| (out[j].source.precedence(), std::cmp::Reverse(j)))
-            .unwrap();
+        let best = best_of[i];
         out[i].state = if best == i || (from_route_server(&out[best]) && from_route_server(&out[i]))
         {
             RouteState::Active
@@ -395,6 +392,28 @@ pub(crate) fn effective_routes(inp: &RouteInputs) -> Vec<EffectiveRoute> {
         };
     }
     out
+}
+
+/// For each route that is not invalidated already, the route of its prefix that wins (R2.6):
+/// the highest source precedence, the first listed among equals. One sort, not a scan of
+/// every route per route: a hub's subnets hold a route per peered VNet and per Private
+/// Endpoint in them.
+fn best_of_prefix(out: &[EffectiveRoute], pre_invalid: &[bool]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..out.len()).filter(|&j| !pre_invalid[j]).collect();
+    order.sort_unstable_by_key(|&j| {
+        (
+            out[j].prefix,
+            std::cmp::Reverse(out[j].source.precedence()),
+            j,
+        )
+    });
+    let mut best = vec![usize::MAX; out.len()];
+    for group in order.chunk_by(|&a, &b| out[a].prefix == out[b].prefix) {
+        for &j in group {
+            best[j] = group[0];
+        }
+    }
+    best
 }
 
 #[cfg(test)]
