@@ -53,6 +53,14 @@ pub enum Command {
         #[command(flatten)]
         out: Output,
     },
+    /// Parse, validate and compile a topology once, into a file that the commands reading a
+    /// fabric (trace, sweep, routes, reach, replay, check ...) accept in its place.
+    Compile {
+        topology: PathBuf,
+        /// The compiled fabric file to write
+        #[arg(long, short, value_name = "FABRIC.vnetsim")]
+        output: PathBuf,
+    },
     /// Import a fabric from az exports, Resource Graph, ARM templates or Terraform state.
     Import(crate::import::ImportArgs),
     /// Effective routes of a subnet or of a NIC's subnet (Network Watcher: effective routes), or
@@ -202,12 +210,38 @@ pub struct TraceArgs {
     pub out: Output,
 }
 
+/// The fabric of a topology, an import source or a compiled fabric file (told apart by their
+/// content), its validation warnings printed.
 pub fn load(path: &Path) -> Result<Fabric, String> {
+    if vnetsim_store::is_compiled(path) {
+        let saved = vnetsim_store::load(path)?;
+        eprint!("{}", saved.warnings);
+        return Ok(saved.fabric);
+    }
     let v = crate::import::load_validated(path)?;
     if !v.warnings.items.is_empty() {
         eprint!("{}", v.warnings);
     }
     Ok(fabric::compile(&v))
+}
+
+/// `compile`: the topology's fabric and warnings, saved.
+fn run_compile(topology: &Path, output: &Path) -> Result<u8, String> {
+    let v = crate::import::load_validated(topology)?;
+    let warnings = match v.warnings.items.is_empty() {
+        true => String::new(),
+        false => v.warnings.to_string(),
+    };
+    eprint!("{warnings}");
+    let fabric = fabric::compile(&v);
+    let (vnets, subnets) = (fabric.vnets.len(), fabric.subnets.len());
+    vnetsim_store::save(output, &vnetsim_store::Saved { warnings, fabric })?;
+    println!(
+        "{}: compiled ({vnets} vnets, {subnets} subnets) into {}",
+        topology.display(),
+        output.display()
+    );
+    Ok(0)
 }
 
 /// `validate --json`: counts, warnings, and every object with its origin (where it came from
@@ -272,6 +306,7 @@ pub fn print_json(v: &serde_json::Value) {
 pub fn run(cli: Cli) -> Result<u8, String> {
     match cli.command {
         Command::Import(a) => crate::import::run_import(a),
+        Command::Compile { topology, output } => run_compile(&topology, &output),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut buf = Vec::new();

@@ -177,9 +177,23 @@ fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// A compiled fabric holds the fabric, not the topology it was compiled from: the commands
+/// that read the topology itself (validate, audit, trace --why, reach --why) refuse it.
+fn refuse_compiled(path: &Path) -> Result<(), String> {
+    match vnetsim_store::is_compiled(path) {
+        true => Err(format!(
+            "{}: error: a compiled fabric holds no topology source, and this command reads the \
+             topology itself: give it the topology file the fabric was compiled from\n",
+            path.display()
+        )),
+        false => Ok(()),
+    }
+}
+
 /// Loads and validates a topology file, or imports an import source (detected by content)
 /// with default options.
 pub fn load_validated(path: &Path) -> Result<vnetsim_model::Validated, String> {
+    refuse_compiled(path)?;
     if !looks_like_import_source(path) {
         return vnetsim_model::load(path).map_err(|d| d.to_string());
     }
@@ -192,6 +206,7 @@ pub fn load_validated(path: &Path) -> Result<vnetsim_model::Validated, String> {
 
 /// The topology text of a file, or the topology an import source maps to (default options).
 pub fn topology_text(path: &Path) -> Result<String, String> {
+    refuse_compiled(path)?;
     if !looks_like_import_source(path) {
         let limits = vnetsim_model::limits::Limits::default();
         return vnetsim_model::read::read_topology(path, &limits)

@@ -11,8 +11,6 @@ mod common;
 use common::{ok, root, run, tmp};
 use serde_json::{json, Value};
 
-const AGW: &str =
-    "/subscriptions/4d4d4d4d-0000-4000-9000-00000000004d/resourceGroups/rg-lb/providers/Microsoft.Network/applicationGateways/agw-web";
 const POLICY: &str =
     "/subscriptions/4d4d4d4d-0000-4000-9000-00000000004d/resourceGroups/rg-lb/providers/Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies/waf-web";
 

@@ -72,7 +72,9 @@ pub mod bench;
 
 /// The fields a rule matches on. Addresses are host-order `u32` values
 /// (`10.0.0.1` is `0x0A00_0001`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    serde::Serialize, serde::Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash,
+)]
 pub struct Key {
     pub proto: u8,
     pub src: u32,
@@ -82,7 +84,7 @@ pub struct Key {
 }
 
 /// Interval starts along each field of a [`Classifier`] (see [`Classifier::cuts`]).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Cuts {
     pub proto: Vec<u32>,
     pub src: Vec<u32>,
@@ -92,7 +94,7 @@ pub struct Cuts {
 }
 
 /// The IP protocols a rule matches.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq)]
 pub enum Protocols {
     /// Every protocol (`*`).
     Any,
@@ -112,7 +114,7 @@ impl Protocols {
 }
 
 /// One rule: it matches when every field matches (see the crate documentation).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Rule {
     pub protocols: Protocols,
     /// Source prefixes `(address, length)`; at least one must contain the source.
@@ -180,7 +182,7 @@ const L4_WORK_MAX: usize = 1 << 23;
 /// Both vectors have the same power-of-two length (built only by
 /// [`Field::new`]): the last interval is repeated as padding, so that the
 /// search below has a fixed number of steps and stays in bounds.
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 struct Field {
     /// `starts[0] == 0`, non-decreasing.
     starts: Vec<u32>,
@@ -285,7 +287,7 @@ impl Field {
 /// A port field: searched like the others, or, when it has many intervals,
 /// read from a table with one class number per port (128 KB), which is
 /// cheaper than a search of 8 or more steps.
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 struct PortField {
     field: Field,
     /// Empty, or 65,536 class numbers.
@@ -314,7 +316,7 @@ impl PortField {
 
 /// Stored bitsets of one field or group of fields: per class, `summary`
 /// words then `words` words (see the crate documentation).
-#[derive(Clone, Debug, Default)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, Default)]
 struct Pool {
     data: Vec<u64>,
 }
@@ -328,12 +330,13 @@ impl Pool {
         // `class * stride` for a class of this pool (`build::field`,
         // `build::port_field`, the cross product), and the pool holds
         // `count * stride` words (`build::pool`): the offset is in bounds,
-        // with a whole bitset after it.
+        // with a whole bitset after it. A classifier read from a file is
+        // checked for exactly this before use (`layout::check`).
         unsafe { self.data.get_unchecked(offset..) }
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 enum L4 {
     /// `table[proto_map[proto] + sport.lookup() + dport.lookup()]` is the
     /// offset of the layer-4 bitset in `pool` (the three parts are
@@ -348,7 +351,12 @@ enum L4 {
 }
 
 /// A compiled rule list. Immutable; cheap to share between threads.
-#[derive(Clone, Debug)]
+///
+/// Saved and read back with serde (a compiled fabric file); what is read is checked to have
+/// the layout [`Classifier::build`] gives before it is used (`layout::check`), so a damaged
+/// or crafted file is an error, never an out-of-bounds read.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
+#[serde(try_from = "layout::Parts")]
 pub struct Classifier {
     rules: usize,
     /// Summary words per stored bitset.
@@ -363,12 +371,14 @@ pub struct Classifier {
     dst: Field,
     src_pool: Pool,
     dst_pool: Pool,
+    #[serde(with = "proto_map")]
     proto_map: Box<[u32; 256]>,
     sport: PortField,
     dport: PortField,
     l4: L4,
-    /// Whether the processor has AVX2 (checked once, at build): batches then AND
-    /// four bitset words a vector instead of two.
+    /// Whether the processor has AVX2 (checked once, at build or when read back): batches
+    /// then AND four bitset words a vector instead of two.
+    #[serde(skip)]
     avx2: bool,
 }
 
@@ -985,10 +995,173 @@ mod build {
         }
     }
 
-    fn has_avx2() -> bool {
+    pub(super) fn has_avx2() -> bool {
         #[cfg(target_arch = "x86_64")]
         return std::is_x86_feature_detected!("avx2");
         #[cfg(not(target_arch = "x86_64"))]
         false
+    }
+}
+
+/// `Classifier::proto_map` saved as a sequence (serde's arrays stop at 32), read back only at
+/// its length.
+mod proto_map {
+    use serde::{de::Error, Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(m: &[u32; 256], s: S) -> Result<S::Ok, S::Error> {
+        m.as_slice().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Box<[u32; 256]>, D::Error> {
+        let v = Vec::<u32>::deserialize(d)?;
+        let n = v.len();
+        v.into_boxed_slice()
+            .try_into()
+            .map_err(|_| D::Error::invalid_length(n, &"256 protocol offsets"))
+    }
+}
+
+/// The check of a classifier read back from a file: every offset its lookups can produce
+/// lies inside the table or pool it indexes, with a whole bitset after it.
+mod layout {
+    use super::*;
+
+    /// A [`Classifier`]'s saved fields, in its order.
+    #[derive(serde::Deserialize)]
+    pub(super) struct Parts {
+        rules: usize,
+        summary: usize,
+        words: usize,
+        words_fixed: usize,
+        src: Field,
+        dst: Field,
+        src_pool: Pool,
+        dst_pool: Pool,
+        #[serde(with = "proto_map")]
+        proto_map: Box<[u32; 256]>,
+        sport: PortField,
+        dport: PortField,
+        l4: L4,
+    }
+
+    impl TryFrom<Parts> for Classifier {
+        type Error = String;
+        fn try_from(p: Parts) -> Result<Classifier, String> {
+            let c = Classifier {
+                rules: p.rules,
+                summary: p.summary,
+                words: p.words,
+                words_fixed: p.words_fixed,
+                src: p.src,
+                dst: p.dst,
+                src_pool: p.src_pool,
+                dst_pool: p.dst_pool,
+                proto_map: p.proto_map,
+                sport: p.sport,
+                dport: p.dport,
+                l4: p.l4,
+                avx2: build::has_avx2(),
+            };
+            check(&c).map_err(|e| format!("a classifier is damaged: {e}"))?;
+            Ok(c)
+        }
+    }
+
+    /// The largest value a field's lookup returns, if its tables are well formed.
+    fn field_max(f: &Field) -> Result<usize, &'static str> {
+        let n = f.starts.len();
+        if n == 0 || !n.is_power_of_two() || f.vals.len() != n || f.starts[0] != 0 {
+            return Err("a field's interval table is malformed");
+        }
+        Ok(f.vals.iter().copied().max().unwrap_or(0) as usize)
+    }
+
+    fn port_max(f: &PortField) -> Result<usize, &'static str> {
+        match f.direct.len() {
+            0 => field_max(&f.field),
+            65_536 => {
+                let m = f.direct.iter().copied().max().unwrap_or(0) as usize;
+                m.checked_mul(f.mul as usize)
+                    .ok_or("a port table overflows")
+            }
+            _ => Err("a port table has the wrong length"),
+        }
+    }
+
+    /// `max` (the largest offset) plus a whole bitset fits in `pool`.
+    fn fits(max: usize, stride: usize, pool: &Pool) -> Result<(), &'static str> {
+        match max.checked_add(stride) {
+            Some(end) if end <= pool.data.len() => Ok(()),
+            _ => Err("an offset points past its bitset pool"),
+        }
+    }
+
+    pub(super) fn check(c: &Classifier) -> Result<(), &'static str> {
+        let fixed = matches!(c.words_fixed, 0 | 1 | 2 | 4 | 8 | 16);
+        let shape = if c.words_fixed > 0 {
+            c.words == c.words_fixed && c.summary == 0
+        } else {
+            c.words > SMALL_WORDS && c.summary == c.words.div_ceil(64)
+        };
+        if !fixed || !shape || c.rules > c.words.saturating_mul(64) {
+            return Err("its word counts disagree");
+        }
+        let stride = c.summary + c.words;
+        fits(field_max(&c.src)?, stride, &c.src_pool)?;
+        fits(field_max(&c.dst)?, stride, &c.dst_pool)?;
+        let proto = c.proto_map.iter().copied().max().unwrap_or(0) as usize;
+        let (sport, dport) = (port_max(&c.sport)?, port_max(&c.dport)?);
+        match &c.l4 {
+            L4::Combined { table, pool } => {
+                let top = proto.checked_add(sport).and_then(|x| x.checked_add(dport));
+                if top.is_none_or(|t| t >= table.len()) {
+                    return Err("a layer-4 index points past its table");
+                }
+                let max = table.iter().copied().max().unwrap_or(0) as usize;
+                fits(max, stride, pool)
+            }
+            L4::Separate {
+                proto: pp,
+                sport: sp,
+                dport: dp,
+            } => {
+                fits(proto, stride, pp)?;
+                fits(sport, stride, sp)?;
+                fits(dport, stride, dp)
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn rules() -> Vec<Rule> {
+            let mut r = Rule::any();
+            r.dport = vec![(443, 443)];
+            vec![r, Rule::any()]
+        }
+
+        #[test]
+        fn a_built_classifier_passes() {
+            for n in [1usize, 70, 300, 1100] {
+                let c = Classifier::build(&rules().into_iter().cycle().take(n).collect::<Vec<_>>());
+                assert_eq!(check(&c), Ok(()), "{n} rules");
+            }
+        }
+
+        #[test]
+        fn an_offset_past_its_pool_is_refused() {
+            let mut c = Classifier::build(&rules());
+            let last = c.src.vals.len() - 1;
+            c.src.vals[last] = c.src_pool.data.len() as u32;
+            assert!(check(&c).is_err());
+            let mut c = Classifier::build(&rules());
+            c.dst.starts.pop();
+            assert!(check(&c).is_err());
+            let mut c = Classifier::build(&rules());
+            c.proto_map[6] = u32::MAX;
+            assert!(check(&c).is_err());
+        }
     }
 }

@@ -19,13 +19,14 @@ use crate::security::{expand, proto, side, TagSets};
 use crate::unresolved::{UnresolvedRule, UnresolvedRules};
 
 /// One admin rule as effective security rules show it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AdminRule {
     /// `MANAGER/CONFIGURATION/COLLECTION/RULE`.
     pub name: String,
     pub priority: u32,
     pub access: AdminAccess,
-    pub protocol: &'static str,
+    #[serde(with = "crate::security::protocol_name")]
+    pub protocol: crate::security::ProtocolName,
     pub source: Vec<String>,
     pub destination: Vec<String>,
     pub source_ports: Vec<(u16, u16)>,
@@ -36,7 +37,7 @@ pub struct AdminRule {
 }
 
 /// One direction of a subnet's admin rules.
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct AdminRules {
     pub rules: Vec<AdminRule>,
     classifier: Classifier,
@@ -95,7 +96,7 @@ impl AdminRules {
 }
 
 /// A subnet's admin rules, both directions.
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct AdminTable {
     pub inbound: AdminRules,
     pub outbound: AdminRules,

@@ -12,7 +12,7 @@ use crate::security::Access;
 use crate::unresolved::{UnresolvedRule, UnresolvedRules};
 use crate::{SubnetId, VnetId};
 
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct DnatRule {
     pub name: String,
     pub protocols: Protocols,
@@ -23,7 +23,7 @@ pub struct DnatRule {
     pub to_port: u16,
 }
 
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct AppRule {
     /// `COLLECTION/RULE`
     pub name: String,
@@ -39,7 +39,7 @@ pub struct AppRule {
 }
 
 /// An application rule with an unresolved source or target (`None`: may match anything).
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct UnresolvedAppRule {
     pub source: Option<Vec<(u32, u8)>>,
     pub protocols: Vec<(AppProtocol, u16)>,
@@ -63,7 +63,7 @@ impl UnresolvedAppRule {
 }
 
 /// A DNAT rule with an unresolved source or translated address.
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct UnresolvedDnat {
     pub protocols: Protocols,
     /// `None`: the source is unresolved (may match anything).
@@ -107,7 +107,7 @@ impl AppRule {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq)]
 pub enum FqdnPattern {
     Any,
     Exact(String),
@@ -140,7 +140,7 @@ impl FqdnPattern {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct Firewall {
     pub name: String,
     pub vnet: VnetId,

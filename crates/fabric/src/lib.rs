@@ -49,6 +49,7 @@ use security::NsgTable;
 macro_rules! ids {
     ($($name:ident),*) => {$(
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(serde::Serialize, serde::Deserialize)]
         pub struct $name(pub u32);
         impl $name {
             #[inline]
@@ -77,7 +78,7 @@ ids!(
 );
 
 /// Who owns a private address inside one VNet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Owner {
     Nic(NicId),
     Pe(PeId),
@@ -121,7 +122,7 @@ impl Owner {
 }
 
 /// Who owns a public address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PublicOwner {
     Nic(NicId),
     Firewall(FirewallId),
@@ -159,14 +160,14 @@ impl PublicOwner {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct PeerLink {
     pub vnet: VnetId,
     /// This VNet's peering object toward `vnet` allows forwarded traffic (R-PEER-04).
     pub allow_forwarded_traffic: bool,
 }
 
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct Vnet {
     pub name: String,
     pub address_space: Vec<Ipv4Net>,
@@ -206,7 +207,7 @@ impl Vnet {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct Subnet {
     pub name: String,
     pub vnet: VnetId,
@@ -232,7 +233,7 @@ pub struct Subnet {
 pub const DEFAULT_OUTBOUND_IP: u32 = 0xC633_6401;
 
 /// A NAT gateway: the outbound source of every VM of the subnets it is associated with.
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct NatGateway {
     pub name: String,
     /// The address its connections leave from: the first public IP, else the first address of
@@ -241,7 +242,7 @@ pub struct NatGateway {
 }
 
 /// How a VM's connection to the Internet gets its public source address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OutboundMethod {
     NatGateway(NatGatewayId),
     InstancePublicIp,
@@ -250,7 +251,7 @@ pub enum OutboundMethod {
     DefaultOutboundAccess,
 }
 
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct Nic {
     pub name: String,
     pub subnet: SubnetId,
@@ -263,7 +264,7 @@ pub struct Nic {
     pub mac: Option<u64>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct PrivateEndpoint {
     pub name: String,
     pub subnet: SubnetId,
@@ -271,7 +272,7 @@ pub struct PrivateEndpoint {
     pub service: ServiceId,
 }
 
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct Service {
     pub name: String,
     pub kind: String,
@@ -284,7 +285,7 @@ pub struct Service {
 }
 
 /// A PaaS service's network rules, as its public endpoint applies them.
-#[derive(Clone, Debug, Default)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, Default)]
 pub struct ServiceAcls {
     /// Only the rules below are admitted ("selected networks").
     pub default_deny: bool,
@@ -314,7 +315,7 @@ impl ServiceAcls {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct Site {
     pub name: String,
     pub prefixes: Vec<Ipv4Net>,
@@ -326,7 +327,7 @@ pub struct Site {
 }
 
 /// Where a gateway sends what it learned: a site (IPsec) or another gateway (Vnet2Vnet).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum GatewayPeer {
     Site(SiteId),
     Gateway(GatewayId),
@@ -348,7 +349,7 @@ impl GatewayPeer {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct Gateway {
     pub name: String,
     pub vnet: VnetId,
@@ -418,14 +419,14 @@ impl Gateway {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct RouteTableInfo {
     pub name: String,
     pub disable_bgp_route_propagation: bool,
 }
 
 /// One distinct effective route set, shared by every subnet that has it.
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct RouteSet {
     pub routes: Vec<EffectiveRoute>,
     fib: Fib,
@@ -454,7 +455,7 @@ impl RouteSet {
 }
 
 /// The compiled fabric.
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct Fabric {
     pub name: String,
     pub vnets: Vec<Vnet>,
@@ -492,7 +493,7 @@ pub struct Fabric {
 }
 
 /// A resource that affects packets and that vnetsim does not model.
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct NotModelled {
     pub resource_type: String,
     pub id: String,
@@ -504,7 +505,7 @@ pub struct NotModelled {
 }
 
 /// Where a flow enters the fabric.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Endpoint {
     Nic(NicId),
     Pe(PeId),

@@ -27,7 +27,7 @@ pub use crate::LbFrontendId;
 pub use crate::LbId;
 
 /// The tuple a load-balancing rule hashes (distribution-mode-concepts).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Distribution {
     FiveTuple,
     /// `SourceIP`: source and destination address.
@@ -36,7 +36,7 @@ pub enum Distribution {
     ThreeTuple,
 }
 
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct Frontend {
     pub name: String,
     pub lb: LbId,
@@ -45,7 +45,7 @@ pub struct Frontend {
     pub subnet: Option<SubnetId>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct LbRule {
     pub name: String,
     pub frontend: LbFrontendId,
@@ -72,7 +72,7 @@ impl LbRule {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct NatRule {
     pub name: String,
     pub frontend: LbFrontendId,
@@ -97,7 +97,7 @@ impl NatRule {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct LoadBalancer {
     pub name: String,
     pub public: bool,
@@ -109,7 +109,7 @@ pub struct LoadBalancer {
     pub probe_denied: Vec<NicId>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct Listener {
     pub name: String,
     pub ip: u32,
@@ -118,7 +118,7 @@ pub struct Listener {
     pub rule: Option<u32>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct GwRule {
     pub name: String,
     pub backends: Vec<u32>,
@@ -128,7 +128,7 @@ pub struct GwRule {
     pub backend_port: u16,
 }
 
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct AppGateway {
     pub name: String,
     pub subnet: SubnetId,

@@ -15,7 +15,7 @@ use vnetsim_model as m;
 use vnetsim_model::route_server::{MAX_ROUTES_PER_PEER, ROUTE_SERVER_ASN};
 
 /// What one Route Server programs, and whether it exchanges routes with the VNet's gateways.
-#[derive(Clone, Debug, Default)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, Default)]
 pub(crate) struct Programmed {
     /// Branch-to-branch (`allowBranchToBranchTraffic`).
     pub branch_to_branch: bool,

@@ -9,7 +9,9 @@ use crate::prefix::{contains, contains_ip, reserved_private};
 use crate::{FirewallId, GatewayId, NicId, PeId, RouteTableId, VnetId};
 
 /// Where a route came from, as effective-route outputs spell it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
 pub enum RouteSource {
     Default,
     VirtualNetworkGateway,
@@ -34,7 +36,7 @@ impl RouteSource {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RouteState {
     Active,
     Invalid,
@@ -50,7 +52,7 @@ impl RouteState {
 }
 
 /// The next hop type as effective routes print it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum NextHopType {
     VnetLocal,
     VNetPeering,
@@ -82,7 +84,7 @@ impl NextHopType {
 }
 
 /// What a route resolves to in the compiled fabric (decided once, at compile time).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
     /// Deliver inside this VNet (own space or, over peering, a peer's).
     Vnet(VnetId),
@@ -115,7 +117,7 @@ pub enum Target {
     ExpressRouteGateway(GatewayId),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct EffectiveRoute {
     pub source: RouteSource,
     pub state: RouteState,
@@ -149,7 +151,7 @@ pub(crate) struct RouteInputs<'a> {
     pub service_endpoints: Vec<Ipv4Net>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub(crate) struct UserRoute {
     pub name: String,
     pub prefix: Ipv4Net,
@@ -375,16 +377,13 @@ pub(crate) fn effective_routes(inp: &RouteInputs) -> Vec<EffectiveRoute> {
     let from_route_server = |r: &EffectiveRoute| {
         r.source == RouteSource::VirtualNetworkGateway && r.next_hop_ip.is_some()
     };
-    let n = out.len();
-    for i in 0..n {
+    let best_of = best_of_prefix(&out, &pre_invalid);
+    for i in 0..out.len() {
         if pre_invalid[i] {
             out[i].state = RouteState::Invalid;
             continue;
         }
-        let best = (0..n)
-            .filter(|&j| !pre_invalid[j] && out[j].prefix == out[i].prefix)
-            .max_by_key(|&j| (out[j].source.precedence(), std::cmp::Reverse(j)))
-            .unwrap();
+        let best = best_of[i];
         out[i].state = if best == i || (from_route_server(&out[best]) && from_route_server(&out[i]))
         {
             RouteState::Active
@@ -393,6 +392,28 @@ pub(crate) fn effective_routes(inp: &RouteInputs) -> Vec<EffectiveRoute> {
         };
     }
     out
+}
+
+/// For each route that is not invalidated already, the route of its prefix that wins (R2.6):
+/// the highest source precedence, the first listed among equals. One sort, not a scan of
+/// every route per route: a hub's subnets hold a route per peered VNet and per Private
+/// Endpoint in them.
+fn best_of_prefix(out: &[EffectiveRoute], pre_invalid: &[bool]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..out.len()).filter(|&j| !pre_invalid[j]).collect();
+    order.sort_unstable_by_key(|&j| {
+        (
+            out[j].prefix,
+            std::cmp::Reverse(out[j].source.precedence()),
+            j,
+        )
+    });
+    let mut best = vec![usize::MAX; out.len()];
+    for group in order.chunk_by(|&a, &b| out[a].prefix == out[b].prefix) {
+        for &j in group {
+            best[j] = group[0];
+        }
+    }
+    best
 }
 
 #[cfg(test)]

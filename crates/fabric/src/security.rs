@@ -13,7 +13,7 @@ use crate::NsgId;
 /// The platform's virtual IP (R1.2).
 pub const PLATFORM_IP: u32 = 0xA83F_8110; // 168.63.129.16
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Access {
     Allow,
     Deny,
@@ -29,13 +29,14 @@ impl Access {
 }
 
 /// One rule as effective security rules show it: addresses expanded.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ExpandedRule {
     pub name: String,
     pub default: bool,
     pub priority: u32,
     pub access: Access,
-    pub protocol: &'static str,
+    #[serde(with = "protocol_name")]
+    pub protocol: ProtocolName,
     pub source: Vec<String>,
     pub destination: Vec<String>,
     pub source_ports: Vec<(u16, u16)>,
@@ -46,7 +47,7 @@ pub struct ExpandedRule {
 }
 
 /// One direction of one NSG association: rules in evaluation order and their classifier.
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct RuleTable {
     pub rules: Vec<ExpandedRule>,
     pub classifier: Classifier,
@@ -108,7 +109,7 @@ fn to_classifier_rule(r: &ExpandedRule) -> Rule {
 }
 
 /// An NSG compiled for one association.
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct NsgTable {
     pub nsg: NsgId,
     pub inbound: RuleTable,
@@ -202,6 +203,30 @@ pub(crate) fn expand(
         }
     }
     (shown, aggregate(&nets))
+}
+
+/// A rule's protocol as effective security rules name it (one of [`PROTOCOL_NAMES`]); an alias
+/// so that serde reads it through [`protocol_name`] rather than borrowing it from the input.
+pub type ProtocolName = &'static str;
+
+/// The protocol names [`proto`] gives, for reading a saved fabric back.
+pub(crate) const PROTOCOL_NAMES: [&str; 6] = ["Tcp", "Udp", "Icmp", "Esp", "Ah", "All"];
+
+/// A rule's protocol name saved as text and read back as one of [`PROTOCOL_NAMES`].
+pub(crate) mod protocol_name {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(p: &&'static str, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(p)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+        let p = String::deserialize(d)?;
+        super::PROTOCOL_NAMES
+            .into_iter()
+            .find(|&n| n == p)
+            .ok_or_else(|| D::Error::custom(format!("unknown rule protocol '{p}'")))
+    }
 }
 
 pub(crate) fn proto(p: m::NsgProtocol) -> (&'static str, Option<u8>) {

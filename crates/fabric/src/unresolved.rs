@@ -10,7 +10,7 @@
 use crate::classify::{Classifier, Cuts, Key, Rule};
 
 /// One unresolved rule, for output.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct UnresolvedRule {
     /// The rule's name as outputs show it (`RULE`, `COLLECTION/RULE`, `MANAGER/.../RULE`).
     pub name: String,
@@ -21,7 +21,7 @@ pub struct UnresolvedRule {
 }
 
 /// A table's unresolved rules and their classifier.
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct UnresolvedRules {
     pub rules: Vec<UnresolvedRule>,
     /// What each rule matches, its unresolved fields every header.

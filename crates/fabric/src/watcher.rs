@@ -24,7 +24,7 @@ pub fn next_hop_ips(f: &Fabric, r: &EffectiveRoute) -> Vec<Ipv4Addr> {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct NextHop {
     pub next_hop_type: NextHopType,
     pub next_hop_ip: Option<Ipv4Addr>,
@@ -59,7 +59,7 @@ pub fn next_hop(f: &Fabric, s: SubnetId, dst: Ipv4Addr) -> NextHop {
 }
 
 /// Which resource an NSG is associated with, in effective-rules output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Association {
     Subnet(SubnetId),
     NetworkInterface(NicId),
@@ -93,13 +93,13 @@ pub fn admin_rules(f: &Fabric, nic: NicId) -> Option<&AdminTable> {
     s.admin_table.map(|t| &f.admin_tables[t.ix()])
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
     Inbound,
     Outbound,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Verdict {
     pub access: Access,
     /// `NSGNAME/RULENAME`; `None` when no NSG applies.
@@ -212,7 +212,7 @@ pub fn flow_verify(
 }
 
 /// Where a route a gateway advertises to a site came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AdvertisedOrigin {
     /// The gateway's VNet or a spoke that uses it (`useRemoteGateways`).
     VirtualNetwork,

@@ -113,7 +113,7 @@ impl fmt::Display for BuildError {
 impl std::error::Error for BuildError {}
 
 /// One trie node: 6 bits of the address, two bitmaps and two bases.
-#[derive(Clone, Copy, Default, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Default, Debug)]
 #[repr(C)]
 struct Node {
     /// Bit `v` set: position `v` continues in child node `base1 + popcnt(vector & below(v))`.
@@ -128,8 +128,12 @@ struct Node {
 
 /// Compiled longest-prefix-match table over IPv4 addresses (host-order `u32`).
 ///
-/// Immutable after [`Fib::build`]; cheap to share between threads.
-#[derive(Clone)]
+/// Immutable after [`Fib::build`]; cheap to share between threads. Saved and read back with
+/// serde (a compiled fabric file); what is read is checked to have the shape the compiler
+/// gives before it is used ([`Fib::check_layout`]), so a damaged or crafted file is an
+/// error, never an out-of-bounds read or an endless walk.
+#[derive(serde::Serialize, serde::Deserialize, Clone)]
+#[serde(try_from = "layout::Parts")]
 pub struct Fib {
     /// Width `s` of the direct level.
     direct_bits: u32,
@@ -620,4 +624,136 @@ fn cuts_of(routes: &[Route]) -> Box<[u32]> {
     v.sort_unstable();
     v.dedup();
     v.into_boxed_slice()
+}
+
+/// The check of a table read back from a file.
+mod layout {
+    use super::*;
+
+    /// A [`Fib`]'s saved fields, in its order.
+    #[derive(serde::Deserialize)]
+    pub(super) struct Parts {
+        direct_bits: u32,
+        direct_shift: u32,
+        direct: Box<[u32]>,
+        nodes: Box<[Node]>,
+        leaves: Box<[u32]>,
+        prefixes: usize,
+        cuts: Box<[u32]>,
+    }
+
+    impl TryFrom<Parts> for Fib {
+        type Error = String;
+        fn try_from(p: Parts) -> Result<Fib, String> {
+            let f = Fib {
+                direct_bits: p.direct_bits,
+                direct_shift: p.direct_shift,
+                direct: p.direct,
+                nodes: p.nodes,
+                leaves: p.leaves,
+                prefixes: p.prefixes,
+                cuts: p.cuts,
+            };
+            f.check_layout()
+                .map_err(|e| format!("a route table is damaged: {e}"))?;
+            Ok(f)
+        }
+    }
+}
+
+impl Fib {
+    /// Whether the table has the shape [`Fib::build`] gives, which the lookups rely on: a
+    /// direct level of `2^direct_bits` entries, every node reached once, from the direct
+    /// level or as a child, with its children and leaves inside their arrays, and no node
+    /// below the last bit of an address. Linear in the table's size.
+    pub fn check_layout(&self) -> Result<(), &'static str> {
+        let b = self.direct_bits;
+        if b > 24 || self.direct_shift != 32 - b || self.direct.len() != 1usize << b {
+            return Err("its direct level has the wrong size");
+        }
+        let mut seen = vec![false; self.nodes.len()];
+        let mut stack: Vec<(usize, u32)> = Vec::new();
+        for &e in self.direct.iter() {
+            if (e as i32) < -1 {
+                stack.push(((e & !NODE_FLAG) as usize, b));
+            }
+        }
+        while let Some((idx, off)) = stack.pop() {
+            let n = self
+                .nodes
+                .get(idx)
+                .ok_or("a node index is past the nodes")?;
+            if std::mem::replace(&mut seen[idx], true) {
+                return Err("a node is reached twice");
+            }
+            let first = n.base0m1.wrapping_add(1) as usize;
+            let count = n.leafvec.count_ones() as usize;
+            if n.leafvec & 1 == 0
+                || first
+                    .checked_add(count)
+                    .is_none_or(|e| e > self.leaves.len())
+            {
+                return Err("a node's leaves are past the leaves");
+            }
+            let children = n.vector.count_ones() as usize;
+            if children == 0 {
+                continue;
+            }
+            let end = (n.base1 as usize).checked_add(children);
+            if off + STRIDE >= 32 || end.is_none_or(|e| e > self.nodes.len()) {
+                return Err("a node's children are past the nodes or past the address");
+            }
+            stack.extend((n.base1 as usize..end.unwrap_or(0)).map(|c| (c, off + STRIDE)));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+
+    fn table() -> Fib {
+        // A /8 and /32s under it: a direct level with nodes two levels down.
+        let mut routes = vec![(0x0A00_0000, 8, 1)];
+        routes.extend((0..40u32).map(|i| (0x0A01_0000 + i * 97, 32, 2 + i)));
+        Fib::build(&routes)
+    }
+
+    #[test]
+    fn built_tables_pass() {
+        assert_eq!(Fib::build(&[]).check_layout(), Ok(()));
+        assert_eq!(table().check_layout(), Ok(()));
+        for bits in [0u8, 8, 12, 16, 20, 24] {
+            let routes: Vec<(u32, u8, u32)> = (0..300u32)
+                .map(|i| (i.wrapping_mul(0x9E37_79B9), 16 + (i % 17) as u8, i))
+                .collect();
+            let f = Fib::build_with_direct_bits(&routes, bits).unwrap();
+            assert_eq!(f.check_layout(), Ok(()), "direct bits {bits}");
+        }
+    }
+
+    #[test]
+    fn damaged_tables_are_refused() {
+        let f = table();
+        assert!(!f.nodes.is_empty());
+        let mut g = f.clone();
+        g.nodes[0].base1 = u32::MAX;
+        g.nodes[0].vector = 1;
+        assert!(g.check_layout().is_err(), "children past the nodes");
+        let mut g = f.clone();
+        // A node whose child is itself: a walk that never ends.
+        let i = (0..g.nodes.len())
+            .find(|&i| g.nodes[i].vector != 0)
+            .unwrap();
+        g.nodes[i].base1 = i as u32;
+        g.nodes[i].vector = 1;
+        assert!(g.check_layout().is_err(), "a node reached twice");
+        let mut g = f.clone();
+        g.nodes[0].base0m1 = g.leaves.len() as u32;
+        assert!(g.check_layout().is_err(), "leaves past the leaves");
+        let mut g = f;
+        g.direct_shift += 1;
+        assert!(g.check_layout().is_err(), "direct level");
+    }
 }

@@ -37,7 +37,7 @@ use crate::types::*;
 
 /// A security admin rule's action (Microsoft Learn, "Security admin rules in Azure Virtual
 /// Network Manager"): `Allow` lets NSGs decide, `AlwaysAllow` and `Deny` end evaluation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum AdminAccess {
     Allow,
     Deny,

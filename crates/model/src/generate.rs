@@ -38,15 +38,30 @@ fn ip(v: u32) -> String {
     std::net::Ipv4Addr::from(v).to_string()
 }
 
-/// Each VNet gets a /20 of 10.0.0.0/8: VNet b starts at 10.0.0.0 + b * 4096.
+/// VNets that fit in 10.0.0.0/8, a /20 each.
+const VNETS_IN_TEN: u32 = 4096;
+
+/// The most VNets a fabric can have: 10.0.0.0/8, then 100.64.0.0/10 (RFC 6598 shared
+/// address space, private to Azure like RFC 1918: a `None` system route, no firewall SNAT),
+/// a /20 each.
+pub const MAX_VNETS: u32 = VNETS_IN_TEN + 1024;
+
+/// VNet b gets a /20: 10.0.0.0 + b * 4096 for the first 4,096, then 100.64.0.0 + (b - 4096)
+/// * 4096.
 fn vnet_base(b: u32) -> u32 {
-    0x0A00_0000 + (b << 12)
+    if b < VNETS_IN_TEN {
+        0x0A00_0000 + (b << 12)
+    } else {
+        0x6440_0000 + ((b - VNETS_IN_TEN) << 12)
+    }
 }
 
 /// Writes a topology (format version 1, YAML) for these parameters.
 pub fn generate(p: &Params) -> Result<String, String> {
-    if p.vnets < 2 || p.vnets > 4000 {
-        return Err("--vnets must be between 2 and 4000".into());
+    if p.vnets < 2 || p.vnets > MAX_VNETS {
+        return Err(format!(
+            "--vnets must be between 2 and {MAX_VNETS} (a /20 each in 10.0.0.0/8, then in 100.64.0.0/10)"
+        ));
     }
     if p.subnets_per_vnet == 0 || p.subnets_per_vnet > 15 {
         return Err("--subnets-per-vnet must be between 1 and 15".into());
@@ -110,6 +125,11 @@ pub fn generate(p: &Params) -> Result<String, String> {
     y.push_str("      - { name: default-via-firewall, addressPrefix: 0.0.0.0/0, nextHopType: VirtualAppliance, nextHopIpAddress: 10.0.1.4 }\n");
     y.push_str("  - name: rt-gateway\n    routes:\n");
     y.push_str("      - { name: spokes-via-firewall, addressPrefix: 10.0.0.0/8, nextHopType: VirtualAppliance, nextHopIpAddress: 10.0.1.4 }\n");
+    // Spokes past 10.0.0.0/8 are in 100.64.0.0/10: the same route and firewall rule cover them.
+    let wide = p.vnets > VNETS_IN_TEN;
+    if wide {
+        y.push_str("      - { name: shared-space-via-firewall, addressPrefix: 100.64.0.0/10, nextHopType: VirtualAppliance, nextHopIpAddress: 10.0.1.4 }\n");
+    }
     y.push_str("nsgs:\n  - name: nsg-hub\n    rules: []\n");
     let ports = [
         "22",
@@ -173,9 +193,16 @@ pub fn generate(p: &Params) -> Result<String, String> {
         "firewalls:\n  - name: afw\n    vnet: hub\n    privateIpAddress: 10.0.1.4\n    snatIpAddresses: [10.0.1.5, 10.0.1.6]\n    publicIpAddresses: [20.10.10.10]\n\
          \x20   networkRuleCollections:\n      - name: deny\n        priority: 100\n        action: Deny\n        rules:\n\
          \x20         - { name: no-telnet, protocols: [TCP], source: ['*'], destination: ['*'], destinationPorts: ['23'] }\n\
-         \x20     - name: allow\n        priority: 200\n        action: Allow\n        rules:\n\
-         \x20         - { name: east-west, protocols: [TCP, UDP], source: [10.0.0.0/8, 192.168.0.0/16], destination: [10.0.0.0/8, 192.168.0.0/16], destinationPorts: ['22', '53', '443', '1433'] }\n\
-         \x20         - { name: dns, protocols: [UDP], source: [10.0.0.0/8], destination: [8.8.8.8], destinationPorts: ['53'] }\n\
+         \x20     - name: allow\n        priority: 200\n        action: Allow\n        rules:\n",
+    );
+    let east_west = if wide {
+        "10.0.0.0/8, 100.64.0.0/10, 192.168.0.0/16"
+    } else {
+        "10.0.0.0/8, 192.168.0.0/16"
+    };
+    let _ = writeln!(y, "          - {{ name: east-west, protocols: [TCP, UDP], source: [{east_west}], destination: [{east_west}], destinationPorts: ['22', '53', '443', '1433'] }}");
+    y.push_str(
+        "          - { name: dns, protocols: [UDP], source: [10.0.0.0/8], destination: [8.8.8.8], destinationPorts: ['53'] }\n\
          \x20   applicationRuleCollections:\n      - name: web\n        priority: 300\n        action: Allow\n        rules:\n\
          \x20         - { name: paas, source: ['*'], protocols: ['Https:443'], targetFqdns: ['*.privatelink.example.net', '*.azurewebsites.net'] }\n",
     );
@@ -223,5 +250,29 @@ mod tests {
         assert_eq!(t.private_endpoints.len(), 30);
         assert!(t.nsgs[1..].iter().all(|n| n.rules.len() == 20));
         assert_ne!(a, generate(&Params { seed: 8, ..p }).unwrap());
+    }
+
+    #[test]
+    fn vnets_past_ten_slash_eight_go_to_shared_address_space() {
+        // 4,096 /20s fill 10.0.0.0/8; VNet 4096 (spoke4096) starts 100.64.0.0/10.
+        assert_eq!(ip(vnet_base(4095)), "10.255.240.0");
+        assert_eq!(ip(vnet_base(4096)), "100.64.0.0");
+        assert_eq!(ip(vnet_base(MAX_VNETS - 1)), "100.127.240.0");
+        let p = Params {
+            vnets: MAX_VNETS,
+            subnets_per_vnet: 1,
+            rules_per_nsg: 0,
+            private_endpoints: 0,
+            seed: 1,
+        };
+        let y = generate(&p).unwrap();
+        assert!(y.contains("name: spoke4096\n    addressSpace: [100.64.0.0/20]"));
+        assert!(y.contains("addressPrefix: 100.64.0.0/10, nextHopType: VirtualAppliance"));
+        let e = generate(&Params {
+            vnets: MAX_VNETS + 1,
+            ..p
+        })
+        .unwrap_err();
+        assert!(e.contains("between 2 and 5120"), "{e}");
     }
 }

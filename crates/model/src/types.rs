@@ -116,7 +116,7 @@ pub struct Vnet {
     pub origin: Option<Origin>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum PeNetworkPolicies {
     #[default]
     Disabled,
@@ -572,7 +572,7 @@ pub struct NetworkRuleCollection {
     pub unresolved_rules: Vec<NetworkRule>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum AppProtocolKind {
     Http,
     Https,
