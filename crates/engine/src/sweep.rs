@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 use vnetsim_fabric::{Endpoint, Fabric, Owner, PublicOwner};
 
-use crate::{trace, Flow, Scratch, Trace, ICMP, L7, TCP, UDP};
+use crate::{trace, trace_batch, Flow, Scratch, Trace, BATCH, ICMP, L7, TCP, UDP};
 
 /// The address a sweep uses for "the Internet" (TEST-NET-3, documentation space).
 pub const INTERNET_PROBE: u32 = 0xCB00_710A; // 203.0.113.10
@@ -499,19 +499,100 @@ where
             let range = first + k * CHUNK..(first + (k + 1) * CHUNK).min(n);
             let len = (range.end - range.start) as usize;
             let mut acc = init(len);
-            for c in m.cells(range) {
-                let flow = m.flow(f, c);
-                let src = m.sources[c.src as usize].endpoint;
-                let q = fq[c.dst as usize];
-                let fqdn = if src == Endpoint::Internet { q.0 } else { q.1 };
-                let l7 = fqdn.map(|n| L7::by_port(n, flow.dport));
-                let t = trace(f, flow, src, l7, scratch);
-                each(&mut acc, f, scratch, &t, c, l7);
-            }
+            walk_cells(f, m, fq, range, scratch, |s, t, c, l7| {
+                each(&mut acc, f, s, t, c, l7)
+            });
             progress(len as u64);
             acc
         })
         .collect()
+}
+
+/// [`fold_range`] into one accumulator per parallel split instead of one per chunk, the splits'
+/// accumulators then combined with `merge`: for folds whose result does not depend on the order
+/// of cells (counts, minima), so no accumulator is made, filled or merged per chunk.
+#[allow(clippy::too_many_arguments)]
+pub fn fold_merge<A, I, M, R>(
+    f: &Fabric,
+    m: &Matrix,
+    fq: &[(Option<&str>, Option<&str>)],
+    cells: std::ops::Range<u64>,
+    init: I,
+    each: M,
+    merge: R,
+    progress: &(dyn Fn(u64) + Sync),
+) -> A
+where
+    A: Send,
+    I: Fn() -> A + Sync + Send,
+    M: Fn(&mut A, &Fabric, &Scratch, &Trace, Cell, Option<L7<'_>>) + Sync,
+    R: Fn(A, A) -> A + Sync + Send,
+{
+    let (first, n) = (cells.start, cells.end.min(m.len()));
+    (0..n.saturating_sub(first).div_ceil(CHUNK))
+        .into_par_iter()
+        .fold(
+            || (Scratch::new(), init()),
+            |(mut scratch, mut acc), k| {
+                let range = first + k * CHUNK..(first + (k + 1) * CHUNK).min(n);
+                let len = range.end - range.start;
+                walk_cells(f, m, fq, range, &mut scratch, |s, t, c, l7| {
+                    each(&mut acc, f, s, t, c, l7)
+                });
+                progress(len);
+                (scratch, acc)
+            },
+        )
+        .map(|(_, acc)| acc)
+        .reduce(&init, &merge)
+}
+
+/// What application rules see of a cell's flow from `src` to `dport`.
+#[inline]
+fn cell_l7<'f>(
+    fq: &[(Option<&'f str>, Option<&'f str>)],
+    src: Endpoint,
+    c: Cell,
+    dport: u16,
+) -> Option<L7<'f>> {
+    let q = fq[c.dst as usize];
+    let fqdn = if src == Endpoint::Internet { q.0 } else { q.1 };
+    fqdn.map(|n| L7::by_port(n, dport))
+}
+
+/// Walks the cells `range` in matrix order, the flows of one source [`BATCH`] at a time
+/// ([`trace_batch`]: their first route lookups together), `each` called per cell in order.
+pub fn walk_cells<'f>(
+    f: &'f Fabric,
+    m: &Matrix,
+    fq: &[(Option<&'f str>, Option<&'f str>)],
+    range: std::ops::Range<u64>,
+    scratch: &mut Scratch,
+    mut each: impl FnMut(&Scratch, &Trace, Cell, Option<L7<'f>>),
+) {
+    let mut cells = [Cell {
+        src: 0,
+        dst: 0,
+        port: 0,
+    }; BATCH];
+    let mut flows = [Flow::default(); BATCH];
+    let mut it = m.cells(range).peekable();
+    while let Some(first) = it.next() {
+        cells[0] = first;
+        let mut n = 1;
+        while let Some(c) = it.next_if(|c| n < BATCH && c.src == first.src) {
+            cells[n] = c;
+            n += 1;
+        }
+        for (fl, c) in flows.iter_mut().zip(&cells[..n]) {
+            *fl = m.flow(f, *c);
+        }
+        let src = m.sources[first.src as usize].endpoint;
+        let l7 = |i: usize| cell_l7(fq, src, cells[i], flows[i].dport);
+        trace_batch(f, &flows[..n], src, l7, scratch, |i, s, t| {
+            each(s, t, cells[i], l7(i))
+        });
+    }
 }
 
 /// Evaluates every cell and maps each result with `map`; results are in cell order.

@@ -457,6 +457,33 @@ fn sweep_inner_loop_allocates_nothing() {
         "the sweep allocated {n} times for {} flows in {chunks} chunks (at most {bound} allowed)",
         m.len()
     );
+    // The order-free fold a summary uses: one accumulator and one scratch per split, none per
+    // chunk or cell; flows walked in batches of one source (`trace_batch`).
+    let fq = m.fqdns(&f);
+    let merged = || {
+        pool.install(|| {
+            sweep::fold_merge(
+                &f,
+                &m,
+                &fq,
+                0..m.len(),
+                || [0u64; 4],
+                |acc: &mut [u64; 4], _, _, t, _, _| acc[t.outcome as usize] += 1,
+                |a, b| std::array::from_fn(|i| a[i] + b[i]),
+                &|_| {},
+            )
+        })
+    };
+    let warm = merged();
+    let (again, n) = counted(merged);
+    assert_eq!(again, warm);
+    assert_eq!(warm.iter().sum::<u64>(), m.len());
+    let bound = 8 + chunks;
+    assert!(
+        n <= bound,
+        "the merged sweep allocated {n} times for {} flows in {chunks} chunks (at most {bound} allowed)",
+        m.len()
+    );
 }
 
 fn capture() -> &'static Path {
