@@ -51,7 +51,7 @@ pub struct WalkArgs {
     #[arg(long, value_delimiter = ',', default_value = "1,2", value_parser = crate::cli::parse_threads)]
     pub threads: Vec<usize>,
     /// Walk consecutive flows of one source 64 at a time, their first route lookups made
-    /// together, as sweeps walk them (the throughput pass only)
+    /// together (the throughput pass only)
     #[arg(long)]
     pub batch: bool,
 }

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 use vnetsim_fabric::{Endpoint, Fabric, Owner, PublicOwner};
 
-use crate::{trace, trace_batch, Flow, Scratch, Trace, BATCH, ICMP, L7, TCP, UDP};
+use crate::{trace, Flow, Scratch, Trace, ICMP, L7, TCP, UDP};
 
 /// The address a sweep uses for "the Internet" (TEST-NET-3, documentation space).
 pub const INTERNET_PROBE: u32 = 0xCB00_710A; // 203.0.113.10
@@ -560,8 +560,10 @@ fn cell_l7<'f>(
     fqdn.map(|n| L7::by_port(n, dport))
 }
 
-/// Walks the cells `range` in matrix order, the flows of one source [`BATCH`] at a time
-/// ([`trace_batch`]: their first route lookups together), `each` called per cell in order.
+/// Walks the cells `range` in matrix order, one flow at a time, `each` called per cell.
+/// (Walking the flows of one source in batches with their first route lookups together,
+/// [`crate::trace_batch`], measured slower on the 201-VNet fabric: the lookup is a small part
+/// of a walk.)
 pub fn walk_cells<'f>(
     f: &'f Fabric,
     m: &Matrix,
@@ -570,28 +572,12 @@ pub fn walk_cells<'f>(
     scratch: &mut Scratch,
     mut each: impl FnMut(&Scratch, &Trace, Cell, Option<L7<'f>>),
 ) {
-    let mut cells = [Cell {
-        src: 0,
-        dst: 0,
-        port: 0,
-    }; BATCH];
-    let mut flows = [Flow::default(); BATCH];
-    let mut it = m.cells(range).peekable();
-    while let Some(first) = it.next() {
-        cells[0] = first;
-        let mut n = 1;
-        while let Some(c) = it.next_if(|c| n < BATCH && c.src == first.src) {
-            cells[n] = c;
-            n += 1;
-        }
-        for (fl, c) in flows.iter_mut().zip(&cells[..n]) {
-            *fl = m.flow(f, *c);
-        }
-        let src = m.sources[first.src as usize].endpoint;
-        let l7 = |i: usize| cell_l7(fq, src, cells[i], flows[i].dport);
-        trace_batch(f, &flows[..n], src, l7, scratch, |i, s, t| {
-            each(s, t, cells[i], l7(i))
-        });
+    for c in m.cells(range) {
+        let flow = m.flow(f, c);
+        let src = m.sources[c.src as usize].endpoint;
+        let l7 = cell_l7(fq, src, c, flow.dport);
+        let t = trace(f, flow, src, l7, scratch);
+        each(scratch, &t, c, l7);
     }
 }
 

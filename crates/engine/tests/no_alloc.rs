@@ -484,6 +484,28 @@ fn sweep_inner_loop_allocates_nothing() {
         "the merged sweep allocated {n} times for {} flows in {chunks} chunks (at most {bound} allowed)",
         m.len()
     );
+    // Batches of one source's flows, their first route lookups together.
+    let flows: Vec<Flow> = m
+        .cells(0..vnetsim_engine::BATCH as u64)
+        .map(|c| m.flow(&f, c))
+        .collect();
+    let ingress = m.sources[0].endpoint;
+    let mut s = Scratch::new();
+    let batch = |s: &mut Scratch| {
+        let mut outcomes = 0u64;
+        vnetsim_engine::trace_batch(
+            &f,
+            &flows,
+            ingress,
+            |_| None,
+            s,
+            |_, _, t| outcomes += t.outcome as u64 + 1,
+        );
+        outcomes
+    };
+    let warm = batch(&mut s);
+    let (again, n) = counted(|| batch(&mut s));
+    assert_eq!((again, n), (warm, 0), "trace_batch allocated {n} times");
 }
 
 fn capture() -> &'static Path {
