@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use clap::{Args, Subcommand};
 use vnetsim_engine::sweep::{self, Matrix, Side};
-use vnetsim_engine::{trace, Scratch};
+use vnetsim_engine::{trace, trace_batch, Scratch, BATCH};
 
 use crate::cli::load;
 
@@ -50,6 +50,10 @@ pub struct WalkArgs {
     /// Thread counts to measure, each at least 1
     #[arg(long, value_delimiter = ',', default_value = "1,2", value_parser = crate::cli::parse_threads)]
     pub threads: Vec<usize>,
+    /// Walk consecutive flows of one source 64 at a time, their first route lookups made
+    /// together (the throughput pass only)
+    #[arg(long)]
+    pub batch: bool,
 }
 
 type Prepared<'f> = (
@@ -65,6 +69,7 @@ fn throughput(
     flows: &[Prepared<'_>],
     total: u64,
     n: usize,
+    batch: bool,
 ) -> Result<(u64, u64, f64), String> {
     let pool = crate::cli::thread_pool(Some(n))?;
     let per_thread = total / n as u64;
@@ -76,6 +81,9 @@ fn throughput(
             .map(|t| {
                 let mut s = Scratch::new();
                 let mut i = (t * 7919) % flows.len();
+                if batch {
+                    return walk_batched(f, flows, i, per_thread, &mut s);
+                }
                 let mut replies = 0u64;
                 for _ in 0..per_thread {
                     let (fl, ing, q) = flows[i];
@@ -94,6 +102,41 @@ fn throughput(
         replies,
         start.elapsed().as_secs_f64(),
     ))
+}
+
+/// Walks `count` flows from `from` on (the matrix cycled) in batches of consecutive flows
+/// from one source ([`trace_batch`]); how many had a reply walk.
+fn walk_batched(
+    f: &vnetsim_fabric::Fabric,
+    flows: &[Prepared<'_>],
+    from: usize,
+    count: u64,
+    s: &mut Scratch,
+) -> u64 {
+    let (mut i, mut left, mut replies) = (from, count, 0u64);
+    let mut batch = [vnetsim_engine::Flow::default(); BATCH];
+    while left > 0 {
+        let ingress = flows[i].1;
+        let most = BATCH.min(flows.len() - i).min(left as usize);
+        let n = 1 + flows[i + 1..i + most]
+            .iter()
+            .take_while(|p| p.1 == ingress)
+            .count();
+        for (b, p) in batch.iter_mut().zip(&flows[i..i + n]) {
+            *b = p.0;
+        }
+        trace_batch(
+            f,
+            &batch[..n],
+            ingress,
+            |k| flows[i + k].2,
+            s,
+            |_, _, t| replies += t.ret.is_some() as u64,
+        );
+        i = (i + n) % flows.len();
+        left -= n as u64;
+    }
+    replies
 }
 
 /// Times `count` flows one by one on this thread, each between two clock reads, minus the
@@ -195,7 +238,7 @@ fn walk(a: WalkArgs) -> Result<u8, String> {
     );
     let mut base = None;
     for &n in &a.threads {
-        let (flows_done, with_reply, secs) = throughput(&f, &flows, a.flows, n)?;
+        let (flows_done, with_reply, secs) = throughput(&f, &flows, a.flows, n, a.batch)?;
         let rate = flows_done as f64 / secs;
         let speedup = match base {
             None => {

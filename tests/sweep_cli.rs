@@ -1006,3 +1006,112 @@ fn diff_across_slices_lists_exactly_the_changed_flows_at_any_thread_count() {
     sorted.sort();
     assert_eq!(keys, sorted, "changes in key order");
 }
+
+/// Flows of `rows` whose `field` is `value`.
+fn rows_with(rows: &[Value], field: &str, value: &str) -> u64 {
+    rows.iter().filter(|r| r[field] == value).count() as u64
+}
+
+#[test]
+fn summary_counts_equal_the_rows_of_the_same_sweep_at_one_and_two_threads() {
+    // The summary without --out counts flows by key and renders one flow per key; every count
+    // it prints must be the number of rows --out writes with that value.
+    let l = lab();
+    let out = tmp("summary-counts.jsonl");
+    let all = |t: &str| {
+        let args = ["sweep", l.to_str().unwrap(), "--ports", PORTS, "--json"];
+        let a = [&args[..], &["--threads", t, "--top", "1000"]].concat();
+        serde_json::from_str::<Value>(&ok(&a)).unwrap()
+    };
+    let (one, two) = (all("1"), all("2"));
+    assert_eq!(one, two);
+    ok(&[
+        "sweep",
+        l.to_str().unwrap(),
+        "--ports",
+        PORTS,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let rows = jsonl(&out);
+    assert_eq!(one["flows"], rows.len() as u64);
+    for (key, outcome) in [
+        ("reachable", "reachable"),
+        ("unreachable", "unreachable"),
+        ("noReturn", "no-return"),
+        ("notModelled", "not-modelled"),
+    ] {
+        assert_eq!(
+            one["outcomes"][key],
+            rows_with(&rows, "outcome", outcome),
+            "{key}"
+        );
+    }
+    let listed = |list: &str, name: &str, field: &str| {
+        let v = one[list].as_array().unwrap().clone();
+        assert!(!v.is_empty(), "{list} is empty");
+        for e in &v {
+            let n = rows_with(&rows, field, e[name].as_str().unwrap());
+            assert_eq!(e["flows"], n, "{list}: {e}");
+        }
+        v.iter().map(|e| e["flows"].as_u64().unwrap()).sum::<u64>()
+    };
+    let dropped = rows.iter().filter(|r| !r["droppedAt"].is_null()).count() as u64;
+    assert_eq!(listed("dropPoints", "droppedAt", "droppedAt"), dropped);
+    assert_eq!(listed("reasons", "reason", "reason"), rows.len() as u64);
+    let ruled = rows.iter().filter(|r| !r["rule"].is_null()).count() as u64;
+    assert_eq!(listed("rules", "rule", "rule"), ruled);
+}
+
+#[test]
+fn a_summary_names_each_source_a_service_refused() {
+    // Three NICs leave for the Internet from their instance public IPs; the storage account's
+    // network rules admit only 20.30.40.53 (vm3). The Internet probe is 203.0.113.10. So the
+    // service refuses three distinct sources, each once, and the summary's reasons must say so
+    // without --out as with it.
+    let topo = tmp("service-acl.yaml");
+    std::fs::write(
+        &topo,
+        "version: 1
+vnets:
+  - name: v
+    addressSpace: [10.1.0.0/16]
+    subnets: [{ name: a, addressPrefix: 10.1.1.0/24 }]
+nics:
+  - { name: vm1, subnet: v/a, privateIpAddress: 10.1.1.4, publicIpAddress: 20.30.40.51 }
+  - { name: vm2, subnet: v/a, privateIpAddress: 10.1.1.5, publicIpAddress: 20.30.40.52 }
+  - { name: vm3, subnet: v/a, privateIpAddress: 10.1.1.6, publicIpAddress: 20.30.40.53 }
+services:
+  - name: st
+    kind: StorageAccount
+    publicIpAddress: 20.38.109.10
+    networkAcls: { defaultAction: Deny, ipRules: [20.30.40.53] }
+",
+    )
+    .unwrap();
+    let t = topo.to_str().unwrap();
+    let args = [
+        "sweep",
+        t,
+        "--to",
+        "20.38.109.10",
+        "--ports",
+        "tcp/443",
+        "--json",
+    ];
+    let fast: Value = serde_json::from_str(&ok(&args)).unwrap();
+    let out = tmp("service-acl.csv");
+    let full = ok(&[&args[..], &["--out", out.to_str().unwrap()]].concat());
+    assert_eq!(fast, serde_json::from_str::<Value>(&full).unwrap());
+    let refused = |src: &str| {
+        format!("dropped at service:st: the service's network rules do not admit source {src} (not in its ipRules)")
+    };
+    let mut want = vec![
+        serde_json::json!({"reason": "delivered to service st (public endpoint)", "flows": 1}),
+    ];
+    for src in ["20.30.40.51", "20.30.40.52", "203.0.113.10"] {
+        want.push(serde_json::json!({"reason": refused(src), "flows": 1}));
+    }
+    assert_eq!(fast["reasons"], Value::Array(want));
+    assert_eq!(fast["outcomes"]["unreachable"], 3);
+}

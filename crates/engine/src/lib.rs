@@ -435,6 +435,39 @@ pub struct Scratch {
     forced: [u32; MAX_CHOICES],
     nforced: usize,
     forcing: bool,
+    /// The first route lookups of a batch of requests, made together ([`trace_batch`]).
+    first: FirstRoutes,
+}
+
+/// Flows [`trace_batch`] walks at most at once.
+pub const BATCH: usize = 64;
+
+/// The first route lookup of each request of a batch that starts in one subnet: destination
+/// and route index (or [`vnetsim_fabric::lpm::MISS`]), and which request is being walked.
+#[derive(Clone, Debug)]
+struct FirstRoutes {
+    subnet: Option<SubnetId>,
+    dst: [u32; BATCH],
+    route: [u32; BATCH],
+    len: usize,
+    at: usize,
+}
+
+impl FirstRoutes {
+    const NONE: FirstRoutes = FirstRoutes {
+        subnet: None,
+        dst: [0; BATCH],
+        route: [0; BATCH],
+        len: 0,
+        at: 0,
+    };
+    /// The route looked up ahead for the request being walked, if it is `subnet`'s lookup of
+    /// `dst`.
+    #[inline]
+    fn get(&self, subnet: SubnetId, dst: u32) -> Option<Option<u32>> {
+        let ours = self.subnet == Some(subnet) && self.at < self.len && self.dst[self.at] == dst;
+        ours.then(|| Some(self.route[self.at]).filter(|&r| r != vnetsim_fabric::lpm::MISS))
+    }
 }
 
 /// Hashed choices a walk records (and [`Scratch::force`] can force) at most.
@@ -481,6 +514,7 @@ impl Scratch {
             forced: [0; MAX_CHOICES],
             nforced: 0,
             forcing: false,
+            first: FirstRoutes::NONE,
         }
     }
     /// The hashed choices among several members the last walk made, in order.
@@ -1335,7 +1369,10 @@ impl<'a> Walk<'a> {
             let vnet = sn.vnet;
             let rs_id = sn.route_set;
             let rs = &self.f.route_sets[rs_id.ix()];
-            let Some(idx) = rs.lookup(self.pkt.dst) else {
+            let ahead = (self.lookups == 1 && !self.reply)
+                .then(|| self.s.first.get(subnet, self.pkt.dst))
+                .flatten();
+            let Some(idx) = ahead.unwrap_or_else(|| rs.lookup(self.pkt.dst)) else {
                 return End::Dropped(here, Reason::NoRoute, None);
             };
             let idx = idx + self.ecmp_pick(rs.ecmp_width(idx));
@@ -1667,6 +1704,48 @@ pub fn trace(
     s: &mut Scratch,
 ) -> Trace {
     trace_with(f, flow, ingress, l7, false, s)
+}
+
+/// The subnet whose routes a request entering at `ingress` looks up first, when that is
+/// known before the walk: a NIC's or a subnet's.
+fn first_subnet(f: &Fabric, ingress: Endpoint) -> Option<SubnetId> {
+    match ingress {
+        Endpoint::Nic(n) => Some(f.nics[n.ix()].subnet),
+        Endpoint::Subnet(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// [`trace`] of up to [`BATCH`] flows that enter at one endpoint, `each` called with the
+/// index of each flow and its trace, in order. The requests' first route lookups, in the
+/// subnet they all start from, are made together ([`vnetsim_fabric::lpm::Fib::lookup_batch`]), so
+/// the processor overlaps their memory accesses; every trace equals [`trace`]'s.
+pub fn trace_batch<'f>(
+    f: &'f Fabric,
+    flows: &[Flow],
+    ingress: Endpoint,
+    l7: impl Fn(usize) -> Option<L7<'f>>,
+    s: &mut Scratch,
+    mut each: impl FnMut(usize, &Scratch, &Trace),
+) {
+    let flows = &flows[..flows.len().min(BATCH)];
+    s.first.subnet = first_subnet(f, ingress);
+    if let Some(sub) = s.first.subnet {
+        let rs = &f.route_sets[f.subnets[sub.ix()].route_set.ix()];
+        let n = flows.len();
+        for (d, fl) in s.first.dst.iter_mut().zip(flows) {
+            *d = fl.dst;
+        }
+        rs.lookup_batch(&s.first.dst[..n], &mut s.first.route[..n]);
+        s.first.len = n;
+    }
+    for (i, fl) in flows.iter().enumerate() {
+        s.first.at = i;
+        let t = trace(f, *fl, ingress, l7(i), s);
+        each(i, s, &t);
+    }
+    s.first.subnet = None;
+    s.first.len = 0;
 }
 
 /// One NSG's decision at a NIC's enforcement point: what a flow log records there.

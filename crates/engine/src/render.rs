@@ -403,6 +403,63 @@ pub fn flow_json(flow: &Flow, l7: Option<L7<'_>>) -> Value {
     })
 }
 
+/// What [`reason_text`] reads of a leg, as ids: equal keys give equal text. The source as
+/// the last node saw it is read for two reasons only, so it is kept for those alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LegReasonKey {
+    pub leg: crate::LegKey,
+    pub seen_src: Option<u32>,
+}
+
+impl LegReasonKey {
+    pub fn of(leg: &Leg) -> LegReasonKey {
+        let reads_source = matches!(
+            leg.reason,
+            Reason::SourceNotOwned | Reason::ServiceNetworkRules
+        );
+        LegReasonKey {
+            leg: leg.key(),
+            seen_src: reads_source.then_some(leg.seen.src),
+        }
+    }
+}
+
+/// What [`outcome_reason`] reads of a round trip, as ids: equal keys give equal text. A
+/// summary counts reasons by this key per flow and renders each distinct key once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReasonKey {
+    /// The text of one leg as it stands.
+    Leg(LegReasonKey),
+    /// `reply ` and the text of the reply leg.
+    Reply(LegReasonKey),
+    /// The reply bypassed the appliance a load balancer chose.
+    BypassedAppliance(vnetsim_fabric::NicId),
+    /// The reply bypassed a stateful firewall.
+    BypassedFirewall(vnetsim_fabric::FirewallId),
+    NoReply,
+}
+
+/// The key of [`outcome_reason`]'s text for `t` (the same branches, in the same order).
+pub fn reason_key(t: &Trace) -> ReasonKey {
+    let leg = |l: &Leg| ReasonKey::Leg(LegReasonKey::of(l));
+    match t.outcome {
+        Outcome::Reachable | Outcome::Unreachable => leg(&t.forward),
+        Outcome::NotModelled => match &t.ret {
+            Some(r) if t.forward.verdict == Verdict::Delivered => {
+                ReasonKey::Reply(LegReasonKey::of(r))
+            }
+            _ => leg(&t.forward),
+        },
+        Outcome::NoReturn => match (t.bypassed, t.bypassed_nva, &t.ret) {
+            (None, Some(n), _) => ReasonKey::BypassedAppliance(n),
+            (Some(fw), _, _) => ReasonKey::BypassedFirewall(fw),
+            (None, None, Some(r)) if r.reason == Reason::ReplyMisdelivered => leg(r),
+            (None, None, Some(r)) => ReasonKey::Reply(LegReasonKey::of(r)),
+            _ => ReasonKey::NoReply,
+        },
+    }
+}
+
 /// Why the round trip has its outcome.
 pub fn outcome_reason(f: &Fabric, t: &Trace) -> String {
     match t.outcome {

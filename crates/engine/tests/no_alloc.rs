@@ -457,6 +457,55 @@ fn sweep_inner_loop_allocates_nothing() {
         "the sweep allocated {n} times for {} flows in {chunks} chunks (at most {bound} allowed)",
         m.len()
     );
+    // The order-free fold a summary uses: one accumulator and one scratch per split, none per
+    // chunk or cell; flows walked in batches of one source (`trace_batch`).
+    let fq = m.fqdns(&f);
+    let merged = || {
+        pool.install(|| {
+            sweep::fold_merge(
+                &f,
+                &m,
+                &fq,
+                0..m.len(),
+                || [0u64; 4],
+                |acc: &mut [u64; 4], _, _, t, _, _| acc[t.outcome as usize] += 1,
+                |a, b| std::array::from_fn(|i| a[i] + b[i]),
+                &|_| {},
+            )
+        })
+    };
+    let warm = merged();
+    let (again, n) = counted(merged);
+    assert_eq!(again, warm);
+    assert_eq!(warm.iter().sum::<u64>(), m.len());
+    let bound = 8 + chunks;
+    assert!(
+        n <= bound,
+        "the merged sweep allocated {n} times for {} flows in {chunks} chunks (at most {bound} allowed)",
+        m.len()
+    );
+    // Batches of one source's flows, their first route lookups together.
+    let flows: Vec<Flow> = m
+        .cells(0..vnetsim_engine::BATCH as u64)
+        .map(|c| m.flow(&f, c))
+        .collect();
+    let ingress = m.sources[0].endpoint;
+    let mut s = Scratch::new();
+    let batch = |s: &mut Scratch| {
+        let mut outcomes = 0u64;
+        vnetsim_engine::trace_batch(
+            &f,
+            &flows,
+            ingress,
+            |_| None,
+            s,
+            |_, _, t| outcomes += t.outcome as u64 + 1,
+        );
+        outcomes
+    };
+    let warm = batch(&mut s);
+    let (again, n) = counted(|| batch(&mut s));
+    assert_eq!((again, n), (warm, 0), "trace_batch allocated {n} times");
 }
 
 fn capture() -> &'static Path {

@@ -440,6 +440,13 @@ impl RouteSet {
     pub fn lookup(&self, dst: u32) -> Option<u32> {
         self.fib.lookup(dst)
     }
+    /// [`RouteSet::lookup`] of every address of `dsts` into the same position of `out`, done
+    /// together ([`vnetsim_lpm::Fib::lookup_batch`]); [`vnetsim_lpm::MISS`] where no route
+    /// matches.
+    #[inline]
+    pub fn lookup_batch(&self, dsts: &[u32], out: &mut [u32]) {
+        self.fib.lookup_batch(dsts, out)
+    }
     /// How many equal-cost routes (consecutive from `i`) the route `lookup` gave stands for.
     #[inline]
     pub fn ecmp_width(&self, i: u32) -> u32 {

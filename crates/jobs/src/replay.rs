@@ -17,7 +17,7 @@ use vnetsim_report::summary::Summary;
 use vnetsim_report::{FlowRow, OutputFormat};
 use vnetsim_traffic::{ipv4_offset, linktype, rewrite_ipv4_at, PcapWriter, Rewrite};
 
-use crate::sweep::{row, row_with};
+use crate::sweep::{row, row_with, SummaryKey};
 use crate::Job;
 
 /// What each direction of a flow does to its packets.
@@ -92,13 +92,13 @@ pub fn walk(
         }
     } else {
         // Summary only: count flows per distinct key, render one representative per key.
-        let keys: Vec<Option<vnetsim_engine::TraceKey>> = job.pool.install(|| {
+        let keys: Vec<Option<SummaryKey>> = job.pool.install(|| {
             walk_flows(f, &table, |_, _, t, rec, _| {
-                (rec.scope != Scope::Outside).then(|| t.key())
+                (rec.scope != Scope::Outside).then(|| SummaryKey::of(t))
             })
         });
         let mut counts: HashMap<
-            vnetsim_engine::TraceKey,
+            SummaryKey,
             (u64, usize),
             BuildHasherDefault<vnetsim_engine::replay::FxHasher>,
         > = HashMap::with_capacity_and_hasher(1024, Default::default());

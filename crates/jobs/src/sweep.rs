@@ -7,9 +7,11 @@ use std::hash::BuildHasherDefault;
 use std::path::Path;
 use std::time::Instant;
 
-use vnetsim_engine::render::{ip, outcome_reason, path, protocol_name, rule_name};
+use vnetsim_engine::render::{
+    ip, outcome_reason, path, protocol_name, reason_key, rule_name, ReasonKey,
+};
 use vnetsim_engine::sweep::{self, Matrix, Side};
-use vnetsim_engine::{Outcome, Scratch, Trace, Verdict, L7};
+use vnetsim_engine::{Outcome, RuleRef, Scratch, Trace, Verdict, L7};
 use vnetsim_fabric::Fabric;
 use vnetsim_report::heatmap::{CellOutcome, Heatmap};
 use vnetsim_report::html::HtmlReport;
@@ -64,6 +66,57 @@ pub fn collect_rows(f: &Fabric, matrix: &Matrix, job: &Job<'_>) -> Vec<FlowRow> 
         .install(|| sweep::run(f, matrix, |f, s, t, _, q| row(f, s, t, q), job.progress))
 }
 
+/// Where a round trip was stopped and the rule that decided it, as a row reports them: the
+/// reply's when the reply decided, the bypassed device when the reply went around it.
+fn decided(t: &Trace) -> (Option<vnetsim_fabric::Endpoint>, Option<RuleRef>) {
+    let fw = &t.forward;
+    match (t.outcome, &t.ret) {
+        (Outcome::NoReturn, Some(r)) if r.verdict == Verdict::Dropped => (r.dropped_at, r.rule),
+        (Outcome::NotModelled, Some(r)) if fw.verdict == Verdict::Delivered => {
+            (r.dropped_at, r.rule)
+        }
+        (Outcome::NoReturn, _) => (
+            t.bypassed
+                .map(vnetsim_fabric::Endpoint::Firewall)
+                .or(t.bypassed_nva.map(vnetsim_fabric::Endpoint::Nic)),
+            fw.rule,
+        ),
+        _ => (fw.dropped_at, fw.rule),
+    }
+}
+
+/// Everything [`Summary::add_n`] reads of a trace's row, as ids: the outcome, the symmetry,
+/// the deciding rule, the drop point, the reason's key and the source the destination saw
+/// when it was rewritten. Flows with equal keys add to the same entries, so a summary counts
+/// keys per flow and renders one representative per key; the key leaves out what differs
+/// from flow to flow and no summary entry shows (addresses, paths, where a reply landed
+/// when only the request's leg is reported).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SummaryKey {
+    outcome: Outcome,
+    symmetric: bool,
+    rule: Option<RuleRef>,
+    dropped_at: Option<vnetsim_fabric::Endpoint>,
+    reason: ReasonKey,
+    rewritten: Option<u32>,
+}
+
+impl SummaryKey {
+    pub fn of(t: &Trace) -> SummaryKey {
+        let (dropped_at, rule) = decided(t);
+        let fw = &t.forward;
+        let delivered = fw.verdict == Verdict::Delivered;
+        SummaryKey {
+            outcome: t.outcome,
+            symmetric: t.symmetric,
+            rule,
+            dropped_at,
+            reason: reason_key(t),
+            rewritten: (delivered && fw.seen.src != t.flow.src).then_some(fw.seen.src),
+        }
+    }
+}
+
 /// One trace as a flat row (the contract's columns).
 pub fn row(f: &Fabric, s: &Scratch, t: &Trace, l7: Option<L7<'_>>) -> FlowRow {
     let p = path(f, s, &t.forward);
@@ -81,17 +134,7 @@ pub fn row_with(
 ) -> FlowRow {
     let fw = &t.forward;
     let delivered = fw.verdict == Verdict::Delivered;
-    let (dropped_at, rule) = match (t.outcome, &t.ret) {
-        (Outcome::NoReturn, Some(r)) if r.verdict == Verdict::Dropped => (r.dropped_at, r.rule),
-        (Outcome::NotModelled, Some(r)) if delivered => (r.dropped_at, r.rule),
-        (Outcome::NoReturn, _) => (
-            t.bypassed
-                .map(vnetsim_fabric::Endpoint::Firewall)
-                .or(t.bypassed_nva.map(vnetsim_fabric::Endpoint::Nic)),
-            fw.rule,
-        ),
-        _ => (fw.dropped_at, fw.rule),
-    };
+    let (dropped_at, rule) = decided(t);
     FlowRow {
         src: ip(t.flow.src),
         dst: ip(t.flow.dst),
@@ -148,11 +191,26 @@ pub struct SweptSummary {
     pub seconds: f64,
 }
 
-type KeyCounts = HashMap<
-    vnetsim_engine::TraceKey,
-    (u64, vnetsim_engine::sweep::Cell),
-    BuildHasherDefault<vnetsim_engine::replay::FxHasher>,
->;
+type KeyCounts =
+    HashMap<SummaryKey, (u64, sweep::Cell), BuildHasherDefault<vnetsim_engine::replay::FxHasher>>;
+
+/// Counts `n` flows under `key`, keeping the first cell (in matrix order) that has it.
+fn count_key(counts: &mut KeyCounts, key: SummaryKey, n: u64, c: sweep::Cell) {
+    let e = counts.entry(key).or_insert((0, c));
+    e.0 += n;
+    if (c.src, c.dst, c.port) < (e.1.src, e.1.dst, e.1.port) {
+        e.1 = c;
+    }
+}
+
+/// Two parts' counts as one (the same whichever part each flow was counted in).
+fn merge_counts(a: KeyCounts, b: KeyCounts) -> KeyCounts {
+    let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+    for (k, (n, c)) in small {
+        count_key(&mut big, k, n, c);
+    }
+    big
+}
 
 /// A summary-only sweep: per distinct [`vnetsim_engine::TraceKey`] a count (names rendered once
 /// per key), and per pair its outcomes when `pairs` is wanted. Memory: the distinct keys and
@@ -213,6 +271,43 @@ impl<'r> ReportFeed<'r> {
     }
 }
 
+/// The summary's key counts of the cells `cells`, slice by slice, with each cell's outcome
+/// given in matrix order to the heat map and the report.
+fn count_by_cell(
+    f: &Fabric,
+    matrix: &Matrix,
+    fq: &[(Option<&str>, Option<&str>)],
+    cells: std::ops::Range<u64>,
+    job: &Job<'_>,
+    heat: &mut Option<PairOutcomes>,
+    feed: &mut Option<ReportFeed<'_>>,
+) -> KeyCounts {
+    type Acc = (KeyCounts, Vec<(sweep::Cell, Outcome)>);
+    let each = |acc: &mut Acc, _: &Fabric, _: &Scratch, t: &Trace, c, _: Option<L7>| {
+        count_key(&mut acc.0, SummaryKey::of(t), 1, c);
+        acc.1.push((c, t.outcome));
+    };
+    let mut counts = KeyCounts::default();
+    for start in cells.clone().step_by(SLICE as usize) {
+        let range = start..(start + SLICE).min(cells.end);
+        let chunks: Vec<Acc> = job.pool.install(|| {
+            sweep::fold_range(f, matrix, fq, range, |_| Acc::default(), each, job.progress)
+        });
+        for (k, cells) in chunks {
+            counts = merge_counts(counts, k);
+            for (c, o) in cells {
+                if let Some(h) = heat.as_mut() {
+                    h.add(c, o, 1);
+                }
+                if let Some(r) = feed.as_mut() {
+                    r.record(c, o);
+                }
+            }
+        }
+    }
+    counts
+}
+
 /// [`sweep_summary`], feeding an HTML report as it goes.
 pub fn sweep_summary_into(
     f: &Fabric,
@@ -227,48 +322,34 @@ pub fn sweep_summary_into(
     let cells_wanted = pairs || feed.is_some();
     let started = Instant::now();
     let fq = matrix.fqdns(f);
-    let mut counts: KeyCounts = KeyCounts::default();
-    let mut heat = pairs.then(|| PairOutcomes::new(&matrix));
     let cells = cells.start.min(matrix.len())..cells.end.min(matrix.len());
-    for start in cells.clone().step_by(SLICE as usize) {
-        let range = start..(start + SLICE).min(cells.end);
-        let chunks: Vec<(KeyCounts, Vec<(sweep::Cell, Outcome)>)> = pool.install(|| {
-            sweep::fold_range(
+    let mut heat = pairs.then(|| PairOutcomes::new(&matrix));
+    let counts = if cells_wanted {
+        count_by_cell(f, &matrix, &fq, cells.clone(), job, &mut heat, &mut feed)
+    } else {
+        let each = |acc: &mut KeyCounts, _: &Fabric, _: &Scratch, t: &Trace, c, _: Option<L7>| {
+            count_key(acc, SummaryKey::of(t), 1, c)
+        };
+        pool.install(|| {
+            sweep::fold_merge(
                 f,
                 &matrix,
                 &fq,
-                range,
-                |_| Default::default(),
-                |acc: &mut (KeyCounts, Vec<(sweep::Cell, Outcome)>), _, _, t, c, _| {
-                    acc.0.entry(t.key()).or_insert((0, c)).0 += 1;
-                    if cells_wanted {
-                        acc.1.push((c, t.outcome));
-                    }
-                },
+                cells.clone(),
+                KeyCounts::default,
+                each,
+                merge_counts,
                 progress,
             )
-        });
-        for (k, cells) in chunks {
-            for (key, (n, c)) in k {
-                counts.entry(key).and_modify(|e| e.0 += n).or_insert((n, c));
-            }
-            for (c, o) in cells {
-                if let Some(h) = heat.as_mut() {
-                    h.add(c, o, 1);
-                }
-                if let Some(r) = feed.as_mut() {
-                    r.record(c, o);
-                }
-            }
-        }
-    }
+        })
+    };
     if let Some(r) = feed {
         r.finish(f, &matrix);
     }
     let mut summary = Summary::default();
     let mut s = Scratch::new();
     // Keys in the order of their first cell, so the summary's ties break the same every run.
-    let mut keys: Vec<(&vnetsim_engine::TraceKey, &(u64, sweep::Cell))> = counts.iter().collect();
+    let mut keys: Vec<(&SummaryKey, &(u64, sweep::Cell))> = counts.iter().collect();
     keys.sort_by_key(|(_, (_, c))| (c.src, c.dst, c.port));
     for (_, (n, c)) in keys {
         let t = sweep::trace_cell(f, &matrix, *c, &mut s);
