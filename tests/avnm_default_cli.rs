@@ -10,25 +10,13 @@
 
 mod common;
 use common::*;
-use serde_json::Value;
-
-fn fixture(p: &str) -> String {
-    root().join("tests/fixtures").join(p).display().to_string()
-}
-
-fn trace(topology: &str, args: &[&str]) -> Value {
-    let mut a = vec!["trace", topology];
-    a.extend_from_slice(args);
-    a.push("--json");
-    serde_json::from_str(&ok(&a)).unwrap()
-}
 
 #[test]
 fn a_default_rule_known_by_its_flag_stops_every_flow_it_reaches() {
     let src = fixture("az-unresolved/avnm-default-flag.json");
     // Its priority, direction, protocol and addresses are unknown: nothing in vnet-a is decided.
     for port in ["443", "22"] {
-        let v = trace(
+        let v = trace_json(
             &src,
             &["--src", "nic-a1", "--dst", "10.10.0.5", "--dst-port", port],
         );
@@ -46,7 +34,7 @@ fn a_default_rule_known_by_its_flag_stops_every_flow_it_reaches() {
         );
     }
     // vnet-c is in no network group: no admin rule reaches it.
-    let v = trace(&src, &["--src", "nic-c", "--dst", "8.8.8.8"]);
+    let v = trace_json(&src, &["--src", "nic-c", "--dst", "8.8.8.8"]);
     assert_eq!(v["outcome"], "reachable", "{v}");
 }
 
@@ -87,7 +75,7 @@ fn the_import_keeps_it_unresolved_and_says_so() {
 fn a_default_rule_with_its_reported_fields_decides_as_they_say() {
     let src = fixture("az-unresolved/avnm-default-reported.json");
     // Inbound Deny tcp/22 at priority 5, evaluated before the NSGs.
-    let v = trace(
+    let v = trace_json(
         &src,
         &["--src", "nic-a1", "--dst", "10.10.0.5", "--dst-port", "22"],
     );
@@ -97,7 +85,7 @@ fn a_default_rule_with_its_reported_fields_decides_as_they_say() {
         "avnm-corp/baseline/guardrails/default-reported"
     );
     // tcp/443 is no port of the rule; no NSG: delivered.
-    let v = trace(&src, &["--src", "nic-a1", "--dst", "10.10.0.5"]);
+    let v = trace_json(&src, &["--src", "nic-a1", "--dst", "10.10.0.5"]);
     assert_eq!(v["outcome"], "reachable", "{v}");
 }
 
@@ -133,14 +121,14 @@ networkManagers:
     std::fs::write(&p, yaml).unwrap();
     let p = p.display().to_string();
     // Even at priority 1, allow-all may come after the rule of unknown priority.
-    let v = trace(
+    let v = trace_json(
         &p,
         &["--src", "nic-a1", "--dst", "10.10.0.5", "--dst-port", "22"],
     );
     assert_eq!(v["outcome"], "not-modelled", "{v}");
     assert_eq!(v["forward"]["rule"], "avnm/cfg/rc/unknown-tcp", "{v}");
     // tcp/443: not a port of the unknown rule; allow-all admits it outbound, inbound no rule.
-    let v = trace(&p, &["--src", "nic-a1", "--dst", "10.10.0.5"]);
+    let v = trace_json(&p, &["--src", "nic-a1", "--dst", "10.10.0.5"]);
     assert_eq!(v["outcome"], "reachable", "{v}");
     // Giving a priority as well as leaving it unresolved is an error.
     let bad = yaml.replace(

@@ -15,24 +15,12 @@
 
 mod common;
 use common::*;
-use serde_json::Value;
-
-fn fixture(p: &str) -> String {
-    root().join("tests/fixtures").join(p).display().to_string()
-}
 
 fn imported(src: &str, name: &str) -> String {
     let out = tmp("expressroute", name);
     let out_s = out.display().to_string();
     ok(&["import", &fixture(src), "-o", &out_s]);
     out_s
-}
-
-fn trace(topology: &str, args: &[&str]) -> Value {
-    let mut a = vec!["trace", topology];
-    a.extend_from_slice(args);
-    a.push("--json");
-    serde_json::from_str(&ok(&a)).unwrap()
 }
 
 fn fabrics() -> Vec<String> {
@@ -84,7 +72,7 @@ fn a_walk_a_learned_route_could_take_ends_naming_the_peering() {
             ("nic-app", "172.16.60.5"),
             ("nic-tools", "8.8.8.8"),
         ] {
-            let v = trace(&f, &["--src", src, "--dst", dst]);
+            let v = trace_json(&f, &["--src", src, "--dst", dst]);
             assert_eq!(v["outcome"], "not-modelled", "{f} {src} {dst}: {v}");
             assert_eq!(
                 v["forward"]["rule"], "notModelled/AzurePrivatePeering",
@@ -97,7 +85,7 @@ fn a_walk_a_learned_route_could_take_ends_naming_the_peering() {
 #[test]
 fn walks_between_the_peered_vnets_keep_their_verdict() {
     for f in fabrics() {
-        let v = trace(&f, &["--src", "nic-app", "--dst", "10.0.2.4"]);
+        let v = trace_json(&f, &["--src", "nic-app", "--dst", "10.0.2.4"]);
         assert_eq!(v["outcome"], "reachable", "{f}: {v}");
         assert_eq!(v["forward"]["deliveredTo"], "nic:nic-tools", "{v}");
     }
@@ -126,11 +114,11 @@ fn given_the_prefixes_the_circuit_carries_them() {
     std::fs::write(&p, yaml).unwrap();
     let p = p.display().to_string();
     // The spoke uses the hub's gateway: the prefix reaches it as a gateway route.
-    let v = trace(&p, &["--src", "nic-app", "--dst", "172.16.60.5"]);
+    let v = trace_json(&p, &["--src", "nic-app", "--dst", "172.16.60.5"]);
     assert_eq!(v["outcome"], "reachable", "{v}");
     assert_eq!(v["forward"]["deliveredTo"], "circuit:er-circuit", "{v}");
     // 8.8.8.8 is no prefix of the circuit: the system Internet route.
-    let v = trace(&p, &["--src", "nic-tools", "--dst", "8.8.8.8"]);
+    let v = trace_json(&p, &["--src", "nic-tools", "--dst", "8.8.8.8"]);
     assert_eq!(v["outcome"], "reachable", "{v}");
     assert_eq!(v["forward"]["deliveredTo"], "internet", "{v}");
 }

@@ -7,19 +7,8 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{ok, root, run, tmp};
+use common::{fixture, ok, run, tmp, trace_json};
 use serde_json::Value;
-
-fn trace(src: &str, args: &[&str]) -> Value {
-    let mut a = vec!["trace", src];
-    a.extend_from_slice(args);
-    a.push("--json");
-    serde_json::from_str(&ok(&a)).unwrap()
-}
-
-fn fixture(p: &str) -> String {
-    root().join("tests/fixtures").join(p).display().to_string()
-}
 
 #[test]
 fn imported_internal_load_balancer_spreads_flows_and_keeps_the_client_source() {
@@ -42,7 +31,7 @@ fn imported_internal_load_balancer_spreads_flows_and_keeps_the_client_source() {
             "--src-port",
             &p,
         ];
-        let v = trace(&tf, &args);
+        let v = trace_json(&tf, &args);
         assert_eq!(v["outcome"], "reachable", "{v}");
         let to = v["forward"]["deliveredTo"].as_str().unwrap().to_string();
         let backend_ip = match to.as_str() {
@@ -52,7 +41,10 @@ fn imported_internal_load_balancer_spreads_flows_and_keeps_the_client_source() {
         };
         assert_eq!(v["forward"]["dstSeen"], backend_ip);
         assert_eq!(v["forward"]["srcSeen"], "10.40.1.4");
-        assert_eq!(trace(&tf, &args)["forward"]["deliveredTo"], to.as_str());
+        assert_eq!(
+            trace_json(&tf, &args)["forward"]["deliveredTo"],
+            to.as_str()
+        );
         used.insert(to);
     }
     assert_eq!(used.len(), 2, "flows spread over both members: {used:?}");
@@ -62,7 +54,7 @@ fn imported_internal_load_balancer_spreads_flows_and_keeps_the_client_source() {
 fn imported_inbound_nat_rule_reaches_its_one_backend() {
     // learn.microsoft.com/azure/load-balancer/inbound-nat-rules: an inbound NAT rule forwards
     // one frontend port (50001) to one backend instance (nic-web1), port 22.
-    let v = trace(
+    let v = trace_json(
         &fixture("tf-lb-agw.state.json"),
         &[
             "--src",
@@ -82,7 +74,7 @@ fn imported_inbound_nat_rule_reaches_its_one_backend() {
 fn imported_outbound_rule_gives_the_frontend_address_as_source() {
     // learn.microsoft.com/azure/load-balancer/outbound-rules: outbound rules SNAT the pool's
     // outbound flows to the rule's frontend address (pip-lb, 20.60.0.10).
-    let v = trace(
+    let v = trace_json(
         &fixture("tf-lb-agw.state.json"),
         &["--src", "nic-web2", "--dst", "8.8.8.8"],
     );
@@ -96,7 +88,7 @@ fn imported_application_gateway_backend_sees_an_instance_address() {
     // ends the client's connection and opens its own to the backend from an instance address
     // of its subnet (snet-agw, 10.40.3.0/24); the client's address travels in
     // X-Forwarded-For (learn.microsoft.com/azure/application-gateway/rewrite-http-headers-url).
-    let v = trace(
+    let v = trace_json(
         &fixture("tf-lb-agw.state.json"),
         &[
             "--src",
@@ -139,7 +131,7 @@ fn a_nat_gateway_imported_from_az_and_terraform_is_the_internet_source() {
         let src = out.display().to_string();
         let tags = fixture("service-tags.json");
         ok(&["import", from, "--service-tags", &tags, "-o", &src]);
-        let v = trace(&src, &["--src", "nic-vm-nat", "--dst", "8.8.8.8"]);
+        let v = trace_json(&src, &["--src", "nic-vm-nat", "--dst", "8.8.8.8"]);
         assert_eq!(v["outcome"], "reachable", "{v}");
         let seen = v["forward"]["srcSeen"].as_str().unwrap().to_string();
         assert!(nat_addresses().contains(&seen), "{src}: {seen}");
@@ -176,11 +168,11 @@ fn an_nsg_rule_denying_the_storage_tag_blocks_a_storage_prefix_given_the_tag_fil
         "--dst-port",
         "443",
     ];
-    let v = trace(&out_s, &args);
+    let v = trace_json(&out_s, &args);
     assert_eq!(v["outcome"], "unreachable", "{v}");
     assert_eq!(v["forward"]["rule"], "nsg-app/deny-storage-out");
     // An address outside the tag is not matched.
-    let v = trace(&out_s, &["--src", "nic-vm-plain", "--dst", "8.8.8.8"]);
+    let v = trace_json(&out_s, &["--src", "nic-vm-plain", "--dst", "8.8.8.8"]);
     assert_eq!(v["outcome"], "reachable", "{v}");
     // Without the tag file the rule is kept unresolved: the same flow gets no verdict.
     let (code, yaml, err) = run(&["import", &fixture("az-nat")]);
@@ -188,7 +180,7 @@ fn an_nsg_rule_denying_the_storage_tag_blocks_a_storage_prefix_given_the_tag_fil
     assert!(yaml.contains("unresolved:"), "{yaml}");
     assert!(yaml.contains("deny-storage-out"), "{yaml}");
     assert!(yaml.contains("--service-tags FILE"), "{yaml}");
-    let v = trace(&fixture("az-nat"), &args);
+    let v = trace_json(&fixture("az-nat"), &args);
     assert_eq!(v["outcome"], "not-modelled", "{v}");
     assert_eq!(v["forward"]["rule"], "nsg-app/deny-storage-out");
 }

@@ -15,17 +15,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-fn fixture(p: &str) -> String {
-    root().join("tests/fixtures").join(p).display().to_string()
-}
-
-fn trace(topology: &str, args: &[&str]) -> Value {
-    let mut a = vec!["trace", topology];
-    a.extend_from_slice(args);
-    a.push("--json");
-    serde_json::from_str(&ok(&a)).unwrap()
-}
-
 fn reason(v: &Value) -> &str {
     v["reason"].as_str().unwrap_or("")
 }
@@ -35,7 +24,7 @@ fn an_nsg_rule_naming_a_tag_without_data_stops_the_flows_it_could_match() {
     let src = fixture("az-unresolved/nsg-storage.json");
     // tcp/443 toward 20.38.108.10 (a Storage address): deny-storage-https (priority 100) may
     // match it before allow-https-out (200) decides; without tag data no verdict is given.
-    let v = trace(&src, &["--src", "nic-app", "--dst", "20.38.108.10"]);
+    let v = trace_json(&src, &["--src", "nic-app", "--dst", "20.38.108.10"]);
     assert_eq!(v["outcome"], "not-modelled", "{v}");
     assert_eq!(v["forward"]["rule"], "nsg-app/deny-storage-https");
     assert_eq!(v["forward"]["droppedAt"], "subnet:vnet-app/snet-app");
@@ -44,7 +33,7 @@ fn an_nsg_rule_naming_a_tag_without_data_stops_the_flows_it_could_match() {
         "{v}"
     );
     // tcp/80 is no port of the rule: the ordinary verdict (AllowInternetOutBound, R5.2).
-    let v = trace(
+    let v = trace_json(
         &src,
         &[
             "--src",
@@ -70,11 +59,11 @@ fn given_the_tag_file_the_same_rule_decides() {
     let yaml = std::fs::read_to_string(&out).unwrap();
     assert!(!yaml.contains("unresolved:"), "{yaml}");
     // 20.38.108.10 is in Storage's 20.38.108.0/23: denied by the rule at priority 100.
-    let v = trace(&out_s, &["--src", "nic-app", "--dst", "20.38.108.10"]);
+    let v = trace_json(&out_s, &["--src", "nic-app", "--dst", "20.38.108.10"]);
     assert_eq!(v["outcome"], "unreachable", "{v}");
     assert_eq!(v["forward"]["rule"], "nsg-app/deny-storage-https");
     // 8.8.8.8 is in no Storage prefix: allow-https-out (priority 200) admits it.
-    let v = trace(&out_s, &["--src", "nic-app", "--dst", "8.8.8.8"]);
+    let v = trace_json(&out_s, &["--src", "nic-app", "--dst", "8.8.8.8"]);
     assert_eq!(v["outcome"], "reachable", "{v}");
     assert_eq!(v["forward"]["rule"], "nsg-app/allow-https-out");
 }
@@ -110,7 +99,7 @@ fn a_firewall_network_rule_with_fqdns_stops_the_flows_it_could_match() {
     let src = fixture("az-unresolved/firewall-fqdn.json");
     // tcp/443 to 93.184.216.34: coll-fqdn (priority 100, Deny) is processed before coll-allow
     // (200), and its rule names www.example.com, which only the DNS proxy resolves.
-    let v = trace(&src, &["--src", "nic-app", "--dst", "93.184.216.34"]);
+    let v = trace_json(&src, &["--src", "nic-app", "--dst", "93.184.216.34"]);
     assert_eq!(v["outcome"], "not-modelled", "{v}");
     assert_eq!(v["forward"]["rule"], "afw/coll-fqdn/deny-fqdn");
     assert_eq!(v["forward"]["droppedAt"], "firewall:afw");
@@ -120,7 +109,7 @@ fn a_firewall_network_rule_with_fqdns_stops_the_flows_it_could_match() {
     );
     // tcp/80 is no port of that rule: coll-allow/allow-web allows it (R6.1), SNAT to the
     // firewall's public IP toward the Internet (R6.3).
-    let v = trace(
+    let v = trace_json(
         &src,
         &[
             "--src",
@@ -143,7 +132,7 @@ fn a_vnet_connected_to_a_virtual_wan_hub_does_not_guess_its_routes() {
     let src = fixture("az-unresolved/vwan-spoke.json");
     // 10.70.0.4 is outside vnet-spoke (10.60.0.0/16), which has no peer: only a hub route can
     // take it, and vnetsim does not know the hub's routes.
-    let v = trace(&src, &["--src", "nic-a", "--dst", "10.70.0.4"]);
+    let v = trace_json(&src, &["--src", "nic-a", "--dst", "10.70.0.4"]);
     assert_eq!(v["outcome"], "not-modelled", "{v}");
     assert_eq!(v["forward"]["rule"], "notModelled/conn-spoke");
     assert!(
@@ -151,7 +140,7 @@ fn a_vnet_connected_to_a_virtual_wan_hub_does_not_guess_its_routes() {
         "{v}"
     );
     // Inside the VNet the VnetLocal system route decides, whatever the hub advertises (R2.7).
-    let v = trace(&src, &["--src", "nic-a", "--dst", "nic-b"]);
+    let v = trace_json(&src, &["--src", "nic-a", "--dst", "nic-b"]);
     assert_eq!(v["outcome"], "reachable", "{v}");
     // validate says so.
     let (code, _, err) = run(&["validate", &src]);
@@ -324,7 +313,7 @@ fn unresolved_dnat_and_application_rules_stop_only_the_flows_they_could_match() 
     std::fs::write(&y, FIREWALL_RULES).unwrap();
     let y = y.display().to_string();
     let from_internet = |port: &str| {
-        trace(
+        trace_json(
             &y,
             &[
                 "--src",
@@ -347,7 +336,7 @@ fn unresolved_dnat_and_application_rules_stop_only_the_flows_they_could_match() 
     // An HTTPS flow naming github.com could be one of WindowsUpdate's names, and coll-tags
     // (100) is processed before coll-web (200).
     let https = |port: &str| {
-        trace(
+        trace_json(
             &y,
             &[
                 "--src",
@@ -412,10 +401,10 @@ fn a_hubs_own_virtual_network_connections_mark_their_vnet_too() {
     // only inline, in the hub's `virtualNetworkConnections` (the shape `az network vhub show`
     // prints), not as a resource of its own.
     let src = fixture("az-unresolved/vhub-inline.json");
-    let v = trace(&src, &["--src", "nic-a", "--dst", "10.70.0.4"]);
+    let v = trace_json(&src, &["--src", "nic-a", "--dst", "10.70.0.4"]);
     assert_eq!(v["outcome"], "not-modelled", "{v}");
     assert_eq!(v["forward"]["rule"], "notModelled/conn-spoke");
-    let v = trace(&src, &["--src", "nic-a", "--dst", "nic-b"]);
+    let v = trace_json(&src, &["--src", "nic-a", "--dst", "nic-b"]);
     assert_eq!(v["outcome"], "reachable", "{v}");
     // Given both ways (inline and as its resource), the connection is reported once.
     let read = |p: &str| -> Vec<Value> {

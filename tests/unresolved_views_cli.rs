@@ -12,10 +12,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-fn fixture(p: &str) -> String {
-    root().join("tests/fixtures").join(p).display().to_string()
-}
-
 fn json(args: &[&str]) -> Value {
     let mut a = args.to_vec();
     a.push("--json");

@@ -18,17 +18,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-fn fixture(p: &str) -> String {
-    root().join("tests/fixtures").join(p).display().to_string()
-}
-
-fn trace(topology: &str, args: &[&str]) -> Value {
-    let mut a = vec!["trace", topology];
-    a.extend_from_slice(args);
-    a.push("--json");
-    serde_json::from_str(&ok(&a)).unwrap()
-}
-
 /// The three fabrics: the az export, the Terraform state, the hand-written topology.
 fn sources() -> Vec<String> {
     vec![
@@ -50,7 +39,7 @@ fn assert_stopped_by(v: &Value, rule: &str) {
 fn a_packet_from_an_egress_rules_internal_space_stops_at_the_gateway() {
     for src in sources() {
         // 10.0.1.4 is in egress-app's internal 10.0.1.0/24: its source would become 100.64.1.4.
-        let v = trace(&src, &["--src", "nic-app", "--dst", "192.168.1.5"]);
+        let v = trace_json(&src, &["--src", "nic-app", "--dst", "192.168.1.5"]);
         assert_stopped_by(&v, "egress-app");
     }
 }
@@ -60,7 +49,7 @@ fn a_packet_to_an_ingress_rules_external_space_stops_at_the_gateway() {
     for src in sources() {
         // 100.64.2.5 is in ingress-branch's external 100.64.2.0/24 (the branch's 172.16.0.5 as
         // Azure sees it): the gateway would send it on as 172.16.0.5.
-        let v = trace(&src, &["--src", "nic-tools", "--dst", "100.64.2.5"]);
+        let v = trace_json(&src, &["--src", "nic-tools", "--dst", "100.64.2.5"]);
         assert_stopped_by(&v, "ingress-branch");
     }
 }
@@ -68,7 +57,7 @@ fn a_packet_to_an_ingress_rules_external_space_stops_at_the_gateway() {
 #[test]
 fn a_packet_from_the_branch_in_an_ingress_rules_internal_space_stops_at_the_gateway() {
     for src in sources() {
-        let v = trace(
+        let v = trace_json(
             &src,
             &[
                 "--from",
@@ -87,10 +76,10 @@ fn a_packet_from_the_branch_in_an_ingress_rules_internal_space_stops_at_the_gate
 fn flows_in_no_mapping_keep_their_verdict() {
     for src in sources() {
         // 10.0.2.4 and 192.168.1.5 are in no mapping: the site's prefix routes it (R7.3).
-        let v = trace(&src, &["--src", "nic-tools", "--dst", "192.168.1.5"]);
+        let v = trace_json(&src, &["--src", "nic-tools", "--dst", "192.168.1.5"]);
         assert_eq!(v["outcome"], "reachable", "{src}: {v}");
         assert_eq!(v["forward"]["deliveredTo"], "site:lgw-branch", "{v}");
-        let v = trace(
+        let v = trace_json(
             &src,
             &[
                 "--from",
@@ -103,7 +92,7 @@ fn flows_in_no_mapping_keep_their_verdict() {
         );
         assert_eq!(v["outcome"], "reachable", "{src}: {v}");
         // snet-app to snet-tools never crosses the gateway.
-        let v = trace(&src, &["--src", "nic-app", "--dst", "10.0.2.4"]);
+        let v = trace_json(&src, &["--src", "nic-app", "--dst", "10.0.2.4"]);
         assert_eq!(v["outcome"], "reachable", "{src}: {v}");
     }
 }

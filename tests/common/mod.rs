@@ -48,3 +48,16 @@ pub fn jsonl(p: &Path) -> Vec<Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// A file of `tests/fixtures`, as an argument.
+pub fn fixture(p: &str) -> String {
+    root().join("tests/fixtures").join(p).display().to_string()
+}
+
+/// `vnetsim trace TOPOLOGY ARGS... --json`, which must succeed, parsed.
+pub fn trace_json(topology: &str, args: &[&str]) -> Value {
+    let mut a = vec!["trace", topology];
+    a.extend_from_slice(args);
+    a.push("--json");
+    serde_json::from_str(&ok(&a)).unwrap()
+}
