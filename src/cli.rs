@@ -212,9 +212,14 @@ pub struct TraceArgs {
 
 /// The fabric of a topology, an import source or a compiled fabric file (told apart by their
 /// content), its validation warnings printed.
+/// The compiled fabric file a command read, if it read one: a panic while using it is that
+/// file's inconsistency, reported as bad input (see `main`).
+pub static COMPILED_INPUT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
 pub fn load(path: &Path) -> Result<Fabric, String> {
     if vnetsim_store::is_compiled(path) {
         let saved = vnetsim_store::load(path)?;
+        let _ = COMPILED_INPUT.set(path.to_path_buf());
         eprint!("{}", saved.warnings);
         return Ok(saved.fabric);
     }

@@ -52,7 +52,27 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// A compiled fabric file passes its checksum and the layout checks of its route tables and
+/// classifiers, but a crafted one can still hold an index out of range somewhere else: the
+/// panic that follows is reported as that file's error (exit 2), not as a crash. Any other
+/// panic keeps the default report.
+fn report_compiled_input_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| match cli::COMPILED_INPUT.get() {
+        Some(p) => {
+            eprintln!(
+                "{}: error: the compiled fabric is inconsistent ({}); compile it again from its topology with `vnetsim compile`",
+                p.display(),
+                info.payload_as_str().unwrap_or("an index out of range")
+            );
+            std::process::exit(2);
+        }
+        None => default(info),
+    }));
+}
+
 fn main() -> ExitCode {
+    report_compiled_input_panics();
     let json = wants_json();
     let args = match cli::Cli::try_parse() {
         Ok(a) => a,

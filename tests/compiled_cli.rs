@@ -237,3 +237,31 @@ fn commands_that_read_the_topology_itself_refuse_a_compiled_file() {
         );
     }
 }
+
+#[test]
+fn a_crafted_file_with_a_valid_checksum_and_an_index_out_of_range_is_an_error() {
+    // Such a file passes the checksum and the layout checks of its route tables and
+    // classifiers; the bad index (a NIC in a subnet that does not exist) is met by the walk.
+    let good = compile(&lab(), "lab-c.vnetsim");
+    let mut saved = vnetsim_store::load(std::path::Path::new(&good)).unwrap();
+    let nic = saved
+        .fabric
+        .nics
+        .iter_mut()
+        .find(|n| n.name == "vm-app-nic")
+        .unwrap();
+    nic.subnet = vnetsim_fabric::SubnetId(60_000);
+    let bad = tmp(TAG, "crafted.vnetsim");
+    vnetsim_store::save(&bad, &saved).unwrap();
+    let bad = bad.display().to_string();
+    let (code, out, err) = run(&["trace", &bad, "--src", "nic:vm-app-nic", "--dst", "8.8.8.8"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.starts_with(&format!(
+            "{bad}: error: the compiled fabric is inconsistent"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
