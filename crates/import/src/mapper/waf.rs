@@ -67,10 +67,7 @@ pub(crate) fn application_firewalls(c: &mut Ctx, i: usize, name: &str, frontends
     let Some(policy_id) = policy_id else {
         return;
     };
-    let policy = c
-        .of_type(POLICY)
-        .into_iter()
-        .find(|&k| c.res[k].id.eq_ignore_ascii_case(policy_id));
+    let policy = c.get(policy_id).filter(|&k| c.res[k].kind() == POLICY);
     match policy {
         Some(k) => policy_found(c, k, affects, frontends),
         None => {
