@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{ok, root, run, tmp};
+use common::{root, run, tmp, trace_json};
 use serde_json::{json, Value};
 
 const POLICY: &str =
@@ -57,18 +57,17 @@ fn with_policy(v: &mut Value) {
 
 /// A request from the Internet to the gateway's public frontend (20.60.0.20) on 443.
 fn request(src: &str) -> Value {
-    let out = ok(&[
-        "trace",
+    trace_json(
         src,
-        "--src",
-        "8.8.8.8",
-        "--dst",
-        "20.60.0.20",
-        "--dst-port",
-        "443",
-        "--json",
-    ]);
-    serde_json::from_str(&out).unwrap()
+        &[
+            "--src",
+            "8.8.8.8",
+            "--dst",
+            "20.60.0.20",
+            "--dst-port",
+            "443",
+        ],
+    )
 }
 
 /// The import report (`--report --json`, on standard error after the warnings).
