@@ -70,14 +70,15 @@ fn request(src: &str) -> Value {
     )
 }
 
-/// The import report (`--report --json`, on standard error after the warnings).
+/// The import report (`--report --json`, on standard error after the warnings). The
+/// topology is written beside the source, so that tests running at once never share it.
 fn report(src: &str) -> Value {
-    let out = tmp("waf", "report.yaml");
+    let out = format!("{src}.yaml");
     let (code, _, err) = run(&[
         "import",
         src,
         "-o",
-        out.to_str().unwrap(),
+        &out,
         "--report",
         "--json",
     ]);
