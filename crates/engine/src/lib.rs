@@ -529,6 +529,11 @@ impl Scratch {
         self.nforced = w.len().min(MAX_CHOICES);
         self.forced[..self.nforced].copy_from_slice(&w[..self.nforced]);
     }
+    /// The NSG points (a NIC, a subnet) the last walk's request passed: a reply there is
+    /// admitted by the flow record, no rule evaluated (R5.4).
+    pub fn points(&self) -> &[Endpoint] {
+        &self.points[..self.npoints]
+    }
     pub fn leg_hops(&self, leg: &Leg) -> &[Hop] {
         &self.hops[leg.hops.0 as usize..leg.hops.1 as usize]
     }

@@ -45,21 +45,22 @@ pub struct AdminRules {
     pub unresolved: Option<UnresolvedRules>,
 }
 
+fn classifier_rule(r: &AdminRule) -> Rule {
+    Rule {
+        protocols: match r.proto_num {
+            None => Protocols::Any,
+            Some(n) => Protocols::Set(vec![n]),
+        },
+        src: r.expanded_source.iter().map(net).collect(),
+        dst: r.expanded_destination.iter().map(net).collect(),
+        sport: r.source_ports.clone(),
+        dport: r.destination_ports.clone(),
+    }
+}
+
 impl AdminRules {
     fn new(rules: Vec<AdminRule>, unresolved: Option<UnresolvedRules>) -> AdminRules {
-        let crules: Vec<Rule> = rules
-            .iter()
-            .map(|r| Rule {
-                protocols: match r.proto_num {
-                    None => Protocols::Any,
-                    Some(n) => Protocols::Set(vec![n]),
-                },
-                src: r.expanded_source.iter().map(net).collect(),
-                dst: r.expanded_destination.iter().map(net).collect(),
-                sport: r.source_ports.clone(),
-                dport: r.destination_ports.clone(),
-            })
-            .collect();
+        let crules: Vec<Rule> = rules.iter().map(classifier_rule).collect();
         AdminRules {
             classifier: Classifier::build(&crules),
             rules,
@@ -76,6 +77,10 @@ impl AdminRules {
             .and_then(|i| self.rules.get(i as usize))
             .map_or(u32::MAX, |r| r.priority);
         u.ahead(key, decided, true)
+    }
+    /// The rules as the classifier was built from them, in its order.
+    pub fn classifier_rules(&self) -> Vec<Rule> {
+        self.rules.iter().map(classifier_rule).collect()
     }
     /// The compiled first-match classifier (its cut points bound the header classes that
     /// exhaustive reachability walks).

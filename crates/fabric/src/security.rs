@@ -56,6 +56,11 @@ pub struct RuleTable {
 }
 
 impl RuleTable {
+    /// The rules as the classifier was built from them, in its order (for analyses that
+    /// need each rule's fields, such as exhaustive reachability's cuts).
+    pub fn classifier_rules(&self) -> Vec<Rule> {
+        self.rules.iter().map(to_classifier_rule).collect()
+    }
     fn new((rules, unresolved): (Vec<ExpandedRule>, Option<UnresolvedRules>)) -> RuleTable {
         let crules: Vec<Rule> = rules.iter().map(to_classifier_rule).collect();
         RuleTable {

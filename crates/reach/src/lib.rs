@@ -14,7 +14,9 @@
 //! is walked in turn. A box no cut divides is a class: by induction over the hops, every
 //! header in it makes each decision the representative made, so it follows the same path with
 //! the same rewrites. Fields a rewrite has made constant (DNAT, SNAT) are not cut further
-//! on that leg.
+//! on that leg. Rule tables cut a box only where a rule that can decide inside it begins or
+//! ends ([`rules`]), and only on a leg that meets them: a reply admitted by an NSG's flow
+//! record or a firewall's session reads no rule there.
 //!
 //! Hashed choices (a load balancer's or Application Gateway's backend, a gateway instance, an
 //! ECMP next hop) read every field of the header, so no cut makes them constant. A box is
@@ -32,6 +34,7 @@
 //! Layering: fabric and engine below; the binary prints what this crate returns.
 
 pub mod render;
+pub mod rules;
 pub mod space;
 pub mod tables;
 
@@ -191,17 +194,29 @@ fn backend_port(tb: &Tables, r: Option<RuleRef>) -> bool {
     }
 }
 
-/// Adds, to `out`, the cuts inside `b` of every table the walk `t` consulted.
-pub fn collect(tb: &Tables, t: &Trace, s: &Scratch, b: &HeaderBox, out: &mut Cuts) {
+/// Adds, to `out`, the cuts inside `b` of every table the walk `t` consulted (`work`: the
+/// rule tables' scratch space, kept between calls).
+pub fn collect(
+    tb: &Tables,
+    t: &Trace,
+    s: &Scratch,
+    b: &HeaderBox,
+    out: &mut Cuts,
+    work: &mut rules::Work,
+) {
     // Leg dimension i is original dimension map[i].
     const FWD: [usize; 5] = [SRC, DST, PROTO, SPORT, DPORT];
     const REV: [usize; 5] = [DST, SRC, PROTO, DPORT, SPORT];
     let mut app = false;
     let mut c = Collector {
+        tb,
         b,
         out,
+        work,
         map: &FWD,
         konst: [false; 5],
+        passed: &[],
+        reply: &[],
     };
     for h in s.leg_hops(&t.forward) {
         c.hop(tb, h.node, h.route, &mut app);
@@ -217,6 +232,8 @@ pub fn collect(tb: &Tables, t: &Trace, s: &Scratch, b: &HeaderBox, out: &mut Cut
     }
     if let Some(r) = &t.ret {
         c.map = &REV;
+        c.passed = s.points();
+        c.reply = s.leg_hops(r);
         for h in s.leg_hops(r) {
             c.hop(tb, h.node, h.route, &mut app);
             if h.nat.is_some() || matches!(h.rule, Some(RuleRef::FirewallSession(_))) {
@@ -227,22 +244,31 @@ pub fn collect(tb: &Tables, t: &Trace, s: &Scratch, b: &HeaderBox, out: &mut Cut
     if app {
         c.map = &FWD;
         c.konst = [false; 5];
+        c.passed = &[];
+        c.reply = &[];
         c.add(&tb.l7);
     }
 }
 
 struct Collector<'a> {
+    tb: &'a Tables,
     b: &'a HeaderBox,
     out: &'a mut Cuts,
+    work: &'a mut rules::Work,
     map: &'a [usize; 5],
     konst: [bool; 5],
+    /// On the reply's leg, the NSG points the request passed (their rules are not met).
+    passed: &'a [Endpoint],
+    /// On the reply's leg, its hops: a firewall that passed it by its session did not read
+    /// its network and application rules.
+    reply: &'a [vnetsim_engine::Hop],
 }
 
 impl Collector<'_> {
     fn add(&mut self, n: &NodeCuts) {
         for i in 0..5 {
             let d = self.map[i];
-            if self.konst[d] {
+            if self.konst[d] || self.b.lo[d] == self.b.hi[d] {
                 continue;
             }
             let v = &n.d[i];
@@ -250,6 +276,31 @@ impl Collector<'_> {
             let a = v.partition_point(|&x| x <= lo);
             let e = v.partition_point(|&x| x <= hi);
             self.out.d[d].extend_from_slice(&v[a..e]);
+        }
+        if n.rules.is_empty() {
+            return;
+        }
+        // The box in the orientation of the packet at this node; a field a rewrite made
+        // constant is taken whole (the tables may see any value there).
+        let (mut lo, mut hi, mut skip) = ([0u32; 5], [u32::MAX; 5], [true; 5]);
+        for i in 0..5 {
+            let d = self.map[i];
+            if !self.konst[d] {
+                (lo[i], hi[i], skip[i]) = (self.b.lo[d], self.b.hi[d], false);
+            }
+        }
+        for &(r, point) in &n.rules {
+            if point.is_some_and(|p| self.passed.contains(&p)) {
+                continue;
+            }
+            self.tb.rules[r as usize].cuts_in(
+                &lo,
+                &hi,
+                &skip,
+                self.map,
+                self.work,
+                &mut self.out.d,
+            );
         }
     }
     fn node(&mut self, tb: &Tables, e: Endpoint, app: &mut bool) {
@@ -259,7 +310,11 @@ impl Collector<'_> {
             Endpoint::Subnet(s) => self.add(&tb.subnet[s.ix()]),
             Endpoint::Firewall(fw) => {
                 *app |= tb.firewall_app[fw.ix()];
-                self.add(&tb.firewall[fw.ix()])
+                self.add(&tb.firewall[fw.ix()]);
+                let session = Some(RuleRef::FirewallSession(fw));
+                if !self.reply.iter().any(|h| h.rule == session) {
+                    self.add(&tb.firewall_rules[fw.ix()]);
+                }
             }
             Endpoint::Gateway(g) => self.add(&tb.gateway[g.ix()]),
             Endpoint::Site(s) => self.add(&tb.site[s.ix()]),
@@ -548,13 +603,13 @@ fn refine(
             let steps: Vec<Step> = chunk
                 .par_iter()
                 .map_init(
-                    || (Scratch::new(), Cuts::default()),
-                    |(s, cuts), &(src, b)| {
+                    || (Scratch::new(), Cuts::default(), rules::Work::default()),
+                    |(s, cuts, work), &(src, b)| {
                         let e = sources[src as usize].endpoint;
                         cuts.clear();
                         let mut sig: Option<Signature> = None;
                         walk_ways(f, e, b.representative(), s, |t, s, ways| {
-                            collect(tb, t, s, &b, cuts);
+                            collect(tb, t, s, &b, cuts, work);
                             let g = signature(t, s);
                             match &mut sig {
                                 None => sig = Some(g),
@@ -571,12 +626,17 @@ fn refine(
             for st in steps {
                 match st {
                     Step::Class(src, bx, sig) => {
-                        let sig = *sig;
-                        let n = ids.len() as u32;
-                        let id = *ids.entry(sig.clone()).or_insert_with(|| {
-                            p.signatures.push(sig);
-                            n
-                        });
+                        // Most classes repeat a signature already seen: look it up first, so
+                        // that only a new one is copied into the map.
+                        let id = match ids.get(&*sig) {
+                            Some(&id) => id,
+                            None => {
+                                let id = ids.len() as u32;
+                                ids.insert((*sig).clone(), id);
+                                p.signatures.push(*sig);
+                                id
+                            }
+                        };
                         raw.push(Class {
                             source: src,
                             bx,

@@ -42,30 +42,35 @@ fn key(s: &Sets, d: usize) -> Vec<&Vec<(u32, u32)>> {
     (0..5).filter(|&e| e != d).map(|e| &s[e]).collect()
 }
 
-fn cidr_list(v: &[(u32, u32)]) -> Vec<String> {
-    v.iter()
-        .flat_map(|&(lo, hi)| space::cidrs(lo, hi))
-        .map(|(a, l)| format!("{}/{l}", ip(a)))
-        .collect()
+/// The CIDR blocks covering `v`, in order.
+fn cidr_blocks(v: &[(u32, u32)]) -> impl Iterator<Item = (u32, u8)> + '_ {
+    v.iter().flat_map(|&(lo, hi)| space::cidrs(lo, hi))
 }
 
-/// An address set: `any`, a CIDR list, or `0.0.0.0/0 except ...` when that is shorter.
+/// An address set: `any`, a CIDR list, or `0.0.0.0/0 except ...` when that is shorter (by
+/// blocks; only the list shown is written out).
 pub fn addresses(v: &[(u32, u32)]) -> String {
     if v == [(0, u32::MAX)] {
         return "0.0.0.0/0".into();
     }
-    let has = cidr_list(v);
-    let not = cidr_list(&space::complement(v, u32::MAX));
-    let (prefix, list) = if not.len() < has.len() {
-        ("0.0.0.0/0 except ", not)
+    let not = space::complement(v, u32::MAX);
+    let (prefix, list) = if cidr_blocks(&not).count() < cidr_blocks(v).count() {
+        ("0.0.0.0/0 except ", &not[..])
     } else {
-        ("", has)
+        ("", v)
     };
-    let shown: Vec<String> = list
-        .iter()
-        .map(|c| c.strip_suffix("/32").unwrap_or(c).to_string())
-        .collect();
-    format!("{prefix}{}", shown.join(","))
+    let mut out = String::from(prefix);
+    for (i, (a, l)) in cidr_blocks(list).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&ip(a));
+        if l != 32 {
+            out.push('/');
+            out.push_str(&l.to_string());
+        }
+    }
+    out
 }
 
 fn ranges(v: &[(u32, u32)]) -> String {

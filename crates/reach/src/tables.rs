@@ -10,20 +10,32 @@
 //! listener ports, the public owners, site prefixes and Internet space. A superset is
 //! always sound (a class is only cut finer); a missing table would not be, which the brute-force
 //! tests check.
+//!
+//! NSG and admin rule tables are not reduced to cut points here: a node lists them
+//! ([`NodeCuts::rules`]) and [`crate::rules::RuleCuts`] finds, per box, the cuts of the rules
+//! that can decide inside it. A table at an NSG point its request passed is not met by the
+//! reply (the flow record admits it, R5.4), nor a firewall's network and application rules
+//! by a reply its session carries ([`Tables::firewall_rules`]).
 
 use vnetsim_engine::{TCP, UDP};
 use vnetsim_fabric::classify::{Classifier, Cuts, Protocols};
 use vnetsim_fabric::prefix::NOT_INTERNET;
 use vnetsim_fabric::security::PLATFORM_IP;
 use vnetsim_fabric::unresolved::UnresolvedRules;
-use vnetsim_fabric::{Fabric, NsgTableId, SubnetId};
+use vnetsim_fabric::{Endpoint, Fabric, NsgTableId, SubnetId};
 
+use crate::rules::RuleCuts;
 use crate::space::{DPORT, DST, PROTO, SPORT, SRC};
 
-/// Sorted distinct cut points per dimension.
+/// Sorted distinct cut points per dimension, and the first-match rule tables whose cuts
+/// are found per box ([`Tables::rules`], see [`crate::rules`]).
 #[derive(Clone, Debug, Default)]
 pub struct NodeCuts {
     pub d: [Vec<u32>; 5],
+    /// Rule tables, each with the NSG point the engine evaluates it at (`None`: at a point
+    /// not told apart here, so always taken): a reply at a point its request passed is
+    /// admitted by the flow record and meets no rule there.
+    pub rules: Vec<(u32, Option<Endpoint>)>,
 }
 
 impl NodeCuts {
@@ -71,12 +83,15 @@ impl NodeCuts {
         for d in 0..5 {
             self.d[d].extend_from_slice(&o.d[d]);
         }
+        self.rules.extend_from_slice(&o.rules);
     }
     fn done(mut self) -> NodeCuts {
         for v in &mut self.d {
             v.sort_unstable();
             v.dedup();
         }
+        self.rules.sort_by_key(|r| r.0);
+        self.rules.dedup();
         self
     }
 }
@@ -89,6 +104,9 @@ pub struct Tables {
     pub nic: Vec<NodeCuts>,
     pub pe: Vec<NodeCuts>,
     pub firewall: Vec<NodeCuts>,
+    /// Per firewall: its network and application rules, which a packet of a session the
+    /// firewall holds (a reply) does not meet.
+    pub firewall_rules: Vec<NodeCuts>,
     /// Whether the firewall has application rules (they read the flow's name, see `l7`).
     pub firewall_app: Vec<bool>,
     pub gateway: Vec<NodeCuts>,
@@ -112,17 +130,60 @@ pub struct Tables {
     /// What the name application rules see depends on: private and public owners of the
     /// destination, and the ports that pick the protocol (80, 1433).
     pub l7: NodeCuts,
+    /// The NSG and security admin rule tables, indexed by [`NodeCuts::rules`].
+    pub rules: Vec<RuleCuts>,
 }
 
-fn nsg(c: &mut NodeCuts, f: &Fabric, t: Option<NsgTableId>) {
+/// Where each NSG and admin rule table is among [`Tables::rules`].
+struct RuleIds {
+    /// Per NSG table: inbound, outbound, inbound from the Internet.
+    nsg: Vec<[Option<u32>; 3]>,
+    /// Per admin table: inbound, outbound.
+    admin: Vec<[u32; 2]>,
+}
+
+impl RuleIds {
+    fn new(f: &Fabric, out: &mut Vec<RuleCuts>) -> RuleIds {
+        let mut add = |rules: Vec<vnetsim_fabric::classify::Rule>| {
+            out.push(RuleCuts::new(&rules));
+            out.len() as u32 - 1
+        };
+        let nsg = f
+            .nsg_tables
+            .iter()
+            .map(|t| {
+                [
+                    Some(add(t.inbound.classifier_rules())),
+                    Some(add(t.outbound.classifier_rules())),
+                    t.inbound_from_internet
+                        .as_ref()
+                        .map(|i| add(i.classifier_rules())),
+                ]
+            })
+            .collect();
+        let admin = f
+            .admin_tables
+            .iter()
+            .map(|t| {
+                [
+                    add(t.inbound.classifier_rules()),
+                    add(t.outbound.classifier_rules()),
+                ]
+            })
+            .collect();
+        RuleIds { nsg, admin }
+    }
+}
+
+/// The NSG table `t`, evaluated at `point`.
+fn nsg(c: &mut NodeCuts, f: &Fabric, ids: &RuleIds, t: Option<NsgTableId>, point: Endpoint) {
     let Some(t) = t else { return };
     let nt = &f.nsg_tables[t.ix()];
-    c.classifier(&nt.inbound.classifier);
-    c.classifier(&nt.outbound.classifier);
+    c.rules
+        .extend(ids.nsg[t.ix()].iter().flatten().map(|&r| (r, Some(point))));
     c.unresolved(&nt.inbound.unresolved);
     c.unresolved(&nt.outbound.unresolved);
     if let Some(i) = &nt.inbound_from_internet {
-        c.classifier(&i.classifier);
         c.unresolved(&i.unresolved);
     }
 }
@@ -134,17 +195,17 @@ fn not_internet(c: &mut NodeCuts) {
     }
 }
 
-fn subnet(f: &Fabric, s: SubnetId) -> NodeCuts {
+fn subnet(f: &Fabric, ids: &RuleIds, s: SubnetId) -> NodeCuts {
     let sn = &f.subnets[s.ix()];
     let v = &f.vnets[sn.vnet.ix()];
     let mut c = NodeCuts::default();
     c.all(DST, f.route_sets[sn.route_set.ix()].cuts());
-    nsg(&mut c, f, sn.nsg_table);
+    nsg(&mut c, f, ids, sn.nsg_table, Endpoint::Subnet(s));
     // Security admin rules, evaluated before the NSGs at the same points.
     if let Some(a) = sn.admin_table {
         let t = &f.admin_tables[a.ix()];
-        c.classifier(t.inbound.classifier());
-        c.classifier(t.outbound.classifier());
+        // Evaluated at each NIC of the subnet (its own point), taken on every leg here.
+        c.rules.extend(ids.admin[a.ix()].iter().map(|&r| (r, None)));
         c.unresolved(&t.inbound.unresolved);
         c.unresolved(&t.outbound.unresolved);
     }
@@ -183,11 +244,9 @@ fn unresolved_firewall(c: &mut NodeCuts, fw: &vnetsim_fabric::firewall::Firewall
     }
 }
 
-fn firewall(f: &Fabric, i: usize) -> NodeCuts {
+fn firewall(f: &Fabric, subnets: &[NodeCuts], i: usize) -> NodeCuts {
     let fw = &f.firewalls[i];
     let mut c = NodeCuts::default();
-    c.classifier(&fw.network);
-    c.unresolved(&fw.unresolved_network);
     c.all(DST, fw.private_ranges.cuts());
     unresolved_firewall(&mut c, fw);
     for r in &fw.dnat {
@@ -202,6 +261,24 @@ fn firewall(f: &Fabric, i: usize) -> NodeCuts {
             c.prefix(SRC, p);
         }
     }
+    for &x in fw
+        .snat_ips
+        .iter()
+        .chain(&fw.public_ips)
+        .chain([&fw.private_ip])
+    {
+        c.point(DST, x);
+    }
+    c.add(&subnets[fw.subnet.ix()]);
+    c.done()
+}
+
+/// A firewall's network and application rules: what a packet of a session the firewall
+/// holds (a reply) does not meet.
+fn firewall_rules(fw: &vnetsim_fabric::firewall::Firewall) -> NodeCuts {
+    let mut c = NodeCuts::default();
+    c.classifier(&fw.network);
+    c.unresolved(&fw.unresolved_network);
     for a in &fw.application {
         c.point(PROTO, TCP as u32);
         for &p in &a.source {
@@ -211,15 +288,6 @@ fn firewall(f: &Fabric, i: usize) -> NodeCuts {
             c.point(DPORT, port as u32);
         }
     }
-    for &x in fw
-        .snat_ips
-        .iter()
-        .chain(&fw.public_ips)
-        .chain([&fw.private_ip])
-    {
-        c.point(DST, x);
-    }
-    c.add(&subnet(f, fw.subnet));
     c.done()
 }
 
@@ -276,18 +344,22 @@ fn app_gateway(f: &Fabric, i: usize, subnets: &[NodeCuts]) -> NodeCuts {
 
 impl Tables {
     pub fn new(f: &Fabric) -> Tables {
+        let mut rules = Vec::new();
+        let ids = RuleIds::new(f, &mut rules);
         let subnets: Vec<NodeCuts> = (0..f.subnets.len())
-            .map(|i| subnet(f, SubnetId(i as u32)))
+            .map(|i| subnet(f, &ids, SubnetId(i as u32)))
             .collect();
         let [public, sites, private, _subnets, not_modelled] = f.address_cuts();
         let nic = f
             .nics
             .iter()
-            .map(|n| {
+            .enumerate()
+            .map(|(i, n)| {
                 let mut c = NodeCuts::default();
                 c.point(SRC, n.ip);
                 c.point(DST, PLATFORM_IP);
-                nsg(&mut c, f, n.nsg_table);
+                let point = Endpoint::Nic(vnetsim_fabric::NicId(i as u32));
+                nsg(&mut c, f, &ids, n.nsg_table, point);
                 c.add(&subnets[n.subnet.ix()]);
                 c.done()
             })
@@ -307,7 +379,9 @@ impl Tables {
                 c.done()
             })
             .collect();
-        let firewall_cuts = (0..f.firewalls.len()).map(|i| firewall(f, i)).collect();
+        let firewall_cuts = (0..f.firewalls.len())
+            .map(|i| firewall(f, &subnets, i))
+            .collect();
         let gateway = f
             .gateways
             .iter()
@@ -377,6 +451,7 @@ impl Tables {
             nic,
             pe,
             firewall: firewall_cuts,
+            firewall_rules: f.firewalls.iter().map(firewall_rules).collect(),
             firewall_app: f
                 .firewalls
                 .iter()
@@ -406,6 +481,7 @@ impl Tables {
             internet: internet.done(),
             platform: platform.done(),
             l7: l7.done(),
+            rules,
         }
     }
 }
