@@ -4,7 +4,9 @@
 //! package and any report run the same code:
 //!
 //! - [`sweep`]: a flow matrix evaluated in parallel, its rows streamed to a sink in matrix
-//!   order slice by slice, the summary and the per-pair outcomes of the heat map;
+//!   order slice by slice, the summary and the per-pair outcomes of the heat map
+//!   ([`summary_key`]: what a summary shows of a flow, packed; [`rows`]: a streamed sweep's
+//!   rows, endpoint ids rendered once);
 //! - [`diff`]: the same sweep on two fabrics, and the flows that changed;
 //! - [`check`]: reachability assertions, every name resolved before anything runs;
 //! - [`flowlog`]: flow logs replayed against the fabric, and where the model and the log disagree;
@@ -34,7 +36,9 @@ pub mod reach_report;
 pub mod reach_rows;
 pub mod replay;
 pub mod report;
+pub mod rows;
 pub mod shard;
+pub mod summary_key;
 pub mod sweep;
 pub mod watcher;
 

@@ -7,9 +7,7 @@ use std::hash::BuildHasherDefault;
 use std::path::Path;
 use std::time::Instant;
 
-use vnetsim_engine::render::{
-    ip, outcome_reason, path, protocol_name, reason_key, rule_name, ReasonKey,
-};
+use vnetsim_engine::render::{ip, outcome_reason, path, protocol_name, rule_name};
 use vnetsim_engine::sweep::{self, Matrix, Side};
 use vnetsim_engine::{Outcome, RuleRef, Scratch, Trace, Verdict, L7};
 use vnetsim_fabric::Fabric;
@@ -68,7 +66,7 @@ pub fn collect_rows(f: &Fabric, matrix: &Matrix, job: &Job<'_>) -> Vec<FlowRow> 
 
 /// Where a round trip was stopped and the rule that decided it, as a row reports them: the
 /// reply's when the reply decided, the bypassed device when the reply went around it.
-fn decided(t: &Trace) -> (Option<vnetsim_fabric::Endpoint>, Option<RuleRef>) {
+pub(crate) fn decided(t: &Trace) -> (Option<vnetsim_fabric::Endpoint>, Option<RuleRef>) {
     let fw = &t.forward;
     match (t.outcome, &t.ret) {
         (Outcome::NoReturn, Some(r)) if r.verdict == Verdict::Dropped => (r.dropped_at, r.rule),
@@ -85,37 +83,7 @@ fn decided(t: &Trace) -> (Option<vnetsim_fabric::Endpoint>, Option<RuleRef>) {
     }
 }
 
-/// Everything [`Summary::add_n`] reads of a trace's row, as ids: the outcome, the symmetry,
-/// the deciding rule, the drop point, the reason's key and the source the destination saw
-/// when it was rewritten. Flows with equal keys add to the same entries, so a summary counts
-/// keys per flow and renders one representative per key; the key leaves out what differs
-/// from flow to flow and no summary entry shows (addresses, paths, where a reply landed
-/// when only the request's leg is reported).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct SummaryKey {
-    outcome: Outcome,
-    symmetric: bool,
-    rule: Option<RuleRef>,
-    dropped_at: Option<vnetsim_fabric::Endpoint>,
-    reason: ReasonKey,
-    rewritten: Option<u32>,
-}
-
-impl SummaryKey {
-    pub fn of(t: &Trace) -> SummaryKey {
-        let (dropped_at, rule) = decided(t);
-        let fw = &t.forward;
-        let delivered = fw.verdict == Verdict::Delivered;
-        SummaryKey {
-            outcome: t.outcome,
-            symmetric: t.symmetric,
-            rule,
-            dropped_at,
-            reason: reason_key(t),
-            rewritten: (delivered && fw.seen.src != t.flow.src).then_some(fw.seen.src),
-        }
-    }
-}
+pub use crate::summary_key::SummaryKey;
 
 /// One trace as a flat row (the contract's columns).
 pub fn row(f: &Fabric, s: &Scratch, t: &Trace, l7: Option<L7<'_>>) -> FlowRow {
@@ -203,6 +171,40 @@ fn count_key(counts: &mut KeyCounts, key: SummaryKey, n: u64, c: sweep::Cell) {
     }
 }
 
+/// Key counts with the run of equal keys in progress in front: consecutive flows (one source's
+/// ports and destinations) often share their key, so most flows compare one key instead of
+/// hashing it.
+#[derive(Default)]
+struct Tally {
+    counts: KeyCounts,
+    run: Option<(SummaryKey, u64, sweep::Cell)>,
+}
+
+impl Tally {
+    #[inline]
+    fn add(&mut self, key: SummaryKey, c: sweep::Cell) {
+        match &mut self.run {
+            Some((k, n, first)) if *k == key => {
+                *n += 1;
+                if (c.src, c.dst, c.port) < (first.src, first.dst, first.port) {
+                    *first = c;
+                }
+            }
+            run => {
+                if let Some((k, n, first)) = run.replace((key, 1, c)) {
+                    count_key(&mut self.counts, k, n, first);
+                }
+            }
+        }
+    }
+    fn into_counts(mut self) -> KeyCounts {
+        if let Some((k, n, first)) = self.run.take() {
+            count_key(&mut self.counts, k, n, first);
+        }
+        self.counts
+    }
+}
+
 /// Two parts' counts as one (the same whichever part each flow was counted in).
 fn merge_counts(a: KeyCounts, b: KeyCounts) -> KeyCounts {
     let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
@@ -212,7 +214,7 @@ fn merge_counts(a: KeyCounts, b: KeyCounts) -> KeyCounts {
     big
 }
 
-/// A summary-only sweep: per distinct [`vnetsim_engine::TraceKey`] a count (names rendered once
+/// A summary-only sweep: per distinct [`SummaryKey`] a count (names rendered once
 /// per key), and per pair its outcomes when `pairs` is wanted. Memory: the distinct keys and
 /// the pairs, never the flows.
 /// `cells` is the part of the matrix to evaluate (`0..matrix.len()` for all of it).
@@ -282,9 +284,9 @@ fn count_by_cell(
     heat: &mut Option<PairOutcomes>,
     feed: &mut Option<ReportFeed<'_>>,
 ) -> KeyCounts {
-    type Acc = (KeyCounts, Vec<(sweep::Cell, Outcome)>);
+    type Acc = (Tally, Vec<(sweep::Cell, Outcome)>);
     let each = |acc: &mut Acc, _: &Fabric, _: &Scratch, t: &Trace, c, _: Option<L7>| {
-        count_key(&mut acc.0, SummaryKey::of(t), 1, c);
+        acc.0.add(SummaryKey::of(t), c);
         acc.1.push((c, t.outcome));
     };
     let mut counts = KeyCounts::default();
@@ -294,7 +296,7 @@ fn count_by_cell(
             sweep::fold_range(f, matrix, fq, range, |_| Acc::default(), each, job.progress)
         });
         for (k, cells) in chunks {
-            counts = merge_counts(counts, k);
+            counts = merge_counts(counts, k.into_counts());
             for (c, o) in cells {
                 if let Some(h) = heat.as_mut() {
                     h.add(c, o, 1);
@@ -306,6 +308,21 @@ fn count_by_cell(
         }
     }
     counts
+}
+
+/// The summary of counted keys: one representative flow per key (its first cell) traced again
+/// and rendered once, added with the key's count.
+fn summarize(f: &Fabric, matrix: &Matrix, counts: &KeyCounts) -> Summary {
+    let mut summary = Summary::default();
+    let mut s = Scratch::new();
+    // Keys in the order of their first cell, so the summary's ties break the same every run.
+    let mut keys: Vec<&(u64, sweep::Cell)> = counts.values().collect();
+    keys.sort_by_key(|(_, c)| (c.src, c.dst, c.port));
+    for (n, c) in keys {
+        let t = sweep::trace_cell(f, matrix, *c, &mut s);
+        summary.add_n(&row_with(f, &t, None, String::new(), String::new()), *n);
+    }
+    summary
 }
 
 /// [`sweep_summary`], feeding an HTML report as it goes.
@@ -327,8 +344,12 @@ pub fn sweep_summary_into(
     let counts = if cells_wanted {
         count_by_cell(f, &matrix, &fq, cells.clone(), job, &mut heat, &mut feed)
     } else {
-        let each = |acc: &mut KeyCounts, _: &Fabric, _: &Scratch, t: &Trace, c, _: Option<L7>| {
-            count_key(acc, SummaryKey::of(t), 1, c)
+        let each = |acc: &mut Tally, _: &Fabric, _: &Scratch, t: &Trace, c, _: Option<L7>| {
+            acc.add(SummaryKey::of(t), c)
+        };
+        let merge = |a: Tally, b: Tally| Tally {
+            counts: merge_counts(a.into_counts(), b.into_counts()),
+            run: None,
         };
         pool.install(|| {
             sweep::fold_merge(
@@ -336,29 +357,21 @@ pub fn sweep_summary_into(
                 &matrix,
                 &fq,
                 cells.clone(),
-                KeyCounts::default,
+                Tally::default,
                 each,
-                merge_counts,
+                merge,
                 progress,
             )
         })
+        .into_counts()
     };
     if let Some(r) = feed {
         r.finish(f, &matrix);
     }
-    let mut summary = Summary::default();
-    let mut s = Scratch::new();
-    // Keys in the order of their first cell, so the summary's ties break the same every run.
-    let mut keys: Vec<(&SummaryKey, &(u64, sweep::Cell))> = counts.iter().collect();
-    keys.sort_by_key(|(_, (_, c))| (c.src, c.dst, c.port));
-    for (_, (n, c)) in keys {
-        let t = sweep::trace_cell(f, &matrix, *c, &mut s);
-        summary.add_n(&row_with(f, &t, None, String::new(), String::new()), *n);
-    }
     SweptSummary {
         flows: cells.end - cells.start,
+        summary: summarize(f, &matrix, &counts),
         matrix,
-        summary,
         pairs: heat,
         seconds: started.elapsed().as_secs_f64(),
     }
@@ -392,27 +405,30 @@ pub fn sweep_rows_into(
     let mut feed = report.map(|r| ReportFeed::new(f, &matrix, r));
     let started = Instant::now();
     let fq = matrix.fqdns(f);
-    let mut summary = Summary::default();
+    let mut tally = Tally::default();
+    let ids = crate::rows::EndpointIds::new(f);
     let mut heat = pairs.then(|| PairOutcomes::new(&matrix));
     let cells = cells.start.min(matrix.len())..cells.end.min(matrix.len());
+    type Rows = Vec<(sweep::Cell, Outcome, SummaryKey, FlowRow)>;
     for start in cells.clone().step_by(SLICE as usize) {
         let range = start..(start + SLICE).min(cells.end);
-        let chunks: Vec<Vec<(sweep::Cell, Outcome, FlowRow)>> = pool.install(|| {
+        let chunks: Vec<Rows> = pool.install(|| {
             sweep::fold_range(
                 f,
                 &matrix,
                 &fq,
                 range,
                 Vec::with_capacity,
-                |v: &mut Vec<(sweep::Cell, Outcome, FlowRow)>, f, s, t, c, q| {
-                    v.push((c, t.outcome, row(f, s, t, q)))
+                |v: &mut Rows, f, s, t, c, q| {
+                    let r = crate::rows::row(f, &ids, s, t, q);
+                    v.push((c, t.outcome, SummaryKey::of(t), r))
                 },
                 progress,
             )
         });
-        for (c, o, r) in chunks.into_iter().flatten() {
+        for (c, o, key, r) in chunks.into_iter().flatten() {
             out(&r)?;
-            summary.add(&r);
+            tally.add(key, c);
             if let Some(h) = heat.as_mut() {
                 h.add(c, o, 1);
             }
@@ -426,8 +442,8 @@ pub fn sweep_rows_into(
     }
     Ok(SweptSummary {
         flows: cells.end - cells.start,
+        summary: summarize(f, &matrix, &tally.into_counts()),
         matrix,
-        summary,
         pairs: heat,
         seconds: started.elapsed().as_secs_f64(),
     })
