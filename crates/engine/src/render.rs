@@ -640,5 +640,15 @@ mod tests {
         for a in cases {
             assert_eq!(super::ip(a), std::net::Ipv4Addr::from(a).to_string());
         }
+        for (a, text) in [
+            (0, "0.0.0.0"),
+            (u32::MAX, "255.255.255.255"),
+            (0x0A00_0001, "10.0.0.1"),
+            (0x6440_0963, "100.64.9.99"),
+            (0xCB00_710A, "203.0.113.10"),
+            (0xC0A8_6400, "192.168.100.0"),
+        ] {
+            assert_eq!(super::ip(a), text);
+        }
     }
 }
