@@ -74,14 +74,7 @@ fn request(src: &str) -> Value {
 /// topology is written beside the source, so that tests running at once never share it.
 fn report(src: &str) -> Value {
     let out = format!("{src}.yaml");
-    let (code, _, err) = run(&[
-        "import",
-        src,
-        "-o",
-        &out,
-        "--report",
-        "--json",
-    ]);
+    let (code, _, err) = run(&["import", src, "-o", &out, "--report", "--json"]);
     assert_eq!(code, 0, "{err}");
     // The load's warnings (one per not-modelled entry) come first, a line each.
     let start = if err.starts_with('{') {
