@@ -210,13 +210,21 @@ pub struct TraceArgs {
     pub out: Output,
 }
 
-/// The fabric of a topology, an import source or a compiled fabric file (told apart by their
-/// content), its validation warnings printed.
 /// The compiled fabric file a command read, if it read one: a panic while using it is that
 /// file's inconsistency, reported as bad input (see `main`).
 pub static COMPILED_INPUT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
 
-pub fn load(path: &Path) -> Result<Fabric, String> {
+/// The fabric of a topology, an import source or a compiled fabric file (told apart by their
+/// content), its validation warnings printed.
+///
+/// The fabric is kept until the process exits: it is millions of allocations (rules, tables,
+/// names), and freeing them one by one costs a sixth of reading a compiled fabric, for memory
+/// the operating system takes back at exit anyway.
+pub fn load(path: &Path) -> Result<&'static Fabric, String> {
+    Ok(Box::leak(Box::new(read_fabric(path)?)))
+}
+
+fn read_fabric(path: &Path) -> Result<Fabric, String> {
     if vnetsim_store::is_compiled(path) {
         let saved = vnetsim_store::load(path)?;
         let _ = COMPILED_INPUT.set(path.to_path_buf());
@@ -240,7 +248,10 @@ fn run_compile(topology: &Path, output: &Path) -> Result<u8, String> {
     eprint!("{warnings}");
     let fabric = fabric::compile(&v);
     let (vnets, subnets) = (fabric.vnets.len(), fabric.subnets.len());
-    vnetsim_store::save(output, &vnetsim_store::Saved { warnings, fabric })?;
+    let saved = vnetsim_store::Saved { warnings, fabric };
+    vnetsim_store::save(output, &saved)?;
+    // Kept until exit, as `load` keeps the fabrics it reads.
+    std::mem::forget(saved);
     println!(
         "{}: compiled ({vnets} vnets, {subnets} subnets) into {}",
         topology.display(),

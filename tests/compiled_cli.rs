@@ -265,3 +265,35 @@ fn a_crafted_file_with_a_valid_checksum_and_an_index_out_of_range_is_an_error() 
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn the_file_is_its_header_then_the_payload_the_header_measures() {
+    let path = compile(&lab(), "lab-h.vnetsim");
+    let b = std::fs::read(&path).unwrap();
+    // 16 magic bytes, the format version, the payload's length and checksum, the version text.
+    assert_eq!(&b[..16], b"\x89vnetsim-fabric\n");
+    assert_eq!(u32::from_le_bytes(b[16..20].try_into().unwrap()), 1);
+    let length = u64::from_le_bytes(b[20..28].try_into().unwrap()) as usize;
+    let vlen = u16::from_le_bytes(b[36..38].try_into().unwrap()) as usize;
+    assert_eq!(&b[38..38 + vlen], env!("CARGO_PKG_VERSION").as_bytes());
+    assert_eq!(b.len(), 38 + vlen + length);
+    let sum = u64::from_le_bytes(b[28..36].try_into().unwrap());
+    assert_eq!(vnetsim_store::checksum(&b[38 + vlen..]), sum);
+    assert!(!std::path::Path::new(&format!("{path}.partial")).exists());
+    // Compiling again over the file replaces it with the same bytes.
+    compile(&lab(), "lab-h.vnetsim");
+    assert_eq!(std::fs::read(&path).unwrap(), b);
+}
+
+#[test]
+fn a_compiled_file_that_cannot_be_written_is_an_error() {
+    let dir = tmp(TAG, "no-such-folder").join("fabric.vnetsim");
+    let out = dir.display().to_string();
+    let (code, said, err) = run(&["compile", &lab(), "-o", &out]);
+    assert_eq!(code, 2, "{err}");
+    assert!(said.is_empty(), "{said}");
+    assert!(
+        err.starts_with(&format!("error: cannot write {out}: ")),
+        "{err}"
+    );
+}

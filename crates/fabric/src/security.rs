@@ -354,19 +354,51 @@ fn unresolved_dir(
     UnresolvedRules::build(rules.collect())
 }
 
+/// Whether an address side names the `VirtualNetwork` tag, the only one whose expansion
+/// depends on `narrow`.
+fn names_virtual_network(specs: &[m::Sp<m::AddressSpec>]) -> bool {
+    specs
+        .iter()
+        .any(|s| matches!(s.value, m::AddressSpec::Tag(m::ServiceTag::VirtualNetwork)))
+}
+
+/// One side of rule `k` expanded; with `wide` (the same direction expanded without `narrow`),
+/// a side that does not name `VirtualNetwork` is taken from it instead of expanded again.
+fn rule_side(
+    specs: &[m::Sp<m::AddressSpec>],
+    wide: Option<(&ExpandedRule, bool)>,
+    tags: &TagSets,
+    narrow: bool,
+    asg: &dyn Fn(&str) -> Vec<Ipv4Net>,
+) -> (Vec<String>, Vec<Ipv4Net>) {
+    match wide {
+        Some((r, true)) if !names_virtual_network(specs) => {
+            (r.source.clone(), r.expanded_source.clone())
+        }
+        Some((r, false)) if !names_virtual_network(specs) => {
+            (r.destination.clone(), r.expanded_destination.clone())
+        }
+        _ => expand(specs, tags, narrow, asg),
+    }
+}
+
+/// The rules of one direction in evaluation order, then the defaults. `wide` is this
+/// direction already built without `narrow`, rule for rule, to copy sides from.
 fn build_dir(
     nsg: &m::Nsg,
     dir: m::Direction,
     tags: &TagSets,
     narrow: bool,
     asg: &dyn Fn(&str) -> Vec<Ipv4Net>,
+    wide: Option<&[ExpandedRule]>,
 ) -> (Vec<ExpandedRule>, Option<UnresolvedRules>) {
     let mut user: Vec<&m::SecurityRule> = nsg.rules.iter().filter(|r| r.direction == dir).collect();
     user.sort_by_key(|r| r.priority.value);
     let mut out = Vec::new();
     for r in user {
-        let (src_shown, src) = expand(&r.source, tags, narrow, asg);
-        let (dst_shown, dst) = expand(&r.destination, tags, narrow, asg);
+        let w = wide.map(|w| &w[out.len()]);
+        let (src_shown, src) = rule_side(&r.source, w.map(|w| (w, true)), tags, narrow, asg);
+        let (dst_shown, dst) = rule_side(&r.destination, w.map(|w| (w, false)), tags, narrow, asg);
         let (pname, pnum) = proto(r.protocol);
         out.push(ExpandedRule {
             name: r.name.value.clone(),
@@ -387,19 +419,21 @@ fn build_dir(
         });
     }
     for (name, prio, access, _, s, d) in default_rules(dir) {
-        let exp = |t: Option<m::ServiceTag>| -> (Vec<String>, Vec<Ipv4Net>) {
+        let w = wide.map(|w| &w[out.len()]);
+        let exp = |t: Option<m::ServiceTag>, src: bool| -> (Vec<String>, Vec<Ipv4Net>) {
             match t {
                 None => (vec!["*".into()], any()),
-                Some(t) => expand(
+                Some(t) => rule_side(
                     &[m::Sp::new(m::AddressSpec::Tag(t), m::Loc::default())],
+                    w.map(|w| (w, src)),
                     tags,
                     narrow,
                     asg,
                 ),
             }
         };
-        let (ss, se) = exp(s);
-        let (ds, de) = exp(d);
+        let (ss, se) = exp(s, true);
+        let (ds, de) = exp(d, false);
         out.push(ExpandedRule {
             name: name.to_string(),
             default: true,
@@ -425,8 +459,15 @@ pub(crate) fn compile_nsg(
     tags: &TagSets,
     asg: &dyn Fn(&str) -> Vec<Ipv4Net>,
 ) -> NsgTable {
-    let inbound_rules = build_dir(nsg, m::Direction::Inbound, tags, false, asg);
-    let narrow_rules = build_dir(nsg, m::Direction::Inbound, tags, true, asg);
+    let inbound_rules = build_dir(nsg, m::Direction::Inbound, tags, false, asg, None);
+    let narrow_rules = build_dir(
+        nsg,
+        m::Direction::Inbound,
+        tags,
+        true,
+        asg,
+        Some(&inbound_rules.0),
+    );
     let same =
         |a: &(Vec<ExpandedRule>, Option<UnresolvedRules>),
          b: &(Vec<ExpandedRule>, Option<UnresolvedRules>)| { a.0 == b.0 && a.1 == b.1 };
@@ -435,8 +476,15 @@ pub(crate) fn compile_nsg(
     } else {
         Some(RuleTable::new(narrow_rules))
     };
-    let outbound_rules = build_dir(nsg, m::Direction::Outbound, tags, false, asg);
-    let narrow_out = build_dir(nsg, m::Direction::Outbound, tags, true, asg);
+    let outbound_rules = build_dir(nsg, m::Direction::Outbound, tags, false, asg, None);
+    let narrow_out = build_dir(
+        nsg,
+        m::Direction::Outbound,
+        tags,
+        true,
+        asg,
+        Some(&outbound_rules.0),
+    );
     let outbound_without_routes = if same(&narrow_out, &outbound_rules) {
         None
     } else {
@@ -448,5 +496,111 @@ pub(crate) fn compile_nsg(
         inbound_from_internet,
         outbound: RuleTable::new(outbound_rules),
         outbound_without_routes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One VNet (10.1.0.0/16), no peers or gateways, its subnet's route table sending
+    /// 10.9.0.0/16 to an appliance: `VirtualNetwork` is the VNet, 168.63.129.16 and, with the
+    /// route prefixes (R5.5), 10.9.0.0/16; Internet-sourced traffic meets it without them (R5.7).
+    const TOPOLOGY: &str = "
+version: 1
+name: narrow
+vnets:
+  - name: v1
+    addressSpace: [10.1.0.0/16]
+    subnets:
+      - { name: app, addressPrefix: 10.1.1.0/24, nsg: nsg-app, routeTable: rt }
+routeTables:
+  - name: rt
+    routes:
+      - { name: far, addressPrefix: 10.9.0.0/16, nextHopType: VirtualAppliance, nextHopIpAddress: 10.1.1.10 }
+nsgs:
+  - name: nsg-app
+    rules:
+      - { name: from-vnet, priority: 100, direction: Inbound, access: Allow, protocol: Tcp, source: VirtualNetwork, destination: '*', destinationPorts: '443' }
+      - { name: from-site, priority: 200, direction: Inbound, access: Deny, protocol: Udp, source: 192.168.5.0/24, destination: 10.1.1.0/24, destinationPorts: '53' }
+      - { name: to-vnet, priority: 100, direction: Outbound, access: Deny, protocol: Tcp, source: '*', destination: VirtualNetwork, destinationPorts: '22' }
+";
+
+    fn nets(v: &[&str]) -> Vec<Ipv4Net> {
+        v.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    fn table() -> NsgTable {
+        let v = m::load_str("narrow.yaml", TOPOLOGY).expect("valid");
+        let f = crate::compile::compile(&v);
+        assert_eq!(f.nsg_tables.len(), 1);
+        f.nsg_tables[0].clone()
+    }
+
+    #[test]
+    fn tables_without_route_prefixes_narrow_only_the_virtual_network_sides() {
+        let t = table();
+        let wide = nets(&["10.1.0.0/16", "10.9.0.0/16", "168.63.129.16/32"]);
+        let narrow = nets(&["10.1.0.0/16", "168.63.129.16/32"]);
+        let (full, from_internet) = (&t.inbound, t.inbound_from_internet.as_ref().unwrap());
+        let names: Vec<&str> = from_internet
+            .rules
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
+        let expected = [
+            "from-vnet",
+            "from-site",
+            "AllowVnetInBound",
+            "AllowAzureLoadBalancerInBound",
+            "DenyAllInBound",
+        ];
+        assert_eq!(names, expected);
+        assert_eq!(full.rules[0].expanded_source, wide);
+        assert_eq!(from_internet.rules[0].expanded_source, narrow);
+        assert_eq!(from_internet.rules[0].source, ["VirtualNetwork"]);
+        assert_eq!(
+            from_internet.rules[0].expanded_destination,
+            nets(&["0.0.0.0/0"])
+        );
+        // A rule naming no tag reads the same in both tables.
+        assert_eq!(from_internet.rules[1], full.rules[1]);
+        assert_eq!(from_internet.rules[1].source, ["192.168.5.0/24"]);
+        assert_eq!(
+            from_internet.rules[1].expanded_destination,
+            nets(&["10.1.1.0/24"])
+        );
+        // AllowVnetInBound: VirtualNetwork on both sides.
+        assert_eq!(full.rules[2].expanded_destination, wide);
+        assert_eq!(from_internet.rules[2].expanded_source, narrow);
+        assert_eq!(from_internet.rules[2].expanded_destination, narrow);
+        assert_eq!(from_internet.rules[3], full.rules[3]);
+        assert_eq!(from_internet.rules[4], full.rules[4]);
+    }
+
+    #[test]
+    fn outbound_without_route_prefixes_narrows_the_destination() {
+        let t = table();
+        let narrow = t.outbound_without_routes.as_ref().unwrap();
+        assert_eq!(t.outbound.rules[0].name, "to-vnet");
+        assert_eq!(
+            t.outbound.rules[0].expanded_destination,
+            nets(&["10.1.0.0/16", "10.9.0.0/16", "168.63.129.16/32"])
+        );
+        assert_eq!(
+            narrow.rules[0].expanded_destination,
+            nets(&["10.1.0.0/16", "168.63.129.16/32"])
+        );
+        assert_eq!(narrow.rules[0].expanded_source, nets(&["0.0.0.0/0"]));
+        let key = |dst: [u8; 4]| Key {
+            proto: 6,
+            src: u32::from_be_bytes([10, 1, 1, 5]),
+            dst: u32::from_be_bytes(dst),
+            sport: 50000,
+            dport: 22,
+        };
+        // SSH to 10.9.1.1: denied by to-vnet with the route prefixes, not without them.
+        assert_eq!(t.outbound.decide(&key([10, 9, 1, 1])), (Access::Deny, 0));
+        assert_ne!(narrow.decide(&key([10, 9, 1, 1])).1, 0);
     }
 }

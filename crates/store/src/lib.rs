@@ -64,21 +64,26 @@ pub fn is_compiled(path: &Path) -> bool {
 }
 
 /// Writes `saved` to `path` (under a temporary name first, so that an interrupted run never
-/// leaves a file that looks complete).
+/// leaves a file that looks complete). The header and the payload are written one after the
+/// other, so the payload is in memory once.
 pub fn save(path: &Path, saved: &Saved) -> Result<(), String> {
+    use std::io::Write;
     let payload = codec::to_bytes(saved).map_err(|e| format!("error: cannot encode: {e}"))?;
-    let mut out = Vec::with_capacity(FIXED_HEADER + VNETSIM_VERSION.len() + payload.len());
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    out.extend_from_slice(&checksum(&payload).to_le_bytes());
-    out.extend_from_slice(&(VNETSIM_VERSION.len() as u16).to_le_bytes());
-    out.extend_from_slice(VNETSIM_VERSION.as_bytes());
-    out.extend_from_slice(&payload);
+    let mut header = Vec::with_capacity(FIXED_HEADER + VNETSIM_VERSION.len());
+    header.extend_from_slice(&MAGIC);
+    header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    header.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    header.extend_from_slice(&checksum(&payload).to_le_bytes());
+    header.extend_from_slice(&(VNETSIM_VERSION.len() as u16).to_le_bytes());
+    header.extend_from_slice(VNETSIM_VERSION.as_bytes());
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".partial");
     let err = |e: std::io::Error| format!("error: cannot write {}: {e}", path.display());
-    std::fs::write(&tmp, &out).map_err(err)?;
+    let mut file = std::fs::File::create(&tmp).map_err(err)?;
+    file.write_all(&header)
+        .and_then(|()| file.write_all(&payload))
+        .map_err(err)?;
+    drop(file);
     std::fs::rename(&tmp, path).map_err(err)
 }
 
