@@ -46,16 +46,11 @@ pub struct AdminRules {
 }
 
 fn classifier_rule(r: &AdminRule) -> Rule {
-    Rule {
-        protocols: match r.proto_num {
-            None => Protocols::Any,
-            Some(n) => Protocols::Set(vec![n]),
-        },
-        src: r.expanded_source.iter().map(net).collect(),
-        dst: r.expanded_destination.iter().map(net).collect(),
-        sport: r.source_ports.clone(),
-        dport: r.destination_ports.clone(),
-    }
+    crate::security::classifier_rule(
+        r.proto_num,
+        [&r.expanded_source, &r.expanded_destination],
+        [&r.source_ports, &r.destination_ports],
+    )
 }
 
 impl AdminRules {

@@ -101,15 +101,29 @@ impl RuleTable {
 }
 
 fn to_classifier_rule(r: &ExpandedRule) -> Rule {
+    classifier_rule(
+        r.proto_num,
+        [&r.expanded_source, &r.expanded_destination],
+        [&r.source_ports, &r.destination_ports],
+    )
+}
+
+/// The classifier's rule for an expanded NSG or admin rule: its protocol (`None`: any),
+/// source and destination prefixes, and source and destination port ranges.
+pub(crate) fn classifier_rule(
+    proto_num: Option<u8>,
+    [src, dst]: [&[Ipv4Net]; 2],
+    [sport, dport]: [&[(u16, u16)]; 2],
+) -> Rule {
     Rule {
-        protocols: match r.proto_num {
+        protocols: match proto_num {
             None => Protocols::Any,
             Some(n) => Protocols::Set(vec![n]),
         },
-        src: r.expanded_source.iter().map(net).collect(),
-        dst: r.expanded_destination.iter().map(net).collect(),
-        sport: r.source_ports.clone(),
-        dport: r.destination_ports.clone(),
+        src: src.iter().map(net).collect(),
+        dst: dst.iter().map(net).collect(),
+        sport: sport.to_vec(),
+        dport: dport.to_vec(),
     }
 }
 
