@@ -1,8 +1,7 @@
 //! Flow rows for streamed sweeps: every endpoint's id rendered once per sweep, so a row names
 //! its endpoints and its path's hops by copying text, never by formatting it per flow.
 
-use vnetsim_engine::render::{ip, outcome_reason, protocol_name, rule_name};
-use vnetsim_engine::{Leg, Scratch, Trace, Verdict, L7};
+use vnetsim_engine::{Leg, Scratch, Trace, L7};
 use vnetsim_fabric::{
     AppGwId, Endpoint, Fabric, FirewallId, GatewayId, LbId, NicId, PeId, ServiceId, SiteId,
     SubnetId,
@@ -78,31 +77,11 @@ impl EndpointIds {
 /// [`crate::sweep::row`] with the endpoint ids and addresses taken from `ids` and written
 /// without the formatter: the same row, field for field.
 pub fn row(f: &Fabric, ids: &EndpointIds, s: &Scratch, t: &Trace, l7: Option<L7<'_>>) -> FlowRow {
-    let fw = &t.forward;
-    let delivered = fw.verdict == Verdict::Delivered;
-    let (dropped_at, rule) = crate::sweep::decided(t);
-    let id = |e: Endpoint| ids.get(e).to_string();
-    FlowRow {
-        src: ip(t.flow.src),
-        dst: ip(t.flow.dst),
-        protocol: protocol_name(t.flow.proto),
-        src_port: t.flow.sport,
-        dst_port: t.flow.dport,
-        fqdn: l7.map(|x| x.fqdn.to_string()),
-        ingress: id(t.ingress),
-        outcome: t.outcome.as_str().to_string(),
-        delivered_to: fw.delivered_to.map(id),
-        dropped_at: dropped_at.map(id),
-        rule: rule.map(|r| rule_name(f, r)),
-        reason: outcome_reason(f, t),
-        src_seen: delivered.then(|| ip(fw.seen.src)),
-        dst_seen: delivered.then(|| ip(fw.seen.dst)),
-        path: ids.path(s, fw),
-        return_path: t.ret.as_ref().map(|r| ids.path(s, r)).unwrap_or_default(),
-        symmetric: t.symmetric,
-        to: Some(id(f.endpoint_of_destination(t.flow.dst))),
-        ..FlowRow::default()
-    }
+    let paths = [
+        ids.path(s, &t.forward),
+        t.ret.as_ref().map(|r| ids.path(s, r)).unwrap_or_default(),
+    ];
+    crate::sweep::row_named(f, t, l7, |e| ids.get(e).to_string(), paths)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::time::Instant;
 use vnetsim_engine::render::{ip, outcome_reason, path, protocol_name, rule_name};
 use vnetsim_engine::sweep::{self, Matrix, Side};
 use vnetsim_engine::{Outcome, RuleRef, Scratch, Trace, Verdict, L7};
-use vnetsim_fabric::Fabric;
+use vnetsim_fabric::{Endpoint, Fabric};
 use vnetsim_report::heatmap::{CellOutcome, Heatmap};
 use vnetsim_report::html::HtmlReport;
 use vnetsim_report::summary::Summary;
@@ -100,6 +100,17 @@ pub fn row_with(
     path: String,
     return_path: String,
 ) -> FlowRow {
+    row_named(f, t, l7, |e| f.endpoint_id(e), [path, return_path])
+}
+
+/// The row of `t`, endpoints named by `name`, with its forward and return paths.
+pub(crate) fn row_named(
+    f: &Fabric,
+    t: &Trace,
+    l7: Option<L7<'_>>,
+    name: impl Fn(Endpoint) -> String,
+    [path, return_path]: [String; 2],
+) -> FlowRow {
     let fw = &t.forward;
     let delivered = fw.verdict == Verdict::Delivered;
     let (dropped_at, rule) = decided(t);
@@ -110,10 +121,10 @@ pub fn row_with(
         src_port: t.flow.sport,
         dst_port: t.flow.dport,
         fqdn: l7.map(|x| x.fqdn.to_string()),
-        ingress: f.endpoint_id(t.ingress),
+        ingress: name(t.ingress),
         outcome: t.outcome.as_str().to_string(),
-        delivered_to: fw.delivered_to.map(|e| f.endpoint_id(e)),
-        dropped_at: dropped_at.map(|e| f.endpoint_id(e)),
+        delivered_to: fw.delivered_to.map(&name),
+        dropped_at: dropped_at.map(&name),
         rule: rule.map(|r| rule_name(f, r)),
         reason: outcome_reason(f, t),
         src_seen: delivered.then(|| ip(fw.seen.src)),
@@ -121,7 +132,7 @@ pub fn row_with(
         path,
         return_path,
         symmetric: t.symmetric,
-        to: Some(f.endpoint_id(f.endpoint_of_destination(t.flow.dst))),
+        to: Some(name(f.endpoint_of_destination(t.flow.dst))),
         ..FlowRow::default()
     }
 }
