@@ -8,7 +8,8 @@ use vnetsim_fabric::Fabric;
 use vnetsim_model::assertions::{Assertion, SrcSeen, Subject};
 use vnetsim_report::FlowRow;
 
-use crate::sweep::{collect_rows, matrix, row, Selectors};
+use crate::flow_row::row;
+use crate::sweep::{collect_rows, matrix, Selectors};
 use crate::Job;
 
 /// One assertion's result: its flows, and what they did that it did not expect.

@@ -16,7 +16,7 @@ use vnetsim_flowlog::tuple::mac_string;
 use vnetsim_flowlog::{Direction, FoldedFlow, Folder};
 use vnetsim_report::FlowRow;
 
-use crate::sweep::row;
+use crate::flow_row::row;
 use crate::Job;
 
 /// The kinds of disagreement between the model and the log.

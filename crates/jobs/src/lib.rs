@@ -7,6 +7,7 @@
 //!   order slice by slice, the summary and the per-pair outcomes of the heat map
 //!   ([`summary_key`]: what a summary shows of a flow, packed; [`rows`]: a streamed sweep's
 //!   rows, endpoint ids rendered once);
+//! - [`flow_row`]: one trace as one flat row, and where a round trip was stopped;
 //! - [`diff`]: the same sweep on two fabrics, and the flows that changed;
 //! - [`check`]: reachability assertions, every name resolved before anything runs;
 //! - [`flowlog`]: flow logs replayed against the fabric, and where the model and the log disagree;
@@ -28,6 +29,7 @@ pub mod check;
 pub mod diff;
 pub mod drift_report;
 pub mod exhaustive;
+pub mod flow_row;
 pub mod flowlog;
 pub mod flowlog_rows;
 pub mod names;

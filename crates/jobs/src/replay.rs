@@ -17,7 +17,8 @@ use vnetsim_report::summary::Summary;
 use vnetsim_report::{FlowRow, OutputFormat};
 use vnetsim_traffic::{ipv4_offset, linktype, rewrite_ipv4_at, PcapWriter, Rewrite};
 
-use crate::sweep::{row, row_with, SummaryKey};
+use crate::flow_row::{row, row_with};
+use crate::summary_key::SummaryKey;
 use crate::Job;
 
 /// What each direction of a flow does to its packets.

@@ -74,14 +74,14 @@ impl EndpointIds {
     }
 }
 
-/// [`crate::sweep::row`] with the endpoint ids and addresses taken from `ids` and written
+/// [`crate::flow_row::row`] with the endpoint ids and addresses taken from `ids` and written
 /// without the formatter: the same row, field for field.
 pub fn row(f: &Fabric, ids: &EndpointIds, s: &Scratch, t: &Trace, l7: Option<L7<'_>>) -> FlowRow {
     let paths = [
         ids.path(s, &t.forward),
         t.ret.as_ref().map(|r| ids.path(s, r)).unwrap_or_default(),
     ];
-    crate::sweep::row_named(f, t, l7, |e| ids.get(e).to_string(), paths)
+    crate::flow_row::row_named(f, t, l7, |e| ids.get(e).to_string(), paths)
 }
 
 #[cfg(test)]
@@ -110,7 +110,7 @@ mod tests {
             let t = sweep::trace_cell(&f, &m, c, &mut s);
             let l7 = sweep::destination_l7(&f, &t.flow);
             let r = row(&f, &ids, &s, &t, l7);
-            assert_eq!(r, crate::sweep::row(&f, &s, &t, l7), "{c:?}");
+            assert_eq!(r, crate::flow_row::row(&f, &s, &t, l7), "{c:?}");
             delivered += r.delivered_to.is_some() as usize;
         }
         assert!(delivered > 0 && delivered < m.len() as usize);

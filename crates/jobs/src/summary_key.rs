@@ -119,7 +119,7 @@ fn reason_words(r: ReasonKey) -> (u64, [u64; 3]) {
 
 impl SummaryKey {
     pub fn of(t: &Trace) -> SummaryKey {
-        let (dropped_at, rule) = crate::sweep::decided(t);
+        let (dropped_at, rule) = crate::flow_row::decided(t);
         let fw = &t.forward;
         let delivered = fw.verdict == Verdict::Delivered;
         let rewritten = (delivered && fw.seen.src != t.flow.src).then_some(fw.seen.src);
@@ -173,7 +173,7 @@ mod tests {
             let fields = (
                 t.outcome,
                 t.symmetric,
-                crate::sweep::decided(&t),
+                crate::flow_row::decided(&t),
                 reason_key(&t),
                 rewritten,
             );
