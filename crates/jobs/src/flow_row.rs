@@ -8,7 +8,7 @@ use vnetsim_report::FlowRow;
 
 /// Where a round trip was stopped and the rule that decided it, as a row reports them: the
 /// reply's when the reply decided, the bypassed device when the reply went around it.
-pub(crate) fn decided(t: &Trace) -> (Option<vnetsim_fabric::Endpoint>, Option<RuleRef>) {
+pub(crate) fn decided(t: &Trace) -> (Option<Endpoint>, Option<RuleRef>) {
     let fw = &t.forward;
     match (t.outcome, &t.ret) {
         (Outcome::NoReturn, Some(r)) if r.verdict == Verdict::Dropped => (r.dropped_at, r.rule),
@@ -17,8 +17,8 @@ pub(crate) fn decided(t: &Trace) -> (Option<vnetsim_fabric::Endpoint>, Option<Ru
         }
         (Outcome::NoReturn, _) => (
             t.bypassed
-                .map(vnetsim_fabric::Endpoint::Firewall)
-                .or(t.bypassed_nva.map(vnetsim_fabric::Endpoint::Nic)),
+                .map(Endpoint::Firewall)
+                .or(t.bypassed_nva.map(Endpoint::Nic)),
             fw.rule,
         ),
         _ => (fw.dropped_at, fw.rule),

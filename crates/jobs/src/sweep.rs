@@ -63,7 +63,7 @@ pub fn collect_rows(f: &Fabric, matrix: &Matrix, job: &Job<'_>) -> Vec<FlowRow> 
         .install(|| sweep::run(f, matrix, |f, s, t, _, q| row(f, s, t, q), job.progress))
 }
 
-pub use crate::flow_row::{row, row_with};
+use crate::flow_row::{row, row_with};
 pub use crate::summary_key::SummaryKey;
 
 /// Cells evaluated per slice of a streamed sweep: what a sweep holds at once, rows or
