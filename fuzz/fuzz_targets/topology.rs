@@ -1,10 +1,11 @@
 //! The topology reader, parser, decoder and validator on arbitrary bytes:
 //! every input must give a topology or located diagnostics, never a panic,
-//! and the diagnostics must respect the limits.
+//! and the diagnostics must respect the limits. Where the subset YAML parser
+//! reads the text, its tree must be the general parser's.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vnetsim_model::{assertions, load_str_with, read::read_text, Limits};
+use vnetsim_model::{assertions, load_str_with, node, read::read_text, Limits};
 
 /// Small limits so that the fuzzer reaches them with small inputs.
 const LIMITS: Limits = Limits {
@@ -33,5 +34,11 @@ fuzz_target!(|data: &[u8]| {
         assert!(item.loc.line >= 1 && item.loc.col >= 1, "{item:?}");
     }
     let _ = d.to_string();
+    if let Some(subset) = node::parse_subset(&text, &LIMITS) {
+        match node::parse_general(&text, &LIMITS) {
+            Ok(general) => assert_eq!(format!("{subset:?}"), format!("{general:?}")),
+            Err(e) => panic!("the subset parser read what the general parser refuses: {e:?}"),
+        }
+    }
     let _ = assertions::parse("fuzz.yaml", &text);
 });

@@ -41,6 +41,7 @@ pub mod route_server;
 pub mod service_tags;
 pub mod types;
 pub mod validate;
+mod yaml_subset;
 
 use std::path::Path;
 

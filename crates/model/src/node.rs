@@ -2,6 +2,7 @@
 //! style) turned into nodes that remember where they came from, so every
 //! later error can point at a line and column.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use std::collections::{HashMap, HashSet};
@@ -102,6 +103,22 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
 /// linear in the input plus what aliases copy.
 pub fn parse_with(text: &str, limits: &Limits) -> Result<Node, SyntaxError> {
     check_flow_entries(text, limits)?;
+    if let Some(tree) = parse_subset(text, limits) {
+        return Ok(tree);
+    }
+    parse_general(text, limits)
+}
+
+/// The tree of a document written in the common subset of YAML that
+/// the subset parser (`yaml_subset.rs`) reads, or `None` for any other document (or one the
+/// limits refuse). Where it gives a tree, it is the one [`parse_general`] gives.
+pub fn parse_subset(text: &str, limits: &Limits) -> Option<Node> {
+    crate::yaml_subset::parse(text, TreeBuilder::new(limits)).ok()
+}
+
+/// Parses any YAML (or JSON) document with the general parser (`saphyr-parser`);
+/// [`parse_with`] uses it for what [`parse_subset`] does not read.
+pub fn parse_general(text: &str, limits: &Limits) -> Result<Node, SyntaxError> {
     let mut tree = TreeBuilder::new(limits);
     let mut parser = Parser::new_from_str(text);
     while let Some(ev) = parser.next_event() {
@@ -206,7 +223,7 @@ struct Anchored {
 }
 
 /// Builds the tree from parser events, charging every node to the limits.
-struct TreeBuilder<'l> {
+pub(crate) struct TreeBuilder<'l> {
     limits: &'l Limits,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Anchored>,
@@ -221,7 +238,7 @@ fn error(loc: Loc, message: String) -> SyntaxError {
 }
 
 impl<'l> TreeBuilder<'l> {
-    fn new(limits: &'l Limits) -> Self {
+    pub(crate) fn new(limits: &'l Limits) -> Self {
         TreeBuilder {
             limits,
             stack: Vec::new(),
@@ -233,7 +250,7 @@ impl<'l> TreeBuilder<'l> {
         }
     }
 
-    fn finish(self) -> Node {
+    pub(crate) fn finish(self) -> Node {
         self.root.unwrap_or(Node {
             kind: NodeKind::Scalar {
                 text: String::new(),
@@ -244,13 +261,13 @@ impl<'l> TreeBuilder<'l> {
     }
 
     /// Takes one parser event; a finished node goes into its parent.
-    fn event(&mut self, event: Event<'_>, loc: Loc) -> Result<(), SyntaxError> {
+    pub(crate) fn event(&mut self, event: Event<'_>, loc: Loc) -> Result<(), SyntaxError> {
         let finished = match event {
             Event::StreamStart | Event::StreamEnd | Event::Nothing | Event::DocumentEnd => None,
             Event::DocumentStart(_) => self.document_start(loc)?,
             Event::Alias(id) => Some((self.alias(id, loc)?, 0)),
             Event::Scalar(value, style, anchor, _tag) => {
-                Some((self.scalar(&value, style, loc)?, anchor))
+                Some((self.scalar(value, style, loc)?, anchor))
             }
             Event::SequenceStart(anchor, _) => self.open(loc, anchor, false)?,
             Event::MappingStart(anchor, _) => self.open(loc, anchor, true)?,
@@ -308,21 +325,26 @@ impl<'l> TreeBuilder<'l> {
         Ok(())
     }
 
-    fn scalar(&mut self, value: &str, style: ScalarStyle, loc: Loc) -> Result<Node, SyntaxError> {
+    fn scalar(
+        &mut self,
+        value: Cow<'_, str>,
+        style: ScalarStyle,
+        loc: Loc,
+    ) -> Result<Node, SyntaxError> {
         if value.len() > self.limits.max_scalar_bytes {
             return Err(error(
                 loc,
                 format!(
                     "expected a scalar of at most {} bytes (the limit is max_scalar_bytes), found '{}'",
                     self.limits.max_scalar_bytes,
-                    Echo(value)
+                    Echo(&value)
                 ),
             ));
         }
         self.charge_nodes(1, loc)?;
         Ok(Node {
             kind: NodeKind::Scalar {
-                text: value.to_string(),
+                text: value.into_owned(),
                 quoted: !matches!(style, ScalarStyle::Plain),
             },
             loc,
