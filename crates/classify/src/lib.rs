@@ -736,9 +736,38 @@ mod build {
         count: usize,
     }
 
+    /// A multiply-rotate hash of whole words (as FxHash): the interner hashes a
+    /// bitset per elementary interval, where SipHash's strength buys nothing.
+    #[derive(Default)]
+    struct WordHasher(u64);
+
+    impl std::hash::Hasher for WordHasher {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        /// A slice of words arrives as its bytes (integers hash their slices whole).
+        fn write(&mut self, bytes: &[u8]) {
+            let mut chunks = bytes.chunks_exact(8);
+            for c in &mut chunks {
+                self.write_u64(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+            }
+            for &b in chunks.remainder() {
+                self.write_u64(b as u64);
+            }
+        }
+        fn write_u64(&mut self, w: u64) {
+            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7C_C1_B7_27_22_0A_95);
+        }
+        fn write_usize(&mut self, w: usize) {
+            self.write_u64(w as u64);
+        }
+    }
+
+    type WordMap<V> = HashMap<Vec<u64>, V, std::hash::BuildHasherDefault<WordHasher>>;
+
     /// Interns bitsets: equal bitsets get one class number.
     struct Interner {
-        map: HashMap<Vec<u64>, u32>,
+        map: WordMap<u32>,
         bits: Vec<u64>,
         count: usize,
     }
@@ -746,7 +775,7 @@ mod build {
     impl Interner {
         fn new() -> Self {
             Interner {
-                map: HashMap::new(),
+                map: WordMap::default(),
                 bits: Vec::new(),
                 count: 0,
             }
