@@ -141,60 +141,79 @@ pub fn parse_general(text: &str, limits: &Limits) -> Result<Node, SyntaxError> {
 /// of many small flow mappings (one per rule, say) is bounded by its real size, not refused.
 /// Double-quoted strings inside a collection and comments outside one are skipped.
 fn check_flow_entries(text: &str, limits: &Limits) -> Result<(), SyntaxError> {
-    let mut seen = 0usize;
-    let mut depth = 0usize;
-    let (mut quoted, mut escaped, mut comment) = (false, false, false);
-    let mut prev = b'\n';
-    let mut loc = Loc { line: 1, col: 1 };
-    for &b in text.as_bytes() {
-        if comment {
-            comment = b != b'\n';
-        } else if quoted {
-            quoted = escaped || b != b'"';
-            escaped = !escaped && b == b'\\';
-        } else {
-            match b {
-                b'#' if depth == 0 && matches!(prev, b' ' | b'\t' | b'\n') => comment = true,
-                b'"' if depth > 0 => quoted = true,
-                b'[' | b'{' | b',' if b != b',' || depth > 0 => {
-                    seen += 1;
-                    if b != b',' {
-                        depth += 1;
-                    }
-                    if seen > limits.max_flow_entries {
-                        return Err(error(
-                            loc,
-                            format!(
-                                "a flow-style collection has more than {} entries (',', '[' and '{{'; \
-                                 the limit is max_flow_entries): use block style for large lists",
-                                limits.max_flow_entries
-                            ),
-                        ));
-                    }
-                }
-                b']' | b'}' if depth > 0 => {
-                    depth -= 1;
-                    if depth == 0 {
-                        seen = 0;
-                    }
-                }
-                _ => {}
+    let s = text.as_bytes();
+    let (mut seen, mut depth, mut i) = (0usize, 0usize, 0usize);
+    while i < s.len() {
+        match s[i] {
+            b'#' if depth == 0 && (i == 0 || matches!(s[i - 1], b' ' | b'\t' | b'\n')) => {
+                // To the line's end (the line feed itself counts for nothing).
+                i += s[i..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .unwrap_or(s.len() - i);
+                continue;
             }
-        }
-        prev = b;
-        match b {
-            b'\n' => {
-                loc = Loc {
-                    line: loc.line + 1,
-                    col: 1,
+            b'"' if depth > 0 => {
+                i = quoted_end(s, i + 1);
+                continue;
+            }
+            b @ (b'[' | b'{' | b',') if b != b',' || depth > 0 => {
+                seen += 1;
+                if b != b',' {
+                    depth += 1;
+                }
+                if seen > limits.max_flow_entries {
+                    return Err(error(
+                        loc_at(s, i),
+                        format!(
+                            "a flow-style collection has more than {} entries (',', '[' and '{{'; \
+                             the limit is max_flow_entries): use block style for large lists",
+                            limits.max_flow_entries
+                        ),
+                    ));
                 }
             }
-            // UTF-8 continuation bytes do not start a character.
-            _ if b & 0xC0 == 0x80 => {}
-            _ => loc.col += 1,
+            b']' | b'}' if depth > 0 => {
+                depth -= 1;
+                if depth == 0 {
+                    seen = 0;
+                }
+            }
+            _ => {}
         }
+        i += 1;
     }
     Ok(())
+}
+
+/// Past the `"` that closes a double-quoted string whose text starts at `i` (a `\\` escapes
+/// the byte after it), or the end of the text.
+fn quoted_end(s: &[u8], mut i: usize) -> usize {
+    while i < s.len() {
+        match s[i] {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    s.len()
+}
+
+/// The line and column of byte `i`: columns count characters, not bytes.
+fn loc_at(s: &[u8], i: usize) -> Loc {
+    let line_start = s[..i]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let line = 1 + s[..line_start].iter().filter(|&&b| b == b'\n').count();
+    let col = 1 + s[line_start..i]
+        .iter()
+        .filter(|&&b| b & 0xC0 != 0x80)
+        .count();
+    Loc {
+        line: line as u32,
+        col: col as u32,
+    }
 }
 
 /// A list or mapping still open, with its anchor id (0: none).
