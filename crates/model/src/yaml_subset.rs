@@ -534,9 +534,15 @@ impl<'t> Subset<'t, '_, '_> {
             if matches!(self.peek(), b'[' | b'{') {
                 return Err(Outside);
             }
+            let plain_key = !matches!(self.peek(), b'\'' | b'"');
             self.flow_node()?;
             self.flow_spaces()?;
             if self.peek() != b':' {
+                return Err(Outside);
+            }
+            // `key:[` and `key:{` are errors, and a plain key's `:` is followed by a space.
+            let next = self.at(self.pos + 1);
+            if matches!(next, b'[' | b'{') || (plain_key && !matches!(next, b' ' | b'\n')) {
                 return Err(Outside);
             }
             let colon = self.loc(self.pos);

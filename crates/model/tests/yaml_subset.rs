@@ -167,6 +167,12 @@ const EDGES: &[&str] = &[
     "a: {b: 1,\n---\n}\n",
     "a: {b:\n     1}\n",
     "a: [\"x\",\n     'y']\n",
+    // Found by the fuzzer: a plain key's `:` right before `[` is an error in a flow mapping.
+    "a: { prefix: 1, asPath:[ 65001] }\n",
+    "a: {\"b\":[1]}\n",
+    "a: {b:,}\n",
+    "a: {\"b\":,}\n",
+    "a: {b:{c: 1}}\n",
 ];
 
 #[test]
