@@ -4,6 +4,34 @@ use ipnet::Ipv4Net;
 
 pub use crate::lpm::netmask as mask;
 
+/// `a.b.c.d/len`, as `Ipv4Net`'s `Display` writes it, without the formatting machinery (NSG
+/// compilation writes a text for every expanded prefix of every rule side); the address alone
+/// when `bare` and the prefix is a /32.
+pub fn text(p: &Ipv4Net, bare: bool) -> String {
+    let mut out = String::with_capacity(18);
+    for (i, o) in p.addr().octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        push_decimal(&mut out, o);
+    }
+    if !(bare && p.prefix_len() == 32) {
+        out.push('/');
+        push_decimal(&mut out, p.prefix_len());
+    }
+    out
+}
+
+fn push_decimal(out: &mut String, v: u8) {
+    if v >= 100 {
+        out.push((b'0' + v / 100) as char);
+    }
+    if v >= 10 {
+        out.push((b'0' + v / 10 % 10) as char);
+    }
+    out.push((b'0' + v % 10) as char);
+}
+
 pub fn net(p: &Ipv4Net) -> (u32, u8) {
     (u32::from(p.network()), p.prefix_len())
 }
@@ -127,6 +155,33 @@ pub fn is_public(ip: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The text of every prefix is ipnet's `Display` form (`a.b.c.d/len`; the address alone
+    /// for a bare /32).
+    #[test]
+    fn text_is_the_display_form() {
+        let mut x: u32 = 0x9E37_79B9;
+        for len in 0..=32u8 {
+            for _ in 0..200 {
+                x = x.rotate_left(7).wrapping_mul(0x2545_F491) ^ 0x1234_5678;
+                let net = Ipv4Net::new(x.into(), len).unwrap();
+                assert_eq!(text(&net, false), net.to_string());
+                let bare = if len == 32 {
+                    net.addr().to_string()
+                } else {
+                    net.to_string()
+                };
+                assert_eq!(text(&net, true), bare);
+            }
+        }
+        for (s, t) in [
+            ("0.0.0.0/0", "0.0.0.0/0"),
+            ("10.0.0.0/8", "10.0.0.0/8"),
+            ("255.255.255.255/32", "255.255.255.255"),
+        ] {
+            assert_eq!(text(&s.parse().unwrap(), true), t);
+        }
+    }
     #[test]
     fn subtract_splits_into_minimal_blocks() {
         let r = subtract(&[p("10.0.0.0/8")], &[p("10.1.0.0/16")]);

@@ -191,11 +191,7 @@ pub(crate) fn expand(
                 nets.extend(any());
             }
             m::AddressSpec::Prefix(x) => {
-                shown.push(if x.prefix_len() == 32 {
-                    x.addr().to_string()
-                } else {
-                    x.to_string()
-                });
+                shown.push(crate::prefix::text(x, true));
                 nets.push(*x);
             }
             m::AddressSpec::Tag(t) => {
