@@ -494,6 +494,8 @@ impl<'t> Subset<'t, '_, '_> {
             match self.at(i) {
                 b'\n' => return None,
                 b'#' if self.s[i - 1] == b' ' => return None,
+                // After a space, `-` before a flow indicator is an error.
+                b'-' if self.s[i - 1] == b' ' && is_flow_indicator(self.at(i + 1)) => return None,
                 b if is_flow_indicator(b) => return Some(i),
                 b':' if matches!(self.at(i + 1), b' ' | b'\n')
                     || is_flow_indicator(self.at(i + 1)) =>
@@ -535,9 +537,14 @@ impl<'t> Subset<'t, '_, '_> {
                 return Err(Outside);
             }
             let plain_key = !matches!(self.peek(), b'\'' | b'"');
+            let (key_line, key_at) = (self.line, self.pos);
             self.flow_node()?;
+            // An implicit key is on one line, and at most 1024 characters long.
+            if self.line != key_line || self.pos - key_at > 1000 {
+                return Err(Outside);
+            }
             self.flow_spaces()?;
-            if self.peek() != b':' {
+            if self.peek() != b':' || self.line != key_line {
                 return Err(Outside);
             }
             // `key:[` and `key:{` are errors, and a plain key's `:` is followed by a space.

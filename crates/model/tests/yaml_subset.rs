@@ -173,6 +173,12 @@ const EDGES: &[&str] = &[
     "a: {b:,}\n",
     "a: {\"b\":,}\n",
     "a: {b:{c: 1}}\n",
+    // Found by the fuzzer: after a space, `-` before a flow indicator is an error.
+    "a: { name: vm -,csubnet: x }\n",
+    "a: [x -]\n",
+    "a: [x-, y]\n",
+    "a: {b\n  : 1}\n",
+    "a: {\"b\"\n  : 1}\n",
 ];
 
 #[test]
