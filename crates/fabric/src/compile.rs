@@ -13,6 +13,7 @@
 //!
 //! Every step is linear in the size of its input, or n log n where it sorts.
 
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
@@ -1199,21 +1200,16 @@ fn compile_nsg_tables(
         }
     }
     let asg = |name: &str| -> Vec<Ipv4Net> { asg_members.get(name).cloned().unwrap_or_default() };
-    let mut nsg_tables: Vec<NsgTable> = Vec::new();
+    // Each association (NSG, the subnet's VNet, its route table) is compiled once: numbered
+    // in the order subnets and then NICs first name it, then compiled in parallel, in that
+    // order (the tables are independent, and the result is the same at any thread count).
+    let mut keys: Vec<(NsgId, usize, Option<RouteTableId>)> = Vec::new();
     let mut table_ix: HashMap<(usize, usize, Option<RouteTableId>), usize> = HashMap::new();
     let mut table_for = |nsg: NsgId, subnet: &Subnet| -> NsgTableId {
         let key = (nsg.ix(), subnet.vnet.ix(), subnet.route_table);
         let i = *table_ix.entry(key).or_insert_with(|| {
-            let tags = tags_for(
-                t,
-                vnets,
-                peerings,
-                gws,
-                subnet.vnet.ix(),
-                subnet.route_table,
-            );
-            nsg_tables.push(security::compile_nsg(nsg, &t.nsgs[nsg.ix()], &tags, &asg));
-            nsg_tables.len() - 1
+            keys.push((nsg, subnet.vnet.ix(), subnet.route_table));
+            keys.len() - 1
         });
         NsgTableId(i as u32)
     };
@@ -1227,5 +1223,10 @@ fn compile_nsg_tables(
             n.nsg_table = Some(table_for(g, &subnets[n.subnet.ix()]));
         }
     }
-    nsg_tables
+    keys.par_iter()
+        .map(|&(nsg, vnet, route_table)| {
+            let tags = tags_for(t, vnets, peerings, gws, vnet, route_table);
+            security::compile_nsg(nsg, &t.nsgs[nsg.ix()], &tags, &asg)
+        })
+        .collect()
 }

@@ -180,7 +180,7 @@ pub(crate) fn expand(
     specs: &[m::Sp<m::AddressSpec>],
     tags: &TagSets,
     narrow_vnet: bool,
-    asg: &dyn Fn(&str) -> Vec<Ipv4Net>,
+    asg: &(dyn Fn(&str) -> Vec<Ipv4Net> + Sync),
 ) -> (Vec<String>, Vec<Ipv4Net>) {
     let mut shown = Vec::new();
     let mut nets = Vec::new();
@@ -317,7 +317,7 @@ pub(crate) fn side(
     unresolved: &[m::Unresolved],
     tags: &TagSets,
     narrow: bool,
-    asg: &dyn Fn(&str) -> Vec<Ipv4Net>,
+    asg: &(dyn Fn(&str) -> Vec<Ipv4Net> + Sync),
 ) -> (Vec<String>, Vec<Ipv4Net>) {
     if unresolved.iter().any(|u| u.field == field) {
         return (vec!["?".to_string()], any());
@@ -332,7 +332,7 @@ fn unresolved_dir(
     dir: m::Direction,
     tags: &TagSets,
     narrow: bool,
-    asg: &dyn Fn(&str) -> Vec<Ipv4Net>,
+    asg: &(dyn Fn(&str) -> Vec<Ipv4Net> + Sync),
 ) -> Option<UnresolvedRules> {
     let mut user: Vec<&m::SecurityRule> = nsg
         .unresolved_rules
@@ -379,7 +379,7 @@ fn rule_side(
     wide: Option<(&ExpandedRule, bool)>,
     tags: &TagSets,
     narrow: bool,
-    asg: &dyn Fn(&str) -> Vec<Ipv4Net>,
+    asg: &(dyn Fn(&str) -> Vec<Ipv4Net> + Sync),
 ) -> (Vec<String>, Vec<Ipv4Net>) {
     match wide {
         Some((r, true)) if !names_virtual_network(specs) => {
@@ -399,7 +399,7 @@ fn build_dir(
     dir: m::Direction,
     tags: &TagSets,
     narrow: bool,
-    asg: &dyn Fn(&str) -> Vec<Ipv4Net>,
+    asg: &(dyn Fn(&str) -> Vec<Ipv4Net> + Sync),
     wide: Option<&[ExpandedRule]>,
 ) -> (Vec<ExpandedRule>, Option<UnresolvedRules>) {
     let mut user: Vec<&m::SecurityRule> = nsg.rules.iter().filter(|r| r.direction == dir).collect();
@@ -467,7 +467,7 @@ pub(crate) fn compile_nsg(
     id: NsgId,
     nsg: &m::Nsg,
     tags: &TagSets,
-    asg: &dyn Fn(&str) -> Vec<Ipv4Net>,
+    asg: &(dyn Fn(&str) -> Vec<Ipv4Net> + Sync),
 ) -> NsgTable {
     let inbound_rules = build_dir(nsg, m::Direction::Inbound, tags, false, asg, None);
     let narrow_rules = build_dir(
