@@ -69,7 +69,9 @@ type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 struct Key(u32, u32, u32, u8);
 
-fn key(p: &Ipv4Flow) -> (Key, Key) {
+/// A packet's flow-table key, the same for both directions: the lower (address, port) side
+/// first. `true` when the packet travels from the higher side to the lower one.
+fn key(p: &Ipv4Flow) -> (Key, bool) {
     // ICMP: the traffic crate puts the echo identifier in sport and type/code in dport;
     // requests and replies share the identifier, so key on it both ways.
     let (sp, dp) = if p.proto == ICMP {
@@ -77,10 +79,34 @@ fn key(p: &Ipv4Flow) -> (Key, Key) {
     } else {
         (p.sport, p.dport)
     };
-    (
-        Key(p.src, p.dst, (sp as u32) << 16 | dp as u32, p.proto),
-        Key(p.dst, p.src, (dp as u32) << 16 | sp as u32, p.proto),
-    )
+    if (p.src, sp) <= (p.dst, dp) {
+        (
+            Key(p.src, p.dst, (sp as u32) << 16 | dp as u32, p.proto),
+            false,
+        )
+    } else {
+        (
+            Key(p.dst, p.src, (dp as u32) << 16 | sp as u32, p.proto),
+            true,
+        )
+    }
+}
+
+/// A flow-table entry: the flow's index, and whether its request went from the key's higher
+/// side to its lower one (the first packet seen decides).
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    flow: u32,
+    swapped: bool,
+}
+
+impl Entry {
+    fn place(self, swapped: bool) -> Placement {
+        Placement {
+            flow: self.flow,
+            reply: swapped != self.swapped,
+        }
+    }
 }
 
 /// The canonical bidirectional 5-tuple of a flow-table key: the lower (address, port) side
@@ -260,7 +286,8 @@ pub struct ReplayStats {
 /// The flow table after pass one.
 #[derive(Default)]
 pub struct FlowTable {
-    map: FxMap<Key, u32>,
+    /// One entry per flow, found by either direction's packets with one lookup.
+    map: FxMap<Key, Entry>,
     pub flows: Vec<FlowRecord>,
     pub stats: ReplayStats,
 }
@@ -276,29 +303,21 @@ impl FlowTable {
     /// Finds a packet's flow (request or reply direction) without inserting.
     #[inline]
     pub fn place(&self, p: &Ipv4Flow) -> Option<Placement> {
-        let (k, r) = key(p);
-        if let Some(&i) = self.map.get(&k) {
-            return Some(Placement {
-                flow: i,
-                reply: false,
-            });
-        }
-        self.map.get(&r).map(|&i| Placement {
-            flow: i,
-            reply: true,
-        })
+        let (k, swapped) = key(p);
+        self.map.get(&k).map(|e| e.place(swapped))
     }
 
     /// Keeps only the flows of shard `index` of `count` ([`flow_shard`]), in their order:
     /// what `replay --shard I/N` walks. Pass two then places only this shard's packets.
     pub fn retain_shard(&mut self, index: u32, count: u32) {
-        let mut keys: Vec<(u32, Key)> = self.map.iter().map(|(k, &i)| (i, *k)).collect();
-        keys.sort_unstable_by_key(|(i, _)| *i);
+        let mut keys: Vec<(Entry, Key)> = self.map.iter().map(|(k, &e)| (e, *k)).collect();
+        keys.sort_unstable_by_key(|(e, _)| e.flow);
         let old = std::mem::take(&mut self.flows);
         self.map.clear();
-        for ((_, k), rec) in keys.into_iter().zip(old) {
+        for ((e, k), rec) in keys.into_iter().zip(old) {
             if shard_of_key(&k, count) == index {
-                self.map.insert(k, self.flows.len() as u32);
+                let flow = self.flows.len() as u32;
+                self.map.insert(k, Entry { flow, ..e });
                 self.flows.push(rec);
             }
         }
@@ -344,18 +363,9 @@ impl FlowTable {
         p: &Ipv4Flow,
         ts_ns: u64,
     ) -> Placement {
-        let (k, r) = key(p);
-        if let Some(&i) = self.map.get(&k) {
-            return Placement {
-                flow: i,
-                reply: false,
-            };
-        }
-        if let Some(&i) = self.map.get(&r) {
-            return Placement {
-                flow: i,
-                reply: true,
-            };
+        let (k, swapped) = key(p);
+        if let Some(e) = self.map.get(&k) {
+            return e.place(swapped);
         }
         let i = self.flows.len() as u32;
         let syn_only = p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
@@ -386,7 +396,7 @@ impl FlowTable {
             reply_packets: 0,
             reply_bytes: 0,
         });
-        self.map.insert(k, i);
+        self.map.insert(k, Entry { flow: i, swapped });
         Placement {
             flow: i,
             reply: false,
