@@ -113,7 +113,12 @@ pub fn parse_with(text: &str, limits: &Limits) -> Result<Node, SyntaxError> {
 /// the subset parser (`yaml_subset.rs`) reads, or `None` for any other document (or one the
 /// limits refuse). Where it gives a tree, it is the one [`parse_general`] gives.
 pub fn parse_subset(text: &str, limits: &Limits) -> Option<Node> {
-    crate::yaml_subset::parse(text, TreeBuilder::new(limits)).ok()
+    let mut tree = TreeBuilder::new(limits);
+    crate::yaml_subset::parse(text, |event, (line, col)| {
+        tree.event(event, Loc { line, col }).is_ok()
+    })
+    .ok()?;
+    Some(tree.finish())
 }
 
 /// Parses any YAML (or JSON) document with the general parser (`saphyr-parser`);
@@ -242,7 +247,7 @@ struct Anchored {
 }
 
 /// Builds the tree from parser events, charging every node to the limits.
-pub(crate) struct TreeBuilder<'l> {
+struct TreeBuilder<'l> {
     limits: &'l Limits,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Anchored>,
@@ -257,7 +262,7 @@ fn error(loc: Loc, message: String) -> SyntaxError {
 }
 
 impl<'l> TreeBuilder<'l> {
-    pub(crate) fn new(limits: &'l Limits) -> Self {
+    fn new(limits: &'l Limits) -> Self {
         TreeBuilder {
             limits,
             stack: Vec::new(),
@@ -269,7 +274,7 @@ impl<'l> TreeBuilder<'l> {
         }
     }
 
-    pub(crate) fn finish(self) -> Node {
+    fn finish(self) -> Node {
         self.root.unwrap_or(Node {
             kind: NodeKind::Scalar {
                 text: String::new(),
@@ -280,7 +285,7 @@ impl<'l> TreeBuilder<'l> {
     }
 
     /// Takes one parser event; a finished node goes into its parent.
-    pub(crate) fn event(&mut self, event: Event<'_>, loc: Loc) -> Result<(), SyntaxError> {
+    fn event(&mut self, event: Event<'_>, loc: Loc) -> Result<(), SyntaxError> {
         let finished = match event {
             Event::StreamStart | Event::StreamEnd | Event::Nothing | Event::DocumentEnd => None,
             Event::DocumentStart(_) => self.document_start(loc)?,

@@ -9,7 +9,8 @@
 //! every syntax error) stops this parser with [`Outside`], and the caller parses the whole
 //! document again with the general parser, which reports errors. So this parser never
 //! decides what an error is: on the text it accepts it gives the general parser's events,
-//! with the same locations, to the same [`TreeBuilder`], which applies every limit.
+//! with the same locations, to a sink (the node tree's builder, which applies every limit;
+//! the sink refusing an event stops the parser too). It knows nothing of the tree.
 //!
 //! The events are those of the general parser, locations included (a block sequence starts at
 //! its first `-`, or at its first item's content when it is not indented under its key; an
@@ -20,22 +21,18 @@ use std::borrow::Cow;
 
 use saphyr_parser::{Event, ScalarStyle};
 
-use crate::node::{Loc, Node, SyntaxError, TreeBuilder};
-
-/// The text is outside the subset, or the tree builder refused it: the general parser
+/// The text is outside the subset, or the sink refused an event: the general parser
 /// decides.
 pub(crate) struct Outside;
 
-impl From<SyntaxError> for Outside {
-    fn from(_: SyntaxError) -> Self {
-        Outside
-    }
-}
-
 type R<T> = Result<T, Outside>;
 
-/// Parses `text` into `tree` when it is inside the subset.
-pub(crate) fn parse(text: &str, mut tree: TreeBuilder<'_>) -> R<Node> {
+/// A 1-based line and column.
+type At = (u32, u32);
+
+/// Gives the events of `text` to `sink` (with where each starts) when the text is inside
+/// the subset; `sink` returns false to refuse an event, which stops the parser.
+pub(crate) fn parse<'t>(text: &'t str, sink: impl FnMut(Event<'t>, At) -> bool) -> R<()> {
     if !in_alphabet(text.as_bytes()) {
         return Err(Outside);
     }
@@ -48,10 +45,9 @@ pub(crate) fn parse(text: &str, mut tree: TreeBuilder<'_>) -> R<Node> {
         flow_depth: 0,
         flow_line: 0,
         flow_col: 0,
-        tree: &mut tree,
+        sink,
     };
-    p.document()?;
-    Ok(tree.finish())
+    p.document()
 }
 
 /// Printable ASCII and line feeds only.
@@ -68,7 +64,7 @@ fn is_flow_indicator(b: u8) -> bool {
     b",[]{}".contains(&b)
 }
 
-struct Subset<'t, 'b, 'l> {
+struct Subset<'t, F> {
     s: &'t [u8],
     text: &'t str,
     pos: usize,
@@ -79,10 +75,10 @@ struct Subset<'t, 'b, 'l> {
     flow_depth: usize,
     flow_line: u32,
     flow_col: usize,
-    tree: &'b mut TreeBuilder<'l>,
+    sink: F,
 }
 
-impl<'t> Subset<'t, '_, '_> {
+impl<'t, F: FnMut(Event<'t>, At) -> bool> Subset<'t, F> {
     fn at(&self, i: usize) -> u8 {
         self.s.get(i).copied().unwrap_or(b'\n')
     }
@@ -91,11 +87,8 @@ impl<'t> Subset<'t, '_, '_> {
         self.at(self.pos)
     }
 
-    fn loc(&self, pos: usize) -> Loc {
-        Loc {
-            line: self.line,
-            col: (pos - self.line_start) as u32 + 1,
-        }
+    fn loc(&self, pos: usize) -> At {
+        (self.line, (pos - self.line_start) as u32 + 1)
     }
 
     /// The indentation of the content line the cursor is on, or `None` at the end.
@@ -105,7 +98,15 @@ impl<'t> Subset<'t, '_, '_> {
 
     fn emit(&mut self, event: Event<'t>, at: usize) -> R<()> {
         let loc = self.loc(at);
-        Ok(self.tree.event(event, loc)?)
+        self.emit_at(event, loc)
+    }
+
+    fn emit_at(&mut self, event: Event<'t>, at: At) -> R<()> {
+        if (self.sink)(event, at) {
+            Ok(())
+        } else {
+            Err(Outside)
+        }
     }
 
     fn scalar(&mut self, text: Cow<'t, str>, style: ScalarStyle, at: usize) -> R<()> {
@@ -113,9 +114,9 @@ impl<'t> Subset<'t, '_, '_> {
     }
 
     /// An empty (null) value, located at its `:`.
-    fn empty(&mut self, colon: Loc) -> R<()> {
+    fn empty(&mut self, colon: At) -> R<()> {
         let event = Event::Scalar(Cow::Borrowed(""), ScalarStyle::Plain, 0, None);
-        Ok(self.tree.event(event, colon)?)
+        self.emit_at(event, colon)
     }
 
     fn skip_spaces(&mut self) -> usize {
