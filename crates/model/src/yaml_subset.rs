@@ -30,6 +30,9 @@ type R<T> = Result<T, Outside>;
 /// A 1-based line and column.
 type At = (u32, u32);
 
+/// The deepest nesting this parser follows (the default `Limits::max_depth`).
+const MAX_NESTING: usize = 256;
+
 /// Gives the events of `text` to `sink` (with where each starts) when the text is inside
 /// the subset; `sink` returns false to refuse an event, which stops the parser.
 pub(crate) fn parse<'t>(text: &'t str, sink: impl FnMut(Event<'t>, At) -> bool) -> R<()> {
@@ -42,6 +45,7 @@ pub(crate) fn parse<'t>(text: &'t str, sink: impl FnMut(Event<'t>, At) -> bool) 
         pos: 0,
         line: 1,
         line_start: 0,
+        depth: 0,
         flow_depth: 0,
         flow_line: 0,
         flow_col: 0,
@@ -71,6 +75,9 @@ struct Subset<'t, F> {
     /// The 1-based line of `pos`, and the offset where that line starts.
     line: u32,
     line_start: usize,
+    /// Open collections (the parser recurses once per level: past [`MAX_NESTING`] the general
+    /// parser, whose stack is on the heap, takes the document, whatever the limits allow).
+    depth: usize,
     /// Open flow collections, and the line and column where the outermost one opened.
     flow_depth: usize,
     flow_line: u32,
@@ -98,6 +105,16 @@ impl<'t, F: FnMut(Event<'t>, At) -> bool> Subset<'t, F> {
 
     fn emit(&mut self, event: Event<'t>, at: usize) -> R<()> {
         let loc = self.loc(at);
+        match event {
+            Event::MappingStart(..) | Event::SequenceStart(..) => {
+                self.depth += 1;
+                if self.depth > MAX_NESTING {
+                    return Err(Outside);
+                }
+            }
+            Event::MappingEnd | Event::SequenceEnd => self.depth -= 1,
+            _ => {}
+        }
         self.emit_at(event, loc)
     }
 

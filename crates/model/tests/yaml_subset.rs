@@ -215,3 +215,22 @@ fn declined_documents_keep_the_general_parsers_errors() {
     );
     assert!(via.message.contains("max_nodes"), "{}", via.message);
 }
+
+/// Nesting past 256 levels goes to the general parser, whatever depth the limits allow: the
+/// subset parser recurses once per level, and the general parser refuses such a document with
+/// a located error of its own (its recursion limit), as it did before the subset parser.
+#[test]
+fn deep_nesting_goes_to_the_general_parser() {
+    let deep = |n: usize| format!("a: {}1{}\n", "[".repeat(n), "]".repeat(n));
+    let limits = Limits {
+        max_depth: 100_000,
+        max_flow_entries: 100_000,
+        ..Limits::default()
+    };
+    assert!(agree("nesting 200", &deep(200)));
+    let text = deep(5_000);
+    assert!(parse_subset(&text, &limits).is_none());
+    let via = parse_with(&text, &limits).unwrap_err();
+    let general = parse_general(&text, &limits).unwrap_err();
+    assert_eq!((via.loc, via.message), (general.loc, general.message));
+}
