@@ -27,21 +27,9 @@ pub fn ip(a: u32) -> String {
     s
 }
 
-/// Appends `a` in dotted-quad form (as `Ipv4Addr`'s `Display` writes it, without the
-/// formatting machinery: rows are rendered by the million).
+/// Appends `a` in dotted-quad form (the fabric's writer, shared with rule sides).
 pub fn push_ip(out: &mut String, a: u32) {
-    for (i, b) in a.to_be_bytes().into_iter().enumerate() {
-        if i > 0 {
-            out.push('.');
-        }
-        if b >= 100 {
-            out.push((b'0' + b / 100) as char);
-        }
-        if b >= 10 {
-            out.push((b'0' + b / 10 % 10) as char);
-        }
-        out.push((b'0' + b % 10) as char);
-    }
+    vnetsim_fabric::prefix::push_ip(out, a)
 }
 
 pub fn protocol_name(p: u8) -> String {

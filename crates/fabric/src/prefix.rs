@@ -9,17 +9,23 @@ pub use crate::lpm::netmask as mask;
 /// when `bare` and the prefix is a /32.
 pub fn text(p: &Ipv4Net, bare: bool) -> String {
     let mut out = String::with_capacity(18);
-    for (i, o) in p.addr().octets().into_iter().enumerate() {
-        if i > 0 {
-            out.push('.');
-        }
-        push_decimal(&mut out, o);
-    }
+    push_ip(&mut out, u32::from(p.addr()));
     if !(bare && p.prefix_len() == 32) {
         out.push('/');
         push_decimal(&mut out, p.prefix_len());
     }
     out
+}
+
+/// Appends `a` in dotted-quad form (as `Ipv4Addr`'s `Display` writes it, without the
+/// formatting machinery: rows and rule sides are written by the million).
+pub fn push_ip(out: &mut String, a: u32) {
+    for (i, b) in a.to_be_bytes().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        push_decimal(out, b);
+    }
 }
 
 fn push_decimal(out: &mut String, v: u8) {

@@ -525,71 +525,71 @@ impl<'t, F: FnMut(Event<'t>, At) -> bool> Subset<'t, F> {
         }
     }
 
-    fn flow_seq(&mut self) -> R<()> {
-        self.emit(Event::SequenceStart(0, None), self.pos)?;
+    /// A flow collection at the cursor: `start`, entries read by `entry` until `close`, each
+    /// followed by a comma (the last one's optional), then `end`.
+    fn flow_collection(
+        &mut self,
+        (start, end, close): (Event<'t>, Event<'t>, u8),
+        entry: fn(&mut Self) -> R<()>,
+    ) -> R<()> {
+        self.emit(start, self.pos)?;
         self.flow_open();
         self.flow_spaces()?;
-        while self.peek() != b']' {
-            self.flow_node()?;
+        while self.peek() != close {
+            entry(self)?;
             self.flow_spaces()?;
             match self.peek() {
                 b',' => {
                     self.pos += 1;
                     self.flow_spaces()?;
                 }
-                b']' => break,
+                b if b == close => break,
                 _ => return Err(Outside),
             }
         }
-        self.emit(Event::SequenceEnd, self.pos)?;
+        self.emit(end, self.pos)?;
         self.flow_close();
         Ok(())
     }
 
+    fn flow_seq(&mut self) -> R<()> {
+        let events = (Event::SequenceStart(0, None), Event::SequenceEnd, b']');
+        self.flow_collection(events, Self::flow_node)
+    }
+
     fn flow_map(&mut self) -> R<()> {
-        self.emit(Event::MappingStart(0, None), self.pos)?;
-        self.flow_open();
-        self.flow_spaces()?;
-        while self.peek() != b'}' {
-            if matches!(self.peek(), b'[' | b'{') {
-                return Err(Outside);
-            }
-            let plain_key = !matches!(self.peek(), b'\'' | b'"');
-            let (key_line, key_at) = (self.line, self.pos);
-            self.flow_node()?;
-            // An implicit key is on one line, and at most 1024 characters long.
-            if self.line != key_line || self.pos - key_at > 1000 {
-                return Err(Outside);
-            }
-            self.flow_spaces()?;
-            if self.peek() != b':' || self.line != key_line {
-                return Err(Outside);
-            }
-            // `key:[` and `key:{` are errors, and a plain key's `:` is followed by a space.
-            let next = self.at(self.pos + 1);
-            if matches!(next, b'[' | b'{') || (plain_key && !matches!(next, b' ' | b'\n')) {
-                return Err(Outside);
-            }
-            let colon = self.loc(self.pos);
-            self.pos += 1;
-            self.flow_spaces()?;
-            if matches!(self.peek(), b',' | b'}') {
-                self.empty(colon)?;
-            } else {
-                self.flow_node()?;
-                self.flow_spaces()?;
-            }
-            match self.peek() {
-                b',' => {
-                    self.pos += 1;
-                    self.flow_spaces()?;
-                }
-                b'}' => break,
-                _ => return Err(Outside),
-            }
+        let events = (Event::MappingStart(0, None), Event::MappingEnd, b'}');
+        self.flow_collection(events, Self::flow_pair)
+    }
+
+    /// One `key: value` of a flow mapping (the value may be empty).
+    fn flow_pair(&mut self) -> R<()> {
+        if matches!(self.peek(), b'[' | b'{') {
+            return Err(Outside);
         }
-        self.emit(Event::MappingEnd, self.pos)?;
-        self.flow_close();
-        Ok(())
+        let plain_key = !matches!(self.peek(), b'\'' | b'"');
+        let (key_line, key_at) = (self.line, self.pos);
+        self.flow_node()?;
+        // An implicit key is on one line, and at most 1024 characters long.
+        if self.line != key_line || self.pos - key_at > 1000 {
+            return Err(Outside);
+        }
+        self.flow_spaces()?;
+        if self.peek() != b':' || self.line != key_line {
+            return Err(Outside);
+        }
+        // `key:[` and `key:{` are errors, and a plain key's `:` is followed by a space.
+        let next = self.at(self.pos + 1);
+        if matches!(next, b'[' | b'{') || (plain_key && !matches!(next, b' ' | b'\n')) {
+            return Err(Outside);
+        }
+        let colon = self.loc(self.pos);
+        self.pos += 1;
+        self.flow_spaces()?;
+        if matches!(self.peek(), b',' | b'}') {
+            self.empty(colon)
+        } else {
+            self.flow_node()
+        }
     }
 }
