@@ -155,6 +155,30 @@ fn write_error(path: &Path, e: vnetsim_report::Error) -> String {
     format!("error: cannot write {}: {e}", path.display())
 }
 
+/// A sweep's rows going to a file (or standard output).
+struct FileSink<'p> {
+    w: vnetsim_report::RowWriter,
+    path: &'p Path,
+}
+
+impl jobs::sweep::FlowSink for FileSink<'_> {
+    fn add_symbols(&mut self, names: &[String]) {
+        self.w.add_symbols(names)
+    }
+    fn add_pattern(&mut self, row: &vnetsim_report::FlowRow) -> vnetsim_report::PatternId {
+        self.w.add_pattern(row)
+    }
+    fn write_flow(
+        &mut self,
+        p: vnetsim_report::PatternId,
+        f: &vnetsim_report::FlowFields<'_>,
+    ) -> Result<(), String> {
+        self.w
+            .write_flow(p, f)
+            .map_err(|e| write_error(self.path, e))
+    }
+}
+
 pub fn run_sweep(a: SweepArgs) -> Result<u8, String> {
     let f = load(&a.topology)?;
     let pairs = a.heatmap.is_some();
@@ -180,7 +204,10 @@ pub fn run_sweep(a: SweepArgs) -> Result<u8, String> {
     });
     let s = match &a.out {
         Some(p) => {
-            let mut w = row_writer(p, a.out_format.map(Into::into))?;
+            let mut w = FileSink {
+                w: row_writer(p, a.out_format.map(Into::into))?,
+                path: p,
+            };
             let s = jobs::sweep::sweep_rows_into(
                 &f,
                 matrix,
@@ -188,9 +215,9 @@ pub fn run_sweep(a: SweepArgs) -> Result<u8, String> {
                 &job,
                 pairs,
                 report.as_mut(),
-                &mut |r| w.write(r).map_err(|e| write_error(p, e)),
+                &mut w,
             )?;
-            w.finish().map_err(|e| write_error(p, e))?;
+            w.w.finish().map_err(|e| write_error(p, e))?;
             s
         }
         None => jobs::sweep::sweep_summary_into(&f, matrix, cells, &job, pairs, report.as_mut()),

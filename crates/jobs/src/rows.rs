@@ -8,57 +8,70 @@ use vnetsim_fabric::{
 };
 use vnetsim_report::FlowRow;
 
-/// [`Fabric::endpoint_id`] of every endpoint of a fabric, by kind and index.
+/// [`Fabric::endpoint_id`] of every endpoint of a fabric, each also numbered: its symbol, an
+/// index into [`EndpointIds::names`].
 pub struct EndpointIds {
-    nics: Vec<String>,
-    pes: Vec<String>,
-    services: Vec<String>,
-    sites: Vec<String>,
-    firewalls: Vec<String>,
-    gateways: Vec<String>,
-    subnets: Vec<String>,
-    load_balancers: Vec<String>,
-    app_gateways: Vec<String>,
+    names: Vec<String>,
+    /// Where each kind's symbols start, in the order of [`kind`].
+    base: [u32; 11],
 }
 
-fn ids_of(f: &Fabric, n: usize, e: impl Fn(u32) -> Endpoint) -> Vec<String> {
-    (0..n as u32).map(|i| f.endpoint_id(e(i))).collect()
+/// An endpoint's kind (its place in [`EndpointIds::base`]) and index within the kind.
+fn kind(e: Endpoint) -> (usize, u32) {
+    match e {
+        Endpoint::Nic(i) => (0, i.0),
+        Endpoint::Pe(i) => (1, i.0),
+        Endpoint::Service(i) => (2, i.0),
+        Endpoint::Site(i) => (3, i.0),
+        Endpoint::Internet => (4, 0),
+        Endpoint::Firewall(i) => (5, i.0),
+        Endpoint::Gateway(i) => (6, i.0),
+        Endpoint::Subnet(i) => (7, i.0),
+        Endpoint::Platform => (8, 0),
+        Endpoint::LoadBalancer(i) => (9, i.0),
+        Endpoint::AppGateway(i) => (10, i.0),
+    }
 }
 
 impl EndpointIds {
     pub fn new(f: &Fabric) -> EndpointIds {
-        EndpointIds {
-            nics: ids_of(f, f.nics.len(), |i| Endpoint::Nic(NicId(i))),
-            pes: ids_of(f, f.pes.len(), |i| Endpoint::Pe(PeId(i))),
-            services: ids_of(f, f.services.len(), |i| Endpoint::Service(ServiceId(i))),
-            sites: ids_of(f, f.sites.len(), |i| Endpoint::Site(SiteId(i))),
-            firewalls: ids_of(f, f.firewalls.len(), |i| Endpoint::Firewall(FirewallId(i))),
-            gateways: ids_of(f, f.gateways.len(), |i| Endpoint::Gateway(GatewayId(i))),
-            subnets: ids_of(f, f.subnets.len(), |i| Endpoint::Subnet(SubnetId(i))),
-            load_balancers: ids_of(f, f.load_balancers.len(), |i| {
-                Endpoint::LoadBalancer(LbId(i))
-            }),
-            app_gateways: ids_of(f, f.app_gateways.len(), |i| {
-                Endpoint::AppGateway(AppGwId(i))
-            }),
+        let kinds: [(usize, fn(u32) -> Endpoint); 11] = [
+            (f.nics.len(), |i| Endpoint::Nic(NicId(i))),
+            (f.pes.len(), |i| Endpoint::Pe(PeId(i))),
+            (f.services.len(), |i| Endpoint::Service(ServiceId(i))),
+            (f.sites.len(), |i| Endpoint::Site(SiteId(i))),
+            (1, |_| Endpoint::Internet),
+            (f.firewalls.len(), |i| Endpoint::Firewall(FirewallId(i))),
+            (f.gateways.len(), |i| Endpoint::Gateway(GatewayId(i))),
+            (f.subnets.len(), |i| Endpoint::Subnet(SubnetId(i))),
+            (1, |_| Endpoint::Platform),
+            (f.load_balancers.len(), |i| Endpoint::LoadBalancer(LbId(i))),
+            (f.app_gateways.len(), |i| Endpoint::AppGateway(AppGwId(i))),
+        ];
+        let mut names = Vec::new();
+        let mut base = [0; 11];
+        for (k, (n, e)) in kinds.into_iter().enumerate() {
+            base[k] = names.len() as u32;
+            names.extend((0..n as u32).map(|i| f.endpoint_id(e(i))));
         }
+        EndpointIds { names, base }
+    }
+
+    /// The endpoint's symbol.
+    #[inline]
+    pub fn symbol(&self, e: Endpoint) -> u32 {
+        let (k, i) = kind(e);
+        self.base[k] + i
+    }
+
+    /// Every endpoint's id, by symbol.
+    pub fn names(&self) -> &[String] {
+        &self.names
     }
 
     /// The endpoint's id, as [`Fabric::endpoint_id`] spells it.
     pub fn get(&self, e: Endpoint) -> &str {
-        match e {
-            Endpoint::Nic(i) => &self.nics[i.ix()],
-            Endpoint::Pe(i) => &self.pes[i.ix()],
-            Endpoint::Service(i) => &self.services[i.ix()],
-            Endpoint::Site(i) => &self.sites[i.ix()],
-            Endpoint::Internet => "internet",
-            Endpoint::Firewall(i) => &self.firewalls[i.ix()],
-            Endpoint::Gateway(i) => &self.gateways[i.ix()],
-            Endpoint::Subnet(i) => &self.subnets[i.ix()],
-            Endpoint::Platform => "platform",
-            Endpoint::LoadBalancer(i) => &self.load_balancers[i.ix()],
-            Endpoint::AppGateway(i) => &self.app_gateways[i.ix()],
-        }
+        &self.names[self.symbol(e) as usize]
     }
 
     /// A leg's hops joined by ` > `, as [`vnetsim_engine::render::path`] writes them.

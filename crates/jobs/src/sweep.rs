@@ -13,7 +13,9 @@ use vnetsim_fabric::Fabric;
 use vnetsim_report::heatmap::{CellOutcome, Heatmap};
 use vnetsim_report::html::HtmlReport;
 use vnetsim_report::summary::Summary;
-use vnetsim_report::{FlowRow, OutputFormat, RowWriter};
+use vnetsim_report::{FlowFields, FlowRow, OutputFormat, PatternId, RowWriter};
+
+use crate::rows::EndpointIds;
 
 use crate::report::Placements;
 use crate::Job;
@@ -317,18 +319,158 @@ pub fn sweep_summary_into(
     }
 }
 
+/// Where a streamed sweep's rows go: rows given as a pattern (what flows of one kind share,
+/// registered once) and each flow's own fields ([`FlowFields`], endpoints by symbol).
+pub trait FlowSink {
+    /// Names for symbols `0..`: every endpoint's id, before any flow.
+    fn add_symbols(&mut self, names: &[String]);
+    fn add_pattern(&mut self, row: &FlowRow) -> PatternId;
+    fn write_flow(&mut self, p: PatternId, f: &FlowFields<'_>) -> Result<(), String>;
+}
+
+/// A [`FlowSink`] that hands each row, whole, to a function.
+pub struct EachRow<F> {
+    pub each: F,
+    symbols: Vec<String>,
+    patterns: Vec<FlowRow>,
+}
+
+impl<F: FnMut(FlowRow) -> Result<(), String>> EachRow<F> {
+    pub fn new(each: F) -> Self {
+        EachRow {
+            each,
+            symbols: Vec::new(),
+            patterns: Vec::new(),
+        }
+    }
+}
+
+impl<F: FnMut(FlowRow) -> Result<(), String>> FlowSink for EachRow<F> {
+    fn add_symbols(&mut self, names: &[String]) {
+        self.symbols.extend_from_slice(names);
+    }
+    fn add_pattern(&mut self, row: &FlowRow) -> PatternId {
+        self.patterns.push(row.clone());
+        PatternId(self.patterns.len() as u32 - 1)
+    }
+    fn write_flow(&mut self, p: PatternId, f: &FlowFields<'_>) -> Result<(), String> {
+        (self.each)(f.fill(self.patterns[p.0 as usize].clone(), &self.symbols))
+    }
+}
+
 /// A sweep whose rows are streamed to `out` in matrix order, slice by slice (each slice
-/// evaluated and rendered in parallel): memory holds one slice of rows. `cells` is the part
-/// of the matrix to evaluate (`0..matrix.len()` for all of it).
+/// evaluated in parallel): memory holds one slice of flows. `cells` is the part of the matrix
+/// to evaluate (`0..matrix.len()` for all of it).
 pub fn sweep_rows(
     f: &Fabric,
     matrix: Matrix,
     cells: std::ops::Range<u64>,
     job: &Job<'_>,
     pairs: bool,
-    out: &mut dyn FnMut(&FlowRow) -> Result<(), String>,
+    out: &mut dyn FlowSink,
 ) -> Result<SweptSummary, String> {
     sweep_rows_into(f, matrix, cells, job, pairs, None, out)
+}
+
+/// One flow of a slice: its cell and outcome, its pattern's key, and its own fields (hops as
+/// ranges of the slice part's hop list).
+struct SweptFlow {
+    cell: sweep::Cell,
+    outcome: Outcome,
+    key: PatternKey,
+    fields: OwnFields,
+}
+
+/// [`FlowFields`] with the hops as ranges.
+struct OwnFields {
+    src: u32,
+    dst: u32,
+    src_port: u16,
+    dst_port: u16,
+    src_seen: Option<u32>,
+    dst_seen: Option<u32>,
+    ingress: u32,
+    delivered_to: Option<u32>,
+    to: u32,
+    forward: std::ops::Range<u32>,
+    ret: std::ops::Range<u32>,
+}
+
+/// Part of a slice: its flows, and their hops (symbols).
+struct SweptPart {
+    flows: Vec<SweptFlow>,
+    hops: Vec<u32>,
+}
+
+/// What determines a row apart from its [`FlowFields`]: the summary's key (outcome, symmetry,
+/// rule, drop point, reason, rewritten source), the protocol and the name the probe used.
+#[derive(Clone, Copy, Hash)]
+struct PatternKey(SummaryKey, [u64; 3]);
+
+impl PartialEq for PatternKey {
+    #[inline]
+    fn eq(&self, o: &PatternKey) -> bool {
+        let d = self.1.iter().zip(&o.1).fold(0, |d, (a, b)| d | (a ^ b));
+        d == 0 && self.0 == o.0
+    }
+}
+impl Eq for PatternKey {}
+
+fn pattern_key(t: &Trace, l7: Option<L7<'_>>) -> PatternKey {
+    let (p, n) = l7.map_or((0, 0), |q| (q.fqdn.as_ptr() as u64, q.fqdn.len() as u64));
+    PatternKey(SummaryKey::of(t), [t.flow.proto as u64, p, n])
+}
+
+fn own_fields(
+    f: &Fabric,
+    ids: &EndpointIds,
+    s: &Scratch,
+    t: &Trace,
+    hops: &mut Vec<u32>,
+) -> OwnFields {
+    let fw = &t.forward;
+    let delivered = fw.verdict == vnetsim_engine::Verdict::Delivered;
+    let mut leg = |l: &vnetsim_engine::Leg| {
+        let at = hops.len() as u32;
+        hops.extend(s.leg_hops(l).iter().map(|h| ids.symbol(h.node)));
+        at..hops.len() as u32
+    };
+    let forward = leg(fw);
+    let ret = t.ret.as_ref().map_or(0..0, &mut leg);
+    OwnFields {
+        src: t.flow.src,
+        dst: t.flow.dst,
+        src_port: t.flow.sport,
+        dst_port: t.flow.dport,
+        src_seen: delivered.then_some(fw.seen.src),
+        dst_seen: delivered.then_some(fw.seen.dst),
+        ingress: ids.symbol(t.ingress),
+        delivered_to: fw.delivered_to.map(|e| ids.symbol(e)),
+        to: ids.symbol(f.endpoint_of_destination(t.flow.dst)),
+        forward,
+        ret,
+    }
+}
+
+type PatternIds =
+    HashMap<PatternKey, PatternId, BuildHasherDefault<vnetsim_engine::replay::FxHasher>>;
+
+/// The pattern of a flow's key, registered on first sight from the cell traced again (once
+/// per distinct key, never per flow).
+fn pattern_of(
+    patterns: &mut PatternIds,
+    key: PatternKey,
+    c: sweep::Cell,
+    (f, m, ids): (&Fabric, &Matrix, &EndpointIds),
+    scratch: &mut Scratch,
+    out: &mut dyn FlowSink,
+) -> PatternId {
+    *patterns.entry(key).or_insert_with(|| {
+        let s = &mut *scratch;
+        let t = sweep::trace_cell(f, m, c, s);
+        let l7 = sweep::destination_l7(f, &t.flow);
+        out.add_pattern(&crate::rows::row(f, ids, s, &t, l7))
+    })
 }
 
 /// [`sweep_rows`], feeding an HTML report as it goes.
@@ -339,46 +481,79 @@ pub fn sweep_rows_into(
     job: &Job<'_>,
     pairs: bool,
     report: Option<&mut HtmlReport>,
-    out: &mut dyn FnMut(&FlowRow) -> Result<(), String>,
+    out: &mut dyn FlowSink,
 ) -> Result<SweptSummary, String> {
     let (pool, progress) = (job.pool, job.progress);
     let mut feed = report.map(|r| ReportFeed::new(f, &matrix, r));
     let started = Instant::now();
     let fq = matrix.fqdns(f);
     let mut tally = Tally::default();
-    let ids = crate::rows::EndpointIds::new(f);
+    let ids = EndpointIds::new(f);
+    out.add_symbols(ids.names());
+    let mut patterns = PatternIds::default();
+    let mut scratch = Scratch::new();
     let mut heat = pairs.then(|| PairOutcomes::new(&matrix));
     let cells = cells.start.min(matrix.len())..cells.end.min(matrix.len());
-    type Rows = Vec<(sweep::Cell, Outcome, SummaryKey, FlowRow)>;
     for start in cells.clone().step_by(SLICE as usize) {
         let range = start..(start + SLICE).min(cells.end);
-        let chunks: Vec<Rows> = pool.install(|| {
+        let parts: Vec<SweptPart> = pool.install(|| {
             sweep::fold_range(
                 f,
                 &matrix,
                 &fq,
                 range,
-                Vec::with_capacity,
-                |v: &mut Rows, f, s, t, c, q| {
-                    let r = crate::rows::row(f, &ids, s, t, q);
-                    v.push((c, t.outcome, SummaryKey::of(t), r))
+                |n| SweptPart {
+                    flows: Vec::with_capacity(n),
+                    hops: Vec::with_capacity(4 * n),
+                },
+                |v: &mut SweptPart, f, s, t, c, q| {
+                    let fields = own_fields(f, &ids, s, t, &mut v.hops);
+                    let key = pattern_key(t, q);
+                    v.flows.push(SweptFlow {
+                        cell: c,
+                        outcome: t.outcome,
+                        key,
+                        fields,
+                    })
                 },
                 progress,
             )
         });
-        for (c, o, key, r) in chunks.into_iter().flatten() {
-            out(&r)?;
-            tally.add(key, c);
-            if let Some(h) = heat.as_mut() {
-                h.add(c, o, 1);
-            }
-            if let Some(feed) = feed.as_mut() {
-                if let Some(id) = feed.record(c, o) {
-                    feed.report.set_rep(id, r);
-                    feed.wanted.pop();
+        for part in &parts {
+            for w in &part.flows {
+                let (c, o) = (w.cell, w.outcome);
+                let fab = (f, &matrix, &ids);
+                let p = pattern_of(&mut patterns, w.key, c, fab, &mut scratch, out);
+                let x = &w.fields;
+                let hops = |r: &std::ops::Range<u32>| &part.hops[r.start as usize..r.end as usize];
+                out.write_flow(
+                    p,
+                    &FlowFields {
+                        src: x.src,
+                        dst: x.dst,
+                        src_port: x.src_port,
+                        dst_port: x.dst_port,
+                        src_seen: x.src_seen,
+                        dst_seen: x.dst_seen,
+                        ingress: x.ingress,
+                        delivered_to: x.delivered_to,
+                        to: Some(x.to),
+                        forward: hops(&x.forward),
+                        ret: hops(&x.ret),
+                    },
+                )?;
+                tally.add(w.key.0, c);
+                if let Some(h) = heat.as_mut() {
+                    h.add(c, o, 1);
+                }
+                if let Some(feed) = feed.as_mut() {
+                    feed.record(c, o);
                 }
             }
         }
+    }
+    if let Some(feed) = feed {
+        feed.finish(f, &matrix);
     }
     Ok(SweptSummary {
         flows: cells.end - cells.start,
@@ -499,3 +674,63 @@ pub const COVERAGE: &str = "coverage: one probe per endpoint (a NIC's or endpoin
 address, a site's first host, 203.0.113.10 for the Internet) on the listed ports only. Not covered: other \
 addresses of subnets, sites and the Internet, rules narrower than those probes, and public IPs and DNAT \
 rules reachable from the Internet (vnetsim reach covers every header).";
+
+#[cfg(test)]
+mod pattern_tests {
+    use super::*;
+
+    /// Every fabric of the repository's fixtures and traces, swept from everywhere to
+    /// everywhere: the rows written from patterns and flow fields are the rows rendered flow by
+    /// flow ([`crate::flow_row::row`], which names every column from the trace itself).
+    #[test]
+    fn rows_from_patterns_are_the_rows_rendered_flow_by_flow() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut files: Vec<_> = std::fs::read_dir(root.join("tests/fixtures"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .collect();
+        files.push(root.join("traces/hub-spoke-lab.yaml"));
+        files.sort();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let job = Job {
+            pool: &pool,
+            progress: &|_| {},
+        };
+        let (mut fabrics, mut total) = (0, 0);
+        for p in &files {
+            let text = std::fs::read_to_string(p).unwrap();
+            let Ok(model) = vnetsim_model::load_str("t", &text) else {
+                continue;
+            };
+            let f = vnetsim_fabric::compile(&model);
+            let sel = Selectors {
+                from: vec!["all".into()],
+                to: vec!["all".into()],
+                ports: "tcp/443,udp/53,tcp/22,icmp".into(),
+            };
+            let Ok(m) = matrix(&f, &sel) else { continue };
+            let want = collect_rows(&f, &m, &job);
+            let mut got = Vec::new();
+            let mut sink = EachRow::new(|r| {
+                got.push(r);
+                Ok(())
+            });
+            let n = m.len();
+            sweep_rows(&f, m, 0..n, &job, false, &mut sink).unwrap();
+            assert_eq!(got.len(), want.len(), "{}", p.display());
+            for (a, b) in got.iter().zip(&want) {
+                assert_eq!(a, b, "{}", p.display());
+            }
+            fabrics += 1;
+            total += got.len();
+        }
+        assert!(
+            fabrics >= 15 && total > 1_500,
+            "{fabrics} fabrics, {total} rows"
+        );
+    }
+}

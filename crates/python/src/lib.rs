@@ -243,10 +243,11 @@ impl PyFabric {
                     progress: &|_| {},
                 };
                 let mut rows = Vec::new();
-                jsweep::sweep_rows(f, m, range, &job, false, &mut |r| {
-                    rows.push(r.clone());
+                let mut sink = jsweep::EachRow::new(|r| {
+                    rows.push(r);
                     Ok(())
-                })?;
+                });
+                jsweep::sweep_rows(f, m, range, &job, false, &mut sink)?;
                 Ok(rows)
             })
             .map_err(err)?;

@@ -16,8 +16,8 @@
 //!   `UInt16` (Parquet INT32 annotated INTEGER(16, unsigned)); `symmetric` is a
 //!   boolean; then [`HOPS_COLUMN`], the forward path's hops as a list of
 //!   strings (JSON lines write it last too; CSV leaves it out). Snappy
-//!   compression. Row groups close every 65,536 rows or 64 MiB, whichever comes
-//!   first.
+//!   compression; string columns are dictionary-encoded, each row group with
+//!   its own dictionary. Row groups close every 65,536 rows.
 //!
 //!   CSV cannot tell an empty string from a missing value: `Some("")` in an
 //!   optional column reads back as `None`. JSON lines and Parquet keep the
@@ -54,7 +54,9 @@ pub mod heatmap;
 pub mod html;
 pub mod packets;
 pub mod packets_parquet;
+mod parquet_dict;
 mod parquet_io;
+pub use parquet_dict::{FlowFields, PatternId};
 pub use parquet_io::{batch as arrow_batch, schema as arrow_schema};
 pub mod summary;
 pub mod table;
@@ -277,6 +279,10 @@ type Sink = Box<dyn Write + Send>;
 pub struct RowWriter {
     inner: Inner,
     rows: u64,
+    /// The patterns and symbols registered with [`RowWriter::add_pattern`] and
+    /// [`RowWriter::add_symbols`], for the text formats.
+    patterns: Vec<FlowRow>,
+    symbols: Vec<String>,
     /// For a file: where it is being written, and the name it gets once finished.
     rename: Option<Completion>,
 }
@@ -313,7 +319,7 @@ impl Completion {
 enum Inner {
     Csv(Box<csv::Writer<Sink>>),
     Jsonl(BufWriter<Sink>, Vec<u8>),
-    Parquet(Box<parquet_io::ParquetRowWriter<BufWriter<Sink>>>),
+    Parquet(Box<parquet_dict::DictParquetWriter<BufWriter<Sink>>>),
 }
 
 impl RowWriter {
@@ -341,13 +347,15 @@ impl RowWriter {
                 BufWriter::with_capacity(64 * 1024, sink),
                 Vec::with_capacity(512),
             ),
-            OutputFormat::Parquet => Inner::Parquet(Box::new(parquet_io::ParquetRowWriter::new(
-                BufWriter::new(sink),
-            )?)),
+            OutputFormat::Parquet => Inner::Parquet(Box::new(
+                parquet_dict::DictParquetWriter::new(BufWriter::new(sink))?,
+            )),
         };
         Ok(Self {
             inner,
             rows: 0,
+            patterns: Vec::new(),
+            symbols: Vec::new(),
             rename: None,
         })
     }
@@ -377,6 +385,43 @@ impl RowWriter {
         Ok(())
     }
 
+    /// Registers names that [`FlowFields`] refer to by number: symbol `k` is the `k`-th name
+    /// of all calls together.
+    pub fn add_symbols(&mut self, names: &[String]) {
+        match &mut self.inner {
+            Inner::Parquet(w) => w.add_symbols(names),
+            _ => self.symbols.extend_from_slice(names),
+        }
+    }
+
+    /// Registers the columns rows of a kind share: all of `row` but what
+    /// [`RowWriter::write_flow`] gives per flow ([`FlowFields`]). A Parquet file keeps the pattern as
+    /// dictionary ids, so a flow written from it costs no string work.
+    pub fn add_pattern(&mut self, row: &FlowRow) -> PatternId {
+        match &mut self.inner {
+            Inner::Parquet(w) => w.add_pattern(row),
+            _ => {
+                self.patterns.push(row.clone());
+                PatternId(self.patterns.len() as u32 - 1)
+            }
+        }
+    }
+
+    /// Writes one row: pattern `p` with the flow's own fields.
+    pub fn write_flow(&mut self, p: PatternId, f: &FlowFields) -> Result<(), Error> {
+        match &mut self.inner {
+            Inner::Parquet(w) => {
+                w.write_flow(p, f)?;
+                self.rows += 1;
+                Ok(())
+            }
+            _ => {
+                let row = f.fill(self.patterns[p.0 as usize].clone(), &self.symbols);
+                self.write(&row)
+            }
+        }
+    }
+
     /// Flushes everything and closes the output. For CSV with no rows
     /// written, the file still gets its header row.
     pub fn finish(self) -> Result<(), Error> {
@@ -388,7 +433,7 @@ impl RowWriter {
                 w.flush()?;
             }
             Inner::Jsonl(mut w, _) => w.flush()?,
-            Inner::Parquet(w) => w.finish()?,
+            Inner::Parquet(w) => w.finish()?.flush()?,
         }
         if let Some(done) = self.rename {
             done.finish()?;

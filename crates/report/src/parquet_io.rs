@@ -1,4 +1,5 @@
-//! Parquet output through arrow-rs.
+//! The Parquet files' schema, and reading them back through arrow-rs (the files are written
+//! by [`crate::parquet_dict`]).
 //!
 //! Schema: one column per [`FlowRow`] field, named as in [`crate::COLUMNS`].
 //! Strings are UTF-8 (`Utf8`), nullable exactly where the field is an
@@ -7,15 +8,14 @@
 //! counters are nullable `UInt64`; then `hops`, the forward path's hops as a
 //! (non-null) list of UTF-8 strings. Snappy compression.
 //!
-//! Rows are gathered into Arrow batches of [`BATCH_ROWS`] and handed to the
-//! Arrow writer, which closes a row group every [`ROW_GROUP_ROWS`] rows or
-//! when the group's encoded size passes [`ROW_GROUP_BYTES`], whichever comes
-//! first: memory stays bounded however many rows are written.
+//! A row group closes every [`ROW_GROUP_ROWS`] rows: memory stays bounded however many
+//! rows are written.
 //!
 //! The output is deterministic: no timestamps, and the `created_by` string is
 //! the parquet-rs version, constant for a build.
 
 use std::fs::File;
+#[cfg(test)]
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -28,8 +28,11 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+#[cfg(test)]
 use parquet::arrow::ArrowWriter;
+#[cfg(test)]
 use parquet::basic::Compression;
+#[cfg(test)]
 use parquet::file::properties::WriterProperties;
 
 use crate::{hops, Error, FlowRow, COLUMNS, HOPS_COLUMN};
@@ -80,7 +83,7 @@ pub fn schema() -> SchemaRef {
 }
 
 /// A row's replay counters in column order.
-fn counters(r: &FlowRow) -> [Option<u64>; 6] {
+pub(crate) fn counters(r: &FlowRow) -> [Option<u64>; 6] {
     [
         r.first_ts_ns,
         r.last_ts_ns,
@@ -219,13 +222,16 @@ pub fn batch(rows: &[FlowRow]) -> Result<RecordBatch, Error> {
     b.take(&schema())
 }
 
-/// Streams rows into a Parquet file.
+/// Streams rows into a Parquet file through the Arrow writer: the reference the files of
+/// [`crate::parquet_dict`] are tested against.
+#[cfg(test)]
 pub struct ParquetRowWriter<W: Write + Send> {
     schema: SchemaRef,
     builders: Builders,
     writer: ArrowWriter<W>,
 }
 
+#[cfg(test)]
 impl<W: Write + Send> ParquetRowWriter<W> {
     pub fn new(sink: W) -> Result<Self, Error> {
         let schema = schema();
