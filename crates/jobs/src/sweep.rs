@@ -13,7 +13,7 @@ use vnetsim_fabric::Fabric;
 use vnetsim_report::heatmap::{CellOutcome, Heatmap};
 use vnetsim_report::html::HtmlReport;
 use vnetsim_report::summary::Summary;
-use vnetsim_report::{FlowFields, FlowRow, OutputFormat, PatternId, RowWriter};
+use vnetsim_report::{FlowFields, FlowRow, OutputFormat, PatternId, RowPatterns, RowWriter};
 
 use crate::rows::EndpointIds;
 
@@ -331,30 +331,27 @@ pub trait FlowSink {
 /// A [`FlowSink`] that hands each row, whole, to a function.
 pub struct EachRow<F> {
     pub each: F,
-    symbols: Vec<String>,
-    patterns: Vec<FlowRow>,
+    patterns: RowPatterns,
 }
 
 impl<F: FnMut(FlowRow) -> Result<(), String>> EachRow<F> {
     pub fn new(each: F) -> Self {
         EachRow {
             each,
-            symbols: Vec::new(),
-            patterns: Vec::new(),
+            patterns: RowPatterns::default(),
         }
     }
 }
 
 impl<F: FnMut(FlowRow) -> Result<(), String>> FlowSink for EachRow<F> {
     fn add_symbols(&mut self, names: &[String]) {
-        self.symbols.extend_from_slice(names);
+        self.patterns.add_symbols(names)
     }
     fn add_pattern(&mut self, row: &FlowRow) -> PatternId {
-        self.patterns.push(row.clone());
-        PatternId(self.patterns.len() as u32 - 1)
+        self.patterns.add_pattern(row)
     }
     fn write_flow(&mut self, p: PatternId, f: &FlowFields<'_>) -> Result<(), String> {
-        (self.each)(f.fill(self.patterns[p.0 as usize].clone(), &self.symbols))
+        (self.each)(self.patterns.row(p, f))
     }
 }
 
@@ -372,26 +369,13 @@ pub fn sweep_rows(
     sweep_rows_into(f, matrix, cells, job, pairs, None, out)
 }
 
-/// One flow of a slice: its cell and outcome, its pattern's key, and its own fields (hops as
-/// ranges of the slice part's hop list).
+/// One flow of a slice: its cell and outcome, its pattern's key, and its own fields, their
+/// hops left empty and kept as ranges of the slice part's hop list.
 struct SweptFlow {
     cell: sweep::Cell,
     outcome: Outcome,
     key: PatternKey,
-    fields: OwnFields,
-}
-
-/// [`FlowFields`] with the hops as ranges.
-struct OwnFields {
-    src: u32,
-    dst: u32,
-    src_port: u16,
-    dst_port: u16,
-    src_seen: Option<u32>,
-    dst_seen: Option<u32>,
-    ingress: u32,
-    delivered_to: Option<u32>,
-    to: u32,
+    fields: FlowFields<'static>,
     forward: std::ops::Range<u32>,
     ret: std::ops::Range<u32>,
 }
@@ -421,13 +405,14 @@ fn pattern_key(t: &Trace, l7: Option<L7<'_>>) -> PatternKey {
     PatternKey(SummaryKey::of(t), [t.flow.proto as u64, p, n])
 }
 
+/// A flow's own fields, its hops appended to `hops` (their ranges returned beside them).
 fn own_fields(
     f: &Fabric,
     ids: &EndpointIds,
     s: &Scratch,
     t: &Trace,
     hops: &mut Vec<u32>,
-) -> OwnFields {
+) -> (FlowFields<'static>, [std::ops::Range<u32>; 2]) {
     let fw = &t.forward;
     let delivered = fw.verdict == vnetsim_engine::Verdict::Delivered;
     let mut leg = |l: &vnetsim_engine::Leg| {
@@ -437,7 +422,7 @@ fn own_fields(
     };
     let forward = leg(fw);
     let ret = t.ret.as_ref().map_or(0..0, &mut leg);
-    OwnFields {
+    let fields = FlowFields {
         src: t.flow.src,
         dst: t.flow.dst,
         src_port: t.flow.sport,
@@ -446,10 +431,11 @@ fn own_fields(
         dst_seen: delivered.then_some(fw.seen.dst),
         ingress: ids.symbol(t.ingress),
         delivered_to: fw.delivered_to.map(|e| ids.symbol(e)),
-        to: ids.symbol(f.endpoint_of_destination(t.flow.dst)),
-        forward,
-        ret,
-    }
+        to: Some(ids.symbol(f.endpoint_of_destination(t.flow.dst))),
+        forward: &[],
+        ret: &[],
+    };
+    (fields, [forward, ret])
 }
 
 type PatternIds =
@@ -507,13 +493,14 @@ pub fn sweep_rows_into(
                     hops: Vec::with_capacity(4 * n),
                 },
                 |v: &mut SweptPart, f, s, t, c, q| {
-                    let fields = own_fields(f, &ids, s, t, &mut v.hops);
-                    let key = pattern_key(t, q);
+                    let (fields, [forward, ret]) = own_fields(f, &ids, s, t, &mut v.hops);
                     v.flows.push(SweptFlow {
                         cell: c,
                         outcome: t.outcome,
-                        key,
+                        key: pattern_key(t, q),
                         fields,
+                        forward,
+                        ret,
                     })
                 },
                 progress,
@@ -524,24 +511,13 @@ pub fn sweep_rows_into(
                 let (c, o) = (w.cell, w.outcome);
                 let fab = (f, &matrix, &ids);
                 let p = pattern_of(&mut patterns, w.key, c, fab, &mut scratch, out);
-                let x = &w.fields;
                 let hops = |r: &std::ops::Range<u32>| &part.hops[r.start as usize..r.end as usize];
-                out.write_flow(
-                    p,
-                    &FlowFields {
-                        src: x.src,
-                        dst: x.dst,
-                        src_port: x.src_port,
-                        dst_port: x.dst_port,
-                        src_seen: x.src_seen,
-                        dst_seen: x.dst_seen,
-                        ingress: x.ingress,
-                        delivered_to: x.delivered_to,
-                        to: Some(x.to),
-                        forward: hops(&x.forward),
-                        ret: hops(&x.ret),
-                    },
-                )?;
+                let fields = FlowFields {
+                    forward: hops(&w.forward),
+                    ret: hops(&w.ret),
+                    ..w.fields
+                };
+                out.write_flow(p, &fields)?;
                 tally.add(w.key.0, c);
                 if let Some(h) = heat.as_mut() {
                     h.add(c, o, 1);

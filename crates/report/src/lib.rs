@@ -56,7 +56,7 @@ pub mod packets;
 pub mod packets_parquet;
 mod parquet_dict;
 mod parquet_io;
-pub use parquet_dict::{FlowFields, PatternId};
+pub use parquet_dict::{FlowFields, PatternId, RowPatterns};
 pub use parquet_io::{batch as arrow_batch, schema as arrow_schema};
 pub mod summary;
 pub mod table;
@@ -281,8 +281,7 @@ pub struct RowWriter {
     rows: u64,
     /// The patterns and symbols registered with [`RowWriter::add_pattern`] and
     /// [`RowWriter::add_symbols`], for the text formats.
-    patterns: Vec<FlowRow>,
-    symbols: Vec<String>,
+    patterns: RowPatterns,
     /// For a file: where it is being written, and the name it gets once finished.
     rename: Option<Completion>,
 }
@@ -354,8 +353,7 @@ impl RowWriter {
         Ok(Self {
             inner,
             rows: 0,
-            patterns: Vec::new(),
-            symbols: Vec::new(),
+            patterns: RowPatterns::default(),
             rename: None,
         })
     }
@@ -390,7 +388,7 @@ impl RowWriter {
     pub fn add_symbols(&mut self, names: &[String]) {
         match &mut self.inner {
             Inner::Parquet(w) => w.add_symbols(names),
-            _ => self.symbols.extend_from_slice(names),
+            _ => self.patterns.add_symbols(names),
         }
     }
 
@@ -400,10 +398,7 @@ impl RowWriter {
     pub fn add_pattern(&mut self, row: &FlowRow) -> PatternId {
         match &mut self.inner {
             Inner::Parquet(w) => w.add_pattern(row),
-            _ => {
-                self.patterns.push(row.clone());
-                PatternId(self.patterns.len() as u32 - 1)
-            }
+            _ => self.patterns.add_pattern(row),
         }
     }
 
@@ -416,7 +411,7 @@ impl RowWriter {
                 Ok(())
             }
             _ => {
-                let row = f.fill(self.patterns[p.0 as usize].clone(), &self.symbols);
+                let row = self.patterns.row(p, f);
                 self.write(&row)
             }
         }

@@ -33,8 +33,25 @@ use crate::{hops, Error, FlowRow};
 
 pub use crate::parquet_io::ROW_GROUP_ROWS;
 
-/// The string columns, by their index in [`crate::COLUMNS`].
-const STR_COLUMNS: [usize; N_STR] = [0, 1, 2, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17, 18];
+/// The string columns, by their index in [`crate::COLUMNS`], and whether each can be null.
+const STR_COLUMNS: [(usize, bool); N_STR] = [
+    (0, false),
+    (1, false),
+    (2, false),
+    (5, true),
+    (6, false),
+    (7, false),
+    (8, true),
+    (9, true),
+    (10, true),
+    (11, false),
+    (12, true),
+    (13, true),
+    (14, false),
+    (15, false),
+    (17, true),
+    (18, true),
+];
 /// Number of string columns besides `hops`.
 const N_STR: usize = 16;
 /// Leaf columns of the schema: 25 fields and the hops list.
@@ -97,6 +114,30 @@ impl FlowFields<'_> {
         row.path = path(self.forward);
         row.return_path = path(self.ret);
         row
+    }
+}
+
+/// Patterns and symbols kept as whole rows and names, for sinks that take whole rows (the text
+/// formats, a function given each row): a flow's row is its pattern's, filled in.
+#[derive(Default)]
+pub struct RowPatterns {
+    symbols: Vec<String>,
+    rows: Vec<FlowRow>,
+}
+
+impl RowPatterns {
+    /// As [`DictParquetWriter::add_symbols`].
+    pub fn add_symbols(&mut self, names: &[String]) {
+        self.symbols.extend_from_slice(names);
+    }
+    /// As [`DictParquetWriter::add_pattern`].
+    pub fn add_pattern(&mut self, row: &FlowRow) -> PatternId {
+        self.rows.push(row.clone());
+        PatternId(self.rows.len() as u32 - 1)
+    }
+    /// The row of a flow written from pattern `p`.
+    pub fn row(&self, p: PatternId, f: &FlowFields) -> FlowRow {
+        f.fill(self.rows[p.0 as usize].clone(), &self.symbols)
     }
 }
 
@@ -170,7 +211,8 @@ struct StrColumn {
     local: Vec<u32>,
     /// Local indices of the non-null values.
     values: Vec<u32>,
-    /// Definition levels (0 null, else the column's maximum), one per value slot.
+    /// Definition levels (0 null, else the column's maximum), one per value slot, for a
+    /// column that can be null.
     defs: Vec<u8>,
     /// Repetition levels (the hops list only).
     reps: Vec<u8>,
@@ -192,8 +234,9 @@ impl StrColumn {
         self.values.push(l - 1);
     }
     #[inline]
-    fn push(&mut self, g: u32, max_def: u8) {
-        self.defs.push(if g == NULL { 0 } else { max_def });
+    /// A value of a column that can be null (definition level 1 when present).
+    fn push(&mut self, g: u32) {
+        self.defs.push((g != NULL) as u8);
         if g != NULL {
             self.push_id(g);
         }
@@ -417,8 +460,10 @@ fn push_row(
     counters: [Option<u64>; 6],
 ) {
     for (k, (c, &id)) in g.strs.iter_mut().zip(strs).enumerate() {
-        if k != PATH && k != RETURN_PATH {
-            c.push(id, 1);
+        match STR_COLUMNS[k] {
+            _ if k == PATH || k == RETURN_PATH => {}
+            (_, true) => c.push(id),
+            (_, false) => c.push_id(id),
         }
     }
     if hops.is_empty() {
@@ -453,8 +498,6 @@ enum Leaf {
 }
 
 fn leaf_kind(leaf: usize) -> Leaf {
-    // Nullable string columns, by their index in `crate::COLUMNS`.
-    const NULLABLE: [usize; 8] = [5, 8, 9, 10, 12, 13, 17, 18];
     match leaf {
         3 | 4 => Leaf::Port(leaf - 3),
         16 => Leaf::Symmetric,
@@ -464,9 +507,9 @@ fn leaf_kind(leaf: usize) -> Leaf {
         _ => {
             let k = STR_COLUMNS
                 .iter()
-                .position(|&c| c == leaf)
+                .position(|&(c, _)| c == leaf)
                 .expect("a string column");
-            Leaf::Str(k, NULLABLE.contains(&leaf))
+            Leaf::Str(k, STR_COLUMNS[k].1)
         }
     }
 }
