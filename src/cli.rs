@@ -367,10 +367,10 @@ pub fn run(cli: Cli) -> Result<u8, String> {
                     .or(name.strip_prefix("circuit:"))
                     .unwrap_or(&name);
                 let Some(id) = f.find_site(bare) else {
-                    let known: Vec<&str> = f.sites.iter().map(|s| s.name.as_str()).collect();
+                    let known = f.sites.iter().map(|s| s.name.as_str());
                     return Err(format!(
-                        "unknown site or circuit '{bare}' (defined: {})",
-                        known.join(", ")
+                        "unknown site or circuit '{bare}' ({})",
+                        vnetsim_model::defined_list(known)
                     )
                     .into());
                 };

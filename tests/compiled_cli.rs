@@ -189,7 +189,7 @@ fn another_format_version_is_refused_naming_both_versions() {
     v[16..20].copy_from_slice(&7u32.to_le_bytes());
     let err = refused(&write("v7.vnetsim", &v));
     assert!(err.contains("format version 7"), "{err}");
-    assert!(err.contains("reads format version 1"), "{err}");
+    assert!(err.contains("reads format version 2"), "{err}");
     assert!(err.contains("compile the topology again"), "{err}");
 }
 
@@ -272,7 +272,7 @@ fn the_file_is_its_header_then_the_payload_the_header_measures() {
     let b = std::fs::read(&path).unwrap();
     // 16 magic bytes, the format version, the payload's length and checksum, the version text.
     assert_eq!(&b[..16], b"\x89vnetsim-fabric\n");
-    assert_eq!(u32::from_le_bytes(b[16..20].try_into().unwrap()), 1);
+    assert_eq!(u32::from_le_bytes(b[16..20].try_into().unwrap()), 2);
     let length = u64::from_le_bytes(b[20..28].try_into().unwrap()) as usize;
     let vlen = u16::from_le_bytes(b[36..38].try_into().unwrap()) as usize;
     assert_eq!(&b[38..38 + vlen], env!("CARGO_PKG_VERSION").as_bytes());
@@ -294,6 +294,75 @@ fn a_compiled_file_that_cannot_be_written_is_an_error() {
     assert!(said.is_empty(), "{said}");
     assert!(
         err.starts_with(&format!("error: cannot write {out}: ")),
+        "{err}"
+    );
+}
+
+/// Where the NSG tables start in a compiled file's bytes (the layout of `vnetsim_store`'s
+/// text: the fixed header, the version text, the head's length and the head, padded to 8).
+fn tables_start(b: &[u8]) -> usize {
+    let vlen = u16::from_le_bytes(b[36..38].try_into().unwrap()) as usize;
+    let payload = 38 + vlen;
+    let head = u64::from_le_bytes(b[payload..payload + 8].try_into().unwrap()) as usize;
+    payload + (8 + head).next_multiple_of(8)
+}
+
+#[test]
+fn nsg_tables_are_decoded_when_first_used_and_decode_to_what_was_saved() {
+    let topo = tmp(TAG, "lazy.yaml").display().to_string();
+    ok(&[
+        "generate",
+        "--vnets",
+        "9",
+        "--subnets-per-vnet",
+        "3",
+        "--rules",
+        "40",
+        "-o",
+        &topo,
+    ]);
+    let c = compile(&topo, "lazy.vnetsim");
+    let file = std::fs::read(&c).unwrap();
+    // Large enough to be mapped rather than read (the store maps files of 64 KiB and more).
+    assert!(file.len() >= 1 << 16, "{}", file.len());
+    let saved = vnetsim_store::load(std::path::Path::new(&c)).unwrap();
+    let tables = &saved.fabric.nsg_tables;
+    // One NSG association per spoke and one for the hub's subnet.
+    assert!(tables.len() >= 9, "{}", tables.len());
+    assert_eq!(tables.decoded(), 0);
+    let third = &tables[2];
+    assert_eq!(tables.decoded(), 1);
+    assert!(!third.inbound.rules.is_empty());
+    assert!(tables.decode_all().is_ok());
+    assert_eq!(tables.decoded(), tables.len());
+    // Saved again from the decoded tables, the file is byte for byte the one compiled.
+    let again = tmp(TAG, "lazy-again.vnetsim");
+    vnetsim_store::save(&again, &saved).unwrap();
+    assert_eq!(std::fs::read(&again).unwrap(), file);
+}
+
+#[test]
+fn an_nsg_table_that_does_not_decode_is_the_file_s_error_when_it_is_met() {
+    // A crafted file: the first NSG table's bytes overwritten, the checksum made to match. The
+    // head still reads, so the file loads; the table is refused when a command first uses it.
+    let good = std::fs::read(compile(&lab(), "lab-t.vnetsim")).unwrap();
+    let mut b = good.clone();
+    let start = tables_start(&b);
+    b[start..start + 64].fill(0xFF);
+    let vlen = u16::from_le_bytes(b[36..38].try_into().unwrap()) as usize;
+    let sum = vnetsim_store::checksum(&b[38 + vlen..]);
+    b[28..36].copy_from_slice(&sum.to_le_bytes());
+    let bad = write("table.vnetsim", &b);
+    let (code, _, err) = run(&["routes", &bad, "--subnet", "vnet-hub/GatewaySubnet"]);
+    assert_eq!(code, 0, "routes meets no NSG table: {err}");
+    let (code, out, err) = run(&["sweep", &bad, "--ports", "tcp/443"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.starts_with(&format!(
+            "{bad}: error: the compiled fabric is inconsistent (compiled fabric damaged: table 0 \
+             does not decode"
+        )),
         "{err}"
     );
 }

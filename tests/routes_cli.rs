@@ -351,3 +351,36 @@ fn private_endpoint_route_absent_beyond_direct_peering() {
         );
     }
 }
+
+#[test]
+fn an_unknown_subnet_lists_a_dozen_of_the_defined_ones_and_how_many_there_are() {
+    let dir = std::env::temp_dir().join(format!("vnetsim-routes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let topo = dir.join("many.yaml").display().to_string();
+    // A hub (its GatewaySubnet, AzureFirewallSubnet and shared) and 40 spokes of 5: 203 subnets.
+    let (code, _, err) = vnetsim(&[
+        "generate",
+        "--vnets",
+        "41",
+        "--subnets-per-vnet",
+        "5",
+        "-o",
+        &topo,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = vnetsim(&["routes", &topo, "--subnet", "nowhere/none"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
+    let line = err.lines().next().unwrap();
+    assert!(
+        line.starts_with("error: unknown subnet 'nowhere/none'"),
+        "{err}"
+    );
+    // Twelve names and the count, whatever the fabric's size.
+    let listed = line.split("defined: ").nth(1).unwrap();
+    assert_eq!(listed.matches(", ").count(), 12, "{line}");
+    let all = line.rsplit('(').next().unwrap();
+    let n: usize = all.trim_end_matches(" in all))").parse().unwrap();
+    assert_eq!(n, 203, "{line}");
+    assert!(line.len() < 600, "{}", line.len());
+}

@@ -82,7 +82,7 @@ pub fn compile(v: &m::Validated) -> Fabric {
             .collect(),
         route_sets,
         nsg_names: t.nsgs.iter().map(|n| n.name.value.clone()).collect(),
-        nsg_tables,
+        nsg_tables: crate::deferred::Deferred::built(nsg_tables),
         admin_tables,
         public: owners.public,
         site_prefixes: owners.site_prefixes,

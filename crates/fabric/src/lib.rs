@@ -23,6 +23,7 @@
 
 pub mod admin;
 mod compile;
+pub mod deferred;
 pub mod firewall;
 pub mod load_balancer;
 pub mod prefix;
@@ -483,7 +484,11 @@ pub struct Fabric {
     pub route_tables: Vec<RouteTableInfo>,
     pub route_sets: Vec<RouteSet>,
     pub nsg_names: Vec<String>,
-    pub nsg_tables: Vec<NsgTable>,
+    /// Per NSG association, its compiled rules. A compiled fabric file saves them itself,
+    /// table by table, and decodes each when first used (`deferred`), so they are not part of
+    /// the fabric's serde form.
+    #[serde(skip)]
+    pub nsg_tables: deferred::Deferred<NsgTable>,
     /// AVNM security admin rules, per subnet that they reach (`Subnet::admin_table`).
     pub admin_tables: Vec<admin::AdminTable>,
     public: Fib,

@@ -221,13 +221,10 @@ pub fn parse_protocol(s: &str) -> Result<u8, String> {
     }
 }
 
+/// The names of `items` for an "unknown NAME" message, at most a dozen of them
+/// ([`vnetsim_model::defined_list`]).
 fn names<T>(items: &[T], f: impl Fn(&T) -> &str) -> String {
-    let v: Vec<&str> = items.iter().map(f).collect();
-    if v.is_empty() {
-        "none are defined".into()
-    } else {
-        format!("defined: {}", v.join(", "))
-    }
+    vnetsim_model::defined_list(items.iter().map(f))
 }
 
 pub fn find_nic(f: &Fabric, name: &str) -> Result<fabric::NicId, String> {
@@ -241,13 +238,9 @@ pub fn find_nic(f: &Fabric, name: &str) -> Result<fabric::NicId, String> {
 
 pub fn find_subnet(f: &Fabric, path: &str) -> Result<fabric::SubnetId, String> {
     f.find_subnet(path).ok_or_else(|| {
-        let all: Vec<String> = (0..f.subnets.len())
-            .map(|i| f.subnet_path(fabric::SubnetId(i as u32)))
-            .collect();
-        format!(
-            "error: unknown subnet '{path}' (expected VNET/SUBNET; defined: {})",
-            all.join(", ")
-        )
+        let paths = (0..f.subnets.len()).map(|i| f.subnet_path(fabric::SubnetId(i as u32)));
+        let listed = vnetsim_model::defined_of(paths, f.subnets.len());
+        format!("error: unknown subnet '{path}' (expected VNET/SUBNET; {listed})")
     })
 }
 

@@ -139,9 +139,9 @@ fn vnet2vnet(t: &Topology, d: &mut Diagnostics) {
                 d.error(
                     c.loc,
                     format!(
-                        "unknown gateway '{}' (defined: {})",
-                        c.value,
-                        names.join(", ")
+                        "unknown gateway '{}' ({})",
+                        crate::limits::Echo(&c.value),
+                        crate::defined_list(names.into_iter())
                     ),
                 );
                 continue;
@@ -389,13 +389,9 @@ fn nat_gateways(t: &Topology, d: &mut Diagnostics) {
                 d.error(
                     r.loc,
                     format!(
-                        "unknown NAT gateway '{}' (defined: {})",
-                        r.value,
-                        if names.is_empty() {
-                            "none".to_string()
-                        } else {
-                            names.join(", ")
-                        }
+                        "unknown NAT gateway '{}' ({})",
+                        crate::limits::Echo(&r.value),
+                        crate::defined_list(names.into_iter())
                     ),
                 );
                 continue;

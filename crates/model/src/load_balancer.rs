@@ -764,13 +764,9 @@ fn known(
         d.error(
             r.loc,
             format!(
-                "unknown {kind} '{}' in {owner} (defined: {})",
+                "unknown {kind} '{}' in {owner} ({})",
                 Echo(&r.value),
-                if k.is_empty() {
-                    "none".to_string()
-                } else {
-                    k.join(", ")
-                }
+                crate::defined_list(k.into_iter())
             ),
         );
     }

@@ -106,9 +106,9 @@ pub fn check(t: &Topology, d: &mut Diagnostics) {
             d.error(
                 rs.vnet.loc,
                 format!(
-                    "unknown vnet '{}' (defined: {})",
-                    rs.vnet.value,
-                    names.join(", ")
+                    "unknown vnet '{}' ({})",
+                    crate::limits::Echo(&rs.vnet.value),
+                    crate::defined_list(names.into_iter())
                 ),
             );
             continue;

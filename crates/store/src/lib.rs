@@ -10,14 +10,32 @@
 //! | 8 | payload length, little-endian |
 //! | 8 | payload checksum ([`checksum`]), little-endian |
 //! | 2 + n | the vnetsim version that wrote it: length, then its text |
-//! | payload | the validation warnings' text and the [`Fabric`], in [`codec`]'s format |
+//! | payload | the head and the NSG tables (below) |
+//!
+//! The payload:
+//!
+//! | bytes | what |
+//! | --- | --- |
+//! | 8 | the head's length `h`, little-endian |
+//! | h | the head, in [`codec`]'s format: the validation warnings' text, the [`Fabric`] without its NSG tables, and where each NSG table ends (counted from the first) |
+//! | 0 to 7 | zeros, so that the tables start at a multiple of 8 bytes into the payload |
+//! | the rest | the NSG tables, each in [`codec`]'s format, one after the other |
 //!
 //! A file is recognised by its magic bytes, never by its name. Reading refuses, with a message
 //! naming the file and what is wrong, a file of another format version or vnetsim version, a
-//! file shorter or longer than its header says, and a payload whose checksum does not match;
-//! it reads the file once into memory and allocates nothing beyond what those bytes can hold.
-//! The checksum finds accidental damage (a truncated copy, a flipped bit), not a deliberately
-//! forged file: a compiled fabric is trusted as vnetsim wrote it.
+//! file shorter or longer than its header says, a payload whose checksum does not match, and
+//! table ranges outside it. The checksum finds accidental damage (a truncated copy, a flipped
+//! bit), not a deliberately forged file: a compiled fabric is trusted as vnetsim wrote it.
+//!
+//! Reading is what makes the file worth having, so it does as little as it can. The file is
+//! mapped, not copied into memory; the checksum reads it once; the head is decoded (the
+//! subnets, NICs, route sets and the rest, a tenth of the bytes); the NSG tables stay where
+//! they are in the mapping and each is decoded the first time a command uses it
+//! ([`vnetsim_fabric::deferred`]). `routes` for one subnet or a trace decodes the few tables
+//! on its way; a sweep of every subnet decodes them all, once each. The file is written under
+//! a temporary name and renamed into place, so compiling again never changes a file a running
+//! command has mapped; a file cut short by some other program while a command has it mapped
+//! ends that command (SIGBUS), as it would any program reading a mapped file.
 //!
 //! Why a format of its own rather than CBOR (`ciborium`, already a dependency of the
 //! workspace's benchmarks): the fabric is mostly integer tables (FIBs, classifier pools, route
@@ -31,13 +49,15 @@ pub mod codec;
 
 use std::path::Path;
 
+use vnetsim_fabric::deferred::{Deferred, Source};
+use vnetsim_fabric::security::NsgTable;
 use vnetsim_fabric::Fabric;
 
 /// The first bytes of every compiled fabric file.
 pub const MAGIC: [u8; 16] = *b"\x89vnetsim-fabric\n";
 
 /// The layout of the payload. Files of any other version are refused.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The version of vnetsim writing and reading files.
 pub const VNETSIM_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -64,16 +84,28 @@ pub fn is_compiled(path: &Path) -> bool {
 }
 
 /// Writes `saved` to `path` (under a temporary name first, so that an interrupted run never
-/// leaves a file that looks complete). The header and the payload are written one after the
-/// other, so the payload is in memory once.
+/// leaves a file that looks complete). The header, the head and the tables are written one
+/// after the other, so the payload is in memory once.
 pub fn save(path: &Path, saved: &Saved) -> Result<(), String> {
     use std::io::Write;
-    let payload = codec::to_bytes(saved).map_err(|e| format!("error: cannot encode: {e}"))?;
+    let enc = |e: codec::Error| format!("error: cannot encode: {e}");
+    let (tables, table_ends) = encode_tables(&saved.fabric.nsg_tables).map_err(enc)?;
+    let head = codec::to_bytes(&Head {
+        warnings: &saved.warnings,
+        fabric: &saved.fabric,
+        table_ends,
+    })
+    .map_err(enc)?;
+    let mut lead = Vec::with_capacity(8 + head.len() + 8);
+    lead.extend_from_slice(&(head.len() as u64).to_le_bytes());
+    lead.extend_from_slice(&head);
+    lead.resize(lead.len().next_multiple_of(8), 0);
+    let payload_len = lead.len() + tables.len();
     let mut header = Vec::with_capacity(FIXED_HEADER + VNETSIM_VERSION.len());
     header.extend_from_slice(&MAGIC);
     header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    header.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    header.extend_from_slice(&checksum(&payload).to_le_bytes());
+    header.extend_from_slice(&(payload_len as u64).to_le_bytes());
+    header.extend_from_slice(&checksum_of(&[&lead, &tables]).to_le_bytes());
     header.extend_from_slice(&(VNETSIM_VERSION.len() as u16).to_le_bytes());
     header.extend_from_slice(VNETSIM_VERSION.as_bytes());
     let mut tmp = path.as_os_str().to_owned();
@@ -81,23 +113,97 @@ pub fn save(path: &Path, saved: &Saved) -> Result<(), String> {
     let err = |e: std::io::Error| format!("error: cannot write {}: {e}", path.display());
     let mut file = std::fs::File::create(&tmp).map_err(err)?;
     file.write_all(&header)
-        .and_then(|()| file.write_all(&payload))
+        .and_then(|()| file.write_all(&lead))
+        .and_then(|()| file.write_all(&tables))
         .map_err(err)?;
     drop(file);
     std::fs::rename(&tmp, path).map_err(err)
 }
 
-/// Reads a compiled fabric file.
-pub fn load(path: &Path) -> Result<Saved, String> {
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("error: cannot read {}: {e}", path.display()))?;
-    decode(&bytes).map_err(|e| format!("{}: error: {e}", path.display()))
+/// The head of the payload as written: the fabric borrowed.
+#[derive(serde::Serialize)]
+struct Head<'a> {
+    warnings: &'a str,
+    fabric: &'a Fabric,
+    table_ends: Vec<u64>,
 }
 
-/// Reads a compiled fabric from the bytes of its file.
-pub fn decode(bytes: &[u8]) -> Result<Saved, String> {
-    let payload = check_header(bytes)?;
-    codec::from_bytes(payload).map_err(|e| format!("compiled fabric payload: {e}"))
+/// The head of the payload as read.
+#[derive(serde::Deserialize)]
+struct ReadHead {
+    warnings: String,
+    fabric: Fabric,
+    table_ends: Vec<u64>,
+}
+
+/// Every NSG table encoded, one after the other, and where each ends.
+fn encode_tables(tables: &Deferred<NsgTable>) -> Result<(Vec<u8>, Vec<u64>), codec::Error> {
+    let (mut bytes, mut ends) = (Vec::new(), Vec::with_capacity(tables.len()));
+    for t in tables {
+        bytes.extend_from_slice(&codec::to_bytes(t)?);
+        ends.push(bytes.len() as u64);
+    }
+    Ok((bytes, ends))
+}
+
+fn decode_table(bytes: &[u8]) -> Result<NsgTable, String> {
+    codec::from_bytes(bytes).map_err(|e| e.to_string())
+}
+
+/// Reads a compiled fabric file: mapped when it is large enough for that to pay, read into
+/// memory when it is small (or not a regular file).
+pub fn load(path: &Path) -> Result<Saved, String> {
+    let cannot = |e: std::io::Error| format!("error: cannot read {}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
+    let bytes: Box<dyn AsRef<[u8]> + Send + Sync> = if meta.is_file() && meta.len() >= 1 << 16 {
+        // SAFETY: the mapping is read only. vnetsim writes these files under a temporary name
+        // and renames them into place, so it never changes a file a command has mapped; what
+        // another program does to the file meanwhile is the module's text.
+        let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) };
+        Box::new(map.map_err(cannot)?)
+    } else {
+        use std::io::Read;
+        let mut v = Vec::new();
+        (&file).read_to_end(&mut v).map_err(cannot)?;
+        Box::new(v)
+    };
+    decode(bytes).map_err(|e| format!("{}: error: {e}", path.display()))
+}
+
+/// Reads a compiled fabric from the bytes of its file, which it keeps: its NSG tables are
+/// decoded from them when first used.
+pub fn decode(bytes: Box<dyn AsRef<[u8]> + Send + Sync>) -> Result<Saved, String> {
+    let all = (*bytes).as_ref();
+    let payload = check_header(all)?;
+    let (at, file_len) = (all.len() - payload.len(), all.len());
+    let bad = |e: String| format!("compiled fabric payload: {e}");
+    let head_len = payload
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        .ok_or_else(|| bad("shorter than its head's length".into()))?;
+    let head_end = usize::try_from(head_len)
+        .ok()
+        .and_then(|h| h.checked_add(8))
+        .filter(|&e| e <= payload.len())
+        .ok_or_else(|| bad(format!("a head of {head_len} bytes runs past its end")))?;
+    let head: ReadHead =
+        codec::from_bytes(&payload[8..head_end]).map_err(|e| bad(e.to_string()))?;
+    let start = at + head_end.next_multiple_of(8);
+    let ends = head
+        .table_ends
+        .iter()
+        .map(|&e| usize::try_from(e).ok().and_then(|e| e.checked_add(start)))
+        .collect::<Option<Vec<usize>>>()
+        .ok_or_else(|| bad("an NSG table ends past any file".into()))?;
+    let source = Source::new(bytes, start.min(file_len), ends, decode_table)
+        .map_err(|e| bad(format!("NSG {e}")))?;
+    let mut fabric = head.fabric;
+    fabric.nsg_tables = Deferred::encoded(source);
+    Ok(Saved {
+        warnings: head.warnings,
+        fabric,
+    })
 }
 
 /// The payload, once the header says it is one this vnetsim reads and it is whole.
@@ -151,15 +257,24 @@ fn other_version(format: u32, by: Option<&str>) -> String {
 /// A 64-bit checksum of `bytes`, eight bytes a step (multiply-rotate, as in FxHash, then a
 /// final mix): it finds truncation and flipped bits, at memory speed.
 pub fn checksum(bytes: &[u8]) -> u64 {
+    checksum_of(&[bytes])
+}
+
+/// [`checksum`] of `parts` one after the other, every part but the last a multiple of 8 bytes
+/// long (so that none is copied to be summed).
+fn checksum_of(parts: &[&[u8]]) -> u64 {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut chunks = bytes.chunks_exact(8);
-    let mut h = bytes.len() as u64;
-    for c in &mut chunks {
-        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
-    }
-    for &b in chunks.remainder() {
-        h = (h.rotate_left(5) ^ b as u64).wrapping_mul(K);
+    let mut h = parts.iter().map(|p| p.len() as u64).sum::<u64>();
+    for (i, part) in parts.iter().enumerate() {
+        debug_assert!(i + 1 == parts.len() || part.len() % 8 == 0);
+        let mut chunks = part.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ b as u64).wrapping_mul(K);
+        }
     }
     h ^= h >> 33;
     h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
