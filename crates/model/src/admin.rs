@@ -479,7 +479,7 @@ fn check_manager(m: &NetworkManager, vnets: &HashSet<&str>, d: &mut Diagnostics)
     let defined_groups = {
         let mut v: Vec<&str> = groups.iter().copied().collect();
         v.sort_unstable();
-        crate::defined_list(v.into_iter())
+        crate::limits::defined_list(v.into_iter())
     };
     for g in &m.network_groups {
         for v in &g.members {

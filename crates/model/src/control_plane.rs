@@ -141,7 +141,7 @@ fn vnet2vnet(t: &Topology, d: &mut Diagnostics) {
                     format!(
                         "unknown gateway '{}' ({})",
                         crate::limits::Echo(&c.value),
-                        crate::defined_list(names.into_iter())
+                        crate::limits::defined_list(names.into_iter())
                     ),
                 );
                 continue;
@@ -391,7 +391,7 @@ fn nat_gateways(t: &Topology, d: &mut Diagnostics) {
                     format!(
                         "unknown NAT gateway '{}' ({})",
                         crate::limits::Echo(&r.value),
-                        crate::defined_list(names.into_iter())
+                        crate::limits::defined_list(names.into_iter())
                     ),
                 );
                 continue;

@@ -47,10 +47,11 @@ use std::path::Path;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use limits::Limits;
+pub use limits::{defined_list, defined_of};
 pub use load_balancer::{ApplicationGateway, LoadBalancer};
 pub use node::Loc;
 pub use types::*;
-pub use validate::{defined_list, defined_of, is_reserved, FIREWALL_SUBNET, GATEWAY_SUBNET};
+pub use validate::{is_reserved, FIREWALL_SUBNET, GATEWAY_SUBNET};
 
 /// Largest topology read by default ([`Limits::max_input_bytes`]).
 pub const MAX_FILE_BYTES: u64 = 256 << 20;

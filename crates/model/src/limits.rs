@@ -100,3 +100,30 @@ pub(crate) fn floor_char_boundary(s: &str, at: usize) -> usize {
     }
     end
 }
+
+/// How many names (or prefixes) a message lists before "... (N in all)".
+pub(crate) const LISTED: usize = 12;
+
+/// The names a reference could have used, for an "unknown NAME" message:
+/// at most [`LISTED`], each echoed short, so the message costs the same
+/// however many are defined (`defined: a, b, ... (N in all)`, or `none are defined`).
+pub fn defined_list<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> String {
+    let total = names.len();
+    defined_of(names, total)
+}
+
+/// [`defined_list`] of names given one by one, `total` of them in all (the names past the
+/// first [`LISTED`] are never asked for, so a caller can make them lazily).
+pub fn defined_of<S: AsRef<str>>(names: impl Iterator<Item = S>, total: usize) -> String {
+    let shown: Vec<String> = names
+        .take(LISTED)
+        .map(|n| Echo(n.as_ref()).to_string())
+        .collect();
+    if total == 0 {
+        "none are defined".to_string()
+    } else if total > LISTED {
+        format!("defined: {}, ... ({total} in all)", shown.join(", "))
+    } else {
+        format!("defined: {}", shown.join(", "))
+    }
+}

@@ -766,7 +766,7 @@ fn known(
             format!(
                 "unknown {kind} '{}' in {owner} ({})",
                 Echo(&r.value),
-                crate::defined_list(k.into_iter())
+                crate::limits::defined_list(k.into_iter())
             ),
         );
     }

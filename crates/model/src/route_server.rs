@@ -108,7 +108,7 @@ pub fn check(t: &Topology, d: &mut Diagnostics) {
                 format!(
                     "unknown vnet '{}' ({})",
                     crate::limits::Echo(&rs.vnet.value),
-                    crate::defined_list(names.into_iter())
+                    crate::limits::defined_list(names.into_iter())
                 ),
             );
             continue;
