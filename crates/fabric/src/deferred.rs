@@ -86,6 +86,8 @@ impl<T> Deferred<T> {
     pub fn decoded(&self) -> usize {
         self.cells.iter().filter(|c| c.get().is_some()).count()
     }
+    /// Table `i`, decoded now if it was not yet (`None` past the end). A table that does not
+    /// decode panics here, as the module's text says.
     pub fn get(&self, i: usize) -> Option<&T> {
         let cell = self.cells.get(i)?;
         Some(cell.get_or_init(|| self.decode(i).unwrap_or_else(|e| panic!("{e}"))))

@@ -34,13 +34,8 @@ fn first_usable(subnet: &Ipv4Net) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(subnet.network()).saturating_add(4))
 }
 
-use crate::limits::{defined_of, LISTED};
-
-/// The names a reference could have used ([`crate::defined_list`]).
-fn list<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> String {
-    let total = names.len();
-    defined_of(names, total)
-}
+// The names a reference could have used, at most `LISTED` of them.
+use crate::limits::{defined_list as list, LISTED};
 
 /// A vnet's address space for a message: at most [`LISTED`] prefixes.
 fn space_list(space: &[Sp<Ipv4Net>]) -> String {

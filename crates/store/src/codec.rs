@@ -35,9 +35,18 @@ impl de::Error for Error {
 
 /// Writes `v` in this format.
 pub fn to_bytes<T: Serialize>(v: &T) -> Result<Vec<u8>, Error> {
-    let mut w = Writer(Vec::new());
-    v.serialize(&mut w)?;
-    Ok(w.0)
+    let mut out = Vec::new();
+    append(v, &mut out)?;
+    Ok(out)
+}
+
+/// Writes `v` in this format at the end of `out` (so that values written one after the other
+/// share one buffer).
+pub fn append<T: Serialize>(v: &T, out: &mut Vec<u8>) -> Result<(), Error> {
+    let mut w = Writer(std::mem::take(out));
+    let done = v.serialize(&mut w);
+    *out = w.0;
+    done
 }
 
 /// Reads a `T` from all of `bytes`; bytes left over are an error.

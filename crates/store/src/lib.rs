@@ -90,15 +90,16 @@ pub fn save(path: &Path, saved: &Saved) -> Result<(), String> {
     use std::io::Write;
     let enc = |e: codec::Error| format!("error: cannot encode: {e}");
     let (tables, table_ends) = encode_tables(&saved.fabric.nsg_tables).map_err(enc)?;
-    let head = codec::to_bytes(&Head {
+    // The head's length, then the head, written after it in place and the length filled in.
+    let mut lead = vec![0u8; 8];
+    let head = Head {
         warnings: &saved.warnings,
         fabric: &saved.fabric,
         table_ends,
-    })
-    .map_err(enc)?;
-    let mut lead = Vec::with_capacity(8 + head.len() + 8);
-    lead.extend_from_slice(&(head.len() as u64).to_le_bytes());
-    lead.extend_from_slice(&head);
+    };
+    codec::append(&head, &mut lead).map_err(enc)?;
+    let head_len = (lead.len() - 8) as u64;
+    lead[..8].copy_from_slice(&head_len.to_le_bytes());
     lead.resize(lead.len().next_multiple_of(8), 0);
     let payload_len = lead.len() + tables.len();
     let mut header = Vec::with_capacity(FIXED_HEADER + VNETSIM_VERSION.len());
@@ -140,7 +141,7 @@ struct ReadHead {
 fn encode_tables(tables: &Deferred<NsgTable>) -> Result<(Vec<u8>, Vec<u64>), codec::Error> {
     let (mut bytes, mut ends) = (Vec::new(), Vec::with_capacity(tables.len()));
     for t in tables {
-        bytes.extend_from_slice(&codec::to_bytes(t)?);
+        codec::append(t, &mut bytes)?;
         ends.push(bytes.len() as u64);
     }
     Ok((bytes, ends))
