@@ -55,7 +55,8 @@ pub struct ReplayArgs {
     /// the first matching rule applies)
     #[arg(long = "map", value_name = "OLD/LEN=NEW/LEN")]
     pub map: Vec<String>,
-    /// Worker threads, at least 1 (default: one per core)
+    /// Worker threads, at least 1 (default: one per core): the flow table is kept by as many
+    /// threads beside the capture reader, and the distinct flows walked by as many
     #[arg(long, value_parser = crate::cli::parse_threads)]
     pub threads: Option<usize>,
     /// Write a self-contained HTML report (heat map of the flows with drill-down, summaries)
@@ -141,13 +142,15 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
     for m in &a.map {
         map.add(m).map_err(|e| format!("error: {e}"))?;
     }
-    let mut table: FlowTable =
-        build_table(&f, &paths, from, &map, &|n| b.inc(n)).map_err(|e| format!("error: {e}"))?;
+    let pool = crate::cli::thread_pool(a.threads)?;
+    // One table thread per worker thread, beside the reader thread.
+    let tables = pool.current_num_threads();
+    let mut table: FlowTable = build_table(&f, &paths, from, &map, tables, &|n| b.inc(n))
+        .map_err(|e| format!("error: {e}"))?;
     if let Some(s) = a.shard {
         table.retain_shard(s.index, s.count);
     }
     b.finish_and_clear();
-    let pool = crate::cli::thread_pool(a.threads)?;
     let job = vnetsim_jobs::Job {
         pool: &pool,
         progress: &|_| {},

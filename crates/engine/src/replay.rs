@@ -6,17 +6,19 @@
 //! captures again and looks each packet's flow up. Memory grows with the
 //! number of flows, never with the number of packets.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 use std::path::Path;
 
 use rayon::prelude::*;
 use vnetsim_fabric::{Endpoint, Fabric};
-use vnetsim_traffic::{
-    http_host, tcp_flags, tls_sni, CaptureReader, Ipv4Flow, PacketKind, ReadStats,
-};
+use vnetsim_traffic::{CaptureReader, Ipv4Flow, PacketKind, ReadStats};
 
-use crate::{trace_with, AppProtocol, Flow, Scratch, Trace, ICMP, L7, TCP};
+use crate::{trace_with, AppProtocol, Flow, Scratch, Trace, ICMP, L7};
+
+mod flow_map;
+mod pass_one;
+use flow_map::{key_hash, FlowMap};
+pub use pass_one::{build_table, MAX_TABLE_THREADS};
 
 /// FxHash: a multiply-rotate hasher for small integer keys (not DoS resistant; keys come from a file).
 #[derive(Default, Clone, Copy)]
@@ -62,8 +64,6 @@ impl Hasher for FxHasher {
         self.0
     }
 }
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// A 5-tuple as a flow-table key: (src, dst, sport << 16 | dport, proto).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -286,8 +286,10 @@ pub struct ReplayStats {
 /// The flow table after pass one.
 #[derive(Default)]
 pub struct FlowTable {
-    /// One entry per flow, found by either direction's packets with one lookup.
-    map: FxMap<Key, Entry>,
+    /// The flows' keys, split by [`table_part`] of the key's hash into the maps pass one's
+    /// table threads each kept: an entry is found by either direction's packets with one
+    /// lookup, and holds the flow's index in `flows`.
+    parts: Vec<FlowMap>,
     pub flows: Vec<FlowRecord>,
     pub stats: ReplayStats,
 }
@@ -299,257 +301,46 @@ pub struct Placement {
     pub reply: bool,
 }
 
+/// The part (of `parts`) of the flow table a key of hash `hash` is kept in: the hash's low 32
+/// bits, which the map's home slot (its top bits) does not use.
+#[inline]
+fn table_part(hash: u64, parts: usize) -> usize {
+    ((hash as u32 as u64 * parts as u64) >> 32) as usize
+}
+
 impl FlowTable {
     /// Finds a packet's flow (request or reply direction) without inserting.
     #[inline]
     pub fn place(&self, p: &Ipv4Flow) -> Option<Placement> {
         let (k, swapped) = key(p);
-        self.map.get(&k).map(|e| e.place(swapped))
+        let h = key_hash(&k);
+        let map = match self.parts.len() {
+            0 => return None,
+            1 => &self.parts[0],
+            n => &self.parts[table_part(h, n)],
+        };
+        map.get(&k, h).map(|e| e.place(swapped))
     }
 
     /// Keeps only the flows of shard `index` of `count` ([`flow_shard`]), in their order:
     /// what `replay --shard I/N` walks. Pass two then places only this shard's packets.
     pub fn retain_shard(&mut self, index: u32, count: u32) {
-        let mut keys: Vec<(Entry, Key)> = self.map.iter().map(|(k, &e)| (e, *k)).collect();
+        let mut keys: Vec<(Entry, Key)> = self
+            .parts
+            .iter()
+            .flat_map(|m| m.entries().map(|(k, e)| (e, k)))
+            .collect();
         keys.sort_unstable_by_key(|(e, _)| e.flow);
         let old = std::mem::take(&mut self.flows);
-        self.map.clear();
+        let mut map = FlowMap::default();
         for ((e, k), rec) in keys.into_iter().zip(old) {
             if shard_of_key(&k, count) == index {
                 let flow = self.flows.len() as u32;
-                self.map.insert(k, Entry { flow, ..e });
+                map.get_or_insert(&k, key_hash(&k), || Entry { flow, ..e });
                 self.flows.push(rec);
             }
         }
-    }
-
-    /// Pass one over a packet: counts it into its flow, creating the flow when new. `hints`
-    /// is the batch's arena that `d.hint` points into.
-    fn observe_decoded(&mut self, f: &Fabric, from: Option<Endpoint>, d: &Decoded, hints: &str) {
-        let pl = self.place_or_insert(f, from, &d.flow, d.ts_ns);
-        let capture = self.stats.captures as u32;
-        let rec = &mut self.flows[pl.flow as usize];
-        if rec.request_packets + rec.reply_packets == 0 {
-            rec.capture = capture;
-        }
-        rec.last_ts_ns = rec.last_ts_ns.max(d.ts_ns);
-        if pl.reply {
-            rec.reply_packets += 1;
-            rec.reply_bytes += d.wire_len as u64;
-        } else {
-            rec.request_packets += 1;
-            rec.request_bytes += d.wire_len as u64;
-            if !rec.hint_checked && d.flow.l4_payload_len > 0 {
-                rec.hint_checked = true;
-                // The first payload of the request direction carries the name, if any: the
-                // one allocation per flow.
-                rec.hint = d.hint.map(|(at, len, proto)| {
-                    (
-                        hints[at as usize..at as usize + len as usize].to_string(),
-                        proto,
-                    )
-                });
-            }
-        }
-        self.stats.modelled_packets += 1;
-        self.stats.modelled_bytes += d.wire_len as u64;
-    }
-
-    #[inline]
-    fn place_or_insert(
-        &mut self,
-        f: &Fabric,
-        from: Option<Endpoint>,
-        p: &Ipv4Flow,
-        ts_ns: u64,
-    ) -> Placement {
-        let (k, swapped) = key(p);
-        if let Some(e) = self.map.get(&k) {
-            return e.place(swapped);
-        }
-        let i = self.flows.len() as u32;
-        let syn_only = p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
-        let (sport, dport) = if p.proto == ICMP {
-            (0, 0)
-        } else {
-            (p.sport, p.dport)
-        };
-        let flow = Flow {
-            src: p.src,
-            dst: p.dst,
-            proto: p.proto,
-            sport,
-            dport,
-        };
-        self.flows.push(FlowRecord {
-            flow,
-            ingress: from.unwrap_or_else(|| f.endpoint_of_source(p.src)),
-            scope: Scope::of(f, p.src, p.dst),
-            midstream: p.proto == TCP && !syn_only,
-            hint: None,
-            hint_checked: false,
-            first_ts_ns: ts_ns,
-            last_ts_ns: ts_ns,
-            capture: 0,
-            request_packets: 0,
-            request_bytes: 0,
-            reply_packets: 0,
-            reply_bytes: 0,
-        });
-        self.map.insert(k, Entry { flow: i, swapped });
-        Placement {
-            flow: i,
-            reply: false,
-        }
-    }
-}
-
-/// One decoded packet of pass one, as the reader thread hands it over.
-#[derive(Clone, Debug)]
-struct Decoded {
-    flow: Ipv4Flow,
-    wire_len: u32,
-    ts_ns: u64,
-    /// TLS SNI or HTTP Host when this packet carries one (found by the reader): offset and
-    /// length in its batch's hint arena, so a hint costs no allocation of its own.
-    hint: Option<(u32, u16, AppProtocol)>,
-}
-
-/// A batch of decoded packets and the arena their hints point into.
-struct Packets {
-    packets: Vec<Decoded>,
-    hints: String,
-    /// Records read from the capture for this batch (progress).
-    seen: u64,
-}
-
-impl Packets {
-    fn new() -> Packets {
-        Packets {
-            packets: Vec::with_capacity(BATCH),
-            hints: String::new(),
-            seen: 0,
-        }
-    }
-    /// Appends a lower-cased hint to the arena and returns where it is.
-    fn hint(&mut self, name: &str, proto: AppProtocol) -> Option<(u32, u16, AppProtocol)> {
-        let at = u32::try_from(self.hints.len()).ok()?;
-        let len = u16::try_from(name.len()).ok()?;
-        self.hints
-            .extend(name.chars().map(|c| c.to_ascii_lowercase()));
-        Some((at, len, proto))
-    }
-}
-
-/// What the reader thread sends: batches in capture order, then each capture's statistics.
-enum Batch {
-    Packets(Packets),
-    Done(Box<ReadStats>),
-    Failed(String),
-}
-
-const BATCH: usize = 4096;
-/// Batches in flight between the reader and the flow table: bounds memory whatever the file size.
-const IN_FLIGHT: usize = 8;
-
-/// Pass one over every capture, in the order given: a reader thread decodes packets and
-/// extracts L7 hints, and sends batches over a bounded channel to this thread, which keeps
-/// the flow table (a hash lookup per packet). Packets keep capture order.
-pub fn build_table(
-    f: &Fabric,
-    captures: &[&Path],
-    from: Option<Endpoint>,
-    map: &AddressMap,
-    progress: &dyn Fn(u64),
-) -> Result<FlowTable, String> {
-    let mut t = FlowTable::default();
-    // Size the table for a guess of one flow per 16 packets of ~300 bytes, capped, so
-    // large captures do not spend their time growing it.
-    let bytes: u64 = captures
-        .iter()
-        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
-        .sum();
-    let guess = ((bytes / 300 / 16) as usize).clamp(1024, 4 << 20);
-    t.map.reserve(guess);
-    t.flows.reserve(guess);
-    let paths: Vec<std::path::PathBuf> = captures.iter().map(|p| p.to_path_buf()).collect();
-    let (tx, rx) = crossbeam_channel::bounded::<Batch>(IN_FLIGHT);
-    std::thread::scope(|scope| {
-        scope.spawn(move || read_captures(&paths, map, &tx));
-        // Owned here, so an early return drops it and a reader blocked on a full channel ends.
-        let rx = rx;
-        for msg in rx.iter() {
-            match msg {
-                Batch::Packets(b) => {
-                    for d in &b.packets {
-                        if d.flow.frag == vnetsim_traffic::Fragment::LaterOrphan {
-                            t.stats.orphan_fragments += 1;
-                            continue;
-                        }
-                        t.observe_decoded(f, from, d, &b.hints);
-                    }
-                    progress(b.seen);
-                }
-                Batch::Done(stats) => {
-                    t.stats.read.merge(&stats);
-                    t.stats.captures += 1;
-                }
-                Batch::Failed(e) => return Err(e),
-            }
-        }
-        Ok(())
-    })?;
-    Ok(t)
-}
-
-/// The reader stage: decode, keep IPv4, look for a name in payloads, batch.
-fn read_captures(
-    paths: &[std::path::PathBuf],
-    map: &AddressMap,
-    tx: &crossbeam_channel::Sender<Batch>,
-) {
-    for path in paths {
-        let mut r = match CaptureReader::open(path) {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = tx.send(Batch::Failed(format!("{}: {e}", path.display())));
-                return;
-            }
-        };
-        let mut batch = Packets::new();
-        while let Some(pkt) = r.next_packet() {
-            batch.seen += 1;
-            if let PacketKind::Ipv4(mut p) = pkt.info.kind {
-                map.packet(&mut p);
-                let hint = if p.l4_payload_len > 0 && p.proto == TCP {
-                    let payload = p.l4_payload(pkt.data);
-                    match tls_sni(payload) {
-                        Some(n) => batch.hint(n, AppProtocol::Https),
-                        None => http_host(payload).and_then(|n| batch.hint(n, AppProtocol::Http)),
-                    }
-                } else {
-                    None
-                };
-                batch.packets.push(Decoded {
-                    flow: p,
-                    wire_len: pkt.info.wire_len,
-                    ts_ns: pkt.info.ts_ns,
-                    hint,
-                });
-            }
-            if batch.seen as usize == BATCH {
-                let full = std::mem::replace(&mut batch, Packets::new());
-                if tx.send(Batch::Packets(full)).is_err() {
-                    return;
-                }
-            }
-        }
-        if tx.send(Batch::Packets(batch)).is_err() {
-            return;
-        }
-        if tx.send(Batch::Done(Box::new(r.stats().clone()))).is_err() {
-            return;
-        }
+        self.parts = vec![map];
     }
 }
 
@@ -634,9 +425,40 @@ where
         .collect()
 }
 
+/// Walks every distinct flow in parallel into one accumulator per parallel split, the splits'
+/// accumulators then combined with `merge`: for results that do not depend on the order of
+/// flows (counts, first indices), so nothing is kept per flow. `each` is given the trace, the
+/// flow's index and its record.
+pub fn fold_flows<A, I, M, R>(f: &Fabric, t: &FlowTable, init: I, each: M, merge: R) -> A
+where
+    A: Send,
+    I: Fn() -> A + Sync + Send,
+    M: Fn(&mut A, &Trace, usize, &FlowRecord) + Sync,
+    R: Fn(A, A) -> A + Sync + Send,
+{
+    const CHUNK: usize = 512;
+    t.flows
+        .par_chunks(CHUNK)
+        .enumerate()
+        .fold(
+            || (Scratch::new(), init()),
+            |(mut s, mut acc), (k, chunk)| {
+                for (j, r) in chunk.iter().enumerate() {
+                    let l7 = flow_l7(f, r);
+                    let tr = trace_with(f, r.flow, r.ingress, l7, r.midstream, &mut s);
+                    each(&mut acc, &tr, k * CHUNK + j, r);
+                }
+                (s, acc)
+            },
+        )
+        .map(|(_, acc)| acc)
+        .reduce(&init, &merge)
+}
+
 #[cfg(test)]
 mod shard_tests {
     use super::*;
+    use crate::TCP;
 
     #[test]
     fn fnv1a64_matches_the_published_test_vectors() {

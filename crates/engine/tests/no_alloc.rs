@@ -518,7 +518,7 @@ fn capture() -> &'static Path {
 /// Pass one over the lab capture given `copies` times: the same flows, `copies` times the packets.
 fn pass_one(f: &Fabric, copies: usize) -> (FlowTable, u64) {
     let paths = vec![capture(); copies];
-    counted(|| build_table(f, &paths, None, &Default::default(), &|_| {}).unwrap())
+    counted(|| build_table(f, &paths, None, &Default::default(), 1, &|_| {}).unwrap())
 }
 
 fn replay_pass_one_allocates_nothing_per_packet() {
@@ -597,7 +597,7 @@ fn pass_two(f: &Fabric, table: &FlowTable, copies: usize, names: &[String]) -> (
 
 fn replay_pass_two_allocates_nothing_per_packet() {
     let f = lab();
-    let table = build_table(&f, &[capture()], None, &Default::default(), &|_| {}).unwrap();
+    let table = build_table(&f, &[capture()], None, &Default::default(), 1, &|_| {}).unwrap();
     let names: Vec<String> = (0..table.flows.len())
         .map(|i| format!("nic:flow-{i}"))
         .collect();

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use vnetsim_engine::render::rule_name;
 use vnetsim_engine::replay::{
-    second_pass, walk_flows, AddressMap, FlowRecord, FlowTable, PacketEvent, Scope,
+    fold_flows, second_pass, walk_flows, AddressMap, FlowRecord, FlowTable, PacketEvent, Scope,
 };
 use vnetsim_engine::{Flow, Verdict, ICMP};
 use vnetsim_fabric::{Endpoint, Fabric};
@@ -93,23 +93,21 @@ pub fn walk(
         }
     } else {
         // Summary only: count flows per distinct key, render one representative per key.
-        let keys: Vec<Option<SummaryKey>> = job.pool.install(|| {
-            walk_flows(f, &table, |_, _, t, rec, _| {
-                (rec.scope != Scope::Outside).then(|| SummaryKey::of(t))
-            })
+        let (counts, outside) = job.pool.install(|| {
+            fold_flows(
+                f,
+                table,
+                || (KeyCounts::default(), None),
+                |(counts, outside), t, i, rec| {
+                    if rec.scope == Scope::Outside {
+                        count_at(outside.get_or_insert((0, i)), 1, i);
+                    } else {
+                        count_at(counts.entry(SummaryKey::of(t)).or_insert((0, i)), 1, i);
+                    }
+                },
+                merge_counts,
+            )
         });
-        let mut counts: HashMap<
-            SummaryKey,
-            (u64, usize),
-            BuildHasherDefault<vnetsim_engine::replay::FxHasher>,
-        > = HashMap::with_capacity_and_hasher(1024, Default::default());
-        let mut outside: Option<(u64, usize)> = None;
-        for (i, k) in keys.iter().enumerate() {
-            match k {
-                Some(k) => counts.entry(*k).or_insert((0, i)).0 += 1,
-                None => outside.get_or_insert((0, i)).0 += 1,
-            }
-        }
         if let Some((n, i)) = outside {
             let r = &table.flows[i];
             sum.add_n(
@@ -117,15 +115,44 @@ pub fn walk(
                 n,
             );
         }
+        // Representatives in flow order: the same summary whatever the thread count.
+        let mut reps: Vec<(usize, u64)> = counts.into_values().map(|(n, i)| (i, n)).collect();
+        reps.sort_unstable();
         let mut s = vnetsim_engine::Scratch::new();
-        for (n, i) in counts.values() {
-            let r = &table.flows[*i];
+        for (i, n) in reps {
+            let r = &table.flows[i];
             let q = vnetsim_engine::replay::flow_l7(f, r);
             let t = vnetsim_engine::trace_with(f, r.flow, r.ingress, q, r.midstream, &mut s);
-            sum.add_n(&row_with(f, &t, q, String::new(), String::new()), *n);
+            sum.add_n(&row_with(f, &t, q, String::new(), String::new()), n);
         }
     }
     (sum, fates)
+}
+
+/// Flows per distinct summary key, with the first flow of each (its representative).
+type KeyCounts =
+    HashMap<SummaryKey, (u64, usize), BuildHasherDefault<vnetsim_engine::replay::FxHasher>>;
+/// Flows of no key (outside the fabric), with the first of them.
+type OutsideCount = Option<(u64, usize)>;
+
+/// `n` more flows, the first of which may be flow `first`.
+fn count_at(c: &mut (u64, usize), n: u64, first: usize) {
+    c.0 += n;
+    c.1 = c.1.min(first);
+}
+
+fn merge_counts(
+    (mut a, a_out): (KeyCounts, OutsideCount),
+    (b, b_out): (KeyCounts, OutsideCount),
+) -> (KeyCounts, OutsideCount) {
+    for (k, (n, i)) in b {
+        count_at(a.entry(k).or_insert((0, i)), n, i);
+    }
+    let out = match (a_out, b_out) {
+        (Some((n, i)), Some((m, j))) => Some((n + m, i.min(j))),
+        (x, y) => x.or(y),
+    };
+    (a, out)
 }
 
 /// A flow neither of whose addresses belongs to the fabric: not walked, its own outcome.

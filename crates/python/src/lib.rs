@@ -356,12 +356,13 @@ impl PyFabric {
         let f = &self.f;
         let rows = py
             .detach(|| -> Result<Vec<FlowRow>, String> {
-                let mut table = capture_table(f, &captures, from_.as_deref())?;
+                let pool = pool(threads)?;
+                let tables = pool.current_num_threads();
+                let mut table = capture_table(f, &captures, from_.as_deref(), tables)?;
                 if let Some(s) = shard {
                     let s = Shard::parse(s)?;
                     table.retain_shard(s.index, s.count);
                 }
-                let pool = pool(threads)?;
                 let job = Job {
                     pool: &pool,
                     progress: &|_| {},
@@ -386,7 +387,7 @@ impl PyFabric {
         let f = &self.f;
         let batch = py
             .detach(|| -> Result<RecordBatch, String> {
-                let t = capture_table(f, &captures, from_.as_deref())?;
+                let t = capture_table(f, &captures, from_.as_deref(), 1)?;
                 flow_table_batch(f, &t.flows).map_err(|e| e.to_string())
             })
             .map_err(err)?;
@@ -471,14 +472,17 @@ impl PyFabric {
     }
 }
 
+/// Pass one over `captures`, with `tables` table threads beside the reader.
 fn capture_table(
     f: &Fabric,
     captures: &[PathBuf],
     from: Option<&str>,
+    tables: usize,
 ) -> Result<FlowTable, String> {
     let from = from.map(|e| names::parse_endpoint(f, e)).transpose()?;
     let paths: Vec<&Path> = captures.iter().map(|p| p.as_path()).collect();
-    build_table(f, &paths, from, &AddressMap::default(), &|_| {}).map_err(|e| format!("error: {e}"))
+    build_table(f, &paths, from, &AddressMap::default(), tables, &|_| {})
+        .map_err(|e| format!("error: {e}"))
 }
 
 /// The command line's `trace`: names resolved, the ingress found, the flow walked.
