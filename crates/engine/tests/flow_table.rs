@@ -137,3 +137,20 @@ fn shards_of_a_table_of_several_parts_cover_every_flow_once() {
     assert_eq!(seen, all);
     assert_eq!(placed, whole.stats.modelled_packets);
 }
+
+/// A capture of few flows with many packets each (the lab's, given four times) keeps one
+/// table thread however many are offered: the same table as with one.
+#[test]
+fn a_capture_of_few_long_flows_gives_the_same_table_with_threads_offered() {
+    let f = lab();
+    let lab_capture = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../traces/hub-spoke-lab.pcap"
+    ));
+    let paths = [lab_capture; 4];
+    let build = |n| build_table(&f, &paths, None, &Default::default(), n, &|_| {}).unwrap();
+    let (one, four) = (build(1), build(4));
+    assert!(!one.flows.is_empty());
+    assert_eq!(format!("{:?}", one.flows), format!("{:?}", four.flows));
+    assert_eq!(four.stats.read.packets, one.stats.read.packets);
+}

@@ -54,6 +54,9 @@ struct Packets {
     hints: String,
     /// Records read from the capture for this batch (progress; told to the first table only).
     seen: u64,
+    /// Whether the reader filled in each packet's key and hash (it needs them to deal packets
+    /// out among table threads; with one, the table thread computes them itself).
+    keyed: bool,
 }
 
 impl Packets {
@@ -62,6 +65,7 @@ impl Packets {
             packets: Vec::with_capacity(capacity),
             hints: String::new(),
             seen: 0,
+            keyed: true,
         }
     }
     /// The batch with nothing in it, its memory kept.
@@ -69,6 +73,7 @@ impl Packets {
         self.packets.clear();
         self.hints.clear();
         self.seen = 0;
+        self.keyed = true;
         self
     }
     /// Appends a lower-cased hint to the arena and returns where it is.
@@ -142,7 +147,8 @@ fn flow_guess(captures: &[&Path]) -> usize {
 }
 
 /// The reader stage: decode, keep IPv4, look for a name in payloads, deal out by flow key.
-/// Every table thread gets a batch (perhaps empty) each [`BATCH`] records.
+/// Every table thread in use gets a batch (perhaps empty) each [`BATCH`] records; how many
+/// are used is decided on the first batch ([`parts_for`]).
 fn read_captures(
     paths: &[PathBuf],
     map: &AddressMap,
@@ -156,6 +162,7 @@ fn read_captures(
     };
     let mut out = ReaderStats::default();
     let mut index = 0u64;
+    let mut used: Option<usize> = (n == 1).then_some(1);
     for (capture, path) in paths.iter().enumerate() {
         let mut r = CaptureReader::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut batches: Vec<Packets> = (0..n).map(|_| fresh()).collect();
@@ -168,9 +175,19 @@ fn read_captures(
                 if p.frag == Fragment::LaterOrphan {
                     out.orphan_fragments += 1;
                 } else {
-                    let (key, swapped) = key(&p);
-                    let hash = key_hash(&key);
-                    let b = &mut batches[if n == 1 { 0 } else { table_part(hash, n) }];
+                    let keyed = used != Some(1);
+                    let (key, swapped) = if keyed {
+                        key(&p)
+                    } else {
+                        (Key(0, 0, 0, 0), false)
+                    };
+                    let hash = if keyed { key_hash(&key) } else { 0 };
+                    let part = match used {
+                        Some(m) if m > 1 => table_part(hash, m),
+                        _ => 0,
+                    };
+                    let b = &mut batches[part];
+                    b.keyed = keyed;
                     let hint = payload_hint(b, &p, pkt.data);
                     b.packets.push(Decoded {
                         flow: p,
@@ -186,18 +203,47 @@ fn read_captures(
                 }
             }
             if seen as usize == BATCH {
-                if !send_all(txs, &mut batches, &mut seen, fresh) {
+                let m = *used.get_or_insert_with(|| parts_for(&mut batches, &fresh));
+                if !send_all(&txs[..m], &mut batches[..m], &mut seen, fresh) {
                     return Ok(out);
                 }
             }
         }
-        if !send_all(txs, &mut batches, &mut seen, fresh) {
+        let m = *used.get_or_insert_with(|| parts_for(&mut batches, &fresh));
+        if !send_all(&txs[..m], &mut batches[..m], &mut seen, fresh) {
             return Ok(out);
         }
         out.read.merge(r.stats());
         out.captures += 1;
     }
     Ok(out)
+}
+
+/// Packets per flow, on average over the first batch, below which the flow table is split
+/// among all its threads: a capture of few long flows keeps one table thread, so that the
+/// reader, which is then the slower stage, has a core of its own.
+const SPLIT_BELOW_PACKETS_PER_FLOW: usize = 16;
+
+/// How many table threads to use, from the first batch (all in `batches[0]`), and that
+/// batch dealt out among them when more than one.
+fn parts_for(batches: &mut [Packets], fresh: &impl Fn() -> Packets) -> usize {
+    let first = &batches[0].packets;
+    let mut hashes: Vec<u64> = first.iter().map(|d| d.hash).collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    let n = batches.len();
+    if n == 1 || hashes.len() * SPLIT_BELOW_PACKETS_PER_FLOW < first.len() {
+        return 1;
+    }
+    let all = std::mem::replace(&mut batches[0], fresh());
+    for mut d in all.packets {
+        let b = &mut batches[table_part(d.hash, n)];
+        d.hint = d.hint.and_then(|(at, len, proto)| {
+            b.hint(&all.hints[at as usize..at as usize + len as usize], proto)
+        });
+        b.packets.push(d);
+    }
+    n
 }
 
 /// The name a request's payload carries (TLS SNI, else HTTP Host), into the batch's arena.
@@ -257,7 +303,13 @@ impl Part {
             bytes: 0,
         };
         let mut placed: Vec<Placement> = Vec::with_capacity(BATCH);
-        for b in rx.iter() {
+        for mut b in rx.iter() {
+            if !b.keyed {
+                for d in &mut b.packets {
+                    (d.key, d.swapped) = key(&d.flow);
+                    d.hash = key_hash(&d.key);
+                }
+            }
             part.place_batch(&b.packets, &mut placed);
             part.count_batch(&b, &placed);
             progress(b.seen);
