@@ -290,8 +290,99 @@ pub struct FlowTable {
     /// table threads each kept: an entry is found by either direction's packets with one
     /// lookup, and holds the flow's index in `flows`.
     parts: Vec<FlowMap>,
-    pub flows: Vec<FlowRecord>,
+    pub flows: Flows,
     pub stats: ReplayStats,
+}
+
+/// A replay's flows in the order of their first packets. Pass one's table threads each keep
+/// the records of their part of the flows; merging them into that order records where each
+/// flow is, rather than moving 600,000 records of a hundred bytes into one list.
+#[derive(Default)]
+pub struct Flows {
+    parts: Vec<Vec<FlowRecord>>,
+    /// Flow `i` is `parts[order[i].0][order[i].1]`; empty when there is one part.
+    order: Vec<(u32, u32)>,
+}
+
+impl Flows {
+    /// The records of each part and, when more than one, where each flow of the merged order
+    /// is among them.
+    fn of_parts(parts: Vec<Vec<FlowRecord>>, order: Vec<(u32, u32)>) -> Flows {
+        debug_assert!(parts.len() <= 1 || order.len() == parts.iter().map(Vec::len).sum::<usize>());
+        Flows { parts, order }
+    }
+
+    pub fn len(&self) -> usize {
+        if self.order.is_empty() {
+            self.parts.first().map_or(0, Vec::len)
+        } else {
+            self.order.len()
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &FlowRecord> + '_ {
+        (0..self.len()).map(move |i| &self[i])
+    }
+
+    /// The records, in flow order, as one list.
+    pub fn into_vec(mut self) -> Vec<FlowRecord> {
+        if self.order.is_empty() {
+            return self.parts.pop().unwrap_or_default();
+        }
+        let mut parts: Vec<Vec<Option<FlowRecord>>> = self
+            .parts
+            .into_iter()
+            .map(|p| p.into_iter().map(Some).collect())
+            .collect();
+        self.order
+            .iter()
+            .map(|&(p, l)| {
+                parts[p as usize][l as usize]
+                    .take()
+                    .expect("each flow once")
+            })
+            .collect()
+    }
+}
+
+impl From<Vec<FlowRecord>> for Flows {
+    fn from(records: Vec<FlowRecord>) -> Flows {
+        Flows {
+            parts: vec![records],
+            order: Vec::new(),
+        }
+    }
+}
+
+impl std::ops::Index<usize> for Flows {
+    type Output = FlowRecord;
+    #[inline]
+    fn index(&self, i: usize) -> &FlowRecord {
+        if self.order.is_empty() {
+            &self.parts[0][i]
+        } else {
+            let (p, l) = self.order[i];
+            &self.parts[p as usize][l as usize]
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Flows {
+    type Item = &'a FlowRecord;
+    type IntoIter = Box<dyn ExactSizeIterator<Item = &'a FlowRecord> + 'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+impl std::fmt::Debug for Flows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 /// Where a packet belongs: its flow, and whether it travels in the reply direction.
@@ -331,15 +422,17 @@ impl FlowTable {
             .flat_map(|m| m.entries().map(|(k, e)| (e, k)))
             .collect();
         keys.sort_unstable_by_key(|(e, _)| e.flow);
-        let old = std::mem::take(&mut self.flows);
+        let old = std::mem::take(&mut self.flows).into_vec();
         let mut map = FlowMap::default();
+        let mut kept = Vec::new();
         for ((e, k), rec) in keys.into_iter().zip(old) {
             if shard_of_key(&k, count) == index {
-                let flow = self.flows.len() as u32;
+                let flow = kept.len() as u32;
                 map.get_or_insert(&k, key_hash(&k), || Entry { flow, ..e });
-                self.flows.push(rec);
+                kept.push(rec);
             }
         }
+        self.flows = kept.into();
         self.parts = vec![map];
     }
 }
@@ -403,18 +496,26 @@ pub fn flow_l7<'a>(f: &'a Fabric, r: &'a FlowRecord) -> Option<L7<'a>> {
     }
 }
 
+/// Flows per unit of parallel work.
+const WALK_CHUNK: usize = 512;
+
+/// The flows of chunk `k` (of [`WALK_CHUNK`]), by index.
+fn chunk_of(t: &FlowTable, k: usize) -> std::ops::Range<usize> {
+    k * WALK_CHUNK..((k + 1) * WALK_CHUNK).min(t.flows.len())
+}
+
 /// Walks every distinct flow in parallel; results in flow order, mapped by `map`.
 pub fn walk_flows<R, M>(f: &Fabric, t: &FlowTable, map: M) -> Vec<R>
 where
     R: Send,
     M: Fn(&Fabric, &Scratch, &Trace, &FlowRecord, Option<L7<'_>>) -> R + Sync,
 {
-    t.flows
-        .par_chunks(512)
-        .map_init(Scratch::new, |s, chunk| {
-            chunk
-                .iter()
-                .map(|r| {
+    (0..t.flows.len().div_ceil(WALK_CHUNK))
+        .into_par_iter()
+        .map_init(Scratch::new, |s, k| {
+            chunk_of(t, k)
+                .map(|i| {
+                    let r = &t.flows[i];
                     let l7 = flow_l7(f, r);
                     let tr = trace_with(f, r.flow, r.ingress, l7, r.midstream, s);
                     map(f, s, &tr, r, l7)
@@ -436,17 +537,16 @@ where
     M: Fn(&mut A, &Trace, usize, &FlowRecord) + Sync,
     R: Fn(A, A) -> A + Sync + Send,
 {
-    const CHUNK: usize = 512;
-    t.flows
-        .par_chunks(CHUNK)
-        .enumerate()
+    (0..t.flows.len().div_ceil(WALK_CHUNK))
+        .into_par_iter()
         .fold(
             || (Scratch::new(), init()),
-            |(mut s, mut acc), (k, chunk)| {
-                for (j, r) in chunk.iter().enumerate() {
+            |(mut s, mut acc), k| {
+                for i in chunk_of(t, k) {
+                    let r = &t.flows[i];
                     let l7 = flow_l7(f, r);
                     let tr = trace_with(f, r.flow, r.ingress, l7, r.midstream, &mut s);
-                    each(&mut acc, &tr, k * CHUNK + j, r);
+                    each(&mut acc, &tr, i, r);
                 }
                 (s, acc)
             },

@@ -388,7 +388,7 @@ impl PyFabric {
         let batch = py
             .detach(|| -> Result<RecordBatch, String> {
                 let t = capture_table(f, &captures, from_.as_deref(), 1)?;
-                flow_table_batch(f, &t.flows).map_err(|e| e.to_string())
+                flow_table_batch(f, &t.flows.iter().collect::<Vec<_>>()).map_err(|e| e.to_string())
             })
             .map_err(err)?;
         stream(py, batch.schema(), vec![batch])
@@ -457,7 +457,7 @@ impl PyFabric {
         let rows = py
             .detach(|| -> Result<Vec<FlowRow>, String> {
                 let mut table = FlowTable::default();
-                table.flows = flow_records(f, &batch)?;
+                table.flows = flow_records(f, &batch)?.into();
                 let pool = pool(threads)?;
                 let job = Job {
                     pool: &pool,
@@ -557,7 +557,7 @@ fn app_name(p: AppProtocol) -> &'static str {
     }
 }
 
-fn flow_table_batch(f: &Fabric, flows: &[FlowRecord]) -> Result<RecordBatch, ArrowError> {
+fn flow_table_batch(f: &Fabric, flows: &[&FlowRecord]) -> Result<RecordBatch, ArrowError> {
     let u64s = |g: fn(&FlowRecord) -> u64| -> Arc<dyn Array> {
         Arc::new(flows.iter().map(g).collect::<UInt64Array>())
     };

@@ -16,8 +16,8 @@ use vnetsim_traffic::{
 };
 
 use super::{
-    key, key_hash, table_part, AddressMap, Entry, FlowMap, FlowRecord, FlowTable, Key, Placement,
-    ReplayStats, Scope,
+    key, key_hash, table_part, AddressMap, Entry, FlowMap, FlowRecord, FlowTable, Flows, Key,
+    Placement, ReplayStats, Scope,
 };
 use crate::{AppProtocol, Flow, ICMP, TCP};
 
@@ -425,8 +425,8 @@ fn new_record(p: &Ipv4Flow, ts_ns: u64, capture: u32) -> FlowRecord {
     }
 }
 
-/// The parts into one table: flows in the order of their first packets across all parts,
-/// each part's entries renumbered to the merged order (the maps themselves stay as built).
+/// The parts into one table: flows in the order of their first packets across all parts
+/// (where each is, not the records moved), each part's entries renumbered to that order.
 fn merge(mut parts: Vec<Part>, read: ReaderStats) -> FlowTable {
     let stats = ReplayStats {
         read: read.read,
@@ -439,46 +439,36 @@ fn merge(mut parts: Vec<Part>, read: ReaderStats) -> FlowTable {
         let p = parts.pop().expect("one part");
         return FlowTable {
             parts: vec![p.map],
-            flows: p.flows,
+            flows: p.flows.into(),
             stats,
         };
     }
-    // Merged into the first part's records from the back: the slot written is never one of
-    // that part's records still to be read.
     let total: usize = parts.iter().map(|p| p.flows.len()).sum();
-    let mut records: Vec<Vec<FlowRecord>> = parts
-        .iter_mut()
-        .map(|p| std::mem::take(&mut p.flows))
+    let mut order: Vec<(u32, u32)> = Vec::with_capacity(total);
+    let mut renumber: Vec<Vec<u32>> = parts
+        .iter()
+        .map(|p| Vec::with_capacity(p.flows.len()))
         .collect();
-    let mut left: Vec<usize> = records.iter().map(|r| r.len()).collect();
-    let mut renumber: Vec<Vec<u32>> = left.iter().map(|&n| vec![0; n]).collect();
-    let mut flows = std::mem::take(&mut records[0]);
-    flows.resize_with(total, || new_record(&Ipv4Flow::default(), 0, 0));
+    let mut next: Vec<usize> = vec![0; parts.len()];
     // Positions are distinct across parts (each packet went to one), so the order is total.
-    for w in (0..total).rev() {
-        let i = (0..parts.len())
-            .filter(|&i| left[i] > 0)
-            .max_by_key(|&i| parts[i].first[left[i] - 1])
-            .expect("a record left for every slot");
-        left[i] -= 1;
-        renumber[i][left[i]] = w as u32;
-        if i == 0 {
-            flows.swap(w, left[0]);
-        } else {
-            flows[w] = records[i].pop().expect("a record per first position");
-        }
+    while let Some(i) = (0..parts.len())
+        .filter(|&i| next[i] < parts[i].first.len())
+        .min_by_key(|&i| parts[i].first[next[i]])
+    {
+        renumber[i].push(order.len() as u32);
+        order.push((i as u32, next[i] as u32));
+        next[i] += 1;
     }
-    let maps = parts
-        .into_iter()
-        .zip(renumber)
-        .map(|(mut p, global)| {
-            p.map.renumber(&global);
-            p.map
-        })
-        .collect();
+    let mut maps = Vec::with_capacity(parts.len());
+    let mut records = Vec::with_capacity(parts.len());
+    for (mut p, global) in parts.into_iter().zip(renumber) {
+        p.map.renumber(&global);
+        maps.push(p.map);
+        records.push(p.flows);
+    }
     FlowTable {
         parts: maps,
-        flows,
+        flows: Flows::of_parts(records, order),
         stats,
     }
 }
