@@ -18,11 +18,22 @@ use vnetsim_report::OutputFormat;
 struct Counting;
 
 static ARMED: AtomicBool = AtomicBool::new(false);
+/// Whether allocations on every thread count, or only on the threads marked in `HERE`.
+static EVERY_THREAD: AtomicBool = AtomicBool::new(true);
 static COUNT: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static HERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn counts() -> bool {
+    ARMED.load(Ordering::Relaxed)
+        && (EVERY_THREAD.load(Ordering::Relaxed) || HERE.try_with(|h| h.get()).unwrap_or(false))
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if ARMED.load(Ordering::Relaxed) {
+        if counts() {
             COUNT.fetch_add(1, Ordering::Relaxed);
         }
         System.alloc(layout)
@@ -31,7 +42,7 @@ unsafe impl GlobalAlloc for Counting {
         System.dealloc(ptr, layout)
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
-        if ARMED.load(Ordering::Relaxed) {
+        if counts() {
             COUNT.fetch_add(1, Ordering::Relaxed);
         }
         System.realloc(ptr, layout, new)
@@ -41,13 +52,24 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-/// Allocations made on any thread while `f` runs.
+/// Allocations made on any thread while `f` runs (for work that runs on other threads too).
 fn counted<R>(f: impl FnOnce() -> R) -> (R, u64) {
     COUNT.store(0, Ordering::SeqCst);
     ARMED.store(true, Ordering::SeqCst);
     let r = f();
     ARMED.store(false, Ordering::SeqCst);
     (r, COUNT.load(Ordering::SeqCst))
+}
+
+/// Allocations made on this thread while `f` runs, for work done on it alone: a thread of
+/// some pool elsewhere in the process that starts meanwhile does not count.
+fn counted_here<R>(f: impl FnOnce() -> R) -> (R, u64) {
+    EVERY_THREAD.store(false, Ordering::SeqCst);
+    HERE.with(|h| h.set(true));
+    let r = counted(f);
+    HERE.with(|h| h.set(false));
+    EVERY_THREAD.store(true, Ordering::SeqCst);
+    r
 }
 
 fn ip(s: &str) -> u32 {
@@ -388,7 +410,7 @@ fn walks_allocate_nothing() {
         );
     }
     let first: Vec<Trace> = lab_cases.iter().map(|c| walk(&lab, c, &mut s)).collect();
-    let (same, n) = counted(|| {
+    let (same, n) = counted_here(|| {
         let mut same = 0usize;
         for _ in 0..1000 {
             for (c, t0) in lab_cases.iter().zip(&first) {
@@ -504,7 +526,7 @@ fn sweep_inner_loop_allocates_nothing() {
         outcomes
     };
     let warm = batch(&mut s);
-    let (again, n) = counted(|| batch(&mut s));
+    let (again, n) = counted_here(|| batch(&mut s));
     assert_eq!((again, n), (warm, 0), "trace_batch allocated {n} times");
 }
 
@@ -549,7 +571,7 @@ fn pass_two(f: &Fabric, table: &FlowTable, copies: usize, names: &[String]) -> (
     let mut w = PacketRowWriter::new(Box::new(std::io::sink()), OutputFormat::Jsonl).unwrap();
     let mut buf = Vec::with_capacity(65536);
     let _ = f;
-    let (rows, n) = counted(|| {
+    let (rows, n) = counted_here(|| {
         let mut rows = 0u64;
         second_pass(&paths, table, &Default::default(), &mut |e| {
             let name = names[e.placement.flow as usize].as_str();
