@@ -19,7 +19,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(topology capture import trace flowlog)
+    targets=(topology capture import trace flowlog compiled)
 fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -61,6 +61,16 @@ failed=()
 for t in "${targets[@]}"; do
     seed_dir="$(mktemp -d)"
     seeds "$t" | while read -r f; do cp "$f" "$seed_dir/"; done
+    if [ "$t" = compiled ]; then
+        # Compiled files of the repository's topologies, by the workspace's vnetsim when it
+        # is built (the target frames each payload again, so stale seeds still decode far).
+        bin="$(ls "$root"/target/release/vnetsim "$root"/target/debug/vnetsim 2>/dev/null | head -n 1)"
+        if [ -n "$bin" ]; then
+            for f in "$root"/traces/*.yaml "$root"/tests/fixtures/*.yaml; do
+                "$bin" compile "$f" -o "$seed_dir/$(basename "$f").vnetsim" >/dev/null 2>&1
+            done
+        fi
+    fi
     if [ "$t" = trace ]; then
         # A trace input is 24 bytes choosing the flows, then a topology.
         for f in "$root"/traces/*.yaml "$root"/tests/fixtures/*.yaml; do
