@@ -202,8 +202,8 @@ fn walk(a: WalkArgs) -> Result<u8, String> {
     let t0 = Instant::now();
     let f = load(&a.topology)?;
     let compile_s = t0.elapsed().as_secs_f64();
-    let sources = sweep::resolve(&f, &a.from, Side::Source).map_err(|e| format!("error: {e}"))?;
-    let dests = sweep::resolve(&f, &a.to, Side::Destination).map_err(|e| format!("error: {e}"))?;
+    let sources = sweep::resolve(f, &a.from, Side::Source).map_err(|e| format!("error: {e}"))?;
+    let dests = sweep::resolve(f, &a.to, Side::Destination).map_err(|e| format!("error: {e}"))?;
     let ports = sweep::parse_ports(&a.ports).map_err(|e| format!("error: --ports: {e}"))?;
     let m = Matrix::new(sources, dests, ports);
     if m.is_empty() {
@@ -213,11 +213,11 @@ fn walk(a: WalkArgs) -> Result<u8, String> {
     let flows: Vec<_> = m
         .iter()
         .map(|c| {
-            let fl = m.flow(&f, c);
+            let fl = m.flow(f, c);
             (
                 fl,
                 m.sources[c.src as usize].endpoint,
-                sweep::destination_l7(&f, &fl),
+                sweep::destination_l7(f, &fl),
             )
         })
         .collect();
@@ -238,7 +238,7 @@ fn walk(a: WalkArgs) -> Result<u8, String> {
     );
     let mut base = None;
     for &n in &a.threads {
-        let (flows_done, with_reply, secs) = throughput(&f, &flows, a.flows, n, a.batch)?;
+        let (flows_done, with_reply, secs) = throughput(f, &flows, a.flows, n, a.batch)?;
         let rate = flows_done as f64 / secs;
         let speedup = match base {
             None => {
@@ -253,7 +253,7 @@ fn walk(a: WalkArgs) -> Result<u8, String> {
             100.0 * with_reply as f64 / flows_done.max(1) as f64
         );
     }
-    let (h, clock_ns) = latency(&f, &flows, a.flows.min(1_000_000));
+    let (h, clock_ns) = latency(f, &flows, a.flows.min(1_000_000));
     println!(
         "latency per flow, 1 thread, {} flows timed one by one: p50={} p99={} p999={} max={} ns (a clock pair costs {clock_ns} ns, subtracted)",
         h.len(),

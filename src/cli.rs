@@ -371,25 +371,24 @@ pub fn run(cli: Cli) -> Result<u8, String> {
                     return Err(format!(
                         "unknown site or circuit '{bare}' ({})",
                         vnetsim_model::defined_list(known)
-                    )
-                    .into());
+                    ));
                 };
                 if out.json() {
-                    print_json(&crate::watcher::site_routes_json(&f, id));
+                    print_json(&crate::watcher::site_routes_json(f, id));
                 } else {
-                    print!("{}", crate::watcher::site_routes_text(&f, id));
+                    print!("{}", crate::watcher::site_routes_text(f, id));
                 }
                 return Ok(0);
             }
             let s = match (subnet, nic) {
-                (Some(s), _) => find_subnet(&f, &s)?,
-                (None, Some(n)) => f.nics[find_nic(&f, &n)?.ix()].subnet,
+                (Some(s), _) => find_subnet(f, &s)?,
+                (None, Some(n)) => f.nics[find_nic(f, &n)?.ix()].subnet,
                 _ => unreachable!("clap requires one"),
             };
             if out.json() {
-                print_json(&crate::watcher::routes_json(&f, s));
+                print_json(&crate::watcher::routes_json(f, s));
             } else {
-                print!("{}", crate::watcher::routes_text(&f, s));
+                print!("{}", crate::watcher::routes_text(f, s));
             }
             Ok(0)
         }
@@ -402,11 +401,11 @@ pub fn run(cli: Cli) -> Result<u8, String> {
         } => {
             let f = load(&topology)?;
             let s = match (subnet, nic) {
-                (Some(s), _) => find_subnet(&f, &s)?,
-                (None, Some(n)) => f.nics[find_nic(&f, &n)?.ix()].subnet,
+                (Some(s), _) => find_subnet(f, &s)?,
+                (None, Some(n)) => f.nics[find_nic(f, &n)?.ix()].subnet,
                 _ => unreachable!("clap requires one"),
             };
-            let nh = fabric::watcher::next_hop(&f, s, dst);
+            let nh = fabric::watcher::next_hop(f, s, dst);
             let v = serde_json::json!({
                 "nextHopType": nh.next_hop_type.as_str(),
                 "nextHopIpAddress": nh.next_hop_ip.map(|a| a.to_string()),
@@ -436,11 +435,11 @@ pub fn run(cli: Cli) -> Result<u8, String> {
         }
         Command::Rules { topology, nic, out } => {
             let f = load(&topology)?;
-            let n = find_nic(&f, &nic)?;
+            let n = find_nic(f, &nic)?;
             if out.json() {
-                print_json(&crate::watcher::rules_json(&f, n));
+                print_json(&crate::watcher::rules_json(f, n));
             } else {
-                print!("{}", crate::watcher::rules_text(&f, n));
+                print!("{}", crate::watcher::rules_text(f, n));
             }
             Ok(0)
         }
@@ -454,7 +453,7 @@ pub fn run(cli: Cli) -> Result<u8, String> {
             out,
         } => {
             let f = load(&topology)?;
-            let n = find_nic(&f, &nic)?;
+            let n = find_nic(f, &nic)?;
             let dir = match direction.to_ascii_lowercase().as_str() {
                 "inbound" => fabric::watcher::Direction::Inbound,
                 "outbound" => fabric::watcher::Direction::Outbound,
@@ -474,7 +473,7 @@ pub fn run(cli: Cli) -> Result<u8, String> {
                     Ipv4Addr::from(f.nics[n.ix()].ip)
                 ));
             }
-            let v = fabric::watcher::flow_verify(&f, n, dir, proto, l, r);
+            let v = fabric::watcher::flow_verify(f, n, dir, proto, l, r);
             // A rule vnetsim cannot resolve may decide first: the access is not known.
             let access = match v.unresolved {
                 Some(_) => "unknown",

@@ -62,11 +62,11 @@ pub fn run(a: FlowReplay<'_>) -> Result<u8, String> {
         progress: &|_| {},
     };
     let rows = a.out.is_some() || a.against.is_some() || a.report.is_some();
-    let judged = fl::judge_all(&f, &folder, rows, &job);
+    let judged = fl::judge_all(f, &folder, rows, &job);
     let changed = match a.against {
         Some(p) => {
             let g = load(p)?;
-            let new = fl::judge_all(&g, &folder, true, &job);
+            let new = fl::judge_all(g, &folder, true, &job);
             Some(fl::against(&judged, &new))
         }
         None => None,
@@ -101,10 +101,10 @@ pub fn run(a: FlowReplay<'_>) -> Result<u8, String> {
         write_table(p, &DRIFT_COLUMNS, rows.into_iter())?;
     }
     if let Some(p) = a.report {
-        write_report(p, &f, &a, &st, &folder, &judged, changed.as_deref())?;
+        write_report(p, f, &a, &st, &folder, &judged, changed.as_deref())?;
     }
-    let kinds = fl::drift_summary(&f, &folder, &judged, 5);
-    let groups = fl::groups(&f, &folder, &judged);
+    let kinds = fl::drift_summary(f, &folder, &judged, 5);
+    let groups = fl::groups(f, &folder, &judged);
     let drift: u64 = kinds
         .iter()
         .filter(|(k, _)| k.is_drift())
@@ -312,21 +312,21 @@ pub struct SynthFlowLogsArgs {
 pub fn run_synth(a: SynthFlowLogsArgs) -> Result<u8, String> {
     let f = load(&a.topology)?;
     let sources =
-        sweep::resolve(&f, &a.sel.from, Side::Source).map_err(|e| format!("error: {e}"))?;
+        sweep::resolve(f, &a.sel.from, Side::Source).map_err(|e| format!("error: {e}"))?;
     let dests =
-        sweep::resolve(&f, &a.sel.to, Side::Destination).map_err(|e| format!("error: {e}"))?;
+        sweep::resolve(f, &a.sel.to, Side::Destination).map_err(|e| format!("error: {e}"))?;
     let ports = sweep::parse_ports(&a.sel.ports).map_err(|e| format!("error: --ports: {e}"))?;
     let m = Matrix::new(sources, dests, ports);
     let mut s = Scratch::new();
     let mut obs = Vec::new();
     for (i, c) in m.iter().enumerate() {
-        let mut flow = m.flow(&f, c);
+        let mut flow = m.flow(f, c);
         if flow.proto != ICMP {
             flow.sport = 40000 + (i % 20000) as u16;
         }
         let ingress = m.sources[c.src as usize].endpoint;
-        let t = vnetsim_engine::trace(&f, flow, ingress, sweep::destination_l7(&f, &flow), &mut s);
-        fl::observations(&f, &t, &s, &mut obs);
+        let t = vnetsim_engine::trace(f, flow, ingress, sweep::destination_l7(f, &flow), &mut s);
+        fl::observations(f, &t, &s, &mut obs);
     }
     let tpf = a.tuples_per_flow.max(1);
     let copies = match a.tuples {
@@ -338,7 +338,7 @@ pub fn run_synth(a: SynthFlowLogsArgs) -> Result<u8, String> {
         tuples_per_flow: tpf,
         start_s: a.start - a.start % 3600,
     };
-    let (blobs, tuples) = fl::write_blobs(&f, &obs, &shape, &a.output)?;
+    let (blobs, tuples) = fl::write_blobs(f, &obs, &shape, &a.output)?;
     println!(
         "{}: {} observations, {} blobs, {} tuples",
         a.output.display(),

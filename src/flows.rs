@@ -182,7 +182,7 @@ impl jobs::sweep::FlowSink for FileSink<'_> {
 pub fn run_sweep(a: SweepArgs) -> Result<u8, String> {
     let f = load(&a.topology)?;
     let pairs = a.heatmap.is_some();
-    let matrix = jobs::sweep::matrix(&f, &a.sel.job())?;
+    let matrix = jobs::sweep::matrix(f, &a.sel.job())?;
     let cells = a
         .shard
         .unwrap_or(jobs::shard::Shard::ALL)
@@ -196,7 +196,7 @@ pub fn run_sweep(a: SweepArgs) -> Result<u8, String> {
     };
     let mut report = a.report.as_ref().map(|_| {
         let mut r = jobs::report::new_report(
-            &title(&f, &format!("sweep, {}", a.sel.ports)),
+            &title(f, &format!("sweep, {}", a.sel.ports)),
             vnetsim_report::html::Kind::Sweep,
         );
         r.note(jobs::sweep::COVERAGE);
@@ -209,7 +209,7 @@ pub fn run_sweep(a: SweepArgs) -> Result<u8, String> {
                 path: p,
             };
             let s = jobs::sweep::sweep_rows_into(
-                &f,
+                f,
                 matrix,
                 cells,
                 &job,
@@ -220,7 +220,7 @@ pub fn run_sweep(a: SweepArgs) -> Result<u8, String> {
             w.w.finish().map_err(|e| write_error(p, e))?;
             s
         }
-        None => jobs::sweep::sweep_summary_into(&f, matrix, cells, &job, pairs, report.as_mut()),
+        None => jobs::sweep::sweep_summary_into(f, matrix, cells, &job, pairs, report.as_mut()),
     };
     b.finish_and_clear();
     if let (Some(p), Some(r)) = (&a.report, &report) {
@@ -232,7 +232,7 @@ pub fn run_sweep(a: SweepArgs) -> Result<u8, String> {
             if f.name.is_empty() { "fabric" } else { &f.name },
             a.sel.ports
         );
-        jobs::sweep::write_heatmap(&f, p, &title, &s.matrix, pairs)?;
+        jobs::sweep::write_heatmap(f, p, &title, &s.matrix, pairs)?;
     }
     let to_stdout = a.out.as_deref().is_some_and(|p| p.as_os_str() == "-");
     if to_stdout {
@@ -352,7 +352,7 @@ pub fn run_diff(a: DiffArgs) -> Result<u8, String> {
         progress: &|_| {},
     };
     if a.exhaustive {
-        return exhaustive_diff(&a, &old, &new, &job);
+        return exhaustive_diff(&a, old, new, &job);
     }
     let mut report = a.report.as_ref().map(|_| {
         let what = format!(
@@ -361,14 +361,14 @@ pub fn run_diff(a: DiffArgs) -> Result<u8, String> {
             a.old.display(),
             a.sel.ports
         );
-        let mut r = jobs::report::new_report(&title(&new, &what), vnetsim_report::html::Kind::Diff);
+        let mut r = jobs::report::new_report(&title(new, &what), vnetsim_report::html::Kind::Diff);
         r.note(
             "The heat map shows the new fabric's sweep; the changes compare it with the old one.",
         );
         r.note(jobs::sweep::COVERAGE);
         r
     });
-    let d = jobs::diff::diff_into(&old, &new, &a.sel.job(), &job, report.as_mut())?;
+    let d = jobs::diff::diff_into(old, new, &a.sel.job(), &job, report.as_mut())?;
     if let (Some(p), Some(r)) = (&a.report, &report) {
         jobs::report::write(p, r, &d.new_summary)?;
     }
@@ -457,7 +457,7 @@ pub fn run_check(a: CheckArgs) -> Result<u8, String> {
         pool: &pool,
         progress: &|_| {},
     };
-    let results = jobs::check::check(&f, &file, &list, &job)?;
+    let results = jobs::check::check(f, &file, &list, &job)?;
     let failed = results.iter().filter(|r| !r.pass()).count();
     if a.out_fmt.json() {
         let v: Vec<serde_json::Value> = results

@@ -82,7 +82,7 @@ pub fn run_reach(a: ReachArgs) -> Result<u8, String> {
         max_boxes: a.max_boxes,
         why,
     };
-    let plan = jobs::reach::plan(&f, &q)?;
+    let plan = jobs::reach::plan(f, &q)?;
     let pool = crate::cli::thread_pool(a.threads)?;
     let job = jobs::Job {
         pool: &pool,
@@ -96,10 +96,10 @@ pub fn run_reach(a: ReachArgs) -> Result<u8, String> {
             out: std::io::BufWriter::new(std::io::stdout().lock()),
         }),
     };
-    let mut report = a.report.clone().map(|p| ReportSink::new(&f, &plan, p));
+    let mut report = a.report.clone().map(|p| ReportSink::new(f, &plan, p));
     let t = match report.as_mut() {
-        Some(r) => jobs::reach::run(&f, &q, &plan, &job, &mut [sink.as_mut(), r])?,
-        None => jobs::reach::run(&f, &q, &plan, &job, &mut [sink.as_mut()])?,
+        Some(r) => jobs::reach::run(f, &q, &plan, &job, &mut [sink.as_mut(), r])?,
+        None => jobs::reach::run(f, &q, &plan, &job, &mut [sink.as_mut()])?,
     };
     drop(sink);
     if t.blocked > t.explained && a.why {

@@ -114,7 +114,7 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
     let from = a
         .from
         .as_deref()
-        .map(|e| parse_endpoint(&f, e))
+        .map(|e| parse_endpoint(f, e))
         .transpose()?;
     if a.per == Per::Packet {
         if let Some(p) = &a.out {
@@ -145,7 +145,7 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
     let pool = crate::cli::thread_pool(a.threads)?;
     // One table thread per worker thread, beside the reader thread.
     let tables = pool.current_num_threads();
-    let mut table: FlowTable = build_table(&f, &paths, from, &map, tables, &|n| b.inc(n))
+    let mut table: FlowTable = build_table(f, &paths, from, &map, tables, &|n| b.inc(n))
         .map_err(|e| format!("error: {e}"))?;
     if let Some(s) = a.shard {
         table.retain_shard(s.index, s.count);
@@ -156,7 +156,7 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
         progress: &|_| {},
     };
     let rows_needed = a.out.is_some() || a.pcap_out.is_some() || a.report.is_some();
-    let (sum, fates) = replay::walk(&f, &table, &paths, rows_needed, &job);
+    let (sum, fates) = replay::walk(f, &table, &paths, rows_needed, &job);
     let walked = started.elapsed().as_secs_f64();
 
     if a.per == Per::Flow {
@@ -174,7 +174,7 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
         );
         let mut r = vnetsim_jobs::report::new_report(&title, vnetsim_report::html::Kind::Replay);
         r.note("One row per distinct flow of the captures (5-tuple, both directions together), in the order first seen.");
-        let places = vnetsim_jobs::report::Placements::new(&f);
+        let places = vnetsim_jobs::report::Placements::new(f);
         vnetsim_jobs::report::record_rows(&mut r, &places, fates.iter().map(|x| &x.row));
         vnetsim_jobs::report::write(p, &r, &sum)?;
     }
@@ -185,7 +185,7 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
             pcap_out: a.pcap_out.as_deref(),
         };
         let b = bar(table.stats.read.packets, "packets, second pass");
-        vnetsim_jobs::replay::second(&f, &paths, &table, &map, &fates, &sinks, &|n| {
+        vnetsim_jobs::replay::second(f, &paths, &table, &map, &fates, &sinks, &|n| {
             b.set_position(n)
         })?;
         b.finish_and_clear();
@@ -279,16 +279,16 @@ pub struct SynthArgs {
 pub fn run_synth(a: SynthArgs) -> Result<u8, String> {
     let f = load(&a.topology)?;
     let sources =
-        sweep::resolve(&f, &a.sel.from, Side::Source).map_err(|e| format!("error: {e}"))?;
+        sweep::resolve(f, &a.sel.from, Side::Source).map_err(|e| format!("error: {e}"))?;
     let dests =
-        sweep::resolve(&f, &a.sel.to, Side::Destination).map_err(|e| format!("error: {e}"))?;
+        sweep::resolve(f, &a.sel.to, Side::Destination).map_err(|e| format!("error: {e}"))?;
     let ports = sweep::parse_ports(&a.sel.ports).map_err(|e| format!("error: --ports: {e}"))?;
     let m = Matrix::new(sources, dests, ports);
     let flows: Vec<vnetsim_traffic::synth::SynthFlow> = m
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let fl = m.flow(&f, c);
+            let fl = m.flow(f, c);
             vnetsim_traffic::synth::SynthFlow {
                 src: fl.src,
                 dst: fl.dst,
@@ -299,7 +299,7 @@ pub fn run_synth(a: SynthArgs) -> Result<u8, String> {
                     40000 + (i % 20000) as u16
                 },
                 dport: fl.dport,
-                fqdn: sweep::fqdn_for(&f, fl.dst).map(str::to_string),
+                fqdn: sweep::fqdn_for(f, fl.dst).map(str::to_string),
                 reply: true,
                 packets: 2,
             }

@@ -49,19 +49,19 @@ fn walk(f: &Fabric, a: &TraceArgs, scratch: &mut engine::Scratch) -> Result<engi
 
 pub fn run_trace(a: TraceArgs) -> Result<u8, String> {
     let f = load(&a.topology)?;
-    let (flow, ingress, given) = resolve(&f, &a)?;
-    let l7 = flow_l7(&f, &flow, given.as_deref(), a.app_protocol);
+    let (flow, ingress, given) = resolve(f, &a)?;
+    let l7 = flow_l7(f, &flow, given.as_deref(), a.app_protocol);
     let mut scratch = engine::Scratch::new();
-    let t = engine::trace(&f, flow, ingress, l7, &mut scratch);
+    let t = engine::trace(f, flow, ingress, l7, &mut scratch);
     let why = if a.why { Some(why(&a)?) } else { None };
     if a.out.json() {
-        let mut v = engine::render::trace_json(&f, &scratch, &t, l7);
+        let mut v = engine::render::trace_json(f, &scratch, &t, l7);
         if let Some(w) = &why {
             v["why"] = w.json();
         }
         print_json(&v);
     } else {
-        print!("{}", engine::render::trace_text(&f, &scratch, &t, l7));
+        print!("{}", engine::render::trace_text(f, &scratch, &t, l7));
         if let Some(w) = &why {
             print!("{}", w.text());
         }

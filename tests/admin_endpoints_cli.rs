@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -33,7 +33,7 @@ fn json(args: &[&str]) -> Value {
     serde_json::from_str(&common::ok(args)).unwrap()
 }
 
-fn trace(topo: &PathBuf, src: &str, dst: &str, port: &str) -> Value {
+fn trace(topo: &Path, src: &str, dst: &str, port: &str) -> Value {
     json(&[
         "trace",
         topo.to_str().unwrap(),
@@ -47,7 +47,7 @@ fn trace(topo: &PathBuf, src: &str, dst: &str, port: &str) -> Value {
     ])
 }
 
-fn routes(topo: &PathBuf, subnet: &str) -> Vec<(String, String, String)> {
+fn routes(topo: &Path, subnet: &str) -> Vec<(String, String, String)> {
     let v = json(&[
         "routes",
         topo.to_str().unwrap(),

@@ -3,7 +3,7 @@
 //! VNet-to-VNet connections with and without BGP. Expected values from Microsoft's
 //! documentation, cited per case.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
@@ -31,7 +31,7 @@ fn fixture(subst: &[(&str, &str)]) -> PathBuf {
     p
 }
 
-fn trace(topo: &PathBuf, src: &str, dst: &str) -> Value {
+fn trace(topo: &Path, src: &str, dst: &str) -> Value {
     let o = Command::new(env!("CARGO_BIN_EXE_vnetsim"))
         .args([
             "trace",

@@ -129,7 +129,7 @@ fn text_of(dom: &str, id: &str) -> Option<String> {
 
 /// Whether the text after `<tag` ends the tag name (so `<div` is not `<divider`).
 fn is_tag_start(rest: &str) -> bool {
-    rest.starts_with(|c: char| c == '>' || c == ' ' || c == '/')
+    rest.starts_with(['>', ' ', '/'])
 }
 
 fn strip_tags(s: &str) -> String {
@@ -395,7 +395,7 @@ fn a_report_of_ten_thousand_endpoints_renders() {
     // a million cells.
     for s in (0..10_000).step_by(10) {
         for d in (0..10_000).step_by(10) {
-            let slot = ((s / 10 * 7 + d / 10 * 3) % 3) as usize;
+            let slot = (s / 10 * 7 + d / 10 * 3) % 3;
             if let Some(id) = h.record(ids[s], ids[d], slot) {
                 let row = FlowRow {
                     src: format!("10.{}.{}.4", s / 256 % 256, s % 256),

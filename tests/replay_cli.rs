@@ -328,7 +328,9 @@ fn replay_output_identical_at_one_two_and_eight_threads() {
         "-o",
         cap.to_str().unwrap(),
     ]);
-    let run = |threads: &str, per: &str, ext: &str| -> (String, Vec<u8>, Vec<(String, Vec<u8>)>) {
+    /// A run's summary, its output file, and the captures it wrote (name, bytes) by name.
+    type Run = (String, Vec<u8>, Vec<(String, Vec<u8>)>);
+    let run = |threads: &str, per: &str, ext: &str| -> Run {
         let out = tmp(&format!("det-{threads}-{per}.{ext}"));
         let dir = tmp(&format!("det-pcap-{threads}-{per}-{ext}"));
         let summary = ok(&[

@@ -112,9 +112,7 @@ fn client_hello(host: &str) -> Vec<u8> {
 /// A classic little-endian microsecond pcap of Ethernet frames, written byte by byte.
 fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
     let mut b = Vec::new();
-    for x in [0xa1b2_c3d4u32] {
-        b.extend_from_slice(&x.to_le_bytes());
-    }
+    b.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
     b.extend_from_slice(&2u16.to_le_bytes());
     b.extend_from_slice(&4u16.to_le_bytes());
     b.extend_from_slice(&[0; 8]);

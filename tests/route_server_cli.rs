@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -44,7 +44,7 @@ fn json(args: &[&str]) -> Value {
     serde_json::from_str(&common::ok(&a)).unwrap()
 }
 
-fn trace(topo: &PathBuf, src: &str, dst: &str, sport: u16) -> Value {
+fn trace(topo: &Path, src: &str, dst: &str, sport: u16) -> Value {
     let sp = sport.to_string();
     json(&[
         "trace",
@@ -69,7 +69,7 @@ fn nodes(leg: &Value) -> Vec<String> {
 
 /// Rows of `routes --subnet` for a prefix: (source, state, next hop type, next hop IPs).
 fn routes_for(
-    topo: &PathBuf,
+    topo: &Path,
     subnet: &str,
     prefix: &str,
 ) -> Vec<(String, String, String, Vec<String>)> {
@@ -100,7 +100,7 @@ fn active_hops(rows: &[(String, String, String, Vec<String>)]) -> Vec<String> {
         .collect()
 }
 
-fn site_networks(topo: &PathBuf, site: &str) -> Vec<String> {
+fn site_networks(topo: &Path, site: &str) -> Vec<String> {
     let v = json(&["routes", topo.to_str().unwrap(), "--site", site]);
     v["value"]
         .as_array()

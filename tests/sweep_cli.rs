@@ -546,17 +546,18 @@ fn a_purpose_built_matrix_has_the_outcomes_the_semantics_give() {
     let rows = jsonl(&out);
     const R: &str = "reachable";
     const U: &str = "unreachable";
-    // (ingress, dst, port label, outcome, delivered to, dropped at, rule at the drop, crosses fw)
-    let expected: Vec<(
-        &str,
-        &str,
-        &str,
-        &str,
-        Option<&str>,
-        Option<&str>,
-        Option<&str>,
+    /// (ingress, dst, port label, outcome, delivered to, dropped at, rule at the drop, crosses fw)
+    type Expected = (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
         bool,
-    )> = vec![
+    );
+    let expected: Vec<Expected> = vec![
         (
             "nic:a1",
             "10.1.1.5",

@@ -1,7 +1,7 @@
 //! The data plane through the real binary: `trace` and `flow-verify` on the
 //! cases of the data-plane issue. Expected values from fabric-semantics.md.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
@@ -51,7 +51,7 @@ fn json(args: &[&str]) -> Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-fn trace(topo: &PathBuf, extra: &[&str]) -> Value {
+fn trace(topo: &Path, extra: &[&str]) -> Value {
     let mut a = vec!["trace", topo.to_str().unwrap()];
     a.extend_from_slice(extra);
     a.push("--json");

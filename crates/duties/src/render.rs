@@ -529,8 +529,11 @@ fn add_influence(
     d
 }
 
+/// An (A, B) pair and its influences, each with its rank.
+type PairInfluences<'m> = (String, String, Vec<(usize, &'m Influence)>);
+
 /// The influences of each (A, B) pair, with their ranks, in boundary order.
-fn by_cell(m: &Map) -> Vec<(String, String, Vec<(usize, &Influence)>)> {
+fn by_cell(m: &Map) -> Vec<PairInfluences<'_>> {
     let mut c: BTreeMap<(String, String), Vec<(usize, &Influence)>> = BTreeMap::new();
     for (k, i) in m.influences.iter().enumerate() {
         c.entry((i.from.clone(), i.to.clone()))

@@ -1194,7 +1194,7 @@ impl<'a> Walk<'a> {
     }
 
     /// Traffic leaving to the Internet (or to a public endpoint on it).
-    fn to_internet(&mut self, from: Option<SubnetId>) -> Result<End, SubnetId> {
+    fn leave_to_internet(&mut self, from: Option<SubnetId>) -> Result<End, SubnetId> {
         if let Some(sub) = from {
             if let Err(e) = self.outbound_snat(sub) {
                 return Ok(e);
@@ -1280,7 +1280,7 @@ impl<'a> Walk<'a> {
     /// A `VirtualNetworkServiceEndpoint` route: to the service over the backbone with the
     /// private source (no outbound translation). An address of the service's prefixes that no
     /// modelled service holds is the service itself, outside the fabric.
-    fn to_service_endpoint(&mut self, sub: SubnetId) -> End {
+    fn via_service_endpoint(&mut self, sub: SubnetId) -> End {
         if !self.reply {
             self.service_endpoint = Some(sub);
         }
@@ -1419,8 +1419,8 @@ impl<'a> Walk<'a> {
                 Target::ApplianceUnresolved => {
                     return End::Dropped(here, Reason::ApplianceUnresolved, user_rule)
                 }
-                Target::Internet => self.to_internet(Some(subnet)),
-                Target::ServiceEndpoint => Ok(self.to_service_endpoint(subnet)),
+                Target::Internet => self.leave_to_internet(Some(subnet)),
+                Target::ServiceEndpoint => Ok(self.via_service_endpoint(subnet)),
                 Target::Gateway(g) => Ok(self.gateway_egress(g)),
                 Target::Vnet(w) => {
                     if !self.may_enter(vnet, w, from_gateway) {
@@ -1562,7 +1562,7 @@ impl<'a> Walk<'a> {
                 if !self.reply {
                     self.internet_sourced = true;
                 }
-                match self.to_internet(None) {
+                match self.leave_to_internet(None) {
                     Ok(end) => end,
                     Err(s) => self.route_from(s, false),
                 }

@@ -95,7 +95,7 @@ impl<'a> Walk<'a> {
                         lb: lbid,
                         index: i as u32,
                     };
-                    return Ok(self.to_backend(node, rule, n, r.floating_ip, r.backend_port));
+                    return Ok(self.deliver_backend(node, rule, n, r.floating_ip, r.backend_port));
                 }
             }
         }
@@ -127,13 +127,13 @@ impl<'a> Walk<'a> {
         );
         let n = r.healthy[self.choose(h, r.healthy.len())];
         if routed {
-            return self.to_appliance(node, rule, n);
+            return self.hand_to_appliance(node, rule, n);
         }
-        Ok(self.to_backend(node, rule, n, r.floating_ip, r.backend_port))
+        Ok(self.deliver_backend(node, rule, n, r.floating_ip, r.backend_port))
     }
 
     /// Delivery to a backend NIC, translated unless Floating IP keeps the frontend address.
-    fn to_backend(
+    fn deliver_backend(
         &mut self,
         node: Endpoint,
         rule: RuleRef,
@@ -167,7 +167,12 @@ impl<'a> Walk<'a> {
     }
 
     /// A routed packet handed to the appliance the load balancer chose: it forwards it on.
-    fn to_appliance(&mut self, node: Endpoint, rule: RuleRef, n: NicId) -> Result<End, SubnetId> {
+    fn hand_to_appliance(
+        &mut self,
+        node: Endpoint,
+        rule: RuleRef,
+        n: NicId,
+    ) -> Result<End, SubnetId> {
         self.push(node, Action::Forward, Some(rule), None);
         if !self.f.nics[n.ix()].ip_forwarding {
             return Ok(self.drop_here(Endpoint::Nic(n), Reason::IpForwardingDisabled, None));

@@ -294,7 +294,7 @@ pub fn destination_addr(f: &Fabric, src: &Probe, dst: &Probe) -> u32 {
 }
 
 /// The FQDN a flow carries: the destination endpoint's or service's.
-pub fn fqdn_for<'f>(f: &'f Fabric, dst: u32) -> Option<&'f str> {
+pub fn fqdn_for(f: &Fabric, dst: u32) -> Option<&str> {
     if let Some((_, Owner::Pe(p))) = f.private_owner(dst) {
         return f.services[f.pes[p.ix()].service.ix()].fqdn.as_deref();
     }

@@ -68,15 +68,14 @@ fn one_subnet(sub_rules: Option<&str>, nic_rules: Option<&str>) -> Fabric {
     fabric(&y)
 }
 
+/// An NSG rule in topology YAML, matching (source, destination, destination ports).
 fn r(
     name: &str,
     prio: u32,
     dir: &str,
     access: &str,
     proto: &str,
-    src: &str,
-    dst: &str,
-    ports: &str,
+    (src, dst, ports): (&str, &str, &str),
 ) -> String {
     format!("{{ name: {name}, priority: {prio}, direction: {dir}, access: {access}, protocol: '{proto}', source: '{src}', destination: '{dst}', destinationPorts: '{ports}' }}")
 }
@@ -105,7 +104,7 @@ fn v19_default_rules_allow_the_vnet_and_deny_the_internet() {
 fn v20_subnet_and_nic_nsg_both_required_inbound() {
     let allow80 = format!(
         "[{}]",
-        r("allow-80", 100, "Inbound", "Allow", "Tcp", "*", "*", "80")
+        r("allow-80", 100, "Inbound", "Allow", "Tcp", ("*", "*", "80"))
     );
     // Subnet allows, NIC does not: dropped at the NIC by its DenyAllInBound (R5.3).
     let f = one_subnet(Some(&allow80), Some("[]"));
@@ -140,9 +139,7 @@ fn v21_outbound_nic_nsg_is_evaluated_first() {
             "Outbound",
             "Allow",
             "Tcp",
-            "*",
-            "Internet",
-            "443"
+            ("*", "Internet", "443")
         )
     );
     let deny = format!(
@@ -153,9 +150,7 @@ fn v21_outbound_nic_nsg_is_evaluated_first() {
             "Outbound",
             "Deny",
             "Tcp",
-            "*",
-            "Internet",
-            "443"
+            ("*", "Internet", "443")
         )
     );
     let f = one_subnet(Some(&allow), Some(&deny));
@@ -174,11 +169,16 @@ fn v22_replies_pass_on_the_flow_record() {
             "Inbound",
             "Allow",
             "Tcp",
-            "10.1.0.4",
-            "*",
-            "22"
+            ("10.1.0.4", "*", "22")
         ),
-        r("deny-all-out", 100, "Outbound", "Deny", "*", "*", "*", "*")
+        r(
+            "deny-all-out",
+            100,
+            "Outbound",
+            "Deny",
+            "*",
+            ("*", "*", "*")
+        )
     );
     let y = format!(
         "version: 1\nvnets:\n  - {{ name: v, addressSpace: [10.1.0.0/16], subnets: [{{ name: s, addressPrefix: 10.1.0.0/24 }}] }}\nnsgs:\n  - {{ name: nb, rules: {b_rules} }}\nnics:\n  - {{ name: a, subnet: v/s, privateIpAddress: 10.1.0.4 }}\n  - {{ name: b, subnet: v/s, privateIpAddress: 10.1.0.5, nsg: nb }}\n"
@@ -515,7 +515,7 @@ nics: [{{ name: vm, subnet: v/work, privateIpAddress: 10.1.1.4 }}]
 services: [{{ name: svc, fqdn: svc.example.net }}]
 privateEndpoints: [{{ name: pe1, subnet: v/pe, privateIpAddress: 10.1.4.5, service: svc }}]
 "#,
-            r("deny-443", 100, "Inbound", "Deny", "Tcp", "*", "*", "443")
+            r("deny-443", 100, "Inbound", "Deny", "Tcp", ("*", "*", "443"))
         );
         let f = fabric(&y);
         let w = walk(&f, "10.1.1.4", "10.1.4.5", TCP, 443);
@@ -543,7 +543,14 @@ nics:
   - {{ name: web1, subnet: v/s, privateIpAddress: 10.1.0.4, publicIpAddress: 20.0.0.4, applicationSecurityGroups: [web] }}
   - {{ name: other, subnet: v/s, privateIpAddress: 10.1.0.5, publicIpAddress: 20.0.0.5 }}
 "#,
-        r("web-443", 100, "Inbound", "Allow", "Tcp", "Internet", "asg:web", "443")
+        r(
+            "web-443",
+            100,
+            "Inbound",
+            "Allow",
+            "Tcp",
+            ("Internet", "asg:web", "443")
+        )
     );
     let f = fabric(&y);
     assert_eq!(
@@ -573,9 +580,7 @@ fn v28_platform_address_reaches_any_nic() {
             "Inbound",
             "Deny",
             "*",
-            "VirtualNetwork",
-            "*",
-            "*"
+            ("VirtualNetwork", "*", "*")
         )
     );
     let f = one_subnet(None, Some(&deny_tag));

@@ -196,7 +196,7 @@ mod tests {
     use super::*;
 
     fn decode_u32s(b: &[u8]) -> Result<Vec<u32>, String> {
-        if b.len() % 4 != 0 {
+        if !b.len().is_multiple_of(4) {
             return Err(format!("{} bytes is not a whole number of u32", b.len()));
         }
         Ok(b.chunks(4)

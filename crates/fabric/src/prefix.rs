@@ -61,7 +61,7 @@ fn range_to_cidrs(mut lo: u64, hi: u64, out: &mut Vec<Ipv4Net>) {
         let mut len = 32u8;
         while len > 0 {
             let size = 1u64 << (32 - (len - 1));
-            if lo % size != 0 || lo + size - 1 > hi {
+            if !lo.is_multiple_of(size) || lo + size - 1 > hi {
                 break;
             }
             len -= 1;

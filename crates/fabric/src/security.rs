@@ -256,16 +256,17 @@ pub(crate) fn proto(p: m::NsgProtocol) -> (&'static str, Option<u8>) {
     (name, p.number())
 }
 
-fn default_rules(
-    dir: m::Direction,
-) -> Vec<(
+/// A default rule: its name, priority, access and tag, then its source and destination tags.
+type DefaultRule = (
     &'static str,
     u32,
     Access,
     m::ServiceTag,
     Option<m::ServiceTag>,
     Option<m::ServiceTag>,
-)> {
+);
+
+fn default_rules(dir: m::Direction) -> Vec<DefaultRule> {
     use m::ServiceTag::*;
     // (name, priority, access, which tag pattern): source tag, destination tag (None = any)
     match dir {

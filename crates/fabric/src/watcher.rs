@@ -186,7 +186,7 @@ pub fn flow_verify(
             Direction::Outbound => &t.outbound,
         };
         let (access, i) = table.decide(&key);
-        let rule = table.rule_name(&name, i);
+        let rule = table.rule_name(name, i);
         if let (None, Some(j), Some(u)) = (
             &unresolved,
             table.unresolved_ahead(&key, i),

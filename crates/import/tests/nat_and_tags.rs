@@ -139,7 +139,7 @@ fn a_public_ip_without_an_address_is_refused_with_the_set_that_supplies_it() {
     let dir = edited("no-address", "public-ip.json", |t| {
         t.replace("\"ipAddress\": \"20.50.60.70\",", "")
     });
-    let e = import(&[dir.clone()], &with_tags()).expect_err("refused");
+    let e = import(std::slice::from_ref(&dir), &with_tags()).expect_err("refused");
     let d = e
         .diagnostics
         .iter()

@@ -29,9 +29,11 @@ fn folder_bytes(dir: &PathBuf) -> u64 {
 fn an_import_reports_every_byte_read_then_every_mapping_step_in_order() {
     let src = fixture("az-hub-spoke");
     let seen = RefCell::new(Vec::new());
-    let imported = import_with_progress(&[src.clone()], &ImportOptions::default(), &|p| {
-        seen.borrow_mut().push(p)
-    })
+    let imported = import_with_progress(
+        std::slice::from_ref(&src),
+        &ImportOptions::default(),
+        &|p| seen.borrow_mut().push(p),
+    )
     .expect("the fixture imports");
     assert!(!imported.yaml.is_empty());
     let seen = seen.into_inner();

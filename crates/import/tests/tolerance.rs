@@ -137,7 +137,7 @@ fn a_single_file_that_is_not_a_source_is_an_error() {
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("x.json");
     std::fs::write(&f, "{\"hello\": 1}").unwrap();
-    let e = import(&[f.clone()], &ImportOptions::default()).expect_err("not a source");
+    let e = import(std::slice::from_ref(&f), &ImportOptions::default()).expect_err("not a source");
     assert!(e.to_string().contains("not an import source"), "{e}");
     assert!(!vnetsim_import::looks_like_import_source(&f));
     assert!(vnetsim_import::looks_like_import_source(&fixture("")));

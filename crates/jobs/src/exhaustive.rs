@@ -96,12 +96,11 @@ pub fn difference(a: &[HeaderBox], b: &[HeaderBox]) -> Option<Vec<HeaderBox>> {
     subtract(a.to_vec(), b, BOXES_MAX).map(merge)
 }
 
+/// Header boxes per (source label, destination label).
+type BoxesByPair = BTreeMap<(String, String), Vec<HeaderBox>>;
+
 /// Reachable boxes per (source label, destination label), with the classes walked.
-fn reachable(
-    g: &Fabric,
-    from: &[String],
-    to: &[String],
-) -> Result<(BTreeMap<(String, String), Vec<HeaderBox>>, u64), String> {
+fn reachable(g: &Fabric, from: &[String], to: &[String]) -> Result<(BoxesByPair, u64), String> {
     let src = resolve(g, from, Side::Source)?;
     let dst = resolve(g, to, Side::Destination)?;
     let sources = reach::sources(g, &src, &reach::Scope::everything());
@@ -112,7 +111,7 @@ fn reachable(
     let regions = reach::regions(g, &p, &dests, false, |s| {
         s.keys().any(|k| k.outcome == Outcome::Reachable)
     });
-    let mut by: BTreeMap<(String, String), Vec<HeaderBox>> = BTreeMap::new();
+    let mut by: BoxesByPair = BTreeMap::new();
     for r in regions {
         let Some(d) = r.dest else { continue };
         by.entry((

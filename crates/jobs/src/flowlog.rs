@@ -437,7 +437,7 @@ fn compare(
             ),
         ));
     }
-    let same_rule = d.is_some_and(|d| wanted(d));
+    let same_rule = d.is_some_and(wanted);
     let nsg_known = by_acl.is_none() || target.is_some();
     if !same_rule || !nsg_known {
         let why = if nsg_known {

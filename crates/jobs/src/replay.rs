@@ -65,7 +65,7 @@ pub fn walk(
     let mut fates: Vec<Fate> = Vec::new();
     if rows_needed {
         fates = job.pool.install(|| {
-            walk_flows(f, &table, |f, s, t, rec, fqdn| {
+            walk_flows(f, table, |f, s, t, rec, fqdn| {
                 if rec.scope == Scope::Outside {
                     let mut fate = outside_fate(rec, fqdn);
                     seen_in_capture(&mut fate.row, rec, captures);
@@ -239,7 +239,7 @@ pub fn second(
     };
     let mut buf: Vec<u8> = Vec::with_capacity(65536);
     let mut each = |e: &PacketEvent<'_>| -> Result<(), String> {
-        if e.index % 4096 == 0 {
+        if e.index.is_multiple_of(4096) {
             progress(e.index);
         }
         let fate = &fates[e.placement.flow as usize];

@@ -33,9 +33,12 @@ fn kind(e: Endpoint) -> (usize, u32) {
     }
 }
 
+/// A kind's endpoint of an index.
+type EndpointOf = fn(u32) -> Endpoint;
+
 impl EndpointIds {
     pub fn new(f: &Fabric) -> EndpointIds {
-        let kinds: [(usize, fn(u32) -> Endpoint); 11] = [
+        let kinds: [(usize, EndpointOf); 11] = [
             (f.nics.len(), |i| Endpoint::Nic(NicId(i))),
             (f.pes.len(), |i| Endpoint::Pe(PeId(i))),
             (f.services.len(), |i| Endpoint::Service(ServiceId(i))),

@@ -4,6 +4,8 @@
 //! keys per flow and renders one representative per key; comparing and hashing six words
 //! costs a few instructions, where the nested enums they pack cost a branch per field.
 
+use std::hash::{Hash, Hasher};
+
 use vnetsim_engine::render::{reason_key, LegReasonKey, ReasonKey};
 use vnetsim_engine::{LegKey, Outcome, RuleRef, Trace, Verdict};
 use vnetsim_fabric::Endpoint;
@@ -12,7 +14,7 @@ use vnetsim_fabric::Endpoint;
 /// without loss (each id whole, each variant its own tag). The key leaves out what differs
 /// from flow to flow and no summary entry shows (addresses, paths, where a reply landed when
 /// only the request's leg is reported).
-#[derive(Clone, Copy, Debug, Hash)]
+#[derive(Clone, Copy, Debug)]
 pub struct SummaryKey([u64; 6]);
 
 /// Word by word, without a call to `memcmp` (keys are compared once or twice per flow).
@@ -23,6 +25,14 @@ impl PartialEq for SummaryKey {
     }
 }
 impl Eq for SummaryKey {}
+
+/// The same six words `eq` compares, in order.
+impl Hash for SummaryKey {
+    #[inline]
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.0.hash(h);
+    }
+}
 
 /// A rule as its tag (variant, then the `inbound` and `from_internet` flags; 0 for none) and
 /// its two numbers.

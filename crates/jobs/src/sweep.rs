@@ -3,7 +3,7 @@
 //! outcomes the heat map draws.
 
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::path::Path;
 use std::time::Instant;
 
@@ -388,7 +388,7 @@ struct SweptPart {
 
 /// What determines a row apart from its [`FlowFields`]: the summary's key (outcome, symmetry,
 /// rule, drop point, reason, rewritten source), the protocol and the name the probe used.
-#[derive(Clone, Copy, Hash)]
+#[derive(Clone, Copy)]
 struct PatternKey(SummaryKey, [u64; 3]);
 
 impl PartialEq for PatternKey {
@@ -399,6 +399,15 @@ impl PartialEq for PatternKey {
     }
 }
 impl Eq for PatternKey {}
+
+/// The same words `eq` compares: the summary's key, then the protocol and the name.
+impl Hash for PatternKey {
+    #[inline]
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.0.hash(h);
+        self.1.hash(h);
+    }
+}
 
 fn pattern_key(t: &Trace, l7: Option<L7<'_>>) -> PatternKey {
     let (p, n) = l7.map_or((0, 0), |q| (q.fqdn.as_ptr() as u64, q.fqdn.len() as u64));

@@ -71,11 +71,7 @@ pub fn site_routes_text(f: &Fabric, s: SiteId) -> String {
         "Routes advertised to {}",
         f.endpoint_id(Endpoint::Site(s))
     );
-    let _ = writeln!(
-        out,
-        "{:<18} {:<22} {}",
-        "Network", "Gateway", "Learned From"
-    );
+    let _ = writeln!(out, "{:<18} {:<22} Learned From", "Network", "Gateway");
     for (p, g, o) in site_routes(f, s) {
         let _ = writeln!(
             out,
@@ -93,8 +89,8 @@ pub fn routes_text(f: &Fabric, s: SubnetId) -> String {
     let _ = writeln!(out, "Effective routes of {}", f.subnet_path(s));
     let _ = writeln!(
         out,
-        "{:<22} {:<8} {:<18} {:<22} {:<15} {}",
-        "Source", "State", "Address Prefix", "Next Hop Type", "Next Hop IP", "Name"
+        "{:<22} {:<8} {:<18} {:<22} {:<15} Name",
+        "Source", "State", "Address Prefix", "Next Hop Type", "Next Hop IP"
     );
     for r in effective_routes(f, s) {
         let name = match (&r.name, r.route_table) {

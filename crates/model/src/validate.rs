@@ -559,8 +559,11 @@ impl<'a> Checker<'a> {
             if p.from.value == p.to.value {
                 continue;
             }
-            match first.get(&(p.to.value.as_str(), p.from.value.as_str())) {
-                None => d.warning(
+            // With a peering back there is nothing more to check: useRemoteGateways toward a
+            // peer without a gateway or gateway transit is refused by control_plane, as Azure
+            // refuses it.
+            if !first.contains_key(&(p.to.value.as_str(), p.from.value.as_str())) {
+                d.warning(
                     p.loc,
                     format!(
                         "peering {} -> {} has no peering back from {} to {}: Azure shows it as Initiated and it carries no traffic",
@@ -569,10 +572,7 @@ impl<'a> Checker<'a> {
                         Echo(&p.to.value),
                         Echo(&p.from.value)
                     ),
-                ),
-                // useRemoteGateways toward a peer without a gateway or gateway transit is refused
-                // by control_plane, as Azure refuses it.
-                Some(_) => {}
+                );
             }
         }
     }

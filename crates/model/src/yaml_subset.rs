@@ -173,7 +173,7 @@ impl<'t, F: FnMut(Event<'t>, At) -> bool> Subset<'t, F> {
             match self.s[self.pos] {
                 b'\n' => self.next_line(),
                 b'#' => {
-                    self.to_eol();
+                    self.skip_to_eol();
                     self.next_line();
                 }
                 _ => break,
@@ -187,7 +187,7 @@ impl<'t, F: FnMut(Event<'t>, At) -> bool> Subset<'t, F> {
         Ok(())
     }
 
-    fn to_eol(&mut self) {
+    fn skip_to_eol(&mut self) {
         match self.s[self.pos..].iter().position(|&b| b == b'\n') {
             Some(i) => self.pos += i,
             None => self.pos = self.s.len(),
@@ -208,7 +208,7 @@ impl<'t, F: FnMut(Event<'t>, At) -> bool> Subset<'t, F> {
     fn advance(&mut self) -> R<()> {
         self.skip_spaces();
         if self.peek() == b'#' && self.pos > 0 && self.s[self.pos - 1] == b' ' {
-            self.to_eol();
+            self.skip_to_eol();
         }
         if !self.at_eol() {
             return Err(Outside);
@@ -455,7 +455,7 @@ impl<'t, F: FnMut(Event<'t>, At) -> bool> Subset<'t, F> {
             match self.s[self.pos] {
                 b'\n' => self.next_line(),
                 b'#' if self.pos == self.line_start || self.s[self.pos - 1] == b' ' => {
-                    self.to_eol()
+                    self.skip_to_eol()
                 }
                 _ => {
                     let col = self.pos - self.line_start;

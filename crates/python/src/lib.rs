@@ -213,6 +213,8 @@ impl PyFabric {
     /// `vnetsim sweep --out rows.parquet` as an Arrow stream: every cell, or the cells
     /// `cells` (start, end), or part `shard` ("I/N").
     #[pyo3(signature = (from_, to, ports, threads=None, cells=None, shard=None))]
+    // The arguments are the method's keyword arguments in Python, which fewer would change.
+    #[allow(clippy::too_many_arguments)]
     fn sweep<'py>(
         &self,
         py: Python<'py>,
@@ -559,7 +561,7 @@ fn app_name(p: AppProtocol) -> &'static str {
 
 fn flow_table_batch(f: &Fabric, flows: &[&FlowRecord]) -> Result<RecordBatch, ArrowError> {
     let u64s = |g: fn(&FlowRecord) -> u64| -> Arc<dyn Array> {
-        Arc::new(flows.iter().map(g).collect::<UInt64Array>())
+        Arc::new(flows.iter().copied().map(g).collect::<UInt64Array>())
     };
     let cols: Vec<Arc<dyn Array>> = vec![
         Arc::new(flows.iter().map(|r| r.flow.src).collect::<UInt32Array>()),

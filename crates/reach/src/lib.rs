@@ -45,6 +45,13 @@ use std::collections::{BinaryHeap, HashMap};
 /// fabric, so a fast hash is enough (the default's SipHash cost about a tenth of a partition).
 type FastHash = foldhash::fast::FixedState;
 
+/// A protocol interval, its destination port intervals and its source port interval.
+type ProtocolBox = ((u32, u32), Vec<(u32, u32)>, (u32, u32));
+
+/// What makes a region: its source, its destination (none for classes aimed at no destination
+/// asked about) and its signature.
+type RegionKey = (u32, Option<u32>, u32);
+
 use rayon::prelude::*;
 use vnetsim_engine::sweep::destination_l7;
 use vnetsim_engine::{trace, Action, Flow, RouteRef, RuleRef, Scratch, Trace, TraceKey, TCP, UDP};
@@ -374,7 +381,7 @@ impl Scope {
     }
     /// (protocol interval, destination port intervals): TCP and UDP with their ports, every
     /// other protocol with port 0.
-    fn protocol_boxes(&self) -> Vec<((u32, u32), Vec<(u32, u32)>, (u32, u32))> {
+    fn protocol_boxes(&self) -> Vec<ProtocolBox> {
         let mut ports: Vec<(u32, u32)> = match &self.ports {
             Some(v) => space::union(v.iter().map(|&(a, b)| (a as u32, b as u32)).collect()),
             None => vec![(0, 65535)],
@@ -822,8 +829,7 @@ pub fn regions(
     keep: impl Fn(&Signature) -> bool,
 ) -> Vec<Region> {
     let ix = DestIndex::new(dests);
-    let mut groups: HashMap<(u32, Option<u32>, u32), (Vec<HeaderBox>, u64), FastHash> =
-        HashMap::default();
+    let mut groups: HashMap<RegionKey, (Vec<HeaderBox>, u64), FastHash> = HashMap::default();
     for c in &p.classes {
         let sig = &p.signatures[c.sig as usize];
         if !keep(sig) {

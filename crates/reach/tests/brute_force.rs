@@ -167,7 +167,7 @@ fn prove(f: &Fabric, selector: &str, srcs: &[u32], dsts: &[u32], sports: &[u16])
                                 src,
                                 dst,
                                 proto,
-                                sport: sport as u16,
+                                sport,
                                 dport: dport as u16,
                             };
                             let t = walk(f, ingress, flow, s);

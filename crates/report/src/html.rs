@@ -526,12 +526,15 @@ fn row_json(r: &FlowRow) -> Value {
     serde_json::to_value(r).unwrap_or(Value::Null)
 }
 
+/// A resource's rules: their flows, their outcomes (reachable, unreachable, no return, other)
+/// and the first 50 of them.
+type RuleGroup = (u64, [u64; 4], Vec<Value>);
+
 /// The summary, with rules grouped by the resource holding them and drop points by VNet.
 fn summary_json(s: &Summary) -> Value {
     let mut v = s.to_json_top(20);
     let rules = s.top_rules(usize::MAX);
-    let mut by_resource: std::collections::BTreeMap<String, (u64, [u64; 4], Vec<Value>)> =
-        Default::default();
+    let mut by_resource: std::collections::BTreeMap<String, RuleGroup> = Default::default();
     for r in &rules {
         let holder = r.rule.split_once('/').map_or(r.rule.as_str(), |(h, _)| h);
         let e = by_resource.entry(holder.to_string()).or_default();
@@ -547,7 +550,7 @@ fn summary_json(s: &Summary) -> Value {
             );
         }
     }
-    let mut groups: Vec<(String, (u64, [u64; 4], Vec<Value>))> = by_resource.into_iter().collect();
+    let mut groups: Vec<(String, RuleGroup)> = by_resource.into_iter().collect();
     groups.sort_by_key(|(_, g)| std::cmp::Reverse(g.0));
     let rule_groups: Vec<Value> = groups
         .into_iter()

@@ -329,7 +329,7 @@ impl Arm<'_> {
         );
         let sub = sub.unwrap_or_else(|| d.sub.clone());
         let rg = rg.or_else(|| d.rg.clone());
-        self.emit(d, &name, &ty, &sub, rg.as_deref(), &raw, props.clone());
+        self.emit(d, &name, &ty, (&sub, rg.as_deref()), &raw, props.clone());
         let info = RefInfo {
             name: name.clone(),
             type_name: ty.clone(),
@@ -364,14 +364,14 @@ impl Arm<'_> {
         Ok(())
     }
 
-    /// Records an evaluated resource for the mapper.
+    /// Records an evaluated resource for the mapper, deployed to subscription `sub` and
+    /// resource group `rg`.
     fn emit(
         &mut self,
         d: &Dep,
         name: &str,
         ty: &str,
-        sub: &str,
-        rg: Option<&str>,
+        (sub, rg): (&str, Option<&str>),
         raw: &Val,
         props: Val,
     ) {

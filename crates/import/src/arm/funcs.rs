@@ -241,7 +241,7 @@ impl Arm<'_> {
             "groupby" => {
                 let mut out: Vec<(String, Val)> = Vec::new();
                 for x in items {
-                    let k = self.apply(d, env, &args[1], &[x.clone()], at)?;
+                    let k = self.apply(d, env, &args[1], std::slice::from_ref(&x), at)?;
                     let k = k.as_str().map(str::to_string).unwrap_or_else(|| show(&k));
                     match out.iter_mut().find(|(n, _)| *n == k) {
                         Some((
@@ -258,7 +258,7 @@ impl Arm<'_> {
             _ => {
                 let mut out = Vec::new();
                 for x in items {
-                    let k = self.apply(d, env, &args[1], &[x.clone()], at)?;
+                    let k = self.apply(d, env, &args[1], std::slice::from_ref(&x), at)?;
                     let Some(k) = k.as_str().map(str::to_string) else {
                         return self.fail(pos, "toObject() key lambda must return a string");
                     };

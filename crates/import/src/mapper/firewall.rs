@@ -553,7 +553,7 @@ fn ip_range(a: &str) -> Option<Vec<String>> {
         let mut len = 32u32;
         while len > 0 {
             let size = 1u64 << (33 - len);
-            if cur % size != 0 || cur + size - 1 > hi {
+            if !cur.is_multiple_of(size) || cur + size - 1 > hi {
                 break;
             }
             len -= 1;
@@ -562,26 +562,6 @@ fn ip_range(a: &str) -> Option<Vec<String>> {
         cur += 1u64 << (32 - len);
     }
     (cur > hi).then_some(out)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn ranges_become_exact_prefixes() {
-        assert_eq!(
-            super::ip_range("10.0.0.0-10.0.0.255").unwrap(),
-            ["10.0.0.0/24"]
-        );
-        assert_eq!(
-            super::ip_range("10.0.0.1-10.0.0.6").unwrap(),
-            ["10.0.0.1/32", "10.0.0.2/31", "10.0.0.4/31", "10.0.0.6/32"]
-        );
-        assert_eq!(
-            super::ip_range("0.0.0.0-255.255.255.255").unwrap(),
-            ["0.0.0.0/0"]
-        );
-        assert!(super::ip_range("10.0.0.9-10.0.0.1").is_none());
-    }
 }
 
 /// A DNAT rule's destination is one of the firewall's public IPs: when the
@@ -602,5 +582,25 @@ fn dnat_destinations(c: &mut Ctx, name: &str, dnat: &[Y], publics: &mut Vec<Stri
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ranges_become_exact_prefixes() {
+        assert_eq!(
+            super::ip_range("10.0.0.0-10.0.0.255").unwrap(),
+            ["10.0.0.0/24"]
+        );
+        assert_eq!(
+            super::ip_range("10.0.0.1-10.0.0.6").unwrap(),
+            ["10.0.0.1/32", "10.0.0.2/31", "10.0.0.4/31", "10.0.0.6/32"]
+        );
+        assert_eq!(
+            super::ip_range("0.0.0.0-255.255.255.255").unwrap(),
+            ["0.0.0.0/0"]
+        );
+        assert!(super::ip_range("10.0.0.9-10.0.0.1").is_none());
     }
 }

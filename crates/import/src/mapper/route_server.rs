@@ -85,7 +85,7 @@ fn learned_routes(c: &mut Ctx) -> Learned {
 
 /// An AS path as `list-learned-routes` prints it (`65001-65050` or `65001 65050`).
 fn as_path(s: &str) -> Vec<u32> {
-    s.split(|ch: char| ch == '-' || ch == ' ' || ch == ',')
+    s.split(['-', ' ', ','])
         .filter_map(|a| a.trim().parse().ok())
         .collect()
 }
@@ -227,7 +227,7 @@ fn peer(c: &mut Ctx, k: usize, learned: &Learned) -> Option<((Y, String), bool)>
         let items = rs.iter().map(|(net, path)| {
             M::new()
                 .put("prefix", Y::s(net))
-                .put("asPath", Y::Seq(path.iter().map(|a| Y::n(a)).collect()))
+                .put("asPath", Y::Seq(path.iter().map(Y::n).collect()))
                 .y()
         });
         Y::Seq(items.collect())

@@ -27,14 +27,18 @@ pub fn row(i: u32) -> FlowRow {
             String::new()
         },
         symmetric: outcome != "no-return",
-        to: (i % 4 == 0).then(|| "pe:pe-app".to_string()),
-        capture: (i % 7 == 0).then(|| format!("cap-{i}.pcap")),
-        first_ts_ns: (i % 7 == 0).then_some(1_700_000_000_000_000_000 + i as u64),
-        last_ts_ns: (i % 7 == 0).then_some(1_700_000_000_000_000_000 + 2 * i as u64),
-        request_packets: (i % 7 == 0).then_some(i as u64),
-        request_bytes: (i % 7 == 0).then_some(u64::MAX - i as u64),
-        reply_packets: (i % 7 == 0).then_some(0),
-        reply_bytes: (i % 7 == 0).then_some(3),
+        to: i.is_multiple_of(4).then(|| "pe:pe-app".to_string()),
+        capture: i.is_multiple_of(7).then(|| format!("cap-{i}.pcap")),
+        first_ts_ns: i
+            .is_multiple_of(7)
+            .then_some(1_700_000_000_000_000_000 + i as u64),
+        last_ts_ns: i
+            .is_multiple_of(7)
+            .then_some(1_700_000_000_000_000_000 + 2 * i as u64),
+        request_packets: i.is_multiple_of(7).then_some(i as u64),
+        request_bytes: i.is_multiple_of(7).then_some(u64::MAX - i as u64),
+        reply_packets: i.is_multiple_of(7).then_some(0),
+        reply_bytes: i.is_multiple_of(7).then_some(3),
     }
 }
 
