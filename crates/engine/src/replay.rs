@@ -18,7 +18,7 @@ use crate::{trace_with, AppProtocol, Flow, Scratch, Trace, ICMP, L7};
 mod flow_map;
 mod pass_one;
 use flow_map::{key_hash, FlowMap};
-pub use pass_one::{build_table, MAX_TABLE_THREADS};
+pub use pass_one::build_table;
 
 /// FxHash: a multiply-rotate hasher for small integer keys (not DoS resistant; keys come from a file).
 #[derive(Default, Clone, Copy)]
@@ -66,7 +66,7 @@ impl Hasher for FxHasher {
 }
 
 /// A 5-tuple as a flow-table key: (src, dst, sport << 16 | dport, proto).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Key(u32, u32, u32, u8);
 
 /// A packet's flow-table key, the same for both directions: the lower (address, port) side

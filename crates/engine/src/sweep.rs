@@ -310,8 +310,9 @@ pub fn destination_l7<'f>(f: &'f Fabric, flow: &Flow) -> Option<L7<'f>> {
     fqdn_for(f, flow.dst).map(|n| L7::by_port(n, flow.dport))
 }
 
-/// One cell of the matrix: indices into sources, destinations and ports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One cell of the matrix: indices into sources, destinations and ports; ordered as the
+/// matrix is (source, then destination, then port).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Cell {
     pub src: u32,
     pub dst: u32,

@@ -3,7 +3,6 @@
 //! streams the captures again into per-packet rows and rewritten captures.
 
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::path::{Path, PathBuf};
 
 use vnetsim_engine::render::rule_name;
@@ -18,7 +17,7 @@ use vnetsim_report::{FlowRow, OutputFormat};
 use vnetsim_traffic::{ipv4_offset, linktype, rewrite_ipv4_at, PcapWriter, Rewrite};
 
 use crate::flow_row::{row, row_with};
-use crate::summary_key::SummaryKey;
+use crate::summary_key::{count_key, merge_counts, KeyCounts, SummaryKey};
 use crate::Job;
 
 /// What each direction of a flow does to its packets.
@@ -97,15 +96,16 @@ pub fn walk(
             fold_flows(
                 f,
                 table,
-                || (KeyCounts::default(), None),
+                || (KeyCounts::<usize>::default(), None),
                 |(counts, outside), t, i, rec| {
                     if rec.scope == Scope::Outside {
-                        count_at(outside.get_or_insert((0, i)), 1, i);
+                        let o = outside.get_or_insert((0, i));
+                        o.0 += 1;
                     } else {
-                        count_at(counts.entry(SummaryKey::of(t)).or_insert((0, i)), 1, i);
+                        count_key(counts, SummaryKey::of(t), 1, i);
                     }
                 },
-                merge_counts,
+                |(a, a_out), (b, b_out)| (merge_counts(a, b), merged_outside(a_out, b_out)),
             )
         });
         if let Some((n, i)) = outside {
@@ -129,30 +129,14 @@ pub fn walk(
     (sum, fates)
 }
 
-/// Flows per distinct summary key, with the first flow of each (its representative).
-type KeyCounts =
-    HashMap<SummaryKey, (u64, usize), BuildHasherDefault<vnetsim_engine::replay::FxHasher>>;
 /// Flows of no key (outside the fabric), with the first of them.
 type OutsideCount = Option<(u64, usize)>;
 
-/// `n` more flows, the first of which may be flow `first`.
-fn count_at(c: &mut (u64, usize), n: u64, first: usize) {
-    c.0 += n;
-    c.1 = c.1.min(first);
-}
-
-fn merge_counts(
-    (mut a, a_out): (KeyCounts, OutsideCount),
-    (b, b_out): (KeyCounts, OutsideCount),
-) -> (KeyCounts, OutsideCount) {
-    for (k, (n, i)) in b {
-        count_at(a.entry(k).or_insert((0, i)), n, i);
-    }
-    let out = match (a_out, b_out) {
+fn merged_outside(a: OutsideCount, b: OutsideCount) -> OutsideCount {
+    match (a, b) {
         (Some((n, i)), Some((m, j))) => Some((n + m, i.min(j))),
         (x, y) => x.or(y),
-    };
-    (a, out)
+    }
 }
 
 /// A flow neither of whose addresses belongs to the fabric: not walked, its own outcome.

@@ -7,6 +7,7 @@
 use std::hash::{Hash, Hasher};
 
 use vnetsim_engine::render::{reason_key, LegReasonKey, ReasonKey};
+use vnetsim_engine::replay::FxHasher;
 use vnetsim_engine::{LegKey, Outcome, RuleRef, Trace, Verdict};
 use vnetsim_fabric::Endpoint;
 
@@ -32,6 +33,27 @@ impl Hash for SummaryKey {
     fn hash<H: Hasher>(&self, h: &mut H) {
         self.0.hash(h);
     }
+}
+
+/// Flows per distinct key, with the first of them (a sweep's cell, a replay's flow index): the
+/// representative a summary renders for the key.
+pub type KeyCounts<R> =
+    std::collections::HashMap<SummaryKey, (u64, R), std::hash::BuildHasherDefault<FxHasher>>;
+
+/// Counts `n` flows under `key`, keeping the first representative (the least) that has it.
+pub fn count_key<R: Ord + Copy>(counts: &mut KeyCounts<R>, key: SummaryKey, n: u64, first: R) {
+    let e = counts.entry(key).or_insert((0, first));
+    e.0 += n;
+    e.1 = e.1.min(first);
+}
+
+/// Two parts' counts as one (the same whichever part each flow was counted in).
+pub fn merge_counts<R: Ord + Copy>(a: KeyCounts<R>, b: KeyCounts<R>) -> KeyCounts<R> {
+    let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+    for (k, (n, first)) in small {
+        count_key(&mut big, k, n, first);
+    }
+    big
 }
 
 /// A rule as its tag (variant, then the `inbound` and `from_internet` flags; 0 for none) and

@@ -67,6 +67,7 @@ pub fn collect_rows(f: &Fabric, matrix: &Matrix, job: &Job<'_>) -> Vec<FlowRow> 
 
 use crate::flow_row::{row, row_with};
 pub use crate::summary_key::SummaryKey;
+use crate::summary_key::{count_key, merge_counts};
 
 /// Cells evaluated per slice of a streamed sweep: what a sweep holds at once, rows or
 /// accumulators, is bounded by a slice, never by the matrix.
@@ -101,17 +102,7 @@ pub struct SweptSummary {
     pub seconds: f64,
 }
 
-type KeyCounts =
-    HashMap<SummaryKey, (u64, sweep::Cell), BuildHasherDefault<vnetsim_engine::replay::FxHasher>>;
-
-/// Counts `n` flows under `key`, keeping the first cell (in matrix order) that has it.
-fn count_key(counts: &mut KeyCounts, key: SummaryKey, n: u64, c: sweep::Cell) {
-    let e = counts.entry(key).or_insert((0, c));
-    e.0 += n;
-    if (c.src, c.dst, c.port) < (e.1.src, e.1.dst, e.1.port) {
-        e.1 = c;
-    }
-}
+type KeyCounts = crate::summary_key::KeyCounts<sweep::Cell>;
 
 /// Key counts with the run of equal keys in progress in front: consecutive flows (one source's
 /// ports and destinations) often share their key, so most flows compare one key instead of
@@ -128,9 +119,7 @@ impl Tally {
         match &mut self.run {
             Some((k, n, first)) if *k == key => {
                 *n += 1;
-                if (c.src, c.dst, c.port) < (first.src, first.dst, first.port) {
-                    *first = c;
-                }
+                *first = (*first).min(c);
             }
             run => {
                 if let Some((k, n, first)) = run.replace((key, 1, c)) {
@@ -145,15 +134,6 @@ impl Tally {
         }
         self.counts
     }
-}
-
-/// Two parts' counts as one (the same whichever part each flow was counted in).
-fn merge_counts(a: KeyCounts, b: KeyCounts) -> KeyCounts {
-    let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
-    for (k, (n, c)) in small {
-        count_key(&mut big, k, n, c);
-    }
-    big
 }
 
 /// A summary-only sweep: per distinct [`SummaryKey`] a count (names rendered once

@@ -27,7 +27,7 @@ const BATCH: usize = 4096;
 /// file size.
 const IN_FLIGHT: usize = 8;
 /// Table threads at most (more would only share the reader's output thinner).
-pub const MAX_TABLE_THREADS: usize = 16;
+const MAX_TABLE_THREADS: usize = 16;
 
 /// One decoded packet of pass one, as the reader thread hands it over.
 #[derive(Clone, Debug)]
