@@ -65,10 +65,10 @@ pub fn glob(pattern: &str, name: &str) -> bool {
 
 fn map<'a>(
     d: &mut Diagnostics,
-    n: &'a Node,
+    n: &'a Node<'a>,
     what: &str,
     keys: &[&str],
-) -> Option<Vec<(&'a str, &'a Node)>> {
+) -> Option<Vec<(&'a str, &'a Node<'a>)>> {
     let NodeKind::Map(entries) = &n.kind else {
         d.error(
             n.loc,
@@ -77,7 +77,7 @@ fn map<'a>(
         return None;
     };
     for (k, kloc, _) in entries {
-        if !keys.contains(&k.as_str()) {
+        if !keys.contains(&&**k) {
             d.error(
                 *kloc,
                 format!(
@@ -91,14 +91,14 @@ fn map<'a>(
         entries
             .iter()
             .filter(|(_, _, v)| !v.is_null())
-            .map(|(k, _, v)| (k.as_str(), v))
+            .map(|(k, _, v)| (&**k, v))
             .collect(),
     )
 }
 
 fn text(d: &mut Diagnostics, n: &Node, what: &str) -> Option<String> {
     match &n.kind {
-        NodeKind::Scalar { text, .. } if !text.is_empty() => Some(text.clone()),
+        NodeKind::Scalar { text, .. } if !text.is_empty() => Some(text.to_string()),
         _ => {
             d.error(n.loc, format!("expected {what}, found {}", n.describe()));
             None

@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 
 use crate::diag::Diagnostics;
-use crate::node::{Loc, Node, NodeKind};
+use crate::node::{Entry, Loc, Node, NodeKind};
 use crate::types::*;
 
 /// Features named by Azure that topology format v1 does not model: input that
@@ -21,12 +21,12 @@ const NOT_IN_V1: &[(&str, &str)] = &[
 ];
 
 pub(crate) struct Obj<'a> {
-    entries: &'a [(String, Loc, Node)],
+    entries: &'a [Entry<'a>],
     loc: Loc,
 }
 
 impl<'a> Obj<'a> {
-    pub(crate) fn get(&self, key: &str) -> Option<&'a Node> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'a Node<'a>> {
         self.entries
             .iter()
             .find(|(k, _, _)| k == key)
@@ -37,7 +37,7 @@ impl<'a> Obj<'a> {
 
 pub(crate) fn obj<'a>(
     d: &mut Diagnostics,
-    node: &'a Node,
+    node: &'a Node<'a>,
     what: &str,
     allowed: &[&str],
 ) -> Option<Obj<'a>> {
@@ -49,7 +49,7 @@ pub(crate) fn obj<'a>(
         return None;
     };
     for (k, kloc, _) in entries {
-        if allowed.contains(&k.as_str()) {
+        if allowed.contains(&&**k) {
             continue;
         }
         if let Some((_, feature)) = NOT_IN_V1.iter().find(|(n, _)| n == k) {
@@ -83,7 +83,7 @@ pub(crate) fn require<'a>(
     o: &Obj<'a>,
     key: &str,
     what: &str,
-) -> Option<&'a Node> {
+) -> Option<&'a Node<'a>> {
     let n = o.get(key);
     if n.is_none() {
         d.error(o.loc, format!("{what} is missing the required key '{key}'"));
@@ -91,9 +91,13 @@ pub(crate) fn require<'a>(
     n
 }
 
-pub(crate) fn scalar<'a>(d: &mut Diagnostics, node: &'a Node, expected: &str) -> Option<&'a str> {
+pub(crate) fn scalar<'a>(
+    d: &mut Diagnostics,
+    node: &'a Node<'a>,
+    expected: &str,
+) -> Option<&'a str> {
     match &node.kind {
-        NodeKind::Scalar { text, .. } => Some(text.as_str()),
+        NodeKind::Scalar { text, .. } => Some(&**text),
         _ => {
             d.error(
                 node.loc,
@@ -122,7 +126,7 @@ pub(crate) fn boolean(d: &mut Diagnostics, node: Option<&Node>, default: bool) -
         NodeKind::Scalar {
             text,
             quoted: false,
-        } => match text.as_str() {
+        } => match &**text {
             "true" | "True" | "TRUE" => true,
             "false" | "False" | "FALSE" => false,
             _ => {
@@ -225,10 +229,10 @@ pub(crate) fn prefix(d: &mut Diagnostics, node: &Node, allow_ip: bool) -> Option
 /// A list, or (where the format allows "one value or a list") a single value.
 pub(crate) fn items<'a>(
     d: &mut Diagnostics,
-    node: Option<&'a Node>,
+    node: Option<&'a Node<'a>>,
     what: &str,
     single_ok: bool,
-) -> Vec<&'a Node> {
+) -> Vec<&'a Node<'a>> {
     let Some(node) = node else { return Vec::new() };
     match &node.kind {
         NodeKind::Seq(v) => v.iter().collect(),
@@ -266,7 +270,7 @@ pub(crate) fn unresolved(
     };
     let mut out = Vec::new();
     for (k, kloc, v) in entries {
-        if !fields.contains(&k.as_str()) {
+        if !fields.contains(&&**k) {
             d.error(
                 *kloc,
                 format!(
@@ -281,7 +285,7 @@ pub(crate) fn unresolved(
             );
         } else if let Some(reason) = string(d, v, "why the field is unresolved (a string)") {
             out.push(Unresolved {
-                field: k.clone(),
+                field: k.to_string(),
                 reason,
             });
         }
@@ -299,7 +303,7 @@ pub(crate) fn required<'a>(
     key: &str,
     what: &str,
     u: &[Unresolved],
-) -> Option<&'a Node> {
+) -> Option<&'a Node<'a>> {
     if u.iter().any(|x| x.field == key) {
         return None;
     }
@@ -455,11 +459,68 @@ fn whole<T>(
     if let NodeKind::Map(entries) = &n.kind {
         for (k, _, v) in entries {
             if let (true, NodeKind::Scalar { text, .. }) = (k == "name", &v.kind) {
-                d.undecoded.insert(text.clone());
+                d.undecoded.insert(text.to_string());
             }
         }
     }
     None
+}
+
+/// Items of a list at least this long are decoded on several threads.
+const PARALLEL_ITEMS: usize = 64;
+
+/// The items of a list that decode, in order, each decoded as [`whole`] decodes it. A long
+/// list is decoded in parts on several threads, each with diagnostics of its own; when every
+/// part decodes without a word (no error, no warning), the parts are the answer, and otherwise
+/// the list is decoded again on this thread, so that what is reported, and in which order, is
+/// what one thread reports.
+fn whole_list<T: Send>(
+    d: &mut Diagnostics,
+    nodes: &[&Node],
+    decode: fn(&mut Diagnostics, &Node) -> Option<T>,
+) -> Vec<T> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let parts = threads.min(8).min(nodes.len() / PARALLEL_ITEMS);
+    if parts >= 2 {
+        if let Some(v) = silent_parts(d, nodes, parts, decode) {
+            return v;
+        }
+    }
+    nodes.iter().filter_map(|n| whole(d, n, decode)).collect()
+}
+
+/// The list decoded in `parts` parts at once, or `None` when any part said anything.
+fn silent_parts<T: Send>(
+    d: &Diagnostics,
+    nodes: &[&Node],
+    parts: usize,
+    decode: fn(&mut Diagnostics, &Node) -> Option<T>,
+) -> Option<Vec<T>> {
+    let chunk = nodes.len().div_ceil(parts);
+    let decoded: Vec<Option<Vec<T>>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = nodes
+            .chunks(chunk)
+            .map(|part| {
+                let mut pd = d.empty_like();
+                scope.spawn(move || {
+                    let v: Vec<T> = part
+                        .iter()
+                        .filter_map(|n| whole(&mut pd, n, decode))
+                        .collect();
+                    pd.is_silent().then_some(v)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().ok().flatten())
+            .collect()
+    });
+    let mut out = Vec::with_capacity(nodes.len());
+    for part in decoded {
+        out.extend(part?);
+    }
+    Some(out)
 }
 
 pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
@@ -529,36 +590,21 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
             t.sites.push(s);
         }
     }
-    for n in items(d, o.get("vnets"), "vnets", false) {
-        if let Some(v) = whole(d, n, vnet) {
-            t.vnets.push(v);
-        }
-    }
-    for n in items(d, o.get("peerings"), "peerings", false) {
-        if let Some(p) = whole(d, n, peering) {
-            t.peerings.push(p);
-        }
-    }
-    for n in items(d, o.get("routeTables"), "routeTables", false) {
-        if let Some(r) = whole(d, n, route_table) {
-            t.route_tables.push(r);
-        }
-    }
+    let list = items(d, o.get("vnets"), "vnets", false);
+    t.vnets = whole_list(d, &list, vnet);
+    let list = items(d, o.get("peerings"), "peerings", false);
+    t.peerings = whole_list(d, &list, peering);
+    let list = items(d, o.get("routeTables"), "routeTables", false);
+    t.route_tables = whole_list(d, &list, route_table);
     t.application_security_groups = names(
         d,
         o.get("applicationSecurityGroups"),
         "an application security group name",
     );
-    for n in items(d, o.get("nsgs"), "nsgs", false) {
-        if let Some(x) = whole(d, n, nsg) {
-            t.nsgs.push(x);
-        }
-    }
-    for n in items(d, o.get("nics"), "nics", false) {
-        if let Some(x) = whole(d, n, nic) {
-            t.nics.push(x);
-        }
-    }
+    let list = items(d, o.get("nsgs"), "nsgs", false);
+    t.nsgs = whole_list(d, &list, nsg);
+    let list = items(d, o.get("nics"), "nics", false);
+    t.nics = whole_list(d, &list, nic);
     for n in items(d, o.get("gateways"), "gateways", false) {
         if let Some(x) = whole(d, n, gateway) {
             t.gateways.push(x);
@@ -594,11 +640,8 @@ pub fn decode(d: &mut Diagnostics, root: &Node) -> Topology {
             t.services.push(x);
         }
     }
-    for n in items(d, o.get("privateEndpoints"), "privateEndpoints", false) {
-        if let Some(x) = whole(d, n, private_endpoint) {
-            t.private_endpoints.push(x);
-        }
-    }
+    let list = items(d, o.get("privateEndpoints"), "privateEndpoints", false);
+    t.private_endpoints = whole_list(d, &list, private_endpoint);
     for n in items(d, o.get("loadBalancers"), "loadBalancers", false) {
         if let Some(x) = crate::load_balancer::decode_load_balancer(d, n) {
             t.load_balancers.push(x);

@@ -70,6 +70,23 @@ impl Diagnostics {
         }
     }
 
+    /// New diagnostics for the same file, with the same cap.
+    pub fn empty_like(&self) -> Self {
+        Diagnostics {
+            file: self.file.clone(),
+            items: Vec::new(),
+            cap: self.cap,
+            errors: 0,
+            warnings: 0,
+            undecoded: Default::default(),
+        }
+    }
+
+    /// Nothing reported and nothing left out.
+    pub fn is_silent(&self) -> bool {
+        self.errors == 0 && self.warnings == 0 && self.items.is_empty() && self.undecoded.is_empty()
+    }
+
     pub fn error(&mut self, loc: Loc, message: impl Into<String>) {
         self.errors += 1;
         self.push(Severity::Error, loc, message.into());

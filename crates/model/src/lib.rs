@@ -39,6 +39,7 @@ pub mod overlap;
 pub mod read;
 pub mod route_server;
 pub mod service_tags;
+mod split;
 pub mod types;
 pub mod validate;
 mod yaml_subset;
@@ -93,7 +94,12 @@ pub fn load_str_with(file: &str, text: &str, limits: &Limits) -> Result<Validate
     read_service_tags(file, &mut t, limits, &mut d);
     let extra = admin::hub_and_spoke_peerings(&t);
     t.peerings.extend(extra);
-    validate::validate(&t, &mut d);
+    // The tree is freed on a thread of its own while the topology is validated (a tree is
+    // millions of allocations).
+    std::thread::scope(|scope| {
+        scope.spawn(move || drop(root));
+        validate::validate(&t, &mut d);
+    });
     d.sort();
     if d.has_errors() {
         return Err(d);

@@ -34,24 +34,29 @@ impl Loc {
 }
 
 #[derive(Clone, Debug)]
-pub enum NodeKind {
-    /// A scalar with whether it was quoted (quoted scalars are always strings).
+pub enum NodeKind<'t> {
+    /// A scalar with whether it was quoted (quoted scalars are always strings). Its text is
+    /// borrowed from the document wherever the document spells it out as it is (no escapes
+    /// or folding), so a tree costs no allocation per scalar.
     Scalar {
-        text: String,
+        text: Cow<'t, str>,
         quoted: bool,
     },
-    Seq(Vec<Node>),
+    Seq(Vec<Node<'t>>),
     /// Keys keep their own location for "unknown key" errors.
-    Map(Vec<(String, Loc, Node)>),
+    Map(Vec<Entry<'t>>),
 }
 
+/// A mapping entry: the key, where it is, and its value.
+pub type Entry<'t> = (Cow<'t, str>, Loc, Node<'t>);
+
 #[derive(Clone, Debug)]
-pub struct Node {
-    pub kind: NodeKind,
+pub struct Node<'t> {
+    pub kind: NodeKind<'t>,
     pub loc: Loc,
 }
 
-impl Node {
+impl Node<'_> {
     /// What the node is, in the words of an error message.
     pub fn describe(&self) -> &'static str {
         match &self.kind {
@@ -85,7 +90,7 @@ pub struct SyntaxError {
 
 /// Memory one node costs in the tree, whatever its kind (a mapping entry is
 /// the largest): what anchors and aliases are charged per node they copy.
-const NODE_BYTES: usize = std::mem::size_of::<(String, Loc, Node)>();
+const NODE_BYTES: usize = std::mem::size_of::<Entry<'static>>();
 
 /// Mappings up to this many keys are checked for duplicates by a scan;
 /// larger ones keep a hash set of their keys.
@@ -93,7 +98,7 @@ const SCAN_KEYS: usize = 16;
 
 /// Parses one YAML (or JSON) document into a located tree, within the
 /// default [`Limits`].
-pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+pub fn parse(text: &str) -> Result<Node<'_>, SyntaxError> {
     parse_with(text, &Limits::default())
 }
 
@@ -101,7 +106,7 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
 /// scalar length and the bytes that anchors and aliases copy are bounded by
 /// `limits`; going over a limit is a located [`SyntaxError`]. The work is
 /// linear in the input plus what aliases copy.
-pub fn parse_with(text: &str, limits: &Limits) -> Result<Node, SyntaxError> {
+pub fn parse_with<'t>(text: &'t str, limits: &Limits) -> Result<Node<'t>, SyntaxError> {
     check_flow_entries(text, limits)?;
     if let Some(tree) = parse_subset(text, limits) {
         return Ok(tree);
@@ -112,7 +117,21 @@ pub fn parse_with(text: &str, limits: &Limits) -> Result<Node, SyntaxError> {
 /// The tree of a document written in the common subset of YAML that
 /// the subset parser (`yaml_subset.rs`) reads, or `None` for any other document (or one the
 /// limits refuse). Where it gives a tree, it is the one [`parse_general`] gives.
-pub fn parse_subset(text: &str, limits: &Limits) -> Option<Node> {
+pub fn parse_subset<'t>(text: &'t str, limits: &Limits) -> Option<Node<'t>> {
+    let parts = std::thread::available_parallelism().map_or(1, |n| n.get());
+    parse_subset_in(text, limits, parts)
+}
+
+/// [`parse_subset`] with the items of the document's largest top-level list read by up to
+/// `parts` parsers at once (see `split.rs`); the tree is the same whatever `parts` is.
+pub fn parse_subset_in<'t>(text: &'t str, limits: &Limits, parts: usize) -> Option<Node<'t>> {
+    match crate::split::plan(text.as_bytes(), parts) {
+        Some(plan) => parse_split(text, limits, &plan),
+        None => parse_whole(text, limits),
+    }
+}
+
+fn parse_whole<'t>(text: &'t str, limits: &Limits) -> Option<Node<'t>> {
     let mut tree = TreeBuilder::new(limits);
     crate::yaml_subset::parse(text, |event, (line, col)| {
         tree.event(event, Loc { line, col }).is_ok()
@@ -121,9 +140,105 @@ pub fn parse_subset(text: &str, limits: &Limits) -> Option<Node> {
     Some(tree.finish())
 }
 
+/// The document parsed by one parser with the plan's list left out past its first part,
+/// and each other part of the list by a parser of its own on a thread of its own; the parts'
+/// items are put back into the list in order, so the tree is the one a single parser gives.
+/// `None` where any parser finds the text outside the subset (or the limits refuse it), as
+/// [`parse_whole`] would have.
+fn parse_split<'t>(
+    text: &'t str,
+    limits: &Limits,
+    plan: &crate::split::Plan<'t>,
+) -> Option<Node<'t>> {
+    let (root, parts) = std::thread::scope(|scope| {
+        let workers: Vec<_> = (1..plan.cuts.len())
+            .map(|k| scope.spawn(move || parse_part(text, limits, plan, k)))
+            .collect();
+        let root = parse_first(text, limits, plan);
+        let parts: Vec<_> = workers
+            .into_iter()
+            .map(|w| w.join().ok().flatten())
+            .collect();
+        (root, parts)
+    });
+    let (mut root, mut nodes) = root?;
+    let mut items = Vec::new();
+    for part in parts {
+        let (part, n) = part?;
+        nodes = nodes.saturating_add(n);
+        items.push(part);
+    }
+    if nodes > limits.max_nodes {
+        return None;
+    }
+    let NodeKind::Map(entries) = &mut root.kind else {
+        return None;
+    };
+    let (_, _, list) = entries.iter_mut().find(|(k, _, _)| *k == plan.key)?;
+    let NodeKind::Seq(list) = &mut list.kind else {
+        return None;
+    };
+    for part in items {
+        list.extend(part);
+    }
+    Some(root)
+}
+
+/// The document without the plan's list past its first part, and the nodes it counted.
+fn parse_first<'t>(
+    text: &'t str,
+    limits: &Limits,
+    plan: &crate::split::Plan<'t>,
+) -> Option<(Node<'t>, usize)> {
+    let mut tree = TreeBuilder::new(limits);
+    let jump = crate::yaml_subset::Jump {
+        seq_start: plan.seq_start,
+        from: plan.cuts[1].pos,
+        to: plan.end,
+    };
+    crate::yaml_subset::parse_with_jump(text, jump, |event, (line, col)| {
+        tree.event(event, Loc { line, col }).is_ok()
+    })
+    .ok()?;
+    let nodes = tree.nodes;
+    Some((tree.finish(), nodes))
+}
+
+/// The items of part `k` of the plan's list, and the nodes they count.
+fn parse_part<'t>(
+    text: &'t str,
+    limits: &Limits,
+    plan: &crate::split::Plan<'t>,
+    k: usize,
+) -> Option<(Vec<Node<'t>>, usize)> {
+    let mut tree = TreeBuilder::new(limits);
+    tree.open_list_of_root(plan.key);
+    let last = k + 1 == plan.cuts.len();
+    let stop = if last {
+        plan.end.pos
+    } else {
+        plan.cuts[k + 1].pos
+    };
+    crate::yaml_subset::parse_items(
+        text,
+        plan.cuts[k],
+        plan.column,
+        plan.indentless,
+        stop,
+        last,
+        |event, (line, col)| tree.event(event, Loc { line, col }).is_ok(),
+    )
+    .ok()?;
+    let nodes = tree.nodes;
+    match tree.stack.pop() {
+        Some(Frame::Seq { items, .. }) => Some((items, nodes)),
+        _ => None,
+    }
+}
+
 /// Parses any YAML (or JSON) document with the general parser (`saphyr-parser`);
 /// [`parse_with`] uses it for what [`parse_subset`] does not read.
-pub fn parse_general(text: &str, limits: &Limits) -> Result<Node, SyntaxError> {
+pub fn parse_general<'t>(text: &'t str, limits: &Limits) -> Result<Node<'t>, SyntaxError> {
     let mut tree = TreeBuilder::new(limits);
     let mut parser = Parser::new_from_str(text);
     while let Some(ev) = parser.next_event() {
@@ -149,6 +264,10 @@ fn check_flow_entries(text: &str, limits: &Limits) -> Result<(), SyntaxError> {
     let s = text.as_bytes();
     let (mut seen, mut depth, mut i) = (0usize, 0usize, 0usize);
     while i < s.len() {
+        if !FLOW_CHECK_BYTES[s[i] as usize] {
+            i += 1;
+            continue;
+        }
         match s[i] {
             b'#' if depth == 0 && (i == 0 || matches!(s[i - 1], b' ' | b'\t' | b'\n')) => {
                 // To the line's end (the line feed itself counts for nothing).
@@ -191,6 +310,17 @@ fn check_flow_entries(text: &str, limits: &Limits) -> Result<(), SyntaxError> {
     Ok(())
 }
 
+/// The bytes [`check_flow_entries`] looks at; it passes over every other byte at once.
+static FLOW_CHECK_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut k = 0;
+    while k < 7 {
+        t[b"#\"[{,]}"[k] as usize] = true;
+        k += 1;
+    }
+    t
+};
+
 /// Past the `"` that closes a double-quoted string whose text starts at `i` (a `\\` escapes
 /// the byte after it), or the end of the text.
 fn quoted_end(s: &[u8], mut i: usize) -> usize {
@@ -222,36 +352,36 @@ fn loc_at(s: &[u8], i: usize) -> Loc {
 }
 
 /// A list or mapping still open, with its anchor id (0: none).
-enum Frame {
+enum Frame<'t> {
     Seq {
         loc: Loc,
-        items: Vec<Node>,
+        items: Vec<Node<'t>>,
         anchor: usize,
     },
     Map {
         loc: Loc,
-        entries: Vec<(String, Loc, Node)>,
+        entries: Vec<Entry<'t>>,
         /// The key read, waiting for its value.
-        pending: Option<(String, Loc)>,
+        pending: Option<(Cow<'t, str>, Loc)>,
         /// All keys, once the mapping has more than [`SCAN_KEYS`].
-        keys: Option<HashSet<String>>,
+        keys: Option<HashSet<Cow<'t, str>>>,
         anchor: usize,
     },
 }
 
 /// An anchored node, with what copying it costs.
-struct Anchored {
-    node: Node,
+struct Anchored<'t> {
+    node: Node<'t>,
     nodes: usize,
     bytes: usize,
 }
 
 /// Builds the tree from parser events, charging every node to the limits.
-struct TreeBuilder<'l> {
+struct TreeBuilder<'l, 't> {
     limits: &'l Limits,
-    stack: Vec<Frame>,
-    anchors: HashMap<usize, Anchored>,
-    root: Option<Node>,
+    stack: Vec<Frame<'t>>,
+    anchors: HashMap<usize, Anchored<'t>>,
+    root: Option<Node<'t>>,
     nodes: usize,
     alias_bytes: usize,
     docs: usize,
@@ -261,7 +391,7 @@ fn error(loc: Loc, message: String) -> SyntaxError {
     SyntaxError { loc, message }
 }
 
-impl<'l> TreeBuilder<'l> {
+impl<'l, 't> TreeBuilder<'l, 't> {
     fn new(limits: &'l Limits) -> Self {
         TreeBuilder {
             limits,
@@ -274,10 +404,28 @@ impl<'l> TreeBuilder<'l> {
         }
     }
 
-    fn finish(self) -> Node {
+    /// Opens the root mapping and, under `key`, a list: where a part of a split list's items
+    /// go, at the depth they have in the document (the limits see them there).
+    fn open_list_of_root(&mut self, key: &'t str) {
+        let loc = Loc::default();
+        self.stack.push(Frame::Map {
+            loc,
+            entries: Vec::new(),
+            pending: Some((Cow::Borrowed(key), loc)),
+            keys: None,
+            anchor: 0,
+        });
+        self.stack.push(Frame::Seq {
+            loc,
+            items: Vec::new(),
+            anchor: 0,
+        });
+    }
+
+    fn finish(self) -> Node<'t> {
         self.root.unwrap_or(Node {
             kind: NodeKind::Scalar {
-                text: String::new(),
+                text: Cow::Borrowed(""),
                 quoted: false,
             },
             loc: Loc { line: 1, col: 1 },
@@ -285,7 +433,7 @@ impl<'l> TreeBuilder<'l> {
     }
 
     /// Takes one parser event; a finished node goes into its parent.
-    fn event(&mut self, event: Event<'_>, loc: Loc) -> Result<(), SyntaxError> {
+    fn event(&mut self, event: Event<'t>, loc: Loc) -> Result<(), SyntaxError> {
         let finished = match event {
             Event::StreamStart | Event::StreamEnd | Event::Nothing | Event::DocumentEnd => None,
             Event::DocumentStart(_) => self.document_start(loc)?,
@@ -306,7 +454,7 @@ impl<'l> TreeBuilder<'l> {
         Ok(())
     }
 
-    fn document_start(&mut self, loc: Loc) -> Result<Option<(Node, usize)>, SyntaxError> {
+    fn document_start(&mut self, loc: Loc) -> Result<Option<(Node<'t>, usize)>, SyntaxError> {
         self.docs += 1;
         if self.docs > 1 {
             return Err(error(
@@ -351,10 +499,10 @@ impl<'l> TreeBuilder<'l> {
 
     fn scalar(
         &mut self,
-        value: Cow<'_, str>,
+        value: Cow<'t, str>,
         style: ScalarStyle,
         loc: Loc,
-    ) -> Result<Node, SyntaxError> {
+    ) -> Result<Node<'t>, SyntaxError> {
         if value.len() > self.limits.max_scalar_bytes {
             return Err(error(
                 loc,
@@ -368,7 +516,7 @@ impl<'l> TreeBuilder<'l> {
         self.charge_nodes(1, loc)?;
         Ok(Node {
             kind: NodeKind::Scalar {
-                text: value.into_owned(),
+                text: value,
                 quoted: !matches!(style, ScalarStyle::Plain),
             },
             loc,
@@ -380,7 +528,7 @@ impl<'l> TreeBuilder<'l> {
         loc: Loc,
         anchor: usize,
         map: bool,
-    ) -> Result<Option<(Node, usize)>, SyntaxError> {
+    ) -> Result<Option<(Node<'t>, usize)>, SyntaxError> {
         if self.stack.len() >= self.limits.max_depth {
             return Err(error(
                 loc,
@@ -409,7 +557,7 @@ impl<'l> TreeBuilder<'l> {
         Ok(None)
     }
 
-    fn close(&mut self, loc: Loc) -> Result<(Node, usize), SyntaxError> {
+    fn close(&mut self, loc: Loc) -> Result<(Node<'t>, usize), SyntaxError> {
         match self.stack.pop() {
             Some(Frame::Seq { loc, items, anchor }) => Ok((
                 Node {
@@ -435,7 +583,7 @@ impl<'l> TreeBuilder<'l> {
     }
 
     /// Remembers an anchored node; the copy is charged like an alias.
-    fn anchor(&mut self, id: usize, node: &Node) -> Result<(), SyntaxError> {
+    fn anchor(&mut self, id: usize, node: &Node<'t>) -> Result<(), SyntaxError> {
         let (nodes, bytes) = cost(node);
         self.charge_alias_bytes(bytes, node.loc)?;
         self.anchors.insert(
@@ -450,7 +598,7 @@ impl<'l> TreeBuilder<'l> {
     }
 
     /// A copy of the anchored node, after charging it to the limits.
-    fn alias(&mut self, id: usize, loc: Loc) -> Result<Node, SyntaxError> {
+    fn alias(&mut self, id: usize, loc: Loc) -> Result<Node<'t>, SyntaxError> {
         let Some(a) = self.anchors.get(&id) else {
             return Err(error(loc, "alias to an unknown anchor".into()));
         };
@@ -461,7 +609,7 @@ impl<'l> TreeBuilder<'l> {
     }
 
     /// Puts a finished node into the open list or mapping (or makes it the root).
-    fn attach(&mut self, node: Node) -> Result<(), SyntaxError> {
+    fn attach(&mut self, node: Node<'t>) -> Result<(), SyntaxError> {
         match self.stack.last_mut() {
             None => self.root = Some(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
@@ -481,11 +629,11 @@ impl<'l> TreeBuilder<'l> {
 
 /// Checks a mapping key: a scalar, not yet in the mapping. Small mappings are
 /// scanned; larger ones keep a set, so the check is linear overall.
-fn new_key(
-    entries: &[(String, Loc, Node)],
-    keys: &mut Option<HashSet<String>>,
-    node: Node,
-) -> Result<(String, Loc), SyntaxError> {
+fn new_key<'t>(
+    entries: &[Entry<'t>],
+    keys: &mut Option<HashSet<Cow<'t, str>>>,
+    node: Node<'t>,
+) -> Result<(Cow<'t, str>, Loc), SyntaxError> {
     let NodeKind::Scalar { text, .. } = node.kind else {
         return Err(error(node.loc, "expected a scalar mapping key".into()));
     };

@@ -22,7 +22,7 @@ use ipnet::Ipv4Net;
 
 use crate::decode::parse_prefix;
 use crate::limits::{Echo, Limits};
-use crate::node::{self, Loc, Node, NodeKind};
+use crate::node::{self, Entry, Loc, Node, NodeKind};
 
 /// One service tag: its name, region ("" for a global tag), system service and IPv4 prefixes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -84,7 +84,7 @@ fn err(loc: Loc, message: impl Into<String>) -> TagFileError {
     }
 }
 
-fn entries<'a>(n: &'a Node, what: &str) -> Result<&'a [(String, Loc, Node)], TagFileError> {
+fn entries<'a>(n: &'a Node<'a>, what: &str) -> Result<&'a [Entry<'a>], TagFileError> {
     match &n.kind {
         NodeKind::Map(e) => Ok(e),
         _ => Err(err(
@@ -94,14 +94,14 @@ fn entries<'a>(n: &'a Node, what: &str) -> Result<&'a [(String, Loc, Node)], Tag
     }
 }
 
-fn field<'a>(e: &'a [(String, Loc, Node)], key: &str) -> Option<&'a Node> {
+fn field<'a>(e: &'a [Entry<'a>], key: &str) -> Option<&'a Node<'a>> {
     e.iter()
         .find(|(k, _, _)| k == key)
         .map(|(_, _, n)| n)
         .filter(|n| !n.is_null())
 }
 
-fn text<'a>(n: &'a Node, what: &str) -> Result<&'a str, TagFileError> {
+fn text<'a>(n: &'a Node<'a>, what: &str) -> Result<&'a str, TagFileError> {
     match &n.kind {
         NodeKind::Scalar { text, .. } => Ok(text),
         _ => Err(err(

@@ -49,9 +49,105 @@ pub(crate) fn parse<'t>(text: &'t str, sink: impl FnMut(Event<'t>, At) -> bool) 
         flow_depth: 0,
         flow_line: 0,
         flow_col: 0,
+        jump: None,
         sink,
     };
     p.document()
+}
+
+/// A place in the text at a line's first content character: the cursor of a parser that has
+/// just finished a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Cursor {
+    pub pos: usize,
+    pub line: u32,
+    pub line_start: usize,
+}
+
+/// One top-level block sequence whose items are parsed by several parsers: the one that parses
+/// the document stops at the item starting at `from` and goes on at `to`, where the sequence
+/// ends; the items between are [`parse_items`]' to parse.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Jump {
+    /// Where the sequence starts (its `SequenceStart` event's place).
+    pub seq_start: usize,
+    pub from: usize,
+    pub to: Cursor,
+}
+
+/// [`parse`], leaving the items of one sequence from `jump.from` to its end out of the events:
+/// `Outside` too when the parser does not stop at an item boundary exactly at `jump.from`.
+pub(crate) fn parse_with_jump<'t>(
+    text: &'t str,
+    jump: Jump,
+    sink: impl FnMut(Event<'t>, At) -> bool,
+) -> R<()> {
+    if !in_alphabet(text.as_bytes()) {
+        return Err(Outside);
+    }
+    let mut p = Subset {
+        s: text.as_bytes(),
+        text,
+        pos: 0,
+        line: 1,
+        line_start: 0,
+        depth: 0,
+        flow_depth: 0,
+        flow_line: 0,
+        flow_col: 0,
+        jump: Some(jump),
+        sink,
+    };
+    p.document()?;
+    match p.jump {
+        None => Ok(()),
+        Some(_) => Err(Outside),
+    }
+}
+
+/// The events of the items of a top-level block sequence whose `-` are in column `d` (a
+/// mapping's value at the root, so two collections are open), from the item at `from` to the
+/// one at `stop` (not included), or to the sequence's end when `last`: `Outside` unless the
+/// items end exactly at `stop`, as the parser of the whole document would have found them.
+pub(crate) fn parse_items<'t>(
+    text: &'t str,
+    from: Cursor,
+    d: usize,
+    indentless: bool,
+    stop: usize,
+    last: bool,
+    sink: impl FnMut(Event<'t>, At) -> bool,
+) -> R<()> {
+    let mut p = Subset {
+        s: text.as_bytes(),
+        text,
+        pos: from.pos,
+        line: from.line,
+        line_start: from.line_start,
+        depth: 2,
+        flow_depth: 0,
+        flow_line: 0,
+        flow_col: 0,
+        jump: None,
+        sink,
+    };
+    loop {
+        p.seq_item(d)?;
+        if !last && p.pos >= stop {
+            return if p.pos == stop { Ok(()) } else { Err(Outside) };
+        }
+        match p.indent() {
+            Some(i) if i == d && p.is_seq_entry() => continue,
+            Some(i) if i == d && indentless => break,
+            Some(i) if i >= d => return Err(Outside),
+            _ => break,
+        }
+    }
+    if last && p.pos == stop {
+        Ok(())
+    } else {
+        Err(Outside)
+    }
 }
 
 /// Printable ASCII and line feeds only.
@@ -82,6 +178,8 @@ struct Subset<'t, F> {
     flow_depth: usize,
     flow_line: u32,
     flow_col: usize,
+    /// Where the parser leaves a sequence to other parsers (see [`parse_with_jump`]).
+    jump: Option<Jump>,
     sink: F,
 }
 
@@ -281,8 +379,17 @@ impl<'t, F: FnMut(Event<'t>, At) -> bool> Subset<'t, F> {
             self.pos
         };
         self.emit(Event::SequenceStart(0, None), start)?;
+        let jump = self.jump.filter(|j| j.seq_start == start);
         loop {
             self.seq_item(d)?;
+            if let Some(j) = jump.filter(|_| self.jump.is_some()) {
+                if self.pos == j.from {
+                    (self.pos, self.line, self.line_start) = (j.to.pos, j.to.line, j.to.line_start);
+                    self.jump = None;
+                } else if self.pos > j.from {
+                    return Err(Outside);
+                }
+            }
             match self.indent() {
                 Some(i) if i == d && self.is_seq_entry() => continue,
                 Some(i) if i == d && indentless => break,

@@ -1,12 +1,14 @@
 //! The topology document as a located tree: the edits a fix makes to it, and a block-YAML
 //! writer, so the fixed topology is a file `validate` reads like any other.
 
+use std::borrow::Cow;
+
 use vnetsim_model::node::{Loc, Node, NodeKind};
 
-pub fn scalar(text: impl Into<String>, quoted: bool) -> Node {
+pub fn scalar(text: impl Into<String>, quoted: bool) -> Node<'static> {
     Node {
         kind: NodeKind::Scalar {
-            text: text.into(),
+            text: Cow::Owned(text.into()),
             quoted,
         },
         loc: Loc::default(),
@@ -14,49 +16,49 @@ pub fn scalar(text: impl Into<String>, quoted: bool) -> Node {
 }
 
 /// A quoted string (always a string, whatever it looks like).
-pub fn s(text: impl Into<String>) -> Node {
+pub fn s(text: impl Into<String>) -> Node<'static> {
     scalar(text, true)
 }
 
 /// A plain scalar: a number or a boolean.
-pub fn plain(text: impl ToString) -> Node {
+pub fn plain(text: impl ToString) -> Node<'static> {
     scalar(text.to_string(), false)
 }
 
-pub fn seq(items: Vec<Node>) -> Node {
+pub fn seq<'t>(items: Vec<Node<'t>>) -> Node<'t> {
     Node {
         kind: NodeKind::Seq(items),
         loc: Loc::default(),
     }
 }
 
-pub fn map(entries: Vec<(&str, Node)>) -> Node {
+pub fn map<'t>(entries: Vec<(&str, Node<'t>)>) -> Node<'t> {
     Node {
         kind: NodeKind::Map(
             entries
                 .into_iter()
-                .map(|(k, v)| (k.to_string(), Loc::default(), v))
+                .map(|(k, v)| (Cow::Owned(k.to_string()), Loc::default(), v))
                 .collect(),
         ),
         loc: Loc::default(),
     }
 }
 
-pub fn text(n: &Node) -> Option<&str> {
+pub fn text<'a>(n: &'a Node<'_>) -> Option<&'a str> {
     match &n.kind {
         NodeKind::Scalar { text, .. } => Some(text),
         _ => None,
     }
 }
 
-pub fn get<'a>(n: &'a Node, key: &str) -> Option<&'a Node> {
+pub fn get<'a, 't>(n: &'a Node<'t>, key: &str) -> Option<&'a Node<'t>> {
     match &n.kind {
         NodeKind::Map(m) => m.iter().find(|(k, _, _)| k == key).map(|(_, _, v)| v),
         _ => None,
     }
 }
 
-pub fn get_mut<'a>(n: &'a mut Node, key: &str) -> Option<&'a mut Node> {
+pub fn get_mut<'a, 't>(n: &'a mut Node<'t>, key: &str) -> Option<&'a mut Node<'t>> {
     match &mut n.kind {
         NodeKind::Map(m) => m.iter_mut().find(|(k, _, _)| k == key).map(|(_, _, v)| v),
         _ => None,
@@ -64,19 +66,19 @@ pub fn get_mut<'a>(n: &'a mut Node, key: &str) -> Option<&'a mut Node> {
 }
 
 /// Sets `key` of a mapping (replacing its value, or appending the key).
-pub fn set(n: &mut Node, key: &str, v: Node) -> bool {
+pub fn set<'t>(n: &mut Node<'t>, key: &str, v: Node<'t>) -> bool {
     let NodeKind::Map(m) = &mut n.kind else {
         return false;
     };
     match m.iter_mut().find(|(k, _, _)| k == key) {
         Some(e) => e.2 = v,
-        None => m.push((key.to_string(), Loc::default(), v)),
+        None => m.push((Cow::Owned(key.to_string()), Loc::default(), v)),
     }
     true
 }
 
 /// The list under `key`, created (or replacing a null) when missing.
-pub fn list_mut<'a>(n: &'a mut Node, key: &str) -> Option<&'a mut Vec<Node>> {
+pub fn list_mut<'a, 't>(n: &'a mut Node<'t>, key: &str) -> Option<&'a mut Vec<Node<'t>>> {
     let missing = match get(n, key) {
         None => true,
         Some(v) => v.is_null(),
@@ -91,7 +93,7 @@ pub fn list_mut<'a>(n: &'a mut Node, key: &str) -> Option<&'a mut Vec<Node>> {
 }
 
 /// The item of the list under `key` whose `name` is `name`.
-pub fn named_mut<'a>(n: &'a mut Node, key: &str, name: &str) -> Option<&'a mut Node> {
+pub fn named_mut<'a, 't>(n: &'a mut Node<'t>, key: &str, name: &str) -> Option<&'a mut Node<'t>> {
     list_mut(n, key)?
         .iter_mut()
         .find(|x| get(x, "name").and_then(text) == Some(name))
@@ -200,7 +202,7 @@ fn scalar_text(n: &Node) -> String {
         NodeKind::Scalar {
             text,
             quoted: false,
-        } if safe_plain(text) => text.clone(),
+        } if safe_plain(text) => text.to_string(),
         NodeKind::Scalar { text, .. } => quote(text),
         _ => String::new(),
     }
@@ -245,7 +247,7 @@ pub fn to_json(n: &Node) -> serde_json::Value {
     match &n.kind {
         NodeKind::Scalar { text, quoted } => {
             if *quoted {
-                Value::String(text.clone())
+                Value::String(text.to_string())
             } else if let Ok(i) = text.parse::<i64>() {
                 Value::from(i)
             } else if text == "true" || text == "false" {
@@ -253,13 +255,15 @@ pub fn to_json(n: &Node) -> serde_json::Value {
             } else if n.is_null() {
                 Value::Null
             } else {
-                Value::String(text.clone())
+                Value::String(text.to_string())
             }
         }
         NodeKind::Seq(v) => Value::Array(v.iter().map(to_json).collect()),
-        NodeKind::Map(m) => {
-            Value::Object(m.iter().map(|(k, _, v)| (k.clone(), to_json(v))).collect())
-        }
+        NodeKind::Map(m) => Value::Object(
+            m.iter()
+                .map(|(k, _, v)| (k.to_string(), to_json(v)))
+                .collect(),
+        ),
     }
 }
 

@@ -10,16 +10,19 @@ use crate::doc::{self, get, list_mut, map, named_mut, plain, s, seq, set, text};
 #[derive(Clone, Debug)]
 pub enum Edit {
     /// Append `rule` to `nsgs[nsg].rules`.
-    AddNsgRule { nsg: String, rule: Node },
+    AddNsgRule { nsg: String, rule: Node<'static> },
     /// Append `rule` to the admin rule collection `manager/configuration/collection`.
     AddAdminRule {
         manager: String,
         configuration: String,
         collection: String,
-        rule: Node,
+        rule: Node<'static>,
     },
     /// Append `collection` to `firewalls[firewall].networkRuleCollections`.
-    AddFirewallCollection { firewall: String, collection: Node },
+    AddFirewallCollection {
+        firewall: String,
+        collection: Node<'static>,
+    },
     /// Set a flag on the peering object `from` → `to`.
     SetPeeringFlag {
         from: String,
@@ -34,7 +37,7 @@ pub enum Edit {
     /// `subnet`, `VNET/SUBNET`) when `create`.
     AddRoute {
         table: String,
-        route: Node,
+        route: Node<'static>,
         create_for: Option<(String, String)>,
     },
     /// Set a subnet's key.
@@ -42,13 +45,13 @@ pub enum Edit {
         vnet: String,
         subnet: String,
         key: &'static str,
-        value: Node,
+        value: Node<'static>,
     },
 }
 
 impl Edit {
     /// Applies the edit to the document; false when the object it edits is not in it.
-    pub fn apply(&self, root: &mut Node) -> bool {
+    pub fn apply(&self, root: &mut Node<'_>) -> bool {
         match self {
             Edit::AddNsgRule { nsg, rule } => push(root, "nsgs", nsg, "rules", rule),
             Edit::AddAdminRule {
@@ -156,17 +159,17 @@ impl Edit {
     }
 }
 
-fn push(root: &mut Node, list: &str, name: &str, key: &str, item: &Node) -> bool {
+fn push<'t>(root: &mut Node<'t>, list: &str, name: &str, key: &str, item: &Node<'t>) -> bool {
     named_mut(root, list, name)
         .and_then(|x| list_mut(x, key))
         .map(|r| r.push(item.clone()))
         .is_some()
 }
 
-fn add_route(
-    root: &mut Node,
+fn add_route<'t>(
+    root: &mut Node<'t>,
     table: &str,
-    route: &Node,
+    route: &Node<'t>,
     create: Option<&(String, String)>,
 ) -> bool {
     if let Some((vnet, subnet)) = create {
