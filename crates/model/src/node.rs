@@ -223,7 +223,6 @@ fn parse_part<'t>(
         text,
         plan.cuts[k],
         plan.column,
-        plan.indentless,
         stop,
         last,
         |event, (line, col)| tree.event(event, Loc { line, col }).is_ok(),

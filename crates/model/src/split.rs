@@ -29,9 +29,8 @@ pub(crate) struct Plan<'t> {
     /// Where the list starts: its first `-`, or for a list in its key's column (indentless)
     /// its first item's content.
     pub seq_start: usize,
-    /// The column of its `-`.
+    /// The column of its `-` (0: the list is indentless, in its key's column).
     pub column: usize,
-    pub indentless: bool,
     /// Where each part's first item starts (the first part's is the list's first item).
     pub cuts: Vec<Cursor>,
     /// Where the parser is once the list has ended: the next top-level key, or the end.
@@ -66,8 +65,7 @@ pub(crate) fn plan(s: &[u8], parts: usize) -> Option<Plan<'_>> {
     if !is_item(s, dash) {
         return None;
     }
-    let indentless = column == 0;
-    let seq_start = match indentless {
+    let seq_start = match column == 0 {
         true => content_after_dash(s, dash)?,
         false => dash,
     };
@@ -81,7 +79,7 @@ pub(crate) fn plan(s: &[u8], parts: usize) -> Option<Plan<'_>> {
             if l.start + column >= dash + cuts.len() * part_bytes && cuts.len() < parts {
                 cuts.push(cursor(&l, column));
             }
-        } else if l.indent < column || (l.indent == 0 && !indentless) {
+        } else if l.indent < column {
             // Outside the list's items: one parser decides what this is.
             return None;
         }
@@ -97,7 +95,6 @@ pub(crate) fn plan(s: &[u8], parts: usize) -> Option<Plan<'_>> {
         key,
         seq_start,
         column,
-        indentless,
         cuts,
         end,
     })
@@ -240,7 +237,7 @@ mod tests {
         let t = big_list("nsgs", "  ", 200_000);
         let p = plan(t.as_bytes(), 4).expect("a plan");
         assert_eq!(p.key, "nsgs");
-        assert_eq!((p.column, p.indentless), (2, false));
+        assert_eq!(p.column, 2);
         assert_eq!(p.cuts.len(), 4);
         for c in &p.cuts {
             assert_eq!(&t[c.pos..c.pos + 2], "- ");
@@ -255,7 +252,7 @@ mod tests {
     fn an_indentless_list_starts_at_its_first_content() {
         let t = big_list("rules", "", 200_000);
         let p = plan(t.as_bytes(), 2).expect("a plan");
-        assert!(p.indentless);
+        assert_eq!(p.column, 0, "indentless");
         assert_eq!(&t[p.seq_start..p.seq_start + 1], "{");
     }
 

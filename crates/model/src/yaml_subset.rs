@@ -36,23 +36,29 @@ const MAX_NESTING: usize = 256;
 /// Gives the events of `text` to `sink` (with where each starts) when the text is inside
 /// the subset; `sink` returns false to refuse an event, which stops the parser.
 pub(crate) fn parse<'t>(text: &'t str, sink: impl FnMut(Event<'t>, At) -> bool) -> R<()> {
+    document_events(text, None, sink)
+}
+
+/// The document's events, leaving out the items `jump` says other parsers read.
+fn document_events<'t>(
+    text: &'t str,
+    jump: Option<Jump>,
+    sink: impl FnMut(Event<'t>, At) -> bool,
+) -> R<()> {
     if !in_alphabet(text.as_bytes()) {
         return Err(Outside);
     }
-    let mut p = Subset {
-        s: text.as_bytes(),
-        text,
+    let start = Cursor {
         pos: 0,
         line: 1,
         line_start: 0,
-        depth: 0,
-        flow_depth: 0,
-        flow_line: 0,
-        flow_col: 0,
-        jump: None,
-        sink,
     };
-    p.document()
+    let mut p = Subset::new(text, start, 0, jump, sink);
+    p.document()?;
+    match p.jump {
+        None => Ok(()),
+        Some(_) => Err(Outside),
+    }
 }
 
 /// A place in the text at a line's first content character: the cursor of a parser that has
@@ -82,27 +88,7 @@ pub(crate) fn parse_with_jump<'t>(
     jump: Jump,
     sink: impl FnMut(Event<'t>, At) -> bool,
 ) -> R<()> {
-    if !in_alphabet(text.as_bytes()) {
-        return Err(Outside);
-    }
-    let mut p = Subset {
-        s: text.as_bytes(),
-        text,
-        pos: 0,
-        line: 1,
-        line_start: 0,
-        depth: 0,
-        flow_depth: 0,
-        flow_line: 0,
-        flow_col: 0,
-        jump: Some(jump),
-        sink,
-    };
-    p.document()?;
-    match p.jump {
-        None => Ok(()),
-        Some(_) => Err(Outside),
-    }
+    document_events(text, Some(jump), sink)
 }
 
 /// The events of the items of a top-level block sequence whose `-` are in column `d` (a
@@ -113,24 +99,11 @@ pub(crate) fn parse_items<'t>(
     text: &'t str,
     from: Cursor,
     d: usize,
-    indentless: bool,
     stop: usize,
     last: bool,
     sink: impl FnMut(Event<'t>, At) -> bool,
 ) -> R<()> {
-    let mut p = Subset {
-        s: text.as_bytes(),
-        text,
-        pos: from.pos,
-        line: from.line,
-        line_start: from.line_start,
-        depth: 2,
-        flow_depth: 0,
-        flow_line: 0,
-        flow_col: 0,
-        jump: None,
-        sink,
-    };
+    let mut p = Subset::new(text, from, 2, None, sink);
     loop {
         p.seq_item(d)?;
         if !last && p.pos >= stop {
@@ -138,7 +111,7 @@ pub(crate) fn parse_items<'t>(
         }
         match p.indent() {
             Some(i) if i == d && p.is_seq_entry() => continue,
-            Some(i) if i == d && indentless => break,
+            Some(i) if i == d && d == 0 => break,
             Some(i) if i >= d => return Err(Outside),
             _ => break,
         }
@@ -184,6 +157,23 @@ struct Subset<'t, F> {
 }
 
 impl<'t, F: FnMut(Event<'t>, At) -> bool> Subset<'t, F> {
+    /// A parser at `at`, inside `depth` open collections, outside any flow collection.
+    fn new(text: &'t str, at: Cursor, depth: usize, jump: Option<Jump>, sink: F) -> Self {
+        Subset {
+            s: text.as_bytes(),
+            text,
+            pos: at.pos,
+            line: at.line,
+            line_start: at.line_start,
+            depth,
+            flow_depth: 0,
+            flow_line: 0,
+            flow_col: 0,
+            jump,
+            sink,
+        }
+    }
+
     fn at(&self, i: usize) -> u8 {
         self.s.get(i).copied().unwrap_or(b'\n')
     }
