@@ -19,7 +19,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(topology capture import trace flowlog compiled)
+    targets=(topology split capture import trace flowlog compiled)
 fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -46,13 +46,13 @@ seeds() {
 # Extra libFuzzer options per target (a dictionary of the format's words).
 extra() {
     case "$1" in
-    topology | trace) echo "-dict=$here/topology.dict" ;;
+    topology | split | trace) echo "-dict=$here/topology.dict" ;;
     esac
 }
 
 max_len() {
     case "$1" in
-    topology | trace) echo 16384 ;;
+    topology | split | trace) echo 16384 ;;
     *) echo 65536 ;;
     esac
 }
@@ -70,6 +70,15 @@ for t in "${targets[@]}"; do
                 "$bin" compile "$f" -o "$seed_dir/$(basename "$f").vnetsim" >/dev/null 2>&1
             done
         fi
+    fi
+    if [ "$t" = split ]; then
+        # A split input is one byte choosing the parts, then a topology: each topology
+        # behind four choices (2 to 9 parts, parts of 1 to 128 bytes).
+        for f in "$root"/traces/*.yaml "$root"/tests/fixtures/*.yaml; do
+            for c in '\x01' '\x42' '\x83' '\xe7'; do
+                { printf "$c"; cat "$f"; } > "$seed_dir/$(basename "$f").$(printf %s "$c" | tr -d '\\')"
+            done
+        done
     fi
     if [ "$t" = trace ]; then
         # A trace input is 24 bytes choosing the flows, then a topology.

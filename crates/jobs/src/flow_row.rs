@@ -53,26 +53,40 @@ pub(crate) fn row_named(
 ) -> FlowRow {
     let fw = &t.forward;
     let delivered = fw.verdict == Verdict::Delivered;
-    let (dropped_at, rule) = decided(t);
     FlowRow {
         src: ip(t.flow.src),
         dst: ip(t.flow.dst),
-        protocol: protocol_name(t.flow.proto),
         src_port: t.flow.sport,
         dst_port: t.flow.dport,
-        fqdn: l7.map(|x| x.fqdn.to_string()),
         ingress: name(t.ingress),
-        outcome: t.outcome.as_str().to_string(),
         delivered_to: fw.delivered_to.map(&name),
-        dropped_at: dropped_at.map(&name),
-        rule: rule.map(|r| rule_name(f, r)),
-        reason: outcome_reason(f, t),
         src_seen: delivered.then(|| ip(fw.seen.src)),
         dst_seen: delivered.then(|| ip(fw.seen.dst)),
         path,
         return_path,
-        symmetric: t.symmetric,
         to: Some(name(f.endpoint_of_destination(t.flow.dst))),
+        ..shared_columns(f, t, l7, &name)
+    }
+}
+
+/// The columns of `t`'s row that flows of one kind share: protocol, name probed, outcome,
+/// drop point, rule, reason and symmetry. The flow's own columns (addresses, ports, ingress,
+/// delivered-to, destination endpoint, paths) are left empty.
+pub(crate) fn shared_columns(
+    f: &Fabric,
+    t: &Trace,
+    l7: Option<L7<'_>>,
+    name: impl Fn(Endpoint) -> String,
+) -> FlowRow {
+    let (dropped_at, rule) = decided(t);
+    FlowRow {
+        protocol: protocol_name(t.flow.proto),
+        fqdn: l7.map(|x| x.fqdn.to_string()),
+        outcome: t.outcome.as_str().to_string(),
+        dropped_at: dropped_at.map(&name),
+        rule: rule.map(|r| rule_name(f, r)),
+        reason: outcome_reason(f, t),
+        symmetric: t.symmetric,
         ..FlowRow::default()
     }
 }

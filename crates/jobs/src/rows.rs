@@ -100,6 +100,12 @@ pub fn row(f: &Fabric, ids: &EndpointIds, s: &Scratch, t: &Trace, l7: Option<L7<
     crate::flow_row::row_named(f, t, l7, |e| ids.get(e).to_string(), paths)
 }
 
+/// The columns of [`row`] that a pattern of flows shares ([`crate::flow_row::shared_columns`]),
+/// the flow's own left empty: what a [`crate::sweep::FlowSink`] keeps of a pattern.
+pub fn pattern_row(f: &Fabric, ids: &EndpointIds, t: &Trace, l7: Option<L7<'_>>) -> FlowRow {
+    crate::flow_row::shared_columns(f, t, l7, |e| ids.get(e).to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -427,25 +427,61 @@ fn own_fields(
     (fields, [forward, ret])
 }
 
-type PatternIds =
-    HashMap<PatternKey, PatternId, BuildHasherDefault<vnetsim_engine::replay::FxHasher>>;
+/// The patterns of a sweep's keys, each registered on first sight from the cell traced again
+/// (once per distinct key, never per flow), and the flows counted under each key: one lookup
+/// per flow gives both the pattern and the summary's count. Consecutive flows of one source
+/// often share their key, so the last one found is compared first.
+#[derive(Default)]
+struct Patterns {
+    index: PatternIndex,
+    /// Per distinct key, in first-seen order: its pattern, its flows and the least cell.
+    seen: Vec<(PatternKey, PatternId, u64, sweep::Cell)>,
+    last: Option<(PatternKey, usize)>,
+}
 
-/// The pattern of a flow's key, registered on first sight from the cell traced again (once
-/// per distinct key, never per flow).
-fn pattern_of(
-    patterns: &mut PatternIds,
-    key: PatternKey,
-    c: sweep::Cell,
-    (f, m, ids): (&Fabric, &Matrix, &EndpointIds),
-    scratch: &mut Scratch,
-    out: &mut dyn FlowSink,
-) -> PatternId {
-    *patterns.entry(key).or_insert_with(|| {
-        let s = &mut *scratch;
-        let t = sweep::trace_cell(f, m, c, s);
-        let l7 = sweep::destination_l7(f, &t.flow);
-        out.add_pattern(&crate::rows::row(f, ids, s, &t, l7))
-    })
+type PatternIndex = HashMap<PatternKey, u32, BuildHasherDefault<vnetsim_engine::replay::FxHasher>>;
+
+impl Patterns {
+    /// The pattern of the flow in cell `c`, with the flow counted under its key.
+    fn count(
+        &mut self,
+        key: PatternKey,
+        c: sweep::Cell,
+        (f, m, ids): (&Fabric, &Matrix, &EndpointIds),
+        scratch: &mut Scratch,
+        out: &mut dyn FlowSink,
+    ) -> PatternId {
+        let at = match self.last {
+            Some((k, at)) if k == key => at,
+            _ => {
+                let next = self.seen.len() as u32;
+                let at = *self.index.entry(key).or_insert(next) as usize;
+                if at == self.seen.len() {
+                    let s = &mut *scratch;
+                    let t = sweep::trace_cell(f, m, c, s);
+                    let l7 = sweep::destination_l7(f, &t.flow);
+                    let p = out.add_pattern(&crate::rows::pattern_row(f, ids, &t, l7));
+                    self.seen.push((key, p, 0, c));
+                }
+                self.last = Some((key, at));
+                at
+            }
+        };
+        let e = &mut self.seen[at];
+        e.2 += 1;
+        e.3 = e.3.min(c);
+        e.1
+    }
+
+    /// The flows per summary key (a pattern's key is its summary key and the probe's protocol
+    /// and name, so the summary's counts are the patterns' summed).
+    fn into_counts(self) -> KeyCounts {
+        let mut counts = KeyCounts::default();
+        for (key, _, n, first) in self.seen {
+            count_key(&mut counts, key.0, n, first);
+        }
+        counts
+    }
 }
 
 /// [`sweep_rows`], feeding an HTML report as it goes.
@@ -462,10 +498,9 @@ pub fn sweep_rows_into(
     let mut feed = report.map(|r| ReportFeed::new(f, &matrix, r));
     let started = Instant::now();
     let fq = matrix.fqdns(f);
-    let mut tally = Tally::default();
     let ids = EndpointIds::new(f);
     out.add_symbols(ids.names());
-    let mut patterns = PatternIds::default();
+    let mut patterns = Patterns::default();
     let mut scratch = Scratch::new();
     let mut heat = pairs.then(|| PairOutcomes::new(&matrix));
     let cells = cells.start.min(matrix.len())..cells.end.min(matrix.len());
@@ -499,7 +534,7 @@ pub fn sweep_rows_into(
             for w in &part.flows {
                 let (c, o) = (w.cell, w.outcome);
                 let fab = (f, &matrix, &ids);
-                let p = pattern_of(&mut patterns, w.key, c, fab, &mut scratch, out);
+                let p = patterns.count(w.key, c, fab, &mut scratch, out);
                 let hops = |r: &std::ops::Range<u32>| &part.hops[r.start as usize..r.end as usize];
                 let fields = FlowFields {
                     forward: hops(&w.forward),
@@ -507,7 +542,6 @@ pub fn sweep_rows_into(
                     ..w.fields
                 };
                 out.write_flow(p, &fields)?;
-                tally.add(w.key.0, c);
                 if let Some(h) = heat.as_mut() {
                     h.add(c, o, 1);
                 }
@@ -522,7 +556,7 @@ pub fn sweep_rows_into(
     }
     Ok(SweptSummary {
         flows: cells.end - cells.start,
-        summary: summarize(f, &matrix, &tally.into_counts()),
+        summary: summarize(f, &matrix, &patterns.into_counts()),
         matrix,
         pairs: heat,
         seconds: started.elapsed().as_secs_f64(),

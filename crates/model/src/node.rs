@@ -131,6 +131,23 @@ pub fn parse_subset_in<'t>(text: &'t str, limits: &Limits, parts: usize) -> Opti
     }
 }
 
+/// How a document is read in parts, for the fuzzer's differential target: the tree of
+/// [`parse_subset`] in up to `parts` parts of at least `min_part_bytes` (so that documents
+/// of a few hundred bytes are cut too), and whether the text was cut at all. Where it gives a
+/// tree, [`parse_subset_in`] at one part must give the same one.
+#[doc(hidden)]
+pub fn parse_subset_cut<'t>(
+    text: &'t str,
+    limits: &Limits,
+    parts: usize,
+    min_part_bytes: usize,
+) -> (Option<Node<'t>>, bool) {
+    match crate::split::plan_with(text.as_bytes(), parts, min_part_bytes) {
+        Some(plan) => (parse_split(text, limits, &plan), true),
+        None => (parse_whole(text, limits), false),
+    }
+}
+
 fn parse_whole<'t>(text: &'t str, limits: &Limits) -> Option<Node<'t>> {
     let mut tree = TreeBuilder::new(limits);
     crate::yaml_subset::parse(text, |event, (line, col)| {

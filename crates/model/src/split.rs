@@ -49,7 +49,14 @@ struct Line {
 /// The plan for `s` in at most `parts` parts, or `None` when one parser should read it (small,
 /// or with no large top-level block list).
 pub(crate) fn plan(s: &[u8], parts: usize) -> Option<Plan<'_>> {
-    let parts = parts.min(MAX_PARTS).min(s.len() / MIN_PART_BYTES);
+    plan_with(s, parts, MIN_PART_BYTES)
+}
+
+/// [`plan`] with parts of at least `min_part_bytes` (at least 1), so that a small document
+/// can be cut too (the fuzzer's differential target cuts documents of a few hundred bytes).
+pub(crate) fn plan_with(s: &[u8], parts: usize, min_part_bytes: usize) -> Option<Plan<'_>> {
+    let min_part_bytes = min_part_bytes.max(1);
+    let parts = parts.min(MAX_PARTS).min(s.len() / min_part_bytes);
     if parts < 2 {
         return None;
     }
@@ -70,7 +77,7 @@ pub(crate) fn plan(s: &[u8], parts: usize) -> Option<Plan<'_>> {
         false => dash,
     };
     let part_bytes = (span_end - dash) / parts;
-    if part_bytes < MIN_PART_BYTES {
+    if part_bytes < min_part_bytes {
         return None;
     }
     let mut cuts = vec![cursor(&first, column)];

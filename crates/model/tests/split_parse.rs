@@ -148,3 +148,36 @@ fn the_node_limit_counts_every_part() {
     };
     assert!(same_at_any_parts("node limit", &text, &limits).is_some());
 }
+
+/// The repository's own topologies, cut into parts of a few bytes (as the fuzzer's
+/// differential target cuts them): wherever the parts give a tree it is the whole parser's,
+/// and the multi-item lists of these files are in fact cut and read in parts.
+#[test]
+fn the_repository_s_topologies_cut_small_read_as_whole() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let mut files: Vec<_> = ["traces", "tests/fixtures"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(format!("{root}/{d}")).expect("folder"))
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "{} topologies", files.len());
+    let limits = Limits::default();
+    let mut read_in_parts = 0;
+    for p in &files {
+        let text = std::fs::read_to_string(p).expect("topology");
+        let whole = parse_subset_in(&text, &limits, 1).map(|t| format!("{t:?}"));
+        for (parts, min) in [(2, 1), (3, 16), (8, 1), (5, 64)] {
+            let (cut, was_cut) = vnetsim_model::node::parse_subset_cut(&text, &limits, parts, min);
+            if let Some(cut) = cut.map(|t| format!("{t:?}")) {
+                assert_eq!(Some(&cut), whole.as_ref(), "{}: {parts} parts", p.display());
+                read_in_parts += was_cut as usize;
+            }
+        }
+    }
+    assert!(
+        read_in_parts >= files.len(),
+        "{read_in_parts} documents read in parts"
+    );
+}

@@ -308,24 +308,7 @@ impl<W: Write + Send> DictParquetWriter<W> {
         for h in hops(&r.path) {
             self.hop_scratch.push(s[N_STR].id(h));
         }
-        let values: [Option<&str>; N_STR] = [
-            Some(&r.src),
-            Some(&r.dst),
-            Some(&r.protocol),
-            r.fqdn.as_deref(),
-            Some(&r.ingress),
-            Some(&r.outcome),
-            r.delivered_to.as_deref(),
-            r.dropped_at.as_deref(),
-            r.rule.as_deref(),
-            Some(&r.reason),
-            r.src_seen.as_deref(),
-            r.dst_seen.as_deref(),
-            None,
-            None,
-            r.to.as_deref(),
-            r.capture.as_deref(),
-        ];
+        let values = row_strings(r);
         std::array::from_fn(|k| s[k].opt(values[k]))
     }
 
@@ -343,10 +326,13 @@ impl<W: Write + Send> DictParquetWriter<W> {
     /// Registers a row's columns apart from those [`FlowFields`] gives (the values `r` has
     /// there are not kept).
     pub fn add_pattern(&mut self, r: &FlowRow) -> PatternId {
-        let mut strs = self.ids_of(r);
-        for k in [SRC, DST, SRC_SEEN, DST_SEEN, INGRESS, DELIVERED_TO, TO] {
-            strs[k] = NULL;
-        }
+        let own = [SRC, DST, SRC_SEEN, DST_SEEN, INGRESS, DELIVERED_TO, TO];
+        let values = row_strings(r);
+        let s = &mut self.strings;
+        let strs = std::array::from_fn(|k| match own.contains(&k) {
+            true => NULL,
+            false => s[k].opt(values[k]),
+        });
         let id = PatternId(self.patterns.len() as u32);
         self.patterns.push(Pattern {
             strs,
@@ -449,6 +435,29 @@ impl<W: Write + Send> DictParquetWriter<W> {
         self.flush_group()?;
         Ok(self.file.into_inner()?)
     }
+}
+
+/// A row's string columns, in the order of [`STR_COLUMNS`] (`None` for null; the path columns,
+/// written plain, are `None` here).
+fn row_strings(r: &FlowRow) -> [Option<&str>; N_STR] {
+    [
+        Some(&r.src),
+        Some(&r.dst),
+        Some(&r.protocol),
+        r.fqdn.as_deref(),
+        Some(&r.ingress),
+        Some(&r.outcome),
+        r.delivered_to.as_deref(),
+        r.dropped_at.as_deref(),
+        r.rule.as_deref(),
+        Some(&r.reason),
+        r.src_seen.as_deref(),
+        r.dst_seen.as_deref(),
+        None,
+        None,
+        r.to.as_deref(),
+        r.capture.as_deref(),
+    ]
 }
 
 fn push_row(
