@@ -214,7 +214,11 @@ pub enum Scope {
 
 impl Scope {
     pub fn of(f: &Fabric, src: u32, dst: u32) -> Scope {
-        match (f.knows(src), f.knows(dst)) {
+        Scope::known(f.knows(src), f.knows(dst))
+    }
+    /// The scope of a flow whose source and destination the fabric knows or not.
+    pub fn known(src: bool, dst: bool) -> Scope {
+        match (src, dst) {
             (true, true) => Scope::InFabric,
             (false, false) => Scope::Outside,
             _ => Scope::Partly,

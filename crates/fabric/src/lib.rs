@@ -614,7 +614,13 @@ impl Fabric {
     /// Whether an address belongs to the fabric: a NIC's, endpoint's or firewall's, one inside
     /// a subnet or a site, the platform's, or one of the fabric's public addresses.
     pub fn knows(&self, ip: u32) -> bool {
-        self.public_owner(ip).is_some() || self.endpoint_of_source(ip) != Endpoint::Internet
+        self.knows_given(ip, self.endpoint_of_source(ip))
+    }
+    /// [`Fabric::knows`] for an address whose [`Fabric::endpoint_of_source`] is `owner`
+    /// (the public owners are looked up only when nothing else owns it).
+    #[inline]
+    pub fn knows_given(&self, ip: u32, owner: Endpoint) -> bool {
+        owner != Endpoint::Internet || self.public_owner(ip).is_some()
     }
     /// The endpoint that owns a source address (R: trace `--from` default).
     pub fn endpoint_of_source(&self, ip: u32) -> Endpoint {

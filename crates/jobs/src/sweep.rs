@@ -429,19 +429,35 @@ fn own_fields(
 
 /// The patterns of a sweep's keys, each registered on first sight from the cell traced again
 /// (once per distinct key, never per flow), and the flows counted under each key: one lookup
-/// per flow gives both the pattern and the summary's count. Consecutive flows of one source
-/// often share their key, so the last one found is compared first.
-#[derive(Default)]
+/// per flow gives both the pattern and the summary's count.
+///
+/// Two caches stand in front of the index of every key, each compared whole: the key found
+/// last (consecutive flows of one source often share theirs), and the key found last for the
+/// flow's destination probe (flows to one destination from different sources often share
+/// theirs, and a source's flows meet the destinations in order, so this array is read from
+/// start to end, from the processor's cache, where the index of tens of thousands of keys
+/// would miss it).
 struct Patterns {
     index: PatternIndex,
     /// Per distinct key, in first-seen order: its pattern, its flows and the least cell.
     seen: Vec<(PatternKey, PatternId, u64, sweep::Cell)>,
     last: Option<(PatternKey, usize)>,
+    /// Per destination probe, the last key found for it and its place in `seen`.
+    by_dst: Vec<Option<(PatternKey, u32)>>,
 }
 
 type PatternIndex = HashMap<PatternKey, u32, BuildHasherDefault<vnetsim_engine::replay::FxHasher>>;
 
 impl Patterns {
+    fn new(m: &Matrix) -> Patterns {
+        Patterns {
+            index: PatternIndex::default(),
+            seen: Vec::new(),
+            last: None,
+            by_dst: vec![None; m.dests.len()],
+        }
+    }
+
     /// The pattern of the flow in cell `c`, with the flow counted under its key.
     fn count(
         &mut self,
@@ -451,8 +467,9 @@ impl Patterns {
         scratch: &mut Scratch,
         out: &mut dyn FlowSink,
     ) -> PatternId {
-        let at = match self.last {
-            Some((k, at)) if k == key => at,
+        let at = match (self.last, self.by_dst[c.dst as usize]) {
+            (Some((k, at)), _) if k == key => at,
+            (_, Some((k, at))) if k == key => at as usize,
             _ => {
                 let next = self.seen.len() as u32;
                 let at = *self.index.entry(key).or_insert(next) as usize;
@@ -463,10 +480,11 @@ impl Patterns {
                     let p = out.add_pattern(&crate::rows::pattern_row(f, ids, &t, l7));
                     self.seen.push((key, p, 0, c));
                 }
-                self.last = Some((key, at));
+                self.by_dst[c.dst as usize] = Some((key, at as u32));
                 at
             }
         };
+        self.last = Some((key, at));
         let e = &mut self.seen[at];
         e.2 += 1;
         e.3 = e.3.min(c);
@@ -500,7 +518,7 @@ pub fn sweep_rows_into(
     let fq = matrix.fqdns(f);
     let ids = EndpointIds::new(f);
     out.add_symbols(ids.names());
-    let mut patterns = Patterns::default();
+    let mut patterns = Patterns::new(&matrix);
     let mut scratch = Scratch::new();
     let mut heat = pairs.then(|| PairOutcomes::new(&matrix));
     let cells = cells.start.min(matrix.len())..cells.end.min(matrix.len());

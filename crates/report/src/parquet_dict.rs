@@ -178,7 +178,13 @@ struct Strings {
     ids: HashMap<Box<str>, u32>,
     text: Vec<Box<str>>,
     addrs: HashMap<u32, u32, std::hash::BuildHasherDefault<WordHasher>>,
+    /// The addresses met last, direct-mapped by their low bits, in front of `addrs`: each
+    /// slot an address and its id plus one (0: empty). Empty until the first address.
+    recent: Vec<(u32, u32)>,
 }
+
+/// Slots of [`Strings::recent`]: 128 KiB, which stays in the processor's cache.
+const RECENT: usize = 1 << 14;
 
 impl Strings {
     fn id(&mut self, s: &str) -> u32 {
@@ -193,7 +199,22 @@ impl Strings {
     fn opt(&mut self, s: Option<&str>) -> u32 {
         s.map_or(NULL, |s| self.id(s))
     }
+    #[inline]
     fn addr(&mut self, a: u32) -> u32 {
+        if self.recent.is_empty() {
+            self.recent = vec![(0, 0); RECENT];
+        }
+        let slot = (a as usize ^ (a >> 14) as usize) & (RECENT - 1);
+        match self.recent[slot] {
+            (b, i) if b == a && i != 0 => i - 1,
+            _ => {
+                let i = self.addr_slow(a);
+                self.recent[slot] = (a, i + 1);
+                i
+            }
+        }
+    }
+    fn addr_slow(&mut self, a: u32) -> u32 {
         if let Some(&i) = self.addrs.get(&a) {
             return i;
         }
@@ -356,6 +377,10 @@ impl<W: Write + Send> DictParquetWriter<W> {
         strs[TO] = f.to.map_or(NULL, |k| sym(k, 2));
         let g = &mut self.group;
         for (col, hops) in g.plain.iter_mut().zip([f.forward, f.ret]) {
+            if col.capacity() == 0 {
+                // A row group's paths, at about a hundred bytes each, without growing.
+                col.reserve(ROW_GROUP_ROWS * 128);
+            }
             let at = col.len();
             col.extend_from_slice(&[0; 4]);
             for (i, &h) in hops.iter().enumerate() {
@@ -689,7 +714,9 @@ impl Chunk {
         descr: &ColumnDescPtr,
         rows: usize,
     ) -> Result<(Bytes, ColumnCloseResult), Error> {
-        let mut sink = TrackedWrite::new(Vec::new());
+        // The pages and their headers (a few dozen bytes each), without growing the buffer.
+        let bytes: usize = self.pages.iter().map(|p| p.compressed_size() + 64).sum();
+        let mut sink = TrackedWrite::new(Vec::with_capacity(bytes));
         let mut specs = Vec::with_capacity(self.pages.len());
         {
             let mut w = SerializedPageWriter::new(&mut sink);
@@ -1028,6 +1055,28 @@ mod tests {
             })
             .collect();
         assert_eq!(hops_of(&p), hops);
+    }
+
+    #[test]
+    fn an_address_keeps_its_id_whatever_the_recent_slots_hold() {
+        // 50,000 addresses, many sharing a slot of the direct-mapped front (more addresses
+        // than slots), met three times in different orders: each keeps the id it got first,
+        // and that id's text is the address written as a dotted quad.
+        let mut s = Strings::default();
+        let addrs: Vec<u32> = (0..50_000u32)
+            .map(|i| 0x0a00_0000 | i.wrapping_mul(2_654_435_761) >> 8)
+            .collect();
+        let first: Vec<u32> = addrs.iter().map(|&a| s.addr(a)).collect();
+        for round in 0..2 {
+            for (k, &a) in addrs.iter().enumerate().rev().skip(round) {
+                assert_eq!(s.addr(a), first[k], "{}", Ipv4Addr::from(a));
+            }
+        }
+        for (k, &a) in addrs.iter().enumerate() {
+            assert_eq!(&*s.text[first[k] as usize], Ipv4Addr::from(a).to_string());
+        }
+        let distinct: std::collections::HashSet<u32> = addrs.iter().copied().collect();
+        assert_eq!(s.text.len(), distinct.len());
     }
 
     #[test]

@@ -388,8 +388,10 @@ impl Part {
     /// part is complete, flow after flow, rather than between the hash lookups of packets.
     fn settle(&mut self, f: &Fabric, from: Option<Endpoint>) {
         for r in &mut self.flows {
-            r.ingress = from.unwrap_or_else(|| f.endpoint_of_source(r.flow.src));
-            r.scope = Scope::of(f, r.flow.src, r.flow.dst);
+            let (src, dst) = (r.flow.src, r.flow.dst);
+            let owner = f.endpoint_of_source(src);
+            r.ingress = from.unwrap_or(owner);
+            r.scope = Scope::known(f.knows_given(src, owner), f.knows(dst));
         }
     }
 }
