@@ -107,7 +107,11 @@ pub fn build_table(
     progress: &dyn Fn(u64),
 ) -> Result<FlowTable, String> {
     let tables = tables.clamp(1, MAX_TABLE_THREADS);
-    let guess = flow_guess(captures) / tables;
+    let bytes = capture_bytes(captures);
+    let guess = Guess {
+        index: flow_guess(bytes) / tables,
+        records: record_reserve(bytes, tables),
+    };
     let paths: Vec<PathBuf> = captures.iter().map(|p| p.to_path_buf()).collect();
     let (txs, rxs): (Vec<Sender<Packets>>, Vec<Receiver<Packets>>) = (0..tables)
         .map(|_| crossbeam_channel::bounded::<Packets>(IN_FLIGHT))
@@ -136,14 +140,38 @@ fn joined<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
     h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
 }
 
-/// A guess of the flows in the captures, one per 16 packets of ~300 bytes, capped, so that
-/// large captures do not spend their time growing the table.
-fn flow_guess(captures: &[&Path]) -> usize {
-    let bytes: u64 = captures
+/// The captures' size on disk (what the guesses below start from; the readers read what is
+/// there, whatever this says).
+fn capture_bytes(captures: &[&Path]) -> u64 {
+    captures
         .iter()
         .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
-        .sum();
+        .sum()
+}
+
+/// How large a table thread makes its part at the start.
+#[derive(Clone, Copy)]
+struct Guess {
+    /// Flows its index is sized for (the index is touched throughout, so this is a guess of
+    /// the flows, not a bound).
+    index: usize,
+    /// Flow records it reserves room for: address space only, faulted in as records are
+    /// written, so that a table of many flows is written once rather than copied each time
+    /// it doubles (each copy faulting in fresh pages).
+    records: usize,
+}
+
+/// A guess of the flows in the captures, one per 16 packets of ~300 bytes, capped, so that
+/// large captures do not spend their time growing the table.
+fn flow_guess(bytes: u64) -> usize {
     ((bytes / 300 / 16) as usize).clamp(1024, 4 << 20)
+}
+
+/// Room for one flow per packet a table thread could get (a record is at least 36 bytes
+/// of a capture: its header and an IPv4 header), within 256 MiB of address space a thread.
+fn record_reserve(bytes: u64, tables: usize) -> usize {
+    let most = (256 << 20) / std::mem::size_of::<FlowRecord>();
+    ((bytes / 36) as usize / tables).clamp(1024, most)
 }
 
 /// The reader stage: decode, keep IPv4, look for a name in payloads, deal out by flow key.
@@ -290,15 +318,15 @@ impl Part {
     fn build(
         f: &Fabric,
         from: Option<Endpoint>,
-        guess: usize,
+        guess: Guess,
         rx: Receiver<Packets>,
         spent: &Sender<Packets>,
         progress: &dyn Fn(u64),
     ) -> Part {
         let mut part = Part {
-            map: FlowMap::with_capacity(guess),
-            flows: Vec::with_capacity(guess),
-            first: Vec::with_capacity(guess),
+            map: FlowMap::with_capacity(guess.index),
+            flows: Vec::with_capacity(guess.records),
+            first: Vec::with_capacity(guess.records),
             packets: 0,
             bytes: 0,
         };
