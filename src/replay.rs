@@ -199,6 +199,7 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
         .map(|k| (k.name(), r.malformed_of(*k)))
         .filter(|(_, n)| *n > 0)
         .collect();
+    let scopes = replay::scopes(&table);
     if a.out_fmt.json() {
         let v = serde_json::json!({
             "captures": st.captures,
@@ -207,7 +208,7 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
             "ipv4Packets": r.ipv4,
             "modelledPackets": st.modelled_packets,
             "flows": table.flows.len(),
-            "scope": { "inFabric": replay::scopes(&table)[0], "partly": replay::scopes(&table)[1], "outside": replay::scopes(&table)[2] },
+            "scope": { "inFabric": scopes[0], "partly": scopes[1], "outside": scopes[2] },
             "unmodelled": { "ipv6": r.ipv6, "nonIp": r.non_ip, "unsupportedLinkType": r.unsupported_link_type, "orphanFragments": st.orphan_fragments },
             "malformed": malformed.iter().map(|(k, n)| (k.to_string(), serde_json::json!(n))).collect::<serde_json::Map<_, _>>(),
             "corruptRecords": r.corrupt_records,
@@ -224,7 +225,7 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
             st.modelled_packets,
             table.flows.len()
         );
-        let [inside, partly, outside] = replay::scopes(&table);
+        let [inside, partly, outside] = scopes;
         println!(
             "flows: {inside} in the fabric, {partly} partly (one address is an Internet host), {outside} outside it (neither address belongs to the fabric{})",
             if outside > 0 && a.map.is_empty() { "; was the capture taken elsewhere? --map re-addresses it" } else { "" }
