@@ -104,74 +104,32 @@ pub struct SweptSummary {
 
 type KeyCounts = crate::summary_key::KeyCounts<sweep::Cell>;
 
-/// Key counts with runs of equal keys in front, so that most flows compare a key or two
-/// instead of hashing one into a map of tens of thousands of keys (a cache miss each).
-///
-/// Without destinations, one run: consecutive flows (one source's ports and destinations)
-/// often share their key. With the matrix's destinations, a run per destination probe, the
-/// flow counted in its destination's run when the keys are equal (flows to one destination
-/// from the sources before it often share their key, and a source meets the destinations in
-/// order, so these runs are read from start to end, from the processor's cache), and `last`
-/// pointing at the run the previous flow was counted in, compared first.
+/// Key counts with the run of equal keys in progress in front: consecutive flows (one source's
+/// ports and destinations) often share their key, so most flows compare one key instead of
+/// hashing it.
 #[derive(Default)]
 struct Tally {
     counts: KeyCounts,
     run: Option<(SummaryKey, u64, sweep::Cell)>,
-    by_dst: Vec<Option<(SummaryKey, u64, sweep::Cell)>>,
-    last: Option<(SummaryKey, u32)>,
 }
 
 impl Tally {
-    /// A tally with a run per destination probe of a matrix of `dests` destinations.
-    fn per_destination(dests: usize) -> Tally {
-        Tally {
-            by_dst: vec![None; dests],
-            ..Tally::default()
-        }
-    }
-
     #[inline]
     fn add(&mut self, key: SummaryKey, c: sweep::Cell) {
-        if self.by_dst.is_empty() {
-            return Self::count_in(&mut self.counts, &mut self.run, key, c);
-        }
-        let d = match self.last {
-            Some((k, d)) if k == key => d,
-            _ => c.dst,
-        };
-        Self::count_in(&mut self.counts, &mut self.by_dst[d as usize], key, c);
-        self.last = Some((key, d));
-    }
-
-    /// Counts the flow in `run` when it has the flow's key, else ends `run` into `counts` and
-    /// starts it again with the flow.
-    #[inline]
-    fn count_in(
-        counts: &mut KeyCounts,
-        run: &mut Option<(SummaryKey, u64, sweep::Cell)>,
-        key: SummaryKey,
-        c: sweep::Cell,
-    ) {
-        match run {
+        match &mut self.run {
             Some((k, n, first)) if *k == key => {
                 *n += 1;
                 *first = (*first).min(c);
             }
             run => {
                 if let Some((k, n, first)) = run.replace((key, 1, c)) {
-                    count_key(counts, k, n, first);
+                    count_key(&mut self.counts, k, n, first);
                 }
             }
         }
     }
-
     fn into_counts(mut self) -> KeyCounts {
-        for (k, n, first) in self
-            .run
-            .take()
-            .into_iter()
-            .chain(self.by_dst.into_iter().flatten())
-        {
+        if let Some((k, n, first)) = self.run.take() {
             count_key(&mut self.counts, k, n, first);
         }
         self.counts
@@ -313,16 +271,15 @@ pub fn sweep_summary_into(
         };
         let merge = |a: Tally, b: Tally| Tally {
             counts: merge_counts(a.into_counts(), b.into_counts()),
-            ..Tally::default()
+            run: None,
         };
-        let dests = matrix.dests.len();
         pool.install(|| {
             sweep::fold_merge(
                 f,
                 &matrix,
                 &fq,
                 cells.clone(),
-                || Tally::per_destination(dests),
+                Tally::default,
                 each,
                 merge,
                 progress,
