@@ -134,8 +134,7 @@ pub fn run_guard(
 ) -> Result<(bool, serde_json::Value), String> {
     let path = g.guard.as_ref().expect("checked by the caller");
     let file = duties::owners::read(g.owners.as_deref())?;
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}:1:1: error: cannot read: {e}", path.display()))?;
+    let text = vnetsim_model::read::read_side_file(path, "the guard file")?;
     let name = path.display().to_string();
     let list = vnetsim_model::assertions::parse_guards(&name, &text).map_err(|d| d.to_string())?;
     let (vo, vn) = (

@@ -448,8 +448,7 @@ pub struct CheckArgs {
 pub fn run_check(a: CheckArgs) -> Result<u8, String> {
     use vnetsim_model::assertions;
     let f = load(&a.topology)?;
-    let text = std::fs::read_to_string(&a.assertions)
-        .map_err(|e| format!("{}:1:1: error: cannot read: {e}", a.assertions.display()))?;
+    let text = vnetsim_model::read::read_side_file(&a.assertions, "the assertions file")?;
     let file = a.assertions.display().to_string();
     let list = assertions::parse(&file, &text).map_err(|d| d.to_string())?;
     let pool = crate::cli::thread_pool(a.threads)?;

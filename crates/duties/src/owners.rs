@@ -281,8 +281,7 @@ pub fn read(path: Option<&std::path::Path>) -> Result<OwnerFile, String> {
         return Ok(OwnerFile::default());
     };
     let name = p.display().to_string();
-    let body =
-        std::fs::read_to_string(p).map_err(|e| format!("{name}:1:1: error: cannot read: {e}"))?;
+    let body = vnetsim_model::read::read_side_file(p, "the owners file")?;
     parse(&name, &body).map_err(|d| d.to_string())
 }
 

@@ -151,12 +151,16 @@ impl Files {
     }
 }
 
-/// Whether `path` (a file or a folder) holds something this crate imports.
+/// Whether `path` (a file or a folder) holds something this crate imports. Only regular files
+/// are looked at: a pipe or a device (`/dev/stdin`, `<(...)`) is read once, as a topology, so
+/// its first bytes are not taken away from that reader.
 pub fn looks_like_import_source(path: &Path) -> bool {
     match list_files(path) {
         Ok(files) => files.iter().any(|f| {
-            read_text(f)
-                .ok()
+            let regular = std::fs::metadata(f).is_ok_and(|m| m.is_file());
+            (regular && starts_like_json(f))
+                .then(|| read_text(f))
+                .and_then(Result::ok)
                 .and_then(|t| json::parse(&t, 0).ok())
                 .is_some_and(|v| detect::detect(&v).is_some())
         }),
@@ -454,14 +458,34 @@ fn list_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn read_text(path: &Path) -> Result<String, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(format!(
-            "file is {} bytes; the limit is {MAX_FILE_BYTES}",
-            meta.len()
-        ));
+/// A source file's text, at most [`MAX_FILE_BYTES`] of it whatever size the file claims (a
+/// pipe, `/dev/zero`), the first problem located in it.
+pub(crate) fn read_text(path: &Path) -> Result<String, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let cap = vnetsim_model::read::Cap {
+        max_bytes: MAX_FILE_BYTES,
+        what: "the file",
+        limit: "the importer's 256 MiB a file",
+    };
+    vnetsim_model::read::read_capped(file, &cap).map_err(|e| format!("{}: {}", e.loc, e.message))
+}
+
+/// Whether a file's first bytes can start a JSON document (an import source is one): its
+/// first character other than white space (after a byte-order mark) is `{` or `[`, or the
+/// `/` of a comment (ARM templates may carry them). Read
+/// before the whole file is, so that a topology, a capture or an endless input is told apart
+/// from its first bytes.
+fn starts_like_json(path: &Path) -> bool {
+    use std::io::Read;
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut head = Vec::with_capacity(4096);
+    if file.take(4096).read_to_end(&mut head).is_err() {
+        return false;
     }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
+    let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&head);
+    head.iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| matches!(b, b'{' | b'[' | b'/'))
 }

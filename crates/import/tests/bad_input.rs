@@ -144,3 +144,18 @@ fn mutated_real_inputs_never_hit_an_internal_error() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_source_that_never_ends_is_refused_at_its_first_byte() {
+    // `vnetsim import /dev/zero`: the file claims no size and never ends. The importer reads
+    // what is there, not what the file claims, so the NUL at its first byte is the error.
+    let zero = PathBuf::from("/dev/zero");
+    if !zero.exists() {
+        return;
+    }
+    let t = Instant::now();
+    let e = import(&[zero], &ImportOptions::default()).expect_err("must fail");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    let d = &e.diagnostics[0];
+    assert!(d.message.contains("found a NUL byte"), "{d}");
+}

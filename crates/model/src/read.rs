@@ -25,7 +25,44 @@ pub fn read_topology(path: &Path, limits: &Limits) -> Result<String, SyntaxError
 /// of it: one byte more is read and is an error located where the limit was
 /// crossed. A NUL byte (never valid in YAML or JSON) stops reading at once.
 pub fn read_text(reader: impl Read, limits: &Limits) -> Result<String, SyntaxError> {
-    let mut reader = reader.take(limits.max_input_bytes.saturating_add(1));
+    let cap = Cap {
+        max_bytes: limits.max_input_bytes,
+        what: "the topology file",
+        limit: "max_input_bytes",
+    };
+    read_capped(reader, &cap)
+}
+
+/// The text of a file that goes with a topology (assertions, guards, owners), read as a
+/// topology is, at most [`Limits::max_input_bytes`] of it; an error is the message a command
+/// prints: `PATH:LINE:COL: error: ...`.
+pub fn read_side_file(path: &Path, what: &'static str) -> Result<String, String> {
+    let located = |loc: Loc, m: &str| format!("{}:{loc}: error: {m}", path.display());
+    let file = std::fs::File::open(path)
+        .map_err(|e| located(Loc { line: 1, col: 1 }, &format!("cannot read: {e}")))?;
+    let cap = Cap {
+        max_bytes: Limits::default().max_input_bytes,
+        what,
+        limit: "max_input_bytes",
+    };
+    read_capped(file, &cap).map_err(|e| located(e.loc, &e.message))
+}
+
+/// What a bounded read may take, and how its messages name the input and the limit.
+pub struct Cap {
+    /// Bytes read at most; one more is an error.
+    pub max_bytes: u64,
+    /// The input, as messages name it (`the topology file`, `the import source`).
+    pub what: &'static str,
+    /// The limit, as messages name it.
+    pub limit: &'static str,
+}
+
+/// Reads UTF-8 text from `reader` (YAML or JSON: a NUL byte stops reading at once), at most
+/// `cap.max_bytes` of it, whatever size the input claims: one byte more is read and is an
+/// error located where the limit was crossed.
+pub fn read_capped(reader: impl Read, cap: &Cap) -> Result<String, SyntaxError> {
+    let mut reader = reader.take(cap.max_bytes.saturating_add(1));
     let mut bytes = Vec::new();
     let mut chunk = vec![0u8; CHUNK];
     loop {
@@ -36,7 +73,7 @@ pub fn read_text(reader: impl Read, limits: &Limits) -> Result<String, SyntaxErr
             Err(e) => {
                 return Err(SyntaxError {
                     loc: loc_at(&bytes, bytes.len()),
-                    message: format!("cannot read the topology file: {e}"),
+                    message: format!("cannot read {}: {e}", cap.what),
                 })
             }
         };
@@ -49,14 +86,13 @@ pub fn read_text(reader: impl Read, limits: &Limits) -> Result<String, SyntaxErr
         }
         bytes.extend_from_slice(&chunk[..n]);
     }
-    if bytes.len() as u64 > limits.max_input_bytes {
-        let at = limits.max_input_bytes as usize;
+    if bytes.len() as u64 > cap.max_bytes {
+        let at = cap.max_bytes as usize;
         return Err(SyntaxError {
             loc: loc_at(&bytes, at),
             message: format!(
-                "the topology is larger than {} bytes (the limit is max_input_bytes); \
-                 reading stopped here",
-                limits.max_input_bytes
+                "{} is larger than {} bytes (the limit is {}); reading stopped here",
+                cap.what, cap.max_bytes, cap.limit
             ),
         });
     }

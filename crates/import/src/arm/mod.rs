@@ -242,7 +242,7 @@ impl Arm<'_> {
         if let Some(v) = self.loaded.get(&path) {
             return Ok(v.clone());
         }
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::read_text(&path) {
             Ok(t) => t,
             Err(e) => {
                 return self.fail(
