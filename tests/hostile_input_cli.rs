@@ -6,18 +6,18 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Runs `vnetsim args` with `stdin` written to its standard input, killed if it runs past
-/// `limit`: (exit code, stderr, seconds taken).
-fn run_within(args: &[&str], stdin: &[u8], limit: Duration) -> (i32, String, f64) {
+/// `limit`: (exit code, stdout, stderr, seconds taken).
+fn run_within(args: &[&str], stdin: &[u8], limit: Duration) -> (i32, String, String, f64) {
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_vnetsim"))
         .args(args)
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -26,16 +26,22 @@ fn run_within(args: &[&str], stdin: &[u8], limit: Duration) -> (i32, String, f64
     let writer = std::thread::spawn(move || {
         let _ = input.write_all(&data);
     });
+    // Both outputs are drained while the command runs, so that neither pipe fills and stalls it.
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             writer.join().unwrap();
-            let mut err = String::new();
-            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-            return (
-                status.code().unwrap_or(-1),
-                err,
-                started.elapsed().as_secs_f64(),
-            );
+            let (out, err) = (out.join().unwrap(), err.join().unwrap());
+            let secs = started.elapsed().as_secs_f64();
+            return (status.code().unwrap_or(-1), out, err, secs);
         }
         if started.elapsed() > limit {
             let _ = child.kill();
@@ -58,7 +64,7 @@ fn dev_zero_is_refused_at_its_first_byte() {
         &["routes", "/dev/zero", "--subnet", "hub/snet"][..],
         &["compile", "/dev/zero", "-o", "/dev/null"][..],
     ] {
-        let (code, err, secs) = run_within(args, b"", Duration::from_secs(20));
+        let (code, _, err, secs) = run_within(args, b"", Duration::from_secs(20));
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(
             err.contains("/dev/zero:1:1: error: expected YAML or JSON text, found a NUL byte"),
@@ -77,23 +83,9 @@ fn a_topology_on_a_pipe_is_read_whole() {
     let text = std::fs::read(&lab).unwrap();
     let from_file = common::ok(&["validate", lab.to_str().unwrap()]);
     let counts = &from_file[from_file.find(": valid").unwrap()..];
-    let o = Command::new(env!("CARGO_BIN_EXE_vnetsim"))
-        .args(["validate", "/dev/stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            let mut input = c.stdin.take().unwrap();
-            let t = text.clone();
-            let w = std::thread::spawn(move || input.write_all(&t));
-            let o = c.wait_with_output();
-            w.join().unwrap().unwrap();
-            o
-        })
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (code, out, err, _) =
+        run_within(&["validate", "/dev/stdin"], &text, Duration::from_secs(20));
+    assert_eq!(code, 0, "{err}");
     assert_eq!(&out[out.find(": valid").unwrap()..], counts);
 }
 
@@ -103,7 +95,7 @@ fn a_json_import_source_on_a_pipe_is_bounded_too() {
     // an az export piped in is refused by the topology's checks, located, not imported from
     // a second read that would find the pipe empty.
     let az = r#"[{"type": "Microsoft.Network/virtualNetworks", "name": "v"}]"#;
-    let (code, err, _) = run_within(
+    let (code, _, err, _) = run_within(
         &["validate", "/dev/stdin"],
         az.as_bytes(),
         Duration::from_secs(20),

@@ -1,23 +1,15 @@
 //! The topology parser reading a document in parts, against the same parser reading it
 //! whole: the first byte chooses how many parts (2 to 9) and how small a part may be (1 to
-//! 256 bytes), so documents of a few hundred bytes are cut at their item lines as estates of
+//! 128 bytes), so documents of a few hundred bytes are cut at their item lines as estates of
 //! hundreds of megabytes are. Wherever the parts give a tree, it must be the whole parser's
 //! (keys, values, quoting, locations); where they do not, the document is read whole.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vnetsim_model::{node, read::read_text, Limits};
+use vnetsim_model::{node, read::read_text};
 
-/// Small limits so that the fuzzer reaches them with small inputs.
-const LIMITS: Limits = Limits {
-    max_input_bytes: 1 << 20,
-    max_scalar_bytes: 256,
-    max_nodes: 20_000,
-    max_flow_entries: 5_000,
-    max_depth: 64,
-    max_alias_bytes: 64 << 10,
-    max_diagnostics: 20,
-};
+mod small_limits;
+use small_limits::LIMITS;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&choice, rest)) = data.split_first() else {

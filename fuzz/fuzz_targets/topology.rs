@@ -5,18 +5,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vnetsim_model::{assertions, load_str_with, node, read::read_text, Limits};
+use vnetsim_model::{assertions, load_str_with, node, read::read_text};
 
-/// Small limits so that the fuzzer reaches them with small inputs.
-const LIMITS: Limits = Limits {
-    max_input_bytes: 1 << 20,
-    max_scalar_bytes: 256,
-    max_nodes: 20_000,
-    max_flow_entries: 5_000,
-    max_depth: 64,
-    max_alias_bytes: 64 << 10,
-    max_diagnostics: 20,
-};
+mod small_limits;
+use small_limits::LIMITS;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = read_text(data, &LIMITS) else {

@@ -5,17 +5,10 @@
 
 use libfuzzer_sys::fuzz_target;
 use vnetsim_engine::{render, sweep, trace, Flow, Scratch};
-use vnetsim_model::{load_str_with, Limits};
+use vnetsim_model::load_str_with;
 
-const LIMITS: Limits = Limits {
-    max_input_bytes: 1 << 20,
-    max_scalar_bytes: 256,
-    max_nodes: 20_000,
-    max_flow_entries: 5_000,
-    max_depth: 64,
-    max_alias_bytes: 64 << 10,
-    max_diagnostics: 20,
-};
+mod small_limits;
+use small_limits::LIMITS;
 
 /// The first bytes choose the flows; the rest is the topology.
 const SEED_BYTES: usize = 24;

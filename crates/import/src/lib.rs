@@ -151,16 +151,12 @@ impl Files {
     }
 }
 
-/// Whether `path` (a file or a folder) holds something this crate imports. Only regular files
-/// are looked at: a pipe or a device (`/dev/stdin`, `<(...)`) is read once, as a topology, so
-/// its first bytes are not taken away from that reader.
+/// Whether `path` (a file or a folder) holds something this crate imports (regular files
+/// only; see `json_text`).
 pub fn looks_like_import_source(path: &Path) -> bool {
     match list_files(path) {
         Ok(files) => files.iter().any(|f| {
-            let regular = std::fs::metadata(f).is_ok_and(|m| m.is_file());
-            (regular && starts_like_json(f))
-                .then(|| read_text(f))
-                .and_then(Result::ok)
+            json_text(f)
                 .and_then(|t| json::parse(&t, 0).ok())
                 .is_some_and(|v| detect::detect(&v).is_some())
         }),
@@ -458,34 +454,39 @@ fn list_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// A source file's text, at most [`MAX_FILE_BYTES`] of it whatever size the file claims (a
-/// pipe, `/dev/zero`), the first problem located in it.
+/// How a source file's text is read: at most [`MAX_FILE_BYTES`] of it, whatever size the
+/// file claims (a pipe, `/dev/zero`).
+const SOURCE_CAP: vnetsim_model::read::Cap = vnetsim_model::read::Cap {
+    max_bytes: MAX_FILE_BYTES,
+    what: "the file",
+    limit: "MAX_FILE_BYTES of the importer",
+};
+
+/// A source file's text ([`SOURCE_CAP`]), the first problem located in it.
 pub(crate) fn read_text(path: &Path) -> Result<String, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
-    let cap = vnetsim_model::read::Cap {
-        max_bytes: MAX_FILE_BYTES,
-        what: "the file",
-        limit: "the importer's 256 MiB a file",
-    };
-    vnetsim_model::read::read_capped(file, &cap).map_err(|e| format!("{}: {}", e.loc, e.message))
+    vnetsim_model::read::read_capped(file, &SOURCE_CAP)
+        .map_err(|e| format!("{}: {}", e.loc, e.message))
 }
 
-/// Whether a file's first bytes can start a JSON document (an import source is one): its
-/// first character other than white space (after a byte-order mark) is `{` or `[`, or the
-/// `/` of a comment (ARM templates may carry them). Read
-/// before the whole file is, so that a topology, a capture or an endless input is told apart
-/// from its first bytes.
-fn starts_like_json(path: &Path) -> bool {
+/// The text of a regular file that can be a JSON document (an import source is one), else
+/// `None`. The file's first 4 KiB are read first: unless its first character other than white
+/// space (after a byte-order mark) is `{`, `[` or the `/` of a comment (ARM templates may
+/// carry them), the rest is not read, so a topology or a capture is told apart from its first
+/// bytes. A pipe or a device is not read at all: it is read once, as a topology, and its
+/// first bytes are not taken away from that reader.
+fn json_text(path: &Path) -> Option<String> {
     use std::io::Read;
-    let Ok(file) = std::fs::File::open(path) else {
-        return false;
-    };
-    let mut head = Vec::with_capacity(4096);
-    if file.take(4096).read_to_end(&mut head).is_err() {
-        return false;
+    let file = std::fs::File::open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
     }
-    let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&head);
-    head.iter()
-        .find(|b| !b.is_ascii_whitespace())
-        .is_some_and(|&b| matches!(b, b'{' | b'[' | b'/'))
+    let mut head = Vec::with_capacity(4096);
+    (&file).take(4096).read_to_end(&mut head).ok()?;
+    let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&head);
+    let first = text.iter().find(|b| !b.is_ascii_whitespace());
+    if !first.is_some_and(|&b| matches!(b, b'{' | b'[' | b'/')) {
+        return None;
+    }
+    vnetsim_model::read::read_capped(head.as_slice().chain(&file), &SOURCE_CAP).ok()
 }

@@ -77,14 +77,16 @@ pub struct Saved {
 /// reader of the topology then reports why).
 pub fn is_compiled(path: &Path) -> bool {
     use std::io::Read;
-    // A pipe or a device is read once, by whoever reads the topology: looking at its first
-    // bytes here would take them away from that reader.
-    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
-        return false;
-    }
     let mut head = [0u8; 16];
     std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
+        .and_then(|mut f| {
+            // A pipe or a device is read once, by whoever reads the topology: looking at its
+            // first bytes here would take them away from that reader.
+            match f.metadata()?.is_file() {
+                true => f.read_exact(&mut head),
+                false => Err(std::io::ErrorKind::Unsupported.into()),
+            }
+        })
         .is_ok_and(|()| head == MAGIC)
 }
 
