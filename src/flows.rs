@@ -165,7 +165,7 @@ impl jobs::sweep::FlowSink for FileSink<'_> {
     fn add_symbols(&mut self, names: &[String]) {
         self.w.add_symbols(names)
     }
-    fn add_pattern(&mut self, row: &vnetsim_report::FlowRow) -> vnetsim_report::PatternId {
+    fn add_pattern(&mut self, row: &vnetsim_report::SharedSymbols) -> vnetsim_report::PatternId {
         self.w.add_pattern(row)
     }
     fn write_flow(

@@ -159,6 +159,32 @@ fn reason_words(r: ReasonKey) -> (u64, [u64; 3]) {
 }
 
 impl SummaryKey {
+    /// Whether the round trip was symmetric.
+    pub(crate) fn symmetric(&self) -> bool {
+        self.0[0] >> 2 & 1 == 1
+    }
+    /// The words that determine a row's drop point (as [`crate::flow_row::decided`] gives it):
+    /// its tag and index.
+    pub(crate) fn drop_point_words(&self) -> [u64; 2] {
+        [self.0[0] >> 11 & 0xf, self.0[2] >> 32]
+    }
+    /// The words that determine a row's rule (as [`crate::flow_row::decided`] gives it): its
+    /// tag with the flags, and its two numbers.
+    pub(crate) fn rule_words(&self) -> [u64; 2] {
+        [self.0[0] >> 3 & 0x7f, self.0[1]]
+    }
+    /// The words that determine a row's reason text: the outcome and the reason's key
+    /// ([`outcome_reason`](vnetsim_engine::render::outcome_reason) reads both).
+    pub(crate) fn reason_words(&self) -> [u64; 4] {
+        let tags = self.0[0];
+        [
+            tags & 0b11 | (tags >> 15 & 0xfff_ffff) << 2,
+            self.0[3],
+            self.0[4],
+            self.0[5],
+        ]
+    }
+
     pub fn of(t: &Trace) -> SummaryKey {
         let (dropped_at, rule) = crate::flow_row::decided(t);
         let fw = &t.forward;

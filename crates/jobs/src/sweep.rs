@@ -13,7 +13,9 @@ use vnetsim_fabric::Fabric;
 use vnetsim_report::heatmap::{CellOutcome, Heatmap};
 use vnetsim_report::html::HtmlReport;
 use vnetsim_report::summary::Summary;
-use vnetsim_report::{FlowFields, FlowRow, OutputFormat, PatternId, RowPatterns, RowWriter};
+use vnetsim_report::{
+    FlowFields, FlowRow, OutputFormat, PatternId, RowPatterns, RowWriter, SharedSymbols,
+};
 
 use crate::rows::EndpointIds;
 
@@ -304,7 +306,9 @@ pub fn sweep_summary_into(
 pub trait FlowSink {
     /// Names for symbols `0..`: every endpoint's id, before any flow.
     fn add_symbols(&mut self, names: &[String]);
-    fn add_pattern(&mut self, row: &FlowRow) -> PatternId;
+    /// Registers what flows of one pattern share, as symbols (names registered with
+    /// `add_symbols`, endpoints' or not).
+    fn add_pattern(&mut self, p: &SharedSymbols) -> PatternId;
     fn write_flow(&mut self, p: PatternId, f: &FlowFields<'_>) -> Result<(), String>;
 }
 
@@ -327,8 +331,8 @@ impl<F: FnMut(FlowRow) -> Result<(), String>> FlowSink for EachRow<F> {
     fn add_symbols(&mut self, names: &[String]) {
         self.patterns.add_symbols(names)
     }
-    fn add_pattern(&mut self, row: &FlowRow) -> PatternId {
-        self.patterns.add_pattern(row)
+    fn add_pattern(&mut self, p: &SharedSymbols) -> PatternId {
+        self.patterns.add_pattern(p)
     }
     fn write_flow(&mut self, p: PatternId, f: &FlowFields<'_>) -> Result<(), String> {
         (self.each)(self.patterns.row(p, f))
@@ -394,12 +398,21 @@ fn pattern_key(t: &Trace, l7: Option<L7<'_>>) -> PatternKey {
     PatternKey(SummaryKey::of(t), [t.flow.proto as u64, p, n])
 }
 
-/// A flow's own fields, its hops appended to `hops` (their ranges returned beside them).
+/// Per destination probe, the symbol of the endpoint its address belongs to
+/// ([`Fabric::endpoint_of_destination`]): a flow's `to` column when it goes to the probe's
+/// address (every flow but those from the Internet to a NIC's public address).
+fn destination_symbols(f: &Fabric, m: &Matrix, ids: &EndpointIds) -> Vec<(u32, u32)> {
+    let to = |d: &sweep::Probe| ids.symbol(f.endpoint_of_destination(d.addr));
+    m.dests.iter().map(|d| (d.addr, to(d))).collect()
+}
+
+/// A flow's own fields, its hops appended to `hops` (their ranges returned beside them);
+/// `probe` is its destination probe's address and that address's endpoint symbol.
 fn own_fields(
-    f: &Fabric,
-    ids: &EndpointIds,
+    (f, ids): (&Fabric, &EndpointIds),
     s: &Scratch,
     t: &Trace,
+    (probe, probe_to): (u32, u32),
     hops: &mut Vec<u32>,
 ) -> (FlowFields<'static>, [std::ops::Range<u32>; 2]) {
     let fw = &t.forward;
@@ -411,6 +424,10 @@ fn own_fields(
     };
     let forward = leg(fw);
     let ret = t.ret.as_ref().map_or(0..0, &mut leg);
+    let to = match t.flow.dst == probe {
+        true => probe_to,
+        false => ids.symbol(f.endpoint_of_destination(t.flow.dst)),
+    };
     let fields = FlowFields {
         src: t.flow.src,
         dst: t.flow.dst,
@@ -420,15 +437,115 @@ fn own_fields(
         dst_seen: delivered.then_some(fw.seen.dst),
         ingress: ids.symbol(t.ingress),
         delivered_to: fw.delivered_to.map(|e| ids.symbol(e)),
-        to: Some(ids.symbol(f.endpoint_of_destination(t.flow.dst))),
+        to: Some(to),
         forward: &[],
         ret: &[],
     };
     (fields, [forward, ret])
 }
 
-/// The patterns of a sweep's keys, each registered on first sight from the cell traced again
-/// (once per distinct key, never per flow), and the flows counted under each key: one lookup
+/// The symbols of patterns' shared columns, each text registered with the sink on first sight
+/// and found again by what determines it: the protocol, the outcome, the name probed (by its
+/// place in the fabric), and the drop point, rule and reason by their words in the summary's
+/// key. A new pattern costs a few reads of small maps; the cell is traced again only when its
+/// drop point, rule or reason is new.
+struct SharedTexts {
+    /// The next symbol's number: the endpoints' come first.
+    next: u32,
+    protocols: FxMap<u8, u32>,
+    outcomes: [Option<u32>; 4],
+    fqdns: FxMap<[u64; 2], Option<u32>>,
+    drop_points: FxMap<[u64; 2], Option<u32>>,
+    rules: FxMap<[u64; 2], Option<u32>>,
+    reasons: FxMap<[u64; 4], u32>,
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<vnetsim_engine::replay::FxHasher>>;
+
+/// A fabric, a matrix and the endpoints' symbols: what a pattern's texts are rendered from.
+type PatternSource<'a> = (&'a Fabric, &'a Matrix, &'a EndpointIds);
+
+impl SharedTexts {
+    fn new(ids: &EndpointIds) -> SharedTexts {
+        SharedTexts {
+            next: ids.names().len() as u32,
+            protocols: FxMap::default(),
+            outcomes: [None; 4],
+            fqdns: FxMap::default(),
+            drop_points: FxMap::default(),
+            rules: FxMap::default(),
+            reasons: FxMap::default(),
+        }
+    }
+
+    /// A new symbol for `text`.
+    fn text(next: &mut u32, out: &mut dyn FlowSink, text: String) -> u32 {
+        out.add_symbols(&[text]);
+        *next += 1;
+        *next - 1
+    }
+
+    /// The shared columns of the flows of `key`, whose first flow is in cell `c`.
+    fn of(
+        &mut self,
+        (key, c, outcome): (PatternKey, sweep::Cell, Outcome),
+        (f, m, ids): PatternSource<'_>,
+        scratch: &mut Scratch,
+        out: &mut dyn FlowSink,
+    ) -> SharedSymbols {
+        let n = &mut self.next;
+        let k = key.0;
+        let (drop_words, rule_words, reason_words) =
+            (k.drop_point_words(), k.rule_words(), k.reason_words());
+        let known = (
+            self.drop_points.get(&drop_words).copied(),
+            self.rules.get(&rule_words).copied(),
+            self.reasons.get(&reason_words).copied(),
+        );
+        let (dropped_at, rule, reason) = match known {
+            (Some(d), Some(r), Some(why)) => (d, r, why),
+            _ => {
+                let t = sweep::trace_cell(f, m, c, scratch);
+                let (d, r) = crate::flow_row::decided(&t);
+                let d = *self
+                    .drop_points
+                    .entry(drop_words)
+                    .or_insert_with(|| d.map(|e| ids.symbol(e)));
+                let r = *self.rules.entry(rule_words).or_insert_with(|| {
+                    r.map(|r| Self::text(n, out, vnetsim_engine::render::rule_name(f, r)))
+                });
+                let why = *self.reasons.entry(reason_words).or_insert_with(|| {
+                    Self::text(n, out, vnetsim_engine::render::outcome_reason(f, &t))
+                });
+                (d, r, why)
+            }
+        };
+        let proto = key.1[0] as u8;
+        let protocol = *self
+            .protocols
+            .entry(proto)
+            .or_insert_with(|| Self::text(n, out, vnetsim_engine::render::protocol_name(proto)));
+        let o = &mut self.outcomes[outcome as usize];
+        let outcome = *o.get_or_insert_with(|| Self::text(n, out, outcome.as_str().to_string()));
+        let fqdn = *self.fqdns.entry([key.1[1], key.1[2]]).or_insert_with(|| {
+            let l7 = sweep::destination_l7(f, &m.flow(f, c));
+            l7.map(|q| Self::text(n, out, q.fqdn.to_string()))
+        });
+        SharedSymbols {
+            protocol,
+            fqdn,
+            outcome,
+            dropped_at,
+            rule,
+            reason,
+            capture: None,
+            symmetric: k.symmetric(),
+        }
+    }
+}
+
+/// The patterns of a sweep's keys, each registered on first sight from its key (its texts
+/// from [`SharedTexts`], never per flow), and the flows counted under each key: one lookup
 /// per flow gives both the pattern and the summary's count.
 ///
 /// Two caches stand in front of the index of every key, each compared whole: the key found
@@ -444,26 +561,27 @@ struct Patterns {
     last: Option<(PatternKey, usize)>,
     /// Per destination probe, the last key found for it and its place in `seen`.
     by_dst: Vec<Option<(PatternKey, u32)>>,
+    texts: SharedTexts,
 }
 
-type PatternIndex = HashMap<PatternKey, u32, BuildHasherDefault<vnetsim_engine::replay::FxHasher>>;
+type PatternIndex = FxMap<PatternKey, u32>;
 
 impl Patterns {
-    fn new(m: &Matrix) -> Patterns {
+    fn new(m: &Matrix, ids: &EndpointIds) -> Patterns {
         Patterns {
             index: PatternIndex::default(),
             seen: Vec::new(),
             last: None,
             by_dst: vec![None; m.dests.len()],
+            texts: SharedTexts::new(ids),
         }
     }
 
     /// The pattern of the flow in cell `c`, with the flow counted under its key.
     fn count(
         &mut self,
-        key: PatternKey,
-        c: sweep::Cell,
-        (f, m, ids): (&Fabric, &Matrix, &EndpointIds),
+        (key, c, outcome): (PatternKey, sweep::Cell, Outcome),
+        fab: PatternSource<'_>,
         scratch: &mut Scratch,
         out: &mut dyn FlowSink,
     ) -> PatternId {
@@ -474,10 +592,8 @@ impl Patterns {
                 let next = self.seen.len() as u32;
                 let at = *self.index.entry(key).or_insert(next) as usize;
                 if at == self.seen.len() {
-                    let s = &mut *scratch;
-                    let t = sweep::trace_cell(f, m, c, s);
-                    let l7 = sweep::destination_l7(f, &t.flow);
-                    let p = out.add_pattern(&crate::rows::pattern_row(f, ids, &t, l7));
+                    let shared = self.texts.of((key, c, outcome), fab, scratch, out);
+                    let p = out.add_pattern(&shared);
                     self.seen.push((key, p, 0, c));
                 }
                 self.by_dst[c.dst as usize] = Some((key, at as u32));
@@ -518,7 +634,8 @@ pub fn sweep_rows_into(
     let fq = matrix.fqdns(f);
     let ids = EndpointIds::new(f);
     out.add_symbols(ids.names());
-    let mut patterns = Patterns::new(&matrix);
+    let mut patterns = Patterns::new(&matrix, &ids);
+    let probe_to = destination_symbols(f, &matrix, &ids);
     let mut scratch = Scratch::new();
     let mut heat = pairs.then(|| PairOutcomes::new(&matrix));
     let cells = cells.start.min(matrix.len())..cells.end.min(matrix.len());
@@ -535,7 +652,8 @@ pub fn sweep_rows_into(
                     hops: Vec::with_capacity(4 * n),
                 },
                 |v: &mut SweptPart, f, s, t, c, q| {
-                    let (fields, [forward, ret]) = own_fields(f, &ids, s, t, &mut v.hops);
+                    let probe = probe_to[c.dst as usize];
+                    let (fields, [forward, ret]) = own_fields((f, &ids), s, t, probe, &mut v.hops);
                     v.flows.push(SweptFlow {
                         cell: c,
                         outcome: t.outcome,
@@ -552,7 +670,7 @@ pub fn sweep_rows_into(
             for w in &part.flows {
                 let (c, o) = (w.cell, w.outcome);
                 let fab = (f, &matrix, &ids);
-                let p = patterns.count(w.key, c, fab, &mut scratch, out);
+                let p = patterns.count((w.key, c, o), fab, &mut scratch, out);
                 let hops = |r: &std::ops::Range<u32>| &part.hops[r.start as usize..r.end as usize];
                 let fields = FlowFields {
                     forward: hops(&w.forward),

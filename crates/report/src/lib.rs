@@ -56,7 +56,7 @@ pub mod packets;
 pub mod packets_parquet;
 mod parquet_dict;
 mod parquet_io;
-pub use parquet_dict::{FlowFields, PatternId, RowPatterns};
+pub use parquet_dict::{FlowFields, PatternId, RowPatterns, SharedSymbols};
 pub use parquet_io::{batch as arrow_batch, schema as arrow_schema};
 pub mod summary;
 pub mod table;
@@ -392,10 +392,10 @@ impl RowWriter {
         }
     }
 
-    /// Registers the columns rows of a kind share: all of `row` but what
-    /// [`RowWriter::write_flow`] gives per flow ([`FlowFields`]). A Parquet file keeps the pattern as
-    /// dictionary ids, so a flow written from it costs no string work.
-    pub fn add_pattern(&mut self, row: &FlowRow) -> PatternId {
+    /// Registers the columns rows of a kind share, as symbols: all of a row but what
+    /// [`RowWriter::write_flow`] gives per flow ([`FlowFields`]) and the counters. A Parquet file
+    /// keeps the pattern as dictionary ids, so a flow written from it costs no string work.
+    pub fn add_pattern(&mut self, row: &SharedSymbols) -> PatternId {
         match &mut self.inner {
             Inner::Parquet(w) => w.add_pattern(row),
             _ => self.patterns.add_pattern(row),

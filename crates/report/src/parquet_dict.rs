@@ -58,19 +58,74 @@ const N_STR: usize = 16;
 const N_LEAVES: usize = 26;
 const SRC: usize = 0;
 const DST: usize = 1;
+const PROTOCOL: usize = 2;
+const FQDN: usize = 3;
 const INGRESS: usize = 4;
+const OUTCOME: usize = 5;
 const DELIVERED_TO: usize = 6;
+const DROPPED_AT: usize = 7;
+const RULE: usize = 8;
+const REASON: usize = 9;
 const SRC_SEEN: usize = 10;
 const DST_SEEN: usize = 11;
-/// The two path columns, written plain (nearly every flow has its own).
-const PATH: usize = 12;
-const RETURN_PATH: usize = 13;
 const TO: usize = 14;
+const CAPTURE: usize = 15;
 
 /// A row's columns apart from its addresses and ports, registered with
 /// [`DictParquetWriter::add_pattern`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PatternId(pub u32);
+
+/// The columns that rows of one pattern share, each as a symbol registered with
+/// [`DictParquetWriter::add_symbols`] (`None`: null): a pattern costs an array read per column
+/// to register, never a string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SharedSymbols {
+    pub protocol: u32,
+    pub fqdn: Option<u32>,
+    pub outcome: u32,
+    pub dropped_at: Option<u32>,
+    pub rule: Option<u32>,
+    pub reason: u32,
+    pub capture: Option<u32>,
+    pub symmetric: bool,
+}
+
+impl SharedSymbols {
+    /// The symbols, in the order of [`SHARED`].
+    fn symbols(&self) -> [Option<u32>; N_SHARED] {
+        [
+            Some(self.protocol),
+            self.fqdn,
+            Some(self.outcome),
+            self.dropped_at,
+            self.rule,
+            Some(self.reason),
+            self.capture,
+        ]
+    }
+}
+
+/// The string columns rows of one pattern share, by their index among the string columns.
+const SHARED: [usize; N_SHARED] = [PROTOCOL, FQDN, OUTCOME, DROPPED_AT, RULE, REASON, CAPTURE];
+const N_SHARED: usize = 7;
+/// The string columns each flow has its own of (the paths apart).
+const OWN: [usize; 7] = [SRC, DST, INGRESS, DELIVERED_TO, SRC_SEEN, DST_SEEN, TO];
+/// The columns a symbol can fill: those [`FlowFields`] names (`ingress`, `deliveredTo`, `to`,
+/// the hops), then [`SHARED`].
+const SYMBOL_COLUMNS: [usize; 4 + N_SHARED] = [
+    INGRESS,
+    DELIVERED_TO,
+    TO,
+    N_STR,
+    PROTOCOL,
+    FQDN,
+    OUTCOME,
+    DROPPED_AT,
+    RULE,
+    REASON,
+    CAPTURE,
+];
 
 /// What differs from flow to flow among rows of one pattern: the addresses (IPv4, as
 /// integers), the ports, and the endpoints, as symbols registered with
@@ -131,8 +186,19 @@ impl RowPatterns {
         self.symbols.extend_from_slice(names);
     }
     /// As [`DictParquetWriter::add_pattern`].
-    pub fn add_pattern(&mut self, row: &FlowRow) -> PatternId {
-        self.rows.push(row.clone());
+    pub fn add_pattern(&mut self, p: &SharedSymbols) -> PatternId {
+        let name = |k: u32| self.symbols[k as usize].clone();
+        self.rows.push(FlowRow {
+            protocol: name(p.protocol),
+            fqdn: p.fqdn.map(name),
+            outcome: name(p.outcome),
+            dropped_at: p.dropped_at.map(name),
+            rule: p.rule.map(name),
+            reason: name(p.reason),
+            capture: p.capture.map(name),
+            symmetric: p.symmetric,
+            ..FlowRow::default()
+        });
         PatternId(self.rows.len() as u32 - 1)
     }
     /// The row of a flow written from pattern `p`.
@@ -141,10 +207,11 @@ impl RowPatterns {
     }
 }
 
-/// One row as ids: a string column's value is an id in [`Strings`] (`NULL` for none). The
-/// columns a flow gives are left `NULL`.
-struct Pattern {
-    strs: [u32; N_STR],
+/// What rows of one pattern share, as ids: each [`SHARED`] column's value, an id in its
+/// [`Strings`] (`NULL` for none), and the symmetry.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Shared {
+    strs: [u32; N_SHARED],
     symmetric: bool,
 }
 
@@ -262,6 +329,21 @@ impl StrColumn {
             self.push_id(g);
         }
     }
+    /// The local index of global id `g` (`NULL` for null), added to the dictionary if new.
+    fn local_id(&mut self, g: u32) -> u32 {
+        if g == NULL {
+            return NULL;
+        }
+        let gi = g as usize;
+        if gi >= self.local.len() {
+            self.local.resize(gi + 1, 0);
+        }
+        if self.local[gi] == 0 {
+            self.order.push(g);
+            self.local[gi] = self.order.len() as u32;
+        }
+        self.local[gi] - 1
+    }
     fn clear(&mut self) {
         for &g in &self.order {
             self.local[g as usize] = 0;
@@ -273,17 +355,92 @@ impl StrColumn {
     }
 }
 
-/// The row group being gathered.
+/// The row group being gathered. The [`SHARED`] columns and the symmetry are kept as one
+/// number per row, the row's place among the group's distinct [`Shared`] values, and written
+/// from those when the group is encoded.
 #[derive(Default)]
 struct Group {
+    /// The [`OWN`] columns' values; the [`SHARED`] columns' dictionaries, filled when the group
+    /// is encoded.
     strs: [StrColumn; N_STR],
     /// `path` and `returnPath`, PLAIN-encoded: each value its length (4 bytes) and its bytes.
     plain: [Vec<u8>; 2],
     hops: StrColumn,
     ports: [Vec<u16>; 2],
-    symmetric: Vec<bool>,
+    /// Per row, its place in `shared`.
+    shared_rows: Vec<u32>,
+    /// The group's distinct shared values, in first-use order.
+    shared: Vec<Shared>,
+    /// Per pattern, its place in `shared` plus one (0: not in this group yet), and the
+    /// patterns set there.
+    of_pattern: Vec<u32>,
+    patterns: Vec<u32>,
+    /// The places of shared values of rows written whole.
+    of_value: HashMap<Shared, u32>,
+    /// Per [`SHARED`] column, each shared value's index in the chunk's dictionary (`NULL` for
+    /// null), set when the group is encoded.
+    shared_local: [Vec<u32>; N_SHARED],
+    /// The six counters: definition levels and values, from the group's first row with a
+    /// counter on (rows before it are null in all six; none at all: all null).
     counters: [(Vec<u8>, Vec<u64>); 6],
     rows: usize,
+}
+
+impl Group {
+    /// The place of a pattern's shared value in the group.
+    #[inline]
+    fn pattern_place(&mut self, p: PatternId, value: &Shared) -> u32 {
+        let pi = p.0 as usize;
+        if pi >= self.of_pattern.len() {
+            self.of_pattern.resize(pi + 1, 0);
+        }
+        if self.of_pattern[pi] == 0 {
+            self.patterns.push(p.0);
+            self.of_pattern[pi] = self.value_place(value) + 1;
+        }
+        self.of_pattern[pi] - 1
+    }
+    /// The place of a shared value in the group.
+    fn value_place(&mut self, value: &Shared) -> u32 {
+        let next = self.shared.len() as u32;
+        let at = *self.of_value.entry(*value).or_insert(next);
+        if at == next {
+            self.shared.push(*value);
+        }
+        at
+    }
+    /// A row's counters (none for flows written from a pattern).
+    fn push_counters(&mut self, counters: [Option<u64>; 6]) {
+        let on = !self.counters[0].0.is_empty();
+        if !on && counters.iter().all(Option::is_none) {
+            return;
+        }
+        for ((d, v), c) in self.counters.iter_mut().zip(counters) {
+            if !on {
+                d.resize(self.rows, 0);
+            }
+            d.push(c.is_some() as u8);
+            v.extend(c);
+        }
+    }
+    fn clear(&mut self) {
+        self.strs.iter_mut().for_each(StrColumn::clear);
+        self.hops.clear();
+        self.plain.iter_mut().for_each(Vec::clear);
+        self.ports.iter_mut().for_each(Vec::clear);
+        self.shared_rows.clear();
+        self.shared.clear();
+        for &p in &self.patterns {
+            self.of_pattern[p as usize] = 0;
+        }
+        self.patterns.clear();
+        self.of_value.clear();
+        for (d, v) in self.counters.iter_mut() {
+            d.clear();
+            v.clear();
+        }
+        self.rows = 0;
+    }
 }
 
 /// Streams rows into a Parquet file, encoding the column chunks from dictionary ids.
@@ -292,10 +449,12 @@ pub struct DictParquetWriter<W: Write + Send> {
     leaves: Vec<ColumnDescPtr>,
     /// The string columns' dictionaries, then the hops column's.
     strings: [Strings; N_STR + 1],
-    patterns: Vec<Pattern>,
-    /// Each symbol's text and its ids in the columns that take symbols: `ingress`,
-    /// `deliveredTo`, `to` and the hops.
-    symbols: Vec<(Box<str>, [u32; 4])>,
+    patterns: Vec<Shared>,
+    /// Each symbol's text.
+    symbols: Vec<Box<str>>,
+    /// Each symbol's ids in the columns symbols fill, by the column's place in
+    /// [`SYMBOL_COLUMNS`], interned on first use (`NULL` until then).
+    symbol_ids: Vec<[u32; SYMBOL_COLUMNS.len()]>,
     hop_scratch: Vec<u32>,
     group: Group,
 }
@@ -317,6 +476,7 @@ impl<W: Write + Send> DictParquetWriter<W> {
             strings: Default::default(),
             patterns: Vec::new(),
             symbols: Vec::new(),
+            symbol_ids: Vec::new(),
             hop_scratch: Vec::new(),
             group: Group::default(),
         })
@@ -333,48 +493,58 @@ impl<W: Write + Send> DictParquetWriter<W> {
         std::array::from_fn(|k| s[k].opt(values[k]))
     }
 
-    /// Registers names that flows refer to by number ([`FlowFields`]): symbol `k` is the
-    /// `k`-th name of all calls together.
+    /// Registers names that flows and patterns refer to by number ([`FlowFields`],
+    /// [`SharedSymbols`]): symbol `k` is the `k`-th name of all calls together.
     pub fn add_symbols<S: AsRef<str>>(&mut self, names: &[S]) {
         for n in names {
-            let n = n.as_ref();
-            let s = &mut self.strings;
-            let ids = [INGRESS, DELIVERED_TO, TO, N_STR].map(|k| s[k].id(n));
-            self.symbols.push((n.into(), ids));
+            self.symbols.push(n.as_ref().into());
+            self.symbol_ids.push([NULL; SYMBOL_COLUMNS.len()]);
         }
     }
 
-    /// Registers a row's columns apart from those [`FlowFields`] gives (the values `r` has
-    /// there are not kept).
-    pub fn add_pattern(&mut self, r: &FlowRow) -> PatternId {
-        let own = [SRC, DST, SRC_SEEN, DST_SEEN, INGRESS, DELIVERED_TO, TO];
-        let values = row_strings(r);
-        let s = &mut self.strings;
-        let strs = std::array::from_fn(|k| match own.contains(&k) {
-            true => NULL,
-            false => s[k].opt(values[k]),
-        });
+    /// Symbol `k`'s id in the column at `slot` of [`SYMBOL_COLUMNS`].
+    #[inline]
+    fn symbol_id(&mut self, k: u32, slot: usize) -> u32 {
+        let id = self.symbol_ids[k as usize][slot];
+        if id != NULL {
+            return id;
+        }
+        let id = self.strings[SYMBOL_COLUMNS[slot]].id(&self.symbols[k as usize]);
+        self.symbol_ids[k as usize][slot] = id;
+        id
+    }
+
+    /// Registers the columns rows of one pattern share (the capture's too: null unless
+    /// given), symbols registered with [`DictParquetWriter::add_symbols`].
+    pub fn add_pattern(&mut self, p: &SharedSymbols) -> PatternId {
+        let syms = p.symbols();
+        let strs = std::array::from_fn(|j| syms[j].map_or(NULL, |k| self.symbol_id(k, 4 + j)));
         let id = PatternId(self.patterns.len() as u32);
-        self.patterns.push(Pattern {
+        self.patterns.push(Shared {
             strs,
-            symmetric: r.symmetric,
+            symmetric: p.symmetric,
         });
         id
     }
 
     /// Writes one flow: the pattern's columns with the flow's own (no counters).
     pub fn write_flow(&mut self, p: PatternId, f: &FlowFields) -> Result<(), Error> {
-        let pat = &self.patterns[p.0 as usize];
-        let mut strs = pat.strs;
+        let shared = self.patterns[p.0 as usize];
         let s = &mut self.strings;
-        let sym = |k: u32, col: usize| self.symbols[k as usize].1[col];
-        strs[SRC] = s[SRC].addr(f.src);
-        strs[DST] = s[DST].addr(f.dst);
-        strs[SRC_SEEN] = f.src_seen.map_or(NULL, |a| s[SRC_SEEN].addr(a));
-        strs[DST_SEEN] = f.dst_seen.map_or(NULL, |a| s[DST_SEEN].addr(a));
-        strs[INGRESS] = sym(f.ingress, 0);
-        strs[DELIVERED_TO] = f.delivered_to.map_or(NULL, |k| sym(k, 1));
-        strs[TO] = f.to.map_or(NULL, |k| sym(k, 2));
+        let own = [
+            s[SRC].addr(f.src),
+            s[DST].addr(f.dst),
+            self.symbol_id(f.ingress, 0),
+            f.delivered_to.map_or(NULL, |k| self.symbol_id(k, 1)),
+            f.src_seen.map_or(NULL, |a| self.strings[SRC_SEEN].addr(a)),
+            f.dst_seen.map_or(NULL, |a| self.strings[DST_SEEN].addr(a)),
+            f.to.map_or(NULL, |k| self.symbol_id(k, 2)),
+        ];
+        self.hop_scratch.clear();
+        for &h in f.forward {
+            let id = self.symbol_id(h, 3);
+            self.hop_scratch.push(id);
+        }
         let g = &mut self.group;
         for (col, hops) in g.plain.iter_mut().zip([f.forward, f.ret]) {
             if col.capacity() == 0 {
@@ -387,41 +557,32 @@ impl<W: Write + Send> DictParquetWriter<W> {
                 if i > 0 {
                     col.extend_from_slice(b" > ");
                 }
-                col.extend_from_slice(self.symbols[h as usize].0.as_bytes());
+                col.extend_from_slice(self.symbols[h as usize].as_bytes());
             }
             let n = (col.len() - at - 4) as u32;
             col[at..at + 4].copy_from_slice(&n.to_le_bytes());
         }
-        self.hop_scratch.clear();
-        self.hop_scratch
-            .extend(f.forward.iter().map(|&h| self.symbols[h as usize].1[3]));
-        push_row(
-            g,
-            &strs,
-            &self.hop_scratch,
-            [f.src_port, f.dst_port],
-            pat.symmetric,
-            [None; 6],
-        );
+        let place = g.pattern_place(p, &shared);
+        push_row(g, &own, &self.hop_scratch, [f.src_port, f.dst_port], place);
         self.after_row()
     }
 
     /// Writes one row given whole (its strings interned by content).
     pub fn write(&mut self, r: &FlowRow) -> Result<(), Error> {
         let strs = self.ids_of(r);
-        let counters = crate::parquet_io::counters(r);
         for (col, text) in self.group.plain.iter_mut().zip([&r.path, &r.return_path]) {
             col.extend_from_slice(&(text.len() as u32).to_le_bytes());
             col.extend_from_slice(text.as_bytes());
         }
-        push_row(
-            &mut self.group,
-            &strs,
-            &self.hop_scratch,
-            [r.src_port, r.dst_port],
-            r.symmetric,
-            counters,
-        );
+        let g = &mut self.group;
+        let shared = Shared {
+            strs: SHARED.map(|k| strs[k]),
+            symmetric: r.symmetric,
+        };
+        let place = g.value_place(&shared);
+        g.push_counters(crate::parquet_io::counters(r));
+        let own = OWN.map(|k| strs[k]);
+        push_row(g, &own, &self.hop_scratch, [r.src_port, r.dst_port], place);
         self.after_row()
     }
 
@@ -436,29 +597,33 @@ impl<W: Write + Send> DictParquetWriter<W> {
         if self.group.rows == 0 {
             return Ok(());
         }
+        self.group.shared_dictionaries();
         let mut rg = self.file.next_row_group()?;
         for (leaf, descr) in self.leaves.iter().enumerate() {
             let (bytes, close) = encode_leaf(&self.group, leaf, descr, &self.strings)?;
             rg.append_column(&bytes, close)?;
         }
         rg.close()?;
-        let g = &mut self.group;
-        g.strs.iter_mut().for_each(StrColumn::clear);
-        g.hops.clear();
-        g.plain.iter_mut().for_each(Vec::clear);
-        g.ports.iter_mut().for_each(Vec::clear);
-        g.symmetric.clear();
-        for (d, v) in g.counters.iter_mut() {
-            d.clear();
-            v.clear();
-        }
-        g.rows = 0;
+        self.group.clear();
         Ok(())
     }
 
     pub fn finish(mut self) -> Result<W, Error> {
         self.flush_group()?;
         Ok(self.file.into_inner()?)
+    }
+}
+
+impl Group {
+    /// The [`SHARED`] columns' dictionaries, in first-use order, and each shared value's index
+    /// in them.
+    fn shared_dictionaries(&mut self) {
+        for (j, &k) in SHARED.iter().enumerate() {
+            let c = &mut self.strs[k];
+            let local = &mut self.shared_local[j];
+            local.clear();
+            local.extend(self.shared.iter().map(|v| c.local_id(v.strs[j])));
+        }
     }
 }
 
@@ -485,21 +650,16 @@ fn row_strings(r: &FlowRow) -> [Option<&str>; N_STR] {
     ]
 }
 
-fn push_row(
-    g: &mut Group,
-    strs: &[u32; N_STR],
-    hops: &[u32],
-    ports: [u16; 2],
-    symmetric: bool,
-    counters: [Option<u64>; 6],
-) {
-    for (k, (c, &id)) in g.strs.iter_mut().zip(strs).enumerate() {
-        match STR_COLUMNS[k] {
-            _ if k == PATH || k == RETURN_PATH => {}
-            (_, true) => c.push(id),
-            (_, false) => c.push_id(id),
-        }
-    }
+/// One row's [`OWN`] columns, hops, ports and place among the group's shared values.
+fn push_row(g: &mut Group, own: &[u32; 7], hops: &[u32], ports: [u16; 2], place: u32) {
+    let [src, dst, ingress, delivered_to, src_seen, dst_seen, to] = *own;
+    g.strs[SRC].push_id(src);
+    g.strs[DST].push_id(dst);
+    g.strs[INGRESS].push_id(ingress);
+    g.strs[DELIVERED_TO].push(delivered_to);
+    g.strs[SRC_SEEN].push(src_seen);
+    g.strs[DST_SEEN].push(dst_seen);
+    g.strs[TO].push(to);
     if hops.is_empty() {
         g.hops.defs.push(0);
         g.hops.reps.push(0);
@@ -511,11 +671,7 @@ fn push_row(
     }
     g.ports[0].push(ports[0]);
     g.ports[1].push(ports[1]);
-    g.symmetric.push(symmetric);
-    for ((d, v), c) in g.counters.iter_mut().zip(counters) {
-        d.push(c.is_some() as u8);
-        v.extend(c);
-    }
+    g.shared_rows.push(place);
     g.rows += 1;
 }
 
@@ -558,14 +714,31 @@ fn encode_leaf(
     let rows = g.rows;
     let mut chunk = Chunk::default();
     match leaf_kind(leaf) {
-        Leaf::Str(k, nullable) => {
-            let c = &g.strs[k];
-            let defs = nullable.then_some(&c.defs[..]);
-            chunk.strings(c, None, (defs, descr.max_def_level()), &strings[k]);
-        }
+        Leaf::Str(k, nullable) => match SHARED.iter().position(|&c| c == k) {
+            Some(j) => shared_strings(&mut chunk, g, j, nullable, &strings[k]),
+            None => {
+                let c = &g.strs[k];
+                let mut levels = Vec::new();
+                if nullable {
+                    push_levels(&mut levels, levels_of(&c.defs), c.defs.len(), 1);
+                }
+                let slots = if nullable {
+                    c.defs.len()
+                } else {
+                    c.values.len()
+                };
+                let values = (c.values.iter().copied(), c.values.len());
+                chunk.strings(&c.order, &strings[k], levels, values, slots);
+            }
+        },
         Leaf::Hops => {
-            let defs = (Some(&g.hops.defs[..]), descr.max_def_level());
-            chunk.strings(&g.hops, Some(&g.hops.reps), defs, &strings[N_STR])
+            let c = &g.hops;
+            let mut levels = Vec::new();
+            push_levels(&mut levels, levels_of(&c.reps), c.reps.len(), 1);
+            let width = bit_width(descr.max_def_level() as u32);
+            push_levels(&mut levels, levels_of(&c.defs), c.defs.len(), width);
+            let values = (c.values.iter().copied(), c.values.len());
+            chunk.strings(&c.order, &strings[N_STR], levels, values, c.defs.len());
         }
         Leaf::Plain(k) => {
             chunk.encodings = vec![Encoding::PLAIN];
@@ -588,7 +761,11 @@ fn encode_leaf(
             chunk.data_page(&buf, v.len(), Encoding::PLAIN);
         }
         Leaf::Symmetric => {
-            let v = &g.symmetric;
+            let v: Vec<bool> = g
+                .shared_rows
+                .iter()
+                .map(|&p| g.shared[p as usize].symmetric)
+                .collect();
             let mut buf = vec![0u8; v.len().div_ceil(8)];
             for (i, &b) in v.iter().enumerate() {
                 buf[i / 8] |= (b as u8) << (i % 8);
@@ -606,7 +783,11 @@ fn encode_leaf(
         Leaf::Counter(k) => {
             let (defs, v) = &g.counters[k];
             let mut buf = Vec::new();
-            push_levels(&mut buf, defs, 1);
+            match defs.is_empty() {
+                // No row of the group had a counter: every value is null.
+                true => push_levels(&mut buf, std::iter::repeat(0), rows, 1),
+                false => push_levels(&mut buf, levels_of(defs), defs.len(), 1),
+            }
             for &x in v {
                 buf.extend_from_slice(&(x as i64).to_le_bytes());
             }
@@ -615,13 +796,33 @@ fn encode_leaf(
                 lo.map(|&x| x as i64),
                 hi.map(|&x| x as i64),
                 None,
-                Some((defs.len() - v.len()) as u64),
+                Some((rows - v.len()) as u64),
                 false,
             ));
-            chunk.data_page(&buf, defs.len(), Encoding::PLAIN);
+            chunk.data_page(&buf, rows, Encoding::PLAIN);
         }
     }
     chunk.finish(descr, rows)
+}
+
+/// A [`SHARED`] column's chunk (the `j`-th), written from each row's place among the group's
+/// shared values.
+fn shared_strings(chunk: &mut Chunk, g: &Group, j: usize, nullable: bool, s: &Strings) {
+    let local = &g.shared_local[j];
+    let of_row = || g.shared_rows.iter().map(|&p| local[p as usize]);
+    let n = of_row().filter(|&v| v != NULL).count();
+    let mut levels = Vec::new();
+    if nullable {
+        let defs = of_row().map(|v| (v != NULL) as u32);
+        push_levels(&mut levels, defs, g.rows, 1);
+    }
+    let values = of_row().filter(|&v| v != NULL);
+    chunk.strings(&g.strs[SHARED[j]].order, s, levels, (values, n), g.rows);
+}
+
+/// Levels stored a byte each, as the numbers [`push_levels`] takes.
+fn levels_of(levels: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    levels.iter().map(|&l| l as u32)
 }
 
 /// A column chunk being encoded: its pages, in order (a dictionary page first, if any).
@@ -635,17 +836,20 @@ struct Chunk {
 }
 
 impl Chunk {
-    /// A dictionary-encoded string column: the dictionary page and one data page of indices.
+    /// A dictionary-encoded string column: the dictionary page (the strings of `order`) and
+    /// one data page: the `levels` already encoded, then the `values` (indices into `order`,
+    /// and their count), for `slots` value slots.
     fn strings(
         &mut self,
-        c: &StrColumn,
-        reps: Option<&[u8]>,
-        (defs, max_def): (Option<&[u8]>, i16),
+        order: &[u32],
         s: &Strings,
+        mut buf: Vec<u8>,
+        (values, n): (impl Iterator<Item = u32>, usize),
+        slots: usize,
     ) {
         let mut dict = Vec::new();
         let (mut lo, mut hi): (Option<&str>, Option<&str>) = (None, None);
-        for &g in &c.order {
+        for &g in order {
             let t: &str = &s.text[g as usize];
             dict.extend_from_slice(&(t.len() as u32).to_le_bytes());
             dict.extend_from_slice(t.as_bytes());
@@ -656,26 +860,18 @@ impl Chunk {
         self.pages.push(CompressedPage::new(
             Page::DictionaryPage {
                 buf: snappy(&dict),
-                num_values: c.order.len() as u32,
+                num_values: order.len() as u32,
                 encoding: Encoding::PLAIN,
                 is_sorted: false,
             },
             len,
         ));
         self.dictionary = true;
-        let mut buf = Vec::new();
-        if let Some(r) = reps {
-            push_levels(&mut buf, r, 1);
-        }
-        let slots = defs.map_or(c.values.len(), |d| d.len());
-        if let Some(d) = defs {
-            push_levels(&mut buf, d, bit_width(max_def as u32));
-        }
-        let width = bit_width(c.order.len().saturating_sub(1) as u32);
+        let width = bit_width(order.len().saturating_sub(1) as u32);
         buf.push(width);
-        hybrid(&mut buf, c.values.iter().copied(), c.values.len(), width);
+        hybrid(&mut buf, values, n, width);
         let bytes = |x: Option<&str>| x.map(|t| ByteArray::from(t.as_bytes().to_vec()));
-        let nulls = (slots - c.values.len()) as u64;
+        let nulls = (slots - n) as u64;
         self.stats = Some(Statistics::byte_array(
             bytes(lo),
             bytes(hi),
@@ -752,13 +948,22 @@ impl Chunk {
     }
 }
 
+/// `b` compressed, through one scratch buffer of Snappy's maximum length per thread (grown,
+/// never zeroed again), so a page's compression allocates only its result.
 fn snappy(b: &[u8]) -> Bytes {
-    let mut out = vec![0u8; snap::raw::max_compress_len(b.len())];
-    let n = snap::raw::Encoder::new()
-        .compress(b, &mut out)
-        .expect("an output buffer of snappy's maximum length");
-    out.truncate(n);
-    Bytes::from(out)
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with_borrow_mut(|out| {
+        let need = snap::raw::max_compress_len(b.len());
+        if out.len() < need {
+            out.resize(need, 0);
+        }
+        let n = snap::raw::Encoder::new()
+            .compress(b, out)
+            .expect("an output buffer of snappy's maximum length");
+        Bytes::copy_from_slice(&out[..n])
+    })
 }
 
 /// Bits needed for values up to `max`.
@@ -768,10 +973,10 @@ fn bit_width(max: u32) -> u8 {
 
 /// Levels of a data page v1: their byte length (4 bytes, little-endian), then the levels in
 /// the RLE/bit-packed hybrid.
-fn push_levels(buf: &mut Vec<u8>, levels: &[u8], width: u8) {
+fn push_levels(buf: &mut Vec<u8>, levels: impl Iterator<Item = u32>, n: usize, width: u8) {
     let at = buf.len();
     buf.extend_from_slice(&[0; 4]);
-    hybrid(buf, levels.iter().map(|&l| l as u32), levels.len(), width);
+    hybrid(buf, levels, n, width);
     let n = (buf.len() - at - 4) as u32;
     buf[at..at + 4].copy_from_slice(&n.to_le_bytes());
 }
@@ -789,7 +994,9 @@ fn varint(buf: &mut Vec<u8>, mut v: u64) {
 /// with zeros, which readers ignore past the count they are given).
 fn hybrid(buf: &mut Vec<u8>, values: impl Iterator<Item = u32>, n: usize, width: u8) {
     let value_bytes = (width as usize).div_ceil(8);
-    let mut literal: Vec<[u32; 8]> = Vec::new();
+    // Room for every group bit-packed with a header byte of its own: growing past it is rare.
+    buf.reserve(n.div_ceil(8) * (width as usize + 1) + 16);
+    let mut literal: Vec<[u32; 8]> = Vec::with_capacity(n.div_ceil(8).min(1 << 13));
     let mut run: Option<(u32, u64)> = None;
     let flush_literal = |buf: &mut Vec<u8>, lit: &mut Vec<[u32; 8]>| {
         if lit.is_empty() {
@@ -835,20 +1042,22 @@ fn hybrid(buf: &mut Vec<u8>, values: impl Iterator<Item = u32>, n: usize, width:
     flush_run(buf, &mut run);
 }
 
-/// Eight values of `width` bits, least significant bit first.
+/// Eight values of `width` bits, least significant bit first: `width` bytes.
 fn pack8(buf: &mut Vec<u8>, g: &[u32; 8], width: u8) {
-    let mut acc: u64 = 0;
-    let mut bits = 0u32;
+    let mut out = [0u8; 32];
+    let (mut acc, mut bits, mut at) = (0u64, 0u32, 0usize);
     for &v in g {
         acc |= (v as u64) << bits;
         bits += width as u32;
         while bits >= 8 {
-            buf.push(acc as u8);
+            out[at] = acc as u8;
+            at += 1;
             acc >>= 8;
             bits -= 8;
         }
     }
-    debug_assert_eq!(bits, 0);
+    debug_assert_eq!((bits, at), (0, width as usize));
+    buf.extend_from_slice(&out[..width as usize]);
 }
 
 #[cfg(test)]
@@ -968,6 +1177,39 @@ mod tests {
     }
 
     #[test]
+    fn counters_read_back_null_where_no_row_before_had_one() {
+        // A row group whose first 100 rows have no counter, then a row group with none at all,
+        // then a partial one: each row reads back as written.
+        let dir = tempfile::tempdir().unwrap();
+        let mut rows = rows(2 * ROW_GROUP_ROWS + 500);
+        let none = |r: &mut FlowRow| {
+            r.first_ts_ns = None;
+            r.last_ts_ns = None;
+            r.request_packets = None;
+            r.request_bytes = None;
+            r.reply_packets = None;
+            r.reply_bytes = None;
+        };
+        rows[..100].iter_mut().for_each(none);
+        rows[ROW_GROUP_ROWS..2 * ROW_GROUP_ROWS]
+            .iter_mut()
+            .for_each(none);
+        let p = dir.path().join("c.parquet");
+        write_dict(&rows, &p);
+        let back = crate::parquet_io::read(&p).unwrap();
+        assert_eq!(
+            back[..100]
+                .iter()
+                .filter(|r| r.request_packets.is_some())
+                .count(),
+            0
+        );
+        assert_eq!(back[100].request_packets, Some(100));
+        assert_eq!(back[ROW_GROUP_ROWS + 2].request_bytes, None);
+        assert_eq!(back, rows);
+    }
+
+    #[test]
     fn chunk_statistics_are_those_of_the_values() {
         let dir = tempfile::tempdir().unwrap();
         let rows = rows(1000);
@@ -1003,10 +1245,29 @@ mod tests {
     fn a_flow_written_from_a_pattern_is_the_filled_row() {
         let dir = tempfile::tempdir().unwrap();
         let rows = rows(300);
-        let symbols: Vec<String> = ["nic:a", "firewall:hub-fw", "pe:pé-1", "internet", ""]
+        let mut symbols: Vec<String> = ["nic:a", "firewall:hub-fw", "pe:pé-1", "internet", ""]
             .iter()
             .map(|s| s.to_string())
             .collect();
+        // Each row's shared columns as symbols of their own, after the endpoints' (equal texts
+        // under different symbols, as a sweep may register them).
+        let mut shared = Vec::new();
+        for r in &rows {
+            let mut sym = |t: &str| {
+                symbols.push(t.to_string());
+                symbols.len() as u32 - 1
+            };
+            shared.push(SharedSymbols {
+                protocol: sym(&r.protocol),
+                fqdn: r.fqdn.as_deref().map(&mut sym),
+                outcome: sym(&r.outcome),
+                dropped_at: r.dropped_at.as_deref().map(&mut sym),
+                rule: r.rule.as_deref().map(&mut sym),
+                reason: sym(&r.reason),
+                capture: r.capture.as_deref().map(&mut sym),
+                symmetric: r.symmetric,
+            });
+        }
         let p = dir.path().join("f.parquet");
         let mut w = DictParquetWriter::new(std::fs::File::create(&p).unwrap()).unwrap();
         w.add_symbols(&symbols[..2]);
@@ -1014,14 +1275,18 @@ mod tests {
         let mut want = Vec::new();
         let hop_lists: [&[u32]; 4] = [&[], &[0], &[0, 1, 2], &[3, 4, 0]];
         for (i, r) in rows.iter().enumerate() {
-            let mut pattern = r.clone();
-            pattern.first_ts_ns = None;
-            pattern.last_ts_ns = None;
-            pattern.request_packets = None;
-            pattern.request_bytes = None;
-            pattern.reply_packets = None;
-            pattern.reply_bytes = None;
-            let id = w.add_pattern(&pattern);
+            let pattern = FlowRow {
+                protocol: r.protocol.clone(),
+                fqdn: r.fqdn.clone(),
+                outcome: r.outcome.clone(),
+                dropped_at: r.dropped_at.clone(),
+                rule: r.rule.clone(),
+                reason: r.reason.clone(),
+                capture: r.capture.clone(),
+                symmetric: r.symmetric,
+                ..FlowRow::default()
+            };
+            let id = w.add_pattern(&shared[i]);
             let f = FlowFields {
                 src: 0x0a00_0001 + i as u32,
                 dst: 0xc0a8_0000 | (i as u32 % 7),
