@@ -185,7 +185,9 @@ const L4_WORK_MAX: usize = 1 << 23;
 #[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 struct Field {
     /// `starts[0] == 0`, non-decreasing.
+    #[serde(with = "le_array")]
     starts: Vec<u32>,
+    #[serde(with = "le_array")]
     vals: Vec<u32>,
 }
 
@@ -291,6 +293,7 @@ impl Field {
 struct PortField {
     field: Field,
     /// Empty, or 65,536 class numbers.
+    #[serde(with = "le_array")]
     direct: Vec<u16>,
     /// Value of class `c` in `direct`: `c * mul`.
     mul: u32,
@@ -318,6 +321,7 @@ impl PortField {
 /// words then `words` words (see the crate documentation).
 #[derive(serde::Serialize, serde::Deserialize, Clone, Debug, Default)]
 struct Pool {
+    #[serde(with = "le_array")]
     data: Vec<u64>,
 }
 
@@ -341,7 +345,11 @@ enum L4 {
     /// `table[proto_map[proto] + sport.lookup() + dport.lookup()]` is the
     /// offset of the layer-4 bitset in `pool` (the three parts are
     /// pre-multiplied class numbers).
-    Combined { table: Vec<u32>, pool: Pool },
+    Combined {
+        #[serde(with = "le_array")]
+        table: Vec<u32>,
+        pool: Pool,
+    },
     /// `proto_map`, `sport`, `dport` give offsets into their own pools.
     Separate {
         proto: Pool,
@@ -1052,6 +1060,73 @@ mod proto_map {
 
 /// The check of a classifier read back from a file: every offset its lookups can produce
 /// lies inside the table or pool it indexes, with a whole bitset after it.
+/// The classifier's arrays as their little-endian bytes in a binary format (a compiled fabric
+/// file): read back with one copy each instead of a call per number, which made decoding a
+/// table's 65,536-entry port arrays most of the cost of a table's first use. A human-readable
+/// format gets them as sequences of numbers.
+mod le_array {
+    use serde::de::{Deserialize, Deserializer, Error, Visitor};
+    use serde::ser::{Serialize, Serializer};
+    use std::marker::PhantomData;
+
+    /// A number stored in an array: its width and its little-endian bytes.
+    pub trait Word: Copy {
+        const SIZE: usize;
+        fn put(self, out: &mut Vec<u8>);
+        fn get(b: &[u8]) -> Self;
+    }
+
+    macro_rules! word {
+        ($($t:ty),*) => {$(
+            impl Word for $t {
+                const SIZE: usize = std::mem::size_of::<$t>();
+                fn put(self, out: &mut Vec<u8>) {
+                    out.extend_from_slice(&self.to_le_bytes());
+                }
+                fn get(b: &[u8]) -> Self {
+                    <$t>::from_le_bytes(b.try_into().expect("chunks of the word's size"))
+                }
+            }
+        )*};
+    }
+    word!(u16, u32, u64);
+
+    pub fn serialize<T: Word + Serialize, S: Serializer>(v: &[T], s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            return v.serialize(s);
+        }
+        let mut bytes = Vec::with_capacity(v.len() * T::SIZE);
+        v.iter().for_each(|&x| x.put(&mut bytes));
+        s.serialize_bytes(&bytes)
+    }
+
+    pub fn deserialize<'de, T, D>(d: D) -> Result<Vec<T>, D::Error>
+    where
+        T: Word + Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        if d.is_human_readable() {
+            return Vec::deserialize(d);
+        }
+        d.deserialize_bytes(Bytes(PhantomData))
+    }
+
+    struct Bytes<T>(PhantomData<T>);
+
+    impl<T: Word> Visitor<'_> for Bytes<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "the little-endian bytes of {}-byte numbers", T::SIZE)
+        }
+        fn visit_bytes<E: Error>(self, b: &[u8]) -> Result<Vec<T>, E> {
+            if !b.len().is_multiple_of(T::SIZE) {
+                return Err(E::invalid_length(b.len(), &self));
+            }
+            Ok(b.chunks_exact(T::SIZE).map(T::get).collect())
+        }
+    }
+}
+
 mod layout {
     use super::*;
 

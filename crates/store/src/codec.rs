@@ -493,6 +493,48 @@ mod tests {
     }
 
     #[test]
+    fn a_classifier_read_back_classifies_as_the_one_built() {
+        // 300 rules, each a /24 and a destination port range of its own, so that the port
+        // field has more intervals than a search is kept for (a 65,536-entry direct table), and
+        // the last rule catches everything: every key gets the rule the built classifier gives.
+        use vnetsim_classify::{Classifier, Key, Protocols, Rule};
+        let mut rules: Vec<Rule> = (0..300u32)
+            .map(|i| Rule {
+                protocols: Protocols::Set(vec![[6, 17][i as usize % 2]]),
+                src: vec![(0x0a00_0000 | i << 8, 24)],
+                dst: vec![(0, 0)],
+                sport: vec![(0, 65535)],
+                dport: vec![(1000 + 7 * i as u16, 1003 + 7 * i as u16)],
+            })
+            .collect();
+        rules.push(Rule::any());
+        let built = Classifier::build(&rules);
+        let back: Classifier = from_bytes(&to_bytes(&built).unwrap()).unwrap();
+        let mut differ = 0;
+        for i in 0..20_000u32 {
+            let k = Key {
+                proto: [6, 17, 1][i as usize % 3],
+                src: 0x0a00_0000 | ((i * 37 % 310) << 8) | (i % 256),
+                dst: i.wrapping_mul(2_654_435_761),
+                sport: i as u16,
+                dport: 990 + (i * 13 % 2200) as u16,
+            };
+            differ += (back.classify(&k) != built.classify(&k)) as u32;
+        }
+        assert_eq!(differ, 0);
+        // A key the 7th rule matches, and one only the catch-all does.
+        let key = |src, dport| Key {
+            proto: 17,
+            src,
+            dst: 1,
+            sport: 5,
+            dport,
+        };
+        assert_eq!(back.classify(&key(0x0a00_0704, 1050)), Some(7));
+        assert_eq!(back.classify(&key(0x0a00_0704, 1054)), Some(300));
+    }
+
+    #[test]
     fn a_length_past_the_end_is_refused_before_anything_is_reserved() {
         let mut b = to_bytes(&vec![1u32, 2, 3]).unwrap();
         b[..8].copy_from_slice(&u64::MAX.to_le_bytes());

@@ -57,7 +57,7 @@ use vnetsim_fabric::Fabric;
 pub const MAGIC: [u8; 16] = *b"\x89vnetsim-fabric\n";
 
 /// The layout of the payload. Files of any other version are refused.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The version of vnetsim writing and reading files.
 pub const VNETSIM_VERSION: &str = env!("CARGO_PKG_VERSION");
