@@ -500,6 +500,44 @@ pub fn flow_l7<'a>(f: &'a Fabric, r: &'a FlowRecord) -> Option<L7<'a>> {
     }
 }
 
+/// The service names of the destinations met last, direct-mapped by address: distinct flows
+/// to one destination share its owner lookups ([`crate::sweep::fqdn_for`]). Each slot: the
+/// address, whether it is set, and the name.
+struct DestinationNames<'f> {
+    slots: Vec<(u32, bool, Option<&'f str>)>,
+}
+
+/// Slots of [`DestinationNames`].
+const DESTINATION_SLOTS: usize = 1 << 12;
+
+impl<'f> DestinationNames<'f> {
+    fn new() -> DestinationNames<'f> {
+        DestinationNames {
+            slots: vec![(0, false, None); DESTINATION_SLOTS],
+        }
+    }
+
+    /// [`flow_l7`], the destination's name looked up here first.
+    #[inline]
+    fn l7<'a>(&mut self, f: &'f Fabric, r: &'a FlowRecord) -> Option<L7<'a>>
+    where
+        'f: 'a,
+    {
+        if let Some((fqdn, protocol)) = &r.hint {
+            return Some(L7 {
+                fqdn,
+                protocol: *protocol,
+            });
+        }
+        let dst = r.flow.dst;
+        let slot = &mut self.slots[(dst ^ dst >> 12) as usize & (DESTINATION_SLOTS - 1)];
+        if !(slot.1 && slot.0 == dst) {
+            *slot = (dst, true, crate::sweep::fqdn_for(f, dst));
+        }
+        slot.2.map(|n| L7::by_port(n, r.flow.dport))
+    }
+}
+
 /// Flows per unit of parallel work.
 const WALK_CHUNK: usize = 512;
 
@@ -516,16 +554,19 @@ where
 {
     (0..t.flows.len().div_ceil(WALK_CHUNK))
         .into_par_iter()
-        .map_init(Scratch::new, |s, k| {
-            chunk_of(t, k)
-                .map(|i| {
-                    let r = &t.flows[i];
-                    let l7 = flow_l7(f, r);
-                    let tr = trace_with(f, r.flow, r.ingress, l7, r.midstream, s);
-                    map(f, s, &tr, r, l7)
-                })
-                .collect::<Vec<R>>()
-        })
+        .map_init(
+            || (Scratch::new(), DestinationNames::new()),
+            |(s, names), k| {
+                chunk_of(t, k)
+                    .map(|i| {
+                        let r = &t.flows[i];
+                        let l7 = names.l7(f, r);
+                        let tr = trace_with(f, r.flow, r.ingress, l7, r.midstream, s);
+                        map(f, s, &tr, r, l7)
+                    })
+                    .collect::<Vec<R>>()
+            },
+        )
         .flatten_iter()
         .collect()
 }
@@ -544,19 +585,57 @@ where
     (0..t.flows.len().div_ceil(WALK_CHUNK))
         .into_par_iter()
         .fold(
-            || (Scratch::new(), init()),
-            |(mut s, mut acc), k| {
+            || (Scratch::new(), DestinationNames::new(), init()),
+            |(mut s, mut names, mut acc), k| {
                 for i in chunk_of(t, k) {
                     let r = &t.flows[i];
-                    let l7 = flow_l7(f, r);
+                    let l7 = names.l7(f, r);
                     let tr = trace_with(f, r.flow, r.ingress, l7, r.midstream, &mut s);
                     each(&mut acc, &tr, i, r);
                 }
-                (s, acc)
+                (s, names, acc)
             },
         )
-        .map(|(_, acc)| acc)
+        .map(|(_, _, acc)| acc)
         .reduce(&init, &merge)
+}
+
+#[cfg(test)]
+mod destination_names_tests {
+    use super::*;
+    use crate::TCP;
+
+    #[test]
+    fn a_destination_s_name_is_its_own_whatever_its_slot_held_before() {
+        // The lab's Private Endpoint 10.1.2.5 serves app-flask.azurewebsites.net; an address
+        // of the same slot has no name. Met in turns, each gets what the uncached lookup gives.
+        let text = include_str!("../../../traces/hub-spoke-lab.yaml");
+        let f = vnetsim_fabric::compile(&vnetsim_model::load_str("lab", text).unwrap());
+        let slot = |a: u32| (a ^ a >> 12) as usize & (DESTINATION_SLOTS - 1);
+        let pe = 0x0a01_0205;
+        let other = (pe + 1..).find(|&a| slot(a) == slot(pe)).unwrap();
+        let record = |dst: u32| {
+            let flow = Flow {
+                src: 0x0a02_0104,
+                dst,
+                proto: TCP,
+                sport: 50000,
+                dport: 443,
+            };
+            FlowRecord::new(&f, flow, f.endpoint_of_source(flow.src), false)
+        };
+        let (a, b) = (record(pe), record(other));
+        let mut names = DestinationNames::new();
+        for r in [&a, &b, &a, &a, &b] {
+            let got = names.l7(&f, r).map(|q| q.fqdn.to_string());
+            assert_eq!(got, flow_l7(&f, r).map(|q| q.fqdn.to_string()));
+        }
+        assert_eq!(
+            names.l7(&f, &a).map(|q| q.fqdn),
+            Some("app-flask.azurewebsites.net")
+        );
+        assert_eq!(names.l7(&f, &b).map(|q| q.fqdn), None);
+    }
 }
 
 #[cfg(test)]
