@@ -132,6 +132,19 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
         }
     }
     let paths: Vec<&Path> = a.captures.iter().map(|p| p.as_path()).collect();
+    let second_pass = a.pcap_out.is_some() || (a.per == Per::Packet && a.out.is_some());
+    if second_pass {
+        if let Some(p) = paths
+            .iter()
+            .find(|p| !p.metadata().is_ok_and(|m| m.is_file()))
+        {
+            return Err(format!(
+                "error: {}: --pcap-out and --per packet read the captures twice, and a pipe or \
+                 device can be read once: write the capture to a file first",
+                p.display()
+            ));
+        }
+    }
     let total: u64 = paths
         .iter()
         .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
@@ -178,7 +191,6 @@ pub fn run_replay(a: ReplayArgs) -> Result<u8, String> {
         vnetsim_jobs::report::record_rows(&mut r, &places, fates.iter().map(|x| &x.row));
         vnetsim_jobs::report::write(p, &r, &sum)?;
     }
-    let second_pass = a.pcap_out.is_some() || (a.per == Per::Packet && a.out.is_some());
     if second_pass {
         let sinks = vnetsim_jobs::replay::PassTwo {
             packet_rows: a.out.as_deref().filter(|_| a.per == Per::Packet),

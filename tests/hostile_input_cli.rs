@@ -103,3 +103,56 @@ fn a_json_import_source_on_a_pipe_is_bounded_too() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("/dev/stdin:1:"), "{err}");
 }
+
+#[test]
+fn a_capture_on_a_pipe_is_read_whole_and_dev_zero_at_once() {
+    // A capture piped in (`tcpdump -w - | vnetsim replay TOPO /dev/stdin`) is the capture read
+    // from its file: the flow-log detection looks at regular files only, so it takes no bytes
+    // away from the capture's reader. /dev/zero is refused by its first four bytes, which are
+    // no capture's magic. A second pass (--pcap-out) needs a file, and says so.
+    let root = common::root();
+    let (lab, pcap) = (
+        root.join("traces/hub-spoke-lab.yaml"),
+        root.join("traces/hub-spoke-lab.pcap"),
+    );
+    let (lab, pcap_path) = (lab.to_str().unwrap(), pcap.to_str().unwrap());
+    let from_file = common::ok(&["replay", lab, pcap_path]);
+    let bytes = std::fs::read(&pcap).unwrap();
+    let (code, out, err, _) = run_within(
+        &["replay", lab, "/dev/stdin"],
+        &bytes,
+        Duration::from_secs(20),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("700 packets, 184823 bytes, 700 IPv4 packets in 100 flows"),
+        "{out}"
+    );
+    let summary = |s: &str| s.lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(summary(&out), summary(&from_file));
+    if std::path::Path::new("/dev/zero").exists() {
+        let (code, _, err, secs) =
+            run_within(&["replay", lab, "/dev/zero"], b"", Duration::from_secs(20));
+        assert_eq!(code, 2, "{err}");
+        assert!(
+            err.contains("/dev/zero: unknown capture format (magic [00, 00, 00, 00])"),
+            "{err}"
+        );
+        assert!(secs < 20.0);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    let args = [
+        "replay",
+        lab,
+        "/dev/stdin",
+        "--pcap-out",
+        out_dir.to_str().unwrap(),
+    ];
+    let (code, _, err, _) = run_within(&args, &bytes, Duration::from_secs(20));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("/dev/stdin: --pcap-out and --per packet read the captures twice"),
+        "{err}"
+    );
+}

@@ -178,12 +178,17 @@ fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Whether a file looks like a flow log: gzip, or JSON text starting with an object.
+/// Whether a file looks like a flow log: gzip, or JSON text starting with an object. A pipe
+/// or a device is not (it is read as a capture unless the caller says otherwise).
 pub fn looks_like_flow_log(path: &Path) -> bool {
     let mut head = [0u8; 512];
     let Ok(mut f) = std::fs::File::open(path) else {
         return false;
     };
+    // A pipe or a device is not looked into: what this reads would be gone for the reader.
+    if !f.metadata().is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     let n = f.read(&mut head).unwrap_or(0);
     let head = &head[..n];
     if head.starts_with(&[0x1f, 0x8b]) {

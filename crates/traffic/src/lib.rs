@@ -45,6 +45,7 @@ pub use frag::FragmentTracker;
 pub use hints::{http_host, tls_sni};
 pub use reader::{
     read_stats, CaptureFormat, CaptureReader, Packet, PCAPNG_MAX_INTERFACES, PCAP_MAX_CAPLEN,
+    STREAM_LIMIT,
 };
 pub use record::{tcp_flags, Fragment, Ipv4Flow, MalformedKind, PacketInfo, PacketKind, ReadStats};
 pub use writer::{
@@ -64,4 +65,10 @@ pub enum TrafficError {
     Compressed,
     #[error("unknown capture format (magic {0:02x?})")]
     UnknownFormat([u8; 4]),
+    #[error(
+        "a capture read from a pipe or device is held in memory, at most {} GiB: this one is \
+         longer (write it to a file, which is read without that limit)",
+        .0 >> 30
+    )]
+    StreamTooLong(u64),
 }

@@ -9,6 +9,7 @@
 //! not a multiple of 4, a record running past the end of the file ...).
 
 use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 
 use crate::decode::decode_packet;
@@ -156,6 +157,20 @@ fn ts_units_per_sec(tsresol: u8) -> Option<u64> {
 
 const SHB_TYPE: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 
+/// The most of a capture read from a pipe or a device that is held in memory: 4 GiB.
+pub const STREAM_LIMIT: u64 = 4 << 30;
+
+/// Whether a capture's first four bytes are a pcap or pcapng magic (gzip and anything else
+/// refused, with what was found).
+fn check_magic(magic: [u8; 4]) -> Result<(), TrafficError> {
+    match u32::from_le_bytes(magic) {
+        0xa1b2_c3d4 | 0xa1b2_3c4d | 0xd4c3_b2a1 | 0x4d3c_b2a1 => Ok(()),
+        _ if magic == SHB_TYPE => Ok(()),
+        _ if magic[0] == 0x1f && magic[1] == 0x8b => Err(TrafficError::Compressed),
+        _ => Err(TrafficError::UnknownFormat(magic)),
+    }
+}
+
 /// How far ahead of the record being read [`prefetch_ahead`] asks for the capture's bytes.
 const PREFETCH_DISTANCE: usize = 2048;
 
@@ -182,11 +197,15 @@ fn prefetch_ahead(b: &[u8], at: usize, done: usize) -> usize {
 }
 
 impl CaptureReader {
-    /// Open and memory-map a capture file; the format is detected from its magic.
+    /// Open and memory-map a capture file; the format is detected from its magic. A pipe or a
+    /// device (nothing to map) is read into memory instead ([`STREAM_LIMIT`]).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, TrafficError> {
         let file = File::open(path.as_ref())?;
-        let len = file.metadata()?.len();
-        if len == 0 {
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Self::from_stream(file, STREAM_LIMIT);
+        }
+        if meta.len() == 0 {
             return Err(TrafficError::TooShort);
         }
         // SAFETY: the map is read-only; like every mmap-based reader we rely on
@@ -197,6 +216,28 @@ impl CaptureReader {
             let _ = map.advise(memmap2::Advice::Sequential);
         }
         Self::from_source(Source::Map(map))
+    }
+
+    /// A capture read from a stream (a pipe, a device): its first four bytes must be a
+    /// capture's magic before anything more is read (so `/dev/zero` is refused at once), then
+    /// it is read into memory, at most `limit` bytes.
+    pub fn from_stream(mut r: impl Read, limit: u64) -> Result<Self, TrafficError> {
+        let mut magic = [0u8; 4];
+        let mut got = 0;
+        while got < 4 {
+            match r.read(&mut magic[got..])? {
+                0 => return Err(TrafficError::TooShort),
+                n => got += n,
+            }
+        }
+        check_magic(magic)?;
+        let mut bytes = magic.to_vec();
+        r.take(limit.saturating_sub(4).saturating_add(1))
+            .read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > limit {
+            return Err(TrafficError::StreamTooLong(limit));
+        }
+        Self::from_source(Source::Owned(bytes))
     }
 
     /// Read a capture held in memory.
@@ -210,6 +251,7 @@ impl CaptureReader {
             return Err(TrafficError::TooShort);
         }
         let magic = [b[0], b[1], b[2], b[3]];
+        check_magic(magic)?;
         let (state, format, pos) = match u32::from_le_bytes(magic) {
             m @ (0xa1b2_c3d4 | 0xa1b2_3c4d | 0xd4c3_b2a1 | 0x4d3c_b2a1) => {
                 let be = matches!(m, 0xd4c3_b2a1 | 0x4d3c_b2a1);
@@ -235,7 +277,7 @@ impl CaptureReader {
                 )
             }
             _ if magic == SHB_TYPE => (State::PcapNg { be: false }, CaptureFormat::PcapNg, 0),
-            _ if magic[0] == 0x1f && magic[1] == 0x8b => return Err(TrafficError::Compressed),
+            // What check_magic lets through is matched above.
             _ => return Err(TrafficError::UnknownFormat(magic)),
         };
         Ok(CaptureReader {

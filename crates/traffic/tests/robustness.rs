@@ -4,6 +4,7 @@
 
 mod common;
 use common::*;
+use std::io::Read;
 use vnetsim_traffic::synth::SplitMix64;
 use vnetsim_traffic::{decode_packet, http_host, rewrite_ipv4, tls_sni, CaptureReader, Rewrite};
 
@@ -149,4 +150,37 @@ fn sni_never_panics_on_truncated_hello() {
     for n in 0..get.len() {
         let _ = http_host(&get[..n]);
     }
+}
+
+#[test]
+fn a_capture_from_a_stream_is_the_capture_and_stops_at_its_limit() {
+    // The repository's lab capture read through a stream gives the packets the file gives;
+    // the same stream under a limit one byte short of its length is refused, and a stream of
+    // zeros is refused on its first four bytes (nothing more is read from it).
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../traces/hub-spoke-lab.pcap");
+    let bytes = std::fs::read(&path).unwrap();
+    let count = |mut r: CaptureReader| {
+        let mut n = 0u64;
+        while r.next_packet().is_some() {
+            n += 1;
+        }
+        n
+    };
+    let whole = CaptureReader::from_stream(&bytes[..], bytes.len() as u64).unwrap();
+    assert_eq!(count(whole), count(CaptureReader::open(&path).unwrap()));
+    let short = CaptureReader::from_stream(&bytes[..], bytes.len() as u64 - 1);
+    assert!(matches!(
+        short,
+        Err(vnetsim_traffic::TrafficError::StreamTooLong(_))
+    ));
+    let mut zeros = std::io::repeat(0).take(1 << 40);
+    let e = CaptureReader::from_stream(&mut zeros, 1 << 40)
+        .err()
+        .unwrap();
+    assert!(matches!(
+        e,
+        vnetsim_traffic::TrafficError::UnknownFormat([0, 0, 0, 0])
+    ));
+    assert_eq!(zeros.limit(), (1 << 40) - 4);
 }
