@@ -353,15 +353,53 @@ pub fn sweep_rows(
     sweep_rows_into(f, matrix, cells, job, pairs, None, out)
 }
 
-/// One flow of a slice: its cell and outcome, its pattern's key, and its own fields, their
-/// hops left empty and kept as ranges of the slice part's hop list.
+/// One flow of a slice: its cell and outcome, its pattern's key, and its own fields.
 struct SweptFlow {
     cell: sweep::Cell,
     outcome: Outcome,
     key: PatternKey,
-    fields: FlowFields<'static>,
-    forward: std::ops::Range<u32>,
-    ret: std::ops::Range<u32>,
+    own: OwnFields,
+}
+
+/// A flow's [`FlowFields`] as a slice keeps them, in 44 bytes where the fields with their hop
+/// lists take 80: the optional ones as [`NONE`], the hops as a place in the slice part's hop
+/// list (the forward leg's, then the return leg's).
+#[derive(Clone, Copy)]
+struct OwnFields {
+    src: u32,
+    dst: u32,
+    ports: [u16; 2],
+    /// The source and destination the destination saw, when delivered.
+    seen: [u32; 2],
+    delivered: bool,
+    ingress: u32,
+    delivered_to: u32,
+    to: u32,
+    hops: u32,
+    legs: [u16; 2],
+}
+
+const NONE: u32 = u32::MAX;
+
+impl OwnFields {
+    /// The fields, their hops in `hops` (the part's hop list).
+    fn fields<'h>(&self, hops: &'h [u32]) -> FlowFields<'h> {
+        let (at, [n, m]) = (self.hops as usize, self.legs.map(usize::from));
+        let some = |x: u32| (x != NONE).then_some(x);
+        FlowFields {
+            src: self.src,
+            dst: self.dst,
+            src_port: self.ports[0],
+            dst_port: self.ports[1],
+            src_seen: self.delivered.then_some(self.seen[0]),
+            dst_seen: self.delivered.then_some(self.seen[1]),
+            ingress: self.ingress,
+            delivered_to: some(self.delivered_to),
+            to: some(self.to),
+            forward: &hops[at..at + n],
+            ret: &hops[at + n..at + n + m],
+        }
+    }
 }
 
 /// Part of a slice: its flows, and their hops (symbols).
@@ -406,42 +444,40 @@ fn destination_symbols(f: &Fabric, m: &Matrix, ids: &EndpointIds) -> Vec<(u32, u
     m.dests.iter().map(|d| (d.addr, to(d))).collect()
 }
 
-/// A flow's own fields, its hops appended to `hops` (their ranges returned beside them);
-/// `probe` is its destination probe's address and that address's endpoint symbol.
+/// A flow's own fields, its hops appended to `hops`; `probe` is its destination probe's
+/// address and that address's endpoint symbol.
 fn own_fields(
     (f, ids): (&Fabric, &EndpointIds),
     s: &Scratch,
     t: &Trace,
     (probe, probe_to): (u32, u32),
     hops: &mut Vec<u32>,
-) -> (FlowFields<'static>, [std::ops::Range<u32>; 2]) {
+) -> OwnFields {
     let fw = &t.forward;
-    let delivered = fw.verdict == vnetsim_engine::Verdict::Delivered;
+    let at = hops.len() as u32;
     let mut leg = |l: &vnetsim_engine::Leg| {
-        let at = hops.len() as u32;
+        let before = hops.len();
         hops.extend(s.leg_hops(l).iter().map(|h| ids.symbol(h.node)));
-        at..hops.len() as u32
+        // A leg has at most a few dozen hops (the walk ends one past MAX_HOPS lookups).
+        (hops.len() - before) as u16
     };
-    let forward = leg(fw);
-    let ret = t.ret.as_ref().map_or(0..0, &mut leg);
+    let legs = [leg(fw), t.ret.as_ref().map_or(0, &mut leg)];
     let to = match t.flow.dst == probe {
         true => probe_to,
         false => ids.symbol(f.endpoint_of_destination(t.flow.dst)),
     };
-    let fields = FlowFields {
+    OwnFields {
         src: t.flow.src,
         dst: t.flow.dst,
-        src_port: t.flow.sport,
-        dst_port: t.flow.dport,
-        src_seen: delivered.then_some(fw.seen.src),
-        dst_seen: delivered.then_some(fw.seen.dst),
+        ports: [t.flow.sport, t.flow.dport],
+        seen: [fw.seen.src, fw.seen.dst],
+        delivered: fw.verdict == vnetsim_engine::Verdict::Delivered,
         ingress: ids.symbol(t.ingress),
-        delivered_to: fw.delivered_to.map(|e| ids.symbol(e)),
-        to: Some(to),
-        forward: &[],
-        ret: &[],
-    };
-    (fields, [forward, ret])
+        delivered_to: fw.delivered_to.map_or(NONE, |e| ids.symbol(e)),
+        to,
+        hops: at,
+        legs,
+    }
 }
 
 /// The symbols of patterns' shared columns, each text registered with the sink on first sight
@@ -653,14 +689,12 @@ pub fn sweep_rows_into(
                 },
                 |v: &mut SweptPart, f, s, t, c, q| {
                     let probe = probe_to[c.dst as usize];
-                    let (fields, [forward, ret]) = own_fields((f, &ids), s, t, probe, &mut v.hops);
+                    let own = own_fields((f, &ids), s, t, probe, &mut v.hops);
                     v.flows.push(SweptFlow {
                         cell: c,
                         outcome: t.outcome,
                         key: pattern_key(t, q),
-                        fields,
-                        forward,
-                        ret,
+                        own,
                     })
                 },
                 progress,
@@ -671,13 +705,7 @@ pub fn sweep_rows_into(
                 let (c, o) = (w.cell, w.outcome);
                 let fab = (f, &matrix, &ids);
                 let p = patterns.count((w.key, c, o), fab, &mut scratch, out);
-                let hops = |r: &std::ops::Range<u32>| &part.hops[r.start as usize..r.end as usize];
-                let fields = FlowFields {
-                    forward: hops(&w.forward),
-                    ret: hops(&w.ret),
-                    ..w.fields
-                };
-                out.write_flow(p, &fields)?;
+                out.write_flow(p, &w.own.fields(&part.hops))?;
                 if let Some(h) = heat.as_mut() {
                     h.add(c, o, 1);
                 }

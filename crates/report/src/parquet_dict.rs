@@ -375,6 +375,8 @@ struct Group {
     /// patterns set there.
     of_pattern: Vec<u32>,
     patterns: Vec<u32>,
+    /// The pattern met last and its place.
+    last_pattern: Option<(u32, u32)>,
     /// The places of shared values of rows written whole.
     of_value: HashMap<Shared, u32>,
     /// Per [`SHARED`] column, each shared value's index in the chunk's dictionary (`NULL` for
@@ -390,6 +392,17 @@ impl Group {
     /// The place of a pattern's shared value in the group.
     #[inline]
     fn pattern_place(&mut self, p: PatternId, value: &Shared) -> u32 {
+        // Consecutive flows often share their pattern.
+        if let Some((q, place)) = self.last_pattern {
+            if q == p.0 {
+                return place;
+            }
+        }
+        let place = self.pattern_place_new(p, value);
+        self.last_pattern = Some((p.0, place));
+        place
+    }
+    fn pattern_place_new(&mut self, p: PatternId, value: &Shared) -> u32 {
         let pi = p.0 as usize;
         if pi >= self.of_pattern.len() {
             self.of_pattern.resize(pi + 1, 0);
@@ -434,6 +447,7 @@ impl Group {
             self.of_pattern[p as usize] = 0;
         }
         self.patterns.clear();
+        self.last_pattern = None;
         self.of_value.clear();
         for (d, v) in self.counters.iter_mut() {
             d.clear();
