@@ -189,7 +189,8 @@ fn another_format_version_is_refused_naming_both_versions() {
     v[16..20].copy_from_slice(&7u32.to_le_bytes());
     let err = refused(&write("v7.vnetsim", &v));
     assert!(err.contains("format version 7"), "{err}");
-    assert!(err.contains("reads format version 2"), "{err}");
+    let reads = format!("reads format version {}", vnetsim_store::FORMAT_VERSION);
+    assert!(err.contains(&reads), "{err}");
     assert!(err.contains("compile the topology again"), "{err}");
 }
 
@@ -272,7 +273,10 @@ fn the_file_is_its_header_then_the_payload_the_header_measures() {
     let b = std::fs::read(&path).unwrap();
     // 16 magic bytes, the format version, the payload's length and checksum, the version text.
     assert_eq!(&b[..16], b"\x89vnetsim-fabric\n");
-    assert_eq!(u32::from_le_bytes(b[16..20].try_into().unwrap()), 2);
+    assert_eq!(
+        u32::from_le_bytes(b[16..20].try_into().unwrap()),
+        vnetsim_store::FORMAT_VERSION
+    );
     let length = u64::from_le_bytes(b[20..28].try_into().unwrap()) as usize;
     let vlen = u16::from_le_bytes(b[36..38].try_into().unwrap()) as usize;
     assert_eq!(&b[38..38 + vlen], env!("CARGO_PKG_VERSION").as_bytes());
